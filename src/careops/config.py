@@ -1,0 +1,159 @@
+"""CareOps settings: one validated object from `careops.yaml` and `CAREOPS_*` variables.
+
+Precedence, highest first: explicit arguments (CLI flags), environment variables
+(`CAREOPS_WAREHOUSE`, nested ones as `CAREOPS_LIFECYCLE__ACTIVE_MIN_DAYS`), the YAML file
+(`CAREOPS_CONFIG`, else `./careops.yaml` when present), then the defaults below, which are the
+figures of SPEC.md. Every threshold an operations team may retune lives here, named once.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+Lang = Literal["zh", "en"]
+
+
+class IngestSettings(BaseModel):
+    """Ingestion rules."""
+
+    max_bad_ratio: float = Field(0.05, ge=0, le=1, description="reject a file whole above this")
+    future_tolerance_minutes: int = Field(5, ge=0, description="clock skew allowed for 'future'")
+    min_birth_year: int = Field(1900, description="older birth dates are implausible")
+    naive_timestamps: Literal["local", "utc"] = Field(
+        "local", description="timestamps without an offset are in the hospital timezone or UTC"
+    )
+
+
+class LifecycleSettings(BaseModel):
+    """Lifecycle layer thresholds (SPEC §3)."""
+
+    new_max_days: int = 7
+    active_min_days: int = 3
+    active_window_days: int = 30
+    active_min_services: int = 1
+    silent_min_days: int = 30
+    churned_min_days: int = 90
+    churn_risk_days: int = 15
+    frequent_consulter_min: int = 5
+
+
+class ValueSettings(BaseModel):
+    """Value layer thresholds (SPEC §3), in yuan."""
+
+    ltv_high_cny: float = 1000.0
+    ltv_mid_cny: float = 300.0
+
+
+class HealthSettings(BaseModel):
+    """Clinical thresholds (SPEC §5, §9)."""
+
+    bp_systolic_max: float = 140.0
+    bp_diastolic_max: float = 90.0
+    glucose_alert_mmol: float = 13.9
+    glucose_alert_days: int = 3
+    package_activation_uses: int = 5
+    package_activation_days: int = 90
+
+
+class ExperimentSettings(BaseModel):
+    """Experiment defaults (SPEC §9)."""
+
+    global_control_pct: float = Field(0.05, ge=0.01, le=0.10)
+    alpha: float = 0.05
+    srm_p: float = 0.001
+
+
+class SparkSettings(BaseModel):
+    """Local Spark session used for `spark://local` warehouses."""
+
+    master: str = "local[2]"
+    shuffle_partitions: int = 4
+    warehouse_dir: str = "careops-data/spark-warehouse"
+    driver_memory: str = "4g"
+
+
+class Settings(BaseSettings):
+    """All of CareOps' configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CAREOPS_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    warehouse: str = "duckdb:///careops-data/warehouse.duckdb"
+    state: str = "sqlite:///careops-data/state.db"
+    timezone: str = "Asia/Shanghai"
+    lang: Lang = "zh"
+    ingest: IngestSettings = IngestSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
+    value: ValueSettings = ValueSettings()
+    health: HealthSettings = HealthSettings()
+    experiments: ExperimentSettings = ExperimentSettings()
+    spark: SparkSettings = SparkSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            msg = f"unknown timezone {v!r}; use an IANA name like Asia/Shanghai"
+            raise ValueError(msg) from exc
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings]
+        path = config_path()
+        if path is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+
+def config_path() -> Path | None:
+    """The YAML file in force: `CAREOPS_CONFIG`, else `./careops.yaml` if it exists."""
+    explicit = os.environ.get("CAREOPS_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            from careops.errors import ConfigError
+
+            raise ConfigError(f"CAREOPS_CONFIG points to {path}, which is not a file")
+        return path
+    default = Path("careops.yaml")
+    return default if default.is_file() else None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings, read once per process (tests call `get_settings.cache_clear()`)."""
+    from pydantic import ValidationError
+
+    from careops.errors import ConfigError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from exc
