@@ -78,7 +78,6 @@ def _postgres(parsed) -> BaseBackend:
 
 def _spark(parsed) -> BaseBackend:
     from careops.config import get_settings
-
     from careops.warehouse.spark import spark_session
 
     settings = get_settings().spark
