@@ -45,5 +45,5 @@ def main() -> None:
     try:
         app()
     except CareOpsError as exc:
-        err.print(f"[bold red]错误 / error:[/] {exc}")
+        err.print(f"[bold red]错误 / error:[/] {exc}", soft_wrap=True, highlight=False)
         sys.exit(exc.exit_code)
