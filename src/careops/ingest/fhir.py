@@ -24,9 +24,11 @@ missing), becomes a `Reject`; a `.json` file that is not JSON raises `InputError
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -60,19 +62,33 @@ def read_fhir(path: Path | str) -> Staged:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
-    stager = _Stager(str(path))
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and _kind(p) is not None)
         if not files:
             raise InputError(f"{path}: no .json or .ndjson files in this directory")
-        for file in files:
-            stager.read_file(file, in_directory=True)
+    elif _kind(path) is None:
+        raise InputError(f"{path}: not a FHIR input; expected a .json Bundle or resource, "
+                         "or bulk-export .ndjson (optionally .gz)")
     else:
-        if _kind(path) is None:
-            raise InputError(f"{path}: not a FHIR input; expected a .json Bundle or resource, "
-                             "or bulk-export .ndjson (optionally .gz)")
-        stager.read_file(path, in_directory=False)
-    return stager.finish()
+        files = [path]
+    stager = _Stager(str(path))
+    with _gc_paused():
+        for file in files:
+            stager.read_file(file, in_directory=path.is_dir())
+        return stager.finish()
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while parsing: JSON trees hold no cycles, and the
+    collector rescanning millions of fresh dicts made large Bundles 2-3x slower."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _kind(path: Path) -> str | None:
@@ -84,8 +100,12 @@ def _kind(path: Path) -> str | None:
     return None
 
 
+# Parsed JSON holds no cycles, so the encoder may skip its circular-reference bookkeeping.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+
+
 def _compact(resource: Mapping[str, Any]) -> str:
-    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(resource)
 
 
 class _Stager:
@@ -172,15 +192,17 @@ class _Stager:
     def _bundle(self, bundle: Mapping[str, Any]) -> None:
         entries = bundle.get("entry")
         entries = entries if isinstance(entries, list) else []
+        urls = self.ctx.urls
         for e in entries:  # fullUrl map first: references may point forward
-            if isinstance(e, dict) and isinstance(e.get("fullUrl"), str) \
-                    and isinstance(e.get("resource"), dict):
-                res, url = e["resource"], e["fullUrl"]
-                rid = res.get("id")
+            try:
+                url, res = e["fullUrl"], e["resource"]
+                rtype, rid = res["resourceType"], res.get("id")
+            except (KeyError, TypeError, AttributeError):
+                continue
+            if isinstance(url, str) and isinstance(rtype, str):
                 if not isinstance(rid, str) or not rid:
                     rid = url.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-                if isinstance(res.get("resourceType"), str):
-                    self.ctx.urls[url] = (res["resourceType"], rid)
+                urls[url] = (rtype, rid)
         outer = self.ctx.bundle_timestamp
         stamp = bundle.get("timestamp")
         self.ctx.bundle_timestamp = stamp if isinstance(stamp, str) and stamp else outer
