@@ -20,7 +20,7 @@ import pytest
 
 from careops.errors import InputError
 from careops.ingest.base import RAW, RECORD, Staged
-from careops.ingest.fhir import read_fhir
+from careops.ingest.fhir import looks_like_fhir, read_fhir
 from careops.ingest.fhir_values import code_system, duration_days
 from careops.schema import TABLES
 
@@ -690,3 +690,21 @@ def test_directory_ignores_non_fhir_json_with_a_warning(tmp_path: Path) -> None:
     assert [r["user_id"] for r in rows(staged, "patients")] == ["p"]
     assert staged.warnings == ["manifest.json: not a FHIR resource or Bundle (no resourceType), "
                                "ignored"]
+
+
+# --- sniffing for --kind auto ----------------------------------------------------------------
+
+def test_looks_like_fhir(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"event_id": "1", "user_id": "u", "name": "app_open"}\n', encoding="utf-8")
+    table = tmp_path / "patients.csv"
+    table.write_text("user_id,sex\nu,M\n", encoding="utf-8")
+    packed = tmp_path / "Patient.ndjson.gz"
+    packed.write_bytes(gzip.compress(b'{"id":"p","resourceType":"Patient"}\n'))
+    assert looks_like_fhir(DATA / "synthea_transaction.json")  # pretty-printed, key on line 2
+    assert looks_like_fhir(DATA / "bulk")
+    assert looks_like_fhir(DATA / "bulk" / "Observation.000.ndjson")
+    assert looks_like_fhir(packed)
+    assert not looks_like_fhir(events)
+    assert not looks_like_fhir(table)
+    assert not looks_like_fhir(tmp_path / "missing.json")

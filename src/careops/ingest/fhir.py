@@ -27,6 +27,7 @@ from __future__ import annotations
 import gc
 import gzip
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -47,6 +48,8 @@ from careops.ingest.fhir_resources import (
 )
 from careops.ingest.fhir_values import RecordProblem, instant
 
+_SNIFF_BYTES = 65536
+_RESOURCE_TYPE = re.compile(rb'"resourceType"\s*:\s*"[A-Z][A-Za-z]*"')
 _NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 _JSON_SUFFIXES = (".json", ".json.gz")
 _TYPES: dict[str, pa.DataType] = {"value": pa.float64(), "days_supply": pa.int64(),
@@ -76,6 +79,25 @@ def read_fhir(path: Path | str) -> Staged:
         for file in files:
             stager.read_file(file, in_directory=path.is_dir())
         return stager.finish()
+
+
+def looks_like_fhir(path: Path | str) -> bool:
+    """Whether `path` looks like FHIR input (for `--kind auto`): a .json / .ndjson file, or a
+    directory holding one, whose first record carries a `resourceType`. Reads only the head."""
+    path = Path(path)
+    if path.is_dir():
+        return any(looks_like_fhir(p) for p in sorted(path.iterdir())
+                   if p.is_file() and _kind(p) is not None)
+    if not path.is_file() or _kind(path) is None:
+        return False
+    try:
+        opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rb") as f:
+            head = f.read(_SNIFF_BYTES)
+    except (OSError, EOFError):
+        return False
+    head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"{") and _RESOURCE_TYPE.search(head) is not None
 
 
 @contextmanager
