@@ -104,7 +104,8 @@ def observation(r: Mapping[str, Any], rid: str, ctx: Context) -> Mapped:
     if r.get("status") in _NOT_HAPPENED:
         return f"Observation ({r['status']})"
     record = f"Observation/{rid}"
-    measured: list[tuple[str, str | None, float, str | None, str]] = []  # id, code, value, unit
+    # (observation_id, code, value, unit, _record) of each numeric value found
+    measured: list[tuple[str, str | None, float, str | None, str]] = []
     value = _numeric_value(r, "value")
     if value is not None:
         code = pick_coding(r.get("code"), LOINC, LOINC_OID)
