@@ -708,3 +708,36 @@ def test_looks_like_fhir(tmp_path: Path) -> None:
     assert not looks_like_fhir(events)
     assert not looks_like_fhir(table)
     assert not looks_like_fhir(tmp_path / "missing.json")
+
+
+# --- a bulk export loaded file by file -------------------------------------------------------
+
+def test_context_files_supply_first_visits_and_medications() -> None:
+    bulk = DATA / "bulk"
+    everything = sorted(bulk.iterdir())
+    alone = read_fhir(bulk / "Patient.ndjson")
+    assert [r["registered_at"] for r in rows(alone, "patients")] == [
+        "2024-03-01T02:00:00Z", "2024-03-05T06:30:00Z"]  # meta.lastUpdated fallback
+    with_context = read_fhir(bulk / "Patient.ndjson", context=everything)
+    assert [r["registered_at"] for r in rows(with_context, "patients")] == [
+        "2024-02-20T09:00:00+08:00", "2024-03-05T06:30:00Z"]  # p-001's Encounter in e-001
+    assert with_context.rejects == [] and with_context.records == 2  # context is not staged
+    assert with_context.skipped == {}
+
+    rx_alone = read_fhir(bulk / "MedicationRequest.ndjson")
+    assert [(r["drug_code"], r["drug_name"]) for r in rows(rx_alone, "prescriptions")] == [
+        (None, None)]
+    assert len(rx_alone.warnings) == 1
+    rx = read_fhir(bulk / "MedicationRequest.ndjson", context=everything)
+    assert [(r["drug_code"], r["drug_name"]) for r in rows(rx, "prescriptions")] == [
+        ("86901234000012", "苯磺酸氨氯地平片 5mg")]
+    assert rx.warnings == []
+
+
+def test_context_is_not_read_when_nothing_is_missing(tmp_path: Path) -> None:
+    broken = tmp_path / "Encounter.ndjson.gz"
+    broken.write_bytes(b"not gzip")  # would raise if it were opened
+    staged = read_fhir(DATA / "bulk" / "Observation.000.ndjson", context=[broken])
+    assert staged.warnings == [] and len(rows(staged, "observations")) == 2
+    consulted = read_fhir(DATA / "bulk" / "Patient.ndjson", context=[broken])
+    assert consulted.warnings and "Encounter.ndjson.gz not consulted" in consulted.warnings[0]

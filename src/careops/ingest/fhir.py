@@ -60,25 +60,40 @@ _REGISTERED_AT = COLUMNS["patients"].index("registered_at")
 _START_AT = COLUMNS["encounters"].index("start_at")
 
 
-def read_fhir(path: Path | str) -> Staged:
-    """Stage a FHIR R4 input (a Bundle or resource .json, NDJSON, or a directory of them)."""
+def read_fhir(path: Path | str, *, context: Iterable[Path | str] = ()) -> Staged:
+    """Stage a FHIR R4 input (a Bundle or resource .json, NDJSON, or a directory of them).
+
+    `context`: other files of the same input (the rest of a bulk export when the caller loads
+    it file by file). They are not staged; only their Encounters (for `registered_at`) and
+    Medications (for `medicationReference`) are consulted, and only when this file needs them.
+    """
     path = Path(path)
+    files = _input_files(path)
+    stager = _Stager(str(path))
+    with _gc_paused():
+        for file in files:
+            stager.read_file(file, in_directory=path.is_dir())
+        wanted = stager.needs_context()
+        if wanted:
+            own = {f.resolve() for f in files}
+            for other in (Path(c) for c in context):
+                if other.is_file() and _kind(other) is not None and other.resolve() not in own:
+                    stager.consult(other, wanted)
+        return stager.finish()
+
+
+def _input_files(path: Path) -> list[Path]:
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and _kind(p) is not None)
         if not files:
             raise InputError(f"{path}: no .json or .ndjson files in this directory")
-    elif _kind(path) is None:
+        return files
+    if _kind(path) is None:
         raise InputError(f"{path}: not a FHIR input; expected a .json Bundle or resource, "
                          "or bulk-export .ndjson (optionally .gz)")
-    else:
-        files = [path]
-    stager = _Stager(str(path))
-    with _gc_paused():
-        for file in files:
-            stager.read_file(file, in_directory=path.is_dir())
-        return stager.finish()
+    return [path]
 
 
 def looks_like_fhir(path: Path | str) -> bool:
@@ -133,13 +148,41 @@ def _compact(resource: Mapping[str, Any]) -> str:
 class _Stager:
     """Accumulates rows, rejects and counts over every file of one input."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, only: frozenset[str] | None = None) -> None:
         self.staged = Staged(source=source)
         self.ctx = Context()
         self.rows: dict[str, list[Row]] = {t: [] for t in COLUMNS}
         self.file = source
         self.first_visit: dict[str, tuple[datetime, str]] = {}
         self.pending_drugs: list[tuple[int, str]] = []
+        # consulting another file: read only these types, keep no rows, count nothing
+        self.only = only
+        self.markers = tuple(f'"{t}"' for t in only) if only else ()
+
+    def needs_context(self) -> frozenset[str]:
+        """Resource types other files could supply: Encounters for patients with no visit
+        here, Medications for drugs not found here."""
+        wanted = set()
+        if any(row[0] not in self.first_visit for row in self.rows["patients"]):
+            wanted.add("Encounter")
+        if any(key not in self.ctx.medications for _, key in self.pending_drugs):
+            wanted.add("Medication")
+        return frozenset(wanted)
+
+    def consult(self, path: Path, wanted: frozenset[str]) -> None:
+        """Take Encounter starts and Medications from another file of the same input."""
+        other = _Stager(str(path), only=wanted)
+        try:
+            other.read_file(path, in_directory=True)
+        except InputError as e:
+            self.staged.warnings.append(f"{path.name} not consulted: {e}")
+            return
+        for user, (t, start) in other.first_visit.items():
+            seen = self.first_visit.get(user)
+            if seen is None or t < seen[0]:
+                self.first_visit[user] = (t, start)
+        for key, drug in other.ctx.medications.items():
+            self.ctx.medications.setdefault(key, drug)
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -193,7 +236,7 @@ class _Stager:
     def _read_lines(self, lines: Iterable[str]) -> None:
         for n, line in enumerate(lines, 1):
             text = line.strip()
-            if not text:
+            if not text or (self.markers and not any(m in text for m in self.markers)):
                 continue
             try:
                 obj = json.loads(text)
@@ -242,8 +285,10 @@ class _Stager:
 
     def _resource(self, r: Mapping[str, Any], *, raw: str | None, full_url: Any,
                   line: int | None) -> None:
-        self.staged.records += 1
         rtype = r.get("resourceType")
+        if self.only is not None and rtype not in self.only:
+            return
+        self.staged.records += 1
         where = f" (line {line})" if line is not None else ""
         if not isinstance(rtype, str):
             self._reject(f"resource{where}", "resourceType", "no resourceType",
@@ -278,6 +323,11 @@ class _Stager:
             return
         if isinstance(result, str):
             self.staged.skipped[result] += 1
+            return
+        if self.only is not None:
+            for table, row in result:
+                if table == "encounters":
+                    self._note_visit(row[1], row[_START_AT])
             return
         text = raw if raw is not None else _compact(r)
         for table, row in result:
