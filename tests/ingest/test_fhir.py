@@ -741,3 +741,19 @@ def test_context_is_not_read_when_nothing_is_missing(tmp_path: Path) -> None:
     assert staged.warnings == [] and len(rows(staged, "observations")) == 2
     consulted = read_fhir(DATA / "bulk" / "Patient.ndjson", context=[broken])
     assert consulted.warnings and "Encounter.ndjson.gz not consulted" in consulted.warnings[0]
+
+
+def test_context_skips_bundles_and_files_of_other_types(tmp_path: Path) -> None:
+    visit = {"resourceType": "Encounter", "id": "e", "status": "finished",
+             "subject": {"reference": "Patient/p-001"},
+             "period": {"start": "2020-01-01T00:00:00Z"}}
+    bundle = write_bundle(tmp_path, visit, name="other.json")
+    named = tmp_path / "Observation.000.ndjson"  # named after a type that is not needed
+    named.write_text(json.dumps(visit) + "\n", encoding="utf-8")
+    loose = tmp_path / "part-1.ndjson"  # not named after a type: consulted
+    patients = DATA / "bulk" / "Patient.ndjson"
+    for context, first in (([bundle, named], "2024-03-01T02:00:00Z"),
+                           ([loose], "2020-01-01T00:00:00Z")):
+        loose.write_text(json.dumps(visit) + "\n", encoding="utf-8")
+        staged = read_fhir(patients, context=context)
+        assert rows(staged, "patients")[0]["registered_at"] == first

@@ -66,6 +66,8 @@ def read_fhir(path: Path | str, *, context: Iterable[Path | str] = ()) -> Staged
     `context`: other files of the same input (the rest of a bulk export when the caller loads
     it file by file). They are not staged; only their Encounters (for `registered_at`) and
     Medications (for `medicationReference`) are consulted, and only when this file needs them.
+    Only NDJSON files are consulted (a Bundle is self-contained), and of files named after a
+    resource type (`Observation.000.ndjson`) only those of a type that is needed.
     """
     path = Path(path)
     files = _input_files(path)
@@ -77,9 +79,18 @@ def read_fhir(path: Path | str, *, context: Iterable[Path | str] = ()) -> Staged
         if wanted:
             own = {f.resolve() for f in files}
             for other in (Path(c) for c in context):
-                if other.is_file() and _kind(other) is not None and other.resolve() not in own:
+                if _worth_consulting(other, wanted) and other.resolve() not in own:
                     stager.consult(other, wanted)
         return stager.finish()
+
+
+def _worth_consulting(path: Path, wanted: frozenset[str]) -> bool:
+    if not path.is_file() or _kind(path) != "ndjson":
+        return False
+    named = path.name.split(".", 1)[0]
+    if named[:1].isupper() and named.isalpha():  # bulk export: one resource type per file
+        return named in wanted
+    return True
 
 
 def _input_files(path: Path) -> list[Path]:
