@@ -21,6 +21,7 @@ from ibis.backends import BaseBackend
 from careops.config import Settings
 from careops.errors import InputError
 from careops.ingest.base import Reject, Staged
+from careops.ingest.fhir import looks_like_fhir, read_fhir
 from careops.ingest.files import read_csv, read_jsonl, read_parquet
 from careops.ingest.mapping import Mapping
 from careops.ingest.validate import validate
@@ -112,24 +113,29 @@ def ingest_paths(
             raise InputError(f"{path}: no such file or folder")
         for file in _expand(path):
             files.append((file, _kind_of(file, kind, mapping)))
-    files.sort(key=lambda fk: _rank(fk[1]))
+    files.sort(key=_rank)
     known = _known_users(con)
     for n, (file, file_kind) in enumerate(files, start=1):
         if progress:
             progress(str(file), n, len(files))
+        siblings = [f for f, k in files if k == "fhir" and f.parent == file.parent]
         result, loaded_patients = _ingest_file(con, file, file_kind, settings=settings,
                                                mapping=mapping, encoding=encoding, ratio=ratio,
-                                               known=known)
+                                               known=known, siblings=siblings)
         if loaded_patients is not None:
             known = pa.concat_arrays([known, loaded_patients])
         report.files.append(result)
     return report
 
 
-def _rank(kind: str | None) -> int:
+def _rank(file_kind: tuple[Path, str | None]) -> int:
+    """Load order: reference tables, patients (FHIR Patient files too), then the rest."""
+    path, kind = file_kind
     if kind in ORDER:
         return ORDER.index(kind)
-    return len(ORDER) + (0 if kind == "fhir" else 1)
+    if kind == "fhir":
+        return ORDER.index("patients") if path.name.startswith("Patient") else len(ORDER)
+    return len(ORDER) + 1
 
 
 def _expand(path: Path) -> list[Path]:
@@ -151,25 +157,13 @@ def _kind_of(path: Path, kind: str, mapping: Mapping | None) -> str | None:
     name = path.name.split(".")[0]
     if name in FHIR_TYPES and ".ndjson" in suffixes:
         return "fhir"
-    if suffixes[-1] in (".json", ".ndjson") and _looks_fhir(path):
+    if suffixes[-1] in (".json", ".ndjson", ".gz") and looks_like_fhir(path):
         return "fhir"
     for candidate in (name.lower(), path.parent.name.lower()):
         for table in sorted(TABLES, key=len, reverse=True):
             if candidate == table or candidate.startswith((table + "_", table + "-")):
                 return table
     return "?"  # decided from the columns once read
-
-
-def _looks_fhir(path: Path) -> bool:
-    import gzip
-
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as fh:
-            head = fh.read(4096)
-    except (OSError, UnicodeDecodeError):
-        return False
-    return '"resourceType"' in head
 
 
 def _known_users(con: BaseBackend) -> pa.Array:
@@ -192,11 +186,9 @@ def _already_loaded(con: BaseBackend, content_hash: str) -> str | None:
     return hit["load_id"][0].as_py() if len(hit) else None
 
 
-def _read(path: Path, kind: str, encoding: str | None) -> Staged:
+def _read(path: Path, kind: str, encoding: str | None, siblings: list[Path]) -> Staged:
     if kind == "fhir":
-        from careops.ingest.fhir import read_fhir
-
-        return read_fhir(path)
+        return read_fhir(path, context=[f for f in siblings if f != path])
     suffix = [s.lower() for s in path.suffixes if s.lower() != ".gz"][-1:]
     if suffix in ([".parquet"], [".pq"]):
         return read_parquet(path)
@@ -219,7 +211,7 @@ def _guess_table(columns: list[str]) -> str | None:
 
 def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
                  mapping: Mapping | None, encoding: str | None, ratio: float,
-                 known: pa.Array) -> tuple[FileResult, pa.Array | None]:
+                 known: pa.Array, siblings: list[Path]) -> tuple[FileResult, pa.Array | None]:
     source = str(path)
     if kind is None:
         return FileResult(source, "skipped", "unknown kind of file (not CSV, Parquet, JSON "
@@ -231,7 +223,7 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
         return FileResult(source, "already_loaded", f"same content already loaded "
                           f"(load {previous}); nothing to do", load_id=previous), None
     try:
-        staged = _read(path, kind, encoding)
+        staged = _read(path, kind, encoding, siblings)
     except InputError as exc:
         return FileResult(source, "unreadable", str(exc)), None
     result = FileResult(source, "loaded", warnings=list(staged.warnings))
