@@ -31,8 +31,13 @@ def beta_loss_exact(a_c, b_c, a_t, b_t) -> float:
         mean = a_c / (a_c + b_c)
         return mean * stats.beta.sf(b, a_c + 1, b_c) - b * stats.beta.sf(b, a_c, b_c)
 
-    value, _ = integrate.quad(lambda b: stats.beta.pdf(b, a_t, b_t) * partial(b), 0, 1,
-                              points=[a_t / (a_t + b_t)], limit=200)
+    value, _ = integrate.quad(
+        lambda b: stats.beta.pdf(b, a_t, b_t) * partial(b),
+        0,
+        1,
+        points=[a_t / (a_t + b_t)],
+        limit=200,
+    )
     return value
 
 
@@ -41,8 +46,11 @@ def diff_quantile_exact(a_c, b_c, a_t, b_t, q) -> float:
 
     def cdf(d):
         value, _ = integrate.quad(
-            lambda c: stats.beta.pdf(c, a_c, b_c) * stats.beta.cdf(c + d, a_t, b_t), 0, 1,
-            points=[a_c / (a_c + b_c)], limit=200,
+            lambda c: stats.beta.pdf(c, a_c, b_c) * stats.beta.cdf(c + d, a_t, b_t),
+            0,
+            1,
+            points=[a_c / (a_c + b_c)],
+            limit=200,
         )
         return value - q
 
@@ -72,8 +80,9 @@ def test_gaussian_matches_quadrature():
     se = math.sqrt(400 / 900 + 441 / 880)
     diff = 1.5
     assert r.chance_to_win == pytest.approx(stats.norm.cdf(diff / se), rel=1e-12)
-    loss, _ = integrate.quad(lambda d: max(-d, 0.0) * stats.norm.pdf(d, diff, se), -50, 50,
-                             points=[0.0], limit=200)
+    loss, _ = integrate.quad(
+        lambda d: max(-d, 0.0) * stats.norm.pdf(d, diff, se), -50, 50, points=[0.0], limit=200
+    )
     assert r.expected_loss == pytest.approx(loss, rel=1e-7)
     assert r.absolute_ci == pytest.approx(stats.norm.interval(0.95, diff, se), rel=1e-12)
 

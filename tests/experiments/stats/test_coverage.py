@@ -67,14 +67,20 @@ def test_bayesian_credible_intervals_cover_and_chance_to_win_is_calibrated_in_aa
     s = BayesianSettings(draws=4000)
     covered = sum(
         lo <= p_t - p_c <= hi
-        for lo, hi in (beta_binomial(Proportion(n, xc[i]), Proportion(n, xt[i]), s).absolute_ci
-                       for i in range(runs))
+        for lo, hi in (
+            beta_binomial(Proportion(n, xc[i]), Proportion(n, xt[i]), s).absolute_ci
+            for i in range(runs)
+        )
     )
     assert abs(covered / runs - 0.95) < 4 * np.sqrt(0.05 * 0.95 / runs)
     mc, vc = mean_arms(rng, RUNS, 200, 10.0, 4.0)
     ma, va = mean_arms(rng, RUNS, 200, 10.0, 4.0)
-    wins = np.array([gaussian(Moments(200, mc[i], vc[i]), Moments(200, ma[i], va[i])).chance_to_win
-                     for i in range(RUNS)])
+    wins = np.array(
+        [
+            gaussian(Moments(200, mc[i], vc[i]), Moments(200, ma[i], va[i])).chance_to_win
+            for i in range(RUNS)
+        ]
+    )
     assert abs((wins > 0.975).mean() - 0.025) < 4 * np.sqrt(0.025 * 0.975 / RUNS)
     assert abs(np.median(wins) - 0.5) < 0.03
 

@@ -42,14 +42,18 @@ def test_theta_is_the_pooled_regression_slope():
     rng = np.random.default_rng(22)
     x = rng.normal(5, 2, 2000)
     y = 1 + 0.7 * x + rng.normal(0, 1, 2000)
-    arms = {"c": CupedStatistic.from_values(y[:1000], x[:1000]),
-            "t": CupedStatistic.from_values(y[1000:], x[1000:])}
+    arms = {
+        "c": CupedStatistic.from_values(y[:1000], x[:1000]),
+        "t": CupedStatistic.from_values(y[1000:], x[1000:]),
+    }
     slope = np.polyfit(x, y, 1)[0]  # least-squares slope on all users = cov/var
     assert pooled_theta(arms) == pytest.approx(slope, rel=1e-9)
 
 
 def test_constant_covariate_means_no_adjustment():
-    arms = {"c": CupedStatistic.from_values([1.0, 2.0, 3.0], [5.0, 5.0, 5.0]),
-            "t": CupedStatistic.from_values([2.0, 3.0, 4.0], [5.0, 5.0, 5.0])}
+    arms = {
+        "c": CupedStatistic.from_values([1.0, 2.0, 3.0], [5.0, 5.0, 5.0]),
+        "t": CupedStatistic.from_values([2.0, 3.0, 4.0], [5.0, 5.0, 5.0]),
+    }
     assert pooled_theta(arms) == 0.0
     assert adjust(arms)["t"].mean == pytest.approx(3.0)

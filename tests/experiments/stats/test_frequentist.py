@@ -58,8 +58,12 @@ def test_relative_lift_ci_is_the_delta_method():
         return mt / mc - 1
 
     h = 1e-6
-    grad = np.array([(f(20 + h, 21.5) - f(20 - h, 21.5)) / (2 * h),
-                     (f(20, 21.5 + h) - f(20, 21.5 - h)) / (2 * h)])
+    grad = np.array(
+        [
+            (f(20 + h, 21.5) - f(20 - h, 21.5)) / (2 * h),
+            (f(20, 21.5 + h) - f(20, 21.5 - h)) / (2 * h),
+        ]
+    )
     se = math.sqrt(grad @ np.diag([36 / 400, 49 / 380]) @ grad)
     crit = stats.t.ppf(0.975, _welch_df(c, t))
     assert r.relative_lift == pytest.approx(0.075)

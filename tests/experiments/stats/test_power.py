@@ -19,17 +19,19 @@ from careops.experiments.stats.power import (
 from careops.experiments.stats.settings import PowerSettings
 
 
-@pytest.mark.parametrize(("mde", "sd", "alpha", "power", "ratio"),
-                         [(2.0, 20.0, 0.05, 0.8, 1.0), (0.5, 3.0, 0.01, 0.9, 2.0)])
+@pytest.mark.parametrize(
+    ("mde", "sd", "alpha", "power", "ratio"),
+    [(2.0, 20.0, 0.05, 0.8, 1.0), (0.5, 3.0, 0.01, 0.9, 2.0)],
+)
 def test_means_match_normal_ind_power(mde, sd, alpha, power, ratio):
     s = PowerSettings(alpha=alpha, power=power, ratio=ratio)
     n = sample_size_means(mde, sd, settings=s)
-    ref = NormalIndPower().solve_power(effect_size=mde / sd, alpha=alpha, power=power,
-                                       ratio=ratio)
+    ref = NormalIndPower().solve_power(effect_size=mde / sd, alpha=alpha, power=power, ratio=ratio)
     assert n.control == math.ceil(ref)
     assert n.treatment == math.ceil(n.control * ratio)
     assert power_means(mde, sd, 1234, s) == pytest.approx(
-        NormalIndPower().power(mde / sd, 1234, alpha, ratio=ratio), rel=1e-10)
+        NormalIndPower().power(mde / sd, 1234, alpha, ratio=ratio), rel=1e-10
+    )
 
 
 def test_textbook_means_rule_of_thumb():
@@ -57,16 +59,20 @@ def test_relative_mde_and_uneven_split():
     # statsmodels with sample 1 = control (0.20), sample 2 = treatment (0.22), ratio n2/n1 = 0.5
     ref = power_proportions_2indep(-0.02, 0.22, n.control, ratio=0.5, return_results=False)
     assert ref >= 0.8
-    assert power_proportions_2indep(-0.02, 0.22, n.control - 1, ratio=0.5,
-                                    return_results=False) < 0.8
+    assert (
+        power_proportions_2indep(-0.02, 0.22, n.control - 1, ratio=0.5, return_results=False) < 0.8
+    )
     assert n.treatment == math.ceil(n.control * 0.5)
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"baseline": 1.2, "mde": 0.1}, "baseline"),
-    ({"baseline": 0.5, "mde": 0.0}, "mde"),
-    ({"baseline": 0.95, "mde": 0.1}, "outside"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"baseline": 1.2, "mde": 0.1}, "baseline"),
+        ({"baseline": 0.5, "mde": 0.0}, "mde"),
+        ({"baseline": 0.95, "mde": 0.1}, "outside"),
+    ],
+)
 def test_bad_parameters_are_clear_errors(kwargs, field):
     with pytest.raises(ConfigError, match=field):
         sample_size_proportions(**kwargs)

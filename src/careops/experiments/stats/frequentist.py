@@ -33,9 +33,7 @@ def welch_degrees_of_freedom(control: Moments, treatment: Moments) -> float:
     return (a + b) ** 2 / denominator
 
 
-def _intervals(
-    d: Lift, critical: float
-) -> tuple[tuple[float, float], tuple[float, float] | None]:
+def _intervals(d: Lift, critical: float) -> tuple[tuple[float, float], tuple[float, float] | None]:
     absolute = (d.absolute - critical * d.absolute_se, d.absolute + critical * d.absolute_se)
     if d.relative is None or d.relative_se is None:
         return absolute, None
@@ -94,8 +92,13 @@ def sequential_test(
         rel_width = float(seq.halfwidth(d.relative_se, n, alpha, tuning))
         relative_ci = (d.relative - rel_width, d.relative + rel_width)
     return FrequentistResult(
-        d.absolute, absolute_ci, d.relative, relative_ci, p_value,
-        d.absolute / d.absolute_se, sequential=True,
+        d.absolute,
+        absolute_ci,
+        d.relative,
+        relative_ci,
+        p_value,
+        d.absolute / d.absolute_se,
+        sequential=True,
     )
 
 

@@ -92,7 +92,10 @@ def sample_size_proportions(
 
 
 def sample_size_means(
-    mde: float, sd: float, baseline: float | None = None, relative: bool = False,
+    mde: float,
+    sd: float,
+    baseline: float | None = None,
+    relative: bool = False,
     settings: PowerSettings | None = None,
 ) -> SampleSize:
     """Users per arm to detect an absolute change `mde` of a mean with per-user SD `sd`
@@ -114,7 +117,10 @@ def sample_size_means(
 
 
 def power_proportions(
-    baseline: float, mde: float, n_control: int, relative: bool = False,
+    baseline: float,
+    mde: float,
+    n_control: int,
+    relative: bool = False,
     settings: PowerSettings | None = None,
 ) -> float:
     """Power of the two-proportion z-test with `n_control` users in control."""

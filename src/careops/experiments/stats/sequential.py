@@ -48,7 +48,10 @@ def halfwidth(
 
 
 def always_valid_p_value(
-    estimate: npt.ArrayLike, standard_error: npt.ArrayLike, n: npt.ArrayLike, alpha: float,
+    estimate: npt.ArrayLike,
+    standard_error: npt.ArrayLike,
+    n: npt.ArrayLike,
+    alpha: float,
     tuning: float,
 ) -> np.ndarray:
     """Always-valid p-value: the smallest alpha whose sequence excludes 0 (capped at 1).
