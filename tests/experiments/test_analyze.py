@@ -187,3 +187,30 @@ def test_zero_variance_is_reported_per_variant():
     t = table(g=["control", "t"] * 10, y=[1.0] * 20)
     a = analyze_table(t, "g", "y", kind="mean")
     assert row(a, "t").error == "zero_variance"
+
+
+@pytest.mark.postgres
+def test_warehouse_path_on_postgresql(users):
+    """The same aggregation runs inside PostgreSQL (own database `careops_stats`)."""
+    admin = ibis.postgres.connect(host="127.0.0.1", user="postgres", database="postgres")
+    known = admin.raw_sql("select 1 from pg_database where datname = 'careops_stats'").fetchone()
+    if not known:
+        admin.con.autocommit = True
+        admin.raw_sql("CREATE DATABASE careops_stats")
+    admin.disconnect()
+    con = ibis.postgres.connect(host="127.0.0.1", user="postgres", database="careops_stats")
+    try:
+        con.create_table("exposures_test_analyze", users, overwrite=True)
+        warehouse = analyze_ibis(
+            con.table("exposures_test_analyze"), "group", "spend", "pre_spend", weights=WEIGHTS
+        )
+        local = analyze_table(users, "group", "spend", "pre_spend", weights=WEIGHTS)
+        for name in ("control", "coupon", "sms"):
+            assert row(warehouse, name).n == row(local, name).n
+        for name in ("coupon", "sms"):
+            assert row(warehouse, name).frequentist.p_value == pytest.approx(
+                row(local, name).frequentist.p_value, rel=1e-9
+            )
+    finally:
+        con.drop_table("exposures_test_analyze", force=True)
+        con.disconnect()
