@@ -214,3 +214,41 @@ def test_warehouse_path_on_postgresql(users):
     finally:
         con.drop_table("exposures_test_analyze", force=True)
         con.disconnect()
+
+
+def test_experiment_analysis_uses_the_design_and_drops_the_global_control(users):
+    from careops.experiments.analyze import analyze_experiment
+    from careops.experiments.definition import ExperimentDefinition, Variant
+
+    exp = ExperimentDefinition(
+        "renewal-offer",
+        (Variant("control", 0.4), Variant("coupon", 0.3), Variant("sms", 0.3)),
+        ("spend",),
+    )
+    held = pa.table(
+        {
+            "user_id": ["H1", "H2"],
+            "group": ["global_control"] * 2,
+            "spend": [1e6, 2e6],
+            "pre_spend": [0.0, 0.0],
+            "renewed": [0, 0],
+        }
+    )
+    con = ibis.duckdb.connect()
+    con.create_table("exposures", pa.concat_tables([users, held]))
+    a = analyze_experiment(exp, con.table("exposures"), "spend", variant_col="group")
+    local = analyze_table(users, "group", "spend", weights=exp.weights)
+    assert [v.n for v in a.variants] == [v.n for v in local.variants]
+    assert a.weights == exp.weights and not a.srm.flagged
+
+
+def test_correction_across_metrics_and_variants(users):
+    from careops.experiments.analyze import correct_across
+
+    analyses = [analyze_table(users, "group", m, weights=WEIGHTS) for m in ("spend", "renewed")]
+    raw = [v.frequentist.p_value for a in analyses for v in a.variants if not v.is_control]
+    for method, ref in (("holm", "holm"), ("bh", "fdr_bh")):
+        corrected = correct_across(analyses, method)
+        got = [v.adjusted_p_value for a in corrected for v in a.variants if not v.is_control]
+        assert got == pytest.approx(multipletests(raw, method=ref)[1], rel=1e-12)
+        assert all(a.correction == method for a in corrected)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from careops.errors import ConfigError, InputError
-from careops.experiments.definition import WEIGHT_TOLERANCE
+from careops.experiments.assign import GLOBAL_CONTROL
+from careops.experiments.definition import WEIGHT_TOLERANCE, ExperimentDefinition
 from careops.experiments.stats.bayesian import bayesian_test
 from careops.experiments.stats.cuped import adjust, pooled_theta
 from careops.experiments.stats.frequentist import frequentist_test
@@ -457,3 +458,54 @@ def analyze_table(
         weights=weights,
         **settings,
     )
+
+
+def analyze_experiment(
+    experiment: ExperimentDefinition,
+    table: ibis.Table,
+    metric_col: str,
+    covariate_col: str | None = None,
+    variant_col: str = "variant",
+    kind: MetricKind = "mean",
+    **settings: Any,
+) -> Analysis:
+    """Analyse one metric of a defined experiment from per-user rows in the warehouse.
+
+    The design's variants, weights (for SRM) and control are used; rows labelled
+    `global_control` (users held out of all marketing) are not part of the experiment and are
+    left out.
+    """
+    rows = table.filter(table[variant_col].cast("string") != GLOBAL_CONTROL)
+    return analyze_ibis(
+        rows,
+        variant_col,
+        metric_col,
+        covariate_col,
+        kind=kind,
+        control=experiment.control,
+        weights=experiment.weights,
+        **settings,
+    )
+
+
+def correct_across(analyses: Sequence[Analysis], method: Correction) -> list[Analysis]:
+    """Adjust p-values jointly over every (metric, variant) comparison of several analyses,
+    e.g. all primary metrics of an experiment; returns the analyses with `adjusted_p_value`
+    replaced and `correction` set."""
+    p_values = [
+        v.frequentist.p_value
+        for a in analyses
+        for v in a.variants
+        if not v.is_control and v.frequentist is not None
+    ]
+    adjusted = iter(adjust_p_values(p_values, method).tolist())
+    out = []
+    for a in analyses:
+        rows = tuple(
+            v
+            if v.is_control or v.frequentist is None
+            else replace(v, adjusted_p_value=next(adjusted))
+            for v in a.variants
+        )
+        out.append(replace(a, variants=rows, correction=method))
+    return out
