@@ -124,3 +124,14 @@ def test_zero_control_mean_gives_no_relative_lift():
     r = two_proportion_z_test(Proportion(100, 0), Proportion(100, 5))
     assert r.relative_lift is None and r.relative_ci is None
     assert r.error is None and r.p_value < 0.05
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"alpha": 0.0}, "alpha"), ({"alpha": 1.2}, "alpha"), ({"sequential_tuning": 0}, "tuning")],
+)
+def test_bad_settings_are_config_errors(kwargs, message):
+    from careops.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        FrequentistSettings(**kwargs)
