@@ -33,10 +33,19 @@ def version() -> None:
     print(__version__)
 
 
+from careops.ingest import cli as _ingest  # noqa: E402
+
+app.command()(_ingest.init)
+app.command()(_ingest.ingest)
+app.command()(_ingest.tables)
+app.command()(_ingest.sql)
+app.add_typer(_ingest.quarantine_app, name="quarantine")
+
+
 def main() -> None:
     """Entry point: run the app, turning CareOps errors into a message and an exit code."""
     try:
         app()
     except CareOpsError as exc:
-        err.print(f"[bold red]错误 / error:[/] {exc}")
+        err.print(f"[bold red]错误 / error:[/] {exc}", soft_wrap=True, highlight=False)
         sys.exit(exc.exit_code)
