@@ -447,8 +447,10 @@ def analyze_table(
     elif kind == "proportion" and inferred != "proportion":
         msg = f"metric column {metric_col!r} is not 0/1, so it cannot be a proportion metric"
         raise InputError(msg)
+    from careops.warehouse.connect import scratch
+
     return analyze_ibis(
-        ibis.memtable(clean),
+        scratch().create_table("experiment_users", clean),
         variant_col,
         metric_col,
         covariate_col,
