@@ -230,3 +230,27 @@ def test_correction_across_metrics_and_variants(users):
         got = [v.adjusted_p_value for a in corrected for v in a.variants if not v.is_control]
         assert got == pytest.approx(multipletests(raw, method=ref)[1], rel=1e-12)
         assert all(a.correction == method for a in corrected)
+
+
+def test_warehouse_table_is_validated_in_the_backend(users, warehouse):
+    from careops.experiments.analyze import analyze_warehouse_table
+
+    warehouse.create_table("experiment_users_ok", users)
+    a = analyze_warehouse_table(warehouse, "experiment_users_ok", "group", "renewed")
+    assert a.kind == "proportion"
+    bad = pa.table(
+        {
+            "g": ["control", "t", "control", "t"],
+            "y": pa.array([1.0, None, 3.0, 4.0]),
+            "label": ["a", "b", "c", "d"],
+        }
+    )
+    warehouse.create_table("experiment_users_bad", bad)
+    with pytest.raises(InputError, match="metric column 'y' has 1 missing value"):
+        analyze_warehouse_table(warehouse, "experiment_users_bad", "g", "y")
+    with pytest.raises(InputError, match="metric column 'label' has type string"):
+        analyze_warehouse_table(warehouse, "experiment_users_bad", "g", "label")
+    with pytest.raises(InputError, match="covariate column 'pre' is not in the table"):
+        analyze_warehouse_table(warehouse, "experiment_users_bad", "g", "y", "pre")
+    with pytest.raises(InputError, match="table 'nope' is not in the warehouse"):
+        analyze_warehouse_table(warehouse, "nope", "g", "y")

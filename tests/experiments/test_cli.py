@@ -129,3 +129,19 @@ def test_entry_point_prints_the_error_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert "text 'abc' at row 2" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_analyze_a_warehouse_table(users, tmp_path):
+    from careops.warehouse.connect import connect
+
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    con = connect(url)
+    con.create_table("renewal_users", users)
+    con.disconnect()
+    base = ["experiment", "analyze", "--variant-col", "group", "--metric-col", "spend"]
+    result = runner.invoke(app, [*base, "--table", "renewal_users", "--warehouse", url, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["variants"][1]["frequentist"]["p_value"] < 0.001
+    neither = runner.invoke(app, base)
+    assert isinstance(neither.exception, ConfigError)
+    assert "either a FILE or --table" in str(neither.exception)

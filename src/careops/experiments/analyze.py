@@ -391,6 +391,51 @@ def _cuped_moments(
     return theta, (1.0 - kept / raw if raw > 0 else 0.0), moments
 
 
+def check_ibis_rows(
+    table: ibis.Table, variant_col: str, metric_col: str, covariate_col: str | None = None
+) -> MetricKind:
+    """Validate per-user rows held in a backend (columns, numeric types, no missing values) in
+    one query, and infer the metric kind (all 0/1 → proportion)."""
+    schema = table.schema()
+    for column, role in (
+        (variant_col, "variant"),
+        (metric_col, "metric"),
+        (covariate_col, "covariate"),
+    ):
+        if column is None:
+            continue
+        if column not in schema:
+            msg = f"{role} column {column!r} is not in the table; columns are: {', '.join(schema)}"
+            raise InputError(msg)
+        if role != "variant" and not (schema[column].is_numeric() or schema[column].is_boolean()):
+            msg = f"{role} column {column!r} has type {schema[column]}; it must hold numbers"
+            raise InputError(msg)
+    y = table[metric_col].cast("float64")
+    checks = {
+        "rows": table.count(),
+        "no_variant": table[variant_col].isnull().sum(),
+        "no_metric": y.isnull().sum(),
+        "not_binary": (~y.isin([0.0, 1.0])).sum(),
+    }
+    if covariate_col is not None:
+        checks["no_covariate"] = table[covariate_col].isnull().sum()
+    found = table.aggregate(**checks).to_pyarrow().to_pylist()[0]
+    if not found["rows"]:
+        raise InputError("the table has no rows; it needs one row per user")
+    for key, column, role in (
+        ("no_variant", variant_col, "variant"),
+        ("no_metric", metric_col, "metric"),
+        ("no_covariate", covariate_col, "covariate"),
+    ):
+        if found.get(key):
+            msg = (
+                f"{role} column {column!r} has {found[key]} missing value(s); fill them"
+                " (e.g. 0 for no purchase) or drop those users"
+            )
+            raise InputError(msg)
+    return "proportion" if found["not_binary"] == 0 else "mean"
+
+
 def infer_kind(values: pa.ChunkedArray | pa.Array) -> MetricKind:
     """`proportion` when every value is 0 or 1, `mean` otherwise."""
     is_binary = pc.all(pc.is_in(values, value_set=pa.array([0.0, 1.0]))).as_py()
@@ -511,3 +556,39 @@ def correct_across(analyses: Sequence[Analysis], method: Correction) -> list[Ana
         )
         out.append(replace(a, variants=rows, correction=method))
     return out
+
+
+def analyze_warehouse_table(
+    con: ibis.BaseBackend,
+    name: str,
+    variant_col: str,
+    metric_col: str,
+    covariate_col: str | None = None,
+    kind: MetricKind | None = None,
+    control: str | None = None,
+    variants: Sequence[str] | None = None,
+    weights: Mapping[str, float] | None = None,
+    **settings: Any,
+) -> Analysis:
+    """Analyse a per-user table that already lives in the warehouse (validated in the backend;
+    only per-variant sums come back)."""
+    if weights:
+        check_weights(weights)
+    if name not in con.list_tables():
+        raise InputError(f"table {name!r} is not in the warehouse")
+    table = con.table(name)
+    inferred = check_ibis_rows(table, variant_col, metric_col, covariate_col)
+    if kind == "proportion" and inferred != "proportion":
+        msg = f"metric column {metric_col!r} is not 0/1, so it cannot be a proportion metric"
+        raise InputError(msg)
+    return analyze_ibis(
+        table,
+        variant_col,
+        metric_col,
+        covariate_col,
+        kind=kind or inferred,
+        control=control,
+        variants=variants,
+        weights=weights,
+        **settings,
+    )

@@ -139,9 +139,11 @@ def _render(analysis: Analysis, lang: str) -> None:
 
 @app.command()
 def analyze(
-    file: Annotated[Path, typer.Argument(help="per-user CSV or Parquet: one row per user")],
     variant_col: Annotated[str, typer.Option("--variant-col", help="column with the variant")],
     metric_col: Annotated[str, typer.Option("--metric-col", help="column with the metric")],
+    file: Annotated[
+        Path | None, typer.Argument(help="per-user CSV or Parquet: one row per user")
+    ] = None,
     covariate_col: Annotated[
         str | None, typer.Option("--covariate-col", help="pre-period value for CUPED")
     ] = None,
@@ -168,12 +170,22 @@ def analyze(
     correction: Annotated[
         Literal["holm", "bh", "none"], typer.Option("--correction", help="across variants")
     ] = "holm",
+    table: Annotated[
+        str | None, typer.Option("--table", help="per-user table in the warehouse, not a file")
+    ] = None,
+    warehouse: Annotated[
+        str | None, typer.Option("--warehouse", help="warehouse URL (default from settings)")
+    ] = None,
     as_json: JsonOption = False,
     lang: Annotated[str | None, typer.Option("--lang", help="zh or en")] = None,
 ) -> None:
-    """Analyse an A/B test from a per-user file (分析 A/B 实验)."""
+    """Analyse an A/B test from a per-user file or warehouse table (分析 A/B 实验)."""
     from careops.config import get_settings
-    from careops.experiments.analyze import analyze_table, read_users
+    from careops.experiments.analyze import (
+        analyze_table,
+        analyze_warehouse_table,
+        read_users,
+    )
     from careops.experiments.stats.settings import FrequentistSettings
 
     lang = _lang(lang)
@@ -181,23 +193,34 @@ def analyze(
     declared = _split(variants, "--variants")
     if declared and control and control not in declared:
         raise ConfigError(f"--control {control!r} is not among --variants ({variants})")
-    analysis = analyze_table(
-        read_users(file),
-        variant_col,
-        metric_col,
-        covariate_col,
-        kind=None if kind == "auto" else kind,
-        control=control,
-        variants=declared,
-        weights=_weights(weights),
-        frequentist=FrequentistSettings(
+    if (file is None) == (table is None):
+        raise ConfigError("give either a FILE or --table NAME (a table in the warehouse)")
+    options = {
+        "kind": None if kind == "auto" else kind,
+        "control": control,
+        "variants": declared,
+        "weights": _weights(weights),
+        "frequentist": FrequentistSettings(
             alpha=alpha if alpha is not None else settings.alpha,
             sequential=sequential,
             sequential_tuning=tuning,
         ),
-        correction=correction,
-        srm_p=settings.srm_p,
-    )
+        "correction": correction,
+        "srm_p": settings.srm_p,
+    }
+    if file is not None:
+        users = read_users(file)
+        analysis = analyze_table(users, variant_col, metric_col, covariate_col, **options)
+    else:
+        from careops.warehouse.connect import connect
+
+        con = connect(warehouse)
+        try:
+            analysis = analyze_warehouse_table(
+                con, str(table), variant_col, metric_col, covariate_col, **options
+            )
+        finally:
+            con.disconnect()
     if as_json:
         print(json.dumps(analysis.to_dict(lang), ensure_ascii=False, indent=2))
     else:
