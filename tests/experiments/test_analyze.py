@@ -13,7 +13,8 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
 from careops.errors import ConfigError, InputError
-from careops.experiments.analyze import analyze_ibis, analyze_table, read_users
+from careops.experiments.analyze import analyze_ibis, analyze_table
+from careops.experiments.rows import read_users
 from careops.experiments.stats.settings import FrequentistSettings
 
 WEIGHTS = {"control": 0.4, "coupon": 0.3, "sms": 0.3}

@@ -181,11 +181,8 @@ def analyze(
 ) -> None:
     """Analyse an A/B test from a per-user file or warehouse table (分析 A/B 实验)."""
     from careops.config import get_settings
-    from careops.experiments.analyze import (
-        analyze_table,
-        analyze_warehouse_table,
-        read_users,
-    )
+    from careops.experiments.analyze import analyze_table, analyze_warehouse_table
+    from careops.experiments.rows import read_users
     from careops.experiments.stats.settings import FrequentistSettings
 
     lang = _lang(lang)
