@@ -102,7 +102,7 @@ def _render(analysis: Analysis, lang: str) -> None:
     table.add_column(label("chance_to_win", lang), justify="right")
     for row in analysis.variants:
         name = f"{row.variant}\n({label('control', lang)})" if row.is_control else row.variant
-        cells = [name, f"{row.n:,}", _num(row.mean)]
+        cells = [name, f"{row.n:,}", _num(row.mean) if row.n else "—"]
         f, b = row.frequentist, row.bayesian
         if row.is_control or f is None:
             cells += ["", "", ""] + ([""] if multi else []) + [""]

@@ -24,6 +24,7 @@ def mean_arms(rng, runs, n, mean, sd):
     return y.mean(axis=1), y.var(axis=1, ddof=1)
 
 
+@pytest.mark.slow
 def test_welch_intervals_cover_and_aa_false_positive_rate():
     rng = np.random.default_rng(11)
     n, true_c, true_t = 300, 50.0, 53.0
@@ -42,6 +43,7 @@ def test_welch_intervals_cover_and_aa_false_positive_rate():
     assert abs(rejections / RUNS - 0.05) < TOL
 
 
+@pytest.mark.slow
 def test_proportion_intervals_cover_and_aa_false_positive_rate():
     rng = np.random.default_rng(12)
     n, p_c, p_t = 3000, 0.10, 0.115
@@ -58,6 +60,7 @@ def test_proportion_intervals_cover_and_aa_false_positive_rate():
     assert abs(rejections / RUNS - 0.05) < TOL
 
 
+@pytest.mark.slow
 def test_bayesian_credible_intervals_cover_and_chance_to_win_is_calibrated_in_aa():
     """With a flat/uniform prior and large n the 95 % credible interval covers at ≈ 95 %, and in
     A/A tests chance-to-win is uniform, so it exceeds 0.975 in ≈ 2.5 % of runs."""
