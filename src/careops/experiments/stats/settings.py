@@ -14,8 +14,6 @@ Correction = Literal["none", "holm", "bh"]
 """Adjustment of p-values across variants and metrics: Holm (family-wise error) or
 Benjamini–Hochberg (false discovery rate)."""
 
-Engine = Literal["frequentist", "bayesian"]
-
 DEFAULT_SEQUENTIAL_TUNING = 5000.0
 
 
