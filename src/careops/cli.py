@@ -9,6 +9,7 @@ from rich.console import Console
 
 from careops import __version__
 from careops.errors import CareOpsError
+from careops.experiments.cli import app as experiment_app
 
 app = typer.Typer(
     name="careops",
@@ -18,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 err = Console(stderr=True)
+app.add_typer(experiment_app, name="experiment")
 
 
 @app.callback()
