@@ -56,3 +56,13 @@ def test_door_rejects_reach_the_quarantine(tmp_path: Path, ingest_json) -> None:
     assert (q["record"], q["field"], q["table_name"]) == ("Observation/orphan", "subject",
                                                           "observations")
     assert json.loads(q["raw"])["id"] == "orphan"
+
+
+def test_bulk_export_folder_loads_patients_first(ingest_json) -> None:
+    code, report = ingest_json(DATA / "bulk", "--max-bad-ratio", "0.5")
+    assert code == 0
+    names = [Path(f["source"]).name for f in report["files"]]
+    assert names[0] == "Patient.ndjson"
+    # every resource refers to a patient loaded before it: nothing is flagged as unknown
+    assert all(c["flagged"] == 0 for c in report["tables"].values()), report["tables"]
+    assert report["tables"]["patients"]["loaded"] >= 1
