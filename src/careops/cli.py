@@ -42,6 +42,15 @@ app.command()(_ingest.sql)
 app.add_typer(_ingest.quarantine_app, name="quarantine")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(ctx: typer.Context, name: str = typer.Argument(
+        "all", help="ingest | fhir | simulate | tags | metrics | all")) -> None:
+    """运行基准测试并保存 JSON 结果 / Run a benchmark from benchmarks/ and save its JSON."""
+    from careops import bench as runner
+
+    runner.run(name, list(ctx.args))
+
+
 def main() -> None:
     """Entry point: run the app, turning CareOps errors into a message and an exit code."""
     try:

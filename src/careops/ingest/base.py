@@ -41,3 +41,4 @@ class Staged:
     skipped: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
     records: int = 0
+    first_row: int = 1  # how rows without a `_record` label are numbered (2: CSV header)

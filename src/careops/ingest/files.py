@@ -95,8 +95,11 @@ def read_csv(path: Path, encoding: str | None = None) -> Staged:
         raise InputError(f"{path}: unreadable CSV: {msg}") from None
     staged.records = len(table) + len(bad_rows)
     skipped_lines = sorted(r.number for r in bad_rows if r.number is not None)
-    table = table.append_column(RECORD, pa.array(_line_numbers(len(table), skipped_lines),
-                                                 pa.string()))
+    if skipped_lines:  # line numbers shift past each skipped line
+        table = table.append_column(RECORD, pa.array(_line_numbers(len(table), skipped_lines),
+                                                     pa.string()))
+    else:
+        staged.first_row = 2
     for row in bad_rows:
         staged.rejects.append(Reject(
             source=str(path), record=f"row {row.number}" if row.number else "row ?",
@@ -143,8 +146,6 @@ def read_parquet(path: Path) -> Staged:
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"{path}: unreadable Parquet ({exc}); the file may be truncated") \
             from None
-    table = table.append_column(RECORD, pa.array([f"row {i + 1}" for i in range(len(table))],
-                                                 pa.string()))
     return Staged(source=str(path), tables={"?": table}, records=len(table))
 
 

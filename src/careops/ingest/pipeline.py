@@ -258,7 +258,8 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
             own = staged.tables["patients"]["user_id"].combine_chunks().cast(pa.string())
         users = pa.concat_arrays([known, own]) if own is not None else known
         v = validate(rows, spec, source=source, settings=settings.ingest,
-                     timezone=settings.timezone, known_users=users)
+                     timezone=settings.timezone, known_users=users,
+                     first_row=staged.first_row)
         rejects.extend(v.rejects)
         if v.extra_columns:
             result.warnings.append(f"{table}: columns not in the canonical table were kept in "

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -59,17 +60,19 @@ def validate(
     timezone: str,
     now: dt.datetime | None = None,
     known_users: pa.Array | None = None,
+    first_row: int = 1,
 ) -> Validated:
-    """Type, check and convert the staged rows of one canonical table."""
+    """Type, check and convert the staged rows of one canonical table.
+
+    Rows without a `_record` label are called "row N", counting from `first_row` (2 for a CSV,
+    whose line 1 is the header).
+    """
     now = now or dt.datetime.now(dt.UTC)
     extra_columns = [c for c in staged.column_names
                      if c not in spec.names and c not in (RECORD, RAW)]
-    if RECORD not in staged.column_names:
-        records = pa.array([f"row {i + 1}" for i in range(len(staged))], pa.string())
-        staged = staged.append_column(RECORD, records)
-    staged = staged.append_column(IDX, pa.array(range(len(staged)), pa.int64()))
+    staged = staged.append_column(IDX, pa.array(np.arange(len(staged), dtype=np.int64)))
     inner = staged.drop_columns([c for c in (RAW, *extra_columns) if c in staged.column_names])
-    out = _run(inner, spec, settings, timezone, now, known_users)
+    out = _run(inner, spec, settings, timezone, now, known_users, first_row)
 
     status = out["_status"]
     good = out.filter(pc.equal(status, "ok"))
@@ -99,9 +102,11 @@ def validate(
     )
 
 
-def _run(inner, spec, settings, timezone, now, known_users) -> pa.Table:
+def _run(inner, spec, settings, timezone, now, known_users, first_row) -> pa.Table:
     con = _con()
     t = ibis.memtable(inner)
+    if RECORD not in inner.column_names:
+        t = t.mutate(**{RECORD: "row " + (t[IDX] + first_row).cast("string")})
     if spec.name == "observations" and "code" in inner.column_names:
         t = _join_units(t)
     parsed: dict[str, ir.Value] = {}
