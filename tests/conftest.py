@@ -41,6 +41,9 @@ def _isolated_settings(monkeypatch, tmp_path_factory):
         if key.startswith("CAREOPS_") and key != "CAREOPS_TEST_PG":
             monkeypatch.delenv(key)
     monkeypatch.setenv("CAREOPS_CONFIG", "")
+    home = tmp_path_factory.mktemp("careops-home")
+    monkeypatch.setenv("CAREOPS_STATE", f"sqlite:///{home / 'state.db'}")
+    monkeypatch.setenv("CAREOPS_WAREHOUSE", f"duckdb:///{home / 'warehouse.duckdb'}")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -137,3 +140,23 @@ def _complete(data: pa.Table, schema: pa.Schema) -> pa.Table:
     cols = [data[n].cast(f.type) if n in data.column_names else pa.nulls(len(data), f.type)
             for n, f in zip(schema.names, schema, strict=True)]
     return pa.table(cols, schema=schema)
+
+
+@pytest.fixture
+def run_cli(capsys, monkeypatch):
+    """Run `careops ARGS…` in this process; return (exit code, stdout, stderr)."""
+    import sys
+
+    from careops import cli
+
+    def run(*args) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["careops", *map(str, args)])
+        try:
+            cli.main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -133,8 +133,10 @@ class Settings(BaseSettings):
 
 
 def config_path() -> Path | None:
-    """The YAML file in force: `CAREOPS_CONFIG`, else `./careops.yaml` if it exists."""
+    """The YAML file in force: `CAREOPS_CONFIG` (set but empty: none), else `./careops.yaml`."""
     explicit = os.environ.get("CAREOPS_CONFIG")
+    if explicit == "":
+        return None
     if explicit:
         path = Path(explicit)
         if not path.is_file():

@@ -23,15 +23,24 @@ from careops.config import get_settings
 from careops.errors import CareOpsError
 from careops.i18n import label, translate
 
+StateOpt = Annotated[str | None, typer.Option(
+    "--state", help="状态库 URL / state store: sqlite:///path.db, postgresql://… "
+    "(默认读取配置 CAREOPS_STATE)")]
 
-def init(warehouse: WarehouseOpt = None) -> None:
-    """创建仓库和状态库 / Create the warehouse tables (and the state store when it exists)."""
+
+def init(warehouse: WarehouseOpt = None, state: StateOpt = None) -> None:
+    """创建仓库和状态库 / Create the warehouse tables and the state store."""
+    from careops.state import audit, connect_state, migrate
     from careops.warehouse import create_tables
 
     con = open_warehouse(warehouse)
     created = create_tables(con)
-    out.print(f"warehouse ready: {len(created)} table(s) created"
+    out.print(f"仓库就绪 / warehouse ready: {len(created)} table(s) created"
               + (f" ({', '.join(created)})" if created else ""))
+    engine = connect_state(state)
+    revision = migrate(engine)
+    audit(engine, "init", target=warehouse or get_settings().warehouse)
+    out.print(f"状态库就绪 / state store ready at revision {revision}")
 
 
 def ingest(
@@ -42,6 +51,7 @@ def ingest(
     max_bad_ratio: Annotated[float | None, typer.Option(
         help="坏行比例上限, 超过则整个文件拒绝 (default 0.05)")] = None,
     warehouse: WarehouseOpt = None,
+    state: StateOpt = None,
     lang: LangOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -71,11 +81,23 @@ def ingest(
 
         report = ingest_paths(con, paths, settings=settings, kind=kind, mapping=spec,
                               encoding=encoding, max_bad_ratio=max_bad_ratio, progress=progress)
+    _audit_ingest(state, report)
     if json_out:
         print_json(report.to_json())
     else:
         _print_report(report, lg)
     raise typer.Exit(report.exit_code)
+
+
+def _audit_ingest(state: str | None, report) -> None:
+    """Record the run in the state store's audit trail (created on first use)."""
+    from careops.state import audit, connect_state, migrate
+
+    engine = connect_state(state)
+    migrate(engine)
+    for f in report.files:
+        audit(engine, "ingest", target=f.source,
+              detail={"status": f.status, "load_id": f.load_id, "tables": f.tables})
 
 
 def _print_report(report, lg) -> None:

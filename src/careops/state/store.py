@@ -1,0 +1,73 @@
+"""Open the state store, bring its schema up to date, and write the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from careops.errors import ConfigError
+from careops.state.models import audit_log
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def connect_state(url: str | None = None) -> Engine:
+    """An engine for the state store at `url` (default: the `state` setting)."""
+    if url is None:
+        from careops.config import get_settings
+
+        url = get_settings().state
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return sa.create_engine(url)
+    except (sa.exc.ArgumentError, ModuleNotFoundError) as exc:
+        raise ConfigError(f"bad state-store URL {url!r}: {exc}; use sqlite:///path/state.db "
+                          "or postgresql://user@host/db") from None
+
+
+def migrate(engine: Engine) -> str:
+    """Apply every Alembic migration; return the revision the store is now at."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision() or ""
+
+
+def audit(engine: Engine, action: str, target: str | None = None,
+          detail: dict[str, Any] | None = None, actor: str | None = None) -> None:
+    """Record who did what to which data (PIPL audit trail)."""
+    with engine.begin() as conn:
+        conn.execute(audit_log.insert().values(
+            at=dt.datetime.now(dt.UTC), actor=actor or _whoami(), action=action,
+            target=target, detail=detail))
+
+
+def read_audit(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest audit entries, newest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit))
+        return [dict(r._mapping) for r in rows]
+
+
+def _whoami() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"

@@ -1,0 +1,51 @@
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from careops.errors import ConfigError
+from careops.state import audit, connect_state, migrate, read_audit
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def state_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.db'}"
+        return
+    import psycopg
+
+    name = f"careops_state_{uuid.uuid4().hex[:10]}"
+    admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def test_migrate_is_idempotent_and_audit_reads_back(state_url):
+    engine = connect_state(state_url)
+    assert migrate(engine) == "0001"
+    assert migrate(engine) == "0001"
+    audit(engine, "ingest", target="orders.csv", detail={"loaded": 3}, actor="ops-zhang")
+    audit(engine, "export", target="segment:insomnia", actor="ops-li")
+    rows = read_audit(engine)
+    assert [(r["actor"], r["action"], r["target"]) for r in rows] == [
+        ("ops-li", "export", "segment:insomnia"), ("ops-zhang", "ingest", "orders.csv")]
+    assert rows[1]["detail"] == {"loaded": 3}
+    assert sa.inspect(engine).has_table("audit_log")
+    engine.dispose()
+
+
+def test_bad_url():
+    with pytest.raises(ConfigError, match="state-store URL"):
+        connect_state("nosuch://x")
+
+
+def test_ingest_writes_the_audit_trail(tmp_path, run_cli):
+    (tmp_path / "patients.csv").write_text("user_id,registered_at\nu1,2024-01-01\n")
+    state = f"sqlite:///{tmp_path / 's.db'}"
+    code, _, _ = run_cli("ingest", tmp_path / "patients.csv", "-w",
+                        f"duckdb:///{tmp_path / 'w.duckdb'}", "--state", state)
+    assert code == 0
+    [row] = read_audit(connect_state(state))
+    assert row["action"] == "ingest" and row["detail"]["status"] == "loaded"
