@@ -74,6 +74,7 @@ _PHRASES: list[tuple[str, str]] = [
     (r"pass --kind to load it", "可用 --kind 指定"),
     (r"columns not in the canonical table were kept in ingest_extras",
      "非标准列已保存在 ingest_extras 表"),
+    (r"^not mapped: ", "未映射的资源(已计数, 不是错误): "),
     (r"\brow (\d+)", r"第 \1 行"),
     (r"\bline (\d+)", r"第 \1 行"),
     (r"expected ", "应为 "),
