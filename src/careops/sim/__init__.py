@@ -1,0 +1,11 @@
+"""The internet-hospital simulator: canonical tables plus the hidden truth behind them.
+
+`simulate(cfg, out)` writes every canonical table, `ground_truth/` and `calibration.json`;
+`respond(sends, out)` says what messages sent to simulated users cause; `summary(out)` gives the
+figures the demo prints.
+"""
+
+from careops.sim.config import SimConfig
+from careops.sim.generate import SimResult, simulate
+
+__all__ = ["SimConfig", "SimResult", "simulate"]
