@@ -31,6 +31,11 @@ def version() -> None:
     print(__version__)
 
 
+from careops.sim.cli import simulate_command  # noqa: E402
+
+app.command("simulate")(simulate_command)
+
+
 def main() -> None:
     """Entry point: run the app, turning CareOps errors into a message and an exit code."""
     try:

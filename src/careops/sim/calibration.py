@@ -16,7 +16,8 @@ from careops.sim.config import SimConfig
 
 Tables = dict[str, ir.Table]
 LABELS = {
-    "retention_d30": ("30日留存率(注册后第30–59天仍活跃)", "30-day retention (active on days 30–59)"),
+    "retention_d30": ("30日留存率(注册后第30–59天仍活跃)",
+                      "30-day retention (active on days 30–59)"),
     "monthly_active_days": ("人均月活跃天数", "active days per user-month"),
     "consult_to_visit": ("问诊→线下就诊转化率(30天内)", "consult → offline visit within 30 days"),
     "online_consult_price": ("在线问诊均价(元)", "mean online consultation price (¥)"),
@@ -30,7 +31,7 @@ def _days(a: ir.Value, b: ir.Value) -> ir.IntegerValue:
     return b.date().delta(a.date(), unit="day")
 
 
-def retention_d30(t: Tables, cfg: SimConfig) -> float:
+def retention_d30(t: Tables, cfg: SimConfig) -> float | None:
     """Share of users signed up ≥ 60 days before the end who were active on days 30–59."""
     p = t["patients"]
     end = ibis.date(cfg.end.isoformat())
@@ -40,7 +41,7 @@ def retention_d30(t: Tables, cfg: SimConfig) -> float:
     d = _days(j.registered_at, j.ts)
     back = j.filter((d >= 30) & (d < 60)).select("user_id").distinct().count().execute()
     total = cohort.count().execute()
-    return back / total if total else 0.0
+    return back / total if total else None
 
 
 def monthly_active_days(t: Tables, cfg: SimConfig) -> float:
@@ -94,10 +95,11 @@ def _ended(t: Tables, cfg: SimConfig) -> ir.Table:
         renewed=lambda x: x.renewed_id.notnull())
 
 
-def package_renewal(t: Tables, cfg: SimConfig) -> float:
-    """Share of enrolments that ended inside the window and were renewed."""
+def package_renewal(t: Tables, cfg: SimConfig) -> float | None:
+    """Share of enrolments that ended inside the window and were renewed (None: none ended)."""
     x = _ended(t, cfg)
-    return float(x.renewed.cast("float64").mean().execute() or 0.0)
+    v = x.renewed.cast("float64").mean().execute()
+    return None if v is None or v != v else float(v)
 
 
 def renewal_by_activation(t: Tables, cfg: SimConfig) -> dict[str, float]:
@@ -114,7 +116,7 @@ def renewal_by_activation(t: Tables, cfg: SimConfig) -> dict[str, float]:
             for r in df.itertuples()}
 
 
-METRICS: dict[str, Callable[[Tables, SimConfig], float]] = {
+METRICS: dict[str, Callable[[Tables, SimConfig], float | None]] = {
     "retention_d30": retention_d30,
     "monthly_active_days": monthly_active_days,
     "consult_to_visit": consult_to_visit,
@@ -137,9 +139,10 @@ def calibrate(out: Path, cfg: SimConfig) -> dict:
     for name, fn in METRICS.items():
         value = fn(t, cfg)
         lo, hi = cfg.targets.get(name, (None, None))
-        ok = (lo is None or value >= lo) and (hi is None or value <= hi)
+        ok = value is not None and (lo is None or value >= lo) and (hi is None or value <= hi)
         zh, en = LABELS[name]
-        rows.append({"metric": name, "label_zh": zh, "label_en": en, "value": round(value, 4),
+        rows.append({"metric": name, "label_zh": zh, "label_en": en,
+                     "value": None if value is None else round(value, 4),
                      "target_low": lo, "target_high": hi, "ok": bool(ok)})
     return {"seed": cfg.seed, "users": cfg.users, "days": cfg.days,
             "start": cfg.start.isoformat(), "all_ok": all(r["ok"] for r in rows),

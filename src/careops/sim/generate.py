@@ -38,12 +38,7 @@ def simulate(cfg: SimConfig, out: Path | str, progress: Progress | None = None,
              now: dt.datetime | None = None) -> SimResult:
     """Simulate `cfg.users` patients over `cfg.days` days from `cfg.start` into folder `out`."""
     out = Path(out)
-    now = now or dt.datetime.now(dt.UTC)
-    end_utc = dt.datetime.combine(cfg.end, dt.time(), dt.UTC) - dt.timedelta(
-        hours=cfg.timezone_offset_hours)
-    if end_utc > now:
-        raise ConfigError(f"start: the window {cfg.start}..{cfg.end} ends in the future; "
-                          "choose an earlier --start or fewer --days")
+    check_window(cfg, now)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"out: {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
@@ -80,6 +75,20 @@ def simulate(cfg: SimConfig, out: Path | str, progress: Progress | None = None,
     (out / GROUND_TRUTH / "config.json").write_text(
         cfg.model_dump_json(indent=2) + "\n", encoding="utf-8")
     return SimResult(out=out, rows=dict(w.rows), calibration=report)
+
+
+def end_utc(cfg: SimConfig) -> dt.datetime:
+    """The instant the window ends: local midnight after the last day, in UTC."""
+    return dt.datetime.combine(cfg.end, dt.time(), dt.UTC) - dt.timedelta(
+        hours=cfg.timezone_offset_hours)
+
+
+def check_window(cfg: SimConfig, now: dt.datetime | None = None) -> None:
+    """Refuse a window that ends in the future: simulated facts must be in the past."""
+    now = now or dt.datetime.now(dt.UTC)
+    if end_utc(cfg) > now:
+        raise ConfigError(f"start: the window {cfg.start}..{cfg.end} ends in the future; "
+                          "choose an earlier --start or fewer --days")
 
 
 def _write_chunk(ch: Chunk, w: TableWriter, props: events.Props) -> None:
