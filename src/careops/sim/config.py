@@ -91,7 +91,7 @@ def _personas() -> dict[str, Persona]:
             followup_rate=0.02, hazard_early=0.045, hazard_late=0.012,
             departments={"心血管内科": 1.0}, conditions={"I10": 1.0, "I25": 0.1},
             health_need={"health_management": 0.8, "medical_resources": 0.2},
-            device_p=0.35, package="PKG-HTN90", package_p=0.08, checkup_rate=0.02,
+            device_p=0.5, package="PKG-HTN90", package_p=0.08, checkup_rate=0.02,
             channel="app_push", open_propensity=0.25, invite_rate=0.005),
         "diabetes": Persona(
             label_zh="糖尿病患者", share=0.07, age=(40, 70), female=0.45, hours="morning",
@@ -99,7 +99,7 @@ def _personas() -> dict[str, Persona]:
             followup_rate=0.02, hazard_early=0.045, hazard_late=0.012,
             departments={"内分泌科": 1.0}, conditions={"E11": 1.0, "I10": 0.4},
             health_need={"health_management": 0.8, "medical_resources": 0.2},
-            device_p=0.4, package="PKG-DM90", package_p=0.09, checkup_rate=0.02,
+            device_p=0.6, package="PKG-DM90", package_p=0.09, checkup_rate=0.02,
             channel="app_push", open_propensity=0.25, invite_rate=0.005),
         "acute_oneoff": Persona(
             label_zh="一次性急症用户", share=0.19, age=(18, 60), female=0.5, hours="daytime",
@@ -188,7 +188,7 @@ class SimConfig(BaseModel):
     prescription_p: float = Field(0.45, ge=0, le=1)
     diagnosed_share: float = Field(0.7, ge=0, le=1, description="true conditions on record")
     poor_control_share: float = Field(0.4, ge=0, le=1)
-    glucose_crisis_share: float = Field(0.08, ge=0, le=1,
+    glucose_crisis_share: float = Field(0.15, ge=0, le=1,
                                         description="poorly controlled diabetics with a run > 13.9")
     measure_p: float = Field(0.35, ge=0, le=1, description="device owner measures on a day")
     refill_adherence: float = Field(0.55, ge=0, le=1)

@@ -133,6 +133,8 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
         # stop hazard (not on the sign-up day)
         h = base_hazard(cfg, pop, age) * experience_factor(cfg, complaint, value)
         h = np.where(enrolled >= 0, h * cfg.enrolled_hazard_mult, h)
+        in_crisis = (t >= crisis_start) & (t < crisis_start + 4)
+        h = np.where(in_crisis, 0.0, h)  # nobody walks away in the middle of a glucose crisis
         stops = alive & (age > 0) & (rng.random(n) < np.minimum(h, 0.9))
         alive &= ~stops
         stop_day[stops] = t
@@ -184,7 +186,7 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
             bi = ci[buy]
             device_kind[bi] = want_kind[bi]
             cs = pop.glucose_crisis[bi] & (want_kind[bi] == 1)
-            crisis_start[bi[cs]] = t + rng.integers(7, 60, cs.sum())
+            crisis_start[bi[cs]] = t + rng.integers(2, 21, cs.sum())
             if len(bi):
                 R["devices"].add(u=bi, t=t, kind=device_kind[bi])
             # packages
@@ -195,7 +197,6 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
                                   pkg_days, enrolled, enr_id, enr_start, enr_end, enr_uses)
         R["active"].add(u=ui, t=t, dept=day_dept)
         # device readings (forced daily during a glucose crisis)
-        in_crisis = (t >= crisis_start) & (t < crisis_start + 4)
         meas = present & (device_kind >= 0) & (in_crisis | (rng.random(n) < cfg.measure_p))
         mi = np.flatnonzero(meas)
         if len(mi):

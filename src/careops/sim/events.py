@@ -58,6 +58,8 @@ def events(ch: Chunk, parts: Parts, props: Props,
     eu, et0, ed = np.repeat(su, ne), np.repeat(s_ts, ne), np.repeat(sd, ne)
     k = np.arange(len(eu)) - np.repeat(np.cumsum(ne) - ne, ne)  # position in session
     ets = et0 + (k * 40 + rng.integers(0, 40, len(eu))) * 1_000_000
+    day_end = np.repeat(ch.ts(st + 1, np.zeros(len(st))), ne) - 1  # sessions end by midnight
+    ets = np.minimum(ets, day_end)
     name = np.where(k == 0, 0, 1 + rng.choice(4, len(eu), p=BROWSE_P))
     prop = np.zeros(len(eu), np.int64)
     for code, fn in ((1, props.query), (2, props.content), (4, props.content)):
@@ -81,8 +83,6 @@ def events(ch: Chunk, parts: Parts, props: Props,
     invitee, inviter, day = invites
     if len(invitee):
         its = ch.ts(day, ch.sod(inviter, day))
-        reg = ch.ts(ch.pop.reg_day[invitee], ch.pop.reg_sod[invitee])
-        its = np.where(its >= reg, reg - 600_000_000, its)
         inv_props = pa.compute.binary_join_element_wise(
             '{"invitee_id": "', ch.uid(invitee), '"}', "")
         uu = np.concatenate([uu, inviter])

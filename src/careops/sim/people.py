@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pyarrow as pa
 
@@ -12,7 +10,7 @@ from careops.sim.context import Chunk
 
 
 def assign_referrers(ch: Chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Give each referral sign-up an inviter who used the app in the 3 days before.
+    """Give each referral sign-up an inviter who used the app in the 3 days before sign-up.
 
     Inviters are drawn from active user-days of personas that invite, so chains form (a
     referred user may invite later). Referral sign-ups with no possible inviter become organic.
@@ -31,7 +29,7 @@ def assign_referrers(ch: Chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cand_t = act["t"][rate[act["u"]] > 0] if len(cand) else np.array([], np.int64)
     who = np.flatnonzero(pop.channel == ref_code)
     lo = np.searchsorted(cand_t, pop.reg_day[who] - 3, side="left")
-    hi = np.searchsorted(cand_t, pop.reg_day[who], side="right")
+    hi = np.searchsorted(cand_t, pop.reg_day[who] - 1, side="right")
     ok = hi > lo
     pick = lo + (ch.rng.random(len(who)) * (hi - lo)).astype(np.int64)
     pick = np.minimum(pick, np.maximum(hi - 1, 0))
@@ -82,8 +80,3 @@ def _regions() -> list[str]:
     from careops.sim.vocab import REGIONS
 
     return list(REGIONS)
-
-
-def start_datetime(d: dt.date) -> dt.datetime:
-    """Local midnight of a date as a naive datetime (used in docs/tests)."""
-    return dt.datetime(d.year, d.month, d.day)
