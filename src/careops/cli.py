@@ -31,6 +31,14 @@ def version() -> None:
     print(__version__)
 
 
+from careops.ingest import cli as _ingest  # noqa: E402
+
+app.command()(_ingest.init)
+app.command()(_ingest.ingest)
+app.command()(_ingest.tables)
+app.command()(_ingest.sql)
+app.add_typer(_ingest.quarantine_app, name="quarantine")
+
 from careops.sim.cli import simulate_command  # noqa: E402
 
 app.command("simulate")(simulate_command)
@@ -41,5 +49,5 @@ def main() -> None:
     try:
         app()
     except CareOpsError as exc:
-        err.print(f"[bold red]错误 / error:[/] {exc}")
+        err.print(f"[bold red]错误 / error:[/] {exc}", soft_wrap=True, highlight=False)
         sys.exit(exc.exit_code)

@@ -1,0 +1,98 @@
+"""Open a warehouse from a URL: `duckdb:///path`, `postgresql://…`, `spark://local`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+from urllib.parse import parse_qs, unquote, urlparse
+
+import ibis
+from ibis.backends import BaseBackend
+
+from careops.errors import ConfigError, WarehouseError
+
+Backend = BaseBackend
+Kind = Literal["duckdb", "postgres", "pyspark"]
+
+
+def backend_kind(con: BaseBackend) -> Kind:
+    """Which engine a connection runs on."""
+    name = con.name
+    if name not in ("duckdb", "postgres", "pyspark"):
+        raise WarehouseError(f"unsupported warehouse backend {name!r}")
+    return name  # type: ignore[return-value]
+
+
+def connect(url: str | None = None) -> BaseBackend:
+    """Connect to the warehouse at `url` (default: the `warehouse` setting)."""
+    if url is None:
+        from careops.config import get_settings
+
+        url = get_settings().warehouse
+    parsed = urlparse(url)
+    scheme = parsed.scheme.lower()
+    try:
+        if scheme == "duckdb":
+            return _duckdb(url)
+        if scheme in ("postgresql", "postgres"):
+            return _postgres(parsed)
+        if scheme == "spark":
+            return _spark(parsed)
+    except (ConfigError, WarehouseError):
+        raise
+    except Exception as exc:
+        raise WarehouseError(f"cannot open warehouse {_redact(url)}: {exc}") from exc
+    raise ConfigError(
+        f"unknown warehouse URL {_redact(url)!r}: use duckdb:///path/to/file.duckdb, "
+        "postgresql://user@host:5432/db or spark://local"
+    )
+
+
+def scratch() -> BaseBackend:
+    """An in-memory DuckDB for intermediate work (ingestion validation, small frames)."""
+    return ibis.duckdb.connect(":memory:", threads=os.cpu_count() or 2)
+
+
+def _duckdb(url: str) -> BaseBackend:
+    path = url[len("duckdb://"):]
+    if path.startswith("/"):
+        path = path[1:]  # duckdb:///rel/path -> rel/path ; duckdb:////abs/path -> /abs/path
+    if path in ("", ":memory:"):
+        return ibis.duckdb.connect(":memory:")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return ibis.duckdb.connect(path)
+
+
+def _postgres(parsed) -> BaseBackend:
+    query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+    return ibis.postgres.connect(
+        host=parsed.hostname or "127.0.0.1",
+        port=parsed.port or 5432,
+        user=unquote(parsed.username) if parsed.username else "postgres",
+        password=unquote(parsed.password) if parsed.password else None,
+        database=(parsed.path or "/postgres").lstrip("/") or "postgres",
+        schema=query.get("schema"),
+    )
+
+
+def _spark(parsed) -> BaseBackend:
+    from careops.config import get_settings
+    from careops.warehouse.spark import spark_session
+
+    settings = get_settings().spark
+    master = settings.master if parsed.netloc in ("", "local") else f"spark://{parsed.netloc}"
+    session = spark_session(master, settings)
+    con = ibis.pyspark.connect(session)
+    database = parsed.path.lstrip("/")
+    if database:
+        con.create_database(database, force=True)
+        session.catalog.setCurrentDatabase(database)
+    return con
+
+
+def _redact(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url

@@ -1,0 +1,44 @@
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from careops.errors import ConfigError, WarehouseError
+from careops.schema import TABLES
+from careops.warehouse import backend_kind, connect
+from tests.conftest import fill
+
+
+def test_every_canonical_table_is_created(warehouse):
+    tables = set(warehouse.list_tables())
+    assert set(TABLES) <= tables
+    assert {"_loads", "quarantine", "ingest_flags", "ingest_extras"} <= tables
+
+
+def test_fill_and_read_back_orders(warehouse):
+    ts = dt.datetime(2025, 3, 1, 8, 30, tzinfo=dt.UTC)
+    fill(warehouse, {"orders": pa.table({
+        "order_id": ["o1", "o2"], "user_id": ["u1", "u1"], "ts": [ts, ts],
+        "category": ["drug", "consultation"], "amount_cny": [35.5, 60.0],
+        "status": ["paid", "paid"]})})
+    t = warehouse.table("orders")
+    assert t.amount_cny.sum().execute() == pytest.approx(95.5)
+    assert t.count().execute() == 2
+
+
+def test_duckdb_url_forms(tmp_path):
+    con = connect(f"duckdb:///{tmp_path}/w.duckdb")
+    assert backend_kind(con) == "duckdb"
+    assert (tmp_path / "w.duckdb").exists()
+    assert backend_kind(connect("duckdb:///:memory:")) == "duckdb"
+
+
+def test_unknown_scheme_names_the_forms():
+    with pytest.raises(ConfigError, match="duckdb:///"):
+        connect("mysql://x")
+
+
+@pytest.mark.postgres
+def test_unreachable_postgres_is_a_warehouse_error():
+    with pytest.raises(WarehouseError, match="cannot open warehouse"):
+        connect("postgresql://postgres@127.0.0.1:1/nowhere")
