@@ -16,6 +16,13 @@ from careops.schema import TABLES
 GROUND_TRUTH = "ground_truth"
 
 
+def table_paths(out: Path | str) -> list[Path]:
+    """The canonical table files of a simulation folder (what `careops ingest` should load;
+    `ground_truth/` and `calibration.json` are not data for the warehouse)."""
+    out = Path(out)
+    return [out / f"{name}.parquet" for name in TABLES if (out / f"{name}.parquet").exists()]
+
+
 class TableWriter:
     """Appends Arrow tables to DIR/<name>.parquet (or DIR/ground_truth/<name>.parquet)."""
 
