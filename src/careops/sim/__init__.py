@@ -7,5 +7,8 @@ figures the demo prints.
 
 from careops.sim.config import SimConfig
 from careops.sim.generate import SimResult, simulate
+from careops.sim.respond import respond
+from careops.sim.summary import summary
+from careops.sim.writer import table_paths
 
-__all__ = ["SimConfig", "SimResult", "simulate"]
+__all__ = ["SimConfig", "SimResult", "respond", "simulate", "summary", "table_paths"]

@@ -64,7 +64,7 @@ def _personas() -> dict[str, Persona]:
             label_zh="儿童(家长代管)", share=0.10, age=(0, 14), female=0.48, hours="evening",
             active_rate=0.03, novelty=2.0, episode_rate=0.02, consult_p=0.75,
             hazard_early=0.0675, hazard_late=0.018,
-            departments={"儿科": 1.0}, package="PKG-CHILD", package_p=0.03,
+            departments={"儿科": 1.0}, package="PKG-CHILD", package_p=0.06,
             health_need={"acute": 0.6, "prevention": 0.3, "medical_resources": 0.1},
             managed_share=1.0, channel="wechat", open_propensity=0.25, invite_rate=0.0),
         "elderly_chronic": Persona(
@@ -74,7 +74,7 @@ def _personas() -> dict[str, Persona]:
             departments={"心血管内科": 0.5, "内分泌科": 0.3, "呼吸内科": 0.2},
             conditions={"I10": 0.65, "E11": 0.35, "I25": 0.2},
             health_need={"health_management": 0.6, "medical_resources": 0.4},
-            device_p=0.12, package="PKG-HTN90", package_p=0.05, checkup_rate=0.03,
+            device_p=0.12, package="PKG-HTN90", package_p=0.1, checkup_rate=0.03,
             managed_share=0.6, channel="sms", open_propensity=0.3, invite_rate=0.0),
         "pregnant": Persona(
             label_zh="孕产妇", share=0.06, age=(24, 38), female=1.0, hours="evening",
@@ -83,7 +83,7 @@ def _personas() -> dict[str, Persona]:
             departments={"妇产科": 0.85, "消化内科": 0.15},
             health_need={"health_management": 0.5, "prevention": 0.3,
                          "medical_resources": 0.2},
-            package="PKG-MAT", package_p=0.04, checkup_rate=0.04, channel="wechat",
+            package="PKG-MAT", package_p=0.08, checkup_rate=0.04, channel="wechat",
             open_propensity=0.3, invite_rate=0.03),
         "hypertension": Persona(
             label_zh="高血压患者", share=0.08, age=(40, 70), female=0.45, hours="morning",
@@ -91,7 +91,7 @@ def _personas() -> dict[str, Persona]:
             followup_rate=0.02, hazard_early=0.045, hazard_late=0.012,
             departments={"心血管内科": 1.0}, conditions={"I10": 1.0, "I25": 0.1},
             health_need={"health_management": 0.8, "medical_resources": 0.2},
-            device_p=0.5, package="PKG-HTN90", package_p=0.08, checkup_rate=0.02,
+            device_p=0.5, package="PKG-HTN90", package_p=0.16, checkup_rate=0.02,
             channel="app_push", open_propensity=0.25, invite_rate=0.005),
         "diabetes": Persona(
             label_zh="糖尿病患者", share=0.07, age=(40, 70), female=0.45, hours="morning",
@@ -99,7 +99,7 @@ def _personas() -> dict[str, Persona]:
             followup_rate=0.02, hazard_early=0.045, hazard_late=0.012,
             departments={"内分泌科": 1.0}, conditions={"E11": 1.0, "I10": 0.4},
             health_need={"health_management": 0.8, "medical_resources": 0.2},
-            device_p=0.6, package="PKG-DM90", package_p=0.09, checkup_rate=0.02,
+            device_p=0.6, package="PKG-DM90", package_p=0.18, checkup_rate=0.02,
             channel="app_push", open_propensity=0.25, invite_rate=0.005),
         "acute_oneoff": Persona(
             label_zh="一次性急症用户", share=0.19, age=(18, 60), female=0.5, hours="daytime",
@@ -171,8 +171,8 @@ class SimConfig(BaseModel):
     hazard_days: float = Field(21.0, gt=0, description="time constant early → settled hazard")
     episode_boost: float = Field(4.0, ge=0, description="activity multiplier during an episode")
     episode_boost_days: int = Field(5, ge=0)
-    events_per_session: float = Field(5.0, gt=0, description="mean events after app_open")
-    sessions_per_day: float = Field(1.4, ge=1)
+    events_per_session: float = Field(9.0, gt=0, description="mean events after app_open")
+    sessions_per_day: float = Field(1.5, ge=1)
     # experience → churn
     reply_timeout_s: float = Field(600.0, description="first reply slower than this is late")
     late_reply_share: float = Field(0.08, ge=0, le=1)
@@ -196,7 +196,7 @@ class SimConfig(BaseModel):
     launch_days: int = Field(90, ge=0, description="package launch-price period from start")
     package_use_p: float = Field(0.09, ge=0, le=1, description="daily entitlement use, enrolled")
     enrolled_hazard_mult: float = Field(0.35, gt=0, le=1, description="hazard × this, enrolled")
-    renewal_p_activated: float = Field(0.55, ge=0, le=1)
+    renewal_p_activated: float = Field(0.48, ge=0, le=1)
     renewal_p_not_activated: float = Field(0.15, ge=0, le=1)
     survey_nps_p: float = Field(0.01, ge=0, le=1, description="NPS asked on an active day")
     survey_csat_p: float = Field(0.25, ge=0, le=1, description="CSAT after a consultation")
