@@ -11,7 +11,7 @@ from careops.sim import arrow_util as au
 from careops.sim import vocab
 from careops.sim.config import SimConfig
 from careops.sim.engine import Trace
-from careops.sim.population import Population, _pick
+from careops.sim.population import Population, pick
 from careops.sim.world import World
 
 
@@ -25,6 +25,7 @@ class Chunk:
     trace: Trace
     world: World
     rng: np.random.Generator
+    referrer: np.ndarray | None = None  # chunk index of each user's inviter, -1 = none
 
     def uid(self, idx: np.ndarray) -> pa.Array:
         return au.user_ids(self.pop.offset, idx)
@@ -35,7 +36,7 @@ class Chunk:
     def sod(self, u: np.ndarray, t: np.ndarray) -> np.ndarray:
         """A second of the local day in the user's usual hours, never before their sign-up."""
         hours = np.stack([vocab.HOUR_PROFILES[p.hours] for p in self.cfg.personas.values()])
-        s = _pick(self.rng, hours, self.pop.persona[u]) * 3600 + self.rng.integers(0, 3600, len(u))
+        s = pick(self.rng, hours, self.pop.persona[u]) * 3600 + self.rng.integers(0, 3600, len(u))
         first = t == self.pop.reg_day[u]
         return np.where(first, np.maximum(s, self.pop.reg_sod[u] + 30), s).clip(0, 86_399)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from careops.sim import vocab
 from careops.sim.config import SimConfig
-from careops.sim.population import CONDITION_CODES, Population, _pick, persona_matrix
+from careops.sim.population import CONDITION_CODES, Population, persona_matrix, pick
 
 NONE = np.iinfo(np.int64).max
 PACKAGE_IDS: tuple[str, ...] = tuple(vocab.PACKAGES)
@@ -151,10 +151,10 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
         mult = np.where(boost_until >= t, mult * cfg.episode_boost, mult)
         active = present & ((age == 0) | consult | (rng.random(n) < pop.activity * mult))
         ui = np.flatnonzero(active)
-        day_dept = _pick(rng, dept_w, pop.persona[ui])
+        day_dept = pick(rng, dept_w, pop.persona[ui])
         ci = np.flatnonzero(consult)
         if len(ci):
-            cdept = np.where(consult_fu[ci], main_dept[ci], _pick(rng, dept_w, pop.persona[ci]))
+            cdept = np.where(consult_fu[ci], main_dept[ci], pick(rng, dept_w, pop.persona[ci]))
             pos = np.searchsorted(ui, ci)
             day_dept[pos] = cdept
             late = rng.random(len(ci)) < cfg.late_reply_share

@@ -20,7 +20,7 @@ def assign_referrers(ch: Chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cfg, pop, act = ch.cfg, ch.pop, ch.trace.active
     names = list(cfg.channels)
     referrer = np.full(pop.n, -1, dtype=np.int64)
-    ch.referrer = referrer  # type: ignore[attr-defined]
+    ch.referrer = referrer
     if "referral" not in names:
         return (np.array([], np.int64),) * 3  # type: ignore[return-value]
     ref_code = names.index("referral")
@@ -59,7 +59,7 @@ def patients(ch: Chunk) -> pa.Table:
     birth = reg_date - np.round(pop.age * 365.25).astype(np.int64) - ch.rng.integers(0, 365, pop.n)
     birth = np.minimum(birth, reg_date)
     managed = pop.managed_by >= 0
-    ref = ch.referrer  # type: ignore[attr-defined]
+    ref = ch.referrer if ch.referrer is not None else np.full(pop.n, -1)
     return au.table("patients", {
         "user_id": ch.uid(idx),
         "registered_at": au.ts_array(reg_us),

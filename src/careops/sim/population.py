@@ -43,7 +43,7 @@ class Population:
         return len(self.persona)
 
 
-def _pick(rng: np.random.Generator, weights: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def pick(rng: np.random.Generator, weights: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Per row r, draw a column index with probabilities weights[rows[r]] (rows sum to 1)."""
     cum = np.cumsum(weights, axis=1)
     cum[:, -1] = 1.0
@@ -69,7 +69,7 @@ def draw_population(cfg: SimConfig, rng: np.random.Generator, offset: int, n: in
     u = rng.random(n)
     reg_day = np.minimum(((np.sqrt(1 + 3 * u) - 1) * cfg.days).astype(np.int64), cfg.days - 1)
     hours = np.stack([vocab.HOUR_PROFILES[p.hours] for p in pers])
-    reg_hour = _pick(rng, hours, persona)
+    reg_hour = pick(rng, hours, persona)
     reg_sod = reg_hour * 3600 + rng.integers(0, 3600, n)
     lo = np.array([p.age[0] for p in pers])[persona]
     hi = np.array([p.age[1] for p in pers])[persona]
@@ -95,7 +95,7 @@ def draw_population(cfg: SimConfig, rng: np.random.Generator, offset: int, n: in
     poor_control = chronic & (rng.random(n) < cfg.poor_control_share)
     glucose_crisis = (poor_control & conditions[:, CONDITION_CODES.index("E11")]
                       & (rng.random(n) < cfg.glucose_crisis_share / cfg.poor_control_share))
-    health_need = _pick(rng, persona_matrix(cfg, "health_need", NEEDS), persona)
+    health_need = pick(rng, persona_matrix(cfg, "health_need", NEEDS), persona)
     # message response: own-channel open rate, and per message type click / order propensities
     mean_open = np.array([p.open_propensity for p in pers])[persona]
     open_p = rng.beta(2.0, 2.0 * (1 - mean_open) / mean_open)
