@@ -85,6 +85,7 @@ def test_referrals_form_chains_of_earlier_users(small_out):
     assert ref.referrer_id.isin(p.index).all()
     inviter_reg = p.loc[ref.referrer_id, "registered_at"].to_numpy()
     assert (inviter_reg <= ref.registered_at.to_numpy()).all()
+    assert ref.referrer_id.isin(ref.index).any()  # chains: some inviters were invited themselves
     managed = p[p.managed_by.notna()]
     assert managed.managed_by.isin(p.index).all()
     truth = pq.read_table(small_out / "ground_truth" / "users.parquet").to_pandas()
@@ -179,3 +180,25 @@ def test_persona_shares_must_sum_to_one(small_config):
     personas = {k: v.model_copy(update={"share": 0.5}) for k, v in cfg.personas.items()}
     with pytest.raises(ValidationError, match="shares must sum to 1"):
         small_config(personas=personas)
+
+
+def test_truth_tracks_what_people_do(small_out, small_config):
+    """Expected spend ranks like recent spend; people about to stop carry a higher hazard."""
+    from scipy.stats import spearmanr
+
+    cfg = small_config()
+    truth = pq.read_table(small_out / "ground_truth" / "users.parquet").to_pandas()
+    alive = truth[~truth.stopped_in_window].set_index("user_id")
+    orders = read(small_out, "orders").to_pandas()
+    recent = orders[(orders.status == "paid") & (orders.ts >= pd_ts(cfg.end, -60))]
+    spend = recent.groupby("user_id").amount_cny.sum().reindex(alive.index).fillna(0)
+    rho = spearmanr(alive.expected_spend_365d, spend).statistic
+    assert len(alive) > 150 and rho > 0.4
+    soon = alive.true_stop_date < cfg.end + dt.timedelta(days=30)
+    assert alive.churn_hazard[soon].mean() > 1.5 * alive.churn_hazard[~soon].mean()
+
+
+def pd_ts(day: dt.date, offset_days: int):
+    import pandas as pd
+
+    return pd.Timestamp(day + dt.timedelta(days=offset_days), tz="UTC")
