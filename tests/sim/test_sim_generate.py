@@ -202,3 +202,23 @@ def pd_ts(day: dt.date, offset_days: int):
     import pandas as pd
 
     return pd.Timestamp(day + dt.timedelta(days=offset_days), tz="UTC")
+
+
+def test_personas_keep_their_own_hours_and_departments(small_out, small_config):
+    from careops.sim import vocab
+
+    cfg = small_config()
+    truth = pq.read_table(small_out / "ground_truth" / "users.parquet").to_pandas()
+    persona = truth.set_index("user_id").persona
+    ev = read(small_out, "events").to_pandas()
+    opens = ev[ev.name == "app_open"].copy()
+    opens["hour"] = (opens.ts + pd_offset(cfg)).dt.hour
+    opens["persona"] = persona.loc[opens.user_id].to_numpy()
+    night = opens[opens.persona == "office_worker"].hour.isin([21, 22, 23, 0, 1, 2]).mean()
+    morning = opens[opens.persona == "elderly_chronic"].hour.isin(range(6, 11)).mean()
+    assert night > 0.5 and morning > 0.5
+    cons = read(small_out, "consultations").to_pandas()
+    cons["persona"] = persona.loc[cons.user_id].to_numpy()
+    assert set(cons[cons.persona == "child"].department) == {"儿科"}
+    assert all(c in vocab.DEPARTMENTS[d].complaints for c, d in zip(cons.complaint,
+                                                                     cons.department, strict=True))
