@@ -103,13 +103,15 @@ def package_renewal(t: Tables, cfg: SimConfig) -> float | None:
 
 
 def renewal_by_activation(t: Tables, cfg: SimConfig) -> dict[str, float]:
-    """Renewal of ended enrolments with ≥ 5 entitlement uses in the first 90 days vs fewer."""
+    """Renewal of ended enrolments activated (≥ 5 entitlement uses in their first 90 days, by
+    default) vs not."""
     x = _ended(t, cfg)
     u = t["entitlement_usage"]
     j = u.inner_join(x.select("enrollment_id", "start_at"), "enrollment_id")
-    uses = j.filter(_days(j.start_at, j.ts) < 90).group_by("enrollment_id").aggregate(
-        uses=lambda g: g.count())
-    y = x.left_join(uses, "enrollment_id").mutate(activated=lambda z: z.uses.fill_null(0) >= 5)
+    window = _days(j.start_at, j.ts) < cfg.activation_days
+    uses = j.filter(window).group_by("enrollment_id").aggregate(uses=lambda g: g.count())
+    y = x.left_join(uses, "enrollment_id").mutate(
+        activated=lambda z: z.uses.fill_null(0) >= cfg.activation_uses)
     df = y.group_by("activated").aggregate(rate=y.renewed.cast("float64").mean(),
                                            n=y.count()).execute()
     return {("activated" if r.activated else "not_activated"): float(r.rate)
@@ -126,10 +128,14 @@ METRICS: dict[str, Callable[[Tables, SimConfig], float | None]] = {
 }
 
 
-def open_tables(out: Path) -> Tables:
-    """The generated tables as Ibis tables on an in-memory DuckDB."""
-    con = ibis.duckdb.connect()
-    return {p.stem: con.read_parquet(p, table_name=p.stem) for p in sorted(out.glob("*.parquet"))}
+def open_tables(out: Path | str) -> Tables:
+    """The generated tables as Ibis tables on an in-memory DuckDB (the warehouse's scratch)."""
+    from careops.warehouse import scratch
+
+    con = scratch()
+    con.raw_sql("SET enable_progress_bar = false")  # keep stdout clean for `--json`
+    files = sorted(Path(out).glob("*.parquet"))
+    return {p.stem: con.read_parquet(p, table_name=p.stem) for p in files}
 
 
 def calibrate(out: Path, cfg: SimConfig) -> dict:

@@ -196,6 +196,8 @@ class SimConfig(BaseModel):
     launch_days: int = Field(90, ge=0, description="package launch-price period from start")
     package_use_p: float = Field(0.09, ge=0, le=1, description="daily entitlement use, enrolled")
     enrolled_hazard_mult: float = Field(0.35, gt=0, le=1, description="hazard × this, enrolled")
+    activation_uses: int = Field(5, ge=1, description="entitlement uses that activate a package")
+    activation_days: int = Field(90, ge=1, description="golden activation window")
     renewal_p_activated: float = Field(0.48, ge=0, le=1)
     renewal_p_not_activated: float = Field(0.15, ge=0, le=1)
     survey_nps_p: float = Field(0.01, ge=0, le=1, description="NPS asked on an active day")

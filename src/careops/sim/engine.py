@@ -101,12 +101,10 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
     chronic = pop.conditions[:, :3].any(axis=1)
     dm_persona = pop.persona == names.index("diabetes") if "diabetes" in names else has_dm
     want_kind = np.where(has_dm & (dm_persona | ~has_htn), 1, 0)
-    pkg_price = np.array([vocab.PACKAGES[p]["price"] for p in PACKAGE_IDS])
-    pkg_launch = np.array([vocab.PACKAGES[p]["launch_price"] for p in PACKAGE_IDS])
-    pkg_days = np.array([vocab.PACKAGES[p]["days"] for p in PACKAGE_IDS])
     chronic_drug_of = np.where(want_kind == 1, DRUG_CODES.index("A10BA02"),
                                DRUG_CODES.index("C08CA05"))
-    nps_base = 8.0 - 1.5 * (pop.persona == names.index("acute_oneoff"))
+    one_off = names.index("acute_oneoff") if "acute_oneoff" in names else -1
+    nps_base = 8.0 - 1.5 * (pop.persona == one_off)
 
     alive = np.ones(n, bool)
     stop_day = np.full(n, NONE, dtype=np.int64)
@@ -118,14 +116,11 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
     refill_drug = np.full(n, -1, dtype=np.int64)
     next_refill = np.full(n, NONE, dtype=np.int64)
     refills_left = np.zeros(n, dtype=np.int64)
-    enrolled = np.full(n, -1, dtype=np.int64)
-    enr_id = np.full(n, -1, dtype=np.int64)
-    enr_start = np.zeros(n, dtype=np.int64)
-    enr_end = np.full(n, NONE, dtype=np.int64)
-    enr_uses = np.zeros(n, dtype=np.int64)
-    next_eid = 0
+    pk = Packages(cfg, n, Records())
+    enrolled = pk.package
     R = {k: Records() for k in ("active", "consults", "devices", "measures", "refills",
-                                 "checkups", "enrollments", "usage", "nps", "questions")}
+                                 "checkups", "usage", "nps", "questions")}
+    R["enrollments"] = pk.records
 
     for t in range(cfg.days):
         age = t - pop.reg_day
@@ -193,8 +188,7 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
             enrol = (enrolled[ci] < 0) & (pkg_of[ci] >= 0) & (rng.random(len(ci)) < package_p[ci])
             ei = ci[enrol]
             if len(ei):
-                next_eid = _enrol(R, ei, t, pkg_of[ei], -1, next_eid, cfg, pkg_price, pkg_launch,
-                                  pkg_days, enrolled, enr_id, enr_start, enr_end, enr_uses)
+                pk.enrol(ei, t, pkg_of[ei])
         R["active"].add(u=ui, t=t, dept=day_dept)
         # device readings (forced daily during a glucose crisis)
         meas = present & (device_kind >= 0) & (in_crisis | (rng.random(n) < cfg.measure_p))
@@ -221,21 +215,10 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
                                            * np.sqrt(pop.activity / 0.05).clip(0.3, 3))
         si = np.flatnonzero(use)
         if len(si):
-            R["usage"].add(u=si, t=t, eid=enr_id[si])
-            enr_uses[si] += (t - enr_start[si]) < 90
+            R["usage"].add(u=si, t=t, eid=pk.eid[si])
+            pk.uses[si] += (t - pk.start[si]) < cfg.activation_days
             value[si] += 0.3
-        ending = np.flatnonzero((enrolled >= 0) & (enr_end == t))
-        if len(ending):
-            activated = enr_uses[ending] >= 5
-            p = np.where(activated, cfg.renewal_p_activated, cfg.renewal_p_not_activated)
-            renew = present[ending] & (rng.random(len(ending)) < p)
-            ri2 = ending[renew]
-            old = enr_id[ri2].copy()
-            enrolled[ending[~renew]] = -1
-            if len(ri2):
-                next_eid = _enrol(R, ri2, t, enrolled[ri2], old, next_eid, cfg, pkg_price,
-                                  pkg_launch, pkg_days, enrolled, enr_id, enr_start, enr_end,
-                                  enr_uses)
+        pk.expire_or_renew(t, present, rng)
         # surveys and questions
         ni = np.flatnonzero(active & (rng.random(n) < cfg.survey_nps_p))
         if len(ni):
@@ -256,22 +239,46 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
                  enrollments=R["enrollments"].cat(), usage=R["usage"].cat(),
                  nps=R["nps"].cat(), questions=R["questions"].cat(), stop_day=stop_day,
                  hazard_end=hazard_end, complaint_score=complaint, value_score=value,
-                 enrolled_pkg=enrolled, enrolled_until=np.where(enrolled >= 0, enr_end, -1),
+                 enrolled_pkg=enrolled, enrolled_until=np.where(enrolled >= 0, pk.end, -1),
                  device_kind=device_kind, refill_drug=refill_drug)
 
 
-def _enrol(R: dict[str, Records], who: np.ndarray, t: int, pkg: np.ndarray, renewal_of,
-           next_eid: int, cfg: SimConfig, price: np.ndarray, launch: np.ndarray,
-           days: np.ndarray, enrolled, enr_id, enr_start, enr_end, enr_uses) -> int:
-    """Start an enrolment (new or renewal) for `who` on day t; returns the next enrolment id."""
-    eids = np.arange(next_eid, next_eid + len(who))
-    paid = launch[pkg] if t < cfg.launch_days else price[pkg]
-    ren = renewal_of if isinstance(renewal_of, np.ndarray) else np.full(len(who), -1)
-    R["enrollments"].add(u=who, t=t, pkg=pkg, price=np.asarray(paid, dtype=float),
+class Packages:
+    """Who is enrolled in which package, since when, until when, with how many uses."""
+
+    def __init__(self, cfg: SimConfig, n: int, records: Records) -> None:
+        self.cfg, self.records, self.next_eid = cfg, records, 0
+        self.package = np.full(n, -1, dtype=np.int64)  # package index, -1 = none
+        self.eid = np.full(n, -1, dtype=np.int64)
+        self.start = np.zeros(n, dtype=np.int64)
+        self.end = np.full(n, NONE, dtype=np.int64)
+        self.uses = np.zeros(n, dtype=np.int64)  # uses within the activation window
+        self.price = np.array([vocab.PACKAGES[p]["price"] for p in PACKAGE_IDS])
+        self.launch = np.array([vocab.PACKAGES[p]["launch_price"] for p in PACKAGE_IDS])
+        self.days = np.array([vocab.PACKAGES[p]["days"] for p in PACKAGE_IDS])
+
+    def enrol(self, who: np.ndarray, t: int, pkg: np.ndarray,
+              renewal_of: np.ndarray | None = None) -> None:
+        """Start an enrolment (new, or a renewal of `renewal_of`) for `who` on day t."""
+        eids = np.arange(self.next_eid, self.next_eid + len(who))
+        self.next_eid += len(who)
+        paid = self.launch[pkg] if t < self.cfg.launch_days else self.price[pkg]
+        ren = renewal_of if renewal_of is not None else np.full(len(who), -1)
+        self.records.add(u=who, t=t, pkg=pkg, price=np.asarray(paid, dtype=float),
                          renewal_of=ren, eid=eids)
-    enrolled[who] = pkg
-    enr_id[who] = eids
-    enr_start[who] = t
-    enr_end[who] = t + days[pkg]
-    enr_uses[who] = 0
-    return next_eid + len(who)
+        self.package[who], self.eid[who], self.start[who] = pkg, eids, t
+        self.end[who] = t + self.days[pkg]
+        self.uses[who] = 0
+
+    def expire_or_renew(self, t: int, present: np.ndarray, rng: np.random.Generator) -> None:
+        """Enrolments ending today renew (more likely once activated) or lapse."""
+        ending = np.flatnonzero((self.package >= 0) & (self.end == t))
+        if not len(ending):
+            return
+        activated = self.uses[ending] >= self.cfg.activation_uses
+        p = np.where(activated, self.cfg.renewal_p_activated, self.cfg.renewal_p_not_activated)
+        renew = present[ending] & (rng.random(len(ending)) < p)
+        self.package[ending[~renew]] = -1
+        who = ending[renew]
+        if len(who):
+            self.enrol(who, t, self.package[who], renewal_of=self.eid[who].copy())
