@@ -119,26 +119,36 @@ def _run(inner, spec, settings, timezone, now, known_users) -> pa.Table:
     v = t.select(IDX, RECORD, _error=error, **parsed)
 
     keys = list(spec.key)
-    w = ibis.window(group_by=[v[k] for k in keys], order_by=v[IDX])
-    content = ibis.struct({c.name: v[c.name] for c in spec.columns}).hash()
-    v = v.mutate(_rn=ibis.row_number().over(w), _h=content)
-    v = v.mutate(_first_h=v._h.first().over(w), _first_rec=v[RECORD].first().over(w))
-    key_text = " / ".join(keys)
-    conflict = ibis.literal(f"{keys[0]}{_SEP}duplicate {key_text} with different values "
-                            f"(first at ") + v._first_rec + ")"
-    v = v.mutate(
-        _error=ibis.coalesce(v._error, ibis.ifelse((v._rn > 0) & (v._h != v._first_h),
-                                                   conflict, ibis.null("string"))),
-    )
-    v = v.mutate(_status=ibis.cases((v._error.notnull(), "bad"), (v._rn > 0, "dup"),
-                                    else_="ok"))
+    if _has_repeated_keys(con, t, keys):
+        w = ibis.window(group_by=[v[k] for k in keys], order_by=v[IDX])
+        content = ibis.struct({c.name: v[c.name] for c in spec.columns}).hash()
+        v = v.mutate(_rn=ibis.row_number().over(w), _h=content)
+        v = v.mutate(_first_h=v._h.first().over(w), _first_rec=v[RECORD].first().over(w))
+        key_text = " / ".join(keys)
+        conflict = ibis.literal(f"{keys[0]}{_SEP}duplicate {key_text} with different values "
+                                f"(first at ") + v._first_rec + ")"
+        v = v.mutate(_error=ibis.coalesce(v._error, ibis.ifelse(
+            (v._rn > 0) & (v._h != v._first_h), conflict, ibis.null("string"))))
+        status = ibis.cases((v._error.notnull(), "bad"), (v._rn > 0, "dup"), else_="ok")
+    else:
+        status = ibis.ifelse(v._error.notnull(), "bad", "ok")
+    v = v.mutate(_status=status)
     cols = [IDX, RECORD, "_status", "_error", *spec.names]
     if spec.user_column and known_users is not None:
         users = ibis.memtable(pa.table({"_uid": known_users.cast(pa.string())}))
         known = v[spec.user_column].isin(users._uid)
         v = v.mutate(_flag=ibis.ifelse(known, ibis.null("string"), "unknown_user"))
         cols.append("_flag")
-    return con.to_pyarrow(v.select(cols).order_by(IDX))
+    return con.to_pyarrow(v.select(cols))
+
+
+def _has_repeated_keys(con, t: ir.Table, keys: list[str]) -> bool:
+    """Whether any key value occurs twice (a cheap aggregate that spares the dedup window)."""
+    present = [k for k in keys if k in t.columns]
+    if len(present) < len(keys):
+        return False
+    distinct = t.select([t[k].cast("string").strip() for k in keys]).distinct().count()
+    return con.execute(distinct) < con.execute(t.count())
 
 
 def _parse(col: Column, raw: ir.Value, settings: IngestSettings, timezone: str,
@@ -310,6 +320,7 @@ def _rejects(bad: pa.Table, staged: pa.Table, spec: Table, source: str) -> list[
     """Quarantine records for the bad rows: first failing field, every reason, the raw row."""
     if not len(bad):
         return []
+    bad = bad.sort_by(IDX)
     idx = bad[IDX]
     originals = staged.take(idx)
     raws = (originals[RAW].to_pylist() if RAW in originals.column_names
