@@ -176,8 +176,9 @@ def observations(ch: Chunk, parts: Parts) -> pa.Table:
     ts = ch.ts(t, rng.integers(6 * 3600 + 1800, 9 * 3600, len(u)))
     bp = kind == 0
     bu, bts = u[bp], ts[bp]
-    sys_v = np.round(rng.normal(sys_mu[bu], 9), 0).clip(85, 230)
-    dia_v = np.round(rng.normal(dia_mu[bu], 6), 0).clip(50, 140)
+    sys_dev = rng.normal(0, 9, len(bu))  # a high systolic reading tends to come with a high
+    sys_v = np.round(sys_mu[bu] + sys_dev, 0).clip(85, 230)  # diastolic one (r ≈ 0.6)
+    dia_v = np.round(dia_mu[bu] + 0.4 * sys_dev + rng.normal(0, 4.8, len(bu)), 0).clip(50, 140)
     gu, gts = u[~bp], ts[~bp]
     glu = np.where(crisis[~bp], rng.uniform(14.2, 19.0, len(gu)),
                    rng.lognormal(np.log(glu_mu[gu].clip(3.5)), 0.15))
