@@ -3,8 +3,6 @@ marketing spend that bought the paid sign-ups."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pyarrow as pa
 
@@ -91,7 +89,7 @@ def orders(ch: Chunk, parts: Parts) -> pa.Table:
         "status": au.take(ORDER_STATUS, cat("status")[order])})
 
 
-def count_signups(cfg: SimConfig, ch: Chunk, counts: np.ndarray) -> None:
+def count_signups(ch: Chunk, counts: np.ndarray) -> None:
     """Add the chunk's sign-ups per (day, channel) to `counts` (for marketing spend)."""
     np.add.at(counts, (ch.pop.reg_day, ch.pop.channel), 1)
 
@@ -112,7 +110,3 @@ def marketing_spend(cfg: SimConfig, counts: np.ndarray) -> pa.Table:
         "date": au.date_array(start + day), "channel": au.take(names, chan),
         "amount_cny": amount, "new_users": new.astype(np.int64)})
 
-
-def window_dates(cfg: SimConfig) -> tuple[dt.date, dt.date]:
-    """First and last simulated day."""
-    return cfg.start, cfg.end - dt.timedelta(days=1)

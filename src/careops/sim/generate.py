@@ -58,7 +58,7 @@ def simulate(cfg: SimConfig, out: Path | str, progress: Progress | None = None,
             trace = engine.run(cfg, pop, rng)
             ch = Chunk(cfg=cfg, index=i, pop=pop, trace=trace, world=world, rng=rng)
             _write_chunk(ch, w, props)
-            commerce.count_signups(cfg, ch, signups)
+            commerce.count_signups(ch, signups)
             if progress:
                 progress(offset + n, cfg.users)
         w.write("marketing_spend", commerce.marketing_spend(cfg, signups))

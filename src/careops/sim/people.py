@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow as pa
 
 from careops.sim import arrow_util as au
+from careops.sim import vocab
 from careops.sim.context import Chunk
 
 
@@ -25,29 +26,22 @@ def assign_referrers(ch: Chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return (np.array([], np.int64),) * 3  # type: ignore[return-value]
     ref_code = names.index("referral")
     rate = np.array([p.invite_rate for p in cfg.personas.values()])[pop.persona]
-    cand = act["u"][rate[act["u"]] > 0] if len(act.get("u", [])) else np.array([], np.int64)
-    cand_t = act["t"][rate[act["u"]] > 0] if len(cand) else np.array([], np.int64)
+    has = len(act.get("u", [])) > 0
+    keep = rate[act["u"]] > 0 if has else np.array([], bool)
+    cand = act["u"][keep] if has else np.array([], np.int64)  # active user-days, day-sorted
+    cand_t = act["t"][keep] if has else np.array([], np.int64)
     who = np.flatnonzero(pop.channel == ref_code)
+    # strictly before the sign-up day, so the invite precedes it and nobody invites themselves
     lo = np.searchsorted(cand_t, pop.reg_day[who] - 3, side="left")
     hi = np.searchsorted(cand_t, pop.reg_day[who] - 1, side="right")
     ok = hi > lo
-    pick = lo + (ch.rng.random(len(who)) * (hi - lo)).astype(np.int64)
-    pick = np.minimum(pick, np.maximum(hi - 1, 0))
-    inviter = np.where(ok, cand[np.minimum(pick, max(len(cand) - 1, 0))] if len(cand) else -1, -1)
-    self_pick = ok & (inviter == who)
-    alt = np.where(pick + 1 < hi, pick + 1, pick - 1)
-    alt_ok = self_pick & (alt >= lo)
-    if len(cand):
-        inviter = np.where(alt_ok, cand[np.clip(alt, 0, len(cand) - 1)], inviter)
-        day = np.where(alt_ok, cand_t[np.clip(alt, 0, len(cand) - 1)],
-                       cand_t[np.clip(pick, 0, len(cand) - 1)])
-    else:
-        day = np.zeros(len(who), np.int64)
-    good = ok & (~self_pick | alt_ok)
-    referrer[who[good]] = inviter[good]
+    pick = np.minimum(lo + (ch.rng.random(len(who)) * (hi - lo)).astype(np.int64),
+                      np.maximum(hi - 1, 0))
     organic = names.index("organic") if "organic" in names else 0
-    pop.channel[who[~good]] = organic
-    return who[good], inviter[good], day[good]
+    pop.channel[who[~ok]] = organic
+    who, pick = who[ok], pick[ok]
+    referrer[who] = cand[pick]
+    return who, cand[pick], cand_t[pick]
 
 
 def patients(ch: Chunk) -> pa.Table:
@@ -65,7 +59,7 @@ def patients(ch: Chunk) -> pa.Table:
         "registered_at": au.ts_array(reg_us),
         "birth_date": au.date_array(birth),
         "sex": au.take(("M", "F"), pop.female.astype(np.int64)),
-        "region": au.take(tuple(_regions()), pop.region),
+        "region": au.take(tuple(vocab.REGIONS), pop.region),
         "city": pa.array(pop.city, type=pa.string()),
         "source_channel": au.take(tuple(cfg.channels), pop.channel),
         "referrer_id": pa.array(np.where(ref >= 0, np.asarray(ch.uid(np.maximum(ref, 0))
@@ -75,8 +69,3 @@ def patients(ch: Chunk) -> pa.Table:
             pop.managed_by, 0)).to_numpy(zero_copy_only=False)), None)),
     })
 
-
-def _regions() -> list[str]:
-    from careops.sim.vocab import REGIONS
-
-    return list(REGIONS)
