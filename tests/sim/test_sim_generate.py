@@ -222,3 +222,24 @@ def test_personas_keep_their_own_hours_and_departments(small_out, small_config):
     assert set(cons[cons.persona == "child"].department) == {"儿科"}
     assert all(c in vocab.DEPARTMENTS[d].complaints for c, d in zip(cons.complaint,
                                                                      cons.department, strict=True))
+
+
+def test_churn_labels_for_any_as_of_date(small_out, small_config):
+    from careops.sim.truth import churn_labels
+
+    cfg = small_config()
+    as_of = cfg.start + dt.timedelta(days=100)
+    labels = churn_labels(small_out, as_of, 30).to_pandas().set_index("user_id")
+    truth = pq.read_table(small_out / "ground_truth" / "users.parquet").to_pandas()
+    truth = truth.set_index("user_id")
+    pat = read(small_out, "patients").to_pandas().set_index("user_id")
+    local_reg = (pat.registered_at + pd_offset(cfg)).dt.date
+    expected = truth[(local_reg.loc[truth.index] < as_of) & (truth.true_stop_date > as_of)]
+    assert set(labels.index) == set(expected.index) and len(labels) > 100
+    soon = expected.true_stop_date <= as_of + dt.timedelta(days=30)
+    assert (labels.stops_within.loc[expected.index] == soon).all()
+    assert 0 < soon.mean() < 1
+    # nobody labelled as staying is seen gone; everyone labelled is seen before as_of
+    ev = read(small_out, "events").to_pandas()
+    seen = set(ev[(ev.ts + pd_offset(cfg)).dt.date < as_of].user_id)
+    assert set(labels.index) <= seen

@@ -9,6 +9,8 @@ from careops.sim.config import SimConfig
 from careops.sim.generate import SimResult, simulate
 from careops.sim.respond import respond
 from careops.sim.summary import summary
+from careops.sim.truth import churn_labels
 from careops.sim.writer import table_paths
 
-__all__ = ["SimConfig", "SimResult", "respond", "simulate", "summary", "table_paths"]
+__all__ = ["SimConfig", "SimResult", "churn_labels", "respond", "simulate", "summary",
+           "table_paths"]

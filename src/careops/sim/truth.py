@@ -8,14 +8,21 @@ settling it, complaints and value received keep fading, no new shocks) until the
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from careops.sim import arrow_util as au
 from careops.sim import vocab
+from careops.sim.config import SimConfig
 from careops.sim.context import Chunk
 from careops.sim.engine import NONE, PACKAGE_IDS, _persona_array, base_hazard, experience_factor
 from careops.sim.population import CONDITION_CODES, NEEDS
+from careops.sim.writer import GROUND_TRUTH
 
 MEAN_CONSULT = float(np.mean([t[1] for t in vocab.TITLES]))
 MEAN_DRUG = float(np.mean([d[1] for d in vocab.DRUGS.values()]))
@@ -91,3 +98,24 @@ def users(ch: Chunk) -> pa.Table:
         cols[f"uplift_visit_{mt}"] = pop.open_p * pop.click_p[:, j]
         cols[f"uplift_order_{mt}"] = pop.open_p * pop.click_p[:, j] * pop.order_p[:, j]
     return pa.table({k: v if isinstance(v, pa.Array) else pa.array(v) for k, v in cols.items()})
+
+
+def churn_labels(out: Path | str, as_of: dt.date, days: int) -> pa.Table:
+    """True churn labels for any as-of date: for every user signed up before `as_of` and not yet
+    gone, whether they truly stop within the next `days` days (user_id, stops_within)."""
+    out = Path(out)
+    truth = pq.read_table(out / GROUND_TRUTH / "users.parquet",
+                          columns=["user_id", "true_stop_date"])
+    reg = pq.read_table(out / "patients.parquet", columns=["user_id", "registered_at"])
+    if not truth.column("user_id").equals(reg.column("user_id")):  # both written in user order
+        reg, truth = reg.sort_by("user_id"), truth.sort_by("user_id")
+    cfg = SimConfig.model_validate_json((out / GROUND_TRUTH / "config.json").read_text("utf-8"))
+    midnight = dt.datetime.combine(as_of, dt.time(), dt.UTC) - dt.timedelta(
+        hours=cfg.timezone_offset_hours)  # local midnight starting `as_of`, in UTC
+    stop = truth.column("true_stop_date")
+    limit = pa.scalar(as_of, pa.date32())
+    signed = pc.less(reg.column("registered_at"),
+                     pa.scalar(midnight, pa.timestamp("us", tz="UTC")))
+    here = pc.and_(signed, pc.greater(stop, limit))
+    soon = pc.less_equal(stop, pa.scalar(as_of + dt.timedelta(days=days), pa.date32()))
+    return pa.table({"user_id": truth.column("user_id"), "stops_within": soon}).filter(here)
