@@ -41,6 +41,10 @@ app.command()(_ingest.tables)
 app.command()(_ingest.sql)
 app.add_typer(_ingest.quarantine_app, name="quarantine")
 
+from careops.sim.cli import simulate_command  # noqa: E402
+
+app.command("simulate")(simulate_command)
+
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def bench(ctx: typer.Context, name: str = typer.Argument(

@@ -1,0 +1,71 @@
+"""Patients and referral chains: who invited whom, and the patients table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from careops.sim import arrow_util as au
+from careops.sim import vocab
+from careops.sim.context import Chunk
+
+
+def assign_referrers(ch: Chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Give each referral sign-up an inviter who used the app in the 3 days before sign-up.
+
+    Inviters are drawn from active user-days of personas that invite, so chains form (a
+    referred user may invite later). Referral sign-ups with no possible inviter become organic.
+    Returns (invitee index, inviter index, inviter's day) for the invite events; sets
+    `ch.referrer` (-1 = none).
+    """
+    cfg, pop, act = ch.cfg, ch.pop, ch.trace.active
+    names = list(cfg.channels)
+    referrer = np.full(pop.n, -1, dtype=np.int64)
+    ch.referrer = referrer
+    if "referral" not in names:
+        return (np.array([], np.int64),) * 3  # type: ignore[return-value]
+    ref_code = names.index("referral")
+    rate = np.array([p.invite_rate for p in cfg.personas.values()])[pop.persona]
+    has = len(act.get("u", [])) > 0
+    keep = rate[act["u"]] > 0 if has else np.array([], bool)
+    cand = act["u"][keep] if has else np.array([], np.int64)  # active user-days, day-sorted
+    cand_t = act["t"][keep] if has else np.array([], np.int64)
+    who = np.flatnonzero(pop.channel == ref_code)
+    # strictly before the sign-up day, so the invite precedes it and nobody invites themselves
+    lo = np.searchsorted(cand_t, pop.reg_day[who] - 3, side="left")
+    hi = np.searchsorted(cand_t, pop.reg_day[who] - 1, side="right")
+    ok = hi > lo
+    pick = np.minimum(lo + (ch.rng.random(len(who)) * (hi - lo)).astype(np.int64),
+                      np.maximum(hi - 1, 0))
+    organic = names.index("organic") if "organic" in names else 0
+    pop.channel[who[~ok]] = organic
+    who, pick = who[ok], pick[ok]
+    referrer[who] = cand[pick]
+    return who, cand[pick], cand_t[pick]
+
+
+def patients(ch: Chunk) -> pa.Table:
+    """The patients table of the chunk."""
+    cfg, pop = ch.cfg, ch.pop
+    idx = np.arange(pop.n)
+    reg_us = ch.ts(pop.reg_day, pop.reg_sod)
+    reg_date = au.day_number(cfg.start) + pop.reg_day
+    birth = reg_date - np.round(pop.age * 365.25).astype(np.int64) - ch.rng.integers(0, 365, pop.n)
+    birth = np.minimum(birth, reg_date)
+    managed = pop.managed_by >= 0
+    ref = ch.referrer if ch.referrer is not None else np.full(pop.n, -1)
+    return au.table("patients", {
+        "user_id": ch.uid(idx),
+        "registered_at": au.ts_array(reg_us),
+        "birth_date": au.date_array(birth),
+        "sex": au.take(("M", "F"), pop.female.astype(np.int64)),
+        "region": au.take(tuple(vocab.REGIONS), pop.region),
+        "city": pa.array(pop.city, type=pa.string()),
+        "source_channel": au.take(tuple(cfg.channels), pop.channel),
+        "referrer_id": pa.array(np.where(ref >= 0, np.asarray(ch.uid(np.maximum(ref, 0))
+                                                             .to_numpy(zero_copy_only=False)),
+                                         None)),
+        "managed_by": pa.array(np.where(managed, np.asarray(ch.uid(np.maximum(
+            pop.managed_by, 0)).to_numpy(zero_copy_only=False)), None)),
+    })
+
