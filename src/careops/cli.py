@@ -41,9 +41,11 @@ app.command()(_ingest.tables)
 app.command()(_ingest.sql)
 app.add_typer(_ingest.quarantine_app, name="quarantine")
 
+from careops.demo import demo  # noqa: E402
 from careops.sim.cli import simulate_command  # noqa: E402
 
 app.command("simulate")(simulate_command)
+app.command()(demo)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -32,8 +32,6 @@ def test_a_small_simulation_ingests_with_zero_quarantined_rows(tmp_path, make_wa
         assert con.table(name).count().execute() == rows
 
 
-@pytest.mark.xfail(strict=True, reason="the ingestion door does not yet skip ground_truth/ and "
-                   "calibration.json when given the whole simulation folder")
 def test_the_whole_simulation_folder_ingests(tmp_path, make_warehouse):
     cfg = SimConfig(users=150, days=40, seed=6, start=dt.date(2025, 2, 1),
                     truth_horizon_days=365)

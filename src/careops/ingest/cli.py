@@ -85,7 +85,7 @@ def ingest(
     if json_out:
         print_json(report.to_json())
     else:
-        _print_report(report, lg)
+        print_report(report, lg)
     raise typer.Exit(report.exit_code)
 
 
@@ -100,7 +100,8 @@ def _audit_ingest(state: str | None, report) -> None:
               detail={"status": f.status, "load_id": f.load_id, "tables": f.tables})
 
 
-def _print_report(report, lg) -> None:
+def print_report(report, lg) -> None:
+    """The ingestion summary as tables: per table counts, then files needing attention."""
     tables = report.tables
     if tables:
         out.print(rich_table(label("ingest_title", lg),

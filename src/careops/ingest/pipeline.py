@@ -112,7 +112,7 @@ def ingest_paths(
         if not path.exists():
             raise InputError(f"{path}: no such file or folder")
         for file in _expand(path):
-            files.append((file, _kind_of(file, kind, mapping)))
+            files.append((file, _kind_of(file, kind, mapping, in_folder=path.is_dir())))
     files.sort(key=_rank)
     known = _known_users(con)
     for n, (file, file_kind) in enumerate(files, start=1):
@@ -145,8 +145,12 @@ def _expand(path: Path) -> list[Path]:
                   if p.is_file() and not any(part.startswith(".") for part in p.parts))
 
 
-def _kind_of(path: Path, kind: str, mapping: Mapping | None) -> str | None:
-    """The canonical table (or 'fhir') a file holds, from --kind, mapping, name or content."""
+def _kind_of(path: Path, kind: str, mapping: Mapping | None, in_folder: bool = False) -> str | None:
+    """The canonical table (or 'fhir') a file holds, from --kind, mapping, name or content.
+
+    None: not a data file we know. "?": decide from the columns once read ("?folder" when the
+    file was found in a folder, where a file matching no table is skipped, not an error).
+    """
     if kind != "auto":
         return kind
     if mapping and mapping.table:
@@ -163,7 +167,9 @@ def _kind_of(path: Path, kind: str, mapping: Mapping | None) -> str | None:
         for table in sorted(TABLES, key=len, reverse=True):
             if candidate == table or candidate.startswith((table + "_", table + "-")):
                 return table
-    return "?"  # decided from the columns once read
+    if suffixes[-1] == ".json" and in_folder:
+        return None  # a JSON document that is not FHIR (JSON Lines are .jsonl / .ndjson)
+    return "?folder" if in_folder else "?"
 
 
 def _known_users(con: BaseBackend) -> pa.Array:
@@ -198,10 +204,10 @@ def _read(path: Path, kind: str, encoding: str | None, siblings: list[Path]) -> 
 
 
 def _guess_table(columns: list[str]) -> str | None:
-    """The canonical table whose key and required columns a file's header covers best."""
+    """The canonical table whose required columns a file's header has, best covered."""
     best, score = None, 0.0
     for name, spec in TABLES.items():
-        if not set(spec.key) <= set(columns):
+        if not set(spec.required) <= set(columns):
             continue
         s = len(set(spec.names) & set(columns)) / len(spec.names)
         if s > score:
@@ -231,7 +237,11 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
         table = staged.tables.pop("?")
         if mapping:
             table = mapping.apply(table)
-        target = kind if kind not in ("?", None) else _guess_table(table.column_names)
+        target = kind if kind not in ("?", "?folder") else _guess_table(table.column_names)
+        if target is None and kind == "?folder":
+            return FileResult(source, "skipped", "columns match no canonical table "
+                              f"({', '.join(table.column_names[:8])}); pass --kind to load "
+                              "it"), None
         if target is None:
             return FileResult(source, "unreadable",
                               "cannot tell which table this file holds from its name or "

@@ -133,7 +133,6 @@ def open_tables(out: Path | str) -> Tables:
     from careops.warehouse import scratch
 
     con = scratch()
-    con.raw_sql("SET enable_progress_bar = false")  # keep stdout clean for `--json`
     files = sorted(Path(out).glob("*.parquet"))
     return {p.stem: con.read_parquet(p, table_name=p.stem) for p in files}
 

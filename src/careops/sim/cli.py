@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 from rich.table import Table
 
 from careops.errors import ConfigError
@@ -41,15 +43,22 @@ def simulate_command(
         msg = detail["msg"] if detail else str(exc)
         raise ConfigError(f"--{field}: {msg}") from None
     check_window(cfg)
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, disable=as_json) as bar:
-        task = bar.add_task("模拟患者 simulating", total=cfg.users)
+    with progress_bar(as_json) as (bar, task):
+        bar.update(task, total=cfg.users)
         result = simulate(cfg, out, progress=lambda done, total: bar.update(task, completed=done))
     if as_json:
         print(json.dumps({"out": str(result.out), "rows": result.rows,
                           "calibration": result.calibration}, ensure_ascii=False))
         return
     print_summary(out)
+
+
+@contextmanager
+def progress_bar(disable: bool) -> Iterator[tuple[Progress, TaskID]]:
+    """The simulation's progress bar (patients done of total)."""
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, disable=disable) as bar:
+        yield bar, bar.add_task("模拟患者 simulating", total=None)
 
 
 def print_summary(out: Path) -> None:

@@ -51,7 +51,9 @@ def connect(url: str | None = None) -> BaseBackend:
 
 def scratch() -> BaseBackend:
     """An in-memory DuckDB for intermediate work (ingestion validation, small frames)."""
-    return ibis.duckdb.connect(":memory:", threads=os.cpu_count() or 2)
+    con = ibis.duckdb.connect(":memory:", threads=os.cpu_count() or 2)
+    con.raw_sql("SET enable_progress_bar = false")  # keep stdout clean for `--json`
+    return con
 
 
 def _duckdb(url: str) -> BaseBackend:
