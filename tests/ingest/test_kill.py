@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from careops.warehouse import connect
+from careops.warehouse import connect, create_tables
 
 N = 400_000
 
@@ -84,6 +84,9 @@ def test_kill_9_mid_load_then_rerun(kind, big_events, tmp_path):
             for table in ("events", "_loads", "quarantine", "ingest_flags"):
                 con.raw_sql(f'TRUNCATE "{table}"')
             con.disconnect()
+        con = connect(url)  # the warehouse exists before the load, as it would in production
+        create_tables(con)
+        con.disconnect()
         seen = set()
         for fraction in (0.3, 0.6, 0.9):
             proc = _ingest(url, big_events)
