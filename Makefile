@@ -30,7 +30,7 @@ demo: install
 
 test: install services
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 test-fast: install
 	$(BIN)/python -m pytest -n 2 -m "not postgres and not spark and not browser and not slow"
