@@ -152,7 +152,7 @@ def _has_repeated_keys(con, t: ir.Table, keys: list[str]) -> bool:
     present = [k for k in keys if k in t.columns]
     if len(present) < len(keys):
         return False
-    distinct = t.select([t[k].cast("string").strip() for k in keys]).distinct().count()
+    distinct = t.select([_trim(t[k].cast("string")) for k in keys]).distinct().count()
     return con.execute(distinct) < con.execute(t.count())
 
 
@@ -160,8 +160,14 @@ def _parse(col: Column, raw: ir.Value, settings: IngestSettings, timezone: str,
            now: dt.datetime) -> tuple[ir.Value, ir.StringValue]:
     """The parsed value of one column and its error (`field<SEP>reason`, or null)."""
     name = col.name
-    text = raw.cast("string").strip().nullif("")
-    shown = ibis.literal(": '") + text.substr(0, 60) + "'"
+    is_text = raw.type().is_string()
+    text = _text(raw) if is_text else None
+    present = text.notnull() if is_text else raw.notnull()
+    shown = ibis.literal(": '") + (text if is_text else raw.cast("string")).substr(0, 60) + "'"
+
+    def unparsed(value: ir.Value) -> ir.BooleanValue:
+        """Text was given but did not parse (typed sources cannot fail to parse)."""
+        return text.notnull() & value.isnull() if is_text else ibis.literal(False)
 
     def err(cond, reason) -> ir.StringValue:
         msg = reason if isinstance(reason, ir.Value) else ibis.literal(reason)
@@ -169,22 +175,20 @@ def _parse(col: Column, raw: ir.Value, settings: IngestSettings, timezone: str,
 
     checks: list[ir.StringValue] = []
     if col.type in ("string", "json"):
-        value = text
+        value = text if is_text else raw.cast("string")
         if col.type == "json":
             checks.append(err(value.notnull() & value.try_cast("json").isnull(),
                               ibis.literal("not valid JSON") + shown))
     elif col.type in ("float64", "int64"):
         value = _numeric(raw, col.type)
-        checks.append(err(text.notnull() & value.isnull(),
-                          ibis.literal("not a number") + shown))
-        if col.type == "int64":
+        checks.append(err(unparsed(value), ibis.literal("not a number") + shown))
+        if col.type == "int64" and is_text:
             as_float = text.try_cast("float64")
             checks.append(err(as_float.notnull() & (as_float != as_float.round()),
                               ibis.literal("not a whole number") + shown))
     elif col.type == "timestamp":
         value = _timestamp(raw, timezone, settings.naive_timestamps)
-        checks.append(err(text.notnull() & value.isnull(),
-                          ibis.literal("not a valid date/time") + shown))
+        checks.append(err(unparsed(value), ibis.literal("not a valid date/time") + shown))
         limit = now + dt.timedelta(minutes=settings.future_tolerance_minutes)
         checks.append(err(value > ibis.literal(limit, "timestamp('UTC')"),
                           ibis.literal("in the future") + shown))
@@ -193,8 +197,7 @@ def _parse(col: Column, raw: ir.Value, settings: IngestSettings, timezone: str,
                           ibis.literal("before 1900") + shown))
     elif col.type == "date":
         value = _date(raw)
-        checks.append(err(text.notnull() & value.isnull(),
-                          ibis.literal("not a valid date") + shown))
+        checks.append(err(unparsed(value), ibis.literal("not a valid date") + shown))
         today = now.astimezone(ZoneInfo(timezone)).date()
         checks.append(err(value > ibis.literal(today), ibis.literal("in the future") + shown))
         checks.append(err(value < ibis.literal(dt.date(settings.min_birth_year, 1, 1)),
@@ -203,7 +206,7 @@ def _parse(col: Column, raw: ir.Value, settings: IngestSettings, timezone: str,
         raise AssertionError(col.type)
 
     if col.required:
-        checks.insert(0, err(text.isnull(), "required field is empty"))
+        checks.insert(0, err(~present, "required field is empty"))
     if col.enum:
         allowed = ", ".join(col.enum)
         checks.append(err(value.notnull() & ~value.isin(list(col.enum)),
@@ -218,10 +221,20 @@ def _parse(col: Column, raw: ir.Value, settings: IngestSettings, timezone: str,
     return value, ibis.coalesce(*checks) if len(checks) > 1 else checks[0]
 
 
+@ibis.udf.scalar.builtin(name="trim")
+def _trim(value: str) -> str:
+    """DuckDB's trim(): spaces at both ends (10× faster than trim with a character list)."""
+
+
+def _text(raw: ir.Value) -> ir.StringValue:
+    """A raw value as trimmed text, empty text as null."""
+    return _trim(raw.cast("string")).nullif("")
+
+
 def _numeric(raw: ir.Value, type_: str) -> ir.NumericValue:
     if raw.type().is_numeric():
         return raw.cast(type_)
-    text = raw.cast("string").strip().nullif("")
+    text = _text(raw)
     as_float = text.try_cast("float64")
     if type_ == "int64":
         return ibis.ifelse(as_float == as_float.round(), as_float.cast("int64"),
@@ -237,7 +250,7 @@ def _timestamp(raw: ir.Value, timezone: str, naive: str) -> ir.TimestampValue:
     if typ.is_timestamp() or typ.is_date():
         local = raw.cast("timestamp")
         return _local_to_utc(local, timezone if naive == "local" else "UTC")
-    text = raw.cast("string").strip().nullif("")
+    text = _text(raw)
     has_offset = text.re_search(r"(Z|[+-]\d\d(:?\d\d)?)$")
     aware = ibis.ifelse(has_offset, text.try_cast(utc), ibis.null(utc))
     naive_ts = ibis.ifelse(has_offset, ibis.null("timestamp"), text.try_cast("timestamp"))
@@ -274,8 +287,7 @@ def _date(raw: ir.Value) -> ir.DateValue:
         return raw
     if typ.is_timestamp():
         return raw.cast("date")
-    text = raw.cast("string").strip().nullif("")
-    return text.try_cast("date")
+    return _text(raw).try_cast("date")
 
 
 @cache
@@ -290,8 +302,8 @@ def _units_table() -> pa.Table:
 def _join_units(t: ir.Table) -> ir.Table:
     """Attach each observation's unit conversion (factor, offset, canonical unit, range)."""
     u = ibis.memtable(_units_table())
-    code = t.code.cast("string").strip()
-    unit = t.unit.cast("string").strip() if "unit" in t.columns else ibis.null("string")
+    code = _trim(t.code.cast("string"))
+    unit = _trim(t.unit.cast("string")) if "unit" in t.columns else ibis.null("string")
     return t.left_join(u, [code == u._ucode, unit == u._ualias])
 
 
