@@ -16,11 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +31,7 @@ N_EVENTS = int(os.environ.get("BENCH_EVENTS", 100_000_000))
 AS_OF = date(2026, 11, 1)
 SPAN_DAYS = 400
 CHUNK = 10_000_000
-UTC = timezone.utc
+UTC = UTC
 EPOCH_END = datetime(2026, 11, 1, tzinfo=UTC) - timedelta(hours=8)  # as_of 00:00 Shanghai
 QUERIES = ["失眠怎么办", "高血压饮食", "头痛发热", "糖尿病 血糖", "儿童 咳嗽", "胃痛", "减肥",
            "颈椎病", "失眠 焦虑", "感冒药", "疫苗 接种", "体检 套餐"]
@@ -75,7 +73,8 @@ def generate(root: Path, seed: int = 7) -> None:
         pq.write_table(pa.table(arrays, schema=schema), root / f"{name}.parquet")
 
     uid = np.arange(N_PATIENTS)
-    reg_us = int(EPOCH_END.timestamp() * 1e6) - rng.integers(0, 3 * 365, N_PATIENTS) * 86_400_000_000
+    day_us = 86_400_000_000
+    reg_us = int(EPOCH_END.timestamp() * 1e6) - rng.integers(0, 3 * 365, N_PATIENTS) * day_us
     birth = (np.datetime64("2026-01-01") - rng.integers(0, 90 * 365, N_PATIENTS)).astype("M8[D]")
     managed = np.where(rng.random(N_PATIENTS) < 0.05, rng.integers(0, N_PATIENTS, N_PATIENTS), -1)
     write("patients", {
@@ -137,7 +136,8 @@ def generate(root: Path, seed: int = 7) -> None:
     })
     n = 300_000
     write("conditions", {
-        "condition_id": _ids("d", np.arange(n)), "user_id": _ids("u", rng.integers(0, N_PATIENTS, n)),
+        "condition_id": _ids("d", np.arange(n)),
+        "user_id": _ids("u", rng.integers(0, N_PATIENTS, n)),
         "system": pa.array(np.full(n, "icd10")),
         "code": pa.array(rng.choice(["I10", "E11", "J45", "Z88.0", "Z82.4"], n)),
         "category": pa.array(rng.choice(["diagnosis", "allergy", "family_history"], n,

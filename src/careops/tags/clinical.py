@@ -65,7 +65,8 @@ def days_without_glucose(s: Scope):
     return s.ctx.days_without(s.col("ob.last_glucose_day")).cast("int64")
 
 
-STAGES = (("prevention", "预防期", "Prevention"), ("self_check", "症状自查期", "Symptom self-check"),
+STAGES = (("prevention", "预防期", "Prevention"),
+          ("self_check", "症状自查期", "Symptom self-check"),
           ("in_treatment", "治疗期", "In treatment"), ("recovery", "康复期", "Recovery"))
 
 

@@ -37,17 +37,29 @@ def _patients(ctx: TagContext) -> ir.Table:
     return p.select(*PATIENT_COLUMNS)
 
 
-def _family_schema(ctx: TagContext, name: str) -> ibis.Schema:
-    return DECLARED[name] if name in DECLARED else FAMILIES[name](ctx).schema()
+class _Families:
+    """The family expressions of one computation, built at most once each."""
+
+    def __init__(self, ctx: TagContext) -> None:
+        self.ctx = ctx
+        self._built: dict[str, ir.Table] = {}
+
+    def __getitem__(self, name: str) -> ir.Table:
+        if name not in self._built:
+            self._built[name] = FAMILIES[name](self.ctx)
+        return self._built[name]
+
+    def schema(self, name: str) -> ibis.Schema:
+        return DECLARED[name] if name in DECLARED else self[name].schema()
 
 
-def needed_families(ctx: TagContext, tags: Iterable[Tag]) -> list[str]:
+def needed_families(ctx: TagContext, tags: Iterable[Tag],
+                    families: _Families | None = None) -> list[str]:
     """The families the given tags read (found by building them over a probe table)."""
+    families = families or _Families(ctx)
     fields = dict(_patients(ctx).schema().items())
     for name in FAMILIES:
-        for col, typ in _family_schema(ctx, name).items():
-            if col != "user_id":
-                fields[col] = typ
+        fields |= dict(families.schema(name).items())
     probe = _Probe(ctx, ibis.schema(fields))
     for t in tags:
         probe.tag(t.name)
@@ -59,11 +71,13 @@ def tag_frame(con: BaseBackend, as_of: date, names: Iterable[str] | None = None,
     """An Ibis table: one row per patient registered before as-of, `user_id` + the tags."""
     ctx = TagContext(con, check_as_of(as_of), settings or get_settings())
     tags = [get_tag(n) for n in names] if names is not None else all_tags()
-    wide = _patients(ctx)
-    for name in needed_families(ctx, tags):
-        fam = FAMILIES[name](ctx)
-        wide = wide.left_join(fam, wide.user_id == fam.user_id).drop("user_id_right")
-    scope = Scope(ctx, wide)
+    families = _Families(ctx)
+    base = _patients(ctx)
+    wide = base
+    for name in needed_families(ctx, tags, families):
+        fam = families[name]
+        wide = wide.left_join(fam, base.user_id == fam[f"{name}__user_id"])
+    scope = Scope(ctx, wide.select(*wide.columns) if wide is not base else base)
     return wide.select(user_id=wide.user_id,
                        **{t.name: scope.tag(t.name).cast(IBIS_TYPES[t.type]) for t in tags})
 

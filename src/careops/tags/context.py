@@ -24,6 +24,13 @@ class TagContext:
     con: BaseBackend
     as_of: date
     settings: Settings = field(default_factory=get_settings)
+    _tables: dict[str, ir.Table] = field(default_factory=dict, repr=False)
+
+    def table(self, name: str) -> ir.Table:
+        """A warehouse table, looked up once per context."""
+        if name not in self._tables:
+            self._tables[name] = self.con.table(name)
+        return self._tables[name]
 
     @property
     def cutoff(self) -> datetime:
@@ -42,7 +49,7 @@ class TagContext:
 
     def facts(self, table: str, ts: str) -> ir.Table:
         """Rows of `table` whose `ts` column is before the cutoff."""
-        t = self.con.table(table)
+        t = self.table(table)
         return t.filter(t[ts].cast("timestamp") < self.cutoff_lit())
 
     def local_ts(self, ts: ir.TimestampValue) -> ir.TimestampValue:

@@ -24,7 +24,7 @@ def family(name: str):
     def wrap(fn: Callable[[TagContext], dict[str, ir.Value] | ir.Table]):
         def build(ctx: TagContext) -> ir.Table:
             table = fn(ctx)
-            return table.rename({f"{name}__{c}": c for c in table.columns if c != "user_id"})
+            return table.rename({f"{name}__{c}": c for c in table.columns})
 
         FAMILIES[name] = build
         return fn
@@ -180,7 +180,7 @@ def observations(ctx: TagContext) -> ir.Table:
 @family("cd")
 def conditions(ctx: TagContext) -> ir.Table:
     """Conditions known before as-of (no onset date: counted, the record predates loading)."""
-    t = ctx.con.table("conditions")
+    t = ctx.table("conditions")
     t = t.filter(t.onset_at.isnull() | (t.onset_at.cast("timestamp") < ctx.cutoff_lit()))
     live = ~t.status.fill_null("active").isin(("inactive", "remission", "resolved"))
     category = t.category.fill_null("diagnosis")

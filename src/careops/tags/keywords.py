@@ -17,8 +17,11 @@ import pyarrow as pa
 
 from careops.tags.context import TagContext
 
-STOPWORDS = frozenset("怎么办 怎么 什么 如何 为什么 可以 吗 的 了 和 是 有 在 我 你 会 要 能 好 "
-                      "还是 一下 一直 需要 应该 哪些 多少".split())
+STOPWORDS = frozenset([
+    "怎么办", "怎么", "什么", "如何", "为什么", "可以", "吗", "的",
+    "了", "和", "是", "有", "在", "我", "你", "会", "要", "能",
+    "好", "还是", "一下", "一直", "需要", "应该", "哪些", "多少",
+])
 
 
 @lru_cache(maxsize=100_000)
@@ -48,7 +51,7 @@ def query_of(properties: str | None) -> str:
 
 
 def keyword_table(ctx: TagContext) -> ir.Table:
-    """`user_id`, `kw__keywords` (top tokens by count, ties in code-point order, comma-joined)."""
+    """`kw__user_id`, `kw__keywords`: top tokens by count (ties: code-point order), joined."""
     s = ctx.settings.tags
     t = ctx.facts("events", "ts")
     t = t.filter(t.name == "search", ctx.within(ctx.local_day(t.ts), s.keyword_days))
@@ -61,9 +64,9 @@ def keyword_table(ctx: TagContext) -> ir.Table:
     users = sorted(counts)
     words = [",".join(w for w, _ in sorted(counts[u].items(), key=lambda kv: (-kv[1], kv[0]))
                       [: s.keyword_top]) for u in users]
-    data = pa.table({"user_id": pa.array(users, pa.string()),
+    data = pa.table({"kw__user_id": pa.array(users, pa.string()),
                      "kw__keywords": pa.array(words, pa.string())})
     return ibis.memtable(data)
 
 
-KEYWORD_SCHEMA = ibis.schema({"user_id": "string", "kw__keywords": "string"})
+KEYWORD_SCHEMA = ibis.schema({"kw__user_id": "string", "kw__keywords": "string"})

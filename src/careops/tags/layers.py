@@ -77,7 +77,8 @@ def health_need(s: Scope):
     return ibis.cases(*cases, else_=fallback)
 
 
-RICHNESS = (("medical", "医疗数据型", "Medical data"), ("behavioral", "行为数据型", "Behavioural data"),
+RICHNESS = (("medical", "医疗数据型", "Medical data"),
+            ("behavioral", "行为数据型", "Behavioural data"),
             ("basic", "基础数据型", "Basic data"))
 
 

@@ -9,7 +9,8 @@ from careops.tags.registry import Scope, tag
 SEXES = (("M", "男", "Male"), ("F", "女", "Female"), ("U", "未知", "Unknown"))
 
 
-@tag("age", "年龄", "Age", "static", "int", "Whole years at as-of from birth_date (null if unknown)")
+@tag("age", "年龄", "Age", "static", "int",
+     "Whole years at as-of from birth_date (null if unknown)")
 def age(s: Scope):
     b = s.wide.birth_date
     d = s.ctx.as_of
