@@ -31,6 +31,19 @@ def version() -> None:
     print(__version__)
 
 
+def _register_domains() -> None:
+    from careops.segments.cli import segment_app
+    from careops.tags.cli import cluster_command, layers_app, tags_app
+
+    app.add_typer(tags_app, name="tags")
+    app.add_typer(layers_app, name="layers")
+    app.add_typer(segment_app, name="segment")
+    app.command("cluster")(cluster_command)
+
+
+_register_domains()
+
+
 def main() -> None:
     """Entry point: run the app, turning CareOps errors into a message and an exit code."""
     try:

@@ -58,9 +58,10 @@ def migration_matrix(con: BaseBackend, start: date, end: date, dimension: str = 
     a = tags_at(con, start, [dimension], settings=settings).rename(before=dimension)
     b = tags_at(con, end, [dimension], settings=settings).rename(after=dimension)
     j = b.left_join(a, b.user_id == a.user_id)
-    m = j.group_by([j.before, j.after]).aggregate(users=j.count()).order_by(["before", "after"])
-    return [{"from": r["before"], "to": r["after"], "users": int(r["users"])}
+    m = j.group_by([j.before, j.after]).aggregate(users=j.count())
+    rows = [{"from": r["before"], "to": r["after"], "users": int(r["users"])}
             for r in m.to_pyarrow().to_pylist()]
+    return sorted(rows, key=lambda r: (r["from"] is not None, r["from"] or "", r["to"] or ""))
 
 
 def layer_history(con: BaseBackend, user_id: str | None = None, dimension: str = "lifecycle",
