@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from functools import lru_cache
 
 import ibis
 import ibis.expr.types as ir
@@ -11,6 +12,7 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from careops.config import Settings, get_settings
+from careops.schema import TABLES
 from careops.tags.context import TagContext, check_as_of
 from careops.tags.errors import TagError
 from careops.tags.families import DECLARED, FAMILIES
@@ -53,17 +55,29 @@ class _Families:
         return DECLARED[name] if name in DECLARED else self[name].schema()
 
 
-def needed_families(ctx: TagContext, tags: Iterable[Tag],
-                    families: _Families | None = None) -> list[str]:
+class _Unbound:
+    """Stands in for a warehouse: the canonical tables as unbound Ibis tables."""
+
+    def table(self, name: str) -> ir.Table:
+        return ibis.table(TABLES[name].ibis_schema(), name=name)
+
+
+def needed_families(ctx: TagContext, tags: Iterable[Tag]) -> list[str]:
     """The families the given tags read (found by building them over a probe table)."""
-    families = families or _Families(ctx)
+    return list(_needed(tuple(t.name for t in tags), ctx.as_of, ctx.settings.model_dump_json()))
+
+
+@lru_cache(maxsize=64)
+def _needed(names: tuple[str, ...], as_of: date, settings_json: str) -> tuple[str, ...]:
+    ctx = TagContext(_Unbound(), as_of, Settings.model_validate_json(settings_json))  # type: ignore[arg-type]
+    families = _Families(ctx)
     fields = dict(_patients(ctx).schema().items())
     for name in FAMILIES:
         fields |= dict(families.schema(name).items())
     probe = _Probe(ctx, ibis.schema(fields))
-    for t in tags:
-        probe.tag(t.name)
-    return [name for name in FAMILIES if name in probe.used]
+    for n in names:
+        probe.tag(n)
+    return tuple(name for name in FAMILIES if name in probe.used)
 
 
 def tag_frame(con: BaseBackend, as_of: date, names: Iterable[str] | None = None, *,
@@ -74,7 +88,7 @@ def tag_frame(con: BaseBackend, as_of: date, names: Iterable[str] | None = None,
     families = _Families(ctx)
     base = _patients(ctx)
     wide = base
-    for name in needed_families(ctx, tags, families):
+    for name in needed_families(ctx, tags):
         fam = families[name]
         wide = wide.left_join(fam, base.user_id == fam[f"{name}__user_id"])
     scope = Scope(ctx, wide.select(*wide.columns) if wide is not base else base)
