@@ -121,15 +121,15 @@ def membership_history(con: BaseBackend, name: str) -> list[dict]:
     batches = t.group_by("as_of").aggregate(latest=t.computed_at.max())
     cur = t.join(batches, (t.as_of == batches.as_of) & (t.computed_at == batches.latest)) \
         .select("as_of", "user_id")
-    rows = cur.to_pyarrow().to_pylist()
-    by_day: dict[date, set[str]] = {}
-    for r in rows:
-        by_day.setdefault(r["as_of"], set()).add(r["user_id"])
+    sizes = {r["as_of"]: int(r["n"]) for r in
+             cur.group_by("as_of").aggregate(n=cur.count()).to_pyarrow().to_pylist()}
     out, previous = [], None
-    for day in sorted(by_day):
-        users = by_day[day]
-        out.append({"as_of": day, "members": len(users),
-                    "entered": None if previous is None else len(users - previous),
-                    "left": None if previous is None else len(previous - users)})
-        previous = users
+    for day in sorted(sizes):
+        row = {"as_of": day, "members": sizes[day], "entered": None, "left": None}
+        if previous is not None:
+            now, before = cur.filter(cur.as_of == day), cur.filter(cur.as_of == previous)
+            row["entered"] = int(now.anti_join(before, "user_id").count().execute())
+            row["left"] = int(before.anti_join(now, "user_id").count().execute())
+        out.append(row)
+        previous = day
     return out
