@@ -76,3 +76,26 @@ def test_layer_history_says_when_a_user_entered_a_layer(con):
     ]
     assert [r["to"] for r in layer_history(con) if r["user_id"] == "steady"] == [
         "silent", "churned"]
+
+
+def test_snapshots_migration_and_history_on_every_backend(warehouse):
+    from careops.segments.saved import membership_history, refresh_members, save_segment
+
+    h = Hospital(D1)
+    h.patient("fading").event("fading", 1).event("fading", 2).consult("fading", 3)
+    h.patient("steady").event("steady", 80)
+    h.load(warehouse)
+    for d in (D1, D3):
+        assert store_snapshot(warehouse, d, ["lifecycle", "sex"]) == 2
+    assert snapshot_dates(warehouse) == [D1, D3]
+    assert migration_matrix(warehouse, D1, D3) == [
+        {"from": "active", "to": "silent", "users": 1},
+        {"from": "silent", "to": "churned", "users": 1},
+    ]
+    assert [(r["day"], r["to"]) for r in layer_history(warehouse, "fading")] == [
+        (D1, "active"), (D3, "silent")]
+    save_segment(warehouse, "women", 'sex == "F" and lifecycle == "active"')
+    assert refresh_members(warehouse, "women", D1) == 1
+    assert refresh_members(warehouse, "women", D3) == 0
+    assert membership_history(warehouse, "women")[1] == {
+        "as_of": D3, "members": 0, "entered": 0, "left": 1}

@@ -1,7 +1,8 @@
 """Saved segments and their membership history, kept in two warehouse tables.
 
 `segment_definitions` holds every saved version of a rule (the latest `saved_at` wins);
-`segment_members` holds the members of each evaluation (segment, as_of, computed_at). Both are
+`segment_members` holds the members of each evaluation (segment, as_of, computed_at), plus one
+row with a null user_id marking the run itself (so an empty result is recorded). Both are
 append-only, so they work the same on DuckDB, PostgreSQL and Spark. (The SQLAlchemy state store
 does not exist yet; when it does, definitions can move there — membership stays analytical.)
 """
@@ -107,7 +108,12 @@ def refresh_members(con: BaseBackend, name: str, as_of: date, *,
         segment=ibis.literal(name), as_of=ibis.literal(as_of, type="date"), user_id=m.user_id,
         computed_at=ibis.literal(now.replace(tzinfo=None), type="timestamp").cast(TS))
     con.insert(MEMBERS, rows)
-    t = con.table(MEMBERS)
+    # one marker row per run (user_id null), so an evaluation with no members is recorded too
+    con.insert(MEMBERS, pa.table({
+        "segment": [name], "as_of": pa.array([as_of], pa.date32()),
+        "user_id": pa.array([None], pa.string()),
+        "computed_at": pa.array([now], pa.timestamp("us", tz="UTC"))}))
+    t = con.table(MEMBERS).filter(ibis._.user_id.notnull())
     return int(t.filter(t.segment == name, t.as_of == as_of,
                         t.computed_at.cast("timestamp") == now.replace(tzinfo=None))
                .count().execute())
@@ -122,7 +128,8 @@ def membership_history(con: BaseBackend, name: str) -> list[dict]:
     cur = t.join(batches, (t.as_of == batches.as_of) & (t.computed_at == batches.latest)) \
         .select("as_of", "user_id")
     sizes = {r["as_of"]: int(r["n"]) for r in
-             cur.group_by("as_of").aggregate(n=cur.count()).to_pyarrow().to_pylist()}
+             cur.group_by("as_of").aggregate(n=cur.user_id.count()).to_pyarrow().to_pylist()}
+    cur = cur.filter(cur.user_id.notnull())
     out, previous = [], None
     for day in sorted(sizes):
         row = {"as_of": day, "members": sizes[day], "entered": None, "left": None}
