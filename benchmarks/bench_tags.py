@@ -476,6 +476,8 @@ def measure(kind: str, warehouse: str) -> dict:
     from careops.warehouse import connect
 
     con = connect(f"duckdb:///{warehouse}")
+    if os.environ.get("BENCH_MEMORY_LIMIT"):  # same limit for CareOps and the baseline
+        con.raw_sql(f"SET memory_limit = '{os.environ['BENCH_MEMORY_LIMIT']}'")
     t0 = time.perf_counter()
     if kind == "ibis":
         from careops.tags.snapshot import store_snapshot
@@ -540,6 +542,7 @@ def same_result(warehouse: str) -> dict:
 
 
 def run(root: Path) -> None:
+    load_before = list(os.getloadavg())
     t0 = time.perf_counter()
     warehouse = load(root)
     load_s = time.perf_counter() - t0
@@ -559,6 +562,8 @@ def run(root: Path) -> None:
                                 "prescriptions": 2_000_000, "observations": 6_000_000,
                                 "conditions": 300_000},
                  "load_seconds": round(load_s, 1)},
+        "duckdb_memory_limit": os.environ.get("BENCH_MEMORY_LIMIT", "default (80% of RAM)"),
+        "load_average_before_after": [load_before, list(os.getloadavg())],
         "all_tags_and_layers": {
             "careops_ibis": results["ibis"], "handwritten_duckdb_sql": results["sql"],
             "ratio_to_baseline": round(ibis_s / sql_s, 3) if sql_s else None,
