@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-import ibis
 import ibis.expr.types as ir
 
 from careops.segments.errors import RuleError
@@ -212,8 +211,7 @@ def _event_users(ctx: TagContext, n: Event) -> tuple[ir.Column, bool]:
         codes_ = {"bp": codes.BP_CODES, "glucose": codes.GLUCOSE_CODES}.get(kind, (kind,))
         t = t.filter(t.code.isin(codes_))
     if days is not None:
-        t = t.filter(t[ts].cast("timestamp") >= ibis.literal(
-            ctx.cutoff - timedelta(days=days), type="timestamp"))
+        t = t.filter(t[ts] >= ctx.instant(t[ts], ctx.cutoff - timedelta(days=days)))
     if times > 1:
         grouped = t.group_by("user_id").aggregate(n=t.count())
         return grouped.filter(grouped.n >= times).user_id, negate

@@ -97,9 +97,9 @@ def tag_frame(con: BaseBackend, as_of: date, names: Iterable[str] | None = None,
 
 
 def require_patients(con: BaseBackend, as_of: date, settings: Settings | None = None) -> int:
-    """How many patients registered before as-of; an error naming the earliest date if none."""
+    """1 if a patient registered before as-of; else an error naming the earliest date."""
     ctx = TagContext(con, check_as_of(as_of), settings or get_settings())
-    n = int(_patients(ctx).count().execute())
+    n = int(_patients(ctx).limit(1).count().execute())
     if n == 0:
         first = con.table("patients").registered_at.min().execute()
         if first is None or (hasattr(first, "__class__") and str(first) == "NaT"):

@@ -44,13 +44,22 @@ class TagContext:
         local = datetime.combine(self.as_of, time(0), tzinfo=self.settings.tz)
         return local.utcoffset() or timedelta(0)
 
-    def cutoff_lit(self) -> ir.TimestampScalar:
-        return ibis.literal(self.cutoff, type="timestamp")
+    def instant(self, column: ir.TimestampValue, moment: datetime) -> ir.TimestampScalar:
+        """A naive-UTC `moment` as a literal of the column's own type (time zone or not), so
+        the comparison runs on the raw column and engines can push it into the scan."""
+        typ = column.type()
+        value = moment.replace(tzinfo=UTC) if getattr(typ, "timezone", None) else moment
+        return ibis.literal(value, type=typ)
+
+    def before(self, column: ir.TimestampValue, moment: datetime | None = None
+               ) -> ir.BooleanValue:
+        """`column` is before `moment` (default: the cutoff)."""
+        return column < self.instant(column, moment or self.cutoff)
 
     def facts(self, table: str, ts: str) -> ir.Table:
         """Rows of `table` whose `ts` column is before the cutoff."""
         t = self.table(table)
-        return t.filter(t[ts].cast("timestamp") < self.cutoff_lit())
+        return t.filter(self.before(t[ts]))
 
     def local_ts(self, ts: ir.TimestampValue) -> ir.TimestampValue:
         """A UTC timestamp shifted to hospital-local wall time."""

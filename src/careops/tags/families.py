@@ -181,7 +181,7 @@ def observations(ctx: TagContext) -> ir.Table:
 def conditions(ctx: TagContext) -> ir.Table:
     """Conditions known before as-of (no onset date: counted, the record predates loading)."""
     t = ctx.table("conditions")
-    t = t.filter(t.onset_at.isnull() | (t.onset_at.cast("timestamp") < ctx.cutoff_lit()))
+    t = t.filter(t.onset_at.isnull() | ctx.before(t.onset_at))
     live = ~t.status.fill_null("active").isin(("inactive", "remission", "resolved"))
     category = t.category.fill_null("diagnosis")
     clinical = live & category.isin(("diagnosis", "problem"))
@@ -234,7 +234,7 @@ def packages(ctx: TagContext) -> ir.Table:
     window = ctx.settings.lifecycle.active_window_days
     uses = u.group_by("user_id").aggregate(
         uses_window=u.count(where=ctx.within(ctx.local_day(u.ts), window)))
-    running = e.filter(e.end_at.isnull() | (e.end_at.cast("timestamp") >= ctx.cutoff_lit()),
+    running = e.filter(e.end_at.isnull() | ~ctx.before(e.end_at),
                        e.status.fill_null("active").isin(("active", "expired")))
     enrolled = running.group_by("user_id").aggregate(enrolled=running.count())
     joined = uses.outer_join(enrolled, "user_id")

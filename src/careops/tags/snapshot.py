@@ -30,11 +30,11 @@ def snapshot_name(as_of: date) -> str:
 def store_snapshot(con: BaseBackend, as_of: date, names: Iterable[str] | None = None, *,
                    settings: Settings | None = None) -> int:
     """Compute the tags as of a date, store them as that date's snapshot; return the row count."""
-    n = require_patients(con, as_of, settings)
+    require_patients(con, as_of, settings)
     frame = tag_frame(con, as_of, names, settings=settings)
     frame = frame.mutate(as_of=ibis.literal(as_of, type="date"))
-    con.create_table(snapshot_name(as_of), obj=frame, overwrite=True)
-    return n
+    stored = con.create_table(snapshot_name(as_of), obj=frame, overwrite=True)
+    return int(stored.count().execute())
 
 
 def snapshot_dates(con: BaseBackend) -> list[date]:
