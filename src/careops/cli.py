@@ -1,4 +1,7 @@
-"""The `careops` command: a thin shell that parses arguments, calls domain functions, prints."""
+"""The `careops` command: a thin shell that parses arguments, calls domain functions, prints.
+
+Each domain keeps its commands in its own `cli.py`; this module only mounts them.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,13 @@ import typer
 from rich.console import Console
 
 from careops import __version__
+from careops.demo import demo
 from careops.errors import CareOpsError
 from careops.experiments.cli import app as experiment_app
+from careops.ingest import cli as ingest_cli
+from careops.segments.cli import segment_app
+from careops.sim.cli import simulate_command
+from careops.tags.cli import cluster_command, layers_app, tags_app
 
 app = typer.Typer(
     name="careops",
@@ -19,7 +27,6 @@ app = typer.Typer(
     add_completion=False,
 )
 err = Console(stderr=True)
-app.add_typer(experiment_app, name="experiment")
 
 
 @app.callback()
@@ -33,21 +40,6 @@ def version() -> None:
     print(__version__)
 
 
-from careops.ingest import cli as _ingest  # noqa: E402
-
-app.command()(_ingest.init)
-app.command()(_ingest.ingest)
-app.command()(_ingest.tables)
-app.command()(_ingest.sql)
-app.add_typer(_ingest.quarantine_app, name="quarantine")
-
-from careops.demo import demo  # noqa: E402
-from careops.sim.cli import simulate_command  # noqa: E402
-
-app.command("simulate")(simulate_command)
-app.command()(demo)
-
-
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def bench(ctx: typer.Context, name: str = typer.Argument(
         "all", help="ingest | fhir | simulate | tags | metrics | all")) -> None:
@@ -55,6 +47,23 @@ def bench(ctx: typer.Context, name: str = typer.Argument(
     from careops import bench as runner
 
     runner.run(name, list(ctx.args))
+
+
+# data in
+app.command()(ingest_cli.init)
+app.command()(ingest_cli.ingest)
+app.command()(ingest_cli.tables)
+app.command()(ingest_cli.sql)
+app.add_typer(ingest_cli.quarantine_app, name="quarantine")
+app.command("simulate")(simulate_command)
+app.command()(demo)
+# tags, layers, segments
+app.add_typer(tags_app, name="tags")
+app.add_typer(layers_app, name="layers")
+app.add_typer(segment_app, name="segment")
+app.command("cluster")(cluster_command)
+# measurement
+app.add_typer(experiment_app, name="experiment")
 
 
 def main() -> None:

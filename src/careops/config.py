@@ -67,6 +67,32 @@ class HealthSettings(BaseModel):
     package_activation_days: int = 90
 
 
+class TagSettings(BaseModel):
+    """Windows and cut-offs of the patient tags (SPEC §2–3); see docs/tags.md."""
+
+    habit_days: int = Field(90, ge=1, description="window for usual hour and night-owl")
+    night_hours: tuple[int, int] = Field((23, 5), description="local [start, end) of the night")
+    night_min_share: float = Field(0.3, ge=0, le=1, description="share of night activity")
+    keyword_days: int = 30
+    keyword_top: int = 5
+    need_days: int = Field(90, description="window for health-need signals")
+    self_check_days: int = Field(30, description="searched within → symptom self-check")
+    treatment_days: int = Field(14, description="consulted within → in treatment")
+    recovery_days: int = Field(90, description="treated within, not now → recovery")
+    urgent_days: int = Field(7, description="abnormal reading / acute consult → high priority")
+    rfm_days: int = 365
+    rfm_recency_days: tuple[int, ...] = (180, 90, 60, 30)
+    rfm_frequency: tuple[int, ...] = (1, 2, 3, 5, 8)
+    rfm_monetary_cny: tuple[float, ...] = (1.0, 100.0, 300.0, 1000.0, 3000.0)
+    contribution: tuple[int, ...] = Field((1, 3, 6), description="shares/invites/activities")
+    value_high_min: int = Field(12, description="RFM + contribution score for 'high'")
+    value_mid_min: int = Field(7, description="RFM + contribution score for 'mid'")
+    repurchase_min_orders: int = Field(2, description="paid orders confirming a high spender")
+    elderly_min_age: int = 60
+    child_max_age: int = 14
+    age_bands: tuple[int, ...] = Field((0, 15, 25, 35, 45, 60), description="band lower bounds")
+
+
 class ExperimentSettings(BaseModel):
     """Experiment defaults (SPEC §9)."""
 
@@ -100,6 +126,7 @@ class Settings(BaseSettings):
     value: ValueSettings = ValueSettings()
     health: HealthSettings = HealthSettings()
     experiments: ExperimentSettings = ExperimentSettings()
+    tags: TagSettings = TagSettings()
     spark: SparkSettings = SparkSettings()
 
     @field_validator("timezone")

@@ -1,0 +1,7 @@
+"""Errors of segment rules: always say what is wrong and where."""
+
+from careops.errors import CareOpsError
+
+
+class RuleError(CareOpsError):
+    """A segment rule cannot be read or does not fit the tags it names."""

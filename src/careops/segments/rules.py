@@ -1,0 +1,357 @@
+"""The segment rule language: a tree of conditions, its text form and its JSON/YAML form.
+
+Text form (keywords `and`, `or`, `not`, `between … and …`, `in [...]`, `is [not] null`,
+`contains`; strings in double or single quotes):
+
+    searched("失眠", within="30d") and sex == "F" and age between 25 and 45
+    lifecycle in ["silent", "churned"] and not did("app_open", within="7d")
+    chronic and days_without_bp >= 30
+
+JSON / YAML form (the same tree):
+
+    {"and": [{"event": "searched", "args": ["失眠"], "within": "30d"},
+             {"tag": "sex", "op": "==", "value": "F"},
+             {"tag": "age", "op": "between", "value": [25, 45]}]}
+
+The parser only builds this tree; names are checked against the tag registry and values are
+bound as literals when the tree is compiled, so no text from a rule ever becomes SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from careops.segments.errors import RuleError
+
+Value = str | int | float | bool | None
+OPS = ("==", "!=", ">=", "<=", ">", "<")
+
+
+@dataclass(frozen=True)
+class Compare:
+    tag: str
+    op: str  # one of OPS, "between", "in", "not in", "contains", "is null", "is not null", "true"
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    args: tuple[Value, ...] = ()
+    kwargs: tuple[tuple[str, Value], ...] = ()
+
+    def kw(self) -> dict[str, Value]:
+        return dict(self.kwargs)
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Node
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: str  # "and" | "or"
+    items: tuple[Node, ...] = field(default_factory=tuple)
+
+
+Node = Compare | Event | Not | BoolOp
+
+# ---------------------------------------------------------------- text form
+
+_TOKEN = re.compile(r"""
+    (?P<ws>\s+)
+  | (?P<num>-?\d+(?:\.\d+)?(?![\w.]))
+  | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+  | (?P<op>==|!=|>=|<=|>|<|=)
+  | (?P<punct>[()\[\],])
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+""", re.VERBOSE)
+KEYWORDS = {"and", "or", "not", "between", "in", "is", "null", "true", "false", "contains"}
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+    pos: int
+
+    @property
+    def value(self) -> Value:
+        if self.kind == "num":
+            return float(self.text) if "." in self.text else int(self.text)
+        if self.kind == "str":
+            return _unescape(self.text[1:-1])
+        if self.text == "true":
+            return True
+        if self.text == "false":
+            return False
+        return None
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
+
+
+def _unescape(body: str) -> str:
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
+
+
+def tokenize(text: str) -> list[Token]:
+    out, pos = [], 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            raise RuleError(f"cannot read {text[pos]!r} at column {pos + 1}: "
+                            "use tag names, quoted strings, numbers and and/or/not")
+        kind = m.lastgroup or ""
+        if kind != "ws":
+            tok_text = m.group()
+            if kind == "name" and tok_text.lower() in KEYWORDS:
+                kind, tok_text = "kw", tok_text.lower()
+            out.append(Token(kind, tok_text, pos))
+        pos = m.end()
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.toks = tokenize(text)
+        self.i = 0
+
+    def peek(self, offset: int = 0) -> Token | None:
+        j = self.i + offset
+        return self.toks[j] if j < len(self.toks) else None
+
+    def where(self, tok: Token | None) -> str:
+        return "at the end" if tok is None else f"at column {tok.pos + 1}"
+
+    def fail(self, expected: str) -> RuleError:
+        tok = self.peek()
+        got = "the end of the rule" if tok is None else repr(tok.text)
+        return RuleError(f"expected {expected} {self.where(tok)}, found {got}")
+
+    def accept(self, kind: str, text: str | None = None) -> Token | None:
+        tok = self.peek()
+        if tok is not None and tok.kind == kind and (text is None or tok.text == text):
+            self.i += 1
+            return tok
+        return None
+
+    def expect(self, kind: str, text: str | None = None, what: str | None = None) -> Token:
+        tok = self.accept(kind, text)
+        if tok is None:
+            raise self.fail(what or repr(text or kind))
+        return tok
+
+    def parse(self) -> Node:
+        if not self.toks:
+            raise RuleError("the rule is empty")
+        node = self.or_expr()
+        if self.peek() is not None:
+            tok = self.peek()
+            if tok.text == ")":
+                raise RuleError(f"unbalanced ')' at column {tok.pos + 1}: no '(' opens it")
+            raise self.fail("'and', 'or' or the end of the rule")
+        return node
+
+    def or_expr(self) -> Node:
+        items = [self.and_expr()]
+        while self.accept("kw", "or"):
+            items.append(self.and_expr())
+        return items[0] if len(items) == 1 else BoolOp("or", tuple(items))
+
+    def and_expr(self) -> Node:
+        items = [self.not_expr()]
+        while self.accept("kw", "and"):
+            items.append(self.not_expr())
+        return items[0] if len(items) == 1 else BoolOp("and", tuple(items))
+
+    def not_expr(self) -> Node:
+        if self.accept("kw", "not"):
+            return Not(self.not_expr())
+        return self.primary()
+
+    def primary(self) -> Node:
+        open_tok = self.accept("punct", "(")
+        if open_tok:
+            node = self.or_expr()
+            if not self.accept("punct", ")"):
+                raise RuleError(f"unbalanced '(' at column {open_tok.pos + 1}: missing ')' "
+                                f"{self.where(self.peek())}")
+            return node
+        name = self.accept("name")
+        if name is None:
+            raise self.fail("a tag name, an event condition like searched(\"…\") or '('")
+        if self.accept("punct", "("):
+            return self.call(name)
+        return self.comparison(name.text)
+
+    def value(self) -> Value:
+        tok = self.peek()
+        if tok is not None and (tok.kind in ("num", "str")
+                                or (tok.kind == "kw" and tok.text in ("true", "false", "null"))):
+            self.i += 1
+            return tok.value
+        raise self.fail("a value (a number, a quoted string, true, false or null)")
+
+    def call(self, name: Token) -> Event:
+        args: list[Value] = []
+        kwargs: list[tuple[str, Value]] = []
+        if not self.accept("punct", ")"):
+            while True:
+                if (self.peek() and self.peek().kind == "name" and self.peek(1)
+                        and self.peek(1).text == "="):
+                    key = self.expect("name").text
+                    self.expect("op", "=")
+                    kwargs.append((key, self.value()))
+                else:
+                    if kwargs:
+                        raise self.fail("a keyword argument (name=value) after keyword ones")
+                    args.append(self.value())
+                if self.accept("punct", ")"):
+                    break
+                if not self.accept("punct", ","):
+                    raise RuleError(f"unbalanced '(' after {name.text} at column "
+                                    f"{name.pos + 1}: expected ',' or ')' "
+                                    f"{self.where(self.peek())}")
+        return Event(name.text, tuple(args), tuple(kwargs))
+
+    def comparison(self, tag: str) -> Compare:
+        if self.accept("kw", "between"):
+            lo = self.value()
+            self.expect("kw", "and", "'and' in 'between … and …'")
+            return Compare(tag, "between", [lo, self.value()])
+        if self.accept("kw", "not"):
+            self.expect("kw", "in", "'in' after 'not'")
+            return Compare(tag, "not in", self.value_list())
+        if self.accept("kw", "in"):
+            return Compare(tag, "in", self.value_list())
+        if self.accept("kw", "is"):
+            negate = bool(self.accept("kw", "not"))
+            self.expect("kw", "null", "'null' after 'is'")
+            return Compare(tag, "is not null" if negate else "is null")
+        if self.accept("kw", "contains"):
+            return Compare(tag, "contains", self.value())
+        op = self.accept("op")
+        if op is not None:
+            if op.text == "=":
+                raise RuleError(f"use '==' to compare, not '=' (column {op.pos + 1})")
+            return Compare(tag, op.text, self.value())
+        return Compare(tag, "true")
+
+    def value_list(self) -> list[Value]:
+        open_tok = self.expect("punct", "[", "'[' to start a list")
+        values = [self.value()]
+        while self.accept("punct", ","):
+            values.append(self.value())
+        if not self.accept("punct", "]"):
+            raise RuleError(f"unbalanced '[' at column {open_tok.pos + 1}: missing ']'")
+        return values
+
+
+def parse_text(text: str) -> Node:
+    """Parse the readable text form of a rule."""
+    return _Parser(text).parse()
+
+
+# ---------------------------------------------------------------- JSON / YAML form
+
+def from_data(data: Any, path: str = "rule") -> Node:
+    """Build a rule from its JSON/YAML structure, naming the path of any mistake."""
+    if not isinstance(data, dict):
+        raise RuleError(f"{path}: expected an object, got {type(data).__name__}")
+    if "and" in data or "or" in data:
+        op = "and" if "and" in data else "or"
+        items = data[op]
+        if not isinstance(items, list) or not items:
+            raise RuleError(f"{path}.{op}: expected a non-empty list of conditions")
+        return BoolOp(op, tuple(from_data(x, f"{path}.{op}[{i}]") for i, x in enumerate(items)))
+    if "not" in data:
+        return Not(from_data(data["not"], f"{path}.not"))
+    if "tag" in data:
+        tag, op = data["tag"], data.get("op", "true")
+        if not isinstance(tag, str):
+            raise RuleError(f"{path}.tag: expected a tag name")
+        allowed = (*OPS, "between", "in", "not in", "contains", "is null", "is not null", "true")
+        if op not in allowed:
+            raise RuleError(f"{path}.op: unknown operator {op!r}; use one of {', '.join(allowed)}")
+        return Compare(tag, op, data.get("value"))
+    if "event" in data:
+        args = data.get("args", [])
+        if not isinstance(args, list):
+            raise RuleError(f"{path}.args: expected a list")
+        kwargs = tuple((k, v) for k, v in data.items() if k not in ("event", "args"))
+        return Event(str(data["event"]), tuple(args), kwargs)
+    raise RuleError(f"{path}: expected one of the keys and / or / not / tag / event")
+
+
+def to_data(node: Node) -> dict:
+    """The JSON/YAML structure of a rule."""
+    if isinstance(node, BoolOp):
+        return {node.op: [to_data(x) for x in node.items]}
+    if isinstance(node, Not):
+        return {"not": to_data(node.item)}
+    if isinstance(node, Compare):
+        out: dict[str, Any] = {"tag": node.tag}
+        if node.op != "true":
+            out["op"] = node.op
+        if node.op not in ("true", "is null", "is not null"):
+            out["value"] = node.value
+        return out
+    out = {"event": node.kind}
+    if node.args:
+        out["args"] = list(node.args)
+    return out | dict(node.kwargs)
+
+
+def _lit(v: Value) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    return repr(v)
+
+
+def to_text(node: Node, parent: str | None = None) -> str:
+    """The readable text form of a rule."""
+    if isinstance(node, BoolOp):
+        text = f" {node.op} ".join(to_text(x, node.op) for x in node.items)
+        return f"({text})" if parent is not None and parent != node.op else text
+    if isinstance(node, Not):
+        return f"not {to_text(node.item, 'not')}"
+    if isinstance(node, Event):
+        parts = [_lit(a) for a in node.args] + [f"{k}={_lit(v)}" for k, v in node.kwargs]
+        return f"{node.kind}({', '.join(parts)})"
+    if node.op == "true":
+        return node.tag
+    if node.op in ("is null", "is not null"):
+        return f"{node.tag} {node.op}"
+    if node.op == "between":
+        lo, hi = node.value
+        return f"{node.tag} between {_lit(lo)} and {_lit(hi)}"
+    if node.op in ("in", "not in"):
+        return f"{node.tag} {node.op} [{', '.join(_lit(v) for v in node.value)}]"
+    return f"{node.tag} {node.op} {_lit(node.value)}"
+
+
+def parse_rule(rule: str | dict | Node) -> Node:
+    """A rule from its text form, its JSON/YAML text, or its structure."""
+    if isinstance(rule, Compare | Event | Not | BoolOp):
+        return rule
+    if isinstance(rule, dict):
+        return from_data(rule)
+    if not isinstance(rule, str):
+        raise RuleError(f"a rule is text or a JSON/YAML object, not {type(rule).__name__}")
+    stripped = rule.strip()
+    if stripped.startswith("{"):
+        try:
+            return from_data(json.loads(stripped))
+        except json.JSONDecodeError as exc:
+            raise RuleError(f"the rule looks like JSON but is not valid: {exc}") from None
+    return parse_text(rule)

@@ -1,0 +1,170 @@
+"""`careops tags …` and `careops layers …`: thin shells over the tag and layer functions."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from careops.config import get_settings
+from careops.tags.context import parse_as_of
+
+tags_app = typer.Typer(help="用户标签 Patient tags: compute, show, list.", no_args_is_help=True)
+layers_app = typer.Typer(help="用户分层 Layers: counts per layer, migration, history.")
+out = Console()
+
+WAREHOUSE = typer.Option(None, "--warehouse", help="warehouse URL (default: settings)")
+AS_OF = typer.Option(..., "--as-of", help="as-of date YYYY-MM-DD (facts before it count)")
+JSON = typer.Option(False, "--json", help="print JSON for machines")
+LANG = typer.Option(None, "--lang", help="zh or en (default: settings)")
+
+
+def _con(url: str | None):
+    from careops.warehouse import connect
+
+    return connect(url)
+
+
+def _lang(lang: str | None) -> str:
+    lang = lang or get_settings().lang
+    if lang not in ("zh", "en"):
+        from careops.errors import ConfigError
+
+        raise ConfigError(f"--lang {lang!r}: use zh or en")
+    return lang
+
+
+def _dump(data) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@tags_app.command("compute")
+def compute(as_of: str = AS_OF, warehouse: str | None = WAREHOUSE) -> None:
+    """Compute every tag as of a date and store it as that day's snapshot."""
+    from careops.tags.snapshot import snapshot_name, store_snapshot
+
+    day = parse_as_of(as_of)
+    with out.status(f"computing tags as of {day} …"):
+        n = store_snapshot(_con(warehouse), day)
+    out.print(f"已计算 {n} 位患者的标签 / tagged {n} patients → {snapshot_name(day)}")
+
+
+@tags_app.command("show")
+def show(user_id: str, as_of: str = AS_OF, warehouse: str | None = WAREHOUSE,
+         as_json: bool = JSON, lang: str | None = LANG) -> None:
+    """A patient's full portrait as of a date."""
+    from careops.tags.portrait import labelled, summary, user_tags
+
+    lang = _lang(lang)
+    tags = user_tags(_con(warehouse), user_id, parse_as_of(as_of))
+    if as_json:
+        _dump({"user_id": user_id, "as_of": as_of, "summary": summary(tags, lang),
+               "tags": tags})
+        return
+    out.print(f"[bold]{user_id}[/]: {summary(tags, lang)}")
+    table = Table("tag", "标签" if lang == "zh" else "label", "值" if lang == "zh" else "value")
+    for name, label, value in labelled(tags, lang):
+        table.add_row(name, label, value)
+    out.print(table)
+
+
+@tags_app.command("list")
+def list_tags(as_json: bool = JSON, lang: str | None = LANG) -> None:
+    """The tag registry: name, label, kind, type."""
+    from careops.tags.registry import all_tags
+
+    lang = _lang(lang)
+    rows = [{"name": t.name, "label": t.label(lang), "kind": t.kind, "type": t.type,
+             "values": list(t.codes), "description": t.description} for t in all_tags()]
+    if as_json:
+        _dump(rows)
+        return
+    table = Table("tag", "label", "kind", "type", "description")
+    for r in rows:
+        table.add_row(r["name"], r["label"], r["kind"], r["type"], r["description"])
+    out.print(table)
+
+
+@layers_app.callback(invoke_without_command=True)
+def layers(ctx: typer.Context, as_of: str | None = typer.Option(None, "--as-of"),
+           warehouse: str | None = WAREHOUSE, as_json: bool = JSON,
+           lang: str | None = LANG) -> None:
+    """Users per layer of each dimension, with shares (`careops layers --as-of D`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from careops.errors import ConfigError
+    from careops.tags.layers_report import layer_counts
+
+    if as_of is None:
+        raise ConfigError("--as-of is required: careops layers --as-of YYYY-MM-DD")
+    lang = _lang(lang)
+    counts = layer_counts(_con(warehouse), parse_as_of(as_of), lang=lang)
+    if as_json:
+        _dump([c.__dict__ for c in counts])
+        return
+    table = Table("dimension", "layer", "label", "users", "%")
+    for c in counts:
+        table.add_row(c.dimension, c.code, c.label, str(c.users), f"{c.share:.1%}")
+    out.print(table)
+
+
+@layers_app.command("migrate")
+def migrate(start: str = typer.Option(..., "--from"), end: str = typer.Option(..., "--to"),
+            dimension: str = typer.Option("lifecycle", "--dimension"),
+            warehouse: str | None = WAREHOUSE, as_json: bool = JSON) -> None:
+    """The migration matrix of a layer dimension between two dates."""
+    from careops.tags.layers_report import migration_matrix
+
+    rows = migration_matrix(_con(warehouse), parse_as_of(start), parse_as_of(end), dimension)
+    if as_json:
+        _dump(rows)
+        return
+    froms = sorted({str(r["from"]) for r in rows})
+    tos = sorted({str(r["to"]) for r in rows})
+    cells = {(str(r["from"]), str(r["to"])): r["users"] for r in rows}
+    table = Table(f"{start} \\ {end}", *tos)
+    for f in froms:
+        table.add_row(f, *(str(cells.get((f, t), 0)) for t in tos))
+    out.print(table)
+
+
+@layers_app.command("history")
+def history(user_id: str | None = typer.Option(None, "--user"),
+            dimension: str = typer.Option("lifecycle", "--dimension"),
+            warehouse: str | None = WAREHOUSE, as_json: bool = JSON) -> None:
+    """Layer changes per user across the stored daily snapshots."""
+    from careops.tags.layers_report import layer_history
+
+    rows = layer_history(_con(warehouse), user_id, dimension)
+    if as_json:
+        _dump(rows)
+        return
+    table = Table("user", "day", "from", "to")
+    for r in rows:
+        table.add_row(r["user_id"], str(r["day"]), str(r["from"] or "—"), str(r["to"]))
+    out.print(table)
+
+
+def cluster_command(as_of: str = AS_OF, warehouse: str | None = WAREHOUSE,
+                    k_min: int = typer.Option(2, "--k-min"),
+                    k_max: int = typer.Option(8, "--k-max"),
+                    seed: int = typer.Option(0, "--seed"), as_json: bool = JSON) -> None:
+    """K-Means on behaviour and value features; proposes named, data-driven layers."""
+    from careops.tags.cluster import cluster_patients
+
+    result = cluster_patients(_con(warehouse), parse_as_of(as_of), k_range=(k_min, k_max),
+                              seed=seed)
+    if as_json:
+        _dump(result.to_dict())
+        return
+    out.print(f"k = {result.k} (silhouette {result.silhouette:.3f}; "
+              + ", ".join(f"k={k}: {s:.3f}" for k, s in result.scores.items()) + ")")
+    table = Table("cluster", "名称", "users", "%", "distinguishing tags")
+    for c in result.clusters:
+        table.add_row(str(c.cluster), c.name_zh, str(c.size), f"{c.share:.1%}",
+                      "; ".join(c.traits))
+    out.print(table)
+
+

@@ -1,0 +1,268 @@
+"""Per-user aggregates the tags are built from, one family per source table.
+
+Each family is one grouped query over one canonical table (facts before as-of only), returning
+`user_id` and columns named `<family>__<column>`. Tags combine them; a computation joins only
+the families its tags need, so every source table is scanned once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ibis
+import ibis.expr.types as ir
+
+from careops.tags import codes
+from careops.tags.context import TagContext
+
+FAMILIES: dict[str, Callable[[TagContext], ir.Table]] = {}
+# families that run a query when built: their schema is declared instead of derived
+DECLARED: dict[str, ibis.Schema] = {}
+
+
+def family(name: str):
+    def wrap(fn: Callable[[TagContext], dict[str, ir.Value] | ir.Table]):
+        def build(ctx: TagContext) -> ir.Table:
+            table = fn(ctx)
+            return table.rename({f"{name}__{c}": c for c in table.columns})
+
+        FAMILIES[name] = build
+        return fn
+
+    return wrap
+
+
+def _any(expr: ir.Value, needles: tuple[str, ...], how: str = "startswith") -> ir.BooleanValue:
+    out = ibis.literal(False)
+    for n in needles:
+        out = out | (expr.startswith(n) if how == "startswith" else expr.contains(n))
+    return out.fill_null(False)
+
+
+@family("act")
+def activity(ctx: TagContext) -> ir.Table:
+    """Active days: hospital-local days with an event, a consultation or an order."""
+    ev = ctx.facts("events", "ts")
+    co = ctx.facts("consultations", "started_at")
+    od = ctx.facts("orders", "ts")
+    days = ibis.union(
+        ev.select("user_id", day=ctx.local_day(ev.ts)),
+        co.select("user_id", day=ctx.local_day(co.started_at)),
+        od.select("user_id", day=ctx.local_day(od.ts)),
+        distinct=True,
+    )
+    window = ctx.settings.lifecycle.active_window_days
+    return days.group_by("user_id").aggregate(
+        last_day=days.day.max(),
+        first_day=days.day.min(),
+        days_window=days.day.count(where=ctx.within(days.day, window)),
+        days_total=days.day.count(),
+    )
+
+
+@family("ev")
+def events(ctx: TagContext) -> ir.Table:
+    """App behaviour: searches, interactions, night-time share, keyword signals."""
+    t = ctx.facts("events", "ts")
+    day = ctx.local_day(t.ts)
+    s = ctx.settings.tags
+    hour = ctx.local_ts(t.ts).hour()
+    start, end = s.night_hours
+    night = (hour >= start) | (hour < end) if start > end else (hour >= start) & (hour < end)
+    habit = ctx.within(day, s.habit_days)
+    need = ctx.within(day, s.need_days)
+    props = t.properties.fill_null("")
+    text_event = t.name.isin(("search", "view_content"))
+    return t.group_by("user_id").aggregate(
+        total=t.count(),
+        habit=t.count(where=habit),
+        night=t.count(where=habit & night),
+        search_window=t.count(where=(t.name == "search")
+                              & ctx.within(day, ctx.settings.lifecycle.active_window_days)),
+        search_self_check=t.count(where=(t.name == "search")
+                                  & ctx.within(day, s.self_check_days)),
+        interactive_window=t.count(where=t.name.isin(codes.INTERACTIVE_EVENTS)
+                                   & ctx.within(day, ctx.settings.lifecycle.active_window_days)),
+        contribution=t.count(where=t.name.isin(codes.CONTRIBUTION_EVENTS) & need),
+        acute_need=t.count(where=text_event & need & _any(props, codes.ACUTE_WORDS, "contains")),
+        prevention_need=t.count(
+            where=text_event & need & _any(props, codes.PREVENTION_WORDS, "contains")),
+        resource_need=t.count(
+            where=text_event & need & _any(props, codes.RESOURCE_WORDS, "contains")),
+        recent_acute=t.count(where=(t.name == "search") & ctx.within(day, s.urgent_days)
+                             & _any(props, codes.ACUTE_WORDS, "contains")),
+    )
+
+
+@family("hour")
+def usual_hour(ctx: TagContext) -> ir.Table:
+    """The local hour of day with most events in the habit window (ties: the earlier hour)."""
+    t = ctx.facts("events", "ts")
+    t = t.filter(ctx.within(ctx.local_day(t.ts), ctx.settings.tags.habit_days))
+    per = t.group_by("user_id", h=ctx.local_ts(t.ts).hour()).aggregate(n=t.count())
+    rank = ibis.row_number().over(group_by=per.user_id, order_by=[per.n.desc(), per.h.asc()])
+    return per.mutate(r=rank).filter(ibis._.r == 0).select("user_id", usual=ibis._.h)
+
+
+@family("co")
+def consultations(ctx: TagContext) -> ir.Table:
+    t = ctx.facts("consultations", "started_at")
+    day = ctx.local_day(t.started_at)
+    dx = t.diagnosis_code.fill_null("")
+    s = ctx.settings.tags
+    acute = _any(dx, codes.ACUTE_ICD10) | t.department.fill_null("").isin(codes.ACUTE_DEPARTMENTS)
+    chronic_dx = ibis.literal(False)
+    cols: dict[str, ir.Value] = {}
+    for c in codes.CHRONIC:
+        hit = _any(dx, c.icd10)
+        chronic_dx = chronic_dx | hit
+        cols[f"dx_{c.code}"] = t.count(where=hit)
+    return t.group_by("user_id").aggregate(
+        last_at=t.started_at.max(),
+        last_day=day.max(),
+        total=t.count(),
+        n30=t.count(where=ctx.within(day, 30)),
+        n90=t.count(where=ctx.within(day, 90)),
+        n_window=t.count(where=ctx.within(day, ctx.settings.lifecycle.active_window_days)),
+        with_dx=t.count(where=dx != ""),
+        acute_need=t.count(where=acute & ctx.within(day, s.need_days)),
+        acute_urgent=t.count(where=acute & ctx.within(day, s.urgent_days)),
+        chronic_need=t.count(where=chronic_dx & ctx.within(day, s.need_days)),
+        resource_need=t.count(where=(t.mode == "offline") & ctx.within(day, s.need_days)),
+        treatment=t.count(where=ctx.within(day, s.treatment_days)),
+        recovery=t.count(where=ctx.within(day, s.recovery_days)),
+        **cols,
+    )
+
+
+@family("od")
+def orders(ctx: TagContext) -> ir.Table:
+    """Paid orders only (refunded, failed and cancelled orders are not spend)."""
+    t = ctx.facts("orders", "ts").filter(ibis._.status == "paid")
+    day = ctx.local_day(t.ts)
+    s = ctx.settings.tags
+    need = ctx.within(day, s.need_days)
+    return t.group_by("user_id").aggregate(
+        last_day=day.max(),
+        total=t.count(),
+        spend=t.amount_cny.sum(),
+        n30=t.count(where=ctx.within(day, 30)),
+        n90=t.count(where=ctx.within(day, 90)),
+        n_window=t.count(where=ctx.within(day, ctx.settings.lifecycle.active_window_days)),
+        rfm_n=t.count(where=ctx.within(day, s.rfm_days)),
+        rfm_spend=t.amount_cny.sum(where=ctx.within(day, s.rfm_days)),
+        health_need=t.count(where=t.category.isin(("checkup", "package", "device")) & need),
+        resource_need=t.count(where=(t.category == "drug") & need),
+    )
+
+
+@family("ob")
+def observations(ctx: TagContext) -> ir.Table:
+    t = ctx.facts("observations", "ts")
+    day = ctx.local_day(t.ts)
+    h = ctx.settings.health
+    urgent = ctx.within(day, ctx.settings.tags.urgent_days)
+    abnormal = (
+        ((t.code == codes.SYSTOLIC) & (t.value >= h.bp_systolic_max))
+        | ((t.code == codes.DIASTOLIC) & (t.value >= h.bp_diastolic_max))
+        | (t.code.isin(codes.GLUCOSE_CODES) & (t.value > h.glucose_alert_mmol))
+    )
+    return t.group_by("user_id").aggregate(
+        total=t.count(),
+        last_bp_day=day.max(where=t.code.isin(codes.BP_CODES)),
+        last_glucose_day=day.max(where=t.code.isin(codes.GLUCOSE_CODES)),
+        n_window=t.count(where=ctx.within(day, ctx.settings.lifecycle.active_window_days)),
+        need=t.count(where=ctx.within(day, ctx.settings.tags.need_days)),
+        abnormal_urgent=t.count(where=abnormal & urgent),
+    )
+
+
+@family("cd")
+def conditions(ctx: TagContext) -> ir.Table:
+    """Conditions known before as-of (no onset date: counted, the record predates loading)."""
+    t = ctx.table("conditions")
+    t = t.filter(t.onset_at.isnull() | ctx.before(t.onset_at))
+    live = ~t.status.fill_null("active").isin(("inactive", "remission", "resolved"))
+    category = t.category.fill_null("diagnosis")
+    clinical = live & category.isin(("diagnosis", "problem"))
+    cols: dict[str, ir.Value] = {}
+    for c in codes.CHRONIC:
+        hit = ((t.system == "icd10") & _any(t.code, c.icd10)) | (
+            (t.system == "snomed") & t.code.isin(c.snomed) if c.snomed else ibis.literal(False))
+        cols[f"{c.code}"] = t.count(where=clinical & hit)
+    return t.group_by("user_id").aggregate(
+        total=t.count(),
+        allergy=t.count(where=category == "allergy"),
+        family_history=t.count(where=category == "family_history"),
+        **cols,
+    )
+
+
+@family("rx")
+def prescriptions(ctx: TagContext) -> ir.Table:
+    t = ctx.facts("prescriptions", "ts")
+    day = ctx.local_day(t.ts)
+    code = t.drug_code.fill_null("")
+    name = t.drug_name.fill_null("")
+    supply = t.days_supply.fill_null(0) * (t.refills.fill_null(0) + 1)
+    running = ctx.days_since(day) <= supply
+    cols: dict[str, ir.Value] = {}
+    for c in codes.CHRONIC:
+        hit = _any(code, c.atc) | _any(name, c.drug_names, "contains")
+        cols[c.code] = t.count(where=hit)
+    return t.group_by("user_id").aggregate(
+        total=t.count(),
+        running=t.count(where=running),
+        recovery=t.count(where=ctx.within(day, ctx.settings.tags.recovery_days)),
+        **cols,
+    )
+
+
+@family("en")
+def encounters(ctx: TagContext) -> ir.Table:
+    t = ctx.facts("encounters", "start_at")
+    day = ctx.local_day(t.start_at)
+    return t.group_by("user_id").aggregate(
+        total=t.count(), need=t.count(where=ctx.within(day, ctx.settings.tags.need_days)))
+
+
+@family("pk")
+def packages(ctx: TagContext) -> ir.Table:
+    """Service-package use: entitlement uses in the window, enrolments running at as-of."""
+    u = ctx.facts("entitlement_usage", "ts")
+    e = ctx.facts("enrollments", "start_at")
+    window = ctx.settings.lifecycle.active_window_days
+    uses = u.group_by("user_id").aggregate(
+        uses_window=u.count(where=ctx.within(ctx.local_day(u.ts), window)))
+    running = e.filter(e.end_at.isnull() | ~ctx.before(e.end_at),
+                       e.status.fill_null("active").isin(("active", "expired")))
+    enrolled = running.group_by("user_id").aggregate(enrolled=running.count())
+    joined = uses.outer_join(enrolled, "user_id")
+    return joined.select(
+        user_id=ibis.coalesce(joined.user_id, joined.user_id_right),
+        uses_window=joined.uses_window.fill_null(0),
+        enrolled=joined.enrolled.fill_null(0),
+    )
+
+
+@family("fam")
+def family_accounts(ctx: TagContext) -> ir.Table:
+    """How many patients this account manages (patients.managed_by)."""
+    p = ctx.facts("patients", "registered_at").filter(ibis._.managed_by.notnull())
+    return p.group_by(user_id=p.managed_by).aggregate(manages=p.count())
+
+
+def _keywords(ctx: TagContext) -> ir.Table:
+    from careops.tags.keywords import keyword_table
+
+    return keyword_table(ctx)
+
+
+def _declare_keywords() -> None:
+    from careops.tags.keywords import KEYWORD_SCHEMA
+
+    FAMILIES["kw"] = _keywords
+    DECLARED["kw"] = KEYWORD_SCHEMA
+
+
+_declare_keywords()

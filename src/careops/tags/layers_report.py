@@ -1,0 +1,91 @@
+"""Layer reports: counts per layer, migration between two dates, each user's layer history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import ibis
+from ibis.backends import BaseBackend
+
+from careops.config import Settings
+from careops.tags.errors import TagError
+from careops.tags.registry import all_tags, get_tag
+from careops.tags.snapshot import read_snapshot, snapshot_dates, tags_at
+
+DIMENSIONS = ("lifecycle", "health_need", "value", "data_richness")
+GROUPS = ("churn_risk", "frequent_consulter", "health_manager", "interactive", "chronic",
+          "elderly", "child")
+
+
+@dataclass(frozen=True)
+class LayerCount:
+    dimension: str
+    code: str
+    label: str
+    users: int
+    share: float
+
+
+def layer_counts(con: BaseBackend, as_of: date, *, lang: str = "zh",
+                 settings: Settings | None = None) -> list[LayerCount]:
+    """Users per value of each layer dimension (and per group flag), with shares of all users."""
+    t = tags_at(con, as_of, [*DIMENSIONS, *GROUPS], settings=settings)
+    aggs = {f"{d}__{code}": (t[d] == code).ifelse(1, 0).sum()
+            for d in DIMENSIONS for code in get_tag(d).codes}
+    aggs |= {f"groups__{g}": t[g].ifelse(1, 0).sum() for g in GROUPS}
+    row = t.aggregate(total=t.count(), **aggs).to_pyarrow().to_pylist()[0]
+    total = int(row.pop("total") or 0)
+    out = []
+    for key, n in row.items():
+        dim, code = key.split("__", 1)
+        label = get_tag(dim).value_label(code, lang) if dim != "groups" else \
+            get_tag(code).label(lang)
+        out.append(LayerCount(dim, code, label, int(n or 0), (n or 0) / total if total else 0.0))
+    return out
+
+
+def migration_matrix(con: BaseBackend, start: date, end: date, dimension: str = "lifecycle", *,
+                     settings: Settings | None = None) -> list[dict]:
+    """How many users moved from each layer at `start` to each layer at `end`.
+
+    Users registered after `start` appear with `from` = None (they joined in between).
+    """
+    if dimension not in DIMENSIONS:
+        raise TagError(f"unknown layer dimension {dimension!r}; use one of {', '.join(DIMENSIONS)}")
+    if end <= start:
+        raise TagError(f"--to {end} must be after --from {start}")
+    a = tags_at(con, start, [dimension], settings=settings).rename(before=dimension)
+    b = tags_at(con, end, [dimension], settings=settings).rename(after=dimension)
+    j = b.left_join(a, b.user_id == a.user_id)
+    m = j.group_by([j.before, j.after]).aggregate(users=j.count())
+    rows = [{"from": r["before"], "to": r["after"], "users": int(r["users"])}
+            for r in m.to_pyarrow().to_pylist()]
+    return sorted(rows, key=lambda r: (r["from"] is not None, r["from"] or "", r["to"] or ""))
+
+
+def layer_history(con: BaseBackend, user_id: str | None = None, dimension: str = "lifecycle",
+                  ) -> list[dict]:
+    """Layer changes found in the stored snapshots: (user, day, from, to), oldest first.
+
+    "entered silent on D" is the first stored day D whose snapshot says silent while the
+    previous stored snapshot said otherwise (or the user was not there yet).
+    """
+    if dimension not in {t.name for t in all_tags()}:
+        raise TagError(f"unknown tag {dimension!r}")
+    dates = snapshot_dates(con)
+    if not dates:
+        raise TagError("no tag snapshots stored; run `careops tags compute --as-of D` daily")
+    parts = []
+    for d in dates:
+        s = read_snapshot(con, d)
+        if user_id is not None:
+            s = s.filter(s.user_id == user_id)
+        parts.append(s.select("user_id", day=ibis.literal(d, type="date"), layer=s[dimension]))
+    u = ibis.union(*parts)
+    w = ibis.window(group_by=u.user_id, order_by=u.day)
+    u = u.mutate(before=u.layer.lag().over(w), first=ibis.row_number().over(w) == 0)
+    changes = u.filter(u.first | (u.layer != u.before) | (u.layer.isnull() != u.before.isnull()))
+    changes = changes.order_by(["user_id", "day"])
+    return [{"user_id": r["user_id"], "day": r["day"], "from": r["before"], "to": r["layer"]}
+            for r in changes.to_pyarrow().to_pylist()]

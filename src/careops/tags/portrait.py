@@ -1,0 +1,79 @@
+"""A patient's portrait: all tags of one user as of a date, and a one-line summary."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ibis.backends import BaseBackend
+
+from careops.config import Settings
+from careops.tags import codes
+from careops.tags.compute import require_patients
+from careops.tags.errors import TagError
+from careops.tags.registry import all_tags, get_tag
+from careops.tags.snapshot import tags_at
+
+
+def user_tags(con: BaseBackend, user_id: str, as_of: date, *,
+              settings: Settings | None = None) -> dict:
+    """Every tag of one patient as of a date (from the snapshot when stored)."""
+    require_patients(con, as_of, settings)
+    t = tags_at(con, as_of, settings=settings)
+    rows = t.filter(t.user_id == user_id).to_pyarrow().to_pylist()
+    if not rows:
+        p = con.table("patients")
+        known = p.filter(p.user_id == user_id).registered_at.min().execute()
+        if known is not None and str(known) != "NaT":
+            raise TagError(f"patient {user_id!r} registered on {str(known)[:10]}, after as_of "
+                           f"{as_of.isoformat()}")
+        raise TagError(f"no patient {user_id!r} in the warehouse")
+    return rows[0]
+
+
+def summary(tags: dict, lang: str = "zh") -> str:
+    """One line, e.g. "45 岁男性, 30 天未测血压, 高血压史, 沉默用户, 流失风险 85"."""
+    zh = lang == "zh"
+    parts = []
+    sex = {"M": ("男性", "male"), "F": ("女性", "female")}.get(tags.get("sex"), ("", ""))
+    age = tags.get("age")
+    if age is not None:
+        parts.append(f"{age} 岁{sex[0]}" if zh else f"{age}, {sex[1]}".rstrip(", "))
+    elif sex[0]:
+        parts.append(sex[0] if zh else sex[1])
+    for key, zh_text, en_text in (("days_without_bp", "天未测血压", "days without a BP reading"),
+                                  ("days_without_glucose", "天未测血糖",
+                                   "days without a glucose reading")):
+        days = tags.get(key)
+        if days is not None and days >= 30:
+            parts.append(f"{days} {zh_text}" if zh else f"{days} {en_text}")
+    for c in codes.CHRONIC:
+        if tags.get(f"has_{c.code}"):
+            parts.append(f"{c.label_zh}史" if zh else f"{c.label_en.lower()} history")
+    if tags.get("allergy"):
+        parts.append("过敏史" if zh else "allergy")
+    lifecycle = tags.get("lifecycle")
+    if lifecycle:
+        parts.append(get_tag("lifecycle").value_label(lifecycle, lang))
+    score = tags.get("churn_score")
+    if score is not None:
+        parts.append(f"流失风险 {round(score)}" if zh else f"churn risk {round(score)}")
+    elif tags.get("churn_risk"):
+        parts.append("流失预警" if zh else "at risk of churn")
+    return ", ".join(parts)
+
+
+def labelled(tags: dict, lang: str = "zh") -> list[tuple[str, str, str]]:
+    """(tag name, label, value label) for every registered tag present in `tags`."""
+    out = []
+    for t in all_tags():
+        if t.name not in tags:
+            continue
+        v = tags[t.name]
+        if t.values:
+            text = t.value_label(v, lang) if v is not None else "—"
+        elif isinstance(v, bool):
+            text = ("是" if v else "否") if lang == "zh" else ("yes" if v else "no")
+        else:
+            text = "—" if v is None else str(v)
+        out.append((t.name, t.label(lang), text))
+    return out

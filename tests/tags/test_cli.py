@@ -1,0 +1,111 @@
+"""The command line: each command on a small warehouse file, and clean errors."""
+
+import json
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+from typer.testing import CliRunner
+
+from careops.cli import app
+from careops.errors import CareOpsError
+from tests.tags.hospital import Hospital
+
+AS_OF = date(2026, 6, 1)
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    from careops.warehouse import connect, create_tables
+
+    path = tmp_path_factory.mktemp("cli") / "w.duckdb"
+    con = connect(f"duckdb:///{path}")
+    create_tables(con)
+    h = Hospital(AS_OF)
+    h.patient("p45", birth=date(1981, 1, 1), sex="M").condition("p45", "I10")
+    h.reading("p45", 40, "8480-6", 150).event("p45", 20, "search", query="高血压")
+    for i in range(12):
+        h.patient(f"u{i:02d}", birth=date(1950 + 5 * i, 1, 1), sex="MF"[i % 2])
+        for d in range(1, 1 + (i % 4) * 3):
+            h.event(f"u{i:02d}", d)
+        if i % 3 == 0:
+            h.order(f"u{i:02d}", 2, 100.0 * i).order(f"u{i:02d}", 5, 50.0).consult(f"u{i:02d}", 3)
+    h.load(con)
+    con.disconnect()
+    return f"duckdb:///{path}"
+
+
+def run(*args):
+    result = runner.invoke(app, [*args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def test_tags_compute_show_and_layers(url):
+    r = run("tags", "compute", "--as-of", "2026-06-01", "--warehouse", url)
+    assert "13" in r.output
+    r = run("tags", "show", "p45", "--as-of", "2026-06-01", "--warehouse", url, "--json")
+    data = json.loads(r.output)
+    assert data["summary"] == "45 岁男性, 39 天未测血压, 高血压史, 低频用户, 流失预警"
+    assert data["tags"]["age"] == 45
+    r = run("tags", "show", "p45", "--as-of", "2026-06-01", "--warehouse", url, "--lang", "en")
+    assert ("45, male, 39 days without a BP reading, hypertension history, Occasional, "
+            "at risk of churn") in " ".join(r.output.split())
+    r = run("layers", "--as-of", "2026-06-01", "--warehouse", url, "--json")
+    rows = json.loads(r.output)
+    lifecycle = [x for x in rows if x["dimension"] == "lifecycle"]
+    assert sum(x["users"] for x in lifecycle) == 13
+    assert sum(x["share"] for x in lifecycle) == pytest.approx(1.0)
+    r = run("layers", "migrate", "--from", "2026-06-01", "--to", "2026-07-01", "--warehouse",
+            url, "--json")
+    assert sum(x["users"] for x in json.loads(r.output)) == 13
+
+
+def test_segment_commands(url, tmp_path):
+    where = 'sex == "M" and age >= 40'
+    r = run("segment", "count", "--where", where, "--as-of", "2026-06-01", "--warehouse", url,
+            "--json")
+    assert json.loads(r.output)["count"] == 5  # p45, u00 (76), u02 (66), u04 (56), u06 (46)
+    r = run("segment", "sample", "--where", where, "--as-of", "2026-06-01", "--warehouse", url,
+            "--limit", "2", "--json")
+    assert [x["user_id"] for x in json.loads(r.output)] == ["p45", "u00"]
+    rule = tmp_path / "rule.yaml"
+    rule.write_text("and:\n  - {tag: sex, op: '==', value: M}\n  - {tag: age, op: '>=', "
+                    "value: 40}\n", encoding="utf-8")
+    out = tmp_path / "m.csv"
+    r = run("segment", "export", "--where", f"@{rule}", "--as-of", "2026-06-01", "--out",
+            str(out), "--warehouse", url)
+    assert out.read_text().count("\n") == 6  # header + 5
+    r = run("segment", "count", "--where", 'did("share")', "--as-of", "2026-06-01",
+            "--warehouse", url)
+    assert "no patient matches" in r.output
+    run("segment", "save", "men40", "--where", where, "--warehouse", url)
+    r = run("segment", "refresh", "men40", "--as-of", "2026-06-01", "--warehouse", url)
+    assert "5" in r.output
+    r = run("segment", "history", "men40", "--warehouse", url, "--json")
+    assert json.loads(r.output)[0]["members"] == 5
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["segment", "count", "--where", "agee > 3", "--as-of", "2026-06-01"], "did you mean 'age'"),
+    (["tags", "show", "nobody", "--as-of", "2026-06-01"], "no patient 'nobody'"),
+    (["layers", "--as-of", "2031-01-01"], "in the future"),
+    (["layers", "--as-of", "01/06/2026"], "not a date"),
+])
+def test_errors_are_careops_errors(url, args, message):
+    result = runner.invoke(app, [*args, "--warehouse", url])
+    assert isinstance(result.exception, CareOpsError)
+    assert message in str(result.exception)
+
+
+def test_main_prints_the_error_without_a_traceback(url):
+    proc = subprocess.run(
+        [sys.executable, "-c", "from careops.cli import main; main()", "segment", "count",
+         "--where", "(sex == 'F'", "--as-of", "2026-06-01", "--warehouse", url],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "unbalanced '('" in proc.stderr
+    assert "Traceback" not in proc.stderr
