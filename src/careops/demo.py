@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from careops.cliutil import out
+from careops.cliutil import out, rich_table
 from careops.config import get_settings
+
+DIMENSIONS = {"lifecycle": "生命周期", "health_need": "健康需求", "value": "价值",
+              "data_richness": "数据丰富度", "groups": "子群/特殊人群"}
 
 
 def demo(
@@ -25,17 +29,19 @@ def demo(
     from careops.sim import SimConfig, simulate, table_paths
     from careops.sim.cli import print_summary, progress_bar
     from careops.state import audit, connect_state, migrate
+    from careops.tags.layers_report import layer_counts
+    from careops.tags.snapshot import store_snapshot
     from careops.warehouse import connect, create_tables
 
     settings = get_settings()
     shutil.rmtree(folder, ignore_errors=True)
     sim_dir, warehouse = folder / "simulation", folder / "warehouse.duckdb"
     cfg = SimConfig(users=users, days=days, seed=seed)
-    out.print(f"[bold]1/3 模拟 {users:,} 名患者 × {days} 天[/] (seed {seed}) → {sim_dir}")
+    out.print(f"[bold]1/4 模拟 {users:,} 名患者 × {days} 天[/] (seed {seed}) → {sim_dir}")
     with progress_bar(False) as (bar, task):
         bar.update(task, total=cfg.users)
         simulate(cfg, sim_dir, progress=lambda done, total: bar.update(task, completed=done))
-    out.print(f"[bold]2/3 导入仓库[/] → duckdb:///{warehouse}")
+    out.print(f"[bold]2/4 导入仓库[/] → duckdb:///{warehouse}")
     con = connect(f"duckdb:///{warehouse}")
     create_tables(con)
     report = ingest_paths(con, table_paths(sim_dir), settings=settings)
@@ -43,10 +49,22 @@ def demo(
     migrate(engine)
     audit(engine, "demo", target=str(folder), detail={"users": users, "days": days})
     print_report(report, settings.lang)
-    out.print("[bold]3/3 概况[/]")
+    as_of = cfg.start + dt.timedelta(days=days)
+    out.print(f"[bold]3/4 标签与分层[/] as of {as_of}")
+    with out.status("computing tags …"):
+        tagged = store_snapshot(con, as_of)
+        counts = layer_counts(con, as_of, lang=settings.lang)
+    out.print(f"已计算 {tagged:,} 位患者的标签")
+    out.print(rich_table("用户分层 Layers", ["维度", "分层", "人数", "占比"],
+                         [[DIMENSIONS.get(c.dimension, c.dimension), c.label, f"{c.users:,}", f"{c.share:.1%}"]
+                          for c in counts]))
+    out.print("[bold]4/4 概况[/]")
     print_summary(sim_dir)
     out.print(f"\n仓库 / warehouse: duckdb:///{warehouse}\n"
               f"试试 / try: careops tables -w duckdb:///{warehouse}\n"
               f'          careops sql "SELECT department, count(*) FROM consultations GROUP BY 1 '
-              f'ORDER BY 2 DESC" -w duckdb:///{warehouse}')
+              f'ORDER BY 2 DESC" -w duckdb:///{warehouse}\n'
+              f"          careops layers --as-of {as_of} -w duckdb:///{warehouse}\n"
+              f'          careops segment count --where \'searched("失眠", within="30d")\' '
+              f"--as-of {as_of} -w duckdb:///{warehouse}", soft_wrap=True, highlight=False)
     raise typer.Exit(report.exit_code)
