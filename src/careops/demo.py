@@ -56,8 +56,8 @@ def demo(
         counts = layer_counts(con, as_of, lang=settings.lang)
     out.print(f"已计算 {tagged:,} 位患者的标签")
     out.print(rich_table("用户分层 Layers", ["维度", "分层", "人数", "占比"],
-                         [[DIMENSIONS.get(c.dimension, c.dimension), c.label, f"{c.users:,}", f"{c.share:.1%}"]
-                          for c in counts]))
+                         [[DIMENSIONS.get(c.dimension, c.dimension), c.label,
+                           f"{c.users:,}", f"{c.share:.1%}"] for c in counts]))
     out.print("[bold]4/4 概况[/]")
     print_summary(sim_dir)
     out.print(f"\n仓库 / warehouse: duckdb:///{warehouse}\n"
