@@ -174,7 +174,7 @@ def analyze(
         str | None, typer.Option("--table", help="per-user table in the warehouse, not a file")
     ] = None,
     warehouse: Annotated[
-        str | None, typer.Option("--warehouse", help="warehouse URL (default from settings)")
+        str | None, typer.Option("--warehouse", "-w", help="warehouse URL (default from settings)")
     ] = None,
     as_json: JsonOption = False,
     lang: Annotated[str | None, typer.Option("--lang", help="zh or en")] = None,

@@ -18,7 +18,7 @@ out = Console()
 WHERE = typer.Option(..., "--where", help='rule, e.g. \'searched("失眠", within="30d") and '
                      'sex == "F"\', JSON, or @file.yaml')
 AS_OF = typer.Option(..., "--as-of", help="as-of date YYYY-MM-DD")
-WAREHOUSE = typer.Option(None, "--warehouse", help="warehouse URL (default: settings)")
+WAREHOUSE = typer.Option(None, "--warehouse", "-w", help="warehouse URL (default: settings)")
 JSON = typer.Option(False, "--json", help="print JSON for machines")
 OUT = typer.Option(..., "--out", help="file.csv or file.parquet")
 

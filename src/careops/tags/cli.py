@@ -15,7 +15,7 @@ tags_app = typer.Typer(help="用户标签 Patient tags: compute, show, list.", n
 layers_app = typer.Typer(help="用户分层 Layers: counts per layer, migration, history.")
 out = Console()
 
-WAREHOUSE = typer.Option(None, "--warehouse", help="warehouse URL (default: settings)")
+WAREHOUSE = typer.Option(None, "--warehouse", "-w", help="warehouse URL (default: settings)")
 AS_OF = typer.Option(..., "--as-of", help="as-of date YYYY-MM-DD (facts before it count)")
 JSON = typer.Option(False, "--json", help="print JSON for machines")
 LANG = typer.Option(None, "--lang", help="zh or en (default: settings)")
