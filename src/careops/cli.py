@@ -31,6 +31,17 @@ def version() -> None:
     print(__version__)
 
 
+def _register_commands() -> None:
+    from careops.metrics.cli import metrics_command
+    from careops.report.cli import report_command
+
+    app.command("metrics")(metrics_command)
+    app.command("report")(report_command)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Entry point: run the app, turning CareOps errors into a message and an exit code."""
     try:
