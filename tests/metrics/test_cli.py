@@ -16,9 +16,9 @@ from tests.metrics import hospital as h
 runner = CliRunner()
 
 
-@pytest.fixture
-def url(tmp_path):
-    u = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    u = f"duckdb:///{tmp_path_factory.mktemp('cli') / 'wh.duckdb'}"
     con = connect(u)
     create_tables(con)
     fill(con, h.tables())

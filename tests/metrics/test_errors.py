@@ -18,13 +18,15 @@ from careops.metrics import (
 )
 from tests.conftest import fill
 from tests.metrics import hospital as h
+from tests.metrics.conftest import open_warehouse
 
 
-@pytest.fixture
-def wh(make_warehouse):
-    con = make_warehouse("duckdb")
+@pytest.fixture(scope="module")
+def wh(request, tmp_path_factory):
+    con, cleanup = open_warehouse("duckdb", request, tmp_path_factory)
     fill(con, h.tables())
-    return con
+    yield con
+    cleanup()
 
 
 def test_unknown_metric_names_the_closest(wh):

@@ -24,14 +24,19 @@ def data(tmp_path_factory):
     return con
 
 
+@pytest.fixture(scope="module")
+def zh_report(data):
+    return build_report(data, h.AS_OF_CONVERSION)
+
+
 def options(page: str) -> dict:
     m = re.search(r"var OPTIONS = (\{.*?\});\n", page, re.S)
     assert m
     return json.loads(m.group(1).replace("<\\/", "</"))
 
 
-def test_report_in_chinese_by_default(data):
-    report = build_report(data, h.AS_OF_CONVERSION)
+def test_report_in_chinese_by_default(zh_report):
+    report = zh_report
     page = render_html(report)
     assert '<html lang="zh-CN">' in page
     for text in ("互联网医院运营指标报告", "转化漏斗", "付费转化率", "7日留存", "血压控制率"):
@@ -45,8 +50,8 @@ def test_report_in_chinese_by_default(data):
     assert funnel[0]["name"] == "注册"
 
 
-def test_report_is_self_contained(data):
-    page = render_html(build_report(data, h.AS_OF_CONVERSION))
+def test_report_is_self_contained(zh_report):
+    page = render_html(zh_report)
     assert "echarts.init" in page and "Apache Software Foundation" in page  # ECharts inlined
     assert not re.search(r"<(script|link)[^>]+(src|href)=\"?https?:", page)  # no CDN
 
@@ -60,11 +65,11 @@ def test_report_in_english(data, tmp_path):
 
 
 @pytest.mark.browser
-def test_report_renders_in_headless_chromium(data, tmp_path):
+def test_report_renders_in_headless_chromium(zh_report, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.fail("chromium is not installed (make browser)")
-    path = write_report(build_report(data, h.AS_OF_RETENTION), tmp_path / "report.html")
+    path = write_report(zh_report, tmp_path / "report.html")
     dom = subprocess.run(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu",
          "--disable-background-networking", "--virtual-time-budget=5000", "--dump-dom",
