@@ -149,3 +149,15 @@ def test_ltv_and_roi_by_channel(hospital_wh):
     assert roi["v_douyin"] == pytest.approx((1300 - 3000) / 3000)
     assert roi["v_baidu"] == pytest.approx(1.0)
     assert roi["v_organic"] is None
+
+
+def test_breakdown_by_a_layer_table(hospital_wh):
+    """A per-user (user_id, group) table — how the tags package's layers plug in."""
+    import ibis
+
+    layers = ibis.memtable({"user_id": ["p1", "p2", "p3", "p4"],
+                            "lifecycle": ["active", "active", "silent", "new"]})
+    r = value(hospital_wh, "paid_conversion", h.AS_OF_CONVERSION, by=layers)
+    assert r.by == "lifecycle"
+    assert {g.group: (g.numerator, g.denominator) for g in r.groups} == {
+        "active": (1, 2), "new": (0, 1), "silent": (0, 1)}

@@ -98,3 +98,10 @@ def test_report_command(tmp_path):
                                  "--out", str(out), "--lang", "en"])
     assert r.exit_code == 0, r.output
     assert "Paid conversion" in out.read_text(encoding="utf-8")
+
+
+def test_report_with_an_unknown_layer_fails_first(data):
+    from careops.metrics import BreakdownError
+
+    with pytest.raises(BreakdownError, match="no column or tag called 'lifecycle'"):
+        build_report(data, h.AS_OF_CONVERSION, by="lifecycle")

@@ -10,6 +10,7 @@ from typing import Any
 from ibis.backends import BaseBackend
 
 from careops.metrics import compute as compute_metric
+from careops.metrics.breakdown import resolve
 from careops.metrics.context import MetricContext
 from careops.metrics.format import fmt, fmt_number
 from careops.metrics.registry import CATEGORY_LABELS, get_metric
@@ -57,6 +58,7 @@ def build_report(con: BaseBackend, as_of: date, *, lang: str = "zh", by: str = "
     """
     ctx = MetricContext(con, as_of, cache=True)
     ctx.validate()
+    resolve(ctx, by)  # an unknown layer fails now, not after the KPIs
 
     def compute(con, name, as_of, **kw):
         t0 = time.perf_counter()
