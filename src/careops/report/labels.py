@@ -5,8 +5,8 @@ from __future__ import annotations
 TEXT: dict[str, dict[str, str]] = {
     "title": {"zh": "互联网医院运营指标报告", "en": "Internet hospital operations report"},
     "as_of": {"zh": "统计截至", "en": "As of"},
-    "as_of_note": {"zh": "仅统计该日 00:00（医院时区）之前的数据",
-                   "en": "facts before 00:00 of that day, hospital time"},
+    "as_of_note": {"zh": "（仅统计该日 00:00 医院时间之前的数据）",
+                   "en": "(facts before 00:00 of that day, hospital time)"},
     "generated": {"zh": "生成时间", "en": "Generated"},
     "timezone": {"zh": "医院时区", "en": "Hospital timezone"},
     "kpis": {"zh": "核心指标", "en": "Key metrics"},
