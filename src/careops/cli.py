@@ -9,6 +9,7 @@ from rich.console import Console
 
 from careops import __version__
 from careops.errors import CareOpsError
+from careops.experiments.cli import app as experiment_app
 
 app = typer.Typer(
     name="careops",
@@ -18,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 err = Console(stderr=True)
+app.add_typer(experiment_app, name="experiment")
 
 
 @app.callback()
@@ -31,15 +33,17 @@ def version() -> None:
     print(__version__)
 
 
-def _register_commands() -> None:
-    from careops.metrics.cli import metrics_command
-    from careops.report.cli import report_command
+from careops.ingest import cli as _ingest  # noqa: E402
+from careops.metrics.cli import metrics_command  # noqa: E402
+from careops.report.cli import report_command  # noqa: E402
 
-    app.command("metrics")(metrics_command)
-    app.command("report")(report_command)
-
-
-_register_commands()
+app.command()(_ingest.init)
+app.command()(_ingest.ingest)
+app.command()(_ingest.tables)
+app.command()(_ingest.sql)
+app.add_typer(_ingest.quarantine_app, name="quarantine")
+app.command("metrics")(metrics_command)
+app.command("report")(report_command)
 
 
 def main() -> None:
@@ -47,5 +51,5 @@ def main() -> None:
     try:
         app()
     except CareOpsError as exc:
-        err.print(f"[bold red]错误 / error:[/] {exc}")
+        err.print(f"[bold red]错误 / error:[/] {exc}", soft_wrap=True, highlight=False)
         sys.exit(exc.exit_code)

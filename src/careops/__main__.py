@@ -1,0 +1,5 @@
+"""`python -m careops` runs the CLI."""
+
+from careops.cli import main
+
+main()

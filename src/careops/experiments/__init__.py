@@ -1,0 +1,1 @@
+"""Experiments: definitions, deterministic assignment, and the statistics that read the results."""

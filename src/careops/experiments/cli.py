@@ -1,0 +1,287 @@
+"""`careops experiment …`: analyse an experiment from a per-user file, size a new one.
+
+Thin shell: parses options, calls `careops.experiments`, prints a Rich table (Chinese labels by
+default, `--lang en`) or JSON (`--json`). Heavy modules are imported inside the commands so that
+`careops --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from careops.errors import ConfigError
+from careops.experiments.labels import label
+
+if TYPE_CHECKING:
+    from careops.experiments.analyze import Analysis
+
+app = typer.Typer(
+    help="A/B 实验：分析结果、估算样本量 (experiments: analyse results, size samples).",
+    no_args_is_help=True,
+)
+_probe = Console()
+out = _probe if _probe.is_terminal else Console(width=120)  # files and pipes get room for CIs
+
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON for machines")]
+
+
+def _lang(lang: str | None) -> str:
+    if lang is None:
+        from careops.config import get_settings
+
+        return get_settings().lang
+    if lang not in {"zh", "en"}:
+        raise ConfigError(f"--lang must be zh or en, got {lang!r}")
+    return lang
+
+
+def _split(text: str | None, option: str) -> list[str] | None:
+    if not text:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if len(set(items)) != len(items):
+        raise ConfigError(f"{option} lists a name twice: {text}")
+    return items
+
+
+def _weights(text: str | None) -> dict[str, float] | None:
+    """Parse `control=0.5,treatment=0.5`."""
+    if not text:
+        return None
+    weights: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            weights[name.strip()] = float(value)
+        except ValueError as exc:
+            msg = f"--weights must look like control=0.5,treatment=0.5; cannot read {part!r}"
+            raise ConfigError(msg) from exc
+    return weights
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:.{digits}g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None or not math.isfinite(value) else f"{value:+.2%}"
+
+
+def _p(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    return "<0.0001" if value < 1e-4 else f"{value:.4f}"
+
+
+def _render(analysis: Analysis, lang: str) -> None:
+    from careops.experiments.stats.results import error_message
+
+    kind = label(f"kind_{analysis.kind}", lang)
+    level = f"{1 - analysis.alpha:.0%}"
+    title = f"{label('title', lang)} · {label('metric', lang)}: {analysis.metric} ({kind})"
+    table = Table(title=title)
+    for key in ("variant", "n", "mean"):
+        table.add_column(label(key, lang), justify="left" if key == "variant" else "right")
+    table.add_column(f"{label('absolute_lift', lang)}\n({level} CI)", justify="right")
+    table.add_column(f"{label('relative_lift', lang)}\n({level} CI)", justify="right")
+    table.add_column(label("p_value", lang), justify="right")
+    multi = len(analysis.variants) > 2 and analysis.correction != "none"
+    if multi:
+        table.add_column(f"{label('adjusted_p', lang)}\n({analysis.correction})", justify="right")
+    table.add_column(label("chance_to_win", lang), justify="right")
+    for row in analysis.variants:
+        name = f"{row.variant}\n({label('control', lang)})" if row.is_control else row.variant
+        cells = [name, f"{row.n:,}", _num(row.mean) if row.n else "—"]
+        f, b = row.frequentist, row.bayesian
+        if row.is_control or f is None:
+            cells += ["", "", ""] + ([""] if multi else []) + [""]
+        elif f.error:
+            cells += [f"[yellow]{error_message(f.error, lang)}[/]", "", ""]
+            cells += (["—"] if multi else []) + ["—"]
+        else:
+            lo, hi = f.absolute_ci
+            cells.append(f"{_num(f.absolute_lift)}\n[{_num(lo)}, {_num(hi)}]")
+            if f.relative_lift is None or f.relative_ci is None:
+                cells.append("—")
+            else:
+                cells.append(
+                    f"{_pct(f.relative_lift)}\n[{_pct(f.relative_ci[0])}, {_pct(f.relative_ci[1])}]"
+                )
+            significant = f.p_value < analysis.alpha
+            cells.append(f"[bold]{_p(f.p_value)}[/]" if significant else _p(f.p_value))
+            if multi:
+                cells.append(_p(row.adjusted_p_value))
+            cells.append("—" if b is None or b.error else f"{b.chance_to_win:.1%}")
+        table.add_row(*cells)
+    out.print(table)
+    srm = analysis.srm
+    verdict = label("srm_bad" if srm.flagged else "srm_ok", lang)
+    style = "bold red" if srm.flagged else "green"
+    out.print(f"{label('srm', lang)}: p = {_p(srm.p_value)} — [{style}]{verdict}[/]")
+    if analysis.cuped_theta is not None:
+        share = analysis.variance_reduction or 0.0
+        removed = label("variance_removed", lang)
+        out.print(f"{label('cuped', lang)}: θ = {analysis.cuped_theta:.4g}, {removed} {share:.1%}")
+    if analysis.sequential:
+        out.print(label("sequential", lang))
+
+
+@app.command()
+def analyze(
+    variant_col: Annotated[str, typer.Option("--variant-col", help="column with the variant")],
+    metric_col: Annotated[str, typer.Option("--metric-col", help="column with the metric")],
+    file: Annotated[
+        Path | None, typer.Argument(help="per-user CSV or Parquet: one row per user")
+    ] = None,
+    covariate_col: Annotated[
+        str | None, typer.Option("--covariate-col", help="pre-period value for CUPED")
+    ] = None,
+    control: Annotated[
+        str | None, typer.Option("--control", help="control variant (default: 'control')")
+    ] = None,
+    variants: Annotated[
+        str | None, typer.Option("--variants", help="declared variants, control first: a,b,c")
+    ] = None,
+    weights: Annotated[
+        str | None, typer.Option("--weights", help="design split, e.g. control=0.5,b=0.5")
+    ] = None,
+    kind: Annotated[
+        Literal["auto", "proportion", "mean"],
+        typer.Option("--kind", help="auto: 0/1 values → proportion"),
+    ] = "auto",
+    alpha: Annotated[float | None, typer.Option("--alpha", help="default from settings")] = None,
+    sequential: Annotated[
+        bool, typer.Option("--sequential", help="always-valid intervals (safe to peek)")
+    ] = False,
+    tuning: Annotated[
+        float, typer.Option("--tuning", help="sequential: total users where CIs are tightest")
+    ] = 5000.0,
+    correction: Annotated[
+        Literal["holm", "bh", "none"], typer.Option("--correction", help="across variants")
+    ] = "holm",
+    table: Annotated[
+        str | None, typer.Option("--table", help="per-user table in the warehouse, not a file")
+    ] = None,
+    warehouse: Annotated[
+        str | None, typer.Option("--warehouse", help="warehouse URL (default from settings)")
+    ] = None,
+    as_json: JsonOption = False,
+    lang: Annotated[str | None, typer.Option("--lang", help="zh or en")] = None,
+) -> None:
+    """Analyse an A/B test from a per-user file or warehouse table (分析 A/B 实验)."""
+    from careops.config import get_settings
+    from careops.experiments.analyze import analyze_table, analyze_warehouse_table
+    from careops.experiments.rows import read_users
+    from careops.experiments.stats.settings import FrequentistSettings
+
+    lang = _lang(lang)
+    settings = get_settings().experiments
+    declared = _split(variants, "--variants")
+    if declared and control and control not in declared:
+        raise ConfigError(f"--control {control!r} is not among --variants ({variants})")
+    if (file is None) == (table is None):
+        raise ConfigError("give either a FILE or --table NAME (a table in the warehouse)")
+    options = {
+        "kind": None if kind == "auto" else kind,
+        "control": control,
+        "variants": declared,
+        "weights": _weights(weights),
+        "frequentist": FrequentistSettings(
+            alpha=alpha if alpha is not None else settings.alpha,
+            sequential=sequential,
+            sequential_tuning=tuning,
+        ),
+        "correction": correction,
+        "srm_p": settings.srm_p,
+    }
+    if file is not None:
+        users = read_users(file)
+        analysis = analyze_table(users, variant_col, metric_col, covariate_col, **options)
+    else:
+        from careops.warehouse.connect import connect
+
+        con = connect(warehouse)
+        try:
+            analysis = analyze_warehouse_table(
+                con, str(table), variant_col, metric_col, covariate_col, **options
+            )
+        finally:
+            con.disconnect()
+    if as_json:
+        print(json.dumps(analysis.to_dict(lang), ensure_ascii=False, indent=2))
+    else:
+        _render(analysis, lang)
+
+
+@app.command()
+def power(
+    mde: Annotated[float, typer.Option("--mde", help="smallest effect worth detecting")],
+    kind: Annotated[
+        Literal["proportion", "mean"], typer.Option("--kind", help="metric kind")
+    ] = "proportion",
+    baseline: Annotated[
+        float | None, typer.Option("--baseline", help="control rate (proportion) or mean")
+    ] = None,
+    sd: Annotated[float | None, typer.Option("--sd", help="per-user SD (mean metrics)")] = None,
+    relative: Annotated[
+        bool, typer.Option("--relative", help="mde is a fraction of the baseline")
+    ] = False,
+    alpha: Annotated[float | None, typer.Option("--alpha", help="default from settings")] = None,
+    power_: Annotated[float, typer.Option("--power", help="chance to detect the mde")] = 0.8,
+    ratio: Annotated[float, typer.Option("--ratio", help="treatment users per control")] = 1.0,
+    as_json: JsonOption = False,
+    lang: Annotated[str | None, typer.Option("--lang", help="zh or en")] = None,
+) -> None:
+    """Users needed per arm (样本量估算)."""
+    from careops.config import get_settings
+    from careops.experiments.stats.power import sample_size_means, sample_size_proportions
+    from careops.experiments.stats.settings import PowerSettings
+
+    lang = _lang(lang)
+    s = PowerSettings(
+        alpha=alpha if alpha is not None else get_settings().experiments.alpha,
+        power=power_,
+        ratio=ratio,
+    )
+    if kind == "proportion":
+        if baseline is None:
+            raise ConfigError("--baseline (the control conversion rate) is required")
+        size = sample_size_proportions(baseline, mde, relative, s)
+    else:
+        if sd is None:
+            raise ConfigError("--sd (per-user standard deviation) is required for mean metrics")
+        size = sample_size_means(mde, sd, baseline, relative, s)
+    result = {
+        "kind": kind,
+        "baseline": baseline,
+        "mde": mde,
+        "relative": relative,
+        "alpha": s.alpha,
+        "power": s.power,
+        "ratio": s.ratio,
+        "control": size.control,
+        "treatment": size.treatment,
+        "total": size.total,
+        "achieved_power": size.power,
+    }
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=label("power_title", lang))
+    for key in ("per_arm_control", "per_arm_treatment", "total", "achieved_power"):
+        table.add_column(label(key, lang), justify="right")
+    table.add_row(
+        f"{size.control:,}", f"{size.treatment:,}", f"{size.total:,}", f"{size.power:.3f}"
+    )
+    out.print(table)

@@ -1,0 +1,186 @@
+"""CLI for the warehouse doors: init, ingest, tables, quarantine, sql."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from careops.cliutil import (
+    JsonOpt,
+    LangOpt,
+    WarehouseOpt,
+    err,
+    lang_of,
+    open_warehouse,
+    out,
+    print_json,
+    rich_table,
+)
+from careops.config import get_settings
+from careops.errors import CareOpsError
+from careops.i18n import label, translate
+
+
+def init(warehouse: WarehouseOpt = None) -> None:
+    """创建仓库和状态库 / Create the warehouse tables (and the state store when it exists)."""
+    from careops.warehouse import create_tables
+
+    con = open_warehouse(warehouse)
+    created = create_tables(con)
+    out.print(f"warehouse ready: {len(created)} table(s) created"
+              + (f" ({', '.join(created)})" if created else ""))
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="文件或目录 / files or folders")],
+    kind: Annotated[str, typer.Option(help="auto|fhir|patients|events|orders|…")] = "auto",
+    mapping: Annotated[Path | None, typer.Option(help="列名/取值映射 YAML / mapping file")] = None,
+    encoding: Annotated[str | None, typer.Option(help="utf-8, gbk, gb18030 (默认自动识别)")] = None,
+    max_bad_ratio: Annotated[float | None, typer.Option(
+        help="坏行比例上限, 超过则整个文件拒绝 (default 0.05)")] = None,
+    warehouse: WarehouseOpt = None,
+    lang: LangOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """导入 CSV / Parquet / JSON Lines / FHIR R4 / Import files into the warehouse.
+
+    Exit codes: 0 loaded (possibly with quarantined rows), 1 a file was rejected, 2 unreadable
+    input or usage error.
+    """
+    from careops.ingest.mapping import Mapping
+    from careops.ingest.pipeline import ingest_paths
+    from careops.warehouse import create_tables
+
+    settings = get_settings()
+    lg = lang_of(lang)
+    if max_bad_ratio is not None and not 0 <= max_bad_ratio <= 1:
+        raise CareOpsError("--max-bad-ratio must be between 0 and 1 (e.g. 0.05)")
+    con = open_warehouse(warehouse)
+    create_tables(con)
+    spec = Mapping.load(mapping) if mapping else None
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                  transient=True, disable=json_out) as bar:
+        task = bar.add_task("导入 / ingesting", total=None)
+
+        def progress(source: str, n: int, total: int) -> None:
+            bar.update(task, total=total, completed=n - 1, description=Path(source).name)
+
+        report = ingest_paths(con, paths, settings=settings, kind=kind, mapping=spec,
+                              encoding=encoding, max_bad_ratio=max_bad_ratio, progress=progress)
+    if json_out:
+        print_json(report.to_json())
+    else:
+        _print_report(report, lg)
+    raise typer.Exit(report.exit_code)
+
+
+def _print_report(report, lg) -> None:
+    tables = report.tables
+    if tables:
+        out.print(rich_table(label("ingest_title", lg),
+                             [label(k, lg) for k in ("table", "loaded", "duplicates",
+                                                     "quarantined", "flagged")],
+                             [[t, c["loaded"], c["duplicates"], c["quarantined"], c["flagged"]]
+                              for t, c in sorted(tables.items())]))
+    rows = []
+    for f in report.files:
+        if f.status == "loaded" and not f.warnings:
+            continue
+        message = f.message or "; ".join(f.warnings)
+        rows.append([Path(f.source).name, label(f.status + "_status", lg), translate(message, lg)])
+    if rows:
+        out.print(rich_table(label("files_title", lg),
+                             [label("source", lg), label("status", lg), label("reason", lg)],
+                             rows))
+    if any(c["quarantined"] for c in tables.values()) or any(
+            f.status == "rejected" for f in report.files):
+        out.print(f"{label('next_step', lg)}: {label('quarantine_hint', lg)}")
+
+
+def tables(warehouse: WarehouseOpt = None, json_out: JsonOpt = False, lang: LangOpt = None) -> None:
+    """各表行数 / Row counts of the warehouse tables."""
+    from careops.schema import TABLES
+
+    con = open_warehouse(warehouse)
+    lg = lang_of(lang)
+    present = set(con.list_tables())
+    counts = {name: int(con.table(name).count().execute()) for name in TABLES if name in present}
+    if json_out:
+        print_json(counts)
+        return
+    out.print(rich_table(label("tables_title", lg), [label("table", lg), "中文" if lg == "zh"
+                                                     else "label", label("rows", lg)],
+                         [[n, TABLES[n].label_zh, f"{c:,}"] for n, c in counts.items()]))
+
+
+quarantine_app = typer.Typer(help="隔离区: 查看和导出坏记录 / Quarantined records",
+                             no_args_is_help=True)
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    load: Annotated[str | None, typer.Option("--load", help="批次 / load id")] = None,
+    table: Annotated[str | None, typer.Option(help="表 / table")] = None,
+    limit: Annotated[int, typer.Option(help="最多显示 / at most")] = 50,
+    warehouse: WarehouseOpt = None,
+    lang: LangOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """列出隔离的记录 / List quarantined records with file, row, field and reason."""
+    from careops.ingest.pipeline import read_quarantine
+
+    lg = lang_of(lang)
+    rows = read_quarantine(open_warehouse(warehouse), load, table, limit).to_pylist()
+    if json_out:
+        print_json(rows)
+        return
+    out.print(rich_table(label("quarantine_title", lg),
+                         [label(k, lg) for k in ("source", "record", "table", "field", "reason",
+                                                 "load_id")],
+                         [[Path(r["source"]).name, translate(r["record"], lg), r["table_name"],
+                           r["field"], translate(r["reason"], lg), r["load_id"]] for r in rows]))
+
+
+@quarantine_app.command("export")
+def quarantine_export(
+    path: Annotated[Path, typer.Argument(help="输出 CSV 或 Parquet / output .csv or .parquet")],
+    load: Annotated[str | None, typer.Option("--load", help="批次 / load id")] = None,
+    table: Annotated[str | None, typer.Option(help="表 / table")] = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """导出隔离的记录以便修复 / Export quarantined records for repair."""
+    from careops.ingest.pipeline import read_quarantine
+    from careops.io import write_table
+
+    data = read_quarantine(open_warehouse(warehouse), load, table)
+    write_table(data, path)
+    out.print(f"{len(data)} record(s) → {path}")
+
+
+def sql(
+    query: Annotated[str, typer.Argument(help='只读 SQL, 如 "SELECT count(*) FROM events"')],
+    csv: Annotated[bool, typer.Option("--csv", help="CSV 输出")] = False,
+    json_out: JsonOpt = False,
+    limit: Annotated[int, typer.Option(help="表格最多显示行数 / rows shown")] = 100,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """只读查询 / Run a read-only SQL query (SELECT/WITH only) for analysts."""
+    from careops.warehouse.query import read_only_sql
+
+    result = read_only_sql(open_warehouse(warehouse), query)
+    if json_out:
+        print_json(result.to_pylist())
+    elif csv:
+        import sys
+
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(result, sys.stdout.buffer)
+    else:
+        shown = result.slice(0, limit)
+        out.print(rich_table(f"{len(result):,} rows", result.column_names,
+                             [list(r.values()) for r in shown.to_pylist()]))

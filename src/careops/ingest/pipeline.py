@@ -1,0 +1,323 @@
+"""Ingest files and folders: find each file's kind, read, map, validate, load atomically.
+
+One source file is one batch: it loads whole, or (above the bad-row limit) not at all. Files
+are taken in dependency order (catalogue and patients before what refers to them), so a
+folder of exports loads with unknown-user flags only where a user really is unknown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import ibis
+import pyarrow as pa
+from ibis.backends import BaseBackend
+
+from careops.config import Settings
+from careops.errors import InputError
+from careops.ingest.base import Reject, Staged
+from careops.ingest.fhir import looks_like_fhir, read_fhir
+from careops.ingest.files import read_csv, read_jsonl, read_parquet
+from careops.ingest.mapping import Mapping
+from careops.ingest.validate import validate
+from careops.schema import TABLES
+from careops.warehouse.load import Batch, TablePart, apply_batch
+
+KINDS = ("auto", "fhir", *TABLES)
+ORDER = ["doctors", "catalogue", "patients", "marketing_spend", "enrollments"]
+DATA_SUFFIXES = {".csv", ".tsv", ".txt", ".parquet", ".pq", ".jsonl", ".ndjson", ".json", ".gz"}
+FHIR_TYPES = {"Patient", "Observation", "Condition", "Encounter", "MedicationRequest",
+              "AllergyIntolerance", "FamilyMemberHistory", "Medication", "Bundle"}
+
+
+@dataclass
+class FileResult:
+    """What happened to one file."""
+
+    source: str
+    status: str  # loaded | rejected | unreadable | skipped | already_loaded
+    message: str = ""
+    tables: dict[str, dict[str, int]] = field(default_factory=dict)
+    load_id: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    """The outcome of one `careops ingest` run."""
+
+    files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def tables(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for f in self.files:
+            if f.status != "loaded":
+                continue
+            for table, counts in f.tables.items():
+                acc = out.setdefault(table, {"loaded": 0, "duplicates": 0, "quarantined": 0,
+                                             "flagged": 0})
+                for k, v in counts.items():
+                    acc[k] = acc.get(k, 0) + v
+        return out
+
+    @property
+    def exit_code(self) -> int:
+        statuses = {f.status for f in self.files}
+        if "unreadable" in statuses or not any(s != "skipped" for s in statuses):
+            return 2
+        return 1 if "rejected" in statuses else 0
+
+    def to_json(self) -> dict:
+        return {
+            "tables": self.tables,
+            "rejected": [{"source": f.source, "reason": f.message}
+                         for f in self.files if f.status == "rejected"],
+            "unreadable": [{"source": f.source, "reason": f.message}
+                           for f in self.files if f.status == "unreadable"],
+            "skipped": [{"source": f.source, "reason": f.message}
+                        for f in self.files if f.status in ("skipped", "already_loaded")],
+            "files": [f.__dict__ for f in self.files],
+            "exit_code": self.exit_code,
+        }
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def ingest_paths(
+    con: BaseBackend,
+    paths: Iterable[Path],
+    *,
+    settings: Settings,
+    kind: str = "auto",
+    mapping: Mapping | None = None,
+    encoding: str | None = None,
+    max_bad_ratio: float | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest every file under `paths` into the warehouse `con`."""
+    if kind not in KINDS:
+        raise InputError(f"unknown --kind {kind!r}; use one of: {', '.join(KINDS)}")
+    ratio = settings.ingest.max_bad_ratio if max_bad_ratio is None else max_bad_ratio
+    report = IngestReport()
+    files: list[tuple[Path, str | None]] = []
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder")
+        for file in _expand(path):
+            files.append((file, _kind_of(file, kind, mapping)))
+    files.sort(key=_rank)
+    known = _known_users(con)
+    for n, (file, file_kind) in enumerate(files, start=1):
+        if progress:
+            progress(str(file), n, len(files))
+        siblings = [f for f, k in files if k == "fhir" and f.parent == file.parent]
+        result, loaded_patients = _ingest_file(con, file, file_kind, settings=settings,
+                                               mapping=mapping, encoding=encoding, ratio=ratio,
+                                               known=known, siblings=siblings)
+        if loaded_patients is not None:
+            known = pa.concat_arrays([known, loaded_patients])
+        report.files.append(result)
+    return report
+
+
+def _rank(file_kind: tuple[Path, str | None]) -> int:
+    """Load order: reference tables, patients (FHIR Patient files too), then the rest."""
+    path, kind = file_kind
+    if kind in ORDER:
+        return ORDER.index(kind)
+    if kind == "fhir":
+        return ORDER.index("patients") if path.name.startswith("Patient") else len(ORDER)
+    return len(ORDER) + 1
+
+
+def _expand(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*")
+                  if p.is_file() and not any(part.startswith(".") for part in p.parts))
+
+
+def _kind_of(path: Path, kind: str, mapping: Mapping | None) -> str | None:
+    """The canonical table (or 'fhir') a file holds, from --kind, mapping, name or content."""
+    if kind != "auto":
+        return kind
+    if mapping and mapping.table:
+        return mapping.table
+    suffixes = [s.lower() for s in path.suffixes]
+    if not suffixes or suffixes[-1] not in DATA_SUFFIXES:
+        return None
+    name = path.name.split(".")[0]
+    if name in FHIR_TYPES and ".ndjson" in suffixes:
+        return "fhir"
+    if suffixes[-1] in (".json", ".ndjson", ".gz") and looks_like_fhir(path):
+        return "fhir"
+    for candidate in (name.lower(), path.parent.name.lower()):
+        for table in sorted(TABLES, key=len, reverse=True):
+            if candidate == table or candidate.startswith((table + "_", table + "-")):
+                return table
+    return "?"  # decided from the columns once read
+
+
+def _known_users(con: BaseBackend) -> pa.Array:
+    ids = con.table("patients").select("user_id").to_pyarrow()["user_id"]
+    return ids.combine_chunks().cast(pa.string())
+
+
+def _content_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(8 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _already_loaded(con: BaseBackend, content_hash: str) -> str | None:
+    loads = con.table("_loads")
+    hit = (loads.filter((loads.content_hash == content_hash) & (loads.status == "loaded"))
+           .select("load_id").limit(1).to_pyarrow())
+    return hit["load_id"][0].as_py() if len(hit) else None
+
+
+def _read(path: Path, kind: str, encoding: str | None, siblings: list[Path]) -> Staged:
+    if kind == "fhir":
+        return read_fhir(path, context=[f for f in siblings if f != path])
+    suffix = [s.lower() for s in path.suffixes if s.lower() != ".gz"][-1:]
+    if suffix in ([".parquet"], [".pq"]):
+        return read_parquet(path)
+    if suffix in ([".jsonl"], [".ndjson"], [".json"]):
+        return read_jsonl(path, encoding)
+    return read_csv(path, encoding)
+
+
+def _guess_table(columns: list[str]) -> str | None:
+    """The canonical table whose key and required columns a file's header covers best."""
+    best, score = None, 0.0
+    for name, spec in TABLES.items():
+        if not set(spec.key) <= set(columns):
+            continue
+        s = len(set(spec.names) & set(columns)) / len(spec.names)
+        if s > score:
+            best, score = name, s
+    return best
+
+
+def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
+                 mapping: Mapping | None, encoding: str | None, ratio: float,
+                 known: pa.Array, siblings: list[Path]) -> tuple[FileResult, pa.Array | None]:
+    source = str(path)
+    if kind is None:
+        return FileResult(source, "skipped", "unknown kind of file (not CSV, Parquet, JSON "
+                          "Lines or FHIR); pass --kind to load it"), None
+    started = dt.datetime.now(dt.UTC)
+    content_hash = _content_hash(path)
+    previous = _already_loaded(con, content_hash)
+    if previous:
+        return FileResult(source, "already_loaded", f"same content already loaded "
+                          f"(load {previous}); nothing to do", load_id=previous), None
+    try:
+        staged = _read(path, kind, encoding, siblings)
+    except InputError as exc:
+        return FileResult(source, "unreadable", str(exc)), None
+    result = FileResult(source, "loaded", warnings=list(staged.warnings))
+    if "?" in staged.tables:
+        table = staged.tables.pop("?")
+        if mapping:
+            table = mapping.apply(table)
+        target = kind if kind not in ("?", None) else _guess_table(table.column_names)
+        if target is None:
+            return FileResult(source, "unreadable",
+                              "cannot tell which table this file holds from its name or "
+                              f"columns ({', '.join(table.column_names[:8])}); name the file "
+                              "after the table (orders.csv) or pass --kind"), None
+        staged.tables[target] = table
+        staged.rejects = [replace(r, table=r.table or target) for r in staged.rejects]
+    load_id = uuid.uuid4().hex[:16]
+    batch = Batch(load_id=load_id, source=source, content_hash=content_hash, started_at=started)
+    rejects: list[Reject] = list(staged.rejects)
+    patients = None
+    for table, rows in staged.tables.items():
+        spec = TABLES[table]
+        missing = [c for c in spec.required if c not in rows.column_names]
+        if missing:
+            batch.status = "rejected"
+            batch.message = (f"{table}: missing required column(s) {', '.join(missing)}; "
+                             f"found {', '.join(c for c in rows.column_names if c[0] != '_')}. "
+                             "Rename the columns or use --mapping")
+            batch.parts.append(TablePart(table=table, rows=rows.slice(0, 0), rows_in=len(rows)))
+            continue
+        own = None
+        if "patients" in staged.tables and "user_id" in staged.tables["patients"].column_names:
+            own = staged.tables["patients"]["user_id"].combine_chunks().cast(pa.string())
+        users = pa.concat_arrays([known, own]) if own is not None else known
+        v = validate(rows, spec, source=source, settings=settings.ingest,
+                     timezone=settings.timezone, known_users=users)
+        rejects.extend(v.rejects)
+        if v.extra_columns:
+            result.warnings.append(f"{table}: columns not in the canonical table were kept in "
+                                   f"ingest_extras: {', '.join(v.extra_columns)}")
+        batch.parts.append(TablePart(table=table, rows=v.good, rows_in=v.rows_in,
+                                     duplicates_in_batch=v.duplicates,
+                                     quarantined=len(v.rejects), flags=v.flags,
+                                     extras=v.extras))
+        if table == "patients":
+            patients = v.good["user_id"].combine_chunks()
+    for r in staged.rejects:  # rejects from the door count against the table they were for
+        for part in batch.parts:
+            if r.table in (None, part.table):
+                part.quarantined += 1
+                break
+    total = max(staged.records, sum(p.rows_in for p in batch.parts), 1)
+    if batch.status != "rejected" and len(rejects) / total > ratio:
+        batch.status = "rejected"
+        batch.message = (f"{len(rejects)} of {total} records are bad "
+                         f"({len(rejects) / total:.1%} > {ratio:.0%}); nothing of this file "
+                         "was loaded. Fix the rows listed by `careops quarantine list "
+                         f"--load {load_id}` and ingest the file again")
+    batch.quarantine = _quarantine_rows(rejects, load_id)
+    apply_batch(con, batch)
+    result.status = batch.status
+    result.message = batch.message
+    result.load_id = load_id
+    for part in batch.parts:
+        result.tables[part.table] = {
+            "loaded": part.loaded, "duplicates": part.duplicates,
+            "quarantined": part.quarantined,
+            "flagged": 0 if part.flags is None or batch.status != "loaded" else len(part.flags),
+        }
+    if staged.skipped:
+        result.warnings.append("not mapped: " + ", ".join(
+            f"{k} × {v}" for k, v in sorted(staged.skipped.items())))
+    return result, patients if batch.status == "loaded" else None
+
+
+def _quarantine_rows(rejects: list[Reject], load_id: str) -> pa.Table:
+    now = dt.datetime.now(dt.UTC)
+    return pa.Table.from_pylist([{
+        "load_id": load_id, "source": r.source, "table_name": r.table, "record": r.record,
+        "field": r.field, "reason": r.reason, "raw": r.raw, "quarantined_at": now,
+    } for r in rejects], schema=pa.schema([
+        ("load_id", pa.string()), ("source", pa.string()), ("table_name", pa.string()),
+        ("record", pa.string()), ("field", pa.string()), ("reason", pa.string()),
+        ("raw", pa.string()), ("quarantined_at", pa.timestamp("us", tz="UTC"))]))
+
+
+def read_quarantine(con: BaseBackend, load_id: str | None = None,
+                    table: str | None = None, limit: int | None = None) -> pa.Table:
+    """Quarantined records, newest first, optionally of one load or table."""
+    q = con.table("quarantine")
+    if load_id:
+        q = q.filter(q.load_id == load_id)
+    if table:
+        q = q.filter(q.table_name == table)
+    q = q.order_by([ibis.desc("quarantined_at"), "source", "record"])
+    if limit:
+        q = q.limit(limit)
+    return q.to_pyarrow()

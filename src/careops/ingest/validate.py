@@ -1,0 +1,351 @@
+"""Validate staged rows against the canonical schema, as one vectorised Ibis query on DuckDB.
+
+Each column is parsed to its canonical type and checked against its rules (required, enum, range,
+timestamps parseable and not in the future, JSON well-formed, observation units converted to the
+canonical unit of their LOINC code). A row with any failure goes to quarantine with the first
+failing field and every reason; rows repeating a key inside the batch are dropped as duplicates
+when identical and quarantined when they differ; rows of a user_id not among the patients are
+kept but flagged. Columns beyond the canonical ones are returned apart, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from careops.config import IngestSettings
+from careops.ingest.base import RAW, RECORD, Reject
+from careops.schema import OBSERVATION_UNITS, Column, Table
+from careops.warehouse import scratch
+
+IDX = "_idx"
+_SEP = "\x1f"  # separates field from reason inside one error
+_RS = "\x1e"  # separates the errors of one row
+
+
+@dataclass
+class Validated:
+    """The outcome of validating one staged table."""
+
+    table: str
+    rows_in: int
+    good: pa.Table  # canonical schema, ready to load
+    rejects: list[Reject] = field(default_factory=list)
+    duplicates: int = 0
+    flags: pa.Table | None = None  # record_id, user_id, flag
+    extras: pa.Table | None = None  # record_id, data (JSON of the extra columns)
+    extra_columns: list[str] = field(default_factory=list)
+
+
+@cache
+def _con():
+    return scratch()
+
+
+def validate(
+    staged: pa.Table,
+    spec: Table,
+    *,
+    source: str,
+    settings: IngestSettings,
+    timezone: str,
+    now: dt.datetime | None = None,
+    known_users: pa.Array | None = None,
+) -> Validated:
+    """Type, check and convert the staged rows of one canonical table."""
+    now = now or dt.datetime.now(dt.UTC)
+    extra_columns = [c for c in staged.column_names
+                     if c not in spec.names and c not in (RECORD, RAW)]
+    if RECORD not in staged.column_names:
+        records = pa.array([f"row {i + 1}" for i in range(len(staged))], pa.string())
+        staged = staged.append_column(RECORD, records)
+    staged = staged.append_column(IDX, pa.array(range(len(staged)), pa.int64()))
+    inner = staged.drop_columns([c for c in (RAW, *extra_columns) if c in staged.column_names])
+    out = _run(inner, spec, settings, timezone, now, known_users)
+
+    status = out["_status"]
+    good = out.filter(pc.equal(status, "ok"))
+    bad = out.filter(pc.equal(status, "bad"))
+    rejects = _rejects(bad, staged, spec, source)
+    flags = None
+    if spec.user_column and "_flag" in good.column_names:
+        flagged = good.filter(pc.is_valid(good["_flag"]))
+        if len(flagged):
+            flags = pa.table({
+                "record_id": _key_text(flagged, spec),
+                "user_id": flagged[spec.user_column],
+                "flag": flagged["_flag"],
+            })
+    extras = None
+    if extra_columns and len(good):
+        extras = _extras(staged, good, spec, extra_columns)
+    return Validated(
+        table=spec.name,
+        rows_in=len(staged),
+        good=good.select(spec.names).cast(spec.arrow_schema()),
+        rejects=rejects,
+        duplicates=int(pc.sum(pc.equal(status, "dup")).as_py() or 0),
+        flags=flags,
+        extras=extras,
+        extra_columns=extra_columns,
+    )
+
+
+def _run(inner, spec, settings, timezone, now, known_users) -> pa.Table:
+    con = _con()
+    t = ibis.memtable(inner)
+    if spec.name == "observations" and "code" in inner.column_names:
+        t = _join_units(t)
+    parsed: dict[str, ir.Value] = {}
+    errors: list[ir.StringValue] = []
+    for col in spec.columns:
+        raw = t[col.name] if col.name in inner.column_names else ibis.null(col.type if col.type
+                                                                            != "json" else "string")
+        value, error = _parse(col, raw, settings, timezone, now)
+        parsed[col.name] = value
+        errors.append(error)
+    if spec.name == "observations" and "code" in inner.column_names:
+        parsed, unit_error = _convert_units(t, parsed)
+        errors.append(unit_error)
+    error = ibis.literal(_RS).join(errors).nullif("")
+    v = t.select(IDX, RECORD, _error=error, **parsed)
+
+    keys = list(spec.key)
+    if _has_repeated_keys(con, t, keys):
+        w = ibis.window(group_by=[v[k] for k in keys], order_by=v[IDX])
+        content = ibis.struct({c.name: v[c.name] for c in spec.columns}).hash()
+        v = v.mutate(_rn=ibis.row_number().over(w), _h=content)
+        v = v.mutate(_first_h=v._h.first().over(w), _first_rec=v[RECORD].first().over(w))
+        key_text = " / ".join(keys)
+        conflict = ibis.literal(f"{keys[0]}{_SEP}duplicate {key_text} with different values "
+                                f"(first at ") + v._first_rec + ")"
+        v = v.mutate(_error=ibis.coalesce(v._error, ibis.ifelse(
+            (v._rn > 0) & (v._h != v._first_h), conflict, ibis.null("string"))))
+        status = ibis.cases((v._error.notnull(), "bad"), (v._rn > 0, "dup"), else_="ok")
+    else:
+        status = ibis.ifelse(v._error.notnull(), "bad", "ok")
+    v = v.mutate(_status=status)
+    cols = [IDX, RECORD, "_status", "_error", *spec.names]
+    if spec.user_column and known_users is not None:
+        users = ibis.memtable(pa.table({"_uid": known_users.cast(pa.string())}))
+        known = v[spec.user_column].isin(users._uid)
+        v = v.mutate(_flag=ibis.ifelse(known, ibis.null("string"), "unknown_user"))
+        cols.append("_flag")
+    return con.to_pyarrow(v.select(cols))
+
+
+def _has_repeated_keys(con, t: ir.Table, keys: list[str]) -> bool:
+    """Whether any key value occurs twice (a cheap aggregate that spares the dedup window)."""
+    present = [k for k in keys if k in t.columns]
+    if len(present) < len(keys):
+        return False
+    distinct = t.select([t[k].cast("string").strip() for k in keys]).distinct().count()
+    return con.execute(distinct) < con.execute(t.count())
+
+
+def _parse(col: Column, raw: ir.Value, settings: IngestSettings, timezone: str,
+           now: dt.datetime) -> tuple[ir.Value, ir.StringValue]:
+    """The parsed value of one column and its error (`field<SEP>reason`, or null)."""
+    name = col.name
+    text = raw.cast("string").strip().nullif("")
+    shown = ibis.literal(": '") + text.substr(0, 60) + "'"
+
+    def err(cond, reason) -> ir.StringValue:
+        msg = reason if isinstance(reason, ir.Value) else ibis.literal(reason)
+        return ibis.ifelse(cond, ibis.literal(name + _SEP) + msg, ibis.null("string"))
+
+    checks: list[ir.StringValue] = []
+    if col.type in ("string", "json"):
+        value = text
+        if col.type == "json":
+            checks.append(err(value.notnull() & value.try_cast("json").isnull(),
+                              ibis.literal("not valid JSON") + shown))
+    elif col.type in ("float64", "int64"):
+        value = _numeric(raw, col.type)
+        checks.append(err(text.notnull() & value.isnull(),
+                          ibis.literal("not a number") + shown))
+        if col.type == "int64":
+            as_float = text.try_cast("float64")
+            checks.append(err(as_float.notnull() & (as_float != as_float.round()),
+                              ibis.literal("not a whole number") + shown))
+    elif col.type == "timestamp":
+        value = _timestamp(raw, timezone, settings.naive_timestamps)
+        checks.append(err(text.notnull() & value.isnull(),
+                          ibis.literal("not a valid date/time") + shown))
+        limit = now + dt.timedelta(minutes=settings.future_tolerance_minutes)
+        checks.append(err(value > ibis.literal(limit, "timestamp('UTC')"),
+                          ibis.literal("in the future") + shown))
+        checks.append(err(value < ibis.literal(dt.datetime(1900, 1, 1, tzinfo=dt.UTC),
+                                               "timestamp('UTC')"),
+                          ibis.literal("before 1900") + shown))
+    elif col.type == "date":
+        value = _date(raw)
+        checks.append(err(text.notnull() & value.isnull(),
+                          ibis.literal("not a valid date") + shown))
+        today = now.astimezone(ZoneInfo(timezone)).date()
+        checks.append(err(value > ibis.literal(today), ibis.literal("in the future") + shown))
+        checks.append(err(value < ibis.literal(dt.date(settings.min_birth_year, 1, 1)),
+                          ibis.literal(f"implausible: before {settings.min_birth_year}") + shown))
+    else:  # pragma: no cover - schema types are closed
+        raise AssertionError(col.type)
+
+    if col.required:
+        checks.insert(0, err(text.isnull(), "required field is empty"))
+    if col.enum:
+        allowed = ", ".join(col.enum)
+        checks.append(err(value.notnull() & ~value.isin(list(col.enum)),
+                          ibis.literal("unknown value") + shown
+                          + ibis.literal(f"; expected one of {allowed}")))
+    if col.min is not None:
+        checks.append(err(value < col.min, ibis.literal(f"below the minimum {col.min:g}") + shown))
+    if col.max is not None:
+        checks.append(err(value > col.max, ibis.literal(f"above the maximum {col.max:g}") + shown))
+    if not checks:
+        return value, ibis.null("string")
+    return value, ibis.coalesce(*checks) if len(checks) > 1 else checks[0]
+
+
+def _numeric(raw: ir.Value, type_: str) -> ir.NumericValue:
+    if raw.type().is_numeric():
+        return raw.cast(type_)
+    text = raw.cast("string").strip().nullif("")
+    as_float = text.try_cast("float64")
+    if type_ == "int64":
+        return ibis.ifelse(as_float == as_float.round(), as_float.cast("int64"),
+                           ibis.null("int64"))
+    return as_float
+
+
+def _timestamp(raw: ir.Value, timezone: str, naive: str) -> ir.TimestampValue:
+    utc = "timestamp('UTC')"
+    typ = raw.type()
+    if typ.is_timestamp() and typ.timezone is not None:
+        return raw.cast(utc)
+    if typ.is_timestamp() or typ.is_date():
+        local = raw.cast("timestamp")
+        return _local_to_utc(local, timezone if naive == "local" else "UTC")
+    text = raw.cast("string").strip().nullif("")
+    has_offset = text.re_search(r"(Z|[+-]\d\d(:?\d\d)?)$")
+    aware = ibis.ifelse(has_offset, text.try_cast(utc), ibis.null(utc))
+    naive_ts = ibis.ifelse(has_offset, ibis.null("timestamp"), text.try_cast("timestamp"))
+    local = _local_to_utc(naive_ts, timezone if naive == "local" else "UTC")
+    return ibis.coalesce(aware, local)
+
+
+def _local_to_utc(local: ir.TimestampValue, timezone: str) -> ir.TimestampValue:
+    """Wall-clock times in `timezone` as UTC instants."""
+    utc = "timestamp('UTC')"
+    offset = _fixed_offset(timezone)
+    if offset is not None:
+        return (local - ibis.interval(seconds=offset)).cast(utc)
+    text = local.strftime("%Y-%m-%d %H:%M:%S.%f") + f" {timezone}"
+    return text.try_cast(utc)
+
+
+@cache
+def _fixed_offset(timezone: str) -> int | None:
+    """The zone's UTC offset in seconds if it has not changed since 1992 (Asia/Shanghai)."""
+    zone = ZoneInfo(timezone)
+    offsets = {
+        zone.utcoffset(dt.datetime(year, month, 15))
+        for year in range(1992, 2041) for month in (1, 4, 7, 10)
+    }
+    if len(offsets) != 1:
+        return None
+    return int(offsets.pop().total_seconds())
+
+
+def _date(raw: ir.Value) -> ir.DateValue:
+    typ = raw.type()
+    if typ.is_date():
+        return raw
+    if typ.is_timestamp():
+        return raw.cast("date")
+    text = raw.cast("string").strip().nullif("")
+    return text.try_cast("date")
+
+
+@cache
+def _units_table() -> pa.Table:
+    rows = [(code, alias, canonical, factor, offset, lo, hi)
+            for code, (canonical, aliases, (lo, hi)) in OBSERVATION_UNITS.items()
+            for alias, (factor, offset) in aliases.items()]
+    names = ["_ucode", "_ualias", "_ucanon", "_factor", "_offset", "_lo", "_hi"]
+    return pa.table(list(zip(*rows, strict=True)), names=names)
+
+
+def _join_units(t: ir.Table) -> ir.Table:
+    """Attach each observation's unit conversion (factor, offset, canonical unit, range)."""
+    u = ibis.memtable(_units_table())
+    code = t.code.cast("string").strip()
+    unit = t.unit.cast("string").strip() if "unit" in t.columns else ibis.null("string")
+    return t.left_join(u, [code == u._ucode, unit == u._ualias])
+
+
+def _convert_units(t: ir.Table, parsed: dict[str, ir.Value]):
+    """Convert observation values to the canonical unit of their LOINC code."""
+    code, unit, value = parsed["code"], parsed["unit"], parsed["value"]
+    converted = t._factor * value + t._offset
+    is_known = code.isin(sorted(OBSERVATION_UNITS))
+    expect = ibis.cases(
+        *[(code == c, f"{canon} (accepted: {', '.join(aliases)})")
+          for c, (canon, aliases, _) in OBSERVATION_UNITS.items()],
+        else_="",
+    )
+    reason = ibis.cases(
+        (is_known & unit.isnull(), ibis.literal("unit" + _SEP + "unit missing for LOINC ")
+         + code + "; expected " + expect),
+        (is_known & t._factor.isnull(), ibis.literal("unit" + _SEP + "unit '") + unit
+         + "' is not valid for LOINC " + code + "; expected " + expect),
+        (is_known & ((converted < t._lo) | (converted > t._hi)),
+         ibis.literal("value" + _SEP + "implausible value ") + converted.round(2).cast("string")
+         + " " + t._ucanon + " for LOINC " + code),
+        else_=ibis.null("string"),
+    )
+    out = dict(parsed)
+    out["value"] = ibis.ifelse(is_known, converted, value)
+    out["unit"] = ibis.ifelse(is_known, t._ucanon, unit)
+    return out, reason
+
+
+def _rejects(bad: pa.Table, staged: pa.Table, spec: Table, source: str) -> list[Reject]:
+    """Quarantine records for the bad rows: first failing field, every reason, the raw row."""
+    if not len(bad):
+        return []
+    bad = bad.sort_by(IDX)
+    idx = bad[IDX]
+    originals = staged.take(idx)
+    raws = (originals[RAW].to_pylist() if RAW in originals.column_names
+            else [json.dumps({k: v for k, v in row.items() if k not in (RECORD, IDX)},
+                             ensure_ascii=False, default=str)
+                  for row in originals.to_pylist()])
+    out = []
+    for record, error, raw in zip(bad[RECORD].to_pylist(), bad["_error"].to_pylist(), raws,
+                                  strict=True):
+        parts = [e.split(_SEP, 1) for e in error.split(_RS) if e]
+        out.append(Reject(source=source, record=record, field=parts[0][0],
+                          reason="; ".join(f"{f}: {r}" for f, r in parts), raw=raw or "",
+                          table=spec.name))
+    return out
+
+
+def _key_text(rows: pa.Table, spec: Table) -> pa.Array:
+    """The row key as text (composite keys joined by '|')."""
+    if len(spec.key) == 1:
+        return rows[spec.key[0]].cast(pa.string())
+    return pc.binary_join_element_wise(*[rows[k].cast(pa.string()) for k in spec.key], "|")
+
+
+def _extras(staged: pa.Table, good: pa.Table, spec: Table, extra: list[str]) -> pa.Table:
+    """Columns beyond the canonical ones, per loaded row, as JSON text."""
+    rows = staged.take(good[IDX]).select(extra).to_pylist()
+    data = [json.dumps(r, ensure_ascii=False, default=str) for r in rows]
+    return pa.table({"record_id": _key_text(good, spec), "data": pa.array(data, pa.string())})
