@@ -24,6 +24,11 @@ METRICS = ("new_users", "cac", "consult_rate", "booking_rate", "paid_conversion"
            "silent_recall_rate", "share_rate", "k_factor", "ltv", "roi", "nps",
            "first_reply_sla_rate", "adherence_rate", "bp_control_rate",
            "glucose_control_rate", "package_activation_rate", "funnel", "cohort_retention")
+#: Spark is slow on tiny data (seconds per query); it checks every metric on the hand-built
+#: hospital already, so here it runs one metric of each shape (user flag, per-user sum,
+#: invite join, attributed cost, window function, funnel, cohort) per channel.
+SPARK_METRICS = ("d7_retention", "arpu", "k_factor", "roi", "adherence_rate", "funnel",
+                 "cohort_retention")
 
 
 def _synth():
@@ -41,9 +46,9 @@ def synthetic(tmp_path_factory):
     return {d.name: pq.read_table(d) for d in out.iterdir() if d.is_dir()}
 
 
-def snapshot(con) -> dict:
+def snapshot(con, names: tuple[str, ...] = METRICS) -> dict:
     out = {}
-    for name in METRICS:
+    for name in names:
         r = compute(con, name, AS_OF, by="channel")
         if isinstance(r, MetricResult):
             out[name] = {g.group: (g.value, g.numerator, g.denominator) for g in r.groups}
@@ -74,11 +79,12 @@ def test_backends_agree_with_duckdb(kind, synthetic, reference, request, tmp_pat
     con, cleanup = open_warehouse(kind, request, tmp_path_factory)
     try:
         fill(con, synthetic)
-        got = snapshot(con)
+        names = SPARK_METRICS if kind == "spark" else METRICS
+        got = snapshot(con, names)
     finally:
         cleanup()
     assert reference["mau"]["*"][0] > 50  # the data set is not trivially empty
-    for name in METRICS:
+    for name in names:
         assert got[name].keys() == reference[name].keys(), name
         for key, want in reference[name].items():
             assert same(got[name][key], want), (name, key, got[name][key], want)
