@@ -61,9 +61,17 @@ def cohort_retention(ctx: MetricContext, metric: Metric, groups: ir.Table | None
     p = p.mutate(rn=ctx.day_number(p.reg_day, origin))
     a = ctx.activity(ctx.days_before(int(window_days)))
     a = a.select(aid=a.user_id, dn=ctx.day_number(a.day, origin))
-    j = p.left_join(a, (p.user_id == a.aid) & (a.dn - p.rn).isin(list(ns)))
-    flags = {f"r{n}": ibis.ifelse(j.dn - j.rn == n, 1, 0).max() for n in ns}
-    per_user = j.group_by(["user_id", "reg_day", "group"]).aggregate(**flags)
+    # equi-join on the user, then keep days n: a residual condition inside a LEFT join makes
+    # some engines fall back to a nested loop
+    hits = p.join(a, p.user_id == a.aid)
+    hits = hits.mutate(n=hits.dn - hits.rn)
+    hits = hits.filter(hits.n.isin(list(ns)))
+    flags = hits.group_by("user_id").aggregate(
+        **{f"r{n}": ibis.ifelse(hits.n == n, 1, 0).max() for n in ns})
+    flags = flags.rename(fid="user_id")
+    j = p.left_join(flags, p.user_id == flags.fid)
+    per_user = j.select("user_id", "reg_day", "group",
+                        **{f"r{n}": ibis.coalesce(j[f"r{n}"], 0) for n in ns})
     per_day = per_user.group_by(["reg_day", "group"]).aggregate(
         size=per_user.user_id.count(), **{f"r{n}": per_user[f"r{n}"].sum() for n in ns},
     )
