@@ -15,6 +15,8 @@ from careops.demo import demo
 from careops.errors import CareOpsError
 from careops.experiments.cli import app as experiment_app
 from careops.ingest import cli as ingest_cli
+from careops.metrics.cli import metrics_command
+from careops.report.cli import report_command
 from careops.segments.cli import segment_app
 from careops.sim.cli import simulate_command
 from careops.tags.cli import cluster_command, layers_app, tags_app
@@ -64,6 +66,8 @@ app.add_typer(segment_app, name="segment")
 app.command("cluster")(cluster_command)
 # measurement
 app.add_typer(experiment_app, name="experiment")
+app.command("metrics")(metrics_command)
+app.command("report")(report_command)
 
 
 def main() -> None:

@@ -101,6 +101,20 @@ class ExperimentSettings(BaseModel):
     srm_p: float = 0.001
 
 
+class MetricsSettings(BaseModel):
+    """Metric definitions operators retune (SPEC §9; docs/metrics.md)."""
+
+    window_days: int = Field(30, ge=1, description="default look-back of window metrics")
+    first_reply_sla_s: float = Field(600.0, gt=0, description="consult first-reply SLA")
+    nps_promoter_min: float = 9.0
+    nps_detractor_max: float = 6.0
+    csat_satisfied_min: float = Field(4.0, description="CSAT (1–5) counted as satisfied")
+    adherence_pdc_min: float = Field(0.8, ge=0, le=1, description="PDC counted as adherent")
+    adherence_window_days: int = Field(180, ge=1)
+    glucose_control_max_mmol: float = Field(7.0, description="last glucose below this: controlled")
+    renewal_grace_days: int = Field(30, ge=0, description="renewal may start this late")
+
+
 class SparkSettings(BaseModel):
     """Local Spark session used for `spark://local` warehouses."""
 
@@ -127,6 +141,7 @@ class Settings(BaseSettings):
     health: HealthSettings = HealthSettings()
     experiments: ExperimentSettings = ExperimentSettings()
     tags: TagSettings = TagSettings()
+    metrics: MetricsSettings = MetricsSettings()
     spark: SparkSettings = SparkSettings()
 
     @field_validator("timezone")

@@ -1,0 +1,70 @@
+"""Breakdowns: turn `--by NAME` (or any per-user Ibis table) into `(user_id, group)`.
+
+Built in: patient columns (`sex`, `region`, `city`, `source_channel` alias `channel`) and
+`age_band`. Other packages (tags, layers, segments) add dimensions with `register_dimension`;
+any Ibis table of `(user_id, <one column>)` can also be passed directly as `by`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+
+import ibis
+import ibis.expr.types as ir
+
+from careops.metrics.context import MetricContext
+from careops.metrics.errors import BreakdownError
+
+DimensionFn = Callable[[MetricContext], ir.Table]
+DIMENSIONS: dict[str, DimensionFn] = {}
+UNKNOWN = "(unknown)"
+
+#: Age bands (lower bound in years, code); the last band is open-ended.
+AGE_BANDS: tuple[tuple[int, str], ...] = (
+    (0, "0-14"), (15, "15-24"), (25, "25-44"), (45, "45-59"), (60, "60+"),
+)
+
+
+def register_dimension(name: str, fn: DimensionFn) -> None:
+    """Make `--by name` available: `fn(ctx)` returns a `(user_id, group)` table."""
+    DIMENSIONS[name] = fn
+
+
+def _patient_column(column: str) -> DimensionFn:
+    def fn(ctx: MetricContext) -> ir.Table:
+        p = ctx.patients()
+        return p.select(user_id=p.user_id, group=p[column].cast("string"))
+
+    return fn
+
+
+def _age_band(ctx: MetricContext) -> ir.Table:
+    p = ctx.patients()
+    years = (ctx.date_literal(ctx.as_of).delta(p.birth_date, unit="day") / 365.25).floor()
+    band = ibis.cases(*[(years >= lo, code) for lo, code in reversed(AGE_BANDS)], else_=None)
+    return p.select(user_id=p.user_id, group=band)
+
+
+for _col in ("sex", "region", "city", "source_channel"):
+    register_dimension(_col, _patient_column(_col))
+register_dimension("channel", _patient_column("source_channel"))
+register_dimension("age_band", _age_band)
+
+
+def resolve(ctx: MetricContext, by: str | ir.Table) -> tuple[str, ir.Table]:
+    """The breakdown's name and its `(user_id, group)` table, or a clear error."""
+    if isinstance(by, ir.Table):
+        cols = [c for c in by.columns if c != "user_id"]
+        if "user_id" not in by.columns or len(cols) != 1:
+            raise BreakdownError(
+                f"by: a breakdown table needs user_id and exactly one group column, "
+                f"got {by.columns}"
+            )
+        return cols[0], by.select(user_id=by.user_id, group=by[cols[0]].cast("string"))
+    if by in DIMENSIONS:
+        return by, DIMENSIONS[by](ctx)
+    known = sorted(DIMENSIONS)
+    close = difflib.get_close_matches(by, known, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise BreakdownError(f"by: no column or tag called {by!r}{hint} (known: {', '.join(known)})")

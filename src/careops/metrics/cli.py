@@ -1,0 +1,129 @@
+"""`careops metrics NAME|list [--as-of D] [--by TAG] [--json]` — a thin shell over `compute`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from careops.config import get_settings
+from careops.errors import ConfigError
+from careops.metrics.compute import compute
+from careops.metrics.format import fmt, fmt_number
+from careops.metrics.registry import CATEGORY_LABELS, all_metrics, get_metric
+from careops.metrics.result import CohortResult, FunnelResult, MetricResult, Result
+
+out = Console()
+
+
+def parse_as_of(value: str | None) -> date:
+    """`YYYY-MM-DD`, default today in the hospital timezone."""
+    if value is None:
+        return datetime.now(get_settings().tz).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"--as-of: expected a date like 2026-03-01, got {value!r}") from None
+
+
+def parse_lang(value: str | None) -> str:
+    lang = value or get_settings().lang
+    if lang not in ("zh", "en"):
+        raise ConfigError(f"--lang: expected zh or en, got {value!r}")
+    return lang
+
+
+def metrics_command(
+    name: Annotated[str, typer.Argument(help="metric name (see `careops metrics list`)")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD, default today")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="break down by a column or tag")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    lang: Annotated[str | None, typer.Option("--lang", help="zh or en")] = None,
+    window_days: Annotated[int | None, typer.Option("--window-days")] = None,
+    steps: Annotated[str | None, typer.Option("--steps", help="funnel steps a,b,c")] = None,
+    conversion_days: Annotated[int | None, typer.Option("--conversion-days")] = None,
+    period_days: Annotated[int | None, typer.Option("--period-days")] = None,
+    grain: Annotated[str | None, typer.Option("--grain", help="cohort: week or month")] = None,
+    warehouse: Annotated[str | None, typer.Option("--warehouse", help="warehouse URL")] = None,
+) -> None:
+    """运营指标 Metrics: compute one metric as of a date, or `list` them all."""
+    language = parse_lang(lang)
+    if name == "list":
+        show_list(language, as_json)
+        return
+    get_metric(name)  # unknown names fail before connecting
+    from careops.warehouse import connect
+
+    params = {"window_days": window_days, "steps": steps, "conversion_days": conversion_days,
+              "period_days": period_days, "grain": grain}
+    given = {k: v for k, v in params.items() if v is not None}
+    result = compute(connect(warehouse), name, parse_as_of(as_of), by=by, lang=language,
+                     **given)
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        show(result, language)
+
+
+def show_list(lang: str, as_json: bool) -> None:
+    metrics = all_metrics()
+    if as_json:
+        print(json.dumps([m.describe() for m in metrics], ensure_ascii=False, indent=2))
+        return
+    t = Table(title="指标 Metrics" if lang == "zh" else "Metrics")
+    for col in ("name", "类别" if lang == "zh" else "category", "指标" if lang == "zh" else
+                "metric", "定义" if lang == "zh" else "formula"):
+        t.add_column(col)
+    for m in metrics:
+        cat = CATEGORY_LABELS[m.category][0 if lang == "zh" else 1]
+        t.add_row(m.name, cat, m.label(lang), m.formula)
+    out.print(t)
+
+
+def show(result: Result, lang: str) -> None:
+    zh = lang == "zh"
+    if isinstance(result, MetricResult):
+        out.print(f"[bold]{result.label}[/] ({result.name}) as of {result.as_of}: "
+                  f"[bold cyan]{fmt(result.value, result.unit, lang)}[/]  "
+                  f"= {fmt_number(result.numerator)} / {fmt_number(result.denominator)}")
+        if result.groups:
+            t = Table()
+            for col in (result.by or "group", "值" if zh else "value",
+                        "分子" if zh else "numerator", "分母" if zh else "denominator"):
+                t.add_column(col)
+            for g in result.groups:
+                t.add_row(str(g.group), fmt(g.value, result.unit, lang), fmt_number(g.numerator),
+                          fmt_number(g.denominator))
+            out.print(t)
+    elif isinstance(result, FunnelResult):
+        out.print(f"[bold]{result.label}[/] as of {result.as_of} {result.params}")
+        _funnel_table(result.steps, zh, "")
+        for group, steps in result.groups.items():
+            _funnel_table(steps, zh, f"{result.by} = {group}")
+    elif isinstance(result, CohortResult):
+        t = Table(title=f"{result.label} as of {result.as_of} ({result.grain})")
+        cols = ["cohort", *(["group"] if result.by else []), "size",
+                *[f"D{n}" for n in result.days]]
+        for c in cols:
+            t.add_column(c)
+        for r in result.rows:
+            row: list[Any] = [str(r.cohort), *([r.group] if result.by else []), str(r.size)]
+            row += [fmt(r.retention[n], "ratio") for n in result.days]
+            t.add_row(*row)
+        out.print(t)
+
+
+def _funnel_table(steps, zh: bool, title: str) -> None:
+    t = Table(title=title or None)
+    for col in ("步骤" if zh else "step", "用户" if zh else "users",
+                "环节转化" if zh else "from previous", "总转化" if zh else "from first",
+                "流失" if zh else "dropped"):
+        t.add_column(col)
+    for s in steps:
+        t.add_row(s.label, str(s.users), fmt(s.rate_from_previous, "ratio"),
+                  fmt(s.rate_from_first, "ratio"), str(s.dropped))
+    out.print(t)

@@ -1,0 +1,180 @@
+"""Ordered funnels with a conversion window and the drop-off at each step.
+
+A user enters at their first step-1 occurrence in the entry period; step k counts if some
+occurrence of it is at or after the time step k-1 was reached and within `conversion_days` of
+entry (greedy earliest match, which is optimal for ordered funnels). Entry periods end
+`conversion_days` before `as_of`, so every counted user had the full window to convert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ibis
+import ibis.expr.types as ir
+
+from careops.metrics.breakdown import UNKNOWN
+from careops.metrics.context import MetricContext
+from careops.metrics.errors import MetricError
+from careops.metrics.registry import Metric, analysis
+from careops.metrics.result import FunnelResult, FunnelStep
+from careops.metrics.units import paid_orders
+
+StepFn = Callable[[MetricContext], ir.Table]
+
+
+def _events(name: str) -> StepFn:
+    def fn(ctx: MetricContext) -> ir.Table:
+        e = ctx.facts("events", "ts")
+        return e.filter(e.name == name).select("user_id", "ts")
+
+    return fn
+
+
+def _register(ctx: MetricContext) -> ir.Table:
+    p = ctx.facts("patients", "registered_at")
+    return p.select(user_id=p.user_id, ts=p.registered_at)
+
+
+def _consult(ctx: MetricContext) -> ir.Table:
+    c = ctx.facts("consultations", "started_at")
+    return c.select(user_id=c.user_id, ts=c.started_at)
+
+
+def _book(ctx: MetricContext) -> ir.Table:
+    c = ctx.facts("consultations", "started_at")
+    e = ctx.facts("encounters", "start_at")
+    return ibis.union(
+        c.filter(c.mode == "offline").select(user_id=c.user_id, ts=c.started_at),
+        e.select(user_id=e.user_id, ts=e.start_at),
+    )
+
+
+def _pay(ctx: MetricContext) -> ir.Table:
+    return paid_orders(ctx).select("user_id", "ts")
+
+
+def _repurchase(ctx: MetricContext) -> ir.Table:
+    o = paid_orders(ctx)
+    rank = ibis.row_number().over(group_by=o.user_id, order_by=[o.ts, o.order_id])
+    o = o.mutate(rank=rank)
+    return o.filter(o.rank >= 1).select("user_id", "ts")  # row_number is 0-based: 2nd order on
+
+
+def _package(ctx: MetricContext) -> ir.Table:
+    e = ctx.facts("enrollments", "start_at")
+    return e.select(user_id=e.user_id, ts=e.start_at)
+
+
+#: step code -> (zh label, en label, occurrences)
+STEPS: dict[str, tuple[str, str, StepFn]] = {
+    "register": ("注册", "Register", _register),
+    "app_open": ("打开应用", "Open app", _events("app_open")),
+    "search": ("搜索", "Search", _events("search")),
+    "view_content": ("浏览内容", "View content", _events("view_content")),
+    "view_doctor": ("浏览医生", "View doctor", _events("view_doctor")),
+    "consult": ("问诊", "Consult", _consult),
+    "book": ("预约", "Book", _book),
+    "pay": ("支付", "Pay", _pay),
+    "repurchase": ("复购", "Repurchase", _repurchase),
+    "package": ("购买服务包", "Buy package", _package),
+    "share": ("分享", "Share", _events("share")),
+    "invite": ("邀请", "Invite", _events("invite")),
+}
+DEFAULT_STEPS = "register,search,consult,pay,repurchase"
+
+
+def parse_steps(steps: str | list[str] | tuple[str, ...]) -> list[str]:
+    """Step codes from `"a,b,c"` or a list; `event:NAME` is any event name."""
+    codes = [s.strip() for s in (steps.split(",") if isinstance(steps, str) else steps)]
+    codes = [c for c in codes if c]
+    if len(codes) < 2:
+        raise MetricError(f"steps: a funnel needs at least two steps, got {codes}")
+    for code in codes:
+        if code not in STEPS and not (code.startswith("event:") and len(code) > 6):
+            raise MetricError(
+                f"steps: unknown step {code!r}; use {', '.join(STEPS)} or event:NAME"
+            )
+    return codes
+
+
+def _step(code: str, lang: str) -> tuple[str, StepFn]:
+    if code.startswith("event:"):
+        return code[6:], _events(code[6:])
+    zh, en, fn = STEPS[code]
+    return (zh if lang == "zh" else en), fn
+
+
+def reached(ctx: MetricContext, codes: list[str], period_days: int,
+            conversion_days: int) -> list[ir.Table]:
+    """For each step, the users who reached it (tables of `user_id`)."""
+    since = ctx.days_before(period_days + conversion_days)
+    until = ctx.days_before(conversion_days)
+    first = _step(codes[0], "en")[1](ctx)
+    lo, hi = ctx.ts_literal(first.ts, ctx.utc(since)), ctx.ts_literal(first.ts, ctx.utc(until))
+    first = first.filter((first.ts >= lo) & (first.ts < hi))
+    cur = first.group_by("user_id").aggregate(t0=first.ts.min())
+    cur = cur.mutate(t=cur.t0)
+    out = [cur.select("user_id")]
+    span = ibis.interval(days=conversion_days)
+    for code in codes[1:]:
+        occ = _step(code, "en")[1](ctx)
+        occ = occ.select(uid=occ.user_id, ots=occ.ts)
+        j = cur.join(occ, (cur.user_id == occ.uid) & (occ.ots >= cur.t)
+                     & (occ.ots <= cur.t0 + span))
+        cur = j.group_by(["user_id", "t0"]).aggregate(t=j.ots.min())
+        out.append(cur.select("user_id"))
+    return out
+
+
+def _steps(labels: list[tuple[str, str]], counts: list[int]) -> tuple[FunnelStep, ...]:
+    steps = []
+    for i, ((code, label), n) in enumerate(zip(labels, counts, strict=True)):
+        prev = counts[i - 1] if i else None
+        steps.append(FunnelStep(
+            step=code, label=label, users=n,
+            rate_from_previous=(n / prev if prev else None) if i else 1.0,
+            rate_from_first=n / counts[0] if counts[0] else None,
+            dropped=(prev - n) if prev is not None else 0,
+        ))
+    return tuple(steps)
+
+
+@analysis(
+    "funnel", "conversion", "转化漏斗", "Conversion funnel", unit="ratio",
+    description="Ordered funnel (default register → search → consult → pay → repurchase): "
+    "users entering at step 1 in the period, how many reach each later step in order within "
+    "the conversion window, and the drop-off at each step.",
+    formula="users reaching step k in order within conversion_days of entry / step k-1",
+    steps=DEFAULT_STEPS, period_days=None, conversion_days=30,
+)
+def funnel(ctx: MetricContext, metric: Metric, groups: ir.Table | None, by: str | None, *,
+           lang: str, steps: str, period_days: int | None,
+           conversion_days: int) -> FunnelResult:
+    codes = parse_steps(steps)
+    period = int(period_days or ctx.settings.metrics.window_days)
+    if conversion_days < 0:
+        raise MetricError(f"conversion_days: must be >= 0, got {conversion_days}")
+    tables = reached(ctx, codes, period, int(conversion_days))
+    stacked = ibis.union(*[t.mutate(step=ibis.literal(i)) for i, t in enumerate(tables)])
+    labels = [(c, _step(c, lang)[0]) for c in codes]
+    overall = stacked.group_by("step").aggregate(n=stacked.user_id.nunique())
+    total = [0] * len(codes)
+    for r in overall.to_pyarrow().to_pylist():
+        total[r["step"]] = int(r["n"])
+    per_group: dict[str, tuple[FunnelStep, ...]] = {}
+    if groups is not None:
+        g = groups.select(gid=groups.user_id, group=groups.group)
+        j = stacked.left_join(g, stacked.user_id == g.gid)
+        j = j.select(j.user_id, j.step, group=ibis.coalesce(j.group, ibis.literal(UNKNOWN)))
+        agg = j.group_by(["group", "step"]).aggregate(n=j.user_id.nunique())
+        counts: dict[str, list[int]] = {}
+        for r in agg.to_pyarrow().to_pylist():
+            counts.setdefault(r["group"], [0] * len(codes))[r["step"]] = int(r["n"])
+        order = sorted(counts, key=lambda k: (k == UNKNOWN, k))
+        per_group = {k: _steps(labels, counts[k]) for k in order}
+    return FunnelResult(
+        name=metric.name, label=metric.label(lang), as_of=ctx.as_of,
+        steps=_steps(labels, total), by=by, groups=per_group,
+        params={"steps": codes, "period_days": period, "conversion_days": conversion_days},
+    )

@@ -1,0 +1,138 @@
+"""The metric registry: each metric defined once, with its labels, formula and unit.
+
+A *unit metric* returns, per user, a numerator and a denominator as an Ibis table
+`(user_id, num, den)`; the registry sums them overall and per group of any breakdown, so a
+metric is written once and works for every tag, layer or segment. An *analysis* (funnel,
+cohort table) builds its own result.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import ibis.expr.types as ir
+
+from careops.metrics.errors import UnknownMetricError
+from careops.metrics.result import Result, Unit
+
+Category = Literal[
+    "acquisition", "conversion", "retention", "referral", "value", "experience", "medical"
+]
+Kind = Literal["ratio", "sum", "analysis"]
+
+CATEGORY_LABELS: dict[str, tuple[str, str]] = {
+    "acquisition": ("获客", "Acquisition"),
+    "conversion": ("转化", "Conversion"),
+    "retention": ("留存", "Retention"),
+    "referral": ("裂变", "Referral"),
+    "value": ("价值", "Value"),
+    "experience": ("体验", "Experience"),
+    "medical": ("医疗价值", "Medical value"),
+}
+
+UnitsFn = Callable[..., ir.Table]
+AnalysisFn = Callable[..., Result]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric: names, what it means, how it is computed."""
+
+    name: str
+    category: Category
+    label_zh: str
+    label_en: str
+    description: str
+    formula: str
+    unit: Unit
+    kind: Kind
+    units: UnitsFn | None = None
+    run: AnalysisFn | None = None
+    scale: float = 1.0
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def label(self, lang: str = "zh") -> str:
+        return self.label_zh if lang == "zh" else self.label_en
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "category": self.category, "label_zh": self.label_zh,
+            "label_en": self.label_en, "description": self.description,
+            "formula": self.formula, "unit": self.unit, "kind": self.kind,
+            "params": self.params,
+        }
+
+
+REGISTRY: dict[str, Metric] = {}
+
+
+def register(metric: Metric) -> Metric:
+    """Add a metric; names are unique."""
+    if metric.name in REGISTRY:
+        raise ValueError(f"metric {metric.name!r} is defined twice")
+    REGISTRY[metric.name] = metric
+    return metric
+
+
+def unit_metric(name: str, category: Category, label_zh: str, label_en: str, *,
+                description: str, formula: str, unit: Unit = "ratio",
+                kind: Literal["ratio", "sum"] = "ratio", scale: float = 1.0,
+                **params: Any) -> Callable[[UnitsFn], UnitsFn]:
+    """Decorator registering `fn(ctx, **params) -> (user_id, num, den)` as a metric."""
+
+    def deco(fn: UnitsFn) -> UnitsFn:
+        register(Metric(name, category, label_zh, label_en, description, formula, unit, kind,
+                        units=fn, scale=scale, params=params))
+        return fn
+
+    return deco
+
+
+def analysis(name: str, category: Category, label_zh: str, label_en: str, *,
+             description: str, formula: str, unit: Unit = "ratio",
+             **params: Any) -> Callable[[AnalysisFn], AnalysisFn]:
+    """Decorator registering `fn(ctx, metric, groups, by, **params) -> Result`."""
+
+    def deco(fn: AnalysisFn) -> AnalysisFn:
+        register(Metric(name, category, label_zh, label_en, description, formula, unit,
+                        "analysis", run=fn, params=params))
+        return fn
+
+    return deco
+
+
+def get_metric(name: str) -> Metric:
+    """The metric called `name`, or an error naming the closest one."""
+    _load()
+    if name in REGISTRY:
+        return REGISTRY[name]
+    close = difflib.get_close_matches(name.lower(), list(REGISTRY), n=1, cutoff=0.4)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise UnknownMetricError(
+        f"unknown metric {name!r}{hint} (`careops metrics list` shows all {len(REGISTRY)})"
+    )
+
+
+def all_metrics() -> list[Metric]:
+    """Every metric, by category then name order of definition."""
+    _load()
+    order = list(CATEGORY_LABELS)
+    return sorted(REGISTRY.values(), key=lambda m: order.index(m.category))
+
+
+def _load() -> None:
+    # importing the domain modules registers their metrics
+    from careops.metrics import (  # noqa: F401
+        acquisition,
+        conversion,
+        experience,
+        medical,
+        referral,
+        retention,
+        value,
+    )
+
+

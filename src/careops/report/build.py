@@ -1,0 +1,94 @@
+"""Compute what the report shows: KPI cards, funnel, cohorts, breakdowns (no HTML here)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from ibis.backends import BaseBackend
+
+from careops.metrics import compute as compute_metric
+from careops.metrics.breakdown import resolve
+from careops.metrics.context import MetricContext
+from careops.metrics.format import fmt, fmt_number
+from careops.metrics.registry import CATEGORY_LABELS, get_metric
+from careops.metrics.result import CohortResult, FunnelResult, MetricResult
+
+#: KPI cards, in reading order.
+KPIS: tuple[str, ...] = (
+    "new_users", "cac", "precise_reach_rate",
+    "consult_rate", "booking_rate", "paid_conversion", "arpu",
+    "mau", "monthly_active_days", "d1_retention", "d7_retention", "d30_retention",
+    "repurchase_rate", "silent_recall_rate",
+    "share_rate", "invites_per_user", "invite_conversion", "k_factor",
+    "ltv", "roi",
+    "nps", "satisfaction", "complaint_rate", "first_reply_sla_rate", "first_reply_mean_s",
+    "adherence_rate", "pdc_mean", "bp_control_rate", "glucose_control_rate",
+    "package_activation_rate", "renewal_rate",
+)
+CHANNEL_METRICS = ("new_users", "cac", "ltv", "roi")
+LAYER_METRICS = ("d7_retention", "d30_retention", "paid_conversion", "repurchase_rate")
+MEDICAL = ("adherence_rate", "bp_control_rate", "glucose_control_rate",
+           "package_activation_rate", "renewal_rate")
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows, already computed."""
+
+    as_of: date
+    lang: str
+    timezone: str
+    by: str
+    kpis: list[dict[str, Any]] = field(default_factory=list)
+    funnel: FunnelResult | None = None
+    cohort: CohortResult | None = None
+    channels: dict[str, MetricResult] = field(default_factory=dict)
+    layers: dict[str, MetricResult] = field(default_factory=dict)
+    medical: dict[str, MetricResult] = field(default_factory=dict)
+
+
+def build_report(con: BaseBackend, as_of: date, *, lang: str = "zh", by: str = "channel",
+                 timings: dict[str, float] | None = None) -> ReportData:
+    """Compute the report's metrics as of `as_of`; `by` is the layer of the breakdown charts.
+
+    `timings`, if given, receives the seconds each metric took (for benchmarks).
+    """
+    ctx = MetricContext(con, as_of, cache=True)
+    ctx.validate()
+    resolve(ctx, by)  # an unknown layer fails now, not after the KPIs
+
+    def compute(con, name, as_of, **kw):
+        t0 = time.perf_counter()
+        result = compute_metric(con, name, as_of, **kw)
+        if timings is not None:
+            key = name + (f" by {kw['by']}" if kw.get("by") else "")
+            timings[key] = round(time.perf_counter() - t0, 3)
+        return result
+
+    data = ReportData(as_of=as_of, lang=lang, timezone=ctx.settings.timezone, by=by)
+    results: dict[str, MetricResult] = {}
+    for name in KPIS:
+        r = compute(con, name, as_of, lang=lang, ctx=ctx)
+        assert isinstance(r, MetricResult)
+        results[name] = r
+        m = get_metric(name)
+        data.kpis.append({
+            "name": name, "label": r.label, "category": m.category,
+            "category_label": CATEGORY_LABELS[m.category][0 if lang == "zh" else 1],
+            "value": fmt(r.value, r.unit, lang),
+            "detail": f"{fmt_number(r.numerator)} / {fmt_number(r.denominator)}"
+            if m.kind == "ratio" else "",
+        })
+    funnel = compute(con, "funnel", as_of, lang=lang, ctx=ctx)
+    cohort = compute(con, "cohort_retention", as_of, lang=lang, ctx=ctx, window_days=84)
+    assert isinstance(funnel, FunnelResult) and isinstance(cohort, CohortResult)
+    data.funnel, data.cohort = funnel, cohort
+    for name in CHANNEL_METRICS:
+        data.channels[name] = compute(con, name, as_of, lang=lang, ctx=ctx, by="channel")
+    for name in LAYER_METRICS:
+        data.layers[name] = compute(con, name, as_of, lang=lang, ctx=ctx, by=by)
+    data.medical = {name: results[name] for name in MEDICAL}
+    return data

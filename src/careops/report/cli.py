@@ -1,0 +1,31 @@
+"""`careops report --as-of D [--out PATH] [--lang zh|en] [--by LAYER]` — write the HTML report."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from careops.metrics.cli import parse_as_of, parse_lang
+from careops.report.build import build_report
+from careops.report.render import write_report
+
+out = Console()
+
+
+def report_command(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD, default today")] = None,
+    out_path: Annotated[str | None, typer.Option("--out", help="HTML file to write")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="zh (default) or en")] = None,
+    by: Annotated[str, typer.Option("--by", help="layer of the breakdown charts")] = "channel",
+    warehouse: Annotated[str | None, typer.Option("--warehouse", help="warehouse URL")] = None,
+) -> None:
+    """运营报告 Report: the main metrics as one HTML file with charts (works offline)."""
+    from careops.warehouse import connect
+
+    language = parse_lang(lang)
+    day = parse_as_of(as_of)
+    data = build_report(connect(warehouse), day, lang=language, by=by)
+    path = write_report(data, out_path or f"careops-data/reports/report-{day}.html")
+    out.print(f"报告已写入 / report written: {path}")
