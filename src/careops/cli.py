@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from ibis.common.exceptions import TableNotFound
 from rich.console import Console
 
 from careops import __version__
@@ -75,5 +76,12 @@ def main() -> None:
     try:
         app()
     except CareOpsError as exc:
-        err.print(f"[bold red]错误 / error:[/] {exc}", soft_wrap=True, highlight=False)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
+    except TableNotFound as exc:
+        _fail(f"the warehouse has no table {exc.args[0] if exc.args else ''!s}: check --warehouse, "
+              "or create and fill it with `careops init` and `careops ingest`", 2)
+
+
+def _fail(message: str, code: int) -> None:
+    err.print(f"[bold red]错误 / error:[/] {message}", soft_wrap=True, highlight=False)
+    sys.exit(code)

@@ -64,7 +64,24 @@ def resolve(ctx: MetricContext, by: str | ir.Table) -> tuple[str, ir.Table]:
         return cols[0], by.select(user_id=by.user_id, group=by[cols[0]].cast("string"))
     if by in DIMENSIONS:
         return by, DIMENSIONS[by](ctx)
-    known = sorted(DIMENSIONS)
+    tag = _groupable_tag(by)
+    if tag is not None:  # any category/bool tag, the four layers included
+        from careops.tags.compute import tag_frame
+
+        frame = tag_frame(ctx.con, ctx.as_of, [tag], settings=ctx.settings)
+        return by, frame.select(user_id=frame.user_id, group=frame[tag].cast("string"))
+    known = sorted(set(DIMENSIONS) | set(_groupable_tags()))
     close = difflib.get_close_matches(by, known, n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise BreakdownError(f"by: no column or tag called {by!r}{hint} (known: {', '.join(known)})")
+
+
+def _groupable_tags() -> list[str]:
+    """Tags whose values make groups: categories and flags (lifecycle, value_tier, chronic …)."""
+    from careops.tags.registry import all_tags
+
+    return [t.name for t in all_tags() if t.type in ("category", "bool")]
+
+
+def _groupable_tag(name: str) -> str | None:
+    return name if name in _groupable_tags() else None

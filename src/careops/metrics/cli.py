@@ -48,7 +48,8 @@ def metrics_command(
     conversion_days: Annotated[int | None, typer.Option("--conversion-days")] = None,
     period_days: Annotated[int | None, typer.Option("--period-days")] = None,
     grain: Annotated[str | None, typer.Option("--grain", help="cohort: week or month")] = None,
-    warehouse: Annotated[str | None, typer.Option("--warehouse", help="warehouse URL")] = None,
+    warehouse: Annotated[str | None, typer.Option("--warehouse", "-w",
+                                                  help="warehouse URL")] = None,
 ) -> None:
     """运营指标 Metrics: compute one metric as of a date, or `list` them all."""
     language = parse_lang(lang)

@@ -19,7 +19,8 @@ def report_command(
     out_path: Annotated[str | None, typer.Option("--out", help="HTML file to write")] = None,
     lang: Annotated[str | None, typer.Option("--lang", help="zh (default) or en")] = None,
     by: Annotated[str, typer.Option("--by", help="layer of the breakdown charts")] = "channel",
-    warehouse: Annotated[str | None, typer.Option("--warehouse", help="warehouse URL")] = None,
+    warehouse: Annotated[str | None, typer.Option("--warehouse", "-w",
+                                                  help="warehouse URL")] = None,
 ) -> None:
     """运营报告 Report: the main metrics as one HTML file with charts (works offline)."""
     from careops.warehouse import connect

@@ -1,0 +1,46 @@
+"""A metric broken down by any category tag: the layers come from the tag engine."""
+
+import datetime as dt
+
+import pytest
+
+from careops.config import get_settings
+from careops.ingest.pipeline import ingest_paths
+from careops.metrics.compute import compute
+from careops.metrics.errors import BreakdownError
+from careops.sim import SimConfig, simulate, table_paths
+from careops.tags.compute import tag_frame
+
+
+@pytest.fixture(scope="module")
+def hospital(tmp_path_factory):
+    from careops.warehouse import connect, create_tables
+
+    root = tmp_path_factory.mktemp("bytag")
+    cfg = SimConfig(users=400, days=120, seed=11, start=dt.date(2025, 1, 1))
+    simulate(cfg, root / "sim")
+    con = connect(f"duckdb:///{root / 'w.duckdb'}")
+    create_tables(con)
+    ingest_paths(con, table_paths(root / "sim"), settings=get_settings())
+    return con, cfg.end
+
+
+def test_by_lifecycle_groups_add_up_to_the_total(hospital):
+    con, as_of = hospital
+    result = compute(con, "paid_conversion", as_of, by="lifecycle")
+    lifecycle = tag_frame(con, as_of, ["lifecycle"]).to_pyarrow()
+    assert {g.group for g in result.groups} <= set(lifecycle["lifecycle"].to_pylist())
+    assert sum(g.numerator for g in result.groups) == pytest.approx(result.numerator)
+    assert sum(g.denominator for g in result.groups) == pytest.approx(result.denominator)
+
+
+def test_unknown_breakdown_suggests_the_tag(hospital):
+    con, as_of = hospital
+    with pytest.raises(BreakdownError, match="did you mean 'lifecycle'"):
+        compute(con, "paid_conversion", as_of, by="lifecyle")
+
+
+def test_missing_table_is_a_clear_cli_error(run_cli, tmp_path):
+    code, _, err = run_cli("metrics", "paid_conversion", "--as-of", "2025-01-01", "-w",
+                           f"duckdb:///{tmp_path / 'empty.duckdb'}")
+    assert code == 2 and "the warehouse has no table patients" in err
