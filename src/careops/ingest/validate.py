@@ -75,9 +75,11 @@ def validate(
     out = _run(inner, spec, settings, timezone, now, known_users, first_row)
 
     status = out["_status"]
-    good = out.filter(pc.equal(status, "ok"))
-    bad = out.filter(pc.equal(status, "bad"))
-    rejects = _rejects(bad, staged, spec, source)
+    ok = pc.equal(status, "ok")
+    all_ok = pc.all(ok).as_py() is not False
+    good = out if all_ok else out.filter(ok)  # the common case copies nothing
+    bad = out.slice(0, 0) if all_ok else out.filter(pc.equal(status, "bad"))
+    rejects = _rejects(bad, staged, spec, source, first_row)
     flags = None
     if spec.user_column and "_flag" in good.column_names:
         flagged = good.filter(pc.is_valid(good["_flag"]))
@@ -105,8 +107,7 @@ def validate(
 def _run(inner, spec, settings, timezone, now, known_users, first_row) -> pa.Table:
     con = _con()
     t = ibis.memtable(inner)
-    if RECORD not in inner.column_names:
-        t = t.mutate(**{RECORD: "row " + (t[IDX] + first_row).cast("string")})
+    labelled = RECORD in inner.column_names  # else "row N" is made for the bad rows only
     if spec.name == "observations" and "code" in inner.column_names:
         t = _join_units(t)
     parsed: dict[str, ir.Value] = {}
@@ -121,14 +122,15 @@ def _run(inner, spec, settings, timezone, now, known_users, first_row) -> pa.Tab
         parsed, unit_error = _convert_units(t, parsed)
         errors.append(unit_error)
     error = ibis.literal(_RS).join(errors).nullif("")
-    v = t.select(IDX, RECORD, _error=error, **parsed)
+    v = t.select(IDX, *([RECORD] if labelled else []), _error=error, **parsed)
 
     keys = list(spec.key)
     if _has_repeated_keys(con, t, keys):
         w = ibis.window(group_by=[v[k] for k in keys], order_by=v[IDX])
         content = ibis.struct({c.name: v[c.name] for c in spec.columns}).hash()
         v = v.mutate(_rn=ibis.row_number().over(w), _h=content)
-        v = v.mutate(_first_h=v._h.first().over(w), _first_rec=v[RECORD].first().over(w))
+        first = (v[RECORD] if labelled else "row " + (v[IDX] + first_row).cast("string"))
+        v = v.mutate(_first_h=v._h.first().over(w), _first_rec=first.first().over(w))
         key_text = " / ".join(keys)
         conflict = ibis.literal(f"{keys[0]}{_SEP}duplicate {key_text} with different values "
                                 f"(first at ") + v._first_rec + ")"
@@ -138,7 +140,7 @@ def _run(inner, spec, settings, timezone, now, known_users, first_row) -> pa.Tab
     else:
         status = ibis.ifelse(v._error.notnull(), "bad", "ok")
     v = v.mutate(_status=status)
-    cols = [IDX, RECORD, "_status", "_error", *spec.names]
+    cols = [IDX, *([RECORD] if labelled else []), "_status", "_error", *spec.names]
     if spec.user_column and known_users is not None:
         users = ibis.memtable(pa.table({"_uid": known_users.cast(pa.string())}))
         known = v[spec.user_column].isin(users._uid)
@@ -152,7 +154,7 @@ def _has_repeated_keys(con, t: ir.Table, keys: list[str]) -> bool:
     present = [k for k in keys if k in t.columns]
     if len(present) < len(keys):
         return False
-    distinct = t.select([_trim(t[k].cast("string")) for k in keys]).distinct().count()
+    distinct = t.select(keys).distinct().count()
     return con.execute(distinct) < con.execute(t.count())
 
 
@@ -333,7 +335,8 @@ def _convert_units(t: ir.Table, parsed: dict[str, ir.Value]):
     return out, reason
 
 
-def _rejects(bad: pa.Table, staged: pa.Table, spec: Table, source: str) -> list[Reject]:
+def _rejects(bad: pa.Table, staged: pa.Table, spec: Table, source: str,
+             first_row: int) -> list[Reject]:
     """Quarantine records for the bad rows: first failing field, every reason, the raw row."""
     if not len(bad):
         return []
@@ -345,7 +348,9 @@ def _rejects(bad: pa.Table, staged: pa.Table, spec: Table, source: str) -> list[
                              ensure_ascii=False, default=str)
                   for row in originals.to_pylist()])
     out = []
-    for record, error, raw in zip(bad[RECORD].to_pylist(), bad["_error"].to_pylist(), raws,
+    records = (bad[RECORD].to_pylist() if RECORD in bad.column_names
+               else [f"row {i + first_row}" for i in idx.to_pylist()])
+    for record, error, raw in zip(records, bad["_error"].to_pylist(), raws,
                                   strict=True):
         parts = [e.split(_SEP, 1) for e in error.split(_RS) if e]
         out.append(Reject(source=source, record=record, field=parts[0][0],
