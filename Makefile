@@ -21,14 +21,15 @@ lock:  ## re-resolve the pinned versions after changing dependencies
 services:  ## PostgreSQL on 127.0.0.1:5432 (started if down); Java for Spark
 	@bash scripts/services.sh
 
-browser:  ## Debian Chromium + ChromeDriver for page tests
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
+browser:  ## Debian Chromium + ChromeDriver and a Chinese font for page tests
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list :lang=zh | grep -q . || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	     chromium chromium-driver fonts-wqy-microhei >/dev/null)
 
 demo: install
 	$(BIN)/careops demo
 
-test: install services
+test: install services browser
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
