@@ -24,8 +24,8 @@ def state_url(request, tmp_path):
 
 def test_migrate_is_idempotent_and_audit_reads_back(state_url):
     engine = connect_state(state_url)
-    assert migrate(engine) == "0001"
-    assert migrate(engine) == "0001"
+    assert migrate(engine) == "0002"
+    assert migrate(engine) == "0002"
     audit(engine, "ingest", target="orders.csv", detail={"loaded": 3}, actor="ops-zhang")
     audit(engine, "export", target="segment:insomnia", actor="ops-li")
     rows = read_audit(engine)

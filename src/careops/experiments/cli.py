@@ -285,3 +285,55 @@ def power(
         f"{size.control:,}", f"{size.treatment:,}", f"{size.total:,}", f"{size.power:.3f}"
     )
     out.print(table)
+
+
+StateOption = Annotated[str | None, typer.Option(
+    "--state", help="state store URL (default from settings)")]
+
+
+def _engine(state: str | None):
+    from careops.state import connect_state, migrate
+
+    engine = connect_state(state)
+    migrate(engine)
+    return engine
+
+
+@app.command()
+def create(
+    path: Annotated[Path, typer.Argument(help="YAML or JSON definition / 实验定义文件")],
+    state: StateOption = None,
+) -> None:
+    """Store a new experiment definition (新建实验): variants, weights, window, metrics."""
+    import yaml
+
+    from careops.experiments.definition import ExperimentDefinition
+    from careops.experiments.store import save_definition
+    from careops.metrics.registry import all_metrics
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the definition ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a definition is a mapping with key, variants, …")
+    definition = ExperimentDefinition.from_dict(data)
+    save_definition(_engine(state), definition, known_metrics=[m.name for m in all_metrics()])
+    out.print(f"实验已创建 / experiment created: {definition.key} "
+              f"({', '.join(f'{v.name} {v.weight:.0%}' for v in definition.variants)})")
+
+
+@app.command("list")
+def list_experiments(state: StateOption = None, as_json: JsonOption = False) -> None:
+    """Stored experiments (实验列表)."""
+    from careops.experiments.store import list_definitions
+
+    rows = [d.to_dict() for d in list_definitions(_engine(state))]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("key", "variants", "start", "end", "primary")
+    for r in rows:
+        table.add_row(r["key"], ", ".join(f"{v['name']} {v['weight']:.0%}" for v in r["variants"]),
+                      r["start"] or "", r["end"] or "", ", ".join(r["primary_metrics"]))
+    out.print(table)

@@ -15,3 +15,20 @@ audit_log = sa.Table(
     sa.Column("target", sa.String(512)),
     sa.Column("detail", sa.JSON),
 )
+
+experiments = sa.Table(
+    "experiments", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+)
+
+experiment_exposures = sa.Table(
+    "experiment_exposures", metadata,
+    sa.Column("experiment_key", sa.String(64), sa.ForeignKey("experiments.key"),
+              primary_key=True),
+    sa.Column("user_id", sa.String(128), primary_key=True),
+    sa.Column("variant", sa.String(64), nullable=False),
+    sa.Column("exposed_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -55,7 +55,7 @@ def audit(engine: Engine, action: str, target: str | None = None,
     """Record who did what to which data (PIPL audit trail)."""
     with engine.begin() as conn:
         conn.execute(audit_log.insert().values(
-            at=dt.datetime.now(dt.UTC), actor=actor or _whoami(), action=action,
+            at=dt.datetime.now(dt.UTC), actor=actor or whoami(), action=action,
             target=target, detail=detail))
 
 
@@ -66,7 +66,8 @@ def read_audit(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in rows]
 
 
-def _whoami() -> str:
+def whoami() -> str:
+    """The operating-system login of whoever runs CareOps (the actor of audit entries)."""
     try:
         return getpass.getuser()
     except Exception:  # no login name in some containers
