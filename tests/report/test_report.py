@@ -103,5 +103,6 @@ def test_report_command(tmp_path):
 def test_report_with_an_unknown_layer_fails_first(data):
     from careops.metrics import BreakdownError
 
-    with pytest.raises(BreakdownError, match="no column or tag called 'lifecycle'"):
-        build_report(data, h.AS_OF_CONVERSION, by="lifecycle")
+    with pytest.raises(BreakdownError, match="no column or tag called 'lifecycel'; did you mean "
+                                             "'lifecycle'"):
+        build_report(data, h.AS_OF_CONVERSION, by="lifecycel")
