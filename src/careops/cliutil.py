@@ -22,10 +22,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="机器可读 JSON 输出 
 
 
 def open_warehouse(url: str | None):
-    """Connect to the warehouse given on the command line or in the settings."""
+    """Connect to the warehouse given on the command line, else the one in the settings."""
     from careops.warehouse import connect
 
-    return connect(url or get_settings().warehouse)
+    return connect(url)
 
 
 def lang_of(lang: Lang | None) -> Lang:

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from careops.cliutil import WarehouseOpt
 from careops.errors import ConfigError
 from careops.experiments.labels import label
 
@@ -173,9 +174,7 @@ def analyze(
     table: Annotated[
         str | None, typer.Option("--table", help="per-user table in the warehouse, not a file")
     ] = None,
-    warehouse: Annotated[
-        str | None, typer.Option("--warehouse", "-w", help="warehouse URL (default from settings)")
-    ] = None,
+    warehouse: WarehouseOpt = None,
     as_json: JsonOption = False,
     lang: Annotated[str | None, typer.Option("--lang", help="zh or en")] = None,
 ) -> None:
@@ -209,9 +208,9 @@ def analyze(
         users = read_users(file)
         analysis = analyze_table(users, variant_col, metric_col, covariate_col, **options)
     else:
-        from careops.warehouse.connect import connect
+        from careops.cliutil import open_warehouse
 
-        con = connect(warehouse)
+        con = open_warehouse(warehouse)
         try:
             analysis = analyze_warehouse_table(
                 con, str(table), variant_col, metric_col, covariate_col, **options

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from careops.cliutil import WarehouseOpt, open_warehouse
 from careops.config import get_settings
 from careops.errors import ConfigError
 from careops.metrics.compute import compute
@@ -48,8 +49,7 @@ def metrics_command(
     conversion_days: Annotated[int | None, typer.Option("--conversion-days")] = None,
     period_days: Annotated[int | None, typer.Option("--period-days")] = None,
     grain: Annotated[str | None, typer.Option("--grain", help="cohort: week or month")] = None,
-    warehouse: Annotated[str | None, typer.Option("--warehouse", "-w",
-                                                  help="warehouse URL")] = None,
+    warehouse: WarehouseOpt = None,
 ) -> None:
     """运营指标 Metrics: compute one metric as of a date, or `list` them all."""
     language = parse_lang(lang)
@@ -57,12 +57,11 @@ def metrics_command(
         show_list(language, as_json)
         return
     get_metric(name)  # unknown names fail before connecting
-    from careops.warehouse import connect
 
     params = {"window_days": window_days, "steps": steps, "conversion_days": conversion_days,
               "period_days": period_days, "grain": grain}
     given = {k: v for k, v in params.items() if v is not None}
-    result = compute(connect(warehouse), name, parse_as_of(as_of), by=by, lang=language,
+    result = compute(open_warehouse(warehouse), name, parse_as_of(as_of), by=by, lang=language,
                      **given)
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from careops.cliutil import WarehouseOpt, open_warehouse
 from careops.metrics.cli import parse_as_of, parse_lang
 from careops.report.build import build_report
 from careops.report.render import write_report
@@ -19,14 +20,12 @@ def report_command(
     out_path: Annotated[str | None, typer.Option("--out", help="HTML file to write")] = None,
     lang: Annotated[str | None, typer.Option("--lang", help="zh (default) or en")] = None,
     by: Annotated[str, typer.Option("--by", help="layer of the breakdown charts")] = "channel",
-    warehouse: Annotated[str | None, typer.Option("--warehouse", "-w",
-                                                  help="warehouse URL")] = None,
+    warehouse: WarehouseOpt = None,
 ) -> None:
     """运营报告 Report: the main metrics as one HTML file with charts (works offline)."""
-    from careops.warehouse import connect
 
     language = parse_lang(lang)
     day = parse_as_of(as_of)
-    data = build_report(connect(warehouse), day, lang=language, by=by)
+    data = build_report(open_warehouse(warehouse), day, lang=language, by=by)
     path = write_report(data, out_path or f"careops-data/reports/report-{day}.html")
     out.print(f"报告已写入 / report written: {path}")

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from careops.cliutil import WarehouseOpt, open_warehouse
 from careops.segments.errors import RuleError
 from careops.tags.context import parse_as_of
 
@@ -18,15 +19,8 @@ out = Console()
 WHERE = typer.Option(..., "--where", help='rule, e.g. \'searched("失眠", within="30d") and '
                      'sex == "F"\', JSON, or @file.yaml')
 AS_OF = typer.Option(..., "--as-of", help="as-of date YYYY-MM-DD")
-WAREHOUSE = typer.Option(None, "--warehouse", "-w", help="warehouse URL (default: settings)")
 JSON = typer.Option(False, "--json", help="print JSON for machines")
 OUT = typer.Option(..., "--out", help="file.csv or file.parquet")
-
-
-def _con(url: str | None):
-    from careops.warehouse import connect
-
-    return connect(url)
 
 
 def read_rule(where: str):
@@ -51,12 +45,12 @@ def _empty_note(n: int) -> None:
 
 
 @segment_app.command("count")
-def count_cmd(where: str = WHERE, as_of: str = AS_OF, warehouse: str | None = WAREHOUSE,
+def count_cmd(where: str = WHERE, as_of: str = AS_OF, warehouse: WarehouseOpt = None,
               as_json: bool = JSON) -> None:
     """How many patients match."""
     from careops.segments.evaluate import count
 
-    n = count(_con(warehouse), read_rule(where), parse_as_of(as_of))
+    n = count(open_warehouse(warehouse), read_rule(where), parse_as_of(as_of))
     if as_json:
         print(json.dumps({"as_of": as_of, "count": n}))
         return
@@ -65,12 +59,12 @@ def count_cmd(where: str = WHERE, as_of: str = AS_OF, warehouse: str | None = WA
 
 
 @segment_app.command("sample")
-def sample_cmd(where: str = WHERE, as_of: str = AS_OF, warehouse: str | None = WAREHOUSE,
+def sample_cmd(where: str = WHERE, as_of: str = AS_OF, warehouse: WarehouseOpt = None,
                limit: int = typer.Option(10, "--limit"), as_json: bool = JSON) -> None:
     """The first matching patients (by id) with the tags the rule reads."""
     from careops.segments.evaluate import sample
 
-    rows = sample(_con(warehouse), read_rule(where), parse_as_of(as_of), limit)
+    rows = sample(open_warehouse(warehouse), read_rule(where), parse_as_of(as_of), limit)
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, default=str))
         return
@@ -86,12 +80,13 @@ def sample_cmd(where: str = WHERE, as_of: str = AS_OF, warehouse: str | None = W
 def export_cmd(where: str = WHERE, as_of: str = AS_OF,
                output: Path = OUT,
                columns: str = typer.Option("", "--columns", help="extra tags, comma-separated"),
-               warehouse: str | None = WAREHOUSE) -> None:
+               warehouse: WarehouseOpt = None) -> None:
     """Write the matching patients to CSV or Parquet."""
     from careops.segments.evaluate import export
 
     cols = [c.strip() for c in columns.split(",") if c.strip()]
-    n = export(_con(warehouse), read_rule(where), parse_as_of(as_of), output, columns=cols)
+    con = open_warehouse(warehouse)
+    n = export(con, read_rule(where), parse_as_of(as_of), output, columns=cols)
     out.print(f"{n} 位患者 → {output}")
     _empty_note(n)
 
@@ -99,20 +94,20 @@ def export_cmd(where: str = WHERE, as_of: str = AS_OF,
 @segment_app.command("save")
 def save_cmd(name: str, where: str = WHERE,
              description: str = typer.Option("", "--description"),
-             warehouse: str | None = WAREHOUSE) -> None:
+             warehouse: WarehouseOpt = None) -> None:
     """Save a rule under a name (in the warehouse table segment_definitions)."""
     from careops.segments.saved import save_segment
 
-    seg = save_segment(_con(warehouse), name, read_rule(where), description)
+    seg = save_segment(open_warehouse(warehouse), name, read_rule(where), description)
     out.print(f"已保存 / saved {seg.name}: {seg.text}")
 
 
 @segment_app.command("list")
-def list_cmd(warehouse: str | None = WAREHOUSE, as_json: bool = JSON) -> None:
+def list_cmd(warehouse: WarehouseOpt = None, as_json: bool = JSON) -> None:
     """The saved segments."""
     from careops.segments.saved import list_segments
 
-    segs = list_segments(_con(warehouse))
+    segs = list_segments(open_warehouse(warehouse))
     if as_json:
         print(json.dumps([{"name": s.name, "rule": s.text, "description": s.description,
                            "saved_at": str(s.saved_at)} for s in segs], ensure_ascii=False))
@@ -124,21 +119,21 @@ def list_cmd(warehouse: str | None = WAREHOUSE, as_json: bool = JSON) -> None:
 
 
 @segment_app.command("refresh")
-def refresh_cmd(name: str, as_of: str = AS_OF, warehouse: str | None = WAREHOUSE) -> None:
+def refresh_cmd(name: str, as_of: str = AS_OF, warehouse: WarehouseOpt = None) -> None:
     """Evaluate a saved segment as of a date and record its members."""
     from careops.segments.saved import refresh_members
 
-    n = refresh_members(_con(warehouse), name, parse_as_of(as_of))
+    n = refresh_members(open_warehouse(warehouse), name, parse_as_of(as_of))
     out.print(f"{name} @ {as_of}: {n} 位患者 / members")
     _empty_note(n)
 
 
 @segment_app.command("history")
-def history_cmd(name: str, warehouse: str | None = WAREHOUSE, as_json: bool = JSON) -> None:
+def history_cmd(name: str, warehouse: WarehouseOpt = None, as_json: bool = JSON) -> None:
     """Members per evaluated date, with entries and exits."""
     from careops.segments.saved import membership_history
 
-    rows = membership_history(_con(warehouse), name)
+    rows = membership_history(open_warehouse(warehouse), name)
     if as_json:
         print(json.dumps(rows, default=str))
         return

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from careops.cliutil import WarehouseOpt, open_warehouse
 from careops.config import get_settings
 from careops.tags.context import parse_as_of
 
@@ -15,16 +16,9 @@ tags_app = typer.Typer(help="用户标签 Patient tags: compute, show, list.", n
 layers_app = typer.Typer(help="用户分层 Layers: counts per layer, migration, history.")
 out = Console()
 
-WAREHOUSE = typer.Option(None, "--warehouse", "-w", help="warehouse URL (default: settings)")
 AS_OF = typer.Option(..., "--as-of", help="as-of date YYYY-MM-DD (facts before it count)")
 JSON = typer.Option(False, "--json", help="print JSON for machines")
 LANG = typer.Option(None, "--lang", help="zh or en (default: settings)")
-
-
-def _con(url: str | None):
-    from careops.warehouse import connect
-
-    return connect(url)
 
 
 def _lang(lang: str | None) -> str:
@@ -41,24 +35,24 @@ def _dump(data) -> None:
 
 
 @tags_app.command("compute")
-def compute(as_of: str = AS_OF, warehouse: str | None = WAREHOUSE) -> None:
+def compute(as_of: str = AS_OF, warehouse: WarehouseOpt = None) -> None:
     """Compute every tag as of a date and store it as that day's snapshot."""
     from careops.tags.snapshot import snapshot_name, store_snapshot
 
     day = parse_as_of(as_of)
     with out.status(f"computing tags as of {day} …"):
-        n = store_snapshot(_con(warehouse), day)
+        n = store_snapshot(open_warehouse(warehouse), day)
     out.print(f"已计算 {n} 位患者的标签 / tagged {n} patients → {snapshot_name(day)}")
 
 
 @tags_app.command("show")
-def show(user_id: str, as_of: str = AS_OF, warehouse: str | None = WAREHOUSE,
+def show(user_id: str, as_of: str = AS_OF, warehouse: WarehouseOpt = None,
          as_json: bool = JSON, lang: str | None = LANG) -> None:
     """A patient's full portrait as of a date."""
     from careops.tags.portrait import labelled, summary, user_tags
 
     lang = _lang(lang)
-    tags = user_tags(_con(warehouse), user_id, parse_as_of(as_of))
+    tags = user_tags(open_warehouse(warehouse), user_id, parse_as_of(as_of))
     if as_json:
         _dump({"user_id": user_id, "as_of": as_of, "summary": summary(tags, lang),
                "tags": tags})
@@ -89,7 +83,7 @@ def list_tags(as_json: bool = JSON, lang: str | None = LANG) -> None:
 
 @layers_app.callback(invoke_without_command=True)
 def layers(ctx: typer.Context, as_of: str | None = typer.Option(None, "--as-of"),
-           warehouse: str | None = WAREHOUSE, as_json: bool = JSON,
+           warehouse: WarehouseOpt = None, as_json: bool = JSON,
            lang: str | None = LANG) -> None:
     """Users per layer of each dimension, with shares (`careops layers --as-of D`)."""
     if ctx.invoked_subcommand is not None:
@@ -100,7 +94,7 @@ def layers(ctx: typer.Context, as_of: str | None = typer.Option(None, "--as-of")
     if as_of is None:
         raise ConfigError("--as-of is required: careops layers --as-of YYYY-MM-DD")
     lang = _lang(lang)
-    counts = layer_counts(_con(warehouse), parse_as_of(as_of), lang=lang)
+    counts = layer_counts(open_warehouse(warehouse), parse_as_of(as_of), lang=lang)
     if as_json:
         _dump([c.__dict__ for c in counts])
         return
@@ -113,11 +107,12 @@ def layers(ctx: typer.Context, as_of: str | None = typer.Option(None, "--as-of")
 @layers_app.command("migrate")
 def migrate(start: str = typer.Option(..., "--from"), end: str = typer.Option(..., "--to"),
             dimension: str = typer.Option("lifecycle", "--dimension"),
-            warehouse: str | None = WAREHOUSE, as_json: bool = JSON) -> None:
+            warehouse: WarehouseOpt = None, as_json: bool = JSON) -> None:
     """The migration matrix of a layer dimension between two dates."""
     from careops.tags.layers_report import migration_matrix
 
-    rows = migration_matrix(_con(warehouse), parse_as_of(start), parse_as_of(end), dimension)
+    con = open_warehouse(warehouse)
+    rows = migration_matrix(con, parse_as_of(start), parse_as_of(end), dimension)
     if as_json:
         _dump(rows)
         return
@@ -133,11 +128,11 @@ def migrate(start: str = typer.Option(..., "--from"), end: str = typer.Option(..
 @layers_app.command("history")
 def history(user_id: str | None = typer.Option(None, "--user"),
             dimension: str = typer.Option("lifecycle", "--dimension"),
-            warehouse: str | None = WAREHOUSE, as_json: bool = JSON) -> None:
+            warehouse: WarehouseOpt = None, as_json: bool = JSON) -> None:
     """Layer changes per user across the stored daily snapshots."""
     from careops.tags.layers_report import layer_history
 
-    rows = layer_history(_con(warehouse), user_id, dimension)
+    rows = layer_history(open_warehouse(warehouse), user_id, dimension)
     if as_json:
         _dump(rows)
         return
@@ -147,14 +142,14 @@ def history(user_id: str | None = typer.Option(None, "--user"),
     out.print(table)
 
 
-def cluster_command(as_of: str = AS_OF, warehouse: str | None = WAREHOUSE,
+def cluster_command(as_of: str = AS_OF, warehouse: WarehouseOpt = None,
                     k_min: int = typer.Option(2, "--k-min"),
                     k_max: int = typer.Option(8, "--k-max"),
                     seed: int = typer.Option(0, "--seed"), as_json: bool = JSON) -> None:
     """K-Means on behaviour and value features; proposes named, data-driven layers."""
     from careops.tags.cluster import cluster_patients
 
-    result = cluster_patients(_con(warehouse), parse_as_of(as_of), k_range=(k_min, k_max),
+    result = cluster_patients(open_warehouse(warehouse), parse_as_of(as_of), k_range=(k_min, k_max),
                               seed=seed)
     if as_json:
         _dump(result.to_dict())
