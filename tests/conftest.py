@@ -81,6 +81,27 @@ def _tmp_root():
 
 
 @pytest.fixture
+def pg_database() -> Iterator[Callable[[], str]]:
+    """Factory: a new empty PostgreSQL database → its URL; dropped (forcefully) after the test."""
+    admin = None
+    names: list[str] = []
+
+    def make() -> str:
+        nonlocal admin
+        admin = admin or _pg_admin()
+        name = f"careops_t_{uuid.uuid4().hex[:12]}"
+        admin.execute(f'CREATE DATABASE "{name}"')
+        names.append(name)
+        return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+    yield make
+    for name in names:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if admin is not None:
+        admin.close()
+
+
+@pytest.fixture
 def make_warehouse(request, tmp_path) -> Iterator[Callable[[str], object]]:
     """Factory: `make_warehouse("duckdb"|"postgres"|"spark")` → an empty warehouse with tables."""
     cleanups: list[Callable[[], None]] = []
@@ -90,16 +111,8 @@ def make_warehouse(request, tmp_path) -> Iterator[Callable[[str], object]]:
         if kind == "duckdb":
             con = connect(f"duckdb:///{tmp_path / (name + '.duckdb')}")
         elif kind == "postgres":
-            admin = _pg_admin()
-            admin.execute(f'CREATE DATABASE "{name}"')
-            con = connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
-
-            def drop(con=con, admin=admin, name=name):
-                con.disconnect()
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                admin.close()
-
-            cleanups.append(drop)
+            con = connect(request.getfixturevalue("pg_database")())
+            cleanups.append(con.disconnect)
         elif kind == "spark":
             import ibis
 

@@ -2,7 +2,6 @@
 
 import datetime as dt
 import json
-import uuid
 
 import pytest
 
@@ -28,22 +27,12 @@ DEFINITION = {
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request, tmp_path):
-    if request.param == "sqlite":
-        eng = connect_state(f"sqlite:///{tmp_path / 'state.db'}")
-        migrate(eng)
-        yield eng
-        return
-    import psycopg
-
-    name = f"careops_exp_{uuid.uuid4().hex[:10]}"
-    admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
-    admin.execute(f'CREATE DATABASE "{name}"')
-    eng = connect_state(f"postgresql://postgres@127.0.0.1:5432/{name}")
+    url = (f"sqlite:///{tmp_path / 'state.db'}" if request.param == "sqlite"
+           else request.getfixturevalue("pg_database")())
+    eng = connect_state(url)
     migrate(eng)
     yield eng
     eng.dispose()
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
 
 
 def test_definition_round_trips_and_is_audited(engine):

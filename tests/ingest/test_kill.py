@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 
 import numpy as np
 import pyarrow as pa
@@ -51,57 +50,37 @@ def _count(url: str) -> int:
         con.disconnect()
 
 
-def _pg_url(kind: str) -> tuple[str, callable]:
-    import psycopg
-
-    if kind == "duckdb":
-        return None, lambda: None
-    name = f"careops_kill_{uuid.uuid4().hex[:10]}"
-    admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
-    admin.execute(f'CREATE DATABASE "{name}"')
-
-    def drop():
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-    return f"postgresql://postgres@127.0.0.1:5432/{name}", drop
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_kill_9_mid_load_then_rerun(kind, big_events, tmp_path):
-    url, drop = _pg_url(kind)
-    url = url or f"duckdb:///{tmp_path / 'w.duckdb'}"
-    try:
-        # how long a whole load takes here, on a throw-away warehouse
-        probe = url if kind == "postgres" else f"duckdb:///{tmp_path / 'probe.duckdb'}"
-        start = time.monotonic()
-        proc = _ingest(probe, big_events)
-        assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()[-2000:]
-        full = time.monotonic() - start
-        if kind == "postgres":  # start again from an empty warehouse
-            con = connect(url)
-            for table in ("events", "_loads", "quarantine", "ingest_flags"):
-                con.raw_sql(f'TRUNCATE "{table}"')
-            con.disconnect()
-        con = connect(url)  # the warehouse exists before the load, as it would in production
-        create_tables(con)
-        con.disconnect()
-        seen = set()
-        for fraction in (0.3, 0.6, 0.9):
-            proc = _ingest(url, big_events)
-            time.sleep(full * fraction)
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=60)
-            rows = _count(url)
-            assert rows in (0, N), f"half-loaded batch: {rows} rows after kill at {fraction}"
-            seen.add(rows)
-            if rows == N:
-                break
+def test_kill_9_mid_load_then_rerun(kind, big_events, tmp_path, request):
+    def new_url(name: str) -> str:
+        if kind == "postgres":
+            return request.getfixturevalue("pg_database")()
+        return f"duckdb:///{tmp_path / (name + '.duckdb')}"
+
+    url = new_url("w")
+    # how long a whole load takes here, on a throw-away warehouse
+    probe = new_url("probe")
+    start = time.monotonic()
+    proc = _ingest(probe, big_events)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()[-2000:]
+    full = time.monotonic() - start
+    con = connect(url)  # the warehouse exists before the load, as it would in production
+    create_tables(con)
+    con.disconnect()
+    seen = set()
+    for fraction in (0.3, 0.6, 0.9):
         proc = _ingest(url, big_events)
-        assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()[-2000:]
-        assert _count(url) == N
-        assert 0 in seen  # at least one kill did land before the commit
-    finally:
-        drop()
+        time.sleep(full * fraction)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        rows = _count(url)
+        assert rows in (0, N), f"half-loaded batch: {rows} rows after kill at {fraction}"
+        seen.add(rows)
+        if rows == N:
+            break
+    proc = _ingest(url, big_events)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()[-2000:]
+    assert _count(url) == N
+    assert 0 in seen  # at least one kill did land before the commit

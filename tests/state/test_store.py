@@ -1,5 +1,3 @@
-import uuid
-
 import pytest
 import sqlalchemy as sa
 
@@ -10,16 +8,8 @@ from careops.state import audit, connect_state, migrate, read_audit
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def state_url(request, tmp_path):
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.db'}"
-        return
-    import psycopg
-
-    name = f"careops_state_{uuid.uuid4().hex[:10]}"
-    admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
-    admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    return request.getfixturevalue("pg_database")()
 
 
 def test_migrate_is_idempotent_and_audit_reads_back(state_url):
