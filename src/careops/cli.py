@@ -1,29 +1,78 @@
 """The `careops` command: a thin shell that parses arguments, calls domain functions, prints.
 
-Each domain keeps its commands in its own `cli.py`; this module only mounts them.
+Each domain keeps its commands in its own `cli.py`; this module only names them. A domain's
+module is imported when its command runs (not at start-up), so `careops version` or
+`careops tags show` do not pay for loading every domain.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import TYPE_CHECKING
 
 import typer
-from ibis.common.exceptions import TableNotFound
 from rich.console import Console
+from typer.core import TyperGroup
 
 from careops import __version__
-from careops.demo import demo
 from careops.errors import CareOpsError
-from careops.experiments.cli import app as experiment_app
-from careops.ingest import cli as ingest_cli
-from careops.metrics.cli import metrics_command
-from careops.report.cli import report_command
-from careops.segments.cli import segment_app
-from careops.sim.cli import simulate_command
-from careops.tags.cli import cluster_command, layers_app, tags_app
+
+if TYPE_CHECKING:  # Typer vendors Click
+    from typer._click import Command, Context
+
+DATA_IN, TAGS, MEASURE = "数据接入 / Data in", "标签与分层 / Tags & layers", "度量 / Measurement"
+TOOLS = "工具 / Tools"
+
+# command name -> ("module:attribute", help panel); the attribute is a Typer app or a function
+LAZY: dict[str, tuple[str, str]] = {
+    "init": ("careops.ingest.cli:init", DATA_IN),
+    "ingest": ("careops.ingest.cli:ingest", DATA_IN),
+    "tables": ("careops.ingest.cli:tables", DATA_IN),
+    "sql": ("careops.ingest.cli:sql", DATA_IN),
+    "quarantine": ("careops.ingest.cli:quarantine_app", DATA_IN),
+    "simulate": ("careops.sim.cli:simulate_command", DATA_IN),
+    "demo": ("careops.demo:demo", DATA_IN),
+    "tags": ("careops.tags.cli:tags_app", TAGS),
+    "layers": ("careops.tags.cli:layers_app", TAGS),
+    "segment": ("careops.segments.cli:segment_app", TAGS),
+    "cluster": ("careops.tags.cli:cluster_command", TAGS),
+    "experiment": ("careops.experiments.cli:app", MEASURE),
+    "metrics": ("careops.metrics.cli:metrics_command", MEASURE),
+    "report": ("careops.report.cli:report_command", MEASURE),
+}
+
+
+def load_command(name: str) -> Command:
+    """Import the module behind a lazy command and build its Click command."""
+    target, panel = LAZY[name]
+    module, attribute = target.split(":")
+    obj = getattr(importlib.import_module(module), attribute)
+    if not isinstance(obj, typer.Typer):
+        single = typer.Typer()
+        single.command(name)(obj)
+        obj = single
+    command = typer.main.get_command(obj)
+    command.name = name
+    command.rich_help_panel = panel  # type: ignore[attr-defined]
+    return command
+
+
+class _LazyGroup(TyperGroup):
+    """The root group: commands defined here, plus the domains' commands loaded on demand."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return [*LAZY, *super().list_commands(ctx)]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY:
+            self.commands[cmd_name] = load_command(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
 
 app = typer.Typer(
     name="careops",
+    cls=_LazyGroup,
     help="CareOps 互联网医院患者运营平台 — ingest, tag, layer, reach and measure patients.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -37,13 +86,14 @@ def _root() -> None:
     """CareOps 互联网医院患者运营平台."""
 
 
-@app.command()
+@app.command(rich_help_panel=TOOLS)
 def version() -> None:
     """Print the CareOps version."""
     print(__version__)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(rich_help_panel=TOOLS,
+             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def bench(ctx: typer.Context, name: str = typer.Argument(
         "all", help="ingest | fhir | simulate | tags | metrics | all")) -> None:
     """运行基准测试并保存 JSON 结果 / Run a benchmark from benchmarks/ and save its JSON."""
@@ -52,32 +102,15 @@ def bench(ctx: typer.Context, name: str = typer.Argument(
     runner.run(name, list(ctx.args))
 
 
-# data in
-app.command()(ingest_cli.init)
-app.command()(ingest_cli.ingest)
-app.command()(ingest_cli.tables)
-app.command()(ingest_cli.sql)
-app.add_typer(ingest_cli.quarantine_app, name="quarantine")
-app.command("simulate")(simulate_command)
-app.command()(demo)
-# tags, layers, segments
-app.add_typer(tags_app, name="tags")
-app.add_typer(layers_app, name="layers")
-app.add_typer(segment_app, name="segment")
-app.command("cluster")(cluster_command)
-# measurement
-app.add_typer(experiment_app, name="experiment")
-app.command("metrics")(metrics_command)
-app.command("report")(report_command)
-
-
 def main() -> None:
     """Entry point: run the app, turning CareOps errors into a message and an exit code."""
     try:
         app()
     except CareOpsError as exc:
         _fail(str(exc), exc.exit_code)
-    except TableNotFound as exc:
+    except Exception as exc:
+        if type(exc).__name__ != "TableNotFound":  # ibis' error, without importing ibis here
+            raise
         _fail(f"the warehouse has no table {exc.args[0] if exc.args else ''!s}: check --warehouse, "
               "or create and fill it with `careops init` and `careops ingest`", 2)
 
