@@ -36,4 +36,4 @@ def test_help_lists_every_command_in_its_panel(run_cli):
 
 def test_unknown_command_is_an_error(run_cli):
     code, _, err = run_cli("tagz")
-    assert code == 2 and "tagz" in err
+    assert code == 2 and "tagz" in err and "did you mean 'tags'" in err

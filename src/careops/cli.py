@@ -7,6 +7,7 @@ module is imported when its command runs (not at start-up), so `careops version`
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 from typing import TYPE_CHECKING
@@ -68,6 +69,14 @@ class _LazyGroup(TyperGroup):
         if cmd_name not in self.commands and cmd_name in LAZY:
             self.commands[cmd_name] = load_command(cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx: Context, args: list[str]) -> tuple:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in self.list_commands(ctx):
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=1)
+            hint = f" 是否想用 / did you mean {close[0]!r}?" if close else ""
+            ctx.fail(f"没有这个命令 / no such command {name!r}.{hint} (careops --help)")
+        return super().resolve_command(ctx, args)
 
 
 app = typer.Typer(
