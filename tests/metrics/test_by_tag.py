@@ -6,6 +6,7 @@ import pytest
 
 from careops.config import get_settings
 from careops.ingest.pipeline import ingest_paths
+from careops.metrics.breakdown import UNKNOWN, group_label
 from careops.metrics.compute import compute
 from careops.metrics.errors import BreakdownError
 from careops.sim import SimConfig, simulate, table_paths
@@ -44,3 +45,12 @@ def test_missing_table_is_a_clear_cli_error(run_cli, tmp_path):
     code, _, err = run_cli("metrics", "paid_conversion", "--as-of", "2025-01-01", "-w",
                            f"duckdb:///{tmp_path / 'empty.duckdb'}")
     assert code == 2 and "the warehouse has no table patients" in err
+
+
+@pytest.mark.parametrize(("by", "code", "lang", "label"), [
+    ("lifecycle", "silent", "zh", "沉默用户"), ("lifecycle", "occasional", "en", "Occasional"),
+    ("sex", "F", "zh", "女"), ("channel", "wechat", "zh", "wechat"),
+    ("lifecycle", UNKNOWN, "zh", "未知"), (None, None, "en", "unknown"),
+])
+def test_group_labels_are_what_people_read(by, code, lang, label):
+    assert group_label(by, code, lang) == label

@@ -106,3 +106,14 @@ def test_report_with_an_unknown_layer_fails_first(data):
     with pytest.raises(BreakdownError, match="no column or tag called 'lifecycel'; did you mean "
                                              "'lifecycle'"):
         build_report(data, h.AS_OF_CONVERSION, by="lifecycel")
+
+
+def test_layer_breakdown_reads_as_chinese_labels(data):
+    """Breakdown charts name a layer's groups by their labels (活跃用户), not their codes."""
+    page = render_html(build_report(data, h.AS_OF_CONVERSION, by="lifecycle"))
+    charts = options(page)
+    groups = [x for o in charts.values()
+              for x in (o.get("xAxis") or {}).get("data", []) if isinstance(o.get("xAxis"), dict)]
+    lifecycle = {"新用户", "活跃用户", "低频用户", "沉默用户", "流失用户"}
+    assert lifecycle & set(groups)
+    assert not {"new", "active", "occasional", "silent", "churned"} & set(groups)

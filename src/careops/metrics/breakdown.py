@@ -76,6 +76,16 @@ def resolve(ctx: MetricContext, by: str | ir.Table) -> tuple[str, ir.Table]:
     raise BreakdownError(f"by: no column or tag called {by!r}{hint} (known: {', '.join(known)})")
 
 
+def group_label(by: str | None, code: str | None, lang: str = "zh") -> str:
+    """How a group reads to people: a tag's value label (活跃用户, 女), else the code itself."""
+    if code is None or code == UNKNOWN:
+        return "未知" if lang == "zh" else "unknown"
+    from careops.tags.registry import REGISTRY
+
+    tag = REGISTRY.get(by or "")
+    return tag.value_label(code, lang) if tag is not None and tag.values else str(code)
+
+
 def _groupable_tags() -> list[str]:
     """Tags whose values make groups: categories and flags (lifecycle, value_tier, chronic …)."""
     from careops.tags.registry import all_tags

@@ -13,6 +13,7 @@ from rich.table import Table
 from careops.cliutil import WarehouseOpt, open_warehouse
 from careops.config import get_settings
 from careops.errors import ConfigError
+from careops.metrics.breakdown import group_label
 from careops.metrics.compute import compute
 from careops.metrics.format import fmt, fmt_number
 from careops.metrics.registry import CATEGORY_LABELS, all_metrics, get_metric
@@ -96,14 +97,14 @@ def show(result: Result, lang: str) -> None:
                         "分子" if zh else "numerator", "分母" if zh else "denominator"):
                 t.add_column(col)
             for g in result.groups:
-                t.add_row(str(g.group), fmt(g.value, result.unit, lang), fmt_number(g.numerator),
-                          fmt_number(g.denominator))
+                t.add_row(group_label(result.by, g.group, lang), fmt(g.value, result.unit, lang),
+                          fmt_number(g.numerator), fmt_number(g.denominator))
             out.print(t)
     elif isinstance(result, FunnelResult):
         out.print(f"[bold]{result.label}[/] as of {result.as_of} {result.params}")
         _funnel_table(result.steps, zh, "")
         for group, steps in result.groups.items():
-            _funnel_table(steps, zh, f"{result.by} = {group}")
+            _funnel_table(steps, zh, f"{result.by} = {group_label(result.by, group, lang)}")
     elif isinstance(result, CohortResult):
         t = Table(title=f"{result.label} as of {result.as_of} ({result.grain})")
         cols = ["cohort", *(["group"] if result.by else []), "size",
@@ -111,7 +112,8 @@ def show(result: Result, lang: str) -> None:
         for c in cols:
             t.add_column(c)
         for r in result.rows:
-            row: list[Any] = [str(r.cohort), *([r.group] if result.by else []), str(r.size)]
+            group = [group_label(result.by, r.group, lang)] if result.by else []
+            row: list[Any] = [str(r.cohort), *group, str(r.size)]
             row += [fmt(r.retention[n], "ratio") for n in result.days]
             t.add_row(*row)
         out.print(t)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from careops.metrics.breakdown import group_label
 from careops.metrics.result import CohortResult, FunnelResult, MetricResult
 from careops.report.labels import t
 
@@ -59,7 +60,8 @@ def channel_chart(results: dict[str, MetricResult], lang: str) -> dict[str, Any]
     return {
         "color": PALETTE, "tooltip": {"trigger": "axis"},
         "legend": {"top": 0}, "grid": {"left": 60, "right": 60, "top": 40, "bottom": 40},
-        "xAxis": {"type": "category", "data": groups, "axisLabel": {"interval": 0}},
+        "xAxis": {"type": "category", "data": [group_label(new.by, g, lang) for g in groups],
+                  "axisLabel": {"interval": 0}},
         "yAxis": [{"type": "value", "name": "¥"},
                   {"type": "value", "name": t("users", lang), "splitLine": {"show": False}}],
         "series": series,
@@ -74,7 +76,8 @@ def rate_bars(results: dict[str, MetricResult], lang: str,
         series = [{"name": r.label, "type": "bar",
                    "data": [_pct({g.group: g.value for g in r.groups}.get(x)) for x in groups]}
                   for r in results.values()]
-        x = groups
+        by = next(iter(results.values())).by
+        x = [group_label(by, g, lang) for g in groups]
     else:
         x = [r.label for r in results.values()]
         series = [{"type": "bar", "data": [_pct(r.value) for r in results.values()],
