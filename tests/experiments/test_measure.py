@@ -16,8 +16,8 @@ from tests.experiments import hand_built as hb
 BACKENDS = [
     pytest.param("duckdb", id="duckdb"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-    pytest.param("spark", id="spark", marks=pytest.mark.spark),
 ]
+SPARK = pytest.param("spark", id="spark", marks=pytest.mark.spark)
 
 
 @pytest.fixture
@@ -41,7 +41,11 @@ def _by_name(outcome):
     return {m.name: m for m in outcome.metrics}
 
 
-def test_primary_and_guardrail_metrics_match_the_hand_computation(con, engine):
+@pytest.mark.parametrize("backend", [*BACKENDS, SPARK])
+def test_primary_and_guardrail_metrics_match_the_hand_computation(backend, make_warehouse,
+                                                                  engine):
+    con = make_warehouse(backend)
+    fill(con, hb.tables())
     out = analyze_stored(con, engine, hb.KEY, as_of=hb.AS_OF)
     assert out.exposed == {"control": 4, "treat": 4}
     assert out.cutoff == hb.DEFINITION.end

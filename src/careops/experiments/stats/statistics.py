@@ -239,8 +239,8 @@ class RatioCupedStatistic:
         return (yx - r_pre * ye - r * dx + r * r_pre * de) / (d.mean * e.mean)
 
     def moments(self, theta: float, pre_mean: float) -> Moments:
-        """The CUPED-adjusted arm (θ = 0 leaves it as it is)."""
-        if theta == 0:
+        """The CUPED-adjusted arm; θ = 0, or an arm without pre-period units, is left as is."""
+        if theta == 0 or not self.pre.den.sum:
             return self.post.moments()
         mean = self.post.mean - theta * (self.pre.mean - pre_mean)
         variance = self.post.variance + theta**2 * self.pre.variance - 2 * theta * self.covariance
