@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 
 from careops.config import get_settings
 from careops.errors import InputError
-from careops.experiments.analyze import Analysis, _clean, analyze_experiment, correct_across
+from careops.experiments.analyze import Analysis, analyze_experiment, correct_across
 from careops.experiments.definition import ExperimentDefinition
 from careops.experiments.rows import check_ibis_rows
 from careops.experiments.stats.settings import Correction
@@ -74,7 +74,7 @@ class ExperimentOutcome:
             "metrics": [
                 {"name": m.name, "label": m.label, "role": m.role,
                  "measure": "per_user" if m.per_user else "ratio",
-                 **_clean(m.analysis.to_dict(lang))}
+                 **m.analysis.to_dict(lang)}
                 for m in self.metrics
             ],
         }
