@@ -39,8 +39,12 @@ from careops.experiments.stats.statistics import (
     CupedStatistic,
     Moments,
     Proportion,
+    RatioCupedStatistic,
+    RatioStatistic,
     SampleMean,
 )
+
+_CUPED = (CupedStatistic, RatioCupedStatistic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +111,15 @@ def summarise(
     variant: str = "variant",
     metric: str = "metric",
     covariate: str | None = None,
+    denominator: str | None = None,
+    covariate_denominator: str | None = None,
 ) -> ibis.Table:
     """Per-variant sufficient statistics as an Ibis expression (runs in any backend).
 
-    Columns: variant, n, sum, sum_squares, and with a covariate pre_sum, pre_sum_squares,
-    sum_products.
+    Columns: variant, n, sum, sum_squares; with a covariate pre_sum, pre_sum_squares,
+    sum_products. A ratio metric (`denominator` given) adds den_sum, den_sum_squares,
+    num_den, and with a covariate (then `covariate_denominator` too) the covariate's
+    denominator sums and the cross-products of the four per-user values.
     """
     y = table[metric].cast("float64")
     metrics: dict[str, Any] = {
@@ -119,13 +127,28 @@ def summarise(
         "sum": y.sum(),
         "sum_squares": (y * y).sum(),
     }
-    if covariate is not None:
-        x = table[covariate].cast("float64")
+    x = table[covariate].cast("float64") if covariate is not None else None
+    if x is not None:
         metrics |= {
             "pre_sum": x.sum(),
             "pre_sum_squares": (x * x).sum(),
             "sum_products": (x * y).sum(),
         }
+    if denominator is not None:
+        d = table[denominator].cast("float64")
+        metrics |= {"den_sum": d.sum(), "den_sum_squares": (d * d).sum(), "num_den": (y * d).sum()}
+        if x is not None:
+            if covariate_denominator is None:
+                raise ValueError("a ratio covariate needs its denominator column")
+            e = table[covariate_denominator].cast("float64")
+            metrics |= {
+                "pre_den_sum": e.sum(),
+                "pre_den_sum_squares": (e * e).sum(),
+                "pre_num_den": (x * e).sum(),
+                "num_pre_den": (y * e).sum(),
+                "den_pre_num": (d * x).sum(),
+                "den_pre_den": (d * e).sum(),
+            }
     return table.group_by(table[variant].cast("string").name("variant")).aggregate(**metrics)
 
 
@@ -136,23 +159,44 @@ def arm_statistics(
     arms: dict[str, ArmStatistic] = {}
     for row in sums.to_pylist():
         n = int(row["n"])
-        if with_covariate:
+        post = SampleMean(n, float(row["sum"]), float(row["sum_squares"]))
+        if kind == "ratio":
+            den = SampleMean(n, float(row["den_sum"]), float(row["den_sum_squares"]))
+            ratio = RatioStatistic(post, den, float(row["num_den"]))
+            if with_covariate:
+                pre = RatioStatistic(
+                    SampleMean(n, float(row["pre_sum"]), float(row["pre_sum_squares"])),
+                    SampleMean(n, float(row["pre_den_sum"]), float(row["pre_den_sum_squares"])),
+                    float(row["pre_num_den"]),
+                )
+                cross = tuple(
+                    float(row[k])
+                    for k in ("sum_products", "num_pre_den", "den_pre_num", "den_pre_den")
+                )
+                arms[row["variant"]] = RatioCupedStatistic(ratio, pre, cross)  # type: ignore[arg-type]
+            else:
+                arms[row["variant"]] = ratio
+        elif with_covariate:
             arms[row["variant"]] = CupedStatistic(
-                SampleMean(n, float(row["sum"]), float(row["sum_squares"])),
+                post,
                 SampleMean(n, float(row["pre_sum"]), float(row["pre_sum_squares"])),
                 float(row["sum_products"]),
             )
         elif kind == "proportion":
             arms[row["variant"]] = Proportion(n, float(row["sum"]))
         else:
-            arms[row["variant"]] = SampleMean(n, float(row["sum"]), float(row["sum_squares"]))
+            arms[row["variant"]] = post
     return arms
 
 
 def _empty_arm(kind: MetricKind, with_covariate: bool) -> ArmStatistic:
+    empty = SampleMean(0, 0.0, 0.0)
+    if kind == "ratio":
+        ratio = RatioStatistic(empty, empty, 0.0)
+        return RatioCupedStatistic(ratio, ratio, (0.0,) * 4) if with_covariate else ratio  # type: ignore[arg-type]
     if with_covariate:
-        return CupedStatistic(SampleMean(0, 0.0, 0.0), SampleMean(0, 0.0, 0.0), 0.0)
-    return Proportion(0, 0.0) if kind == "proportion" else SampleMean(0, 0.0, 0.0)
+        return CupedStatistic(empty, empty, 0.0)
+    return Proportion(0, 0.0) if kind == "proportion" else empty
 
 
 # ---------------------------------------------------------------- the maths
@@ -233,8 +277,8 @@ def analyze_statistics(
     notes: list[str] = [] if weights else ["srm_equal_split"]
     weights = check_weights(weights) if weights else {n: 1.0 / len(names) for n in names}
     theta = reduction = None
-    if all(isinstance(a, CupedStatistic) for a in arms.values()):
-        cuped = {k: a for k, a in arms.items() if isinstance(a, CupedStatistic)}
+    if all(isinstance(a, _CUPED) for a in arms.values()):
+        cuped = {k: a for k, a in arms.items() if isinstance(a, _CUPED)}
         theta, reduction, moments = _cuped_moments(cuped)
         means = {k: a.post.mean for k, a in cuped.items()}
     else:
@@ -271,20 +315,25 @@ def analyze_statistics(
 
 
 def _cuped_moments(
-    arms: Mapping[str, CupedStatistic],
+    arms: Mapping[str, CupedStatistic | RatioCupedStatistic],
 ) -> tuple[float, float, dict[str, Moments | Proportion]]:
-    """θ, the share of per-user variance removed, and the adjusted moments of every arm."""
-    present = {k: a for k, a in arms.items() if a.n > 0}
+    """θ, the share of per-user variance removed, and the adjusted moments of every arm.
+
+    Arms without users (or, for a ratio, without units) are left out of θ and keep their
+    unadjusted moments, which the tests report as `empty_arm` / `no_units`.
+    """
+    present = {k: a for k, a in arms.items() if a.n > 0 and math.isfinite(a.post.variance)}
+    moments: dict[str, Moments | Proportion] = {
+        k: a.post.moments() if isinstance(a, RatioCupedStatistic) else Moments(a.n, 0.0, 0.0)
+        for k, a in arms.items()
+    }
     if not present:
-        return 0.0, 0.0, {k: Moments(0, 0.0, 0.0) for k in arms}
+        return 0.0, 0.0, moments
     theta = pooled_theta(present)
     adjusted = adjust(present)
     raw = sum(a.post.variance * a.n for a in present.values())
     kept = sum(adjusted[k].variance * a.n for k, a in present.items())
-    moments: dict[str, Moments | Proportion] = {
-        k: adjusted.get(k, Moments(0, 0.0, 0.0)) for k in arms
-    }
-    return theta, (1.0 - kept / raw if raw > 0 else 0.0), moments
+    return theta, (1.0 - kept / raw if raw > 0 else 0.0), moments | adjusted
 
 
 def analyze_ibis(
@@ -296,11 +345,18 @@ def analyze_ibis(
     control: str | None = None,
     variants: Sequence[str] | None = None,
     weights: Mapping[str, float] | None = None,
+    denominator_col: str | None = None,
+    covariate_denominator_col: str | None = None,
     **settings: Any,
 ) -> Analysis:
     """Analyse per-user rows held in any Ibis backend (the warehouse path): the backend sums,
-    Python compares. `settings` go to `analyze_statistics`."""
-    sums = summarise(table, variant_col, metric_col, covariate_col).to_pyarrow()
+    Python compares. With `denominator_col` the metric is the ratio Σmetric / Σdenominator
+    (kind `ratio`, delta method). `settings` go to `analyze_statistics`."""
+    if denominator_col is not None:
+        kind = "ratio"
+    sums = summarise(
+        table, variant_col, metric_col, covariate_col, denominator_col, covariate_denominator_col
+    ).to_pyarrow()
     with_cov = covariate_col is not None
     arms = arm_statistics(sums, kind, with_cov)
     declared = list(weights) if weights else (list(variants) if variants else None)
@@ -359,14 +415,22 @@ def analyze_experiment(
     covariate_col: str | None = None,
     variant_col: str = "variant",
     kind: MetricKind = "mean",
+    control: str | None = None,
     **settings: Any,
 ) -> Analysis:
     """Analyse one metric of a defined experiment from per-user rows in the warehouse.
 
-    The design's variants, weights (for SRM) and control are used; rows labelled
-    `global_control` (users held out of all marketing) are not part of the experiment and are
-    left out.
+    The design's variants, weights (for SRM) and control (unless `control` names another
+    variant) are used; rows labelled `global_control` (users held out of all marketing) are not
+    part of the experiment and are left out. `settings` go to `analyze_ibis` (e.g.
+    `denominator_col` for a ratio metric) and `analyze_statistics`.
     """
+    if control is not None and control not in experiment.weights:
+        msg = (
+            f"--control {control!r} is not a variant of experiment {experiment.key!r};"
+            f" variants are {', '.join(experiment.weights)}"
+        )
+        raise ConfigError(msg)
     rows = table.filter(table[variant_col].cast("string") != GLOBAL_CONTROL)
     return analyze_ibis(
         rows,
@@ -374,7 +438,7 @@ def analyze_experiment(
         metric_col,
         covariate_col,
         kind=kind,
-        control=experiment.control,
+        control=control or experiment.control,
         weights=experiment.weights,
         **settings,
     )

@@ -85,19 +85,23 @@ def _p(value: float | None) -> str:
     return "<0.0001" if value < 1e-4 else f"{value:.4f}"
 
 
-def _render(analysis: Analysis, lang: str) -> None:
+def _render(analysis: Analysis, lang: str, title: str | None = None,
+            adjusted: bool = False) -> None:
+    """One metric's table, then its SRM (and CUPED) lines; `adjusted` shows the adjusted
+    p-values even for two variants (corrected across metrics)."""
     from careops.experiments.stats.results import error_message
 
     kind = label(f"kind_{analysis.kind}", lang)
     level = f"{1 - analysis.alpha:.0%}"
-    title = f"{label('title', lang)} · {label('metric', lang)}: {analysis.metric} ({kind})"
+    name = title or analysis.metric
+    title = f"{label('title', lang)} · {label('metric', lang)}: {name} ({kind})"
     table = Table(title=title)
     for key in ("variant", "n", "mean"):
         table.add_column(label(key, lang), justify="left" if key == "variant" else "right")
     table.add_column(f"{label('absolute_lift', lang)}\n({level} CI)", justify="right")
     table.add_column(f"{label('relative_lift', lang)}\n({level} CI)", justify="right")
     table.add_column(label("p_value", lang), justify="right")
-    multi = len(analysis.variants) > 2 and analysis.correction != "none"
+    multi = (len(analysis.variants) > 2 or adjusted) and analysis.correction != "none"
     if multi:
         table.add_column(f"{label('adjusted_p', lang)}\n({analysis.correction})", justify="right")
     table.add_column(label("chance_to_win", lang), justify="right")
@@ -140,10 +144,27 @@ def _render(analysis: Analysis, lang: str) -> None:
 
 @app.command()
 def analyze(
-    variant_col: Annotated[str, typer.Option("--variant-col", help="column with the variant")],
-    metric_col: Annotated[str, typer.Option("--metric-col", help="column with the metric")],
     file: Annotated[
         Path | None, typer.Argument(help="per-user CSV or Parquet: one row per user")
+    ] = None,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", "-e", help="a stored experiment's key")
+    ] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option("--metric", help="registry metric (repeatable; default: the experiment's)"),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="--experiment: YYYY-MM-DD, default today")
+    ] = None,
+    cuped: Annotated[
+        bool, typer.Option("--cuped", help="--experiment: pre-period of equal length")
+    ] = False,
+    variant_col: Annotated[
+        str | None, typer.Option("--variant-col", help="column with the variant")
+    ] = None,
+    metric_col: Annotated[
+        str | None, typer.Option("--metric-col", help="column with the metric")
     ] = None,
     covariate_col: Annotated[
         str | None, typer.Option("--covariate-col", help="pre-period value for CUPED")
@@ -169,23 +190,61 @@ def analyze(
         float, typer.Option("--tuning", help="sequential: total users where CIs are tightest")
     ] = 5000.0,
     correction: Annotated[
-        Literal["holm", "bh", "none"], typer.Option("--correction", help="across variants")
+        Literal["holm", "bh", "none"],
+        typer.Option("--correction", help="across variants (and metrics)"),
     ] = "holm",
     table: Annotated[
         str | None, typer.Option("--table", help="per-user table in the warehouse, not a file")
     ] = None,
     warehouse: WarehouseOpt = None,
+    state: Annotated[
+        str | None, typer.Option("--state", help="state store URL (default from settings)")
+    ] = None,
     as_json: JsonOption = False,
     lang: Annotated[str | None, typer.Option("--lang", help="zh or en")] = None,
 ) -> None:
-    """Analyse an A/B test from a per-user file or warehouse table (分析 A/B 实验)."""
+    """Analyse an A/B test: a stored experiment (--experiment KEY) over its exposures and
+    registry metrics, or a per-user file / warehouse table (分析 A/B 实验)."""
     from careops.config import get_settings
-    from careops.experiments.analyze import analyze_table, analyze_warehouse_table
-    from careops.experiments.rows import read_users
     from careops.experiments.stats.settings import FrequentistSettings
 
     lang = _lang(lang)
     settings = get_settings().experiments
+    frequentist = FrequentistSettings(
+        alpha=alpha if alpha is not None else settings.alpha,
+        sequential=sequential,
+        sequential_tuning=tuning,
+    )
+    if experiment is not None:
+        given = {"FILE": file, "--table": table, "--variant-col": variant_col,
+                 "--metric-col": metric_col, "--covariate-col": covariate_col,
+                 "--variants": variants, "--weights": weights,
+                 "--kind": None if kind == "auto" else kind}
+        clash = [k for k, v in given.items() if v is not None]
+        if clash:
+            raise ConfigError(f"--experiment reads the design, exposures and metrics from the "
+                              f"state store and the warehouse; drop {', '.join(clash)}")
+        _analyze_stored(experiment, metric, as_of, cuped, control, correction, frequentist,
+                        settings.srm_p, warehouse, state, lang, as_json)
+        return
+    stray = [k for k, v in {"--metric": metric, "--as-of": as_of, "--cuped": cuped or None,
+                            "--state": state}.items() if v]
+    if stray:
+        raise ConfigError(f"{', '.join(stray)} only go(es) with --experiment KEY")
+    if variant_col is None or metric_col is None:
+        raise ConfigError("give --experiment KEY, or a FILE / --table with --variant-col and "
+                          "--metric-col")
+    _analyze_rows(file, table, variant_col, metric_col, covariate_col, control, variants,
+                  weights, kind, frequentist, correction, settings.srm_p, warehouse, lang,
+                  as_json)
+
+
+def _analyze_rows(file, table, variant_col, metric_col, covariate_col, control, variants,
+                  weights, kind, frequentist, correction, srm_p, warehouse, lang,
+                  as_json) -> None:
+    from careops.experiments.analyze import analyze_table, analyze_warehouse_table
+    from careops.experiments.rows import read_users
+
     declared = _split(variants, "--variants")
     if declared and control and control not in declared:
         raise ConfigError(f"--control {control!r} is not among --variants ({variants})")
@@ -196,13 +255,9 @@ def analyze(
         "control": control,
         "variants": declared,
         "weights": _weights(weights),
-        "frequentist": FrequentistSettings(
-            alpha=alpha if alpha is not None else settings.alpha,
-            sequential=sequential,
-            sequential_tuning=tuning,
-        ),
+        "frequentist": frequentist,
         "correction": correction,
-        "srm_p": settings.srm_p,
+        "srm_p": srm_p,
     }
     if file is not None:
         users = read_users(file)
@@ -221,6 +276,47 @@ def analyze(
         print(json.dumps(analysis.to_dict(lang), ensure_ascii=False, indent=2))
     else:
         _render(analysis, lang)
+
+
+def _analyze_stored(key, metrics, as_of, cuped, control, correction, frequentist, srm_p,
+                    warehouse, state, lang, as_json) -> None:
+    from careops.cliutil import open_warehouse
+    from careops.config import get_settings
+    from careops.experiments.measure import analyze_stored, experiment_metric
+    from careops.metrics.cli import parse_as_of
+
+    for name in metrics or ():
+        experiment_metric(name)  # unknown or unusable metrics fail before connecting
+    day = parse_as_of(as_of)
+    engine = _engine(state)
+    con = open_warehouse(warehouse)
+    try:
+        outcome = analyze_stored(con, engine, key, metrics, as_of=day, cuped=cuped,
+                                 control=control, correction=correction, lang=lang,
+                                 frequentist=frequentist, srm_p=srm_p)
+    finally:
+        con.disconnect()
+        engine.dispose()
+    if as_json:
+        print(json.dumps(outcome.to_dict(lang), ensure_ascii=False, indent=2))
+        return
+    tz = get_settings().tz
+    window = (f"{outcome.start.astimezone(tz):%Y-%m-%d %H:%M} – "
+              f"{outcome.cutoff.astimezone(tz):%Y-%m-%d %H:%M}")
+    exposed = ", ".join(f"{k} {v:,}" for k, v in outcome.exposed.items())
+    out.print(f"[bold]{label('experiment', lang)} {outcome.experiment}[/] · "
+              f"{label('window', lang)} {window} · {label('exposed', lang)}: {exposed}")
+    if outcome.pre_start is not None:
+        out.print(f"{label('pre_period', lang)}: "
+                  f"{outcome.pre_start.astimezone(tz):%Y-%m-%d %H:%M} – "
+                  f"{outcome.start.astimezone(tz):%Y-%m-%d %H:%M}")
+    across = len(outcome.metrics) > 1 and outcome.correction != "none"
+    for m in outcome.metrics:
+        role = f" · {label('role_' + m.role, lang)}" if m.role else ""
+        _render(m.analysis, lang, title=f"{m.label} ({m.name}){role}", adjusted=across)
+    if across:
+        out.print(f"{label('correction', lang)}: {outcome.correction} "
+                  f"({label('across_metrics', lang)})")
 
 
 @app.command()

@@ -62,6 +62,7 @@ def cac(ctx: MetricContext, window_days: int | None) -> ir.Table:
     f"({REACH_EVENT} events with properties.in_target; events without it are not counted).",
     formula=f"count({REACH_EVENT} with in_target=true) / count({REACH_EVENT} with in_target)",
     window_days=None,
+    per_user=False,
 )
 def precise_reach_rate(ctx: MetricContext, window_days: int | None) -> ir.Table:
     e = ctx.facts("events", "ts", ctx.days_before(window(ctx, window_days)))

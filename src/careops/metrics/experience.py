@@ -16,6 +16,7 @@ from careops.metrics.units import rows, window
     "(score >= metrics.nps_promoter_min, 9) minus % detractors (<= nps_detractor_max, 6).",
     formula="100 × (promoters − detractors) / NPS responses in window",
     window_days=None,
+    per_user=False,
 )
 def nps(ctx: MetricContext, window_days: int | None) -> ir.Table:
     s = ctx.facts("surveys", "ts", ctx.days_before(window(ctx, window_days)))
@@ -32,6 +33,7 @@ def nps(ctx: MetricContext, window_days: int | None) -> ir.Table:
     "metrics.csat_satisfied_min (4).",
     formula="CSAT responses with score >= 4 / CSAT responses in window",
     window_days=None,
+    per_user=False,
 )
 def satisfaction(ctx: MetricContext, window_days: int | None) -> ir.Table:
     s = ctx.facts("surveys", "ts", ctx.days_before(window(ctx, window_days)))
@@ -45,6 +47,7 @@ def satisfaction(ctx: MetricContext, window_days: int | None) -> ir.Table:
     description="Complaint tickets in the window per consultation in the window.",
     formula="complaint tickets in window / consultations in window",
     window_days=None,
+    per_user=False,
 )
 def complaint_rate(ctx: MetricContext, window_days: int | None) -> ir.Table:
     since = ctx.days_before(window(ctx, window_days))
@@ -66,6 +69,7 @@ def _online_replies(ctx: MetricContext, window_days: int | None) -> ir.Table:
     "within metrics.first_reply_sla_s (600 s).",
     formula="online consultations with first_reply_s <= SLA / online consultations with a reply",
     window_days=None,
+    per_user=False,
 )
 def first_reply_sla_rate(ctx: MetricContext, window_days: int | None) -> ir.Table:
     c = _online_replies(ctx, window_days)
@@ -79,6 +83,7 @@ def first_reply_sla_rate(ctx: MetricContext, window_days: int | None) -> ir.Tabl
     description="Mean seconds to the first doctor reply of online consultations in the window.",
     formula="sum(first_reply_s) / online consultations with a reply",
     window_days=None,
+    per_user=False,
 )
 def first_reply_mean_s(ctx: MetricContext, window_days: int | None) -> ir.Table:
     c = _online_replies(ctx, window_days)

@@ -110,6 +110,7 @@ def glucose_control_rate(ctx: MetricContext, window_days: int) -> ir.Table:
     "(5) entitlement uses within their first 90 days.",
     formula="enrollments with >= 5 uses in days [0, 90) of start / mature enrollments",
     window_days=365,
+    per_user=False,
 )
 def package_activation_rate(ctx: MetricContext, window_days: int) -> ir.Table:
     h = ctx.settings.health
@@ -132,6 +133,7 @@ def package_activation_rate(ctx: MetricContext, window_days: int) -> ir.Table:
     "later than the grace days after its end. Cancelled and refunded ones are left out.",
     formula="renewed ended enrollments / ended enrollments",
     window_days=365,
+    per_user=False,
 )
 def renewal_rate(ctx: MetricContext, window_days: int) -> ir.Table:
     grace = ctx.settings.metrics.renewal_grace_days

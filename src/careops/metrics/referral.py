@@ -61,6 +61,7 @@ def invites_per_user(ctx: MetricContext, window_days: int | None) -> ir.Table:
     "with the inviter as referrer_id.",
     formula="converted invites / invites in window",
     window_days=None,
+    per_user=False,
 )
 def invite_conversion(ctx: MetricContext, window_days: int | None) -> ir.Table:
     inv = invites(ctx, ctx.days_before(window(ctx, window_days)))

@@ -53,6 +53,11 @@ class Metric:
     run: AnalysisFn | None = None
     scale: float = 1.0
     params: dict[str, Any] = field(default_factory=dict)
+    per_user: bool = True
+    """Unit metrics: True when the denominator counts each user of the population once
+    (den = 1 per user: rates and means over users); False when it counts something else
+    (answers, consultations, enrollments, yuan) — a ratio metric, which experiments analyse
+    with the delta method."""
 
     def label(self, lang: str = "zh") -> str:
         return self.label_zh if lang == "zh" else self.label_en
@@ -62,7 +67,7 @@ class Metric:
             "name": self.name, "category": self.category, "label_zh": self.label_zh,
             "label_en": self.label_en, "description": self.description,
             "formula": self.formula, "unit": self.unit, "kind": self.kind,
-            "params": self.params,
+            "params": self.params, "per_user": self.per_user,
         }
 
 
@@ -80,12 +85,13 @@ def register(metric: Metric) -> Metric:
 def unit_metric(name: str, category: Category, label_zh: str, label_en: str, *,
                 description: str, formula: str, unit: Unit = "ratio",
                 kind: Literal["ratio", "sum"] = "ratio", scale: float = 1.0,
-                **params: Any) -> Callable[[UnitsFn], UnitsFn]:
-    """Decorator registering `fn(ctx, **params) -> (user_id, num, den)` as a metric."""
+                per_user: bool = True, **params: Any) -> Callable[[UnitsFn], UnitsFn]:
+    """Decorator registering `fn(ctx, **params) -> (user_id, num, den)` as a metric;
+    `per_user=False` when the denominator is not one per user (see `Metric.per_user`)."""
 
     def deco(fn: UnitsFn) -> UnitsFn:
         register(Metric(name, category, label_zh, label_en, description, formula, unit, kind,
-                        units=fn, scale=scale, params=params))
+                        units=fn, scale=scale, params=params, per_user=per_user))
         return fn
 
     return deco

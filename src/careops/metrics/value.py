@@ -34,6 +34,7 @@ def ltv(ctx: MetricContext) -> ir.Table:
     description="(LTV − CAC) / CAC with historical LTV and lifetime CAC per channel; > 1 is "
     "healthy, > 3 ideal. Undefined for groups that cost nothing (organic only).",
     formula="(sum(LTV) − sum(attributed CAC)) / sum(attributed CAC)",
+    per_user=False,
 )
 def roi(ctx: MetricContext) -> ir.Table:
     cost = attributed_cost(ctx, LIFETIME_START)

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import stats
 
 from careops.experiments.stats.lift import lift
-from careops.experiments.stats.results import BayesianResult, check_arms, failed_bayesian
+from careops.experiments.stats.results import BayesianResult, check_moments, failed_bayesian
 from careops.experiments.stats.settings import BayesianSettings
 from careops.experiments.stats.statistics import Moments, Proportion
 
@@ -52,7 +52,7 @@ def gaussian(
 ) -> BayesianResult:
     """Normal-posterior comparison of two means (flat prior), all in closed form."""
     s = settings or BayesianSettings()
-    problem = check_arms(control.n, treatment.n)
+    problem = check_moments(control, treatment)
     if problem:
         return failed_bayesian(problem)
     d = lift(control, treatment)

@@ -18,7 +18,7 @@ from careops.experiments.stats import sequential as seq
 from careops.experiments.stats.lift import Lift, lift
 from careops.experiments.stats.results import (
     FrequentistResult,
-    check_arms,
+    check_moments,
     failed_frequentist,
 )
 from careops.experiments.stats.settings import FrequentistSettings
@@ -42,7 +42,7 @@ def _intervals(d: Lift, critical: float) -> tuple[tuple[float, float], tuple[flo
 
 def welch_t_test(control: Moments, treatment: Moments, alpha: float = 0.05) -> FrequentistResult:
     """Welch's unequal-variance t-test of treatment − control, with absolute and relative CIs."""
-    problem = check_arms(control.n, treatment.n)
+    problem = check_moments(control, treatment)
     if problem:
         return failed_frequentist(problem)
     d = lift(control, treatment)
@@ -59,7 +59,7 @@ def two_proportion_z_test(
     control: Proportion, treatment: Proportion, alpha: float = 0.05
 ) -> FrequentistResult:
     """Two-proportion z-test (pooled null variance) with Wald absolute and delta relative CIs."""
-    problem = check_arms(control.n, treatment.n)
+    problem = check_moments(control, treatment)
     if problem:
         return failed_frequentist(problem)
     pooled = (control.sum + treatment.sum) / (control.n + treatment.n)
@@ -77,7 +77,7 @@ def sequential_test(
     control: Moments, treatment: Moments, alpha: float = 0.05, tuning: float = 5000.0
 ) -> FrequentistResult:
     """Always-valid confidence sequence and p-value for the absolute and relative lift."""
-    problem = check_arms(control.n, treatment.n)
+    problem = check_moments(control, treatment)
     if problem:
         return failed_frequentist(problem, sequential=True)
     d = lift(control, treatment)

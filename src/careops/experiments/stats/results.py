@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-ErrorCode = Literal["empty_arm", "too_few_users", "zero_variance"]
+if TYPE_CHECKING:
+    from careops.experiments.stats.statistics import Moments, Proportion
+
+ErrorCode = Literal["empty_arm", "too_few_users", "zero_variance", "no_units"]
 """Why a comparison could not be made: an arm without users, an arm with a single user (no
-variance can be estimated), or both arms constant (every user has the same value)."""
+variance can be estimated), both arms constant (every user has the same value), or a ratio
+metric whose denominator is 0 in an arm (no answers, no consultations…)."""
 
 ERROR_MESSAGES: dict[ErrorCode, dict[str, str]] = {
     "empty_arm": {
@@ -21,6 +26,10 @@ ERROR_MESSAGES: dict[ErrorCode, dict[str, str]] = {
     "zero_variance": {
         "zh": "两组指标值全部相同（方差为零），无法检验",
         "en": "every user has the same metric value (zero variance); no test is possible",
+    },
+    "no_units": {
+        "zh": "该组比率指标的分母为零（如没有问卷回答），无法计算",
+        "en": "the ratio's denominator is 0 in an arm (e.g. no answers); nothing to compare",
     },
 }
 
@@ -74,6 +83,16 @@ def check_arms(n_control: int, n_treatment: int) -> ErrorCode | None:
     if n_control < 2 or n_treatment < 2:
         return "too_few_users"
     return None
+
+
+def check_moments(
+    control: Moments | Proportion, treatment: Moments | Proportion
+) -> ErrorCode | None:
+    """`check_arms`, then a mean that is undefined (a ratio arm without units)."""
+    problem = check_arms(control.n, treatment.n)
+    if problem is None and not (math.isfinite(control.mean) and math.isfinite(treatment.mean)):
+        return "no_units"
+    return problem
 
 
 NAN_INTERVAL: Interval = (float("nan"), float("nan"))

@@ -7,8 +7,9 @@ from typing import Literal
 
 from careops.errors import ConfigError
 
-MetricKind = Literal["proportion", "mean"]
-"""`proportion`: a 0/1 value per user (converted or not); `mean`: any number per user."""
+MetricKind = Literal["proportion", "mean", "ratio"]
+"""`proportion`: a 0/1 value per user (converted or not); `mean`: any number per user;
+`ratio`: Σ numerator / Σ denominator over users whose denominator is not 1 (delta method)."""
 
 Correction = Literal["none", "holm", "bh"]
 """Adjustment of p-values across variants and metrics: Holm (family-wise error) or
