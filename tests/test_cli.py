@@ -20,10 +20,24 @@ def test_start_up_imports_no_domain():
     assert out == ["0.1.0", "[]"]
 
 
-def test_every_lazy_command_loads():
-    for name in LAZY:
+def test_every_lazy_command_loads_and_lists_its_own_help():
+    for name, (_, _, short) in LAZY.items():
         command = load_command(name)
-        assert command.name == name and command.help
+        first = (command.help or "").strip().split("\n\n")[0].replace("\n", " ")
+        assert command.name == name and first == short
+        assert not any(p.name == "install_completion" for p in command.params)
+
+
+def test_global_language_and_version():
+    """`careops --lang en COMMAND` switches the command's default; `--version` answers."""
+    run = [sys.executable, "-m", "careops"]
+    zh = subprocess.run([*run, "metrics", "list"], capture_output=True, text=True, check=True)
+    en = subprocess.run([*run, "--lang", "en", "metrics", "list"], capture_output=True,
+                        text=True, check=True)
+    assert "付费转化率" in zh.stdout and "Paid conversion" in en.stdout
+    assert "付费转化率" not in en.stdout
+    version = subprocess.run([*run, "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.strip() == "0.1.0"
 
 
 def test_help_lists_every_command_in_its_panel(run_cli):

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from careops import __version__
+from careops.cliutil import LangOpt
+from careops.config import get_settings
 from careops.errors import CareOpsError
 
 if TYPE_CHECKING:  # Typer vendors Click
@@ -25,48 +28,85 @@ if TYPE_CHECKING:  # Typer vendors Click
 DATA_IN, TAGS, MEASURE = "数据接入 / Data in", "标签与分层 / Tags & layers", "度量 / Measurement"
 TOOLS = "工具 / Tools"
 
-# command name -> ("module:attribute", help panel); the attribute is a Typer app or a function
-LAZY: dict[str, tuple[str, str]] = {
-    "init": ("careops.ingest.cli:init", DATA_IN),
-    "ingest": ("careops.ingest.cli:ingest", DATA_IN),
-    "tables": ("careops.ingest.cli:tables", DATA_IN),
-    "sql": ("careops.ingest.cli:sql", DATA_IN),
-    "quarantine": ("careops.ingest.cli:quarantine_app", DATA_IN),
-    "simulate": ("careops.sim.cli:simulate_command", DATA_IN),
-    "demo": ("careops.demo:demo", DATA_IN),
-    "tags": ("careops.tags.cli:tags_app", TAGS),
-    "layers": ("careops.tags.cli:layers_app", TAGS),
-    "segment": ("careops.segments.cli:segment_app", TAGS),
-    "cluster": ("careops.tags.cli:cluster_command", TAGS),
-    "experiment": ("careops.experiments.cli:app", MEASURE),
-    "metrics": ("careops.metrics.cli:metrics_command", MEASURE),
-    "report": ("careops.report.cli:report_command", MEASURE),
+# command name -> ("module:attribute", help panel, one-line help for `careops --help`); the
+# attribute is a Typer app or a function. The one-line help lets `careops --help` list every
+# command without importing any domain (a test keeps it equal to the command's own help).
+LAZY: dict[str, tuple[str, str, str]] = {
+    "init": ("careops.ingest.cli:init", DATA_IN,
+             "创建仓库和状态库 / Create the warehouse tables and the state store."),
+    "ingest": ("careops.ingest.cli:ingest", DATA_IN,
+               "导入 CSV / Parquet / JSON Lines / FHIR R4 / Import files into the warehouse."),
+    "tables": ("careops.ingest.cli:tables", DATA_IN,
+               "各表行数 / Row counts of the warehouse tables."),
+    "sql": ("careops.ingest.cli:sql", DATA_IN,
+            "只读查询 / Run a read-only SQL query (SELECT/WITH only) for analysts."),
+    "quarantine": ("careops.ingest.cli:quarantine_app", DATA_IN,
+                   "隔离区: 查看和导出坏记录 / Quarantined records"),
+    "simulate": ("careops.sim.cli:simulate_command", DATA_IN,
+                 "模拟互联网医院 / Simulate an internet hospital: canonical tables + ground "
+                 "truth."),
+    "demo": ("careops.demo:demo", DATA_IN,
+             "演示: 模拟一家互联网医院, 导入仓库, 打印概况 / Simulate, ingest and summarise a "
+             "hospital."),
+    "tags": ("careops.tags.cli:tags_app", TAGS, "用户标签 Patient tags: compute, show, list."),
+    "layers": ("careops.tags.cli:layers_app", TAGS,
+               "用户分层 Layers: counts per layer, migration, history."),
+    "segment": ("careops.segments.cli:segment_app", TAGS,
+                "人群圈选 Segments from tags and events."),
+    "cluster": ("careops.tags.cli:cluster_command", TAGS,
+                "聚类分层 K-Means on behaviour and value features; proposes named, data-driven "
+                "layers."),
+    "experiment": ("careops.experiments.cli:app", MEASURE,
+                   "A/B 实验：分析结果、估算样本量 (experiments: analyse results, size samples)."),
+    "metrics": ("careops.metrics.cli:metrics_command", MEASURE,
+                "运营指标 Metrics: compute one metric as of a date, or `list` them all."),
+    "report": ("careops.report.cli:report_command", MEASURE,
+               "运营报告 Report: the main metrics as one HTML file with charts (works offline)."),
 }
 
 
 def load_command(name: str) -> Command:
     """Import the module behind a lazy command and build its Click command."""
-    target, panel = LAZY[name]
+    target, panel, _ = LAZY[name]
     module, attribute = target.split(":")
     obj = getattr(importlib.import_module(module), attribute)
-    if not isinstance(obj, typer.Typer):
-        single = typer.Typer()
-        single.command(name)(obj)
-        obj = single
-    command = typer.main.get_command(obj)
+    holder = typer.Typer(add_completion=False)  # no --install-completion on subcommands
+    if isinstance(obj, typer.Typer):
+        holder.add_typer(obj, name=name)
+        command = typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
+    else:
+        holder.command(name)(obj)
+        command = typer.main.get_command(holder)
     command.name = name
     command.rich_help_panel = panel  # type: ignore[attr-defined]
     return command
 
 
+def listing_command(name: str) -> Command:
+    """A stand-in that only carries a lazy command's one-line help, for `careops --help`."""
+    _, panel, short = LAZY[name]
+    return TyperCommand(name, help=short, rich_help_panel=panel)
+
+
 class _LazyGroup(TyperGroup):
     """The root group: commands defined here, plus the domains' commands loaded on demand."""
+
+    _listing = False
+
+    def format_help(self, ctx: Context, formatter) -> None:
+        self._listing = True  # the list of commands needs their help lines, not their modules
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def list_commands(self, ctx: Context) -> list[str]:
         return [*LAZY, *super().list_commands(ctx)]
 
     def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         if cmd_name not in self.commands and cmd_name in LAZY:
+            if self._listing:
+                return listing_command(cmd_name)
             self.commands[cmd_name] = load_command(cmd_name)
         return super().get_command(ctx, cmd_name)
 
@@ -90,9 +130,23 @@ app = typer.Typer(
 err = Console(stderr=True)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        print(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    lang: LangOpt = None,
+    _version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="版本 / Print the version.")]
+        = False,
+) -> None:
     """CareOps 互联网医院患者运营平台."""
+    if lang is not None:  # `careops --lang en COMMAND`: every command's default language
+        os.environ["CAREOPS_LANG"] = lang
+        get_settings.cache_clear()
 
 
 @app.command(rich_help_panel=TOOLS)

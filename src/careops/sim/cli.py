@@ -31,7 +31,7 @@ def simulate_command(
     start: Annotated[str | None, typer.Option("--start", help="first day YYYY-MM-DD")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Simulate an internet hospital (模拟互联网医院): canonical tables + ground truth."""
+    """模拟互联网医院 / Simulate an internet hospital: canonical tables + ground truth."""
     try:
         kwargs: dict = {"users": users, "days": days, "seed": seed}
         if start:

@@ -146,7 +146,7 @@ def cluster_command(as_of: str = AS_OF, warehouse: WarehouseOpt = None,
                     k_min: int = typer.Option(2, "--k-min"),
                     k_max: int = typer.Option(8, "--k-max"),
                     seed: int = typer.Option(0, "--seed"), as_json: bool = JSON) -> None:
-    """K-Means on behaviour and value features; proposes named, data-driven layers."""
+    """聚类分层 K-Means on behaviour and value features; proposes named, data-driven layers."""
     from careops.tags.cluster import cluster_patients
 
     result = cluster_patients(open_warehouse(warehouse), parse_as_of(as_of), k_range=(k_min, k_max),
