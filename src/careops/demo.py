@@ -61,10 +61,14 @@ def demo(
     out.print("[bold]4/4 概况[/]")
     print_summary(sim_dir)
     out.print(f"\n仓库 / warehouse: duckdb:///{warehouse}\n"
-              f"试试 / try: careops tables -w duckdb:///{warehouse}\n"
+              f"让后续命令使用演示仓库 / make the next commands use it:\n"
+              f"  export CAREOPS_WAREHOUSE=duckdb:///{warehouse.resolve()}\n"
+              f"试试 / try: careops tables\n"
               f'          careops sql "SELECT department, count(*) FROM consultations GROUP BY 1 '
-              f'ORDER BY 2 DESC" -w duckdb:///{warehouse}\n'
-              f"          careops layers --as-of {as_of} -w duckdb:///{warehouse}\n"
+              f'ORDER BY 2 DESC"\n'
+              f"          careops layers --as-of {as_of}\n"
               f'          careops segment count --where \'searched("失眠", within="30d")\' '
-              f"--as-of {as_of} -w duckdb:///{warehouse}", soft_wrap=True, highlight=False)
+              f"--as-of {as_of}\n"
+              f"          careops report --as-of {as_of} --out report.html",
+              soft_wrap=True, highlight=False)
     raise typer.Exit(report.exit_code)
