@@ -40,6 +40,9 @@ def hospital() -> Hospital:
     for d in range(1, 9):
         h.order("vip", d, 400.0)
     h.event("vip", 1, "share").event("vip", 2, "share")
+    h.patient("cents")  # ¥1000.00 exactly, 999.9999999999999 as a float sum (see test_value)
+    for i, amount in enumerate((149.42, 554.55, 296.03)):
+        h.order("cents", 10 + i, amount)
     return h
 
 
@@ -81,4 +84,5 @@ def test_tags_and_layers_match_on_every_backend(warehouse, reference):
     assert got["active"]["frequent_consulter"] is False
     assert got["active"]["has_hypertension"] is True
     assert got["vip"]["interactive"] is True
+    assert (got["cents"]["spend_cny"], got["cents"]["rfm_monetary"]) == (1000.0, 4)
     assert got == reference

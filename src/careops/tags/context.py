@@ -85,6 +85,14 @@ class TagContext:
         """`day` falls in the `days` days before as_of ([as_of - days, as_of - 1])."""
         return day >= self.day_lit(days)
 
+    def since(self, ts: ir.TimestampValue, days: int) -> ir.BooleanValue:
+        """The fact at `ts` (before the cutoff) falls in the `days` days before as_of.
+
+        Same as `within(local_day(ts), days)` — local days start at cutoff − k days — but
+        compares the raw column with a literal: no per-row cast, and engines can skip
+        storage blocks by their min/max."""
+        return ts >= self.instant(ts, self.cutoff - timedelta(days=days))
+
 
 def check_as_of(as_of: date, *, today: date | None = None) -> date:
     """Refuse an as-of date in the future (facts of that day are not complete yet)."""

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from careops.tags import codes
 from careops.tags.context import TagContext
 
+MONEY = dt.Decimal(18, 2)
 FAMILIES: dict[str, Callable[[TagContext], ir.Table]] = {}
 # families that run a query when built: their schema is declared instead of derived
 DECLARED: dict[str, ibis.Schema] = {}
@@ -135,6 +137,13 @@ def consultations(ctx: TagContext) -> ir.Table:
     )
 
 
+def cents(amount: ir.FloatingValue) -> ir.DecimalValue:
+    """An amount in yuan as an exact decimal of cents, so sums are exact and the same on every
+    backend and in any summation order (a float sum of ¥149.42 + ¥554.55 + ¥296.03 is
+    999.9999999999999, not ¥1000, and parallel engines add in varying order)."""
+    return amount.cast(MONEY)
+
+
 @family("od")
 def orders(ctx: TagContext) -> ir.Table:
     """Paid orders only (refunded, failed and cancelled orders are not spend)."""
@@ -142,15 +151,16 @@ def orders(ctx: TagContext) -> ir.Table:
     day = ctx.local_day(t.ts)
     s = ctx.settings.tags
     need = ctx.within(day, s.need_days)
+    amount = cents(t.amount_cny)
     return t.group_by("user_id").aggregate(
         last_day=day.max(),
         total=t.count(),
-        spend=t.amount_cny.sum(),
+        spend=amount.sum(),
         n30=t.count(where=ctx.within(day, 30)),
         n90=t.count(where=ctx.within(day, 90)),
         n_window=t.count(where=ctx.within(day, ctx.settings.lifecycle.active_window_days)),
         rfm_n=t.count(where=ctx.within(day, s.rfm_days)),
-        rfm_spend=t.amount_cny.sum(where=ctx.within(day, s.rfm_days)),
+        rfm_spend=amount.sum(where=ctx.within(day, s.rfm_days)),
         health_need=t.count(where=t.category.isin(("checkup", "package", "device")) & need),
         resource_need=t.count(where=(t.category == "drug") & need),
     )
