@@ -509,8 +509,10 @@ def _child(kind: str, warehouse: str) -> dict:
 
 
 def load(root: Path) -> str:
-    """Load the Parquet files into a DuckDB warehouse (once)."""
+    """Load the Parquet files into a DuckDB warehouse (once), fact tables in time order as
+    ingestion stores them (`careops.warehouse.load.TIME_ORDER`)."""
     from careops.warehouse import connect, create_tables
+    from careops.warehouse.load import TIME_ORDER
 
     path = root / "warehouse.duckdb"
     con = connect(f"duckdb:///{path}")
@@ -518,7 +520,9 @@ def load(root: Path) -> str:
     for name in ("patients", "events", "consultations", "orders", "prescriptions",
                  "observations", "conditions"):
         if con.table(name).count().execute() == 0:
-            con.raw_sql(f"INSERT INTO {name} SELECT * FROM read_parquet('{root / name}.parquet')")
+            order = f" ORDER BY {TIME_ORDER[name]}" if name in TIME_ORDER else ""
+            con.raw_sql(f"INSERT INTO {name} SELECT * FROM read_parquet('{root / name}.parquet')"
+                        + order)
     con.disconnect()
     return str(path)
 
