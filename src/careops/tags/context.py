@@ -87,7 +87,7 @@ class TagContext:
         off = int(self.offset.total_seconds())
         if getattr(self.con, "name", None) == "duckdb":
             return _duckdb_epoch_us(ts) // 1_000_000 + off
-        return ts.epoch_seconds().cast("int64") + off
+        return ts.epoch_seconds().floor().cast("int64") + off  # PostgreSQL's is fractional
 
     def day_number(self, ts: ir.TimestampValue) -> ir.IntegerValue:
         """The hospital-local day of `ts` as days since 1970-01-01 (cheap per row)."""
