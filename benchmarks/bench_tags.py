@@ -240,7 +240,8 @@ ev_raw AS (SELECT user_id, name, coalesce(properties, '') AS props, {day('ts')} 
            FROM events WHERE CAST(ts AS TIMESTAMP) < {cond}),
 co_raw AS (SELECT *, coalesce(diagnosis_code, '') AS dx, {day('started_at')} AS day
            FROM consultations WHERE CAST(started_at AS TIMESTAMP) < {cond}),
-od_raw AS (SELECT *, {day('ts')} AS day FROM orders WHERE CAST(ts AS TIMESTAMP) < {cond}),
+od_raw AS (SELECT *, {day('ts')} AS day, CAST(amount_cny AS DECIMAL(18, 2)) AS cents
+           FROM orders WHERE CAST(ts AS TIMESTAMP) < {cond}),
 act AS (SELECT user_id, max(day) AS last_day,
                count(*) FILTER (WHERE day >= {since(W)}) AS days_window, count(*) AS days_total
         FROM (SELECT user_id, day FROM ev_raw UNION SELECT user_id, day FROM co_raw
@@ -285,12 +286,12 @@ co AS (SELECT user_id, max(started_at) AS last_at,
          count(*) FILTER (WHERE day >= {since(t.recovery_days)}) AS recovery,
          {chronic_co}
        FROM co_raw GROUP BY user_id),
-od AS (SELECT user_id, max(day) AS last_day, count(*) AS total, sum(amount_cny) AS spend,
+od AS (SELECT user_id, max(day) AS last_day, count(*) AS total, sum(cents) AS spend,
          count(*) FILTER (WHERE day >= {since(30)}) AS n30,
          count(*) FILTER (WHERE day >= {since(90)}) AS n90,
          count(*) FILTER (WHERE day >= {since(W)}) AS n_window,
          count(*) FILTER (WHERE day >= {since(t.rfm_days)}) AS rfm_n,
-         sum(amount_cny) FILTER (WHERE day >= {since(t.rfm_days)}) AS rfm_spend,
+         sum(cents) FILTER (WHERE day >= {since(t.rfm_days)}) AS rfm_spend,
          count(*) FILTER (WHERE category IN ('checkup', 'package', 'device')
                           AND day >= {since(t.need_days)}) AS health_need,
          count(*) FILTER (WHERE category = 'drug' AND day >= {since(t.need_days)})
@@ -418,11 +419,11 @@ SELECT
        THEN 1 + {steps(f"date_diff('day', od.last_day, {D})", t.rfm_recency_days, "<=")}
        ELSE 0 END AS BIGINT) AS rfm_recency,
   CAST({steps("coalesce(od.rfm_n, 0)", t.rfm_frequency)} AS BIGINT) AS rfm_frequency,
-  CAST({steps("coalesce(od.rfm_spend, 0.0)", t.rfm_monetary_cny)} AS BIGINT) AS rfm_monetary,
+  CAST({steps("coalesce(od.rfm_spend, 0)", t.rfm_monetary_cny)} AS BIGINT) AS rfm_monetary,
   rfm_recency + rfm_frequency + rfm_monetary AS rfm_score,
   CAST({steps("coalesce(ev.contribution, 0)", t.contribution)} AS BIGINT) AS health_contribution,
   coalesce(od.total, 0) AS paid_orders,
-  CAST(coalesce(od.spend, 0.0) AS DOUBLE) AS spend_cny,
+  CAST(coalesce(od.spend, 0) AS DOUBLE) AS spend_cny,
   paid_orders >= {t.repurchase_min_orders} AS repurchase_confirmed,
   spend_cny > {v.ltv_high_cny} AND NOT repurchase_confirmed AS high_spend_unconfirmed,
   CASE WHEN spend_cny > {v.ltv_high_cny} AND repurchase_confirmed THEN 'ltv_high'
@@ -508,8 +509,10 @@ def _child(kind: str, warehouse: str) -> dict:
 
 
 def load(root: Path) -> str:
-    """Load the Parquet files into a DuckDB warehouse (once)."""
+    """Load the Parquet files into a DuckDB warehouse (once), fact tables in time order as
+    ingestion stores them (`careops.warehouse.load.TIME_ORDER`)."""
     from careops.warehouse import connect, create_tables
+    from careops.warehouse.load import TIME_ORDER
 
     path = root / "warehouse.duckdb"
     con = connect(f"duckdb:///{path}")
@@ -517,7 +520,9 @@ def load(root: Path) -> str:
     for name in ("patients", "events", "consultations", "orders", "prescriptions",
                  "observations", "conditions"):
         if con.table(name).count().execute() == 0:
-            con.raw_sql(f"INSERT INTO {name} SELECT * FROM read_parquet('{root / name}.parquet')")
+            order = f" ORDER BY {TIME_ORDER[name]}" if name in TIME_ORDER else ""
+            con.raw_sql(f"INSERT INTO {name} SELECT * FROM read_parquet('{root / name}.parquet')"
+                        + order)
     con.disconnect()
     return str(path)
 
@@ -529,8 +534,7 @@ def same_result(warehouse: str) -> dict:
     from careops.warehouse import connect
 
     con = connect(f"duckdb:///{warehouse}")
-    cols = ", ".join("round(spend_cny, 4) AS spend_cny" if t.name == "spend_cny" else t.name
-                     for t in all_tags())
+    cols = ", ".join(t.name for t in all_tags())
     a = f"SELECT user_id, {cols} FROM {snapshot_name(AS_OF)}"
     b = f"SELECT user_id, {cols} FROM baseline_tags"
     only_a = con.raw_sql(f"SELECT count(*) FROM ({a} EXCEPT ALL {b})").fetchone()[0]

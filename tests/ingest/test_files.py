@@ -252,3 +252,16 @@ def test_summary_speaks_chinese_by_default_and_english_on_request(tmp_path, run_
     assert code == 1 and "整批拒绝" in out and "本文件未导入任何数据" in out
     code, out, _ = run_cli("quarantine", "list", "-w", url, "--lang", "en")
     assert "not a valid" in out and "Quarantine" in out
+
+
+def test_events_are_stored_in_time_order_on_duckdb(tmp_path, ingest_json):
+    # rows arrive shuffled; stored sorted by ts so row-group min/max let time windows skip
+    write(tmp_path / "in" / "patients.csv", PATIENTS)
+    days = [5, 1, 9, 3, 7, 2, 8, 4, 6]
+    write(tmp_path / "in" / "events.csv", "event_id,user_id,ts,name\n" + "".join(
+        f"e{i},u1,2025-01-0{d} 08:00:00,app_open\n" for i, d in enumerate(days)))
+    code, _ = ingest_json(tmp_path / "in")
+    assert code == 0
+    stored = connect(ingest_json.url).raw_sql(
+        "SELECT event_id FROM events ORDER BY rowid").fetchall()
+    assert [r[0] for r in stored] == [f"e{days.index(d)}" for d in sorted(days)]

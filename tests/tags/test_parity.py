@@ -5,7 +5,7 @@ DuckDB's result for every tag (timestamps normalised to UTC: Spark returns naive
 counts are aggregations of these tags (tested in test_snapshot.py).
 """
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -40,6 +40,12 @@ def hospital() -> Hospital:
     for d in range(1, 9):
         h.order("vip", d, 400.0)
     h.event("vip", 1, "share").event("vip", 2, "share")
+    h.patient("late")  # one event at local 23:59:59.7, 31 days ago: 30 inactive days
+    h.rows["events"].append({"event_id": "late1", "user_id": "late", "name": "app_open",
+                             "ts": h.at(31, 23, 59) + timedelta(seconds=59.7)})
+    h.patient("cents")  # ¥1000.00 exactly, 999.9999999999999 as a float sum (see test_value)
+    for i, amount in enumerate((149.42, 554.55, 296.03)):
+        h.order("cents", 10 + i, amount)
     return h
 
 
@@ -81,4 +87,7 @@ def test_tags_and_layers_match_on_every_backend(warehouse, reference):
     assert got["active"]["frequent_consulter"] is False
     assert got["active"]["has_hypertension"] is True
     assert got["vip"]["interactive"] is True
+    assert (got["late"]["inactive_days"], got["late"]["lifecycle"]) == (30, "silent")
+    assert (got["late"]["usual_active_hour"], got["late"]["night_owl"]) == (23, True)
+    assert (got["cents"]["spend_cny"], got["cents"]["rfm_monetary"]) == (1000.0, 4)
     assert got == reference

@@ -41,6 +41,10 @@ def tags(module_duck):
                                                                                 "share")
     h.patient("nosharer").order("nosharer", 1, 500.0).order("nosharer", 2, 500.0)
     h.patient("nobody")
+    # exactly ¥1000.00 in cents, but 999.9999999999999 as a float sum in every order
+    h.patient("m1000")
+    for i, amount in enumerate((149.42, 554.55, 296.03)):
+        h.order("m1000", 10 + i, amount)
     h.load(module_duck)
     return by_user(compute_tags(module_duck, AS_OF, TAGS))
 
@@ -83,3 +87,10 @@ def test_health_contribution_tips_the_value_tier(tags):
 def test_refunds_are_not_spend(tags):
     assert tags["refund"]["spend_cny"] == pytest.approx(50.0)
     assert tags["refund"]["paid_orders"] == 1
+
+
+def test_spend_is_summed_exactly_in_cents(tags):
+    # a float sum would miss the ¥1000 cut-off (M 3) and depend on the summation order
+    assert tags["m1000"]["spend_cny"] == 1000.0
+    assert tags["m1000"]["rfm_monetary"] == 4
+    assert tags["m1000"]["ltv_tier"] == "ltv_mid"

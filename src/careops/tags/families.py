@@ -8,13 +8,16 @@ the families its tags need, so every source table is scanned once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from careops.tags import codes
 from careops.tags.context import TagContext
 
+MONEY = dt.Decimal(18, 2)
 FAMILIES: dict[str, Callable[[TagContext], ir.Table]] = {}
 # families that run a query when built: their schema is declared instead of derived
 DECLARED: dict[str, ibis.Schema] = {}
@@ -41,65 +44,69 @@ def _any(expr: ir.Value, needles: tuple[str, ...], how: str = "startswith") -> i
 
 @family("act")
 def activity(ctx: TagContext) -> ir.Table:
-    """Active days: hospital-local days with an event, a consultation or an order."""
-    ev = ctx.facts("events", "ts")
-    co = ctx.facts("consultations", "started_at")
-    od = ctx.facts("orders", "ts")
-    days = ibis.union(
-        ev.select("user_id", day=ctx.local_day(ev.ts)),
-        co.select("user_id", day=ctx.local_day(co.started_at)),
-        od.select("user_id", day=ctx.local_day(od.ts)),
-        distinct=True,
-    )
+    """Active days: hospital-local days with an event, a consultation or an order.
+
+    One pass over the facts grouped by user: the latest fact (its local day is found once per
+    user), the number of facts, and distinct local days counted only inside the window."""
     window = ctx.settings.lifecycle.active_window_days
-    return days.group_by("user_id").aggregate(
-        last_day=days.day.max(),
-        first_day=days.day.min(),
-        days_window=days.day.count(where=ctx.within(days.day, window)),
-        days_total=days.day.count(),
+    facts = ibis.union(*(ctx.facts(table, ts).select("user_id", ts=ts) for table, ts in (
+        ("events", "ts"), ("consultations", "started_at"), ("orders", "ts"))), distinct=False)
+    per = facts.group_by("user_id").aggregate(
+        last_ts=facts.ts.max(),
+        facts=facts.count(),
+        days_window=ctx.day_number(facts.ts).nunique(where=ctx.since(facts.ts, window)),
     )
+    return per.select("user_id", last_day=ctx.local_day(per.last_ts), days_total=per.facts,
+                      days_window=per.days_window)
 
 
 @family("ev")
 def events(ctx: TagContext) -> ir.Table:
-    """App behaviour: searches, interactions, night-time share, keyword signals."""
-    t = ctx.facts("events", "ts")
-    day = ctx.local_day(t.ts)
+    """App behaviour: searches, interactions, night-time share, keyword signals.
+
+    Every column counts events of a window of at most `_event_days` days, so only those events
+    are read (raw timestamp comparisons; no per-event time-zone conversion)."""
     s = ctx.settings.tags
-    hour = ctx.local_ts(t.ts).hour()
+    active = ctx.settings.lifecycle.active_window_days
+    t = ctx.facts("events", "ts")
+    t = t.filter(ctx.since(t.ts, _event_days(ctx)))
+    hour = ctx.local_hour(t.ts)
     start, end = s.night_hours
     night = (hour >= start) | (hour < end) if start > end else (hour >= start) & (hour < end)
-    habit = ctx.within(day, s.habit_days)
-    need = ctx.within(day, s.need_days)
+    habit = ctx.since(t.ts, s.habit_days)
+    need = ctx.since(t.ts, s.need_days)
     props = t.properties.fill_null("")
     text_event = t.name.isin(("search", "view_content"))
+    search = t.name == "search"
     return t.group_by("user_id").aggregate(
-        total=t.count(),
         habit=t.count(where=habit),
         night=t.count(where=habit & night),
-        search_window=t.count(where=(t.name == "search")
-                              & ctx.within(day, ctx.settings.lifecycle.active_window_days)),
-        search_self_check=t.count(where=(t.name == "search")
-                                  & ctx.within(day, s.self_check_days)),
+        search_self_check=t.count(where=search & ctx.since(t.ts, s.self_check_days)),
         interactive_window=t.count(where=t.name.isin(codes.INTERACTIVE_EVENTS)
-                                   & ctx.within(day, ctx.settings.lifecycle.active_window_days)),
+                                   & ctx.since(t.ts, active)),
         contribution=t.count(where=t.name.isin(codes.CONTRIBUTION_EVENTS) & need),
         acute_need=t.count(where=text_event & need & _any(props, codes.ACUTE_WORDS, "contains")),
         prevention_need=t.count(
             where=text_event & need & _any(props, codes.PREVENTION_WORDS, "contains")),
         resource_need=t.count(
             where=text_event & need & _any(props, codes.RESOURCE_WORDS, "contains")),
-        recent_acute=t.count(where=(t.name == "search") & ctx.within(day, s.urgent_days)
+        recent_acute=t.count(where=search & ctx.since(t.ts, s.urgent_days)
                              & _any(props, codes.ACUTE_WORDS, "contains")),
     )
+
+
+def _event_days(ctx: TagContext) -> int:
+    s = ctx.settings.tags
+    return max(s.habit_days, s.need_days, s.self_check_days, s.urgent_days,
+               ctx.settings.lifecycle.active_window_days)
 
 
 @family("hour")
 def usual_hour(ctx: TagContext) -> ir.Table:
     """The local hour of day with most events in the habit window (ties: the earlier hour)."""
     t = ctx.facts("events", "ts")
-    t = t.filter(ctx.within(ctx.local_day(t.ts), ctx.settings.tags.habit_days))
-    per = t.group_by("user_id", h=ctx.local_ts(t.ts).hour()).aggregate(n=t.count())
+    t = t.filter(ctx.since(t.ts, ctx.settings.tags.habit_days))
+    per = t.group_by("user_id", h=ctx.local_hour(t.ts)).aggregate(n=t.count())
     rank = ibis.row_number().over(group_by=per.user_id, order_by=[per.n.desc(), per.h.asc()])
     return per.mutate(r=rank).filter(ibis._.r == 0).select("user_id", usual=ibis._.h)
 
@@ -107,7 +114,6 @@ def usual_hour(ctx: TagContext) -> ir.Table:
 @family("co")
 def consultations(ctx: TagContext) -> ir.Table:
     t = ctx.facts("consultations", "started_at")
-    day = ctx.local_day(t.started_at)
     dx = t.diagnosis_code.fill_null("")
     s = ctx.settings.tags
     acute = _any(dx, codes.ACUTE_ICD10) | t.department.fill_null("").isin(codes.ACUTE_DEPARTMENTS)
@@ -117,64 +123,74 @@ def consultations(ctx: TagContext) -> ir.Table:
         hit = _any(dx, c.icd10)
         chronic_dx = chronic_dx | hit
         cols[f"dx_{c.code}"] = t.count(where=hit)
+    since = partial(ctx.since, t.started_at)
     return t.group_by("user_id").aggregate(
         last_at=t.started_at.max(),
-        last_day=day.max(),
-        total=t.count(),
-        n30=t.count(where=ctx.within(day, 30)),
-        n90=t.count(where=ctx.within(day, 90)),
-        n_window=t.count(where=ctx.within(day, ctx.settings.lifecycle.active_window_days)),
+        n30=t.count(where=since(30)),
+        n90=t.count(where=since(90)),
+        n_window=t.count(where=since(ctx.settings.lifecycle.active_window_days)),
         with_dx=t.count(where=dx != ""),
-        acute_need=t.count(where=acute & ctx.within(day, s.need_days)),
-        acute_urgent=t.count(where=acute & ctx.within(day, s.urgent_days)),
-        chronic_need=t.count(where=chronic_dx & ctx.within(day, s.need_days)),
-        resource_need=t.count(where=(t.mode == "offline") & ctx.within(day, s.need_days)),
-        treatment=t.count(where=ctx.within(day, s.treatment_days)),
-        recovery=t.count(where=ctx.within(day, s.recovery_days)),
+        acute_need=t.count(where=acute & since(s.need_days)),
+        acute_urgent=t.count(where=acute & since(s.urgent_days)),
+        chronic_need=t.count(where=chronic_dx & since(s.need_days)),
+        resource_need=t.count(where=(t.mode == "offline") & since(s.need_days)),
+        treatment=t.count(where=since(s.treatment_days)),
+        recovery=t.count(where=since(s.recovery_days)),
         **cols,
     )
+
+
+def cents(amount: ir.FloatingValue) -> ir.DecimalValue:
+    """An amount in yuan as an exact decimal of cents, so sums are exact and the same on every
+    backend and in any summation order (a float sum of ¥149.42 + ¥554.55 + ¥296.03 is
+    999.9999999999999, not ¥1000, and parallel engines add in varying order)."""
+    return amount.cast(MONEY)
 
 
 @family("od")
 def orders(ctx: TagContext) -> ir.Table:
     """Paid orders only (refunded, failed and cancelled orders are not spend)."""
     t = ctx.facts("orders", "ts").filter(ibis._.status == "paid")
-    day = ctx.local_day(t.ts)
     s = ctx.settings.tags
-    need = ctx.within(day, s.need_days)
-    return t.group_by("user_id").aggregate(
-        last_day=day.max(),
+    since = partial(ctx.since, t.ts)
+    need = since(s.need_days)
+    amount = cents(t.amount_cny)
+    per = t.group_by("user_id").aggregate(
+        last_ts=t.ts.max(),
         total=t.count(),
-        spend=t.amount_cny.sum(),
-        n30=t.count(where=ctx.within(day, 30)),
-        n90=t.count(where=ctx.within(day, 90)),
-        n_window=t.count(where=ctx.within(day, ctx.settings.lifecycle.active_window_days)),
-        rfm_n=t.count(where=ctx.within(day, s.rfm_days)),
-        rfm_spend=t.amount_cny.sum(where=ctx.within(day, s.rfm_days)),
+        spend=amount.sum(),
+        n30=t.count(where=since(30)),
+        n90=t.count(where=since(90)),
+        n_window=t.count(where=since(ctx.settings.lifecycle.active_window_days)),
+        rfm_n=t.count(where=since(s.rfm_days)),
+        rfm_spend=amount.sum(where=since(s.rfm_days)),
         health_need=t.count(where=t.category.isin(("checkup", "package", "device")) & need),
         resource_need=t.count(where=(t.category == "drug") & need),
     )
+    return per.mutate(last_day=ctx.local_day(per.last_ts)).drop("last_ts")
 
 
 @family("ob")
 def observations(ctx: TagContext) -> ir.Table:
     t = ctx.facts("observations", "ts")
-    day = ctx.local_day(t.ts)
     h = ctx.settings.health
-    urgent = ctx.within(day, ctx.settings.tags.urgent_days)
+    urgent = ctx.since(t.ts, ctx.settings.tags.urgent_days)
     abnormal = (
         ((t.code == codes.SYSTOLIC) & (t.value >= h.bp_systolic_max))
         | ((t.code == codes.DIASTOLIC) & (t.value >= h.bp_diastolic_max))
         | (t.code.isin(codes.GLUCOSE_CODES) & (t.value > h.glucose_alert_mmol))
     )
-    return t.group_by("user_id").aggregate(
+    per = t.group_by("user_id").aggregate(
         total=t.count(),
-        last_bp_day=day.max(where=t.code.isin(codes.BP_CODES)),
-        last_glucose_day=day.max(where=t.code.isin(codes.GLUCOSE_CODES)),
-        n_window=t.count(where=ctx.within(day, ctx.settings.lifecycle.active_window_days)),
-        need=t.count(where=ctx.within(day, ctx.settings.tags.need_days)),
+        last_bp=t.ts.max(where=t.code.isin(codes.BP_CODES)),
+        last_glucose=t.ts.max(where=t.code.isin(codes.GLUCOSE_CODES)),
+        n_window=t.count(where=ctx.since(t.ts, ctx.settings.lifecycle.active_window_days)),
+        need=t.count(where=ctx.since(t.ts, ctx.settings.tags.need_days)),
         abnormal_urgent=t.count(where=abnormal & urgent),
     )
+    return per.mutate(last_bp_day=ctx.local_day(per.last_bp),
+                      last_glucose_day=ctx.local_day(per.last_glucose)
+                      ).drop("last_bp", "last_glucose")
 
 
 @family("cd")
@@ -201,11 +217,10 @@ def conditions(ctx: TagContext) -> ir.Table:
 @family("rx")
 def prescriptions(ctx: TagContext) -> ir.Table:
     t = ctx.facts("prescriptions", "ts")
-    day = ctx.local_day(t.ts)
     code = t.drug_code.fill_null("")
     name = t.drug_name.fill_null("")
     supply = t.days_supply.fill_null(0) * (t.refills.fill_null(0) + 1)
-    running = ctx.days_since(day) <= supply
+    running = ctx.day_number_lit() - ctx.day_number(t.ts) <= supply
     cols: dict[str, ir.Value] = {}
     for c in codes.CHRONIC:
         hit = _any(code, c.atc) | _any(name, c.drug_names, "contains")
@@ -213,7 +228,7 @@ def prescriptions(ctx: TagContext) -> ir.Table:
     return t.group_by("user_id").aggregate(
         total=t.count(),
         running=t.count(where=running),
-        recovery=t.count(where=ctx.within(day, ctx.settings.tags.recovery_days)),
+        recovery=t.count(where=ctx.since(t.ts, ctx.settings.tags.recovery_days)),
         **cols,
     )
 
@@ -221,9 +236,8 @@ def prescriptions(ctx: TagContext) -> ir.Table:
 @family("en")
 def encounters(ctx: TagContext) -> ir.Table:
     t = ctx.facts("encounters", "start_at")
-    day = ctx.local_day(t.start_at)
     return t.group_by("user_id").aggregate(
-        total=t.count(), need=t.count(where=ctx.within(day, ctx.settings.tags.need_days)))
+        total=t.count(), need=t.count(where=ctx.since(t.start_at, ctx.settings.tags.need_days)))
 
 
 @family("pk")
@@ -233,7 +247,7 @@ def packages(ctx: TagContext) -> ir.Table:
     e = ctx.facts("enrollments", "start_at")
     window = ctx.settings.lifecycle.active_window_days
     uses = u.group_by("user_id").aggregate(
-        uses_window=u.count(where=ctx.within(ctx.local_day(u.ts), window)))
+        uses_window=u.count(where=ctx.since(u.ts, window)))
     running = e.filter(e.end_at.isnull() | ~ctx.before(e.end_at),
                        e.status.fill_null("active").isin(("active", "expired")))
     enrolled = running.group_by("user_id").aggregate(enrolled=running.count())

@@ -54,7 +54,7 @@ def keyword_table(ctx: TagContext) -> ir.Table:
     """`kw__user_id`, `kw__keywords`: top tokens by count (ties: code-point order), joined."""
     s = ctx.settings.tags
     t = ctx.facts("events", "ts")
-    t = t.filter(t.name == "search", ctx.within(ctx.local_day(t.ts), s.keyword_days))
+    t = t.filter(t.name == "search", ctx.since(t.ts, s.keyword_days))
     pairs = t.group_by("user_id", "properties").aggregate(n=t.count()).to_pyarrow()
     counts: dict[str, Counter] = defaultdict(Counter)
     for user, props, n in zip(pairs["user_id"].to_pylist(), pairs["properties"].to_pylist(),

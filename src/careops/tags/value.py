@@ -38,7 +38,7 @@ def rfm_frequency(s: Scope):
 @tag("rfm_monetary", "M评分", "RFM monetary score", "dynamic", "int",
      "Cut-offs of tags.rfm_monetary_cny reached by paid spend in tags.rfm_days")
 def rfm_monetary(s: Scope):
-    return _steps(s.col("od.rfm_spend").fill_null(0.0), s.settings.tags.rfm_monetary_cny) \
+    return _steps(s.col("od.rfm_spend").fill_null(0), s.settings.tags.rfm_monetary_cny) \
         .cast("int64")
 
 
@@ -63,7 +63,7 @@ def paid_orders(s: Scope):
 @tag("spend_cny", "累计消费", "Total spend (¥)", "dynamic", "float",
      "Sum of paid orders before as-of, in yuan")
 def spend(s: Scope):
-    return s.col("od.spend").fill_null(0.0).cast("float64")
+    return s.col("od.spend").fill_null(0).cast("float64")
 
 
 @tag("repurchase_confirmed", "复购确认", "Repurchase confirmed", "dynamic", "bool",

@@ -98,6 +98,13 @@ def _ledger(batch: Batch) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=_system("_loads"))
 
 
+# Fact tables stored in time order on DuckDB: each load's rows are inserted sorted by this
+# column, so a table loaded over time keeps narrow min/max per row group and a query for the
+# last N days (tags, segments) skips older row groups instead of scanning all of history.
+TIME_ORDER = {"events": "ts", "orders": "ts", "observations": "ts",
+              "consultations": "started_at"}
+
+
 class _DuckDB:
     def __init__(self, con: BaseBackend):
         self.raw = con.con
@@ -114,7 +121,9 @@ class _DuckDB:
         try:
             n = self.raw.execute(
                 f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM _careops_stage s '
-                f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE {cond})').fetchone()[0]
+                f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE {cond})'
+                + (f' ORDER BY s."{TIME_ORDER[table]}"' if table in TIME_ORDER else '')
+            ).fetchone()[0]
         finally:
             self.raw.unregister("_careops_stage")
         return int(n)
