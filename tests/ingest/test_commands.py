@@ -60,3 +60,12 @@ def test_sql_refuses_anything_but_reading(loaded, run_cli, query, message):
     code, _, err = run_cli("sql", query, "-w", loaded)
     assert code == 2 and message in err
     assert json.loads(run_cli("tables", "-w", loaded, "--json")[1])["orders"] == 40
+
+
+@pytest.mark.parametrize("command", [("tables",), ("quarantine", "list"),
+                                     ("quarantine", "export", "out.csv"), ("sql", "SELECT 1")])
+def test_read_only_commands_do_not_create_a_missing_warehouse(tmp_path, run_cli, command):
+    missing = tmp_path / "typo" / "w.duckdb"
+    code, _, err = run_cli(*command, "-w", f"duckdb:///{missing}")
+    assert code == 2 and "does not exist" in err and "careops init" in err
+    assert not missing.exists() and not missing.parent.exists()

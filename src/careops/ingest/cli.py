@@ -128,7 +128,7 @@ def tables(warehouse: WarehouseOpt = None, json_out: JsonOpt = False, lang: Lang
     """各表行数 / Row counts of the warehouse tables."""
     from careops.schema import TABLES
 
-    con = open_warehouse(warehouse)
+    con = open_warehouse(warehouse, read_only=True)
     lg = lang_of(lang)
     present = set(con.list_tables())
     counts = {name: int(con.table(name).count().execute()) for name in TABLES if name in present}
@@ -157,7 +157,8 @@ def quarantine_list(
     from careops.ingest.pipeline import read_quarantine
 
     lg = lang_of(lang)
-    rows = read_quarantine(open_warehouse(warehouse), load, table, limit).to_pylist()
+    con = open_warehouse(warehouse, read_only=True)
+    rows = read_quarantine(con, load, table, limit).to_pylist()
     if json_out:
         print_json(rows)
         return
@@ -179,7 +180,7 @@ def quarantine_export(
     from careops.ingest.pipeline import read_quarantine
     from careops.io import write_table
 
-    data = read_quarantine(open_warehouse(warehouse), load, table)
+    data = read_quarantine(open_warehouse(warehouse, read_only=True), load, table)
     write_table(data, path)
     out.print(f"{len(data)} record(s) → {path}")
 
@@ -194,7 +195,7 @@ def sql(
     """只读查询 / Run a read-only SQL query (SELECT/WITH only) for analysts."""
     from careops.warehouse.query import read_only_sql
 
-    result = read_only_sql(open_warehouse(warehouse), query)
+    result = read_only_sql(open_warehouse(warehouse, read_only=True), query)
     if json_out:
         print_json(result.to_pylist())
     elif csv:
