@@ -101,7 +101,9 @@ def _audit_ingest(state: str | None, report) -> None:
 
 
 def print_report(report, lg) -> None:
-    """The ingestion summary as tables: per table counts, then files needing attention."""
+    """The ingestion summary as tables: per table counts, files needing attention, next steps."""
+    from careops.ingest.pipeline import message as render
+
     tables = report.tables
     if tables:
         out.print(rich_table(label("ingest_title", lg),
@@ -119,9 +121,10 @@ def print_report(report, lg) -> None:
         out.print(rich_table(label("files_title", lg),
                              [label("source", lg), label("status", lg), label("reason", lg)],
                              rows))
-    if any(c["quarantined"] for c in tables.values()) or any(
-            f.status == "rejected" for f in report.files):
-        out.print(f"{label('next_step', lg)}: {label('quarantine_hint', lg)}")
+    for note in report.notes:
+        out.print(f"{label('warning', lg)}: {render(note, lg)}")
+    for hint in dict.fromkeys(render(f.hint, lg) for f in report.files if f.hint):
+        out.print(f"{label('next_step', lg)}: {hint}")
 
 
 def tables(warehouse: WarehouseOpt = None, json_out: JsonOpt = False, lang: LangOpt = None) -> None:

@@ -26,6 +26,7 @@ from careops.ingest.files import read_csv, read_jsonl, read_parquet
 from careops.ingest.mapping import Mapping
 from careops.ingest.validate import validate
 from careops.schema import TABLES
+from careops.sim.writer import GROUND_TRUTH
 from careops.warehouse.load import Batch, TablePart, apply_batch
 
 KINDS = ("auto", "fhir", *TABLES)
@@ -45,6 +46,7 @@ class FileResult:
     tables: dict[str, dict[str, int]] = field(default_factory=dict)
     load_id: str | None = None
     warnings: list[str] = field(default_factory=list)
+    hint: dict[str, str] | None = None  # the next step: an i18n label key and its fields
 
 
 @dataclass
@@ -52,6 +54,7 @@ class IngestReport:
     """The outcome of one `careops ingest` run."""
 
     files: list[FileResult] = field(default_factory=list)
+    notes: list[dict[str, str]] = field(default_factory=list)  # i18n label key and its fields
 
     @property
     def tables(self) -> dict[str, dict[str, int]]:
@@ -83,6 +86,7 @@ class IngestReport:
             "skipped": [{"source": f.source, "reason": f.message}
                         for f in self.files if f.status in ("skipped", "already_loaded")],
             "files": [f.__dict__ for f in self.files],
+            "notes": [message(n, "en") for n in self.notes],
             "exit_code": self.exit_code,
         }
 
@@ -107,12 +111,21 @@ def ingest_paths(
     ratio = settings.ingest.max_bad_ratio if max_bad_ratio is None else max_bad_ratio
     report = IngestReport()
     files: list[tuple[Path, str | None]] = []
+    answers: dict[Path, set[str]] = {}
     for path in paths:
         path = Path(path)
         if not path.exists():
             raise InputError(f"{path}: no such file or folder")
         for file in _expand(path):
+            root = _simulator_root(file)
+            if root is not None:
+                part = file.relative_to(root).parts[0]
+                answers.setdefault(root, set()).add(part + ("/" if part == GROUND_TRUTH else ""))
+                continue
             files.append((file, _kind_of(file, kind, mapping, in_folder=path.is_dir())))
+    report.notes = [{"key": "simulator_note", "folder": str(root),
+                     "files": ", ".join(sorted(parts, reverse=True))}
+                    for root, parts in answers.items()]
     files.sort(key=_rank)
     known = _known_users(con)
     for n, (file, file_kind) in enumerate(files, start=1):
@@ -126,6 +139,22 @@ def ingest_paths(
             known = pa.concat_arrays([known, loaded_patients])
         report.files.append(result)
     return report
+
+
+def _simulator_root(file: Path) -> Path | None:
+    """The simulator output folder `file` is an answer of (ground truth, calibration), if any."""
+    for parent in list(file.parents)[:2]:
+        if (parent / GROUND_TRUTH / "config.json").is_file() and (
+                file == parent / "calibration.json" or file.parent == parent / GROUND_TRUTH):
+            return parent
+    return None
+
+
+def message(msg: dict[str, str], lang: str = "zh") -> str:
+    """A next step or note (an i18n label key and its fields) in `lang`."""
+    from careops.i18n import label
+
+    return label(msg["key"], lang).format(**msg)  # type: ignore[arg-type]
 
 
 def _rank(file_kind: tuple[Path, str | None]) -> int:
@@ -257,6 +286,8 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
         spec = TABLES[table]
         missing = [c for c in spec.required if c not in rows.column_names]
         if missing:
+            result.hint = {"key": "hint_mapping", "file": source, "table": table,
+                           "columns": ", ".join(missing)}
             batch.status = "rejected"
             batch.message = (f"{table}: missing required column(s) {', '.join(missing)}; "
                              f"found {', '.join(c for c in rows.column_names if c[0] != '_')}. "
@@ -290,8 +321,10 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
         batch.status = "rejected"
         batch.message = (f"{len(rejects)} of {total} records are bad "
                          f"({len(rejects) / total:.1%} > {ratio:.0%}); nothing of this file "
-                         "was loaded. Fix the rows listed by `careops quarantine list "
-                         f"--load {load_id}` and ingest the file again")
+                         "was loaded")
+        result.hint = {"key": "hint_rejected", "file": source, "load": load_id}
+    elif batch.status == "loaded" and rejects:
+        result.hint = {"key": "hint_quarantined", "file": source, "load": load_id}
     batch.quarantine = _quarantine_rows(rejects, load_id)
     apply_batch(con, batch)
     result.status = batch.status
