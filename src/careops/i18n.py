@@ -34,6 +34,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "skipped_status": ("跳过", "skipped"),
     "already_loaded_status": ("已导入过", "already loaded"),
     "warning": ("提示", "note"),
+    "open_record": ("待修复", "open"),
+    "resolved_record": ("已修复", "resolved"),
+    "exported": ("已导出 {n} 条记录 → {path}; 修复后用 careops ingest 重新导入",
+                 "{n} record(s) → {path}; repair them, then careops ingest the file"),
     "next_step": ("下一步", "next"),
     # next steps after an ingestion, by cause ({file}, {load}, {columns}, {table} filled in)
     "hint_mapping": ("{file} 缺少 {table} 的必需列 {columns}: 在映射文件的 columns 中把文件里的"

@@ -147,29 +147,35 @@ quarantine_app = typer.Typer(help="隔离区: 查看和导出坏记录 / Quarant
                              no_args_is_help=True)
 
 
+AllOpt = Annotated[bool, typer.Option(
+    "--all", help="也包括已修复的记录 / include records a later load resolved")]
+
+
 @quarantine_app.command("list")
 def quarantine_list(
     load: Annotated[str | None, typer.Option("--load", help="批次 / load id")] = None,
     table: Annotated[str | None, typer.Option(help="表 / table")] = None,
     limit: Annotated[int, typer.Option(help="最多显示 / at most")] = 50,
+    all_: AllOpt = False,
     warehouse: WarehouseOpt = None,
     lang: LangOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """列出隔离的记录 / List quarantined records with file, row, field and reason."""
-    from careops.ingest.pipeline import read_quarantine
+    """列出待修复的隔离记录 / List quarantined records (open ones; --all with resolved)."""
+    from careops.ingest.quarantine import read_quarantine
 
     lg = lang_of(lang)
     con = open_warehouse(warehouse, read_only=True)
-    rows = read_quarantine(con, load, table, limit).to_pylist()
+    rows = read_quarantine(con, load, table, limit, include_resolved=all_).to_pylist()
     if json_out:
         print_json(rows)
         return
     out.print(rich_table(label("quarantine_title", lg),
                          [label(k, lg) for k in ("source", "record", "table", "field", "reason",
-                                                 "load_id")],
+                                                 "load_id", "status")],
                          [[Path(r["source"]).name, translate(r["record"], lg), r["table_name"],
-                           r["field"], translate(r["reason"], lg), r["load_id"]] for r in rows]))
+                           r["field"], translate(r["reason"], lg), r["load_id"],
+                           label(r["status"] + "_record", lg)] for r in rows]))
 
 
 @quarantine_app.command("export")
@@ -177,15 +183,20 @@ def quarantine_export(
     path: Annotated[Path, typer.Argument(help="输出 CSV 或 Parquet / output .csv or .parquet")],
     load: Annotated[str | None, typer.Option("--load", help="批次 / load id")] = None,
     table: Annotated[str | None, typer.Option(help="表 / table")] = None,
+    all_: AllOpt = False,
     warehouse: WarehouseOpt = None,
+    lang: LangOpt = None,
 ) -> None:
-    """导出隔离的记录以便修复 / Export quarantined records for repair."""
-    from careops.ingest.pipeline import read_quarantine
+    """导出隔离记录(原始列), 修复后可再导入 / Export quarantined records with their own columns;
+    repair them and `careops ingest` the file."""
+    from careops.ingest.quarantine import export_rows, read_quarantine
     from careops.io import write_table
 
-    data = read_quarantine(open_warehouse(warehouse, read_only=True), load, table)
-    write_table(data, path)
-    out.print(f"{len(data)} record(s) → {path}")
+    lg = lang_of(lang)
+    data = read_quarantine(open_warehouse(warehouse, read_only=True), load, table,
+                           include_resolved=all_)
+    write_table(export_rows(data, lg), path)
+    out.print(label("exported", lg).format(n=len(data), path=path))
 
 
 def sql(

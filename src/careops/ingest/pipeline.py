@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import ibis
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
@@ -24,6 +23,7 @@ from careops.ingest.base import Reject, Staged
 from careops.ingest.fhir import looks_like_fhir, read_fhir
 from careops.ingest.files import read_csv, read_jsonl, read_parquet
 from careops.ingest.mapping import Mapping
+from careops.ingest.quarantine import resolve, split_repair
 from careops.ingest.validate import validate
 from careops.schema import TABLES
 from careops.sim.writer import GROUND_TRUTH
@@ -262,22 +262,27 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
     except InputError as exc:
         return FileResult(source, "unreadable", str(exc)), None
     result = FileResult(source, "loaded", warnings=list(staged.warnings))
+    origins: list[tuple[str, str]] = []  # the quarantined records a repaired export holds
     if "?" in staged.tables:
-        table = staged.tables.pop("?")
-        if mapping:
-            table = mapping.apply(table)
-        target = kind if kind not in ("?", "?folder") else _guess_table(table.column_names)
-        if target is None and kind == "?folder":
-            return FileResult(source, "skipped", "columns match no canonical table "
-                              f"({', '.join(table.column_names[:8])}); pass --kind to load "
-                              "it"), None
-        if target is None:
-            return FileResult(source, "unreadable",
-                              "cannot tell which table this file holds from its name or "
-                              f"columns ({', '.join(table.column_names[:8])}); name the file "
-                              "after the table (orders.csv) or pass --kind"), None
-        staged.tables[target] = table
-        staged.rejects = [replace(r, table=r.table or target) for r in staged.rejects]
+        parts, origins = split_repair(staged.tables.pop("?"), staged.first_row)
+        table = parts.pop(None, None)
+        if table is not None:
+            if mapping:
+                table = mapping.apply(table)
+            target = kind if kind not in ("?", "?folder") else _guess_table(table.column_names)
+            if target is None and kind == "?folder":
+                return FileResult(source, "skipped", "columns match no canonical table "
+                                  f"({', '.join(table.column_names[:8])}); pass --kind to load "
+                                  "it"), None
+            if target is None:
+                return FileResult(source, "unreadable",
+                                  "cannot tell which table this file holds from its name or "
+                                  f"columns ({', '.join(table.column_names[:8])}); name the "
+                                  "file after the table (orders.csv) or pass --kind"), None
+            parts[target] = table
+        staged.tables.update(parts)
+        first = next(iter(staged.tables), None)
+        staged.rejects = [replace(r, table=r.table or first) for r in staged.rejects]
     load_id = uuid.uuid4().hex[:16]
     batch = Batch(load_id=load_id, source=source, content_hash=content_hash, started_at=started)
     rejects: list[Reject] = list(staged.rejects)
@@ -327,6 +332,8 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
         result.hint = {"key": "hint_quarantined", "file": source, "load": load_id}
     batch.quarantine = _quarantine_rows(rejects, load_id)
     apply_batch(con, batch)
+    if batch.status == "loaded":
+        resolve(con, load_id, source, origins)
     result.status = batch.status
     result.message = batch.message
     result.load_id = load_id
@@ -351,17 +358,3 @@ def _quarantine_rows(rejects: list[Reject], load_id: str) -> pa.Table:
         ("load_id", pa.string()), ("source", pa.string()), ("table_name", pa.string()),
         ("record", pa.string()), ("field", pa.string()), ("reason", pa.string()),
         ("raw", pa.string()), ("quarantined_at", pa.timestamp("us", tz="UTC"))]))
-
-
-def read_quarantine(con: BaseBackend, load_id: str | None = None,
-                    table: str | None = None, limit: int | None = None) -> pa.Table:
-    """Quarantined records, newest first, optionally of one load or table."""
-    q = con.table("quarantine")
-    if load_id:
-        q = q.filter(q.load_id == load_id)
-    if table:
-        q = q.filter(q.table_name == table)
-    q = q.order_by([ibis.desc("quarantined_at"), "source", "record"])
-    if limit:
-        q = q.limit(limit)
-    return q.to_pyarrow()
