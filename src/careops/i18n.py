@@ -56,6 +56,10 @@ LABELS: dict[str, tuple[str, str]] = {
                          ", 修正后 careops ingest 待修复.csv",
                          "{file} has quarantined rows: careops quarantine export --load {load} "
                          "fix.csv, repair them, then careops ingest fix.csv"),
+    "hint_replace": ("若 {file} 之前导入有误(如映射错误), 改正后用 careops ingest {file} "
+                     "--replace 重新导入, 同键的行会被替换",
+                     "if {file} was loaded wrongly (a wrong mapping), correct it and run "
+                     "careops ingest {file} --replace: rows with its keys are replaced"),
     "simulator_note": ("{folder} 是模拟器输出: {files} 是模拟器的答案(真实值与校准), 不是医院数据, "
                        "未导入", "{folder} is a simulator output: {files} are the simulator's "
                        "answers (ground truth and calibration), not hospital data; not loaded"),
@@ -129,6 +133,8 @@ _PHRASES: list[tuple[str, str]] = [
     (r"at byte (\d+)", r"位于第 \1 字节"),
     (r"columns not in the canonical table were kept in ingest_extras",
      "非标准列已保存在 ingest_extras 表"),
+    (r"replaces load\(s\) (.+?): (\d+) row\(s\) removed first",
+     r"更正之前的导入 \1: 先删除了其中 \2 行"),
     (r"^not mapped: ", "未映射的资源(已计数, 不是错误): "),
     (r"; found ([^.]*)\. ", r"; 文件中的列: \1. "),
     (r"invalid start byte", "无效的起始字节"),

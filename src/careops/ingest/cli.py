@@ -50,6 +50,9 @@ def ingest(
     encoding: Annotated[str | None, typer.Option(help="utf-8, gbk, gb18030 (默认自动识别)")] = None,
     max_bad_ratio: Annotated[float | None, typer.Option(
         help="坏行比例上限, 超过则整个文件拒绝 (default 0.05)")] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="更正之前导入的同一文件: 先删除同键的行再导入 / correct an earlier "
+        "load of the same file: rows with its keys are deleted, then loaded again")] = False,
     warehouse: WarehouseOpt = None,
     state: StateOpt = None,
     lang: LangOpt = None,
@@ -80,7 +83,8 @@ def ingest(
             bar.update(task, total=total, completed=n - 1, description=Path(source).name)
 
         report = ingest_paths(con, paths, settings=settings, kind=kind, mapping=spec,
-                              encoding=encoding, max_bad_ratio=max_bad_ratio, progress=progress)
+                              encoding=encoding, max_bad_ratio=max_bad_ratio, progress=progress,
+                              replace=replace)
     _audit_ingest(state, report)
     if json_out:
         print_json(report.to_json())
@@ -97,7 +101,8 @@ def _audit_ingest(state: str | None, report) -> None:
     migrate(engine)
     for f in report.files:
         audit(engine, "ingest", target=f.source,
-              detail={"status": f.status, "load_id": f.load_id, "tables": f.tables})
+              detail={"status": f.status, "load_id": f.load_id, "tables": f.tables,
+                      **({"replaces": f.replaces} if f.replaces else {})})
 
 
 def print_report(report, lg) -> None:

@@ -23,10 +23,11 @@ from careops.ingest.base import Reject, Staged
 from careops.ingest.fhir import looks_like_fhir, read_fhir
 from careops.ingest.files import read_csv, read_jsonl, read_parquet
 from careops.ingest.mapping import Mapping
-from careops.ingest.quarantine import resolve, split_repair
+from careops.ingest.quarantine import resolve, same_file, split_repair
 from careops.ingest.validate import validate
 from careops.schema import TABLES
 from careops.sim.writer import GROUND_TRUTH
+from careops.warehouse.connect import backend_kind
 from careops.warehouse.load import Batch, TablePart, apply_batch
 
 KINDS = ("auto", "fhir", *TABLES)
@@ -47,6 +48,7 @@ class FileResult:
     load_id: str | None = None
     warnings: list[str] = field(default_factory=list)
     hint: dict[str, str] | None = None  # the next step: an i18n label key and its fields
+    replaces: list[str] = field(default_factory=list)  # earlier loads of the file it replaced
 
 
 @dataclass
@@ -104,10 +106,18 @@ def ingest_paths(
     encoding: str | None = None,
     max_bad_ratio: float | None = None,
     progress: Progress | None = None,
+    replace: bool = False,
 ) -> IngestReport:
-    """Ingest every file under `paths` into the warehouse `con`."""
+    """Ingest every file under `paths` into the warehouse `con`.
+
+    `replace`: each file corrects its earlier loads (the `_loads` ledger knows them): rows with
+    the keys it holds are deleted and loaded anew, in the same transaction.
+    """
     if kind not in KINDS:
         raise InputError(f"unknown --kind {kind!r}; use one of: {', '.join(KINDS)}")
+    if replace and backend_kind(con) == "pyspark":
+        raise InputError("--replace needs a DuckDB or PostgreSQL warehouse (Spark tables "
+                         "cannot delete rows)")
     ratio = settings.ingest.max_bad_ratio if max_bad_ratio is None else max_bad_ratio
     report = IngestReport()
     files: list[tuple[Path, str | None]] = []
@@ -127,6 +137,11 @@ def ingest_paths(
                      "files": ", ".join(sorted(parts, reverse=True))}
                     for root, parts in answers.items()]
     files.sort(key=_rank)
+    earlier = {file: _earlier_loads(con, str(file)) if replace else [] for file, _ in files}
+    never = [str(f) for f, loads in earlier.items() if replace and not loads]
+    if never:
+        raise InputError(f"--replace: {', '.join(never)} never loaded (not in the _loads "
+                         "ledger); ingest without --replace")
     known = _known_users(con)
     for n, (file, file_kind) in enumerate(files, start=1):
         if progress:
@@ -134,7 +149,8 @@ def ingest_paths(
         siblings = [f for f, k in files if k == "fhir" and f.parent == file.parent]
         result, loaded_patients = _ingest_file(con, file, file_kind, settings=settings,
                                                mapping=mapping, encoding=encoding, ratio=ratio,
-                                               known=known, siblings=siblings)
+                                               known=known, siblings=siblings,
+                                               replaces=earlier[file])
         if loaded_patients is not None:
             known = pa.concat_arrays([known, loaded_patients])
         report.files.append(result)
@@ -221,6 +237,14 @@ def _already_loaded(con: BaseBackend, content_hash: str) -> str | None:
     return hit["load_id"][0].as_py() if len(hit) else None
 
 
+def _earlier_loads(con: BaseBackend, source: str) -> list[str]:
+    """The loads of `source` (by path) that succeeded, oldest first."""
+    loads = con.table("_loads")
+    hit = (loads.filter(loads.source.isin(same_file(source)) & (loads.status == "loaded"))
+           .group_by("load_id").agg(at=loads.started_at.min()).order_by("at").to_pyarrow())
+    return hit["load_id"].to_pylist()
+
+
 def _read(path: Path, kind: str, encoding: str | None, siblings: list[Path]) -> Staged:
     if kind == "fhir":
         return read_fhir(path, context=[f for f in siblings if f != path])
@@ -246,17 +270,19 @@ def _guess_table(columns: list[str]) -> str | None:
 
 def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
                  mapping: Mapping | None, encoding: str | None, ratio: float,
-                 known: pa.Array, siblings: list[Path]) -> tuple[FileResult, pa.Array | None]:
+                 known: pa.Array, siblings: list[Path], replaces: list[str]
+                 ) -> tuple[FileResult, pa.Array | None]:
     source = str(path)
     if kind is None:
         return FileResult(source, "skipped", "unknown kind of file (not CSV, Parquet, JSON "
                           "Lines or FHIR); pass --kind to load it"), None
     started = dt.datetime.now(dt.UTC)
     content_hash = _content_hash(path)
-    previous = _already_loaded(con, content_hash)
+    previous = None if replaces else _already_loaded(con, content_hash)
     if previous:
         return FileResult(source, "already_loaded", f"same content already loaded "
-                          f"(load {previous}); nothing to do", load_id=previous), None
+                          f"(load {previous}); nothing to do", load_id=previous,
+                          hint={"key": "hint_replace", "file": source}), None
     try:
         staged = _read(path, kind, encoding, siblings)
     except InputError as exc:
@@ -284,7 +310,8 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
         first = next(iter(staged.tables), None)
         staged.rejects = [replace(r, table=r.table or first) for r in staged.rejects]
     load_id = uuid.uuid4().hex[:16]
-    batch = Batch(load_id=load_id, source=source, content_hash=content_hash, started_at=started)
+    batch = Batch(load_id=load_id, source=source, content_hash=content_hash, started_at=started,
+                  replaces=replaces)
     rejects: list[Reject] = list(staged.rejects)
     patients = None
     for table, rows in staged.tables.items():
@@ -337,6 +364,10 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
     result.status = batch.status
     result.message = batch.message
     result.load_id = load_id
+    if batch.status == "loaded" and replaces:
+        result.replaces = replaces
+        result.warnings.append(f"replaces load(s) {', '.join(replaces)}: "
+                               f"{sum(p.replaced for p in batch.parts)} row(s) removed first")
     for part in batch.parts:
         result.tables[part.table] = {
             "loaded": part.loaded, "duplicates": part.duplicates,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import ibis
@@ -126,7 +127,7 @@ def resolve(con: BaseBackend, load_id: str, source: str, origins: list[tuple[str
     """Mark as resolved by `load_id` the open records of earlier loads of `source` and the
     records a repaired export carried (`origins`); return how many."""
     open_rows = read_quarantine(con)
-    same = pc.and_(pc.is_in(open_rows["source"], pa.array(_same_file(source))),
+    same = pc.and_(pc.is_in(open_rows["source"], pa.array(same_file(source))),
                    pc.not_equal(open_rows["load_id"], load_id))
     earlier = open_rows.filter(same)
     pairs = dict.fromkeys([*zip(earlier["load_id"].to_pylist(), earlier["record"].to_pylist(),
@@ -143,6 +144,7 @@ def resolve(con: BaseBackend, load_id: str, source: str, origins: list[tuple[str
     return len(pairs)
 
 
-def _same_file(source: str) -> list[str]:
-    path = Path(source)
-    return list(dict.fromkeys([source, str(path.resolve())]))
+def same_file(source: str) -> list[str]:
+    """The ways a source path may have been recorded (as given, absolute)."""
+    path = Path(source).resolve()
+    return list(dict.fromkeys([source, str(path), os.path.relpath(path)]))
