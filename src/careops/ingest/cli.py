@@ -70,7 +70,8 @@ def ingest(
     settings = get_settings()
     lg = lang_of(lang)
     if max_bad_ratio is not None and not 0 <= max_bad_ratio <= 1:
-        raise CareOpsError("--max-bad-ratio must be between 0 and 1 (e.g. 0.05)")
+        raise CareOpsError("--max-bad-ratio 应在 0 到 1 之间 / --max-bad-ratio must be between "
+                           "0 and 1 (e.g. 0.05)")
     con = open_warehouse(warehouse)
     create_tables(con)
     spec = Mapping.load(mapping) if mapping else None

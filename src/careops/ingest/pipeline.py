@@ -114,10 +114,11 @@ def ingest_paths(
     the keys it holds are deleted and loaded anew, in the same transaction.
     """
     if kind not in KINDS:
-        raise InputError(f"unknown --kind {kind!r}; use one of: {', '.join(KINDS)}")
+        raise InputError(f"未知的 --kind / unknown --kind {kind!r}; use one of: "
+                         f"{', '.join(KINDS)}")
     if replace and backend_kind(con) == "pyspark":
-        raise InputError("--replace needs a DuckDB or PostgreSQL warehouse (Spark tables "
-                         "cannot delete rows)")
+        raise InputError("--replace 不支持 Spark 仓库 / --replace needs a DuckDB or PostgreSQL "
+                         "warehouse (Spark tables cannot delete rows)")
     ratio = settings.ingest.max_bad_ratio if max_bad_ratio is None else max_bad_ratio
     report = IngestReport()
     files: list[tuple[Path, str | None]] = []
@@ -125,7 +126,7 @@ def ingest_paths(
     for path in paths:
         path = Path(path)
         if not path.exists():
-            raise InputError(f"{path}: no such file or folder")
+            raise InputError(f"{path}: 文件或目录不存在 / no such file or folder")
         for file in _expand(path):
             root = _simulator_root(file)
             if root is not None:
@@ -140,8 +141,8 @@ def ingest_paths(
     earlier = {file: _earlier_loads(con, str(file)) if replace else [] for file, _ in files}
     never = [str(f) for f, loads in earlier.items() if replace and not loads]
     if never:
-        raise InputError(f"--replace: {', '.join(never)} never loaded (not in the _loads "
-                         "ledger); ingest without --replace")
+        raise InputError(f"--replace: {', '.join(never)} 从未导入过 / never loaded (not in the "
+                         "_loads ledger); ingest without --replace")
     known = _known_users(con)
     for n, (file, file_kind) in enumerate(files, start=1):
         if progress:
