@@ -141,8 +141,8 @@ def ingest_paths(
     earlier = {file: _earlier_loads(con, str(file)) if replace else [] for file, _ in files}
     never = [str(f) for f, loads in earlier.items() if replace and not loads]
     if never:
-        raise InputError(f"--replace: {', '.join(never)} 从未导入过 / never loaded (not in the "
-                         "_loads ledger); ingest without --replace")
+        raise InputError(f"--replace: {', '.join(never)} 从未成功导入过 / never loaded (no "
+                         "'loaded' entry in the _loads ledger); ingest without --replace")
     known = _known_users(con)
     for n, (file, file_kind) in enumerate(files, start=1):
         if progress:

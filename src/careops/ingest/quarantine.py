@@ -36,16 +36,19 @@ _HEADERS = {h: key for key, pair in EXPORT_COLUMNS.items() for h in pair}
 
 
 def read_quarantine(con: BaseBackend, load_id: str | None = None, table: str | None = None,
-                    limit: int | None = None, *, include_resolved: bool = False) -> pa.Table:
+                    limit: int | None = None, *, include_resolved: bool = False,
+                    sources: list[str] | None = None) -> pa.Table:
     """Quarantined records, newest first, with `status` (open | resolved) and `resolved_by`.
 
-    Only open records unless `include_resolved`.
+    Only open records unless `include_resolved`; only those of `sources` if given.
     """
     q = con.table("quarantine")
     if load_id:
         q = q.filter(q.load_id == load_id)
     if table:
         q = q.filter(q.table_name == table)
+    if sources:
+        q = q.filter(q.source.isin(sources))
     if "quarantine_resolved" in con.list_tables():
         r = con.table("quarantine_resolved")
         r = r.group_by(["load_id", "record"]).agg(resolved_by=r.resolved_by.max())
@@ -126,10 +129,8 @@ def split_repair(table: pa.Table, first_row: int = 1
 def resolve(con: BaseBackend, load_id: str, source: str, origins: list[tuple[str, str]]) -> int:
     """Mark as resolved by `load_id` the open records of earlier loads of `source` and the
     records a repaired export carried (`origins`); return how many."""
-    open_rows = read_quarantine(con)
-    same = pc.and_(pc.is_in(open_rows["source"], pa.array(same_file(source))),
-                   pc.not_equal(open_rows["load_id"], load_id))
-    earlier = open_rows.filter(same)
+    open_rows = read_quarantine(con, sources=same_file(source))
+    earlier = open_rows.filter(pc.not_equal(open_rows["load_id"], load_id))
     pairs = dict.fromkeys([*zip(earlier["load_id"].to_pylist(), earlier["record"].to_pylist(),
                                 strict=True), *origins])
     if not pairs:
