@@ -21,11 +21,15 @@ LangOpt = Annotated[Lang | None, typer.Option("--lang", help="界面语言 zh|en
 JsonOpt = Annotated[bool, typer.Option("--json", help="机器可读 JSON 输出 / JSON output")]
 
 
-def open_warehouse(url: str | None):
-    """Connect to the warehouse given on the command line, else the one in the settings."""
+def open_warehouse(url: str | None, *, read_only: bool = False):
+    """Connect to the warehouse given on the command line, else the one in the settings.
+
+    Commands that only read pass `read_only=True`: a missing warehouse is then an error, not a
+    new empty file.
+    """
     from careops.warehouse import connect
 
-    return connect(url)
+    return connect(url, read_only=read_only)
 
 
 def lang_of(lang: Lang | None) -> Lang:

@@ -34,9 +34,35 @@ LABELS: dict[str, tuple[str, str]] = {
     "skipped_status": ("跳过", "skipped"),
     "already_loaded_status": ("已导入过", "already loaded"),
     "warning": ("提示", "note"),
+    "open_record": ("待修复", "open"),
+    "resolved_record": ("已修复", "resolved"),
+    "exported": ("已导出 {n} 条记录 → {path}; 修复后用 careops ingest 重新导入",
+                 "{n} record(s) → {path}; repair them, then careops ingest the file"),
     "next_step": ("下一步", "next"),
-    "quarantine_hint": ("查看隔离的记录: careops quarantine list", "See the quarantined records:"
-                        " careops quarantine list"),
+    # next steps after an ingestion, by cause ({file}, {load}, {columns}, {table} filled in)
+    "hint_mapping": ("{file} 缺少 {table} 的必需列 {columns}: 在映射文件的 columns 中把文件里的"
+                     "列名对应到 {columns} (示例 examples/his_export/mapping.yaml), 再运行 "
+                     "careops ingest {file} --mapping 映射.yaml",
+                     "{file} lacks the required {table} column(s) {columns}: map the file's own "
+                     "column names onto them under `columns:` of a mapping file (example: "
+                     "examples/his_export/mapping.yaml), then careops ingest {file} --mapping "
+                     "mapping.yaml"),
+    "hint_rejected": ("{file} 未导入: 查看坏行 careops quarantine list --load {load}, 在原文件中"
+                      "修正后重新导入 careops ingest {file}",
+                      "{file} was not loaded: see the bad rows with careops quarantine list "
+                      "--load {load}, fix them in the file and ingest it again: careops ingest "
+                      "{file}"),
+    "hint_quarantined": ("{file} 有被隔离的行: careops quarantine export --load {load} 待修复.csv"
+                         ", 修正后 careops ingest 待修复.csv",
+                         "{file} has quarantined rows: careops quarantine export --load {load} "
+                         "fix.csv, repair them, then careops ingest fix.csv"),
+    "hint_replace": ("若 {file} 之前导入有误(如映射错误), 改正后用 careops ingest {file} "
+                     "--replace 重新导入, 同键的行会被替换",
+                     "if {file} was loaded wrongly (a wrong mapping), correct it and run "
+                     "careops ingest {file} --replace: rows with its keys are replaced"),
+    "simulator_note": ("{folder} 是模拟器输出: {files} 是模拟器的答案(真实值与校准), 不是医院数据, "
+                       "未导入", "{folder} is a simulator output: {files} are the simulator's "
+                       "answers (ground truth and calibration), not hospital data; not loaded"),
 }
 
 _PHRASES: list[tuple[str, str]] = [
@@ -64,17 +90,56 @@ _PHRASES: list[tuple[str, str]] = [
     (r"a line must hold one JSON object", "每行必须是一个 JSON 对象"),
     (r"missing required column\(s\)", "缺少必需的列"),
     (r"Rename the columns or use --mapping", "请重命名列或使用 --mapping 映射"),
-    (r"records are bad", "条记录有误"),
+    (r"(\d+) of (\d+) records are bad", r"\2 条记录中 \1 条有误"),
     (r"nothing of this file was loaded", "本文件未导入任何数据"),
-    (r"Fix the rows listed by", "请修正以下命令列出的行"),
-    (r"and ingest the file again", "然后重新导入该文件"),
     (r"same content already loaded", "相同内容已导入过"),
     (r"nothing to do", "无需操作"),
     (r"unknown kind of file", "无法识别的文件类型"),
+    (r"\(not CSV, Parquet, JSON Lines or FHIR\)", "(不是 CSV、Parquet、JSON Lines 或 FHIR)"),
     (r"pass --kind to load it", "可用 --kind 指定"),
+    (r"columns match no canonical table", "列名与任何标准表都不对应"),
+    (r"cannot tell which table this file holds from its name or columns",
+     "无法从文件名或列名判断这个文件属于哪张表"),
+    (r"name the file after the table \((.+?)\) or pass --kind",
+     r"请按表名命名文件(如 \1)或用 --kind 指定"),
+    (r"not valid (\S+) text", r"不是有效的 \1 文本"),
+    (r"not UTF-8 text", "不是有效的 UTF-8 文本"),
+    (r"pass the right --encoding, e\.g\. --encoding (\w+)",
+     r"请用 --encoding 指定正确的编码, 如 --encoding \1"),
+    (r"pass the right --encoding", "请用 --encoding 指定正确的编码"),
+    (r"cannot tell the text encoding; pass --encoding \(e\.g\. (\w+)\)",
+     r"无法判断文本编码, 请用 --encoding 指定(如 \1)"),
+    (r"unknown encoding (.+?) \(try (.+?)\)", r"未知编码 \1(可试 \2)"),
+    (r"the file is empty \(no header, no rows\)", "文件为空(没有表头, 也没有数据行)"),
+    (r"no header line; the first line must name the columns", "没有表头: 第一行必须是列名"),
+    (r"header repeats column\(s\)", "表头中重复的列"),
+    (r"unreadable Parquet", "无法读取的 Parquet 文件"),
+    (r"the file may be truncated", "文件可能不完整"),
+    (r"unreadable CSV", "无法读取的 CSV 文件"),
+    (r"the file cannot be read", "文件无法读取"),
+    (r"cannot be read", "无法读取"),
+    (r"not a FHIR resource or Bundle \(no resourceType\)",
+     "不是 FHIR 资源或 Bundle(没有 resourceType)"),
+    (r"is not a FHIR resource \(no resourceType\)", "不是 FHIR 资源(没有 resourceType)"),
+    (r"no resourceType", "没有 resourceType"),
+    (r"not a FHIR input", "不是 FHIR 输入"),
+    (r"reference a Medication that is not in this input: their drug code is left empty",
+     "引用的 Medication 不在本次输入中: 药品编码留空"),
+    (r"has no id", "没有 id"),
+    (r"is not a number", "不是数字"),
+    (r"is not a whole number", "不是整数"),
+    (r"not consulted", "未读取"),
+    (r", ignored", ", 已忽略"),
+    (r"at byte (\d+)", r"位于第 \1 字节"),
     (r"columns not in the canonical table were kept in ingest_extras",
      "非标准列已保存在 ingest_extras 表"),
+    (r"replaces load\(s\) (.+?): (\d+) row\(s\) removed first",
+     r"更正之前的导入 \1: 先删除了其中 \2 行"),
     (r"^not mapped: ", "未映射的资源(已计数, 不是错误): "),
+    (r"; found ([^.]*)\. ", r"; 文件中的列: \1. "),
+    (r"invalid start byte", "无效的起始字节"),
+    (r"invalid continuation byte", "无效的后续字节"),
+    (r"unexpected end of data", "数据意外结束"),
     (r"\brow (\d+)", r"第 \1 行"),
     (r"\bline (\d+)", r"第 \1 行"),
     (r"expected ", "应为 "),

@@ -97,3 +97,28 @@ def test_duckdb_reference_values(duckdb_result):
     assert ref["glucose"] == pytest.approx(252.2 / 18.016)
     assert ref["units"] == ["mm[Hg]", "mm[Hg]", "mmol/L"]
     assert _normalise(ref["first_ts"]) == dt.datetime(2024, 12, 31, 16, 0)   # 00:00 +08:00
+
+
+@pytest.mark.parametrize("kind", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres),
+                                  pytest.param("spark", marks=pytest.mark.spark)])
+def test_replace_and_resolved_quarantine_on_each_backend(kind, make_warehouse, tmp_path):
+    from careops.errors import InputError
+    from careops.ingest.quarantine import read_quarantine
+
+    con = make_warehouse(kind)
+    head = "order_id,user_id,ts,category,amount_cny,status\n"
+    path = tmp_path / "orders.csv"
+    path.write_text(head + "o1,u1,2025-01-05,drug,-1,paid\n", encoding="utf-8")
+    assert ingest_paths(con, [path], settings=get_settings()).exit_code == 1
+    path.write_text(head + "o1,u1,2025-01-05,drug,2,paid\n", encoding="utf-8")
+    assert ingest_paths(con, [path], settings=get_settings()).exit_code == 0
+    assert len(read_quarantine(con)) == 0
+    assert read_quarantine(con, include_resolved=True)["status"].to_pylist() == ["resolved"]
+    path.write_text(head + "o1,u1,2025-01-05,drug,3,paid\n", encoding="utf-8")
+    if kind == "spark":
+        with pytest.raises(InputError, match="--replace needs a DuckDB or PostgreSQL"):
+            ingest_paths(con, [path], settings=get_settings(), replace=True)
+        return
+    report = ingest_paths(con, [path], settings=get_settings(), replace=True)
+    assert report.exit_code == 0 and report.files[0].replaces
+    assert con.table("orders").amount_cny.to_pyarrow().to_pylist() == [3.0]

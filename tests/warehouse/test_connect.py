@@ -42,3 +42,17 @@ def test_unknown_scheme_names_the_forms():
 def test_unreachable_postgres_is_a_warehouse_error():
     with pytest.raises(WarehouseError, match="cannot open warehouse"):
         connect("postgresql://postgres@127.0.0.1:1/nowhere")
+
+
+def test_read_only_refuses_a_missing_duckdb_file_and_creates_nothing(tmp_path):
+    with pytest.raises(WarehouseError, match="does not exist"):
+        connect(f"duckdb:///{tmp_path}/no/w.duckdb", read_only=True)
+    assert not (tmp_path / "no").exists()
+
+
+def test_read_only_opens_an_existing_file_for_reading_only(tmp_path):
+    connect(f"duckdb:///{tmp_path}/w.duckdb").create_table("t", schema={"a": "int64"})
+    con = connect(f"duckdb:///{tmp_path}/w.duckdb", read_only=True)
+    assert "t" in con.list_tables()
+    with pytest.raises(Exception, match="read-only"):
+        con.raw_sql("CREATE TABLE u (a INT)")

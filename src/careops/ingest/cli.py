@@ -50,6 +50,9 @@ def ingest(
     encoding: Annotated[str | None, typer.Option(help="utf-8, gbk, gb18030 (默认自动识别)")] = None,
     max_bad_ratio: Annotated[float | None, typer.Option(
         help="坏行比例上限, 超过则整个文件拒绝 (default 0.05)")] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="更正之前导入的同一文件: 先删除同键的行再导入 / correct an earlier "
+        "load of the same file: rows with its keys are deleted, then loaded again")] = False,
     warehouse: WarehouseOpt = None,
     state: StateOpt = None,
     lang: LangOpt = None,
@@ -67,7 +70,8 @@ def ingest(
     settings = get_settings()
     lg = lang_of(lang)
     if max_bad_ratio is not None and not 0 <= max_bad_ratio <= 1:
-        raise CareOpsError("--max-bad-ratio must be between 0 and 1 (e.g. 0.05)")
+        raise CareOpsError("--max-bad-ratio 应在 0 到 1 之间 / --max-bad-ratio must be between "
+                           "0 and 1 (e.g. 0.05)")
     con = open_warehouse(warehouse)
     create_tables(con)
     spec = Mapping.load(mapping) if mapping else None
@@ -80,7 +84,8 @@ def ingest(
             bar.update(task, total=total, completed=n - 1, description=Path(source).name)
 
         report = ingest_paths(con, paths, settings=settings, kind=kind, mapping=spec,
-                              encoding=encoding, max_bad_ratio=max_bad_ratio, progress=progress)
+                              encoding=encoding, max_bad_ratio=max_bad_ratio, progress=progress,
+                              replace=replace)
     _audit_ingest(state, report)
     if json_out:
         print_json(report.to_json())
@@ -97,11 +102,14 @@ def _audit_ingest(state: str | None, report) -> None:
     migrate(engine)
     for f in report.files:
         audit(engine, "ingest", target=f.source,
-              detail={"status": f.status, "load_id": f.load_id, "tables": f.tables})
+              detail={"status": f.status, "load_id": f.load_id, "tables": f.tables,
+                      **({"replaces": f.replaces} if f.replaces else {})})
 
 
 def print_report(report, lg) -> None:
-    """The ingestion summary as tables: per table counts, then files needing attention."""
+    """The ingestion summary as tables: per table counts, files needing attention, next steps."""
+    from careops.ingest.pipeline import message as render
+
     tables = report.tables
     if tables:
         out.print(rich_table(label("ingest_title", lg),
@@ -119,16 +127,17 @@ def print_report(report, lg) -> None:
         out.print(rich_table(label("files_title", lg),
                              [label("source", lg), label("status", lg), label("reason", lg)],
                              rows))
-    if any(c["quarantined"] for c in tables.values()) or any(
-            f.status == "rejected" for f in report.files):
-        out.print(f"{label('next_step', lg)}: {label('quarantine_hint', lg)}")
+    for note in report.notes:
+        out.print(f"{label('warning', lg)}: {render(note, lg)}")
+    for hint in dict.fromkeys(render(f.hint, lg) for f in report.files if f.hint):
+        out.print(f"{label('next_step', lg)}: {hint}")
 
 
 def tables(warehouse: WarehouseOpt = None, json_out: JsonOpt = False, lang: LangOpt = None) -> None:
     """各表行数 / Row counts of the warehouse tables."""
     from careops.schema import TABLES
 
-    con = open_warehouse(warehouse)
+    con = open_warehouse(warehouse, read_only=True)
     lg = lang_of(lang)
     present = set(con.list_tables())
     counts = {name: int(con.table(name).count().execute()) for name in TABLES if name in present}
@@ -144,28 +153,35 @@ quarantine_app = typer.Typer(help="隔离区: 查看和导出坏记录 / Quarant
                              no_args_is_help=True)
 
 
+AllOpt = Annotated[bool, typer.Option(
+    "--all", help="也包括已修复的记录 / include records a later load resolved")]
+
+
 @quarantine_app.command("list")
 def quarantine_list(
     load: Annotated[str | None, typer.Option("--load", help="批次 / load id")] = None,
     table: Annotated[str | None, typer.Option(help="表 / table")] = None,
     limit: Annotated[int, typer.Option(help="最多显示 / at most")] = 50,
+    all_: AllOpt = False,
     warehouse: WarehouseOpt = None,
     lang: LangOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """列出隔离的记录 / List quarantined records with file, row, field and reason."""
-    from careops.ingest.pipeline import read_quarantine
+    """列出待修复的隔离记录 / List quarantined records (open ones; --all with resolved)."""
+    from careops.ingest.quarantine import read_quarantine
 
     lg = lang_of(lang)
-    rows = read_quarantine(open_warehouse(warehouse), load, table, limit).to_pylist()
+    con = open_warehouse(warehouse, read_only=True)
+    rows = read_quarantine(con, load, table, limit, include_resolved=all_).to_pylist()
     if json_out:
         print_json(rows)
         return
     out.print(rich_table(label("quarantine_title", lg),
                          [label(k, lg) for k in ("source", "record", "table", "field", "reason",
-                                                 "load_id")],
+                                                 "load_id", "status")],
                          [[Path(r["source"]).name, translate(r["record"], lg), r["table_name"],
-                           r["field"], translate(r["reason"], lg), r["load_id"]] for r in rows]))
+                           r["field"], translate(r["reason"], lg), r["load_id"],
+                           label(r["status"] + "_record", lg)] for r in rows]))
 
 
 @quarantine_app.command("export")
@@ -173,15 +189,20 @@ def quarantine_export(
     path: Annotated[Path, typer.Argument(help="输出 CSV 或 Parquet / output .csv or .parquet")],
     load: Annotated[str | None, typer.Option("--load", help="批次 / load id")] = None,
     table: Annotated[str | None, typer.Option(help="表 / table")] = None,
+    all_: AllOpt = False,
     warehouse: WarehouseOpt = None,
+    lang: LangOpt = None,
 ) -> None:
-    """导出隔离的记录以便修复 / Export quarantined records for repair."""
-    from careops.ingest.pipeline import read_quarantine
+    """导出隔离记录(原始列), 修复后可再导入 / Export quarantined records with their own columns;
+    repair them and `careops ingest` the file."""
+    from careops.ingest.quarantine import export_rows, read_quarantine
     from careops.io import write_table
 
-    data = read_quarantine(open_warehouse(warehouse), load, table)
-    write_table(data, path)
-    out.print(f"{len(data)} record(s) → {path}")
+    lg = lang_of(lang)
+    data = read_quarantine(open_warehouse(warehouse, read_only=True), load, table,
+                           include_resolved=all_)
+    write_table(export_rows(data, lg), path)
+    out.print(label("exported", lg).format(n=len(data), path=path))
 
 
 def sql(
@@ -194,7 +215,7 @@ def sql(
     """只读查询 / Run a read-only SQL query (SELECT/WITH only) for analysts."""
     from careops.warehouse.query import read_only_sql
 
-    result = read_only_sql(open_warehouse(warehouse), query)
+    result = read_only_sql(open_warehouse(warehouse, read_only=True), query)
     if json_out:
         print_json(result.to_pylist())
     elif csv:

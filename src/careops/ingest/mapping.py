@@ -24,6 +24,10 @@ from careops.errors import ConfigError
 from careops.schema import TABLES
 
 
+def _error(path: Path, detail: str) -> ConfigError:
+    return ConfigError(f"映射文件有误 / mapping file {path}: {detail}")
+
+
 @dataclass(frozen=True)
 class Mapping:
     """Renames and value maps applied to a staged table before validation."""
@@ -38,23 +42,23 @@ class Mapping:
         try:
             data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"mapping file {path}: {exc}") from None
+            raise _error(path, str(exc)) from None
         if not isinstance(data, dict):
-            raise ConfigError(f"mapping file {path}: expected keys table/columns/values")
+            raise _error(path, "expected keys table/columns/values")
         unknown = set(data) - {"table", "columns", "values"}
         if unknown:
-            raise ConfigError(f"mapping file {path}: unknown key(s) {', '.join(sorted(unknown))};"
-                              " allowed: table, columns, values")
+            raise _error(path, f"unknown key(s) {', '.join(sorted(unknown))}; "
+                               "allowed: table, columns, values")
         table = data.get("table")
         if table is not None and table not in TABLES:
-            raise ConfigError(f"mapping file {path}: table {table!r} is not a canonical table; "
-                              f"known: {', '.join(TABLES)}")
+            raise _error(path, f"table {table!r} is not a canonical table; "
+                               f"known: {', '.join(TABLES)}")
         columns = data.get("columns") or {}
         values = data.get("values") or {}
         if not isinstance(columns, dict) or not isinstance(values, dict) or not all(
                 isinstance(v, dict) for v in values.values()):
-            raise ConfigError(f"mapping file {path}: 'columns' must map names to names and "
-                              "'values' must map a column to {from: to} pairs")
+            raise _error(path, "'columns' must map names to names and "
+                               "'values' must map a column to {from: to} pairs")
         return cls(table=table, columns={str(k): str(v) for k, v in columns.items()},
                    values={str(c): {str(k): str(v) for k, v in m.items()}
                            for c, m in values.items()})

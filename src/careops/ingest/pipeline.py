@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import ibis
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
@@ -24,8 +23,11 @@ from careops.ingest.base import Reject, Staged
 from careops.ingest.fhir import looks_like_fhir, read_fhir
 from careops.ingest.files import read_csv, read_jsonl, read_parquet
 from careops.ingest.mapping import Mapping
+from careops.ingest.quarantine import resolve, same_file, split_repair
 from careops.ingest.validate import validate
 from careops.schema import TABLES
+from careops.sim.writer import GROUND_TRUTH
+from careops.warehouse.connect import backend_kind
 from careops.warehouse.load import Batch, TablePart, apply_batch
 
 KINDS = ("auto", "fhir", *TABLES)
@@ -45,6 +47,8 @@ class FileResult:
     tables: dict[str, dict[str, int]] = field(default_factory=dict)
     load_id: str | None = None
     warnings: list[str] = field(default_factory=list)
+    hint: dict[str, str] | None = None  # the next step: an i18n label key and its fields
+    replaces: list[str] = field(default_factory=list)  # earlier loads of the file it replaced
 
 
 @dataclass
@@ -52,6 +56,7 @@ class IngestReport:
     """The outcome of one `careops ingest` run."""
 
     files: list[FileResult] = field(default_factory=list)
+    notes: list[dict[str, str]] = field(default_factory=list)  # i18n label key and its fields
 
     @property
     def tables(self) -> dict[str, dict[str, int]]:
@@ -83,6 +88,7 @@ class IngestReport:
             "skipped": [{"source": f.source, "reason": f.message}
                         for f in self.files if f.status in ("skipped", "already_loaded")],
             "files": [f.__dict__ for f in self.files],
+            "notes": [message(n, "en") for n in self.notes],
             "exit_code": self.exit_code,
         }
 
@@ -100,20 +106,43 @@ def ingest_paths(
     encoding: str | None = None,
     max_bad_ratio: float | None = None,
     progress: Progress | None = None,
+    replace: bool = False,
 ) -> IngestReport:
-    """Ingest every file under `paths` into the warehouse `con`."""
+    """Ingest every file under `paths` into the warehouse `con`.
+
+    `replace`: each file corrects its earlier loads (the `_loads` ledger knows them): rows with
+    the keys it holds are deleted and loaded anew, in the same transaction.
+    """
     if kind not in KINDS:
-        raise InputError(f"unknown --kind {kind!r}; use one of: {', '.join(KINDS)}")
+        raise InputError(f"未知的 --kind / unknown --kind {kind!r}; use one of: "
+                         f"{', '.join(KINDS)}")
+    if replace and backend_kind(con) == "pyspark":
+        raise InputError("--replace 不支持 Spark 仓库 / --replace needs a DuckDB or PostgreSQL "
+                         "warehouse (Spark tables cannot delete rows)")
     ratio = settings.ingest.max_bad_ratio if max_bad_ratio is None else max_bad_ratio
     report = IngestReport()
     files: list[tuple[Path, str | None]] = []
+    answers: dict[Path, set[str]] = {}
     for path in paths:
         path = Path(path)
         if not path.exists():
-            raise InputError(f"{path}: no such file or folder")
+            raise InputError(f"{path}: 文件或目录不存在 / no such file or folder")
         for file in _expand(path):
+            root = _simulator_root(file)
+            if root is not None:
+                part = file.relative_to(root).parts[0]
+                answers.setdefault(root, set()).add(part + ("/" if part == GROUND_TRUTH else ""))
+                continue
             files.append((file, _kind_of(file, kind, mapping, in_folder=path.is_dir())))
+    report.notes = [{"key": "simulator_note", "folder": str(root),
+                     "files": ", ".join(sorted(parts, reverse=True))}
+                    for root, parts in answers.items()]
     files.sort(key=_rank)
+    earlier = {file: _earlier_loads(con, str(file)) if replace else [] for file, _ in files}
+    never = [str(f) for f, loads in earlier.items() if replace and not loads]
+    if never:
+        raise InputError(f"--replace: {', '.join(never)} 从未成功导入过 / never loaded (no "
+                         "'loaded' entry in the _loads ledger); ingest without --replace")
     known = _known_users(con)
     for n, (file, file_kind) in enumerate(files, start=1):
         if progress:
@@ -121,11 +150,28 @@ def ingest_paths(
         siblings = [f for f, k in files if k == "fhir" and f.parent == file.parent]
         result, loaded_patients = _ingest_file(con, file, file_kind, settings=settings,
                                                mapping=mapping, encoding=encoding, ratio=ratio,
-                                               known=known, siblings=siblings)
+                                               known=known, siblings=siblings,
+                                               replaces=earlier[file])
         if loaded_patients is not None:
             known = pa.concat_arrays([known, loaded_patients])
         report.files.append(result)
     return report
+
+
+def _simulator_root(file: Path) -> Path | None:
+    """The simulator output folder `file` is an answer of (ground truth, calibration), if any."""
+    for parent in list(file.parents)[:2]:
+        if (parent / GROUND_TRUTH / "config.json").is_file() and (
+                file == parent / "calibration.json" or file.parent == parent / GROUND_TRUTH):
+            return parent
+    return None
+
+
+def message(msg: dict[str, str], lang: str = "zh") -> str:
+    """A next step or note (an i18n label key and its fields) in `lang`."""
+    from careops.i18n import label
+
+    return label(msg["key"], lang).format(**msg)  # type: ignore[arg-type]
 
 
 def _rank(file_kind: tuple[Path, str | None]) -> int:
@@ -192,6 +238,14 @@ def _already_loaded(con: BaseBackend, content_hash: str) -> str | None:
     return hit["load_id"][0].as_py() if len(hit) else None
 
 
+def _earlier_loads(con: BaseBackend, source: str) -> list[str]:
+    """The loads of `source` (by path) that succeeded, oldest first."""
+    loads = con.table("_loads")
+    hit = (loads.filter(loads.source.isin(same_file(source)) & (loads.status == "loaded"))
+           .group_by("load_id").agg(at=loads.started_at.min()).order_by("at").to_pyarrow())
+    return hit["load_id"].to_pylist()
+
+
 def _read(path: Path, kind: str, encoding: str | None, siblings: list[Path]) -> Staged:
     if kind == "fhir":
         return read_fhir(path, context=[f for f in siblings if f != path])
@@ -217,46 +271,56 @@ def _guess_table(columns: list[str]) -> str | None:
 
 def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
                  mapping: Mapping | None, encoding: str | None, ratio: float,
-                 known: pa.Array, siblings: list[Path]) -> tuple[FileResult, pa.Array | None]:
+                 known: pa.Array, siblings: list[Path], replaces: list[str]
+                 ) -> tuple[FileResult, pa.Array | None]:
     source = str(path)
     if kind is None:
         return FileResult(source, "skipped", "unknown kind of file (not CSV, Parquet, JSON "
                           "Lines or FHIR); pass --kind to load it"), None
     started = dt.datetime.now(dt.UTC)
     content_hash = _content_hash(path)
-    previous = _already_loaded(con, content_hash)
+    previous = None if replaces else _already_loaded(con, content_hash)
     if previous:
         return FileResult(source, "already_loaded", f"same content already loaded "
-                          f"(load {previous}); nothing to do", load_id=previous), None
+                          f"(load {previous}); nothing to do", load_id=previous,
+                          hint={"key": "hint_replace", "file": source}), None
     try:
         staged = _read(path, kind, encoding, siblings)
     except InputError as exc:
         return FileResult(source, "unreadable", str(exc)), None
     result = FileResult(source, "loaded", warnings=list(staged.warnings))
+    origins: list[tuple[str, str]] = []  # the quarantined records a repaired export holds
     if "?" in staged.tables:
-        table = staged.tables.pop("?")
-        if mapping:
-            table = mapping.apply(table)
-        target = kind if kind not in ("?", "?folder") else _guess_table(table.column_names)
-        if target is None and kind == "?folder":
-            return FileResult(source, "skipped", "columns match no canonical table "
-                              f"({', '.join(table.column_names[:8])}); pass --kind to load "
-                              "it"), None
-        if target is None:
-            return FileResult(source, "unreadable",
-                              "cannot tell which table this file holds from its name or "
-                              f"columns ({', '.join(table.column_names[:8])}); name the file "
-                              "after the table (orders.csv) or pass --kind"), None
-        staged.tables[target] = table
-        staged.rejects = [replace(r, table=r.table or target) for r in staged.rejects]
+        parts, origins = split_repair(staged.tables.pop("?"), staged.first_row)
+        table = parts.pop(None, None)
+        if table is not None:
+            if mapping:
+                table = mapping.apply(table)
+            target = kind if kind not in ("?", "?folder") else _guess_table(table.column_names)
+            if target is None and kind == "?folder":
+                return FileResult(source, "skipped", "columns match no canonical table "
+                                  f"({', '.join(table.column_names[:8])}); pass --kind to load "
+                                  "it"), None
+            if target is None:
+                return FileResult(source, "unreadable",
+                                  "cannot tell which table this file holds from its name or "
+                                  f"columns ({', '.join(table.column_names[:8])}); name the "
+                                  "file after the table (orders.csv) or pass --kind"), None
+            parts[target] = table
+        staged.tables.update(parts)
+        first = next(iter(staged.tables), None)
+        staged.rejects = [replace(r, table=r.table or first) for r in staged.rejects]
     load_id = uuid.uuid4().hex[:16]
-    batch = Batch(load_id=load_id, source=source, content_hash=content_hash, started_at=started)
+    batch = Batch(load_id=load_id, source=source, content_hash=content_hash, started_at=started,
+                  replaces=replaces)
     rejects: list[Reject] = list(staged.rejects)
     patients = None
     for table, rows in staged.tables.items():
         spec = TABLES[table]
         missing = [c for c in spec.required if c not in rows.column_names]
         if missing:
+            result.hint = {"key": "hint_mapping", "file": source, "table": table,
+                           "columns": ", ".join(missing)}
             batch.status = "rejected"
             batch.message = (f"{table}: missing required column(s) {', '.join(missing)}; "
                              f"found {', '.join(c for c in rows.column_names if c[0] != '_')}. "
@@ -290,13 +354,21 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
         batch.status = "rejected"
         batch.message = (f"{len(rejects)} of {total} records are bad "
                          f"({len(rejects) / total:.1%} > {ratio:.0%}); nothing of this file "
-                         "was loaded. Fix the rows listed by `careops quarantine list "
-                         f"--load {load_id}` and ingest the file again")
+                         "was loaded")
+        result.hint = {"key": "hint_rejected", "file": source, "load": load_id}
+    elif batch.status == "loaded" and rejects:
+        result.hint = {"key": "hint_quarantined", "file": source, "load": load_id}
     batch.quarantine = _quarantine_rows(rejects, load_id)
     apply_batch(con, batch)
+    if batch.status == "loaded":
+        resolve(con, load_id, source, origins)
     result.status = batch.status
     result.message = batch.message
     result.load_id = load_id
+    if batch.status == "loaded" and replaces:
+        result.replaces = replaces
+        result.warnings.append(f"replaces load(s) {', '.join(replaces)}: "
+                               f"{sum(p.replaced for p in batch.parts)} row(s) removed first")
     for part in batch.parts:
         result.tables[part.table] = {
             "loaded": part.loaded, "duplicates": part.duplicates,
@@ -318,17 +390,3 @@ def _quarantine_rows(rejects: list[Reject], load_id: str) -> pa.Table:
         ("load_id", pa.string()), ("source", pa.string()), ("table_name", pa.string()),
         ("record", pa.string()), ("field", pa.string()), ("reason", pa.string()),
         ("raw", pa.string()), ("quarantined_at", pa.timestamp("us", tz="UTC"))]))
-
-
-def read_quarantine(con: BaseBackend, load_id: str | None = None,
-                    table: str | None = None, limit: int | None = None) -> pa.Table:
-    """Quarantined records, newest first, optionally of one load or table."""
-    q = con.table("quarantine")
-    if load_id:
-        q = q.filter(q.load_id == load_id)
-    if table:
-        q = q.filter(q.table_name == table)
-    q = q.order_by([ibis.desc("quarantined_at"), "source", "record"])
-    if limit:
-        q = q.limit(limit)
-    return q.to_pyarrow()

@@ -24,8 +24,12 @@ def backend_kind(con: BaseBackend) -> Kind:
     return name  # type: ignore[return-value]
 
 
-def connect(url: str | None = None) -> BaseBackend:
-    """Connect to the warehouse at `url` (default: the `warehouse` setting)."""
+def connect(url: str | None = None, *, read_only: bool = False) -> BaseBackend:
+    """Connect to the warehouse at `url` (default: the `warehouse` setting).
+
+    `read_only`: for commands that only read; a warehouse that does not exist is an error
+    (nothing is created) and a DuckDB file is opened read-only.
+    """
     if url is None:
         from careops.config import get_settings
 
@@ -34,11 +38,11 @@ def connect(url: str | None = None) -> BaseBackend:
     scheme = parsed.scheme.lower()
     try:
         if scheme == "duckdb":
-            return _duckdb(url)
+            return _duckdb(url, read_only)
         if scheme in ("postgresql", "postgres"):
             return _postgres(parsed)
         if scheme == "spark":
-            return _spark(parsed)
+            return _spark(parsed, read_only)
     except (ConfigError, WarehouseError):
         raise
     except Exception as exc:
@@ -56,12 +60,16 @@ def scratch() -> BaseBackend:
     return con
 
 
-def _duckdb(url: str) -> BaseBackend:
+def _duckdb(url: str, read_only: bool) -> BaseBackend:
     path = url[len("duckdb://"):]
     if path.startswith("/"):
         path = path[1:]  # duckdb:///rel/path -> rel/path ; duckdb:////abs/path -> /abs/path
     if path in ("", ":memory:"):
         return ibis.duckdb.connect(":memory:")
+    if read_only:
+        if not Path(path).is_file():
+            raise WarehouseError(_missing(path))
+        return ibis.duckdb.connect(path, read_only=True)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return ibis.duckdb.connect(path)
 
@@ -78,7 +86,12 @@ def _postgres(parsed) -> BaseBackend:
     )
 
 
-def _spark(parsed) -> BaseBackend:
+def _missing(where: str) -> str:
+    return (f"仓库不存在 / warehouse {where} does not exist; check --warehouse (-w) or "
+            "CAREOPS_WAREHOUSE, or create it with `careops init` / `careops ingest`")
+
+
+def _spark(parsed, read_only: bool) -> BaseBackend:
     from careops.config import get_settings
     from careops.warehouse.spark import spark_session
 
@@ -87,6 +100,8 @@ def _spark(parsed) -> BaseBackend:
     session = spark_session(master, settings)
     con = ibis.pyspark.connect(session)
     database = parsed.path.lstrip("/")
+    if database and read_only and not session.catalog.databaseExists(database):
+        raise WarehouseError(_missing(f"spark database {database!r}"))
     if database:
         con.create_database(database, force=True)
         session.catalog.setCurrentDatabase(database)

@@ -35,6 +35,7 @@ class TablePart:
     flags: pa.Table | None = None
     extras: pa.Table | None = None
     loaded: int = 0  # set by the loader
+    replaced: int = 0  # rows of earlier loads removed first (Batch.replaces); set by the loader
     duplicates: int = 0  # in batch + already in the warehouse; set by the loader
 
 
@@ -50,6 +51,7 @@ class Batch:
     quarantine: pa.Table | None = None
     status: str = "loaded"  # or "rejected"
     message: str = ""
+    replaces: list[str] = field(default_factory=list)  # earlier loads this one corrects
 
 
 def _system(name: str) -> pa.Schema:
@@ -61,6 +63,8 @@ def apply_batch(con: BaseBackend, batch: Batch) -> Batch:
     kind = backend_kind(con)
     writer = {"duckdb": _DuckDB, "postgres": _Postgres, "pyspark": _Spark}[kind](con)
     with writer.transaction():
+        if batch.status == "loaded" and batch.replaces:
+            _remove_replaced(writer, batch)
         for part in batch.parts:
             if batch.status == "loaded" and len(part.rows):
                 part.loaded = writer.insert_new(part.table, part.rows)
@@ -76,6 +80,18 @@ def apply_batch(con: BaseBackend, batch: Batch) -> Batch:
             writer.append("quarantine", batch.quarantine.cast(_system("quarantine")))
         writer.append("_loads", _ledger(batch))
     return batch
+
+
+def _remove_replaced(writer, batch: Batch) -> None:
+    """Delete what the batch's rows replace: rows with their keys, and the flags and extra
+    columns of the loads it corrects."""
+    loads = pa.table({"load_id": pa.array(batch.replaces, pa.string())})
+    for name in ("ingest_flags", "ingest_extras"):
+        writer.delete_matching(name, loads)
+    for part in batch.parts:
+        if len(part.rows):
+            part.replaced = writer.delete_matching(part.table,
+                                                   part.rows.select(list(TABLES[part.table].key)))
 
 
 def _with(table: pa.Table, **constants: str) -> pa.Table:
@@ -136,6 +152,16 @@ class _DuckDB:
         finally:
             self.raw.unregister("_careops_stage")
 
+    def delete_matching(self, table: str, rows: pa.Table) -> int:
+        cond = " AND ".join(f't."{c}" = s."{c}"' for c in rows.column_names)
+        self.raw.register("_careops_stage", rows)
+        try:
+            return int(self.raw.execute(
+                f'DELETE FROM "{table}" t WHERE EXISTS (SELECT 1 FROM _careops_stage s '
+                f'WHERE {cond})').fetchone()[0])
+        finally:
+            self.raw.unregister("_careops_stage")
+
 
 class _Postgres:
     def __init__(self, con: BaseBackend):
@@ -171,6 +197,19 @@ class _Postgres:
 
     def append(self, table: str, rows: pa.Table) -> None:
         self._copy(f'"{table}"', rows)
+
+    def delete_matching(self, table: str, rows: pa.Table) -> int:
+        self._n += 1
+        stage = f"_careops_stage_{self._n}"
+        cols = ", ".join(f'"{c}"' for c in rows.column_names)
+        cond = " AND ".join(f't."{c}" = s."{c}"' for c in rows.column_names)
+        with self.raw.cursor() as cur:
+            cur.execute(f'CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {cols} '
+                        f'FROM "{table}" LIMIT 0')
+        self._copy(stage, rows)
+        with self.raw.cursor() as cur:
+            cur.execute(f'DELETE FROM "{table}" t USING {stage} s WHERE {cond}')
+            return cur.rowcount
 
 
 class _Spark:

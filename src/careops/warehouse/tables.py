@@ -22,6 +22,10 @@ SYSTEM_TABLES: dict[str, ibis.Schema] = {
         "load_id": "string", "source": "string", "table_name": "string", "record": "string",
         "field": "string", "reason": "string", "raw": "string", "quarantined_at": TS,
     }),
+    # quarantined records fixed by a later load (of the same file, or of a repaired export)
+    "quarantine_resolved": ibis.schema({
+        "load_id": "string", "record": "string", "resolved_by": "string", "resolved_at": TS,
+    }),
     # loaded rows worth a second look (events or orders of a user_id not among the patients)
     "ingest_flags": ibis.schema({
         "load_id": "string", "table_name": "string", "record_id": "string",
