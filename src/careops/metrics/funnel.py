@@ -16,7 +16,7 @@ from collections.abc import Callable
 import ibis
 import ibis.expr.types as ir
 
-from careops.metrics.breakdown import UNKNOWN
+from careops.metrics.breakdown import UNKNOWN, group_order
 from careops.metrics.context import MetricContext
 from careops.metrics.errors import MetricError
 from careops.metrics.registry import Metric, analysis
@@ -183,8 +183,7 @@ def funnel(ctx: MetricContext, metric: Metric, groups: ir.Table | None, by: str 
         counts: dict[str, list[int]] = {}
         for r in agg.to_pyarrow().to_pylist():
             counts.setdefault(r["group"], [0] * len(codes))[r["step"]] = int(r["n"])
-        order = sorted(counts, key=lambda k: (k == UNKNOWN, k))
-        per_group = {k: _steps(labels, counts[k]) for k in order}
+        per_group = {k: _steps(labels, counts[k]) for k in group_order(by, counts)}
     return FunnelResult(
         name=metric.name, label=metric.label(lang), as_of=ctx.as_of,
         steps=_steps(labels, total), by=by, groups=per_group,
