@@ -15,7 +15,7 @@ from careops.config import get_settings
 from careops.errors import ConfigError
 from careops.metrics.breakdown import by_label, group_label
 from careops.metrics.compute import compute
-from careops.metrics.context import stale_hint
+from careops.metrics.context import data_end, stale_note
 from careops.metrics.format import fmt, fmt_number, funnel_text, window_text
 from careops.metrics.registry import CATEGORY_LABELS, all_metrics, get_metric
 from careops.metrics.result import CohortResult, FunnelResult, MetricResult, Result
@@ -77,7 +77,7 @@ def metrics_command(
 
 def warn_if_stale(con, as_of: date, lang: str) -> None:
     """Without --as-of: say where the data ends when that is before today (on stderr)."""
-    hint = stale_hint(con, as_of, lang)
+    hint = stale_note(data_end(con), as_of, lang)
     if hint:
         err.print(f"[yellow]{hint}[/]")
 

@@ -152,9 +152,8 @@ def data_end(con: BaseBackend, settings: Settings | None = None) -> date | None:
     return None if last is None else last.astimezone(settings.tz).date()
 
 
-def stale_hint(con: BaseBackend, as_of: date, lang: str = "zh") -> str | None:
-    """A hint when the data ends days before `as_of` (recent windows would be empty)."""
-    end = data_end(con)
+def stale_note(end: date | None, as_of: date, lang: str = "zh") -> str | None:
+    """A hint when the data ends (`end`) days before `as_of` (recent windows would be empty)."""
     if end is None or end >= as_of - timedelta(days=1):
         return None
     nxt = end + timedelta(days=1)
