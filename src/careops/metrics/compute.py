@@ -33,7 +33,7 @@ def compute(con: BaseBackend, name: str, as_of: date, *, by: str | ir.Table | No
         )
     merged = {**metric.params, **{k: v for k, v in params.items() if v is not None}}
     if "window_days" in merged and merged["window_days"] is None:  # the setting, made visible
-        merged["window_days"] = int(ctx.settings.metrics.window_days)
+        merged["window_days"] = int(getattr(ctx.settings.metrics, metric.window_setting))
     by_name, groups = resolve(ctx, by) if by is not None else (None, None)
     if metric.kind == "analysis":
         assert metric.run is not None
