@@ -80,3 +80,66 @@ def test_bad_input_is_a_clear_error(url, args, message, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert message in " ".join(err.split()), err
     assert "Traceback" not in err
+
+
+def test_human_output_names_the_window_and_skips_count_fractions(url):
+    r = run("metrics", "repurchase_rate", "--as-of", "2025-07-01", "--warehouse", url)
+    assert r.exit_code == 0, r.output
+    assert "近365天" in r.output and "= 1 / 3" in r.output
+    r = run("metrics", "mau", "--as-of", "2026-03-01", "--warehouse", url)
+    assert "近30天" in r.output and "= 5 / 5" not in r.output and " 5" in r.output
+    r = run("metrics", "ltv", "--as-of", "2026-01-01", "--warehouse", url, "--lang", "en")
+    assert "all history" in r.output
+
+
+def test_funnel_parameters_read_as_words_not_a_dict(url):
+    r = run("metrics", "funnel", "--as-of", "2025-07-01", "--warehouse", url)
+    assert r.exit_code == 0, r.output
+    assert "{'steps'" not in r.output and "period_days" not in r.output
+    assert "步骤 注册 → 搜索 → 问诊 → 支付 → 复购" in r.output
+    assert "进入期 2025-05-02 至 2025-05-31（30天）" in r.output and "进入后30天内" in r.output
+
+
+def test_empty_precise_reach_says_why(url):
+    r = run("metrics", "precise_reach_rate", "--as-of", "2025-07-01", "--warehouse", url)
+    assert r.exit_code == 0, r.output
+    assert "暂无触达数据" in r.output and "message_delivered" in r.output
+    r = run("metrics", "precise_reach_rate", "--as-of", "2025-07-01", "--warehouse", url,
+            "--json")
+    assert json.loads(r.stdout)["note"].startswith("暂无触达数据")
+    r = run("metrics", "precise_reach_rate", "--as-of", "2026-01-01", "--warehouse", url,
+            "--json")
+    assert json.loads(r.stdout)["note"] is None  # v1..v3 were reached in December 2025
+
+
+def test_without_as_of_the_user_learns_where_the_data_ends(url):
+    from careops.metrics.context import data_end
+
+    con = connect(url)
+    end = data_end(con)
+    con.disconnect()
+    r = run("metrics", "mau", "--warehouse", url)
+    assert r.exit_code == 0, r.output
+    nxt = end + __import__("datetime").timedelta(days=1)
+    assert f"数据截止 {end}" in r.output and f"--as-of {nxt}" in r.output
+    r = run("metrics", "mau", "--as-of", str(nxt), "--warehouse", url)
+    assert "数据截止" not in r.output
+
+
+def test_breakdown_rows_follow_the_tags_declared_order(url):
+    from careops.metrics.breakdown import UNKNOWN, group_order
+    from careops.tags.registry import REGISTRY
+
+    assert group_order("lifecycle", ["silent", UNKNOWN, "active", "churned", "new"]) == [
+        "new", "active", "silent", "churned", UNKNOWN]
+    assert group_order("age_band", ["60+", "25-44", "0-14"]) == ["0-14", "25-44", "60+"]
+    assert group_order("channel", ["b", UNKNOWN, "a"]) == ["a", "b", UNKNOWN]
+    r = run("metrics", "ltv", "--as-of", "2026-01-01", "--by", "lifecycle",
+            "--warehouse", url, "--json")
+    groups = [g["group"] for g in json.loads(r.stdout)["groups"]]
+    declared = REGISTRY["lifecycle"].codes
+    assert len(groups) >= 2
+    assert groups == sorted(groups, key=lambda g: declared.index(g) if g in declared else 99)
+    r = run("metrics", "ltv", "--as-of", "2026-01-01", "--by", "lifecycle",
+            "--warehouse", url)
+    assert "生命周期" in r.output  # the breakdown's label heads the column, not its key

@@ -61,7 +61,7 @@ def test_report_in_english(data, tmp_path):
     page = path.read_text(encoding="utf-8")
     assert '<html lang="en">' in page and "Internet hospital operations report" in page
     channels = options(page)["chart-channels"]
-    assert "v_douyin" in channels["xAxis"]["data"]
+    assert "v_douyin (< 30 users)" in channels["xAxis"]["data"]  # too few to show its LTV
 
 
 @pytest.mark.browser
@@ -112,8 +112,77 @@ def test_layer_breakdown_reads_as_chinese_labels(data):
     """Breakdown charts name a layer's groups by their labels (活跃用户), not their codes."""
     page = render_html(build_report(data, h.AS_OF_CONVERSION, by="lifecycle"))
     charts = options(page)
-    groups = [x for o in charts.values()
+    groups = [x.split("(")[0] for o in charts.values()  # "(不足30人)" marks small groups
               for x in (o.get("xAxis") or {}).get("data", []) if isinstance(o.get("xAxis"), dict)]
     lifecycle = {"新用户", "活跃用户", "低频用户", "沉默用户", "流失用户"}
     assert lifecycle & set(groups)
     assert not {"new", "active", "occasional", "silent", "churned"} & set(groups)
+
+
+def test_charts_show_final_values_without_animation(zh_report):
+    charts = options(render_html(zh_report))
+    assert all(o["animation"] is False for o in charts.values())
+
+
+def test_cohort_colour_scale_spans_the_data_with_one_legend(zh_report):
+    heat = options(render_html(zh_report))["chart-cohort"]
+    top = max(v for *_, v in heat["series"][0]["data"])
+    vm = heat["visualMap"]
+    assert vm["min"] == 0 and (top <= vm["max"] < top + 5 or vm["max"] == 100)
+    assert vm["calculable"] is False and vm["text"] == [f"{vm['max']}%", "0%"]
+
+
+def _result(name, label, unit, by, groups):
+    from datetime import date
+
+    from careops.metrics.result import GroupValue, MetricResult
+
+    gs = tuple(GroupValue(g, v, v * n if v else 0, n) for g, v, n in groups)
+    return MetricResult(name, label, unit, date(2026, 1, 1), None, 0, 0, by=by, groups=gs)
+
+
+def test_breakdown_charts_order_groups_name_axes_and_hide_small_groups():
+    from careops.report import charts
+
+    rows = [("silent", 0.1, 40), ("active", 0.5, 200), ("new", 0.3, 12)]
+    bars = charts.rate_bars({"d7_retention": _result("d7_retention", "7日留存", "ratio",
+                                                     "lifecycle", rows)}, "zh")
+    assert bars["xAxis"]["data"] == ["新用户(不足30人)", "活跃用户", "沉默用户"]
+    assert bars["series"][0]["data"] == [None, 50.0, 10.0]  # 12 users: no rate shown
+    assert bars["xAxis"]["axisLabel"]["rotate"] and bars["xAxis"]["axisLabel"]["interval"] == 0
+    ch = charts.channel_chart({
+        "new_users": _result("new_users", "新增用户", "count", "channel",
+                             [("douyin", 300, 1), ("tiny", 5, 1)]),
+        "cac": _result("cac", "获客成本", "cny", "channel", [("douyin", 600, 300), ("tiny", 9, 5)]),
+        "ltv": _result("ltv", "历史LTV", "cny", "channel",
+                       [("douyin", 80, 400), ("tiny", 1487, 7)]),
+    }, "zh")
+    names = {s["name"]: s for s in ch["series"]}
+    assert names["新增用户(右轴)"]["yAxisIndex"] == 1 and names["历史LTV(左轴)"]["yAxisIndex"] == 0
+    assert names["历史LTV(左轴)"]["data"] == [80, None]
+    assert ch["yAxis"][0]["name"].startswith("¥") and "新增用户" in ch["yAxis"][1]["name"]
+    assert ch["xAxis"]["data"] == ["douyin", "tiny(不足30人)"]
+
+
+def test_report_names_windows_funnel_parameters_breakdown_and_empty_reach(data):
+    report = build_report(data, h.AS_OF_CONVERSION, by="lifecycle")
+    page = render_html(report)
+    kpis = {k["name"]: k for k in report.kpis}
+    assert kpis["repurchase_rate"]["window"] == "近365天" and kpis["ltv"]["window"] == "累计"
+    assert "暂无触达数据" in kpis["precise_reach_rate"]["note"]
+    assert "暂无触达数据" in page and "近365天" in page
+    assert "步骤 注册 → 搜索 → 问诊 → 支付 → 复购" in page and "{&#x27;steps" not in page
+    assert "分层留存与转化（按生命周期）" in page and "按 lifecycle" not in page
+
+
+def test_report_says_where_the_data_ends(data):
+    from datetime import timedelta
+
+    from careops.metrics.context import data_end
+
+    end = data_end(data)
+    page = render_html(build_report(data, h.AS_OF_CONVERSION))
+    assert f"数据截止 {end}" in page and 'class="stale"' not in page
+    late = end + timedelta(days=40)
+    page = render_html(build_report(data, late))
+    assert 'class="stale"' in page and f"--as-of {end + timedelta(days=1)}" in page

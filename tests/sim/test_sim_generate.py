@@ -58,7 +58,32 @@ def test_events_carry_the_documented_names_and_json_properties(small_out):
     assert all({"content_id", "topic"} <= p.keys() for p in by_name["view_content"])
     assert all("doctor_id" in p for p in by_name["view_doctor"])
     patients = set(read(small_out, "patients").column("user_id").to_pylist())
-    assert all(p["invitee_id"] in patients for p in by_name["invite"])
+    assert all(p["invitee_id"] in patients or p["invitee_id"].startswith("N")
+               for p in by_name["invite"])
+
+
+def test_some_invites_never_convert(small_out, small_config, tmp_path):
+    """About `invite_conversion` (25 %) of invites bring their invitee in; the rest name
+    people who never sign up. The metric library's invite conversion sees the same."""
+    from careops.metrics import compute
+    from careops.warehouse import connect, create_tables
+    from tests.conftest import fill
+
+    cfg = small_config()
+    ev = read(small_out, "events").to_pandas()
+    inv = ev[ev.name == "invite"]
+    invitee = inv.properties.map(lambda s: json.loads(s)["invitee_id"])
+    referrer = read(small_out, "patients").to_pandas().set_index("user_id").referrer_id
+    converted = invitee.map(referrer).to_numpy() == inv.user_id.to_numpy()
+    assert len(inv) > 200
+    assert abs(converted.mean() - cfg.invite_conversion) < 0.05
+    assert not invitee[~converted].isin(referrer.index).any()
+    con = connect(f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    create_tables(con)
+    fill(con, {name: read(small_out, name) for name in TABLES})
+    r = compute(con, "invite_conversion", cfg.end, window_days=cfg.days)
+    assert r.value == pytest.approx(converted.mean(), abs=0.02)
+    con.disconnect()
 
 
 def test_searches_follow_the_complaint_department(small_out):

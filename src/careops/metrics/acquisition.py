@@ -63,6 +63,8 @@ def cac(ctx: MetricContext, window_days: int | None) -> ir.Table:
     formula=f"count({REACH_EVENT} with in_target=true) / count({REACH_EVENT} with in_target)",
     window_days=None,
     per_user=False,
+    empty=(f"暂无触达数据: 旅程发送消息时写入 {REACH_EVENT} 事件(含 in_target)",
+           f"no reach data yet: journeys write {REACH_EVENT} events (with in_target)"),
 )
 def precise_reach_rate(ctx: MetricContext, window_days: int | None) -> ir.Table:
     e = ctx.facts("events", "ts", ctx.days_before(window(ctx, window_days)))

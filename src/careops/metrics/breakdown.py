@@ -8,7 +8,7 @@ any Ibis table of `(user_id, <one column>)` can also be passed directly as `by`.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import ibis
 import ibis.expr.types as ir
@@ -80,10 +80,48 @@ def group_label(by: str | None, code: str | None, lang: str = "zh") -> str:
     """How a group reads to people: a tag's value label (活跃用户, 女), else the code itself."""
     if code is None or code == UNKNOWN:
         return "未知" if lang == "zh" else "unknown"
-    from careops.tags.registry import REGISTRY
-
-    tag = REGISTRY.get(by or "")
+    tag = _tag(by)
     return tag.value_label(code, lang) if tag is not None and tag.values else str(code)
+
+
+#: Built-in breakdowns' names as people read them.
+BY_LABELS: dict[str, tuple[str, str]] = {
+    "sex": ("性别", "sex"), "region": ("地区", "region"), "city": ("城市", "city"),
+    "source_channel": ("渠道", "channel"), "channel": ("渠道", "channel"),
+    "age_band": ("年龄段", "age band"),
+}
+
+
+def by_label(by: str | None, lang: str = "zh") -> str:
+    """How a breakdown's name reads to people: 渠道, 生命周期 (a tag's label), else the name."""
+    if by is None:
+        return "分组" if lang == "zh" else "group"
+    if by in BY_LABELS:
+        return BY_LABELS[by][0 if lang == "zh" else 1]
+    tag = _tag(by)
+    return tag.label(lang) if tag is not None else by
+
+
+def group_order(by: str | None, groups: Iterable[str | None]) -> list[str | None]:
+    """Groups in the tag's declared value order (新/活跃/低频/沉默/流失; age bands young to
+    old), others alphabetically after them, unknown last."""
+    tag = _tag(by)
+    declared = list(tag.codes) if tag is not None else []
+    if by == "age_band":
+        declared = [code for _, code in AGE_BANDS]
+    rank = {code: i for i, code in enumerate(declared)}
+
+    def key(g: str | None) -> tuple[bool, int, str]:
+        return (g is None or g == UNKNOWN, rank.get(g or "", len(rank)), g or "")
+
+    return sorted(set(groups), key=key)
+
+
+def _tag(name: str | None):
+    """The tag called `name` (built-in tags loaded), or None."""
+    from careops.tags.registry import all_tags
+
+    return next((t for t in all_tags() if t.name == name), None)
 
 
 def _groupable_tags() -> list[str]:

@@ -13,13 +13,15 @@ from rich.table import Table
 from careops.cliutil import WarehouseOpt, open_warehouse
 from careops.config import get_settings
 from careops.errors import ConfigError
-from careops.metrics.breakdown import group_label
+from careops.metrics.breakdown import by_label, group_label
 from careops.metrics.compute import compute
-from careops.metrics.format import fmt, fmt_number
+from careops.metrics.context import data_end, stale_note
+from careops.metrics.format import fmt, fmt_number, funnel_text, window_text
 from careops.metrics.registry import CATEGORY_LABELS, all_metrics, get_metric
 from careops.metrics.result import CohortResult, FunnelResult, MetricResult, Result
 
 out = Console()
+err = Console(stderr=True)
 
 
 def parse_as_of(value: str | None) -> date:
@@ -62,12 +64,22 @@ def metrics_command(
     params = {"window_days": window_days, "steps": steps, "conversion_days": conversion_days,
               "period_days": period_days, "grain": grain}
     given = {k: v for k, v in params.items() if v is not None}
-    result = compute(open_warehouse(warehouse), name, parse_as_of(as_of), by=by, lang=language,
-                     **given)
+    con = open_warehouse(warehouse)
+    day = parse_as_of(as_of)
+    if as_of is None:
+        warn_if_stale(con, day, language)
+    result = compute(con, name, day, by=by, lang=language, **given)
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
     else:
         show(result, language)
+
+
+def warn_if_stale(con, as_of: date, lang: str) -> None:
+    """Without --as-of: say where the data ends when that is before today (on stderr)."""
+    hint = stale_note(data_end(con), as_of, lang)
+    if hint:
+        err.print(f"[yellow]{hint}[/]")
 
 
 def show_list(lang: str, as_json: bool) -> None:
@@ -88,23 +100,34 @@ def show_list(lang: str, as_json: bool) -> None:
 def show(result: Result, lang: str) -> None:
     zh = lang == "zh"
     if isinstance(result, MetricResult):
-        out.print(f"[bold]{result.label}[/] ({result.name}) as of {result.as_of}: "
-                  f"[bold cyan]{fmt(result.value, result.unit, lang)}[/]  "
-                  f"= {fmt_number(result.numerator)} / {fmt_number(result.denominator)}")
+        ratio = get_metric(result.name).kind == "ratio"
+        detail = (f"  = {fmt_number(result.numerator)} / {fmt_number(result.denominator)}"
+                  if ratio else "")
+        out.print(f"[bold]{result.label}[/] ({result.name}, {window_text(result.params, lang)})"
+                  f" {'截至' if zh else 'as of'} {result.as_of}: "
+                  f"[bold cyan]{fmt(result.value, result.unit, lang)}[/]{detail}")
+        if result.note:
+            out.print(f"[yellow]{result.note}[/]")
         if result.groups:
             t = Table()
-            for col in (result.by or "group", "值" if zh else "value",
-                        "分子" if zh else "numerator", "分母" if zh else "denominator"):
+            cols = [by_label(result.by, lang), "值" if zh else "value"]
+            if ratio:
+                cols += ["分子" if zh else "numerator", "分母" if zh else "denominator"]
+            for col in cols:
                 t.add_column(col)
             for g in result.groups:
-                t.add_row(group_label(result.by, g.group, lang), fmt(g.value, result.unit, lang),
-                          fmt_number(g.numerator), fmt_number(g.denominator))
+                row = [group_label(result.by, g.group, lang), fmt(g.value, result.unit, lang)]
+                if ratio:
+                    row += [fmt_number(g.numerator), fmt_number(g.denominator)]
+                t.add_row(*row)
             out.print(t)
     elif isinstance(result, FunnelResult):
-        out.print(f"[bold]{result.label}[/] as of {result.as_of} {result.params}")
+        out.print(f"[bold]{result.label}[/] {'截至' if zh else 'as of'} {result.as_of}")
+        out.print(funnel_text(result, lang))
         _funnel_table(result.steps, zh, "")
         for group, steps in result.groups.items():
-            _funnel_table(steps, zh, f"{result.by} = {group_label(result.by, group, lang)}")
+            _funnel_table(steps, zh,
+                          f"{by_label(result.by, lang)} = {group_label(result.by, group, lang)}")
     elif isinstance(result, CohortResult):
         t = Table(title=f"{result.label} as of {result.as_of} ({result.grain})")
         cols = ["cohort", *(["group"] if result.by else []), "size",

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import ibis
 import ibis.expr.types as ir
 
-from careops.metrics.breakdown import UNKNOWN
+from careops.metrics.breakdown import UNKNOWN, group_order
 from careops.metrics.context import MetricContext
 from careops.metrics.errors import MetricError
 from careops.metrics.registry import Metric, analysis
@@ -86,7 +86,9 @@ def cohort_retention(ctx: MetricContext, metric: Metric, groups: ir.Table | None
                 eligible[(*key, n)] += int(r["size"])
                 kept[(*key, n)] += int(r[f"r{n}"] or 0)
     out = []
-    for (start, group), n_users in sorted(size.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    rank = {g: i for i, g in enumerate(group_order(by, {g for _, g in size}))}
+    for (start, group), n_users in sorted(size.items(), key=lambda kv: (rank[kv[0][1]],
+                                                                        kv[0][0])):
         ret = {n: (kept[(start, group, n)] / eligible[(start, group, n)]
                    if eligible[(start, group, n)] else None) for n in ns}
         out.append(CohortRow(cohort=start, group=group if by else None, size=n_users,

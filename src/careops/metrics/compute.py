@@ -10,7 +10,7 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from careops.config import get_settings
-from careops.metrics.breakdown import UNKNOWN, resolve
+from careops.metrics.breakdown import UNKNOWN, group_order, resolve
 from careops.metrics.context import MetricContext
 from careops.metrics.errors import MetricError
 from careops.metrics.registry import Metric, get_metric
@@ -32,6 +32,8 @@ def compute(con: BaseBackend, name: str, as_of: date, *, by: str | ir.Table | No
             f"{name}: unknown parameter(s) {sorted(unknown)}; it takes {sorted(metric.params)}"
         )
     merged = {**metric.params, **{k: v for k, v in params.items() if v is not None}}
+    if "window_days" in merged and merged["window_days"] is None:  # the setting, made visible
+        merged["window_days"] = int(getattr(ctx.settings.metrics, metric.window_setting))
     by_name, groups = resolve(ctx, by) if by is not None else (None, None)
     if metric.kind == "analysis":
         assert metric.run is not None
@@ -58,15 +60,16 @@ def evaluate(metric: Metric, ctx: MetricContext, units: ir.Table, groups: ir.Tab
             den=joined.den,
         )
         agg = joined.group_by("group").aggregate(num=joined.num.sum(), den=joined.den.sum())
-        rows = tuple(sorted(
-            (_value(metric, r["num"], r["den"], r["group"])
-             for r in agg.to_pyarrow().to_pylist()),
-            key=lambda v: (v.group == UNKNOWN, v.group or ""),
-        ))
+        values = {r["group"]: _value(metric, r["num"], r["den"], r["group"])
+                  for r in agg.to_pyarrow().to_pylist()}
+        rows = tuple(values[g] for g in group_order(by, values))
+    note = None
+    if metric.empty and metric.kind == "ratio" and not total.denominator:
+        note = metric.empty[0 if lang == "zh" else 1]
     return MetricResult(
         name=metric.name, label=metric.label(lang), unit=metric.unit, as_of=ctx.as_of,
         value=total.value, numerator=total.numerator, denominator=total.denominator, by=by,
-        groups=rows, params=params,
+        groups=rows, params=params, note=note,
     )
 
 

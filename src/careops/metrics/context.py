@@ -138,6 +138,32 @@ class MetricContext:
             )
 
 
+def data_end(con: BaseBackend, settings: Settings | None = None) -> date | None:
+    """The hospital date of the latest registration or activity (None: no data)."""
+    settings = settings or get_settings()
+    last = None
+    for name, ts in (("patients", "registered_at"), *ACTIVITY_SOURCES):
+        if name not in con.list_tables():
+            continue
+        value = con.table(name)[ts].max().to_pyarrow().as_py()
+        if value is not None:
+            value = value if value.tzinfo else value.replace(tzinfo=UTC)
+            last = value if last is None else max(last, value)
+    return None if last is None else last.astimezone(settings.tz).date()
+
+
+def stale_note(end: date | None, as_of: date, lang: str = "zh") -> str | None:
+    """A hint when the data ends (`end`) days before `as_of` (recent windows would be empty)."""
+    if end is None or end >= as_of - timedelta(days=1):
+        return None
+    nxt = end + timedelta(days=1)
+    if lang == "zh":
+        return (f"提示: 数据截止 {end}，早于统计日 {as_of}，近期窗口内可能没有数据；"
+                f"用 --as-of {nxt} 统计到数据末尾")
+    return (f"note: the data ends on {end}, before as-of {as_of}, so recent windows may be "
+            f"empty; use --as-of {nxt} to count up to the end of the data")
+
+
 def json_field(column: ir.StringColumn, key: str) -> ir.StringColumn:
     """A top-level scalar of a JSON text column (string or number), null when absent.
 

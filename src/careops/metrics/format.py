@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from careops.metrics.result import Unit
+from datetime import timedelta
+from typing import Any
+
+from careops.metrics.result import FunnelResult, Unit
 
 UNIT_LABELS: dict[str, tuple[str, str]] = {
     "ratio": ("比例", "share"), "count": ("人数", "count"), "cny": ("元", "CNY"),
@@ -34,3 +37,26 @@ def fmt_number(value: float | None) -> str:
     if value is None:
         return "—"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def window_text(params: dict[str, Any], lang: str = "zh") -> str:
+    """The look-back a metric used: `近365天` (`last 365 days`), `累计` without a window."""
+    days = params.get("window_days")
+    if days is None:
+        return "累计" if lang == "zh" else "all history"
+    return f"近{days}天" if lang == "zh" else f"last {days} days"
+
+
+def funnel_text(result: FunnelResult, lang: str = "zh") -> str:
+    """A funnel's parameters in words: steps, entry period and conversion window."""
+    period = int(result.params.get("period_days") or 0)
+    conv = int(result.params.get("conversion_days") or 0)
+    until = result.as_of - timedelta(days=conv)
+    since = until - timedelta(days=period)
+    steps = " → ".join(s.label for s in result.steps)
+    last = until - timedelta(days=1)
+    if lang == "zh":
+        return (f"步骤 {steps} · 进入期 {since} 至 {last}（{period}天）"
+                f" · 转化窗口 进入后{conv}天内")
+    return (f"steps {steps} · entry period {since} to {last} ({period} days)"
+            f" · conversion window {conv} days after entry")

@@ -2,7 +2,10 @@
 
 A user enters at their first step-1 occurrence in the entry period; step k counts if some
 occurrence of it is at or after the time step k-1 was reached and within `conversion_days` of
-entry (greedy earliest match, which is optimal for ordered funnels). Entry periods end
+entry (greedy earliest match, which is optimal for ordered funnels). Paid-order steps (支付,
+复购) also carry the order's rank among the user's paid orders: such a step counts only an order
+ranked after the last order the funnel already used, so 复购 after 支付 is a later order than
+the one that counted as 支付 (and, on its own, a 2nd-or-later paid order). Entry periods end
 `conversion_days` before `as_of`, so every counted user had the full window to convert.
 """
 
@@ -13,7 +16,7 @@ from collections.abc import Callable
 import ibis
 import ibis.expr.types as ir
 
-from careops.metrics.breakdown import UNKNOWN
+from careops.metrics.breakdown import UNKNOWN, group_order
 from careops.metrics.context import MetricContext
 from careops.metrics.errors import MetricError
 from careops.metrics.registry import Metric, analysis
@@ -50,15 +53,20 @@ def _book(ctx: MetricContext) -> ir.Table:
     )
 
 
+def _ranked_orders(ctx: MetricContext) -> ir.Table:
+    """Paid orders as `(user_id, ts, seq)`, seq the 0-based rank of the user's paid orders."""
+    o = paid_orders(ctx)
+    seq = ibis.row_number().over(group_by=o.user_id, order_by=[o.ts, o.order_id])
+    return o.select(o.user_id, o.ts, seq=seq.cast("int64"))
+
+
 def _pay(ctx: MetricContext) -> ir.Table:
-    return paid_orders(ctx).select("user_id", "ts")
+    return _ranked_orders(ctx)
 
 
 def _repurchase(ctx: MetricContext) -> ir.Table:
-    o = paid_orders(ctx)
-    rank = ibis.row_number().over(group_by=o.user_id, order_by=[o.ts, o.order_id])
-    o = o.mutate(rank=rank)
-    return o.filter(o.rank >= 1).select("user_id", "ts")  # row_number is 0-based: 2nd order on
+    o = _ranked_orders(ctx)
+    return o.filter(o.seq >= 1)  # row_number is 0-based: the 2nd paid order on
 
 
 def _package(ctx: MetricContext) -> ir.Table:
@@ -114,15 +122,19 @@ def reached(ctx: MetricContext, codes: list[str], period_days: int,
     lo, hi = ctx.ts_literal(first.ts, ctx.utc(since)), ctx.ts_literal(first.ts, ctx.utc(until))
     first = first.filter((first.ts >= lo) & (first.ts < hi))
     cur = first.group_by("user_id").aggregate(t0=first.ts.min())
-    cur = cur.mutate(t=cur.t0)
+    # t: when the last step was reached; seq: rank of the last paid order used (-1: none yet)
+    cur = cur.mutate(t=cur.t0, seq=ibis.literal(-1, type="int64"))
     out = [cur.select("user_id")]
     span = ibis.interval(days=conversion_days)
     for code in codes[1:]:
         occ = _step(code, "en")[1](ctx)
-        occ = occ.select(uid=occ.user_id, ots=occ.ts)
+        oseq = occ.seq if "seq" in occ.columns else ibis.null("int64")
+        occ = occ.select(uid=occ.user_id, ots=occ.ts, oseq=oseq)
         j = cur.join(occ, (cur.user_id == occ.uid) & (occ.ots >= cur.t)
-                     & (occ.ots <= cur.t0 + span))
-        cur = j.group_by(["user_id", "t0"]).aggregate(t=j.ots.min())
+                     & (occ.ots <= cur.t0 + span) & (occ.oseq.isnull() | (occ.oseq > cur.seq)))
+        # earliest match; seq ranks follow time, so the smallest rank is the earliest order
+        agg = j.group_by(["user_id", "t0", "seq"]).aggregate(t=j.ots.min(), s=j.oseq.min())
+        cur = agg.select("user_id", "t0", "t", seq=ibis.coalesce(agg.s, agg.seq))
         out.append(cur.select("user_id"))
     return out
 
@@ -171,8 +183,7 @@ def funnel(ctx: MetricContext, metric: Metric, groups: ir.Table | None, by: str 
         counts: dict[str, list[int]] = {}
         for r in agg.to_pyarrow().to_pylist():
             counts.setdefault(r["group"], [0] * len(codes))[r["step"]] = int(r["n"])
-        order = sorted(counts, key=lambda k: (k == UNKNOWN, k))
-        per_group = {k: _steps(labels, counts[k]) for k in order}
+        per_group = {k: _steps(labels, counts[k]) for k in group_order(by, counts)}
     return FunnelResult(
         name=metric.name, label=metric.label(lang), as_of=ctx.as_of,
         steps=_steps(labels, total), by=by, groups=per_group,

@@ -42,7 +42,7 @@ def pdc(ctx: MetricContext, window_days: int) -> ir.Table:
     description="Share of patients with medication supply in the window whose PDC is at least "
     "metrics.adherence_pdc_min (0.8).",
     formula="patients with PDC >= 0.8 / patients with supply in window",
-    window_days=None,
+    window_days=None, window_setting="adherence_window_days",
 )
 def adherence_rate(ctx: MetricContext, window_days: int | None) -> ir.Table:
     m = ctx.settings.metrics
@@ -54,7 +54,7 @@ def adherence_rate(ctx: MetricContext, window_days: int | None) -> ir.Table:
     "pdc_mean", "medical", "平均用药覆盖率(PDC)", "Mean PDC",
     description="Mean proportion of days covered by prescriptions in the window.",
     formula="mean over patients of covered days / days from first supply to as_of",
-    window_days=None,
+    window_days=None, window_setting="adherence_window_days",
 )
 def pdc_mean(ctx: MetricContext, window_days: int | None) -> ir.Table:
     d = pdc(ctx, int(window_days or ctx.settings.metrics.adherence_window_days))

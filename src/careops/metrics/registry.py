@@ -58,6 +58,10 @@ class Metric:
     (den = 1 per user: rates and means over users); False when it counts something else
     (answers, consultations, enrollments, yuan) — a ratio metric, which experiments analyse
     with the delta method."""
+    empty: tuple[str, str] | None = None
+    """Why the metric can be empty (zh, en), shown when its denominator is 0."""
+    window_setting: str = "window_days"
+    """The `metrics.` setting a `window_days=None` falls back to."""
 
     def label(self, lang: str = "zh") -> str:
         return self.label_zh if lang == "zh" else self.label_en
@@ -85,13 +89,16 @@ def register(metric: Metric) -> Metric:
 def unit_metric(name: str, category: Category, label_zh: str, label_en: str, *,
                 description: str, formula: str, unit: Unit = "ratio",
                 kind: Literal["ratio", "sum"] = "ratio", scale: float = 1.0,
-                per_user: bool = True, **params: Any) -> Callable[[UnitsFn], UnitsFn]:
+                per_user: bool = True, empty: tuple[str, str] | None = None,
+                window_setting: str = "window_days", **params: Any) -> Callable[[UnitsFn], UnitsFn]:
     """Decorator registering `fn(ctx, **params) -> (user_id, num, den)` as a metric;
-    `per_user=False` when the denominator is not one per user (see `Metric.per_user`)."""
+    `per_user=False` when the denominator is not one per user (see `Metric.per_user`);
+    `empty` says (zh, en) why it may have no data."""
 
     def deco(fn: UnitsFn) -> UnitsFn:
         register(Metric(name, category, label_zh, label_en, description, formula, unit, kind,
-                        units=fn, scale=scale, params=params, per_user=per_user))
+                        units=fn, scale=scale, params=params, per_user=per_user, empty=empty,
+                        window_setting=window_setting))
         return fn
 
     return deco

@@ -33,6 +33,8 @@ class MetricResult:
     by: str | None = None
     groups: tuple[GroupValue, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
+    note: str | None = None
+    """Why there is no value (no data of the kind the metric needs), when known."""
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -61,7 +61,8 @@ def mau(ctx: MetricContext, window_days: int) -> ir.Table:
 
 
 @unit_metric(
-    "monthly_active_days", "retention", "月活跃天数", "Monthly active days", unit="days",
+    "monthly_active_days", "retention", "月活用户人均活跃天数",
+    "Active days per monthly active user", unit="days",
     description="Average number of active days in the last 30 days per monthly active user.",
     formula="sum(active days in [as_of - 30, as_of)) / MAU",
     window_days=30,

@@ -11,8 +11,8 @@ from ibis.backends import BaseBackend
 
 from careops.metrics import compute as compute_metric
 from careops.metrics.breakdown import resolve
-from careops.metrics.context import MetricContext
-from careops.metrics.format import fmt, fmt_number
+from careops.metrics.context import MetricContext, data_end
+from careops.metrics.format import fmt, fmt_number, window_text
 from careops.metrics.registry import CATEGORY_LABELS, get_metric
 from careops.metrics.result import CohortResult, FunnelResult, MetricResult
 
@@ -48,6 +48,8 @@ class ReportData:
     channels: dict[str, MetricResult] = field(default_factory=dict)
     layers: dict[str, MetricResult] = field(default_factory=dict)
     medical: dict[str, MetricResult] = field(default_factory=dict)
+    data_end: date | None = None
+    """The hospital date of the latest fact in the warehouse."""
 
 
 def build_report(con: BaseBackend, as_of: date, *, lang: str = "zh", by: str = "channel",
@@ -68,7 +70,8 @@ def build_report(con: BaseBackend, as_of: date, *, lang: str = "zh", by: str = "
             timings[key] = round(time.perf_counter() - t0, 3)
         return result
 
-    data = ReportData(as_of=as_of, lang=lang, timezone=ctx.settings.timezone, by=by)
+    data = ReportData(as_of=as_of, lang=lang, timezone=ctx.settings.timezone, by=by,
+                      data_end=data_end(con, ctx.settings))
     results: dict[str, MetricResult] = {}
     for name in KPIS:
         r = compute(con, name, as_of, lang=lang, ctx=ctx)
@@ -79,8 +82,10 @@ def build_report(con: BaseBackend, as_of: date, *, lang: str = "zh", by: str = "
             "name": name, "label": r.label, "category": m.category,
             "category_label": CATEGORY_LABELS[m.category][0 if lang == "zh" else 1],
             "value": fmt(r.value, r.unit, lang),
+            "window": window_text(r.params, lang),
             "detail": f"{fmt_number(r.numerator)} / {fmt_number(r.denominator)}"
             if m.kind == "ratio" else "",
+            "note": r.note or "",
         })
     funnel = compute(con, "funnel", as_of, lang=lang, ctx=ctx)
     cohort = compute(con, "cohort_retention", as_of, lang=lang, ctx=ctx, window_days=84)

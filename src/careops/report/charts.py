@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from careops.metrics.breakdown import group_label
+from careops.metrics.breakdown import group_label, group_order
 from careops.metrics.result import CohortResult, FunnelResult, MetricResult
 from careops.report.labels import t
 
 PALETTE = ["#2f7ed8", "#1aadce", "#8bbc21", "#f28f43", "#77a1e5", "#c42525", "#a6c96a"]
+#: A group's rate or mean is left out (and its label marked) below this many users.
+MIN_GROUP_USERS = 30
+#: Every chart: no animation, so screenshots and PDFs show the final values.
+BASE: dict[str, Any] = {"animation": False, "color": PALETTE}
+#: Category axis labels: all shown, turned so long ones do not overlap.
+X_LABELS: dict[str, Any] = {"interval": 0, "rotate": 30, "width": 90, "overflow": "truncate"}
 
 
 def _pct(v: float | None) -> float | None:
@@ -17,7 +24,7 @@ def _pct(v: float | None) -> float | None:
 
 def funnel_chart(f: FunnelResult, lang: str) -> dict[str, Any]:
     return {
-        "color": PALETTE,
+        **BASE,
         "tooltip": {"trigger": "item", "formatter": "{b}: {c}"},
         "series": [{
             "type": "funnel", "sort": "none", "left": "10%", "width": "80%", "gap": 2,
@@ -28,65 +35,96 @@ def funnel_chart(f: FunnelResult, lang: str) -> dict[str, Any]:
 
 
 def cohort_chart(c: CohortResult, lang: str) -> dict[str, Any]:
+    """Heatmap of D-n retention; the colour scale spans the data (0 to its maximum)."""
     cohorts = [r.cohort.isoformat() for r in c.rows]
     days = [f"D{n}" for n in c.days]
     data = [[j, i, _pct(r.retention[n])] for i, r in enumerate(c.rows)
             for j, n in enumerate(c.days) if r.retention[n] is not None]
+    top = max((v for *_, v in data if v is not None), default=0.0)
+    top = max(1, math.ceil(top / 5) * 5) if top < 100 else 100  # a round 5 % step above the max
     return {
+        **BASE,
         "tooltip": {"position": "top"},
         "grid": {"left": 110, "right": 30, "top": 30, "bottom": 80},
         "xAxis": {"type": "category", "data": days, "splitArea": {"show": True}},
         "yAxis": {"type": "category", "data": cohorts, "splitArea": {"show": True},
                   "name": t("cohort_col", lang)},
-        "visualMap": {"min": 0, "max": 100, "calculable": True, "orient": "horizontal",
+        "visualMap": {"min": 0, "max": top, "calculable": False, "orient": "horizontal",
                       "left": "center", "bottom": 0, "itemHeight": 200,
                       "inRange": {"color": ["#f4f9ff", "#2f7ed8"]},
-                      "text": ["100%", "0%"]},
+                      "text": [f"{top}%", "0%"]},
         "series": [{"type": "heatmap", "data": data,
                     "label": {"show": True, "formatter": "{@[2]}%"}}],
     }
 
 
+def _trusted(r: MetricResult, group: str | None) -> float | None:
+    """A group's value, None when fewer than MIN_GROUP_USERS users stand behind it."""
+    g = next((x for x in r.groups if x.group == group), None)
+    if g is None or g.denominator is None or g.denominator < MIN_GROUP_USERS:
+        return None
+    return g.value
+
+
+def _axis_label(by: str | None, group: str | None, small: bool, lang: str) -> str:
+    label = group_label(by, group, lang)
+    return f"{label}{t('small_group', lang, n=MIN_GROUP_USERS)}" if small else label
+
+
 def channel_chart(results: dict[str, MetricResult], lang: str) -> dict[str, Any]:
+    """New users (right axis) and CAC, LTV (left axis, ¥) per channel; CAC and LTV of
+    channels with fewer than MIN_GROUP_USERS users are left out and their label marked."""
     new, cac, ltv = results["new_users"], results["cac"], results["ltv"]
-    groups = sorted({g.group for r in (new, cac, ltv) for g in r.groups})
-    by = {name: {g.group: g.value for g in r.groups} for name, r in results.items()}
+    groups = group_order(new.by, {g.group for r in (new, cac, ltv) for g in r.groups})
+    users = {g.group: g.denominator or 0 for g in ltv.groups}
+    small = {g for g in groups if users.get(g, 0) < MIN_GROUP_USERS}
+    counts = {g.group: g.value for g in new.groups}
+    right, left = t("axis_right", lang), t("axis_left", lang)
     series = [
-        {"name": new.label, "type": "bar", "yAxisIndex": 1,
-         "data": [by["new_users"].get(g) for g in groups]},
-        {"name": cac.label, "type": "bar", "data": [_round(by["cac"].get(g)) for g in groups]},
-        {"name": ltv.label, "type": "bar", "data": [_round(by["ltv"].get(g)) for g in groups]},
+        {"name": f"{new.label}{right}", "type": "bar", "yAxisIndex": 1,
+         "data": [counts.get(g) for g in groups]},
+        {"name": f"{cac.label}{left}", "type": "bar", "yAxisIndex": 0,
+         "data": [_round(_trusted(cac, g)) for g in groups]},
+        {"name": f"{ltv.label}{left}", "type": "bar", "yAxisIndex": 0,
+         "data": [_round(_trusted(ltv, g)) for g in groups]},
     ]
     return {
-        "color": PALETTE, "tooltip": {"trigger": "axis"},
-        "legend": {"top": 0}, "grid": {"left": 60, "right": 60, "top": 40, "bottom": 40},
-        "xAxis": {"type": "category", "data": [group_label(new.by, g, lang) for g in groups],
-                  "axisLabel": {"interval": 0}},
-        "yAxis": [{"type": "value", "name": "¥"},
-                  {"type": "value", "name": t("users", lang), "splitLine": {"show": False}}],
+        **BASE, "tooltip": {"trigger": "axis"},
+        "legend": {"top": 0}, "grid": {"left": 70, "right": 70, "top": 50, "bottom": 90},
+        "xAxis": {"type": "category", "axisLabel": X_LABELS,
+                  "data": [_axis_label(new.by, g, g in small, lang) for g in groups]},
+        "yAxis": [{"type": "value", "name": f"¥ · {cac.label} / {ltv.label}"},
+                  {"type": "value", "name": f"{t('users', lang)} · {new.label}",
+                   "splitLine": {"show": False}}],
         "series": series,
     }
 
 
 def rate_bars(results: dict[str, MetricResult], lang: str,
               groups_of: bool = True) -> dict[str, Any]:
-    """Grouped bars of ratio metrics (in %): per group of a breakdown, or one bar each."""
+    """Grouped bars of ratio metrics (in %): per group of a breakdown (groups in the tag's
+    order; those with fewer than MIN_GROUP_USERS users left out, label marked), or one bar
+    each."""
     if groups_of:
-        groups = sorted({g.group for r in results.values() for g in r.groups})
+        first = next(iter(results.values()))
+        by = first.by
+        groups = group_order(by, {g.group for r in results.values() for g in r.groups})
+        size = {g: max((x.denominator or 0 for r in results.values() for x in r.groups
+                        if x.group == g), default=0) for g in groups}
+        small = {g for g in groups if size[g] < MIN_GROUP_USERS}
         series = [{"name": r.label, "type": "bar",
-                   "data": [_pct({g.group: g.value for g in r.groups}.get(x)) for x in groups]}
+                   "data": [_pct(_trusted(r, x)) for x in groups]}
                   for r in results.values()]
-        by = next(iter(results.values())).by
-        x = [group_label(by, g, lang) for g in groups]
+        x = [_axis_label(by, g, g in small, lang) for g in groups]
     else:
         x = [r.label for r in results.values()]
         series = [{"type": "bar", "data": [_pct(r.value) for r in results.values()],
                    "label": {"show": True, "position": "top", "formatter": "{c}%"}}]
     return {
-        "color": PALETTE, "tooltip": {"trigger": "axis"},
+        **BASE, "tooltip": {"trigger": "axis"},
         "legend": {"top": 0} if groups_of else {"show": False},
-        "grid": {"left": 50, "right": 20, "top": 40, "bottom": 40},
-        "xAxis": {"type": "category", "data": x, "axisLabel": {"interval": 0}},
+        "grid": {"left": 50, "right": 20, "top": 50, "bottom": 90},
+        "xAxis": {"type": "category", "data": x, "axisLabel": X_LABELS},
         "yAxis": {"type": "value", "axisLabel": {"formatter": "{value}%"}, "max": 100},
         "series": series,
     }

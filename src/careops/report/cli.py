@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from careops.cliutil import WarehouseOpt, open_warehouse
-from careops.metrics.cli import parse_as_of, parse_lang
+from careops.metrics.cli import parse_as_of, parse_lang, warn_if_stale
 from careops.report.build import build_report
 from careops.report.render import write_report
 
@@ -26,6 +26,9 @@ def report_command(
 
     language = parse_lang(lang)
     day = parse_as_of(as_of)
-    data = build_report(open_warehouse(warehouse), day, lang=language, by=by)
+    con = open_warehouse(warehouse)
+    if as_of is None:
+        warn_if_stale(con, day, language)
+    data = build_report(con, day, lang=language, by=by)
     path = write_report(data, out_path or f"careops-data/reports/report-{day}.html")
     out.print(f"报告已写入 / report written: {path}")

@@ -10,7 +10,9 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from careops.metrics.format import fmt
+from careops.metrics.breakdown import by_label
+from careops.metrics.context import stale_note
+from careops.metrics.format import fmt, funnel_text
 from careops.report import charts
 from careops.report.build import ReportData
 from careops.report.labels import t
@@ -32,12 +34,30 @@ def _kpi_cards(data: ReportData) -> str:
         sections.setdefault(k["category"], []).append(
             f'<div class="kpi" data-metric="{_esc(k["name"])}"><div class="kpi-label">'
             f'{_esc(k["label"])}</div><div class="kpi-value">{_esc(k["value"])}</div>'
-            f'<div class="kpi-detail">{_esc(k["detail"])}</div></div>'
+            f'<div class="kpi-detail">{_esc(_join(k["window"], k["detail"]))}</div>'
+            f'{_note(k["note"])}</div>'
         )
     return "".join(
         f'<div class="kpi-group"><h3>{_esc(titles[c])}</h3><div class="kpi-row">'
         f'{"".join(cards)}</div></div>' for c, cards in sections.items()
     )
+
+
+def _join(*parts: str) -> str:
+    return " · ".join(p for p in parts if p)
+
+
+def _note(text: str) -> str:
+    return f'<div class="kpi-note">{_esc(text)}</div>' if text else ""
+
+
+def _data_end(data: ReportData) -> str:
+    """`数据截止 D`, with a warning when the data ends days before the as-of date."""
+    if data.data_end is None:
+        return ""
+    text = f"{t('data_end', data.lang)} {data.data_end.isoformat()}"
+    hint = stale_note(data.data_end, data.as_of, data.lang)
+    return f" · {_esc(text)}" + (f'<div class="stale">{_esc(hint)}</div>' if hint else "")
 
 
 def _funnel_table(data: ReportData) -> str:
@@ -80,12 +100,13 @@ def render_html(data: ReportData) -> str:
         generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         kpis_title=_esc(t("kpis", lang)), kpis=_kpi_cards(data),
         funnel_title=_esc(t("funnel", lang)),
-        funnel_note=_esc(t("funnel_note", lang,
-                           days=data.funnel.params.get("conversion_days", ""))),
+        funnel_note=_esc(t("funnel_note", lang, params=funnel_text(data.funnel, lang))),
         funnel_table=_funnel_table(data),
         cohort_title=_esc(t("cohort", lang)), cohort_note=_esc(t("cohort_note", lang)),
         channels_title=_esc(t("channels", lang)),
-        layers_title=_esc(t("layers", lang, by=data.by)),
+        layers_title=_esc(t("layers", lang, by=by_label(data.by, lang))),
+        small_note=_esc(t("small_note", lang, n=charts.MIN_GROUP_USERS)),
+        data_end=_data_end(data),
         medical_title=_esc(t("medical", lang)),
         footer=_esc(t("footer", lang)), no_data=json.dumps(t("no_data", lang)),
         echarts=_asset("static/echarts.min.js").replace("</script", "<\\/script"),

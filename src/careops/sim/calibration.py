@@ -15,10 +15,13 @@ import ibis.expr.types as ir
 from careops.sim.config import SimConfig
 
 Tables = dict[str, ir.Table]
+#: Labels say which definition each is: these are not the metric library's `d30_retention`
+#: (active exactly on day 30) nor `monthly_active_days` (per monthly active user).
 LABELS = {
-    "retention_d30": ("30日留存率(注册后第30–59天仍活跃)",
-                      "30-day retention (active on days 30–59)"),
-    "monthly_active_days": ("人均月活跃天数", "active days per user-month"),
+    "retention_d30": ("次月留存率(注册后第30–59天内有活跃)",
+                      "second-month retention (active on any of days 30–59 after sign-up)"),
+    "monthly_active_days": ("全体注册用户每30天活跃天数",
+                            "active days per 30 days signed up (all patients)"),
     "consult_to_visit": ("问诊→线下就诊转化率(30天内)", "consult → offline visit within 30 days"),
     "online_consult_price": ("在线问诊均价(元)", "mean online consultation price (¥)"),
     "paid_cac_min": ("付费渠道最低获客成本(元)", "lowest CAC of paid channels (¥)"),

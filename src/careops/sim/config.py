@@ -173,6 +173,8 @@ class SimConfig(BaseModel):
     episode_boost_days: int = Field(5, ge=0)
     events_per_session: float = Field(9.0, gt=0, description="mean events after app_open")
     sessions_per_day: float = Field(1.5, ge=1)
+    invite_conversion: float = Field(0.25, gt=0, le=1,
+                                     description="share of invites whose invitee signs up")
     # experience → churn
     reply_timeout_s: float = Field(600.0, description="first reply slower than this is late")
     late_reply_share: float = Field(0.08, ge=0, le=1)

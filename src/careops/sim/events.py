@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 
 from careops.sim import arrow_util as au
-from careops.sim import vocab
+from careops.sim import people, vocab
 from careops.sim.clinical import Parts
 from careops.sim.context import Chunk
 
@@ -47,7 +47,8 @@ class Props:
 
 def events(ch: Chunk, parts: Parts, props: Props,
            invites: tuple[np.ndarray, np.ndarray, np.ndarray]) -> pa.Table:
-    """All app events of the chunk, sorted by time."""
+    """All app events of the chunk, sorted by time; `invites` are the referral sign-ups'
+    (invitee, inviter, day), joined by invites nobody takes up (`people.lost_invites`)."""
     cfg, rng, a = ch.cfg, ch.rng, ch.trace.active
     u, t, dept = a["u"], a["t"], a["dept"]
     # sessions per active day, each an app_open followed by browsing
@@ -79,16 +80,19 @@ def events(ch: Chunk, parts: Parts, props: Props,
     ts = np.concatenate(cols_ts)
     nm = np.concatenate(cols_name)
     pr = props.texts.take(pa.array(np.concatenate(cols_prop)))
-    # invites of referral chains, on the inviter's active day, before the invitee signs up
+    # invites of referral chains, on the inviter's active day, before the invitee signs up;
+    # then the invites nobody takes up, at the time of one of the inviter's events
     invitee, inviter, day = invites
-    if len(invitee):
-        its = ch.ts(day, ch.sod(inviter, day))
-        inv_props = pa.compute.binary_join_element_wise(
-            '{"invitee_id": "', ch.uid(invitee), '"}', "")
-        uu = np.concatenate([uu, inviter])
-        ts = np.concatenate([ts, its])
-        nm = np.concatenate([nm, np.full(len(inviter), NAMES.index("invite"))])
-        pr = pa.concat_arrays([pr, inv_props.cast(pa.string())])
+    lost_ids, lost_inviter, lost_ts = people.lost_invites(ch, len(invitee), eu, ets)
+    sent = [(ch.uid(invitee), inviter, ch.ts(day, ch.sod(inviter, day)) if len(invitee)
+             else None), (lost_ids, lost_inviter, lost_ts)]
+    for ids, who, its in sent:
+        if len(ids):
+            inv_props = pa.compute.binary_join_element_wise('{"invitee_id": "', ids, '"}', "")
+            uu = np.concatenate([uu, who])
+            ts = np.concatenate([ts, its])
+            nm = np.concatenate([nm, np.full(len(who), NAMES.index("invite"))])
+            pr = pa.concat_arrays([pr, inv_props.cast(pa.string())])
     ts = np.minimum(ts, ch.end_us - 1)
     order = np.argsort(ts, kind="stable")
     return au.table("events", {

@@ -44,6 +44,27 @@ def assign_referrers(ch: Chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return who, cand[pick], cand_t[pick]
 
 
+def lost_invites(ch: Chunk, converted: int, u: np.ndarray,
+                 ts: np.ndarray) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Invites whose invitee never signs up, so that `invite_conversion` of all invites convert.
+
+    About `converted × (1 − p) / p` of them (p = `invite_conversion`), each at the time of an
+    app event (`u`, `ts`) of a user of a persona that invites, to an invitee id no patient has
+    (`N` + chunk + row). They add no active day, and come from a random stream of their own,
+    so every other table and calibration figure is as without them.
+    Returns (invitee ids, inviter index, UTC microseconds).
+    """
+    cfg, pop = ch.cfg, ch.pop
+    rng = np.random.default_rng([cfg.seed, ch.index + 1, 1])
+    rate = np.array([p.invite_rate for p in cfg.personas.values()])[pop.persona]
+    keep = np.flatnonzero(rate[u] > 0)
+    n = int(rng.poisson(converted * (1 - cfg.invite_conversion) / cfg.invite_conversion))
+    if n == 0 or len(keep) == 0:
+        return pa.array([], pa.string()), np.array([], np.int64), np.array([], np.int64)
+    k = keep[rng.integers(0, len(keep), n)]
+    return ch.ids("N", n), u[k], ts[k]
+
+
 def patients(ch: Chunk) -> pa.Table:
     """The patients table of the chunk."""
     cfg, pop = ch.cfg, ch.pop
