@@ -58,6 +58,15 @@ def _utc(value: object, what: str, key: str) -> datetime | None:
     return value.astimezone(UTC)
 
 
+def hospital_time(instant: datetime, zone: bool = True) -> str:
+    """`2026-01-05 00:00 Asia/Shanghai`: an instant as the hospital's wall clock (and zone)."""
+    from careops.config import get_settings
+
+    settings = get_settings()
+    text = f"{instant.astimezone(settings.tz):%Y-%m-%d %H:%M}"
+    return f"{text} {settings.timezone}" if zone else text
+
+
 @dataclass(frozen=True, slots=True)
 class ExperimentDefinition:
     """An experiment's design.
