@@ -354,13 +354,19 @@ def power(
         if sd is None:
             raise ConfigError("--sd (per-user standard deviation) is required for mean metrics")
         size = sample_size_means(mde, sd, baseline, relative, s)
+    absolute = mde * baseline if relative and baseline else mde
     result = {
         "kind": kind,
         "baseline": baseline,
+        "target": None if baseline is None else baseline + absolute,
         "mde": mde,
         "relative": relative,
+        "mde_absolute": absolute,
+        "mde_relative": absolute / baseline if baseline else None,
+        "sd": sd if kind == "mean" else None,
         "alpha": s.alpha,
         "power": s.power,
+        "sides": 2,
         "ratio": s.ratio,
         "control": size.control,
         "treatment": size.treatment,
@@ -370,6 +376,7 @@ def power(
     if as_json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return
+    out.print(_power_inputs(result, lang))
     table = Table(title=label("power_title", lang))
     for key in ("per_arm_control", "per_arm_treatment", "total", "achieved_power"):
         table.add_column(label(key, lang), justify="right")
@@ -377,6 +384,30 @@ def power(
         f"{size.control:,}", f"{size.treatment:,}", f"{size.total:,}", f"{size.power:.3f}"
     )
     out.print(table)
+
+
+def _power_inputs(r: dict, lang: str) -> str:
+    """The question `power` answered: baseline → target, MDE, α, power, sides, split."""
+    share = r["kind"] == "proportion"
+
+    def value(x: float) -> str:
+        return f"{x * 100:.4g}%" if share else f"{x:.4g}"
+
+    parts = []
+    if r["baseline"] is not None:
+        parts.append(f"{label('baseline_to_target', lang)}: {value(r['baseline'])} → "
+                     f"{value(r['target'])}")
+    unit = (" 个百分点" if lang == "zh" else " pp") if share else ""
+    absolute = r["mde_absolute"] * (100 if share else 1)
+    parts.append(f"{label('mde_absolute', lang)} {absolute:+.4g}{unit}")
+    if r["mde_relative"] is not None:
+        parts.append(f"{label('mde_relative', lang)} {r['mde_relative'] * 100:+.4g}%")
+    if r["sd"] is not None:
+        parts.append(f"{label('sd', lang)} {r['sd']:.4g}")
+    parts += [f"{label('alpha', lang)} = {r['alpha']:g}",
+              f"{label('power', lang)} {r['power'] * 100:.4g}%", label("sides", lang),
+              f"{label('ratio', lang)} = {r['ratio']:g} : 1"]
+    return f"{label('power_inputs', lang)}: " + " · ".join(parts)
 
 
 StateOption = Annotated[str | None, typer.Option(
