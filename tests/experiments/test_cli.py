@@ -127,7 +127,7 @@ def test_entry_point_prints_the_error_without_traceback(tmp_path):
         check=False,
     )
     assert proc.returncode == 2
-    assert "text 'abc' at row 2" in proc.stderr
+    assert "text 'abc' at row 3" in proc.stderr  # line 3 of the file (the header is line 1)
     assert "Traceback" not in proc.stderr
 
 
@@ -167,3 +167,27 @@ def test_power_echoes_its_inputs_above_the_answer():
                                           "0.1", "--relative", "--json"]).output)
     assert data["target"] == pytest.approx(0.33) and data["sides"] == 2
     assert (data["mde_absolute"], data["mde_relative"]) == pytest.approx((0.03, 0.1))
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (["control,1", "control,2", "b,3", "b,", "b,5"], "first at row 5"),
+        (["control,1", "control,2", ",3", "b,4"], "first at row 4"),
+        (["control,1", "b,2", "b,x"], "text 'x' at row 4"),
+    ],
+)
+def test_file_errors_give_line_numbers_like_ingestion(tmp_path, lines, message):
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "users.csv"
+    path.write_text("\n".join(["group,spend", *lines]) + "\n")
+    args = ["experiment", "analyze", "--variant-col", "group", "--metric-col", "spend"]
+    result = runner.invoke(app, [*args, str(path)])
+    assert isinstance(result.exception, InputError)
+    assert message in str(result.exception)
+    parquet = tmp_path / "users.parquet"  # no lines: rows count from 1
+    pq.write_table(pacsv.read_csv(path), parquet)
+    number = int(message.rsplit(" ", 1)[1])
+    result = runner.invoke(app, [*args, str(parquet)])
+    assert message.replace(str(number), str(number - 1)) in str(result.exception)

@@ -243,7 +243,7 @@ def _analyze_rows(file, table, variant_col, metric_col, covariate_col, control, 
                   weights, kind, frequentist, correction, srm_p, warehouse, lang,
                   as_json) -> None:
     from careops.experiments.analyze import analyze_table, analyze_warehouse_table
-    from careops.experiments.rows import read_users
+    from careops.experiments.rows import first_row_number, read_users
 
     declared = _split(variants, "--variants")
     if declared and control and control not in declared:
@@ -261,7 +261,8 @@ def _analyze_rows(file, table, variant_col, metric_col, covariate_col, control, 
     }
     if file is not None:
         users = read_users(file)
-        analysis = analyze_table(users, variant_col, metric_col, covariate_col, **options)
+        analysis = analyze_table(users, variant_col, metric_col, covariate_col,
+                                 first_row=first_row_number(file), **options)
     else:
         from careops.cliutil import open_warehouse
 
