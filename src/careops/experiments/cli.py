@@ -1,4 +1,5 @@
-"""`careops experiment …`: analyse an experiment from a per-user file, size a new one.
+"""`careops experiment …`: analyse an experiment (a per-user file or a stored experiment), size a
+new one, and create / list / stop / delete stored experiments.
 
 Thin shell: parses options, calls `careops.experiments`, prints a Rich table (Chinese labels by
 default, `--lang en`) or JSON (`--json`). Heavy modules are imported inside the commands so that
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from careops.experiments.analyze import Analysis
 
 app = typer.Typer(
-    help="A/B 实验：分析结果、估算样本量 (experiments: analyse results, size samples).",
+    help="A/B 实验：分析结果、估算样本量、新建/停止/删除 (experiments: analyse, size, manage).",
     no_args_is_help=True,
 )
 _probe = Console()
