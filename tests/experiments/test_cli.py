@@ -127,7 +127,7 @@ def test_entry_point_prints_the_error_without_traceback(tmp_path):
         check=False,
     )
     assert proc.returncode == 2
-    assert "text 'abc' at row 2" in proc.stderr
+    assert "text 'abc' at row 3" in proc.stderr  # line 3 of the file (the header is line 1)
     assert "Traceback" not in proc.stderr
 
 
@@ -145,3 +145,49 @@ def test_analyze_a_warehouse_table(users, tmp_path):
     neither = runner.invoke(app, base)
     assert isinstance(neither.exception, ConfigError)
     assert "either a FILE or --table" in str(neither.exception)
+
+
+def test_power_echoes_its_inputs_above_the_answer():
+    result = runner.invoke(app, ["experiment", "power", "--baseline", "0.3", "--mde", "0.5"])
+    assert result.exit_code == 0, result.output
+    inputs, table = result.output.split("样本量估算")
+    flat = " ".join(inputs.split())
+    for part in ("基线 → 目标: 30% → 80%", "（绝对） +50 个百分点", "（相对） +166.7%",
+                 "α = 0.05", "检验效能 80%", "双侧检验", "= 1 : 1"):
+        assert part in flat
+    assert "15" in table
+    en = runner.invoke(app, ["experiment", "power", "--kind", "mean", "--mde", "0.05",
+                             "--relative", "--baseline", "100", "--sd", "40", "--alpha", "0.01",
+                             "--power", "0.9", "--ratio", "2", "--lang", "en"])
+    flat = " ".join(en.output.split())
+    for part in ("baseline → target: 100 → 105", "MDE (absolute) +5", "MDE (relative) +5%",
+                 "per-user SD 40", "α = 0.01", "power 90%", "two-sided", "= 2 : 1"):
+        assert part in flat
+    data = json.loads(runner.invoke(app, ["experiment", "power", "--baseline", "0.3", "--mde",
+                                          "0.1", "--relative", "--json"]).output)
+    assert data["target"] == pytest.approx(0.33) and data["sides"] == 2
+    assert (data["mde_absolute"], data["mde_relative"]) == pytest.approx((0.03, 0.1))
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (["control,1", "control,2", "b,3", "b,", "b,5"], "first at row 5"),
+        (["control,1", "control,2", ",3", "b,4"], "first at row 4"),
+        (["control,1", "b,2", "b,x"], "text 'x' at row 4"),
+    ],
+)
+def test_file_errors_give_line_numbers_like_ingestion(tmp_path, lines, message):
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "users.csv"
+    path.write_text("\n".join(["group,spend", *lines]) + "\n")
+    args = ["experiment", "analyze", "--variant-col", "group", "--metric-col", "spend"]
+    result = runner.invoke(app, [*args, str(path)])
+    assert isinstance(result.exception, InputError)
+    assert message in str(result.exception)
+    parquet = tmp_path / "users.parquet"  # no lines: rows count from 1
+    pq.write_table(pacsv.read_csv(path), parquet)
+    number = int(message.rsplit(" ", 1)[1])
+    result = runner.invoke(app, [*args, str(parquet)])
+    assert message.replace(str(number), str(number - 1)) in str(result.exception)

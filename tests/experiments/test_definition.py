@@ -1,6 +1,6 @@
 """Experiment definitions: validation with clear errors, round trip to the persisted form."""
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -50,9 +50,11 @@ def test_from_dict_accepts_a_weight_map():
         ({"key": "Renewal Coupon"}, "key 'Renewal Coupon' is not valid"),
         ({"primary_metrics": ()}, "at least one primary metric"),
         ({"guardrail_metrics": ("renewal_rate",)}, "both primary and guardrail"),
-        ({"start": datetime(2026, 1, 1)}, "no timezone"),
+        ({"start": 20260105}, r"start 20260105 \(int\) is not a date or date-time"),
+        ({"end": "next week"}, "end 'next week' is not a date or date-time"),
+        ({"segment": ["a"]}, "segment .* must be a saved segment's name or a rule"),
         ({"start": "2026-02-01T00:00+00:00", "end": "2026-01-01T00:00+00:00"}, "not after start"),
-        ({"start": "yesterday"}, "not an ISO date-time"),
+        ({"start": "yesterday"}, "start 'yesterday' is not a date or date-time; write 2026-01-05"),
     ],
 )
 def test_bad_definitions_are_refused_with_the_reason(overrides, message):
@@ -65,3 +67,55 @@ def test_unknown_metric_is_named():
     d.check_metrics({"renewal_rate", "complaint_rate"})
     with pytest.raises(ConfigError, match="unknown metric 'complaint_rate'"):
         d.check_metrics({"renewal_rate"})
+
+
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (date(2026, 1, 5), datetime(2026, 1, 5, tzinfo=SHANGHAI)),  # YAML `start: 2026-01-05`
+        ("2026-01-05", datetime(2026, 1, 5, tzinfo=SHANGHAI)),
+        ("2026-01-05 08:30", datetime(2026, 1, 5, 8, 30, tzinfo=SHANGHAI)),
+        (datetime(2026, 1, 5, 8, 30), datetime(2026, 1, 5, 8, 30, tzinfo=SHANGHAI)),
+        ("2026-01-05T00:00:00+00:00", datetime(2026, 1, 5, tzinfo=UTC)),
+        (datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 1, 5, tzinfo=UTC)),
+    ],
+)
+def test_dates_and_naive_times_are_hospital_time(given, expected):
+    d = make(start=given)
+    assert d.start == expected and d.start.tzinfo is UTC
+    assert d.start.isoformat() == expected.astimezone(UTC).isoformat()
+
+
+def test_hospital_timezone_comes_from_the_settings(monkeypatch):
+    from careops.config import get_settings
+
+    monkeypatch.setenv("CAREOPS_TIMEZONE", "Europe/London")
+    get_settings.cache_clear()
+    assert make(start=date(2026, 7, 1)).start == datetime(2026, 6, 30, 23, tzinfo=UTC)
+
+
+def test_yaml_dates_are_read(tmp_path):
+    import yaml
+
+    text = """
+key: recall
+variants: {control: 0.5, coupon: 0.5}
+primary_metrics: arpu
+start: 2026-01-05
+end: 2026-02-02 12:00
+"""
+    d = ExperimentDefinition.from_dict(yaml.safe_load(text))
+    assert d.start == datetime(2026, 1, 4, 16, tzinfo=UTC)
+    assert d.end == datetime(2026, 2, 2, 4, tzinfo=UTC)
+    assert d.primary_metrics == ("arpu",)
+
+
+def test_unknown_fields_and_bad_metric_lists_are_named():
+    base = {"key": "x1", "variants": {"a": 0.5, "b": 0.5}, "primary_metrics": ["m"]}
+    with pytest.raises(ConfigError, match="unknown field primary; fields are key, name"):
+        ExperimentDefinition.from_dict({**base, "primary": ["m"]})
+    with pytest.raises(ConfigError, match="primary_metrics must be a list of metric keys"):
+        ExperimentDefinition.from_dict({**base, "primary_metrics": 5})

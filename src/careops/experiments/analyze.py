@@ -376,6 +376,7 @@ def analyze_table(
     control: str | None = None,
     variants: Sequence[str] | None = None,
     weights: Mapping[str, float] | None = None,
+    first_row: int = 1,
     **settings: Any,
 ) -> Analysis:
     """Analyse a per-user Arrow table: validate the rows, aggregate them with Ibis, compare.
@@ -383,24 +384,43 @@ def analyze_table(
     kind: `proportion` or `mean`; inferred from the values when None (all 0/1 → proportion).
     variants / weights: the declared design; a variant in the data but not declared is an error,
     a declared variant with no users is reported with the `empty_arm` code.
+    first_row: the number errors give the first row (2 for a CSV file: its line numbers).
     """
     if weights:
         check_weights(weights)
-    clean = validate_users(table, variant_col, metric_col, covariate_col)
-    inferred = infer_kind(clean.column(metric_col))
-    if kind is None:
-        kind = inferred
-    elif kind == "proportion" and inferred != "proportion":
-        msg = f"metric column {metric_col!r} is not 0/1, so it cannot be a proportion metric"
-        raise InputError(msg)
+    clean = validate_users(table, variant_col, metric_col, covariate_col, first_row)
     from careops.warehouse.connect import scratch
 
-    return analyze_ibis(
+    return _analyze_rows(
         scratch().create_table("experiment_users", clean),
+        infer_kind(clean.column(metric_col)),
+        variant_col, metric_col, covariate_col, kind, control, variants, weights, **settings,
+    )
+
+
+def _analyze_rows(
+    table: ibis.Table,
+    inferred: MetricKind,
+    variant_col: str,
+    metric_col: str,
+    covariate_col: str | None,
+    kind: MetricKind | None,
+    control: str | None,
+    variants: Sequence[str] | None,
+    weights: Mapping[str, float] | None,
+    **settings: Any,
+) -> Analysis:
+    """`analyze_ibis` on validated rows whose kind was inferred as `inferred`; a `proportion`
+    asked for on values that are not 0/1 is refused."""
+    if kind == "proportion" and inferred != "proportion":
+        msg = f"metric column {metric_col!r} is not 0/1, so it cannot be a proportion metric"
+        raise InputError(msg)
+    return analyze_ibis(
+        table,
         variant_col,
         metric_col,
         covariate_col,
-        kind=kind,
+        kind=kind or inferred,
         control=control,
         variants=variants,
         weights=weights,
@@ -487,17 +507,5 @@ def analyze_warehouse_table(
         raise InputError(f"table {name!r} is not in the warehouse")
     table = con.table(name)
     inferred = check_ibis_rows(table, variant_col, metric_col, covariate_col)
-    if kind == "proportion" and inferred != "proportion":
-        msg = f"metric column {metric_col!r} is not 0/1, so it cannot be a proportion metric"
-        raise InputError(msg)
-    return analyze_ibis(
-        table,
-        variant_col,
-        metric_col,
-        covariate_col,
-        kind=kind or inferred,
-        control=control,
-        variants=variants,
-        weights=weights,
-        **settings,
-    )
+    return _analyze_rows(table, inferred, variant_col, metric_col, covariate_col, kind, control,
+                         variants, weights, **settings)

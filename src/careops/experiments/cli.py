@@ -1,4 +1,5 @@
-"""`careops experiment …`: analyse an experiment from a per-user file, size a new one.
+"""`careops experiment …`: analyse an experiment (a per-user file or a stored experiment), size a
+new one, and create / list / stop / delete stored experiments.
 
 Thin shell: parses options, calls `careops.experiments`, prints a Rich table (Chinese labels by
 default, `--lang en`) or JSON (`--json`). Heavy modules are imported inside the commands so that
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from careops.experiments.analyze import Analysis
 
 app = typer.Typer(
-    help="A/B 实验：分析结果、估算样本量 (experiments: analyse results, size samples).",
+    help="A/B 实验：分析结果、估算样本量、新建/停止/删除 (experiments: analyse, size, manage).",
     no_args_is_help=True,
 )
 _probe = Console()
@@ -243,7 +244,7 @@ def _analyze_rows(file, table, variant_col, metric_col, covariate_col, control, 
                   weights, kind, frequentist, correction, srm_p, warehouse, lang,
                   as_json) -> None:
     from careops.experiments.analyze import analyze_table, analyze_warehouse_table
-    from careops.experiments.rows import read_users
+    from careops.experiments.rows import first_row_number, read_users
 
     declared = _split(variants, "--variants")
     if declared and control and control not in declared:
@@ -261,7 +262,8 @@ def _analyze_rows(file, table, variant_col, metric_col, covariate_col, control, 
     }
     if file is not None:
         users = read_users(file)
-        analysis = analyze_table(users, variant_col, metric_col, covariate_col, **options)
+        analysis = analyze_table(users, variant_col, metric_col, covariate_col,
+                                 first_row=first_row_number(file), **options)
     else:
         from careops.cliutil import open_warehouse
 
@@ -281,7 +283,7 @@ def _analyze_rows(file, table, variant_col, metric_col, covariate_col, control, 
 def _analyze_stored(key, metrics, as_of, cuped, control, correction, frequentist, srm_p,
                     warehouse, state, lang, as_json) -> None:
     from careops.cliutil import open_warehouse
-    from careops.config import get_settings
+    from careops.experiments.definition import hospital_time
     from careops.experiments.measure import analyze_stored, experiment_metric
     from careops.metrics.cli import parse_as_of
 
@@ -300,16 +302,13 @@ def _analyze_stored(key, metrics, as_of, cuped, control, correction, frequentist
     if as_json:
         print(json.dumps(outcome.to_dict(lang), ensure_ascii=False, indent=2))
         return
-    tz = get_settings().tz
-    window = (f"{outcome.start.astimezone(tz):%Y-%m-%d %H:%M} – "
-              f"{outcome.cutoff.astimezone(tz):%Y-%m-%d %H:%M}")
+    window = f"{hospital_time(outcome.start, zone=False)} – {hospital_time(outcome.cutoff)}"
     exposed = ", ".join(f"{k} {v:,}" for k, v in outcome.exposed.items())
     out.print(f"[bold]{label('experiment', lang)} {outcome.experiment}[/] · "
               f"{label('window', lang)} {window} · {label('exposed', lang)}: {exposed}")
     if outcome.pre_start is not None:
-        out.print(f"{label('pre_period', lang)}: "
-                  f"{outcome.pre_start.astimezone(tz):%Y-%m-%d %H:%M} – "
-                  f"{outcome.start.astimezone(tz):%Y-%m-%d %H:%M}")
+        out.print(f"{label('pre_period', lang)}: {hospital_time(outcome.pre_start, zone=False)}"
+                  f" – {hospital_time(outcome.start)}")
     across = len(outcome.metrics) > 1 and outcome.correction != "none"
     for m in outcome.metrics:
         role = f" · {label('role_' + m.role, lang)}" if m.role else ""
@@ -357,13 +356,19 @@ def power(
         if sd is None:
             raise ConfigError("--sd (per-user standard deviation) is required for mean metrics")
         size = sample_size_means(mde, sd, baseline, relative, s)
+    absolute = mde * baseline if relative and baseline else mde
     result = {
         "kind": kind,
         "baseline": baseline,
+        "target": None if baseline is None else baseline + absolute,
         "mde": mde,
         "relative": relative,
+        "mde_absolute": absolute,
+        "mde_relative": absolute / baseline if baseline else None,
+        "sd": sd if kind == "mean" else None,
         "alpha": s.alpha,
         "power": s.power,
+        "sides": 2,
         "ratio": s.ratio,
         "control": size.control,
         "treatment": size.treatment,
@@ -373,6 +378,7 @@ def power(
     if as_json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return
+    out.print(_power_inputs(result, lang))
     table = Table(title=label("power_title", lang))
     for key in ("per_arm_control", "per_arm_treatment", "total", "achieved_power"):
         table.add_column(label(key, lang), justify="right")
@@ -380,6 +386,30 @@ def power(
         f"{size.control:,}", f"{size.treatment:,}", f"{size.total:,}", f"{size.power:.3f}"
     )
     out.print(table)
+
+
+def _power_inputs(r: dict, lang: str) -> str:
+    """The question `power` answered: baseline → target, MDE, α, power, sides, split."""
+    share = r["kind"] == "proportion"
+
+    def value(x: float) -> str:
+        return f"{x * 100:.4g}%" if share else f"{x:.4g}"
+
+    parts = []
+    if r["baseline"] is not None:
+        parts.append(f"{label('baseline_to_target', lang)}: {value(r['baseline'])} → "
+                     f"{value(r['target'])}")
+    unit = (" 个百分点" if lang == "zh" else " pp") if share else ""
+    absolute = r["mde_absolute"] * (100 if share else 1)
+    parts.append(f"{label('mde_absolute', lang)} {absolute:+.4g}{unit}")
+    if r["mde_relative"] is not None:
+        parts.append(f"{label('mde_relative', lang)} {r['mde_relative'] * 100:+.4g}%")
+    if r["sd"] is not None:
+        parts.append(f"{label('sd', lang)} {r['sd']:.4g}")
+    parts += [f"{label('alpha', lang)} = {r['alpha']:g}",
+              f"{label('power', lang)} {r['power'] * 100:.4g}%", label("sides", lang),
+              f"{label('ratio', lang)} = {r['ratio']:g} : 1"]
+    return f"{label('power_inputs', lang)}: " + " · ".join(parts)
 
 
 StateOption = Annotated[str | None, typer.Option(
@@ -394,18 +424,27 @@ def _engine(state: str | None):
     return engine
 
 
+LangOption = Annotated[str | None, typer.Option("--lang", help="zh or en")]
+
+
 @app.command()
 def create(
     path: Annotated[Path, typer.Argument(help="YAML or JSON definition / 实验定义文件")],
     state: StateOption = None,
+    warehouse: WarehouseOpt = None,
+    lang: LangOption = None,
 ) -> None:
-    """Store a new experiment definition (新建实验): variants, weights, window, metrics."""
+    """Store a new experiment definition (新建实验): variants, weights, window, metrics.
+
+    The segment must be a saved segment (in the warehouse) or a valid rule.
+    """
     import yaml
 
     from careops.experiments.definition import ExperimentDefinition
     from careops.experiments.store import save_definition
     from careops.metrics.registry import all_metrics
 
+    lang = _lang(lang)
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -413,22 +452,118 @@ def create(
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a definition is a mapping with key, variants, …")
     definition = ExperimentDefinition.from_dict(data)
-    save_definition(_engine(state), definition, known_metrics=[m.name for m in all_metrics()])
-    out.print(f"实验已创建 / experiment created: {definition.key} "
-              f"({', '.join(f'{v.name} {v.weight:.0%}' for v in definition.variants)})")
+    known = [m.name for m in all_metrics()]
+    definition.check_metrics(known)  # before opening the warehouse
+    con = None
+    if definition.segment is not None:
+        from careops.cliutil import open_warehouse
+
+        con = open_warehouse(warehouse)
+    try:
+        save_definition(_engine(state), definition, known_metrics=known, segments=con)
+    finally:
+        if con is not None:
+            con.disconnect()
+    row = _row(definition, lang)
+    out.print(f"{label('created', lang)}: [bold]{definition.key}[/] ({row['variants']}) · "
+              f"{row['start']} – {row['end']} {_zone()} · {label('segment', lang)}: "
+              f"{row['segment']}")
+
+
+def _zone() -> str:
+    from careops.config import get_settings
+
+    return get_settings().timezone
+
+
+def _row(definition, lang: str) -> dict[str, str]:
+    """A stored experiment's cells: times as the hospital's wall clock, status as of now."""
+    from datetime import UTC, datetime
+
+    from careops.experiments.definition import hospital_time
+
+    now = datetime.now(UTC)
+    if definition.start is not None and now < definition.start:
+        status = "planned"
+    elif definition.end is not None and definition.end <= now:
+        status = "ended"
+    else:
+        status = "running"
+    segment = definition.segment
+    return {
+        "key": definition.key,
+        "variants": ", ".join(f"{v.name} {v.weight:.0%}" for v in definition.variants),
+        "segment": label("everyone", lang) if segment is None else segment,
+        "start": hospital_time(definition.start, zone=False) if definition.start
+        else label("open", lang),
+        "end": hospital_time(definition.end, zone=False) if definition.end
+        else label("open", lang),
+        "primary": ", ".join(definition.primary_metrics),
+        "status": label(f"status_{status}", lang),
+    }
 
 
 @app.command("list")
-def list_experiments(state: StateOption = None, as_json: JsonOption = False) -> None:
-    """Stored experiments (实验列表)."""
+def list_experiments(
+    state: StateOption = None, as_json: JsonOption = False, lang: LangOption = None
+) -> None:
+    """Stored experiments (实验列表); times in the hospital timezone."""
     from careops.experiments.store import list_definitions
 
-    rows = [d.to_dict() for d in list_definitions(_engine(state))]
+    lang = _lang(lang)
+    definitions = list_definitions(_engine(state))
     if as_json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print(json.dumps([_local_dict(d) for d in definitions], ensure_ascii=False, indent=2))
         return
-    table = Table("key", "variants", "start", "end", "primary")
-    for r in rows:
-        table.add_row(r["key"], ", ".join(f"{v['name']} {v['weight']:.0%}" for v in r["variants"]),
-                      r["start"] or "", r["end"] or "", ", ".join(r["primary_metrics"]))
+    zone = _zone()
+    table = Table(title=label("list_title", lang))
+    for key in ("key", "status", "variants", "segment", "start", "end", "primary"):
+        title = label(key, lang) + (f"\n({zone})" if key in ("start", "end") else "")
+        table.add_column(title, no_wrap=key in ("key", "status", "start", "end"))
+    for d in definitions:
+        row = _row(d, lang)
+        table.add_row(*(row[k] for k in ("key", "status", "variants", "segment", "start", "end",
+                                         "primary")))
     out.print(table)
+
+
+def _local_dict(definition) -> dict:
+    """The stored form with start/end as ISO times in the hospital timezone (same instants)."""
+    from careops.config import get_settings
+
+    tz = get_settings().tz
+    data = definition.to_dict()
+    for key in ("start", "end"):
+        value = getattr(definition, key)
+        data[key] = value.astimezone(tz).isoformat() if value else None
+    return data | {"timezone": get_settings().timezone}
+
+
+@app.command()
+def stop(
+    key: Annotated[str, typer.Argument(help="the experiment's key / 实验 key")],
+    state: StateOption = None,
+    lang: LangOption = None,
+) -> None:
+    """End a running experiment now (停止实验): its end becomes now; audited."""
+    from careops.experiments.store import stop_experiment
+
+    lang = _lang(lang)
+    stopped = stop_experiment(_engine(state), key)
+    row = _row(stopped, lang)
+    out.print(f"{label('stopped', lang)}: [bold]{key}[/] · {label('end', lang)} {row['end']} "
+              f"{_zone()} ({label('audited', lang)})")
+
+
+@app.command()
+def delete(
+    key: Annotated[str, typer.Argument(help="the experiment's key / 实验 key")],
+    state: StateOption = None,
+    lang: LangOption = None,
+) -> None:
+    """Delete an experiment nobody was exposed to (删除实验, e.g. a test); audited."""
+    from careops.experiments.store import delete_experiment
+
+    lang = _lang(lang)
+    delete_experiment(_engine(state), key)
+    out.print(f"{label('deleted', lang)}: [bold]{key}[/] ({label('audited', lang)})")

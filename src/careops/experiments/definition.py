@@ -1,7 +1,9 @@
 """What an experiment is: key, variants with weights, targeting, dates and metrics.
 
 A plain frozen dataclass validated on construction, so a bad definition never reaches assignment
-or the state store. `to_dict` / `from_dict` give the JSON-ready form the state store will persist.
+or the state store. `to_dict` / `from_dict` give the JSON-ready form the state store persists.
+Start and end are UTC instants; a date or a date-time without an offset is read in the hospital
+timezone (`settings.timezone`), so `start: 2026-01-05` is 00:00 of that day in the hospital.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from careops.errors import ConfigError
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 WEIGHT_TOLERANCE = 1e-6
+FIELDS = ("key", "name", "variants", "control", "segment", "start", "end", "primary_metrics",
+          "guardrail_metrics")
+_WHEN = "write 2026-01-05 (00:00 hospital time) or 2026-01-05T08:00:00+08:00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,19 +32,39 @@ class Variant:
     weight: float
 
 
-def _utc(value: datetime | str | None, what: str, key: str) -> datetime | None:
+def _utc(value: object, what: str, key: str) -> datetime | None:
+    """`value` as a UTC instant: a date or `YYYY-MM-DD` is 00:00 hospital time, a date-time
+    without an offset is hospital time, one with an offset is kept."""
     if value is None:
         return None
     if isinstance(value, str):
+        if not value.strip():
+            return None
         try:
-            value = datetime.fromisoformat(value)
-        except ValueError as exc:
-            msg = f"experiment {key!r}: {what} {value!r} is not an ISO date-time"
-            raise ConfigError(msg) from exc
-    if value.tzinfo is None:
-        msg = f"experiment {key!r}: {what} {value.isoformat()} has no timezone; give it in UTC"
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            msg = f"experiment {key!r}: {what} {value!r} is not a date or date-time; {_WHEN}"
+            raise ConfigError(msg) from None
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, time())
+    elif not isinstance(value, datetime):
+        kind = type(value).__name__
+        msg = f"experiment {key!r}: {what} {value!r} ({kind}) is not a date or date-time; {_WHEN}"
         raise ConfigError(msg)
+    if value.tzinfo is None:
+        from careops.config import get_settings
+
+        value = value.replace(tzinfo=get_settings().tz)
     return value.astimezone(UTC)
+
+
+def hospital_time(instant: datetime, zone: bool = True) -> str:
+    """`2026-01-05 00:00 Asia/Shanghai`: an instant as the hospital's wall clock (and zone)."""
+    from careops.config import get_settings
+
+    settings = get_settings()
+    text = f"{instant.astimezone(settings.tz):%Y-%m-%d %H:%M}"
+    return f"{text} {settings.timezone}" if zone else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +76,9 @@ class ExperimentDefinition:
     variants: two or more arms whose weights sum to 1.
     control: the arm the others are compared with (default: the first variant).
     segment: key of the targeted segment (None = every eligible user).
-    start, end: UTC window in which users are exposed (end after start).
+    start, end: the window in which users are exposed, as UTC instants (end after start; end
+        excluded). Given as a date, a `YYYY-MM-DD` text or a date-time without an offset they
+        are hospital time (`settings.timezone`); an aware date-time is kept as is. None = open.
     primary_metrics: metric keys the decision rests on (at least one).
     guardrail_metrics: metric keys that must not get worse.
     """
@@ -78,6 +105,11 @@ class ExperimentDefinition:
         object.__setattr__(self, "guardrail_metrics", tuple(self.guardrail_metrics))
         self._check_variants()
         self._check_metrics()
+        segment = self.segment
+        if segment is not None and not (isinstance(segment, str) and segment.strip()):
+            msg = (f"experiment {self.key!r}: segment {self.segment!r} must be a saved segment's"
+                   " name or a rule text (leave it out to target everyone)")
+            raise ConfigError(msg)
         start = _utc(self.start, "start", self.key)
         end = _utc(self.end, "end", self.key)
         if start is not None and end is not None and end <= start:
@@ -175,6 +207,11 @@ class ExperimentDefinition:
     def from_dict(cls, data: Mapping[str, Any]) -> ExperimentDefinition:
         """Build from a mapping; variants as a list of {name, weight} or a {name: weight} map."""
         key = str(data.get("key", ""))
+        unknown = sorted(set(map(str, data)) - set(FIELDS))
+        if unknown:
+            msg = (f"experiment {key!r}: unknown field {', '.join(unknown)};"
+                   f" fields are {', '.join(FIELDS)}")
+            raise ConfigError(msg)
         raw = data.get("variants") or []
         try:
             if isinstance(raw, Mapping):
@@ -192,6 +229,17 @@ class ExperimentDefinition:
             segment=data.get("segment"),
             start=data.get("start"),
             end=data.get("end"),
-            primary_metrics=tuple(data.get("primary_metrics") or ()),
-            guardrail_metrics=tuple(data.get("guardrail_metrics") or ()),
+            primary_metrics=_names(data.get("primary_metrics"), "primary_metrics", key),
+            guardrail_metrics=_names(data.get("guardrail_metrics"), "guardrail_metrics", key),
         )
+
+
+def _names(value: object, what: str, key: str) -> tuple[str, ...]:
+    """A list of metric keys; one key alone is a list of one."""
+    if not value:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"experiment {key!r}: {what} must be a list of metric keys, got {value!r}")

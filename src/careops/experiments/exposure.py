@@ -2,8 +2,8 @@
 
 An exposure is logged when a user actually meets the experiment (a message is sent, a page
 shows the offer), not when they are assigned; analyses read exposures, so users who never met
-the experiment do not dilute the effect. `exposure_table` builds the rows; the state store will
-persist them (first exposure per user and experiment wins).
+the experiment do not dilute the effect. `exposure_table` builds the rows;
+`store.log_exposures` persists them (first exposure per user and experiment wins).
 """
 
 from __future__ import annotations

@@ -39,6 +39,12 @@ def read_users(path: str | Path) -> pa.Table:
     raise InputError(f"{p}: unknown file kind {suffix!r}; give a .csv or .parquet file")
 
 
+def first_row_number(path: str | Path) -> int:
+    """How errors number the file's first row: 2 for a text file (its line numbers, the header
+    being line 1, as ingestion does), 1 for Parquet."""
+    return 1 if Path(path).suffix.lower() in {".parquet", ".pq"} else 2
+
+
 def _require_column(table: pa.Table, column: str, role: str) -> None:
     if column not in table.column_names:
         msg = (
@@ -48,7 +54,7 @@ def _require_column(table: pa.Table, column: str, role: str) -> None:
         raise InputError(msg)
 
 
-def _numeric_column(table: pa.Table, column: str, role: str) -> pa.ChunkedArray:
+def _numeric_column(table: pa.Table, column: str, role: str, first: int) -> pa.ChunkedArray:
     """The column as float64, or a clear error naming the first bad or missing value."""
     values = table.column(column)
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
@@ -59,7 +65,7 @@ def _numeric_column(table: pa.Table, column: str, role: str) -> pa.ChunkedArray:
         if bad_rows:
             row = bad_rows[0]
             msg = (
-                f"{role} column {column!r} has text {values[row].as_py()!r} at row {row + 1}"
+                f"{role} column {column!r} has text {values[row].as_py()!r} at row {row + first}"
                 f" ({len(bad_rows)} such row(s)); it must hold numbers only"
             )
             raise InputError(msg)
@@ -78,17 +84,18 @@ def _numeric_column(table: pa.Table, column: str, role: str) -> pa.ChunkedArray:
     if missing_rows:
         msg = (
             f"{role} column {column!r} has {len(missing_rows)} missing value(s), first at row"
-            f" {missing_rows[0] + 1}; fill them (e.g. 0 for no purchase) or drop those users"
+            f" {missing_rows[0] + first}; fill them (e.g. 0 for no purchase) or drop those users"
         )
         raise InputError(msg)
     return values
 
 
 def validate_users(
-    table: pa.Table, variant_col: str, metric_col: str, covariate_col: str | None = None
+    table: pa.Table, variant_col: str, metric_col: str, covariate_col: str | None = None,
+    first_row: int = 1,
 ) -> pa.Table:
     """Check the per-user rows; return them clean, under the same column names: the variant as
-    text, the metric (and covariate) as float64."""
+    text, the metric (and covariate) as float64. Errors number the first row `first_row`."""
     for column, role in (
         (variant_col, "variant"),
         (metric_col, "metric"),
@@ -105,14 +112,17 @@ def validate_users(
     if empty:
         msg = (
             f"variant column {variant_col!r} is empty in {len(empty)} row(s), first at row"
-            f" {empty[0] + 1}; every user needs a variant"
+            f" {empty[0] + first_row}; every user needs a variant"
         )
         raise InputError(msg)
     if len({variant_col, metric_col, covariate_col} - {None}) < (3 if covariate_col else 2):
         raise InputError("the variant, metric and covariate columns must be different columns")
-    columns = {variant_col: variants, metric_col: _numeric_column(table, metric_col, "metric")}
+    columns = {
+        variant_col: variants,
+        metric_col: _numeric_column(table, metric_col, "metric", first_row),
+    }
     if covariate_col is not None:
-        columns[covariate_col] = _numeric_column(table, covariate_col, "covariate")
+        columns[covariate_col] = _numeric_column(table, covariate_col, "covariate", first_row)
     return pa.table(columns)
 
 

@@ -1,8 +1,11 @@
-"""Experiments in the state store: definitions, and exposures (first one per user wins)."""
+"""Experiments in the state store: definitions (create, stop, delete — each audited) and
+exposures (first one per user wins)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -10,16 +13,25 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from careops.errors import ConfigError
-from careops.experiments.definition import ExperimentDefinition
+from careops.experiments.definition import ExperimentDefinition, hospital_time
 from careops.state.models import experiment_exposures, experiments
 from careops.state.store import audit, whoami
 
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
 
 def save_definition(engine: Engine, definition: ExperimentDefinition,
-                    known_metrics: list[str] | None = None, actor: str | None = None) -> None:
-    """Store a new experiment; its metrics must exist and its key must be new."""
+                    known_metrics: list[str] | None = None, actor: str | None = None,
+                    segments: BaseBackend | None = None) -> None:
+    """Store a new experiment; its metrics must exist and its key must be new. With `segments`
+    (the warehouse holding the saved segments) its segment must be saved there or a valid rule."""
     if known_metrics is not None:
         definition.check_metrics(known_metrics)
+    if segments is not None and definition.segment is not None:
+        from careops.experiments.targeting import check_segment
+
+        check_segment(definition.key, definition.segment, segments)
     with engine.begin() as conn:
         if conn.execute(sa.select(experiments.c.key).where(
                 experiments.c.key == definition.key)).first():
@@ -48,6 +60,42 @@ def list_definitions(engine: Engine) -> list[ExperimentDefinition]:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(experiments.c.definition).order_by(experiments.c.key))
         return [ExperimentDefinition.from_dict(r[0]) for r in rows]
+
+
+def stop_experiment(engine: Engine, key: str, now: dt.datetime | None = None,
+                    actor: str | None = None) -> ExperimentDefinition:
+    """End a running experiment now: its `end` becomes `now` (UTC), audited. Returns the new
+    definition; an experiment not started yet or already ended is refused."""
+    now = now or dt.datetime.now(dt.UTC)
+    definition = get_definition(engine, key)
+    if definition.start is not None and now <= definition.start:
+        raise ConfigError(f"experiment {key!r} has not started (start "
+                          f"{hospital_time(definition.start)}); nothing to stop — delete it "
+                          f"instead: careops experiment delete {key}")
+    if definition.end is not None and definition.end <= now:
+        raise ConfigError(f"experiment {key!r} ended already (end "
+                          f"{hospital_time(definition.end)})")
+    stopped = replace(definition, end=now)
+    with engine.begin() as conn:
+        conn.execute(experiments.update().where(experiments.c.key == key).values(
+            definition=stopped.to_dict()))
+    audit(engine, "experiment.stop", target=key, actor=actor,
+          detail={"end": stopped.to_dict()["end"], "planned_end": definition.to_dict()["end"]})
+    return stopped
+
+
+def delete_experiment(engine: Engine, key: str, actor: str | None = None) -> None:
+    """Remove an experiment nobody has been exposed to (a test or a mistake), audited; one with
+    exposures is kept: stop it instead."""
+    definition = get_definition(engine, key)
+    with engine.begin() as conn:
+        exposed = conn.execute(sa.select(sa.func.count()).select_from(experiment_exposures).where(
+            experiment_exposures.c.experiment_key == key)).scalar()
+        if exposed:
+            raise ConfigError(f"experiment {key!r} has {exposed:,} exposed user(s); its data "
+                              f"is kept — stop it instead: careops experiment stop {key}")
+        conn.execute(experiments.delete().where(experiments.c.key == key))
+    audit(engine, "experiment.delete", target=key, detail=definition.to_dict(), actor=actor)
 
 
 def log_exposures(engine: Engine, exposures: pa.Table) -> int:
