@@ -52,6 +52,7 @@ def con(tmp_path_factory):
     ('bought(times=2)', ["buyer"]),
     ('bought(min_amount=100)', []),
     ('lifecycle == "沉默用户"', ["old"]),
+    ('生命周期 == "沉默用户"', ["old"]),
     ('not (sex == "F") and age is null', ["buyer"]),
 ])
 def test_rules_select_the_right_patients(con, rule, users):

@@ -19,7 +19,7 @@ from careops.segments.rules import OPS, BoolOp, Compare, Event, Node, Not, Value
 from careops.tags import codes
 from careops.tags.context import TagContext
 from careops.tags.errors import TagError
-from careops.tags.registry import Tag, get_tag, unknown_message
+from careops.tags.registry import Tag, resolve_tag, unknown_message
 
 
 @dataclass(frozen=True)
@@ -93,12 +93,12 @@ def check(node: Node) -> tuple[Node, list[str]]:
         if isinstance(n, Event):
             return _check_event(n)
         try:
-            tag = get_tag(n.tag)
+            tag = resolve_tag(n.tag)  # a label (生命周期) becomes the tag's name
         except TagError as exc:
             raise RuleError(str(exc)) from None
-        if n.tag not in names:
-            names.append(n.tag)
-        return Compare(n.tag, n.op, _check_compare(tag, n))
+        if tag.name not in names:
+            names.append(tag.name)
+        return Compare(tag.name, n.op, _check_compare(tag, n))
 
     return walk(node), names
 
