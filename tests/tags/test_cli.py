@@ -167,3 +167,19 @@ def test_layers_history_is_limited_and_says_what_it_left_out(url):
     assert data["rows"][0]["to"] == "occasional"
     text = run("layers", "history", "--warehouse", url, "--user", "p45").output
     assert "低频用户" in text and "另有" not in text
+
+
+def test_segment_warns_about_a_department_the_warehouse_never_has(url):
+    r = run("segment", "count", "--where", 'consulted(department="全科门诊")', "--as-of",
+            "2026-06-01", "--warehouse", url)
+    text = " ".join(r.output.split())
+    assert "consulted(department='全科门诊'): 仓库中没有这个值" in text
+    assert "最接近的: 全科" in text
+    counts = []
+    for where in ('生命周期 != "新用户" and bought(category="药品")',
+                  'lifecycle != "new" and bought(category="drug")'):
+        r = run("segment", "count", "--where", where, "--as-of", "2026-06-01", "--warehouse",
+                url, "--json")
+        assert "提示" not in r.output
+        counts.append(json.loads(r.stdout)["count"])
+    assert counts[0] == counts[1] > 0

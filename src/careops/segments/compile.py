@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 import ibis.expr.types as ir
 
+from careops.segments import vocab
 from careops.segments.errors import RuleError
 from careops.segments.rules import OPS, BoolOp, Compare, Event, Node, Not, Value, to_text
 from careops.tags import codes
@@ -37,11 +38,12 @@ EVENTS: dict[str, EventSpec] = {
     "did_not": EventSpec(("name",), ("within",),
                          'did_not("app_open", within="7d"): no such app event'),
     "consulted": EventSpec((), ("department", "within", "times"),
-                           'consulted(department="心内科", within="90d", times=1)'),
+                           'consulted(department="心血管内科", within="90d", times=1)'),
     "bought": EventSpec((), ("category", "within", "times", "min_amount"),
-                        'bought(category="drug", within="90d", times=2): paid orders'),
+                        'bought(category="药品", within="90d", times=2): paid orders'),
     "measured": EventSpec(("kind",), ("within", "times"),
-                          'measured("bp", within="30d"): bp, glucose or a LOINC code'),
+                          'measured("bp", within="30d"): bp (血压), glucose (血糖) or a LOINC '
+                          'code'),
 }
 _WITHIN = re.compile(r"^(\d+)\s*([dwDW]?)$")
 
@@ -173,7 +175,7 @@ def _check_event(n: Event) -> Event:
     if "min_amount" in values and (isinstance(values["min_amount"], bool)
                                    or not isinstance(values["min_amount"], int | float)):
         raise RuleError(f"{n.kind}: min_amount must be a number")
-    return Event(n.kind, (), tuple(values.items()))
+    return Event(n.kind, (), tuple(vocab.normalise(n.kind, values).items()))
 
 
 def _event_users(ctx: TagContext, n: Event) -> tuple[ir.Column, bool]:
