@@ -49,15 +49,18 @@ def compute(as_of: str = AS_OF, warehouse: WarehouseOpt = None) -> None:
 def show(user_id: str, as_of: str = AS_OF, warehouse: WarehouseOpt = None,
          as_json: bool = JSON, lang: str | None = LANG) -> None:
     """A patient's full portrait as of a date."""
-    from careops.tags.portrait import labelled, summary, user_tags
+    from careops.tags.portrait import labelled, summary, tier_note, user_tags
 
     lang = _lang(lang)
     tags = user_tags(open_warehouse(warehouse), user_id, parse_as_of(as_of))
+    note = tier_note(tags, lang)
     if as_json:
         _dump({"user_id": user_id, "as_of": as_of, "summary": summary(tags, lang),
-               "tags": tags})
+               "notes": [note] if note else [], "tags": tags})
         return
     out.print(f"[bold]{user_id}[/]: {summary(tags, lang)}")
+    if note:
+        out.print(note, style="dim", highlight=False, soft_wrap=True)
     table = Table("tag", "标签" if lang == "zh" else "label", "值" if lang == "zh" else "value")
     for name, label, value in labelled(tags, lang):
         table.add_row(name, label, value)
