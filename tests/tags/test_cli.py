@@ -183,3 +183,10 @@ def test_segment_warns_about_a_department_the_warehouse_never_has(url):
         assert "提示" not in r.output
         counts.append(json.loads(r.stdout)["count"])
     assert counts[0] == counts[1] > 0
+
+
+def test_cluster_shows_the_over_represented_layers(url):
+    text = run("cluster", "--as-of", "2026-06-01", "--warehouse", url, "--k-min", "2",
+               "--k-max", "3").output
+    for word in ("名称", "用户数", "偏多的分层", "×"):
+        assert word in text

@@ -175,7 +175,7 @@ def cluster_command(as_of: str = AS_OF, warehouse: WarehouseOpt = None,
                     k_max: int = typer.Option(8, "--k-max"),
                     seed: int = typer.Option(0, "--seed"), as_json: bool = JSON) -> None:
     """K-Means on behaviour and value features; proposes named, data-driven layers."""
-    from careops.tags.cluster import cluster_patients
+    from careops.tags.cluster import cluster_patients, layers_text
 
     result = cluster_patients(open_warehouse(warehouse), parse_as_of(as_of), k_range=(k_min, k_max),
                               seed=seed)
@@ -184,10 +184,10 @@ def cluster_command(as_of: str = AS_OF, warehouse: WarehouseOpt = None,
         return
     out.print(f"k = {result.k} (silhouette {result.silhouette:.3f}; "
               + ", ".join(f"k={k}: {s:.3f}" for k, s in result.scores.items()) + ")")
-    table = Table("cluster", "名称", "users", "%", "distinguishing tags")
+    table = Table("群", "名称", "用户数", "占比", "主要特征", "偏多的分层")
     for c in result.clusters:
-        table.add_row(str(c.cluster), c.name_zh, str(c.size), f"{c.share:.1%}",
-                      "; ".join(c.traits))
+        table.add_row(str(c.cluster), c.name_zh, f"{c.size:,}", f"{c.share:.1%}",
+                      "; ".join(c.traits), layers_text(c) or "—")
     out.print(table)
 
 
