@@ -12,9 +12,6 @@ import typer
 from careops.cliutil import out, rich_table
 from careops.config import get_settings
 
-DIMENSIONS = {"lifecycle": "生命周期", "health_need": "健康需求", "value": "价值",
-              "data_richness": "数据丰富度", "groups": "子群/特殊人群"}
-
 
 def demo(
     users: Annotated[int, typer.Option(help="模拟患者数 / patients")] = 20_000,
@@ -30,6 +27,7 @@ def demo(
     from careops.sim.cli import print_summary, progress_bar
     from careops.state import audit, connect_state, migrate
     from careops.tags.layers_report import layer_counts
+    from careops.tags.layers_view import counts_table
     from careops.tags.snapshot import store_snapshot
     from careops.warehouse import connect, create_tables
 
@@ -55,9 +53,7 @@ def demo(
         tagged = store_snapshot(con, as_of)
         counts = layer_counts(con, as_of, lang=settings.lang)
     out.print(f"已计算 {tagged:,} 位患者的标签")
-    out.print(rich_table("用户分层 Layers", ["维度", "分层", "人数", "占比"],
-                         [[DIMENSIONS.get(c.dimension, c.dimension), c.label,
-                           f"{c.users:,}", f"{c.share:.1%}"] for c in counts]))
+    out.print(rich_table("用户分层 Layers", *counts_table(counts, settings.lang)))
     out.print("[bold]4/4 概况[/]")
     print_summary(sim_dir)
     out.print(f"\n仓库 / warehouse: duckdb:///{warehouse}\n"

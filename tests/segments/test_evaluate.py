@@ -52,6 +52,7 @@ def con(tmp_path_factory):
     ('bought(times=2)', ["buyer"]),
     ('bought(min_amount=100)', []),
     ('lifecycle == "沉默用户"', ["old"]),
+    ('生命周期 == "沉默用户"', ["old"]),
     ('not (sex == "F") and age is null', ["buyer"]),
 ])
 def test_rules_select_the_right_patients(con, rule, users):
@@ -70,9 +71,17 @@ def test_injection_attempt_is_just_a_value(con):
 
 def test_export_csv_and_parquet(con, tmp_path):
     assert export(con, EXAMPLE, AS_OF, tmp_path / "s.csv", columns=["lifecycle"]) == 2
+    raw = (tmp_path / "s.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM: Excel shows Chinese right
     table = pacsv.read_csv(tmp_path / "s.csv")
     assert table.column("user_id").to_pylist() == ["f25", "f45"]
-    assert "lifecycle" in table.column_names
+    assert table.column_names == ["user_id", "sex", "性别", "age", "lifecycle", "生命周期"]
+    assert table.column("性别").to_pylist() == ["女", "女"]
+    assert table.column("生命周期").to_pylist() == ["低频用户", "低频用户"]
+    assert table.column("lifecycle").to_pylist() == ["occasional", "occasional"]
+    assert export(con, EXAMPLE, AS_OF, tmp_path / "s.parquet", columns=["lifecycle"]) == 2
+    assert pq.read_table(tmp_path / "s.parquet").column_names == [
+        "user_id", "sex", "age", "lifecycle"]
     assert export(con, 'did("share", times=9)', AS_OF, tmp_path / "empty.parquet") == 0
     assert pq.read_table(tmp_path / "empty.parquet").num_rows == 0
     with pytest.raises(RuleError, match=r"\.csv or \.parquet"):

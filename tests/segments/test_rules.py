@@ -79,6 +79,8 @@ def test_syntax_errors_are_clear(rule, message):
 
 @pytest.mark.parametrize(("rule", "message"), [
     ("agee > 3", "unknown tag 'agee'; did you mean 'age'"),
+    ("生命周 == '沉默用户'", r"unknown tag '生命周'; did you mean 'lifecycle \(生命周期\)'.*"
+                          "careops tags list"),
     ("lifecycel == 'silent'", "did you mean 'lifecycle'"),
     ("age > 'old'", "tag 'age' .* is a number; 'old' does not fit"),
     ("age between 'a' and 3", "is a number"),
@@ -106,3 +108,13 @@ def test_category_labels_are_accepted():
     assert names == ["lifecycle", "value"]
     assert node.items[0] == Compare("lifecycle", "==", "silent")
     assert node.items[1].value == ["high", "mid"]
+
+
+def test_tags_may_be_named_by_their_chinese_label():
+    node, names = check(parse_rule('生命周期 == "沉默用户" and 价值 in ["高价值", "mid"] '
+                                   "and 慢病患者 and not 高频问诊"))
+    assert names == ["lifecycle", "value", "chronic", "frequent_consulter"]
+    assert to_text(node) == ('lifecycle == "silent" and value in ["high", "mid"] and chronic '
+                             "and not frequent_consulter")
+    node, _ = check(parse_rule({"tag": "Lifecycle", "op": "==", "value": "Silent"}))
+    assert node == Compare("lifecycle", "==", "silent")

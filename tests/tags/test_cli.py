@@ -109,3 +109,84 @@ def test_main_prints_the_error_without_a_traceback(url):
     assert proc.returncode == 2
     assert "unbalanced '('" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _lifecycle_users(url) -> dict[str, int]:
+    r = run("layers", "--as-of", "2026-06-01", "--warehouse", url, "--json")
+    return {x["code"]: x["users"] for x in json.loads(r.output) if x["dimension"] == "lifecycle"}
+
+
+def test_changed_thresholds_are_not_hidden_by_a_stored_snapshot(url, monkeypatch):
+    from careops.config import get_settings
+
+    run("tags", "compute", "--as-of", "2026-06-01", "--warehouse", url)
+    before = _lifecycle_users(url)
+    assert before["active"] > 0
+    n_active = 'lifecycle == "active"'
+    count = ["segment", "count", "--where", n_active, "--as-of", "2026-06-01", "--warehouse",
+             url, "--json"]
+    assert json.loads(run(*count).output)["count"] == before["active"]
+    monkeypatch.setenv("CAREOPS_LIFECYCLE__ACTIVE_MIN_DAYS", "10")
+    get_settings.cache_clear()
+    after = _lifecycle_users(url)
+    assert after["active"] == 0
+    assert after["occasional"] == before["occasional"] + before["active"]
+    assert json.loads(run(*count).output)["count"] == 0
+    r = run("layers", "--as-of", "2026-06-01", "--warehouse", url)
+    assert "careops tags compute --as-of 2026-06-01" in " ".join(r.output.split())
+    r = runner.invoke(app, ["layers", "history", "--warehouse", url])
+    assert "recompute it: careops tags compute --as-of 2026-06-01" in str(r.exception)
+
+
+def test_layers_read_in_chinese_in_declared_order(url):
+    run("tags", "compute", "--as-of", "2026-06-01", "--warehouse", url)
+    text = run("layers", "--as-of", "2026-06-01", "--warehouse", url).output
+    for word in ("维度", "分层", "用户数", "占比", "生命周期", "子群/特殊人群", "高频问诊"):
+        assert word in text
+    for word in ("dimension", "users", "groups", "frequent_consulter", "提示"):
+        assert word not in text
+    lifecycle = [text.index(w) for w in ("新用户", "活跃用户", "低频用户", "沉默用户", "流失用户")]
+    assert lifecycle == sorted(lifecycle)
+    text = run("layers", "--as-of", "2026-06-01", "--warehouse", url, "--lang", "en").output
+    assert "dimension" in text and "Lifecycle" in text and "Occasional" in text
+    text = run("layers", "migrate", "--from", "2026-06-01", "--to", "2026-07-01", "--warehouse",
+               url).output
+    assert "合计" in text and "None" not in text and "occasional" not in text
+    moved = [text.index(w) for w in ("新用户", "活跃用户", "低频用户", "沉默用户", "流失用户")]
+    assert moved == sorted(moved)
+
+
+def test_layers_history_is_limited_and_says_what_it_left_out(url):
+    run("tags", "compute", "--as-of", "2026-06-01", "--warehouse", url)
+    text = run("layers", "history", "--warehouse", url, "--limit", "3").output
+    assert "共 13 行, 另有 10 行未显示" in text
+    assert "— " in text and "None" not in text
+    data = json.loads(run("layers", "history", "--warehouse", url, "--user", "p45",
+                          "--json").output)
+    assert (data["total"], data["omitted"]) == (1, 0)
+    assert data["rows"][0]["to"] == "occasional"
+    text = run("layers", "history", "--warehouse", url, "--user", "p45").output
+    assert "低频用户" in text and "另有" not in text
+
+
+def test_segment_warns_about_a_department_the_warehouse_never_has(url):
+    r = run("segment", "count", "--where", 'consulted(department="全科门诊")', "--as-of",
+            "2026-06-01", "--warehouse", url)
+    text = " ".join(r.output.split())
+    assert "consulted(department='全科门诊'): 仓库中没有这个值" in text
+    assert "最接近的: 全科" in text
+    counts = []
+    for where in ('生命周期 != "新用户" and bought(category="药品")',
+                  'lifecycle != "new" and bought(category="drug")'):
+        r = run("segment", "count", "--where", where, "--as-of", "2026-06-01", "--warehouse",
+                url, "--json")
+        assert "提示" not in r.output
+        counts.append(json.loads(r.stdout)["count"])
+    assert counts[0] == counts[1] > 0
+
+
+def test_cluster_shows_the_over_represented_layers(url):
+    text = run("cluster", "--as-of", "2026-06-01", "--warehouse", url, "--k-min", "2",
+               "--k-max", "3").output
+    for word in ("名称", "用户数", "偏多的分层", "×"):
+        assert word in text

@@ -56,3 +56,28 @@ def test_same_seed_same_clusters(con):
 def test_bad_k_range(con):
     with pytest.raises(TagError, match="k-min"):
         cluster_patients(con, AS_OF, k_range=(1, 3))
+
+
+def test_names_never_double_a_word_nor_borrow_a_layer_label(con):
+    from careops.tags.cluster import FEATURES, _overlap
+    from careops.tags.registry import all_tags
+
+    labels = {t.label_zh for t in all_tags()} | {zh for t in all_tags() for _, zh, _ in t.values}
+    words = {w for high, low, _ in FEATURES.values() for w in (high, low)}
+    assert not words & labels  # "高频问诊" named a cluster after an empty layer
+    assert _overlap("近期活跃", "活跃") and not _overlap("高消费", "常购买")
+    for seed in (0, 1, 2):
+        for c in cluster_patients(con, AS_OF, k_range=(2, 5), seed=seed).clusters:
+            body = c.name_zh.removesuffix("人群")
+            assert all(body.count(body[i:i + 2]) == 1 for i in range(len(body) - 1)), c.name_zh
+
+
+def test_over_represented_layers_have_a_lift_and_read_in_chinese(con):
+    from careops.tags.cluster import MIN_LIFT, layers_text
+
+    result = cluster_patients(con, AS_OF, k_range=(3, 3), seed=1)
+    dormant = next(c for c in result.clusters if "沉睡" in c.name_zh)
+    assert dormant.layers["lifecycle"] in ("沉默用户", "流失用户")
+    assert all(lift >= MIN_LIFT for c in result.clusters for lift in c.lifts.values())
+    assert set(dormant.lifts) == set(dormant.layers)
+    assert layers_text(dormant).startswith(f"生命周期 {dormant.layers['lifecycle']} ×")

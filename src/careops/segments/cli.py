@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from careops.cliutil import WarehouseOpt, open_warehouse
+from careops.cliutil import WarehouseOpt, err, open_warehouse
+from careops.config import get_settings
 from careops.segments.errors import RuleError
 from careops.tags.context import parse_as_of
 
@@ -39,6 +40,16 @@ def read_rule(where: str):
     return data if isinstance(data, dict) else str(data)
 
 
+def _warn(con, rule) -> None:
+    """Print (to stderr) event-condition values the warehouse never has, with the closest."""
+    from careops.segments.vocab import rule_warnings
+
+    lang = get_settings().lang
+    for line in rule_warnings(con, rule, lang):
+        err.print(f"{'提示' if lang == 'zh' else 'note'}: {line}", style="yellow",
+                  highlight=False, soft_wrap=True)
+
+
 def _empty_note(n: int) -> None:
     if n == 0:
         out.print("没有患者符合条件 / no patient matches this rule", style="yellow")
@@ -50,7 +61,9 @@ def count_cmd(where: str = WHERE, as_of: str = AS_OF, warehouse: WarehouseOpt = 
     """How many patients match."""
     from careops.segments.evaluate import count
 
-    n = count(open_warehouse(warehouse), read_rule(where), parse_as_of(as_of))
+    con, rule = open_warehouse(warehouse), read_rule(where)
+    _warn(con, rule)
+    n = count(con, rule, parse_as_of(as_of))
     if as_json:
         print(json.dumps({"as_of": as_of, "count": n}))
         return
@@ -64,7 +77,9 @@ def sample_cmd(where: str = WHERE, as_of: str = AS_OF, warehouse: WarehouseOpt =
     """The first matching patients (by id) with the tags the rule reads."""
     from careops.segments.evaluate import sample
 
-    rows = sample(open_warehouse(warehouse), read_rule(where), parse_as_of(as_of), limit)
+    con, rule = open_warehouse(warehouse), read_rule(where)
+    _warn(con, rule)
+    rows = sample(con, rule, parse_as_of(as_of), limit)
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, default=str))
         return
@@ -86,7 +101,9 @@ def export_cmd(where: str = WHERE, as_of: str = AS_OF,
 
     cols = [c.strip() for c in columns.split(",") if c.strip()]
     con = open_warehouse(warehouse)
-    n = export(con, read_rule(where), parse_as_of(as_of), output, columns=cols)
+    rule = read_rule(where)
+    _warn(con, rule)
+    n = export(con, rule, parse_as_of(as_of), output, columns=cols)
     out.print(f"{n} 位患者 → {output}")
     _empty_note(n)
 
@@ -98,8 +115,10 @@ def save_cmd(name: str, where: str = WHERE,
     """Save a rule under a name (in the warehouse table segment_definitions)."""
     from careops.segments.saved import save_segment
 
-    seg = save_segment(open_warehouse(warehouse), name, read_rule(where), description)
+    con, rule = open_warehouse(warehouse), read_rule(where)
+    seg = save_segment(con, name, rule, description)
     out.print(f"已保存 / saved {seg.name}: {seg.text}")
+    _warn(con, rule)
 
 
 @segment_app.command("list")

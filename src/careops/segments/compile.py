@@ -14,12 +14,13 @@ from datetime import date, datetime
 
 import ibis.expr.types as ir
 
+from careops.segments import vocab
 from careops.segments.errors import RuleError
 from careops.segments.rules import OPS, BoolOp, Compare, Event, Node, Not, Value, to_text
 from careops.tags import codes
 from careops.tags.context import TagContext
 from careops.tags.errors import TagError
-from careops.tags.registry import Tag, get_tag, unknown_message
+from careops.tags.registry import Tag, resolve_tag, unknown_message
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,12 @@ EVENTS: dict[str, EventSpec] = {
     "did_not": EventSpec(("name",), ("within",),
                          'did_not("app_open", within="7d"): no such app event'),
     "consulted": EventSpec((), ("department", "within", "times"),
-                           'consulted(department="心内科", within="90d", times=1)'),
+                           'consulted(department="心血管内科", within="90d", times=1)'),
     "bought": EventSpec((), ("category", "within", "times", "min_amount"),
-                        'bought(category="drug", within="90d", times=2): paid orders'),
+                        'bought(category="药品", within="90d", times=2): paid orders'),
     "measured": EventSpec(("kind",), ("within", "times"),
-                          'measured("bp", within="30d"): bp, glucose or a LOINC code'),
+                          'measured("bp", within="30d"): bp (血压), glucose (血糖) or a LOINC '
+                          'code'),
 }
 _WITHIN = re.compile(r"^(\d+)\s*([dwDW]?)$")
 
@@ -93,12 +95,12 @@ def check(node: Node) -> tuple[Node, list[str]]:
         if isinstance(n, Event):
             return _check_event(n)
         try:
-            tag = get_tag(n.tag)
+            tag = resolve_tag(n.tag)  # a label (生命周期) becomes the tag's name
         except TagError as exc:
             raise RuleError(str(exc)) from None
-        if n.tag not in names:
-            names.append(n.tag)
-        return Compare(n.tag, n.op, _check_compare(tag, n))
+        if tag.name not in names:
+            names.append(tag.name)
+        return Compare(tag.name, n.op, _check_compare(tag, n))
 
     return walk(node), names
 
@@ -173,7 +175,7 @@ def _check_event(n: Event) -> Event:
     if "min_amount" in values and (isinstance(values["min_amount"], bool)
                                    or not isinstance(values["min_amount"], int | float)):
         raise RuleError(f"{n.kind}: min_amount must be a number")
-    return Event(n.kind, (), tuple(values.items()))
+    return Event(n.kind, (), tuple(vocab.normalise(n.kind, values).items()))
 
 
 def _event_users(ctx: TagContext, n: Event) -> tuple[ir.Column, bool]:

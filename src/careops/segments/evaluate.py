@@ -8,16 +8,16 @@ from pathlib import Path
 
 import ibis.expr.types as ir
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
 from careops.config import Settings, get_settings
+from careops.io import write_table
 from careops.segments.compile import build, check
 from careops.segments.errors import RuleError
 from careops.segments.rules import Node, parse_rule
 from careops.tags.compute import PATIENT_COLUMNS, require_patients
 from careops.tags.context import TagContext, check_as_of
+from careops.tags.labels import with_labels
 from careops.tags.snapshot import tags_at
 
 
@@ -54,16 +54,16 @@ def sample(con: BaseBackend, rule: str | dict | Node, as_of: date, n: int = 10, 
 
 def export(con: BaseBackend, rule: str | dict | Node, as_of: date, path: str | Path, *,
            columns: Iterable[str] = (), settings: Settings | None = None) -> int:
-    """Write the matching patients to CSV or Parquet (by the file suffix); return the count."""
+    """Write the matching patients to CSV or Parquet (by the file suffix); return the count.
+
+    CSV is for people: UTF-8 with a BOM (Excel) and a label column beside each coded tag."""
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".parquet"):
         raise RuleError(f"export to {path.name!r}: use a .csv or .parquet file name")
     require_patients(con, as_of, settings)
     data: pa.Table = members(con, rule, as_of, columns=columns, settings=settings) \
         .order_by("user_id").to_pyarrow()
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".csv":
-        pacsv.write_csv(data, path)
-    else:
-        pq.write_table(data, path)
+        data = with_labels(data, (settings or get_settings()).lang)
+    write_table(data, path)
     return data.num_rows

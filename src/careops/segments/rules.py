@@ -13,8 +13,9 @@ JSON / YAML form (the same tree):
              {"tag": "sex", "op": "==", "value": "F"},
              {"tag": "age", "op": "between", "value": [25, 45]}]}
 
-The parser only builds this tree; names are checked against the tag registry and values are
-bound as literals when the tree is compiled, so no text from a rule ever becomes SQL.
+Tags may be named by their Chinese label too (`生命周期 == "沉默用户"`). The parser only builds
+this tree; names are checked against the tag registry (labels become names) and values are bound
+as literals when the tree is compiled, so no text from a rule ever becomes SQL.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ _TOKEN = re.compile(r"""
   | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
   | (?P<op>==|!=|>=|<=|>|<|=)
   | (?P<punct>[()\[\],])
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<name>[^\W\d]\w*)
 """, re.VERBOSE)
 KEYWORDS = {"and", "or", "not", "between", "in", "is", "null", "true", "false", "contains"}
 

@@ -49,15 +49,18 @@ def compute(as_of: str = AS_OF, warehouse: WarehouseOpt = None) -> None:
 def show(user_id: str, as_of: str = AS_OF, warehouse: WarehouseOpt = None,
          as_json: bool = JSON, lang: str | None = LANG) -> None:
     """A patient's full portrait as of a date."""
-    from careops.tags.portrait import labelled, summary, user_tags
+    from careops.tags.portrait import labelled, summary, tier_note, user_tags
 
     lang = _lang(lang)
     tags = user_tags(open_warehouse(warehouse), user_id, parse_as_of(as_of))
+    note = tier_note(tags, lang)
     if as_json:
         _dump({"user_id": user_id, "as_of": as_of, "summary": summary(tags, lang),
-               "tags": tags})
+               "notes": [note] if note else [], "tags": tags})
         return
     out.print(f"[bold]{user_id}[/]: {summary(tags, lang)}")
+    if note:
+        out.print(note, style="dim", highlight=False, soft_wrap=True)
     table = Table("tag", "标签" if lang == "zh" else "label", "值" if lang == "zh" else "value")
     for name, label, value in labelled(tags, lang):
         table.add_row(name, label, value)
@@ -81,6 +84,15 @@ def list_tags(as_json: bool = JSON, lang: str | None = LANG) -> None:
     out.print(table)
 
 
+def _print_table(headers: list[str], rows: list[list[str]], numeric_from: int = 1) -> None:
+    table = Table()
+    for i, h in enumerate(headers):
+        table.add_column(h, justify="right" if i >= numeric_from else "left")
+    for r in rows:
+        table.add_row(*r)
+    out.print(table)
+
+
 @layers_app.callback(invoke_without_command=True)
 def layers(ctx: typer.Context, as_of: str | None = typer.Option(None, "--as-of"),
            warehouse: WarehouseOpt = None, as_json: bool = JSON,
@@ -90,56 +102,72 @@ def layers(ctx: typer.Context, as_of: str | None = typer.Option(None, "--as-of")
         return
     from careops.errors import ConfigError
     from careops.tags.layers_report import layer_counts
+    from careops.tags.layers_view import counts_table
 
     if as_of is None:
         raise ConfigError("--as-of is required: careops layers --as-of YYYY-MM-DD")
     lang = _lang(lang)
-    counts = layer_counts(open_warehouse(warehouse), parse_as_of(as_of), lang=lang)
+    con, day = open_warehouse(warehouse), parse_as_of(as_of)
+    counts = layer_counts(con, day, lang=lang)
     if as_json:
         _dump([c.__dict__ for c in counts])
         return
-    table = Table("dimension", "layer", "label", "users", "%")
-    for c in counts:
-        table.add_row(c.dimension, c.code, c.label, str(c.users), f"{c.share:.1%}")
-    out.print(table)
+    _print_table(*counts_table(counts, lang), numeric_from=2)
+    _snapshot_note(con, day, lang)
+
+
+def _snapshot_note(con, day, lang: str) -> None:
+    """Say so when a stored snapshot of the day was bypassed because the settings changed."""
+    from careops.tags.snapshot import is_current, snapshot_name
+
+    if snapshot_name(day) in con.list_tables() and not is_current(con, day):
+        out.print(f"提示: {day} 的标签快照是用旧设置计算的, 上表按当前设置实时计算; 更新快照: "
+                  f"careops tags compute --as-of {day}" if lang == "zh" else
+                  f"note: the tag snapshot of {day} was made with other settings; computed live "
+                  f"with the current ones. Update it: careops tags compute --as-of {day}",
+                  style="yellow")
 
 
 @layers_app.command("migrate")
 def migrate(start: str = typer.Option(..., "--from"), end: str = typer.Option(..., "--to"),
             dimension: str = typer.Option("lifecycle", "--dimension"),
-            warehouse: WarehouseOpt = None, as_json: bool = JSON) -> None:
+            warehouse: WarehouseOpt = None, as_json: bool = JSON,
+            lang: str | None = LANG) -> None:
     """The migration matrix of a layer dimension between two dates."""
     from careops.tags.layers_report import migration_matrix
+    from careops.tags.layers_view import migration_table
 
+    lang = _lang(lang)
     con = open_warehouse(warehouse)
-    rows = migration_matrix(con, parse_as_of(start), parse_as_of(end), dimension)
+    d1, d2 = parse_as_of(start), parse_as_of(end)
+    rows = migration_matrix(con, d1, d2, dimension)
     if as_json:
         _dump(rows)
         return
-    froms = sorted({str(r["from"]) for r in rows})
-    tos = sorted({str(r["to"]) for r in rows})
-    cells = {(str(r["from"]), str(r["to"])): r["users"] for r in rows}
-    table = Table(f"{start} \\ {end}", *tos)
-    for f in froms:
-        table.add_row(f, *(str(cells.get((f, t), 0)) for t in tos))
-    out.print(table)
+    _print_table(*migration_table(rows, dimension, d1, d2, lang))
+    for day in (d1, d2):
+        _snapshot_note(con, day, lang)
 
 
 @layers_app.command("history")
-def history(user_id: str | None = typer.Option(None, "--user"),
+def history(user_id: str | None = typer.Option(None, "--user", help="one patient only"),
             dimension: str = typer.Option("lifecycle", "--dimension"),
-            warehouse: WarehouseOpt = None, as_json: bool = JSON) -> None:
+            limit: int = typer.Option(50, "--limit", help="rows to show (default 50)"),
+            warehouse: WarehouseOpt = None, as_json: bool = JSON,
+            lang: str | None = LANG) -> None:
     """Layer changes per user across the stored daily snapshots."""
     from careops.tags.layers_report import layer_history
+    from careops.tags.layers_view import history_table, omitted_note
 
-    rows = layer_history(open_warehouse(warehouse), user_id, dimension)
+    lang = _lang(lang)
+    hist = layer_history(open_warehouse(warehouse), user_id, dimension, limit=limit)
     if as_json:
-        _dump(rows)
+        _dump({"total": hist.total, "omitted": hist.omitted, "rows": hist.rows})
         return
-    table = Table("user", "day", "from", "to")
-    for r in rows:
-        table.add_row(r["user_id"], str(r["day"]), str(r["from"] or "—"), str(r["to"]))
-    out.print(table)
+    _print_table(*history_table(hist, dimension, lang), numeric_from=99)
+    note = omitted_note(hist, lang)
+    if note:
+        out.print(note, style="yellow")
 
 
 def cluster_command(as_of: str = AS_OF, warehouse: WarehouseOpt = None,
@@ -147,7 +175,7 @@ def cluster_command(as_of: str = AS_OF, warehouse: WarehouseOpt = None,
                     k_max: int = typer.Option(8, "--k-max"),
                     seed: int = typer.Option(0, "--seed"), as_json: bool = JSON) -> None:
     """聚类分层 K-Means on behaviour and value features; proposes named, data-driven layers."""
-    from careops.tags.cluster import cluster_patients
+    from careops.tags.cluster import cluster_patients, layers_text
 
     result = cluster_patients(open_warehouse(warehouse), parse_as_of(as_of), k_range=(k_min, k_max),
                               seed=seed)
@@ -156,10 +184,10 @@ def cluster_command(as_of: str = AS_OF, warehouse: WarehouseOpt = None,
         return
     out.print(f"k = {result.k} (silhouette {result.silhouette:.3f}; "
               + ", ".join(f"k={k}: {s:.3f}" for k, s in result.scores.items()) + ")")
-    table = Table("cluster", "名称", "users", "%", "distinguishing tags")
+    table = Table("群", "名称", "用户数", "占比", "主要特征", "偏多的分层")
     for c in result.clusters:
-        table.add_row(str(c.cluster), c.name_zh, str(c.size), f"{c.share:.1%}",
-                      "; ".join(c.traits))
+        table.add_row(str(c.cluster), c.name_zh, f"{c.size:,}", f"{c.share:.1%}",
+                      "; ".join(c.traits), layers_text(c) or "—")
     out.print(table)
 
 

@@ -23,7 +23,7 @@ from careops.tags.snapshot import tags_at
 FEATURES: dict[str, tuple[str, str, str]] = {
     "active_days_30d": ("活跃", "低活跃", "log1p"),
     "inactive_days": ("沉睡", "近期活跃", "log1p"),
-    "consults_90d": ("高频问诊", "少问诊", "log1p"),
+    "consults_90d": ("常问诊", "少问诊", "log1p"),
     "orders_90d": ("常购买", "少购买", "log1p"),
     "spend_cny": ("高消费", "低消费", "log1p"),
     "rfm_score": ("高RFM", "低RFM", "none"),
@@ -31,6 +31,7 @@ FEATURES: dict[str, tuple[str, str, str]] = {
     "age": ("年长", "年轻", "none"),
 }
 PROFILE_LAYERS = ("lifecycle", "value", "health_need")
+MIN_LIFT = 1.2  # a layer value is over-represented when its share in the cluster is ≥ 1.2×
 FIT_SAMPLE = 50_000
 SILHOUETTE_SAMPLE = 5_000
 
@@ -43,7 +44,8 @@ class Cluster:
     name_zh: str
     traits: list[str]
     means: dict[str, float]
-    layers: dict[str, str] = field(default_factory=dict)
+    layers: dict[str, str] = field(default_factory=dict)  # dimension → over-represented value
+    lifts: dict[str, float] = field(default_factory=dict)  # dimension → share in / share overall
 
 
 @dataclass
@@ -128,21 +130,32 @@ def _profile(data, z: np.ndarray, labels: np.ndarray, k: int) -> list[Cluster]:
             high, low, _ = FEATURES[names[i]]
             word = high if means[i] > 0 else low
             traits.append(f"{word} ({names[i]} z={means[i]:+.2f})")
-            if abs(means[i]) >= 0.3 and len(words) < 2:
+            if abs(means[i]) >= 0.3 and len(words) < 2 and not any(
+                    _overlap(word, w) for w in words):
                 words.append(word)
-        layers = {}
+        layers, lifts = {}, {}
         for d, values in layer_values.items():
             inside = values[mask]
-            best, lift = None, 0.0
-            for v in set(inside):
-                share_in = (inside == v).mean()
+            best, lift = None, MIN_LIFT
+            for v in sorted(set(inside), key=str):
                 share_all = (values == v).mean()
-                if share_all > 0 and share_in / share_all > lift:
-                    best, lift = v, share_in / share_all
+                if share_all > 0 and (inside == v).mean() / share_all >= lift:
+                    best, lift = v, (inside == v).mean() / share_all
             if best is not None:
                 layers[d] = get_tag(d).value_label(best, "zh")
+                lifts[d] = round(float(lift), 2)
         name = "".join(words) + "人群" if words else "普通人群"
         out.append(Cluster(rank, int(mask.sum()), float(mask.sum() / n), name, traits,
                            {names[i]: round(float(means[i]), 3) for i in range(len(names))},
-                           layers))
+                           layers, lifts))
     return out
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Two name words share two characters in a row (近期活跃 / 活跃): one doubles the other."""
+    return any(a[i:i + 2] in b for i in range(len(a) - 1))
+
+
+def layers_text(c: Cluster) -> str:
+    """A cluster's over-represented layer values: "生命周期 活跃用户 ×2.3; 价值 高价值 ×3.1"."""
+    return "; ".join(f"{get_tag(d).label_zh} {v} ×{c.lifts[d]:.1f}" for d, v in c.layers.items())

@@ -10,8 +10,14 @@ from ibis.backends import BaseBackend
 
 from careops.config import Settings
 from careops.tags.errors import TagError
-from careops.tags.registry import all_tags, get_tag
-from careops.tags.snapshot import read_snapshot, snapshot_dates, tags_at
+from careops.tags.registry import all_tags, get_tag, unknown_message
+from careops.tags.snapshot import (
+    is_current,
+    snapshot_dates,
+    snapshot_name,
+    stale_message,
+    tags_at,
+)
 
 DIMENSIONS = ("lifecycle", "health_need", "value", "data_richness")
 GROUPS = ("churn_risk", "frequent_consulter", "health_manager", "interactive", "chronic",
@@ -64,21 +70,46 @@ def migration_matrix(con: BaseBackend, start: date, end: date, dimension: str = 
     return sorted(rows, key=lambda r: (r["from"] is not None, r["from"] or "", r["to"] or ""))
 
 
+@dataclass(frozen=True)
+class LayerHistory:
+    """Layer changes (oldest first per user), the first `limit` of `total`."""
+
+    rows: list[dict]
+    total: int
+
+    @property
+    def omitted(self) -> int:
+        return self.total - len(self.rows)
+
+
 def layer_history(con: BaseBackend, user_id: str | None = None, dimension: str = "lifecycle",
-                  ) -> list[dict]:
-    """Layer changes found in the stored snapshots: (user, day, from, to), oldest first.
+                  *, limit: int | None = None, settings: Settings | None = None) -> LayerHistory:
+    """Layer changes found in the stored snapshots: (user, day, from, to), by user then day.
 
     "entered silent on D" is the first stored day D whose snapshot says silent while the
-    previous stored snapshot said otherwise (or the user was not there yet).
+    previous stored snapshot said otherwise (or the user was not there yet). Snapshots made with
+    other settings are refused (their layers would mix two definitions).
     """
     if dimension not in {t.name for t in all_tags()}:
-        raise TagError(f"unknown tag {dimension!r}")
+        raise TagError(unknown_message("tag", dimension, [t.name for t in all_tags()]))
+    if limit is not None and limit < 1:
+        raise TagError(f"--limit must be at least 1, got {limit}")
     dates = snapshot_dates(con)
     if not dates:
         raise TagError("no tag snapshots stored; run `careops tags compute --as-of D` daily")
+    stale = [d for d in dates if not is_current(con, d, settings)]
+    if len(stale) == 1:
+        raise TagError(stale_message(stale[0]))
+    if stale:
+        days = ", ".join(d.isoformat() for d in stale)
+        raise TagError(f"the tag snapshots of {days} were computed with other settings; "
+                       f"recompute each: careops tags compute --as-of D")
     parts = []
     for d in dates:
-        s = read_snapshot(con, d)
+        s = con.table(snapshot_name(d))
+        if dimension not in s.columns:
+            raise TagError(f"the tag snapshot of {d.isoformat()} has no {dimension!r}; "
+                           f"recompute it: careops tags compute --as-of {d.isoformat()}")
         if user_id is not None:
             s = s.filter(s.user_id == user_id)
         parts.append(s.select("user_id", day=ibis.literal(d, type="date"), layer=s[dimension]))
@@ -86,6 +117,10 @@ def layer_history(con: BaseBackend, user_id: str | None = None, dimension: str =
     w = ibis.window(group_by=u.user_id, order_by=u.day)
     u = u.mutate(before=u.layer.lag().over(w), first=ibis.row_number().over(w) == 0)
     changes = u.filter(u.first | (u.layer != u.before) | (u.layer.isnull() != u.before.isnull()))
+    total = int(changes.count().execute())
     changes = changes.order_by(["user_id", "day"])
-    return [{"user_id": r["user_id"], "day": r["day"], "from": r["before"], "to": r["layer"]}
+    if limit is not None:
+        changes = changes.limit(limit)
+    rows = [{"user_id": r["user_id"], "day": r["day"], "from": r["before"], "to": r["layer"]}
             for r in changes.to_pyarrow().to_pylist()]
+    return LayerHistory(rows, total)

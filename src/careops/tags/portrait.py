@@ -6,7 +6,7 @@ from datetime import date
 
 from ibis.backends import BaseBackend
 
-from careops.config import Settings
+from careops.config import Settings, get_settings
 from careops.tags import codes
 from careops.tags.compute import require_patients
 from careops.tags.errors import TagError
@@ -60,6 +60,25 @@ def summary(tags: dict, lang: str = "zh") -> str:
     elif tags.get("churn_risk"):
         parts.append("流失预警" if zh else "at risk of churn")
     return ", ".join(parts)
+
+
+_LEVEL = {"high": 0, "mid": 1, "low": 2, "ltv_high": 0, "ltv_mid": 1, "ltv_low": 2}
+
+
+def tier_note(tags: dict, lang: str = "zh", settings: Settings | None = None) -> str | None:
+    """One line explaining why value (价值) and LTV tier disagree, when they do."""
+    value, ltv = tags.get("value"), tags.get("ltv_tier")
+    if value not in _LEVEL or ltv not in _LEVEL or _LEVEL[value] == _LEVEL[ltv]:
+        return None
+    t = (settings or get_settings()).tags
+    score = (tags.get("rfm_score") or 0) + (tags.get("health_contribution") or 0)
+    spend = tags.get("spend_cny") or 0.0
+    if lang == "zh":
+        return (f"价值与LTV分层不同: 价值看近 {t.rfm_days} 天 RFM + 健康贡献 (得分 {score}, "
+                f"高价值需 ≥ {t.value_high_min} 且已复购), LTV 只看累计消费 (¥{spend:,.0f})")
+    return (f"value and LTV tier differ: value scores RFM + health contribution over "
+            f"{t.rfm_days} days ({score}; high needs ≥ {t.value_high_min} and a repurchase), "
+            f"the LTV tier only total spend (¥{spend:,.0f})")
 
 
 def labelled(tags: dict, lang: str = "zh") -> list[tuple[str, str, str]]:

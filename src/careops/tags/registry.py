@@ -87,6 +87,24 @@ def get_tag(name: str) -> Tag:
         raise TagError(unknown_message("tag", name, REGISTRY)) from None
 
 
+def resolve_tag(text: str) -> Tag:
+    """A tag by name or by its label (生命周期 → lifecycle, "Lifecycle" too); else an error naming
+    the closest tag and `careops tags list`."""
+    _load_builtin()
+    if text in REGISTRY:
+        return REGISTRY[text]
+    labels = {t.label_zh: t for t in REGISTRY.values()} | {
+        t.label_en.lower(): t for t in REGISTRY.values()}
+    found = labels.get(text) or labels.get(text.lower())
+    if found is not None:
+        return found
+    known = {t.name: t.name for t in REGISTRY.values()} | {
+        t.label_zh: f"{t.name} ({t.label_zh})" for t in REGISTRY.values()}
+    close = difflib.get_close_matches(text, list(known), n=1, cutoff=0.5)
+    hint = f"; did you mean {known[close[0]]!r}?" if close else ""
+    raise TagError(f"unknown tag {text!r}{hint} (`careops tags list` shows every tag)")
+
+
 def all_tags() -> list[Tag]:
     _load_builtin()
     return list(REGISTRY.values())
