@@ -1,7 +1,7 @@
 """Breakdowns: turn `--by NAME` (or any per-user Ibis table) into `(user_id, group)`.
 
-Built in: patient columns (`sex`, `region`, `city`, `source_channel` alias `channel`) and
-`age_band`. Other packages (tags, layers, segments) add dimensions with `register_dimension`;
+Built in: patient columns (`sex`, `region`, `city`, `source_channel` alias `channel`); any
+category or flag tag (`age_band`, `lifecycle` …) through the tag engine. Other packages (tags, layers, segments) add dimensions with `register_dimension`;
 any Ibis table of `(user_id, <one column>)` can also be passed directly as `by`.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable
 
-import ibis
 import ibis.expr.types as ir
 
 from careops.metrics.context import MetricContext
@@ -19,12 +18,6 @@ from careops.metrics.errors import BreakdownError
 DimensionFn = Callable[[MetricContext], ir.Table]
 DIMENSIONS: dict[str, DimensionFn] = {}
 UNKNOWN = "(unknown)"
-
-#: Age bands (lower bound in years, code); the last band is open-ended.
-AGE_BANDS: tuple[tuple[int, str], ...] = (
-    (0, "0-14"), (15, "15-24"), (25, "25-44"), (45, "45-59"), (60, "60+"),
-)
-
 
 def register_dimension(name: str, fn: DimensionFn) -> None:
     """Make `--by name` available: `fn(ctx)` returns a `(user_id, group)` table."""
@@ -39,17 +32,9 @@ def _patient_column(column: str) -> DimensionFn:
     return fn
 
 
-def _age_band(ctx: MetricContext) -> ir.Table:
-    p = ctx.patients()
-    years = (ctx.date_literal(ctx.as_of).delta(p.birth_date, unit="day") / 365.25).floor()
-    band = ibis.cases(*[(years >= lo, code) for lo, code in reversed(AGE_BANDS)], else_=None)
-    return p.select(user_id=p.user_id, group=band)
-
-
 for _col in ("sex", "region", "city", "source_channel"):
     register_dimension(_col, _patient_column(_col))
 register_dimension("channel", _patient_column("source_channel"))
-register_dimension("age_band", _age_band)
 
 
 def resolve(ctx: MetricContext, by: str | ir.Table) -> tuple[str, ir.Table]:
@@ -88,7 +73,6 @@ def group_label(by: str | None, code: str | None, lang: str = "zh") -> str:
 BY_LABELS: dict[str, tuple[str, str]] = {
     "sex": ("性别", "sex"), "region": ("地区", "region"), "city": ("城市", "city"),
     "source_channel": ("渠道", "channel"), "channel": ("渠道", "channel"),
-    "age_band": ("年龄段", "age band"),
 }
 
 
@@ -107,8 +91,6 @@ def group_order(by: str | None, groups: Iterable[str | None]) -> list[str | None
     old), others alphabetically after them, unknown last."""
     tag = _tag(by)
     declared = list(tag.codes) if tag is not None else []
-    if by == "age_band":
-        declared = [code for _, code in AGE_BANDS]
     rank = {code: i for i, code in enumerate(declared)}
 
     def key(g: str | None) -> tuple[bool, int, str]:
