@@ -57,7 +57,8 @@ LAZY: dict[str, tuple[str, str, str]] = {
                 "聚类分层 K-Means on behaviour and value features; proposes named, data-driven "
                 "layers."),
     "experiment": ("careops.experiments.cli:app", MEASURE,
-                   "A/B 实验：分析结果、估算样本量 (experiments: analyse results, size samples)."),
+                   "A/B 实验：分析结果、估算样本量、新建/停止/删除 (experiments: analyse, size, "
+                   "manage)."),
     "metrics": ("careops.metrics.cli:metrics_command", MEASURE,
                 "运营指标 Metrics: compute one metric as of a date, or `list` them all."),
     "report": ("careops.report.cli:report_command", MEASURE,

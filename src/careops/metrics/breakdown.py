@@ -1,8 +1,9 @@
 """Breakdowns: turn `--by NAME` (or any per-user Ibis table) into `(user_id, group)`.
 
 Built in: patient columns (`sex`, `region`, `city`, `source_channel` alias `channel`); any
-category or flag tag (`age_band`, `lifecycle` …) through the tag engine. Other packages (tags, layers, segments) add dimensions with `register_dimension`;
-any Ibis table of `(user_id, <one column>)` can also be passed directly as `by`.
+category or flag tag (`age_band`, `lifecycle` …) through the tag engine. Other packages add
+dimensions with `register_dimension`; any Ibis table of `(user_id, <one column>)` can also be
+passed directly as `by`.
 """
 
 from __future__ import annotations
