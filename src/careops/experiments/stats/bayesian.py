@@ -86,6 +86,4 @@ def bayesian_test(
     """Beta-Binomial for two raw proportions, Gaussian otherwise."""
     if isinstance(control, Proportion) and isinstance(treatment, Proportion):
         return beta_binomial(control, treatment, settings)
-    c = control.moments() if isinstance(control, Proportion) else control
-    t = treatment.moments() if isinstance(treatment, Proportion) else treatment
-    return gaussian(c, t, settings)
+    return gaussian(control.moments(), treatment.moments(), settings)

@@ -111,11 +111,8 @@ def frequentist_test(
     Welch's t-test otherwise (means, or CUPED-adjusted moments)."""
     s = settings or FrequentistSettings()
     if s.sequential:
-        c = control.moments() if isinstance(control, Proportion) else control
-        t = treatment.moments() if isinstance(treatment, Proportion) else treatment
-        return sequential_test(c, t, s.alpha, s.sequential_tuning)
+        return sequential_test(control.moments(), treatment.moments(), s.alpha,
+                               s.sequential_tuning)
     if isinstance(control, Proportion) and isinstance(treatment, Proportion):
         return two_proportion_z_test(control, treatment, s.alpha)
-    c = control.moments() if isinstance(control, Proportion) else control
-    t = treatment.moments() if isinstance(treatment, Proportion) else treatment
-    return welch_t_test(c, t, s.alpha)
+    return welch_t_test(control.moments(), treatment.moments(), s.alpha)
