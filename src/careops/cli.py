@@ -112,9 +112,9 @@ class _LazyGroup(TyperGroup):
         return super().get_command(ctx, cmd_name)
 
     def resolve_command(self, ctx: Context, args: list[str]) -> tuple:
-        name = args[0] if args else ""
-        if name and not name.startswith("-") and name not in self.list_commands(ctx):
-            close = difflib.get_close_matches(name, self.list_commands(ctx), n=1)
+        name, known = (args[0] if args else ""), self.list_commands(ctx)
+        if name and not name.startswith("-") and name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
             hint = f" 是否想用 / did you mean {close[0]!r}?" if close else ""
             ctx.fail(f"没有这个命令 / no such command {name!r}.{hint} (careops --help)")
         return super().resolve_command(ctx, args)
