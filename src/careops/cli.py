@@ -180,5 +180,7 @@ def main() -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    err.print(f"[bold red]错误 / error:[/] {message}", soft_wrap=True, highlight=False)
+    from careops.cliutil import safe
+
+    err.print(f"[bold red]错误 / error:[/] {safe(message)}", soft_wrap=True, highlight=False)
     sys.exit(code)

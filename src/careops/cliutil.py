@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+import re
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from careops.config import Lang, get_settings
+
+if TYPE_CHECKING:
+    from careops.service import Ops
 
 out = Console()
 err = Console(stderr=True)
@@ -22,14 +27,38 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="机器可读 JSON 输出 
 
 
 def open_warehouse(url: str | None, *, read_only: bool = False):
-    """Connect to the warehouse given on the command line, else the one in the settings.
-
-    Commands that only read pass `read_only=True`: a missing warehouse is then an error, not a
-    new empty file.
-    """
+    """Deprecated (left until every command uses `ops(...).warehouse()`): an unclosed
+    connection."""
     from careops.warehouse import connect
 
     return connect(url, read_only=read_only)
+
+
+def ops(warehouse: str | None = None, state: str | None = None) -> Ops:
+    """The service context of one CLI command: the warehouse and state store given on the
+    command line, else the settings; the OS account as the actor."""
+    from careops.service import Ops
+
+    return Ops.open(warehouse, state)
+
+
+# ANSI/OSC escape sequences, then any other C0/C1 control character and the bidirectional
+# overrides that can make a value read backwards (Trojan-source style spoofing)
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(value: Any) -> str:
+    """A data value made safe for a terminal: escape sequences removed, other control
+    characters shown as `\\xNN` / `\\uNNNN` (never interpreted)."""
+    text = _ESCAPES.sub("", "" if value is None else str(value))
+    return _CONTROLS.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
+
+
+def safe(value: Any) -> str:
+    """A data value for Rich output: `plain`, and Rich markup in it escaped (`[/bold]`,
+    `[link=…]` print as written)."""
+    return escape(plain(value))
 
 
 def lang_of(lang: Lang | None) -> Lang:
@@ -42,9 +71,10 @@ def print_json(data: Any) -> None:
 
 
 def rich_table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
-    table = Table(title=title, title_justify="left")
+    """A table of data values: every title, header and cell is `safe` (data never styles)."""
+    table = Table(title=safe(title), title_justify="left")
     for c in columns:
-        table.add_column(c)
+        table.add_column(safe(c))
     for row in rows:
-        table.add_row(*["" if v is None else str(v) for v in row])
+        table.add_row(*["" if v is None else safe(v) for v in row])
     return table

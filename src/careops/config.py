@@ -132,7 +132,7 @@ class Settings(BaseSettings):
     )
 
     warehouse: str = "duckdb:///careops-data/warehouse.duckdb"
-    state: str = "sqlite:///careops-data/state.db"
+    state: str | None = Field(None, description="state store URL; empty: beside the warehouse")
     timezone: str = "Asia/Shanghai"
     lang: Lang = "zh"
     ingest: IngestSettings = IngestSettings()

@@ -23,6 +23,7 @@ def demo(
     """演示: 模拟一家互联网医院, 导入仓库, 打印概况 / Simulate, ingest and summarise a hospital."""
     from careops.ingest.cli import print_report
     from careops.ingest.pipeline import ingest_paths
+    from careops.service import state_url_for
     from careops.sim import SimConfig, simulate, table_paths
     from careops.sim.cli import print_summary, progress_bar
     from careops.state import audit, connect_state, migrate
@@ -43,7 +44,7 @@ def demo(
     con = connect(f"duckdb:///{warehouse}")
     create_tables(con)
     report = ingest_paths(con, table_paths(sim_dir), settings=settings)
-    engine = connect_state(settings.state)
+    engine = connect_state(state_url_for(f"duckdb:///{warehouse}", settings))
     migrate(engine)
     audit(engine, "demo", target=str(folder), detail={"users": users, "days": days})
     print_report(report, settings.lang)

@@ -56,3 +56,45 @@ def test_read_only_opens_an_existing_file_for_reading_only(tmp_path):
     assert "t" in con.list_tables()
     with pytest.raises(Exception, match="read-only"):
         con.raw_sql("CREATE TABLE u (a INT)")
+
+
+def test_the_context_manager_closes_the_connection_also_on_an_exception(tmp_path):
+    """The cause of the old 'Could not set lock on file': a raised exception kept the DuckDB
+    handle alive, so the next process could not open the file."""
+    import subprocess
+    import sys
+
+    from careops.warehouse import warehouse
+
+    url = f"duckdb:///{tmp_path}/w.duckdb"
+    with pytest.raises(RuntimeError), warehouse(url) as con:
+        con.raw_sql("CREATE TABLE t AS SELECT 1 AS x")
+        raise RuntimeError("boom")
+    # another process can now open the file for writing (DuckDB: one writing process)
+    code = ("import duckdb; c = duckdb.connect(%r); print(c.execute('select x from t').fetchone()[0])"
+            % str(tmp_path / "w.duckdb"))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"
+
+
+def test_a_second_writer_gets_a_clear_busy_error_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    from careops.errors import Conflict, WarehouseBusy
+
+    path = tmp_path / "w.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "c.execute('create table t(x int)'); print('ready', flush=True); time.sleep(60)",
+         str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(WarehouseBusy) as caught:
+            connect(f"duckdb:///{path}")
+        assert isinstance(caught.value, Conflict)
+        assert "另一个进程" in str(caught.value) and caught.value.exit_code == 3
+    finally:
+        holder.kill()
+        holder.wait()

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from careops.errors import ConfigError
+from careops.privacy.redact import redact, redact_value
 from careops.state.models import audit_log
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def connect_state(url: str | None = None) -> Engine:
-    """An engine for the state store at `url` (default: the `state` setting)."""
+    """An engine for the state store at `url` (default: the `state` setting, else beside the
+    default warehouse)."""
     if url is None:
         from careops.config import get_settings
+        from careops.service import state_url_for
 
-        url = get_settings().state
+        url = state_url_for(get_settings().warehouse)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite:///"):
@@ -31,8 +33,8 @@ def connect_state(url: str | None = None) -> Engine:
     try:
         return sa.create_engine(url)
     except (sa.exc.ArgumentError, ModuleNotFoundError) as exc:
-        raise ConfigError(f"bad state-store URL {url!r}: {exc}; use sqlite:///path/state.db "
-                          "or postgresql://user@host/db") from None
+        raise ConfigError(f"bad state-store URL {redact(url)!r}: {exc}; use "
+                          "sqlite:///path/state.db or postgresql://user@host/db") from None
 
 
 def migrate(engine: Engine) -> str:
@@ -52,11 +54,18 @@ def migrate(engine: Engine) -> str:
 
 def audit(engine: Engine, action: str, target: str | None = None,
           detail: dict[str, Any] | None = None, actor: str | None = None) -> None:
-    """Record who did what to which data (PIPL audit trail)."""
+    """Record who did what to which data (PIPL audit trail), in a transaction of its own."""
     with engine.begin() as conn:
-        conn.execute(audit_log.insert().values(
-            at=dt.datetime.now(dt.UTC), actor=actor or whoami(), action=action,
-            target=target, detail=detail))
+        write_audit(conn, action, target, detail, actor)
+
+
+def write_audit(conn: Connection, action: str, target: str | None = None,
+                detail: dict[str, Any] | None = None, actor: str | None = None) -> None:
+    """Add an audit entry inside `conn`'s transaction, so it commits or rolls back with the
+    change it records. Credentials in the target and detail are redacted."""
+    conn.execute(audit_log.insert().values(
+        at=dt.datetime.now(dt.UTC), actor=actor or whoami(), action=action,
+        target=redact(target) if target else target, detail=redact_value(detail)))
 
 
 def read_audit(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
@@ -67,8 +76,8 @@ def read_audit(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
 
 
 def whoami() -> str:
-    """The operating-system login of whoever runs CareOps (the actor of audit entries)."""
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "unknown"
+    """The actor of audit entries made without one: the OS login, marked as such (`os:alice`),
+    since nothing has verified it (LOGNAME can be set to anything)."""
+    from careops.service import Actor
+
+    return Actor.os_user().label

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlparse
@@ -10,7 +12,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import ibis
 from ibis.backends import BaseBackend
 
-from careops.errors import ConfigError, WarehouseError
+from careops.errors import CareOpsError, ConfigError, WarehouseBusy, WarehouseError
 
 Backend = BaseBackend
 Kind = Literal["duckdb", "postgres", "pyspark"]
@@ -24,8 +26,33 @@ def backend_kind(con: BaseBackend) -> Kind:
     return name  # type: ignore[return-value]
 
 
+@contextmanager
+def warehouse(url: str | None = None, *, read_only: bool = False) -> Iterator[BaseBackend]:
+    """The one way to open the warehouse: `with warehouse(url, read_only=True) as con: ...`.
+
+    The connection is closed when the block ends, also on an exception (an open DuckDB handle
+    kept alive by a traceback would lock the file against the next process). `read_only`: a
+    warehouse that does not exist is an error, nothing is created, and DuckDB opens the file
+    read-only so that any number of readers can run beside each other.
+    """
+    con = connect(url, read_only=read_only)
+    try:
+        yield con
+    finally:
+        close(con)
+
+
+def close(con: BaseBackend) -> None:
+    """Close a connection opened by `connect` (the process' shared Spark session stays up)."""
+    if con.name == "pyspark":
+        return
+    with suppress(Exception):  # closing twice, or a connection the server already dropped
+        con.disconnect()
+
+
 def connect(url: str | None = None, *, read_only: bool = False) -> BaseBackend:
-    """Connect to the warehouse at `url` (default: the `warehouse` setting).
+    """Connect to the warehouse at `url` (default: the `warehouse` setting); prefer `warehouse()`,
+    which closes the connection.
 
     `read_only`: for commands that only read; a warehouse that does not exist is an error
     (nothing is created) and a DuckDB file is opened read-only.
@@ -43,7 +70,7 @@ def connect(url: str | None = None, *, read_only: bool = False) -> BaseBackend:
             return _postgres(parsed)
         if scheme == "spark":
             return _spark(parsed, read_only)
-    except (ConfigError, WarehouseError):
+    except CareOpsError:
         raise
     except Exception as exc:
         raise WarehouseError(f"cannot open warehouse {_redact(url)}: {exc}") from exc
@@ -66,12 +93,23 @@ def _duckdb(url: str, read_only: bool) -> BaseBackend:
         path = path[1:]  # duckdb:///rel/path -> rel/path ; duckdb:////abs/path -> /abs/path
     if path in ("", ":memory:"):
         return ibis.duckdb.connect(":memory:")
-    if read_only:
-        if not Path(path).is_file():
-            raise WarehouseError(_missing(path))
-        return ibis.duckdb.connect(path, read_only=True)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return ibis.duckdb.connect(path)
+    if read_only and not Path(path).is_file():
+        raise WarehouseError(_missing(path))
+    if not read_only:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return ibis.duckdb.connect(path, read_only=read_only)
+    except Exception as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseBusy(_busy(path, read_only)) from None
+        raise
+
+
+def _busy(path: str, read_only: bool) -> str:
+    doing = "读取" if read_only else "写入"
+    return (f"仓库 {path} 正被另一个进程写入, 暂时无法{doing}; 等它结束(如正在运行的 careops "
+            f"ingest / tags compute / serve)后重试 / the warehouse {path} is held by another "
+            "process writing to it (DuckDB allows one writer); retry when it has finished")
 
 
 def _postgres(parsed) -> BaseBackend:

@@ -1,0 +1,1 @@
+"""Privacy: redaction of secrets in what is logged, protection of direct identifiers."""
