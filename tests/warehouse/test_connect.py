@@ -71,9 +71,10 @@ def test_the_context_manager_closes_the_connection_also_on_an_exception(tmp_path
         con.raw_sql("CREATE TABLE t AS SELECT 1 AS x")
         raise RuntimeError("boom")
     # another process can now open the file for writing (DuckDB: one writing process)
-    code = ("import duckdb; c = duckdb.connect(%r); print(c.execute('select x from t').fetchone()[0])"
-            % str(tmp_path / "w.duckdb"))
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    code = ("import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+            "print(c.execute('select x from t').fetchone()[0])")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "w.duckdb")],
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1"
 
