@@ -1,4 +1,4 @@
-"""Chinese and English labels for what the CLI, API and pages show (zh by default).
+"""Stored English messages rendered in Chinese; the labels moved to `careops.labels`.
 
 Stored data (quarantine reasons, ledger messages) is written in English; `translate` renders it
 in Chinese phrase by phrase for display, so one record reads well in both languages.
@@ -9,61 +9,12 @@ from __future__ import annotations
 import re
 
 from careops.config import Lang
+from careops.labels import label as _label
+from careops.labels import section
 
-LABELS: dict[str, tuple[str, str]] = {
-    # key: (zh, en)
-    "table": ("表", "table"),
-    "rows": ("行数", "rows"),
-    "loaded": ("已加载", "loaded"),
-    "duplicates": ("重复(跳过)", "duplicates"),
-    "quarantined": ("隔离", "quarantined"),
-    "flagged": ("标记(未知用户)", "flagged"),
-    "source": ("文件", "source"),
-    "status": ("结果", "status"),
-    "reason": ("原因", "reason"),
-    "record": ("记录", "record"),
-    "field": ("字段", "field"),
-    "load_id": ("批次", "load"),
-    "ingest_title": ("导入结果", "Ingestion summary"),
-    "files_title": ("文件", "Files"),
-    "tables_title": ("仓库中的表", "Warehouse tables"),
-    "quarantine_title": ("隔离区", "Quarantine"),
-    "loaded_status": ("已加载", "loaded"),
-    "rejected_status": ("整批拒绝", "rejected"),
-    "unreadable_status": ("无法读取", "unreadable"),
-    "skipped_status": ("跳过", "skipped"),
-    "already_loaded_status": ("已导入过", "already loaded"),
-    "warning": ("提示", "note"),
-    "open_record": ("待修复", "open"),
-    "resolved_record": ("已修复", "resolved"),
-    "exported": ("已导出 {n} 条记录 → {path}; 修复后用 careops ingest 重新导入",
-                 "{n} record(s) → {path}; repair them, then careops ingest the file"),
-    "next_step": ("下一步", "next"),
-    # next steps after an ingestion, by cause ({file}, {load}, {columns}, {table} filled in)
-    "hint_mapping": ("{file} 缺少 {table} 的必需列 {columns}: 在映射文件的 columns 中把文件里的"
-                     "列名对应到 {columns} (示例 examples/his_export/mapping.yaml), 再运行 "
-                     "careops ingest {file} --mapping 映射.yaml",
-                     "{file} lacks the required {table} column(s) {columns}: map the file's own "
-                     "column names onto them under `columns:` of a mapping file (example: "
-                     "examples/his_export/mapping.yaml), then careops ingest {file} --mapping "
-                     "mapping.yaml"),
-    "hint_rejected": ("{file} 未导入: 查看坏行 careops quarantine list --load {load}, 在原文件中"
-                      "修正后重新导入 careops ingest {file}",
-                      "{file} was not loaded: see the bad rows with careops quarantine list "
-                      "--load {load}, fix them in the file and ingest it again: careops ingest "
-                      "{file}"),
-    "hint_quarantined": ("{file} 有被隔离的行: careops quarantine export --load {load} 待修复.csv"
-                         ", 修正后 careops ingest 待修复.csv",
-                         "{file} has quarantined rows: careops quarantine export --load {load} "
-                         "fix.csv, repair them, then careops ingest fix.csv"),
-    "hint_replace": ("若 {file} 之前导入有误(如映射错误), 改正后用 careops ingest {file} "
-                     "--replace 重新导入, 同键的行会被替换",
-                     "if {file} was loaded wrongly (a wrong mapping), correct it and run "
-                     "careops ingest {file} --replace: rows with its keys are replaced"),
-    "simulator_note": ("{folder} 是模拟器输出: {files} 是模拟器的答案(真实值与校准), 不是医院数据, "
-                       "未导入", "{folder} is a simulator output: {files} are the simulator's "
-                       "answers (ground truth and calibration), not hospital data; not loaded"),
-}
+#: The ingestion labels — now in the label catalogue (`careops.labels`, keys `ingest.*`);
+#: kept as a re-export until every caller imports the catalogue.
+LABELS: dict[str, tuple[str, str]] = section("ingest")
 
 _PHRASES: list[tuple[str, str]] = [
     (r"required field is empty", "必填字段为空"),
@@ -149,9 +100,8 @@ _PHRASES: list[tuple[str, str]] = [
 
 
 def label(key: str, lang: Lang = "zh") -> str:
-    """The label of `key` in `lang`."""
-    zh, en = LABELS[key]
-    return zh if lang == "zh" else en
+    """The label of `key` in `lang` (`ingest.<key>` of the catalogue)."""
+    return _label(f"ingest.{key}", lang)
 
 
 def translate(text: str, lang: Lang = "zh") -> str:

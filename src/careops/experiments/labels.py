@@ -1,78 +1,15 @@
-"""Interface labels of the experiment commands, Chinese by default with English available."""
+"""Interface labels of the experiment commands — now in the label catalogue
+(`careops.labels`, keys `experiment.*`); kept as a re-export until every caller imports it."""
 
 from __future__ import annotations
 
+from careops.labels import label as _label
+from careops.labels import section
+
 LABELS: dict[str, dict[str, str]] = {
-    "variant": {"zh": "组别", "en": "Variant"},
-    "n": {"zh": "用户数", "en": "Users"},
-    "mean": {"zh": "均值", "en": "Mean"},
-    "absolute_lift": {"zh": "绝对提升", "en": "Abs. lift"},
-    "relative_lift": {"zh": "相对提升", "en": "Rel. lift"},
-    "p_value": {"zh": "p 值", "en": "p-value"},
-    "adjusted_p": {"zh": "校正后 p", "en": "Adj. p"},
-    "chance_to_win": {"zh": "胜出概率", "en": "Chance to win"},
-    "expected_loss": {"zh": "预期损失", "en": "Expected loss"},
-    "control": {"zh": "对照组", "en": "control"},
-    "srm": {"zh": "样本比例检验 (SRM)", "en": "Sample-ratio check (SRM)"},
-    "srm_ok": {"zh": "分组比例正常", "en": "split matches the design"},
-    "srm_bad": {
-        "zh": "分组比例异常：分流或埋点可能有误，结果不可信",
-        "en": "split does not match the design: assignment or logging is broken; "
-        "do not trust these results",
-    },
-    "metric": {"zh": "指标", "en": "Metric"},
-    "kind_proportion": {"zh": "比例型", "en": "proportion"},
-    "kind_mean": {"zh": "均值型", "en": "mean"},
-    "kind_ratio": {"zh": "比率型，delta 法", "en": "ratio, delta method"},
-    "experiment": {"zh": "实验", "en": "Experiment"},
-    "window": {"zh": "观察窗口", "en": "window"},
-    "exposed": {"zh": "曝光用户", "en": "exposed users"},
-    "pre_period": {"zh": "CUPED 前置期", "en": "CUPED pre-period"},
-    "role_primary": {"zh": "主要指标", "en": "primary"},
-    "role_guardrail": {"zh": "护栏指标", "en": "guardrail"},
-    "across_metrics": {"zh": "跨指标与组别联合校正", "en": "across metrics and variants"},
-    "cuped": {"zh": "CUPED 方差缩减", "en": "CUPED variance reduction"},
-    "variance_removed": {"zh": "方差减少", "en": "variance removed"},
-    "sequential": {"zh": "序贯检验（可随时查看）", "en": "sequential (safe to peek)"},
-    "correction": {"zh": "多重比较校正", "en": "Multiple-comparison correction"},
-    "title": {"zh": "A/B 实验分析", "en": "A/B experiment analysis"},
-    "power_title": {"zh": "样本量估算", "en": "Sample size"},
-    "per_arm_control": {"zh": "对照组用户数", "en": "Control users"},
-    "per_arm_treatment": {"zh": "实验组用户数", "en": "Treatment users"},
-    "total": {"zh": "总用户数", "en": "Total users"},
-    "achieved_power": {"zh": "实际检验效能", "en": "Achieved power"},
-    "significant": {"zh": "显著", "en": "significant"},
-    "key": {"zh": "实验", "en": "Key"},
-    "variants": {"zh": "组别与权重", "en": "Variants"},
-    "segment": {"zh": "目标人群", "en": "Segment"},
-    "start": {"zh": "开始", "en": "Start"},
-    "end": {"zh": "结束", "en": "End"},
-    "primary": {"zh": "主要指标", "en": "Primary metrics"},
-    "status": {"zh": "状态", "en": "Status"},
-    "status_planned": {"zh": "未开始", "en": "not started"},
-    "status_running": {"zh": "进行中", "en": "running"},
-    "status_ended": {"zh": "已结束", "en": "ended"},
-    "list_title": {"zh": "实验列表", "en": "Experiments"},
-    "open": {"zh": "不限", "en": "open"},
-    "created": {"zh": "实验已创建", "en": "Experiment created"},
-    "stopped": {"zh": "实验已停止", "en": "Experiment stopped"},
-    "deleted": {"zh": "实验已删除", "en": "Experiment deleted"},
-    "segment_saved": {"zh": "已保存人群", "en": "saved segment"},
-    "segment_rule": {"zh": "规则", "en": "rule"},
-    "everyone": {"zh": "全部用户", "en": "everyone"},
-    "audited": {"zh": "已记入审计日志", "en": "recorded in the audit log"},
-    "power_inputs": {"zh": "输入", "en": "Inputs"},
-    "baseline_to_target": {"zh": "基线 → 目标", "en": "baseline → target"},
-    "mde_absolute": {"zh": "最小可检测效应（绝对）", "en": "MDE (absolute)"},
-    "mde_relative": {"zh": "最小可检测效应（相对）", "en": "MDE (relative)"},
-    "alpha": {"zh": "显著性水平 α", "en": "significance α"},
-    "power": {"zh": "检验效能", "en": "power"},
-    "sides": {"zh": "双侧检验", "en": "two-sided test"},
-    "ratio": {"zh": "实验组 : 对照组", "en": "treatment : control"},
-    "sd": {"zh": "每用户标准差", "en": "per-user SD"},
-}
+    k: {"zh": zh, "en": en} for k, (zh, en) in section("experiment").items()}
 
 
 def label(key: str, lang: str = "zh") -> str:
     """The label of `key` in `lang` (`zh` or `en`)."""
-    return LABELS[key]["en" if lang == "en" else "zh"]
+    return _label(f"experiment.{key}", lang)

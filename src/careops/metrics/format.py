@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from careops.labels import funnel_step_label, label, section
+from careops.labels import window_text as _window_text
 from careops.metrics.result import FunnelResult, Unit
 
-UNIT_LABELS: dict[str, tuple[str, str]] = {
-    "ratio": ("比例", "share"), "count": ("人数", "count"), "cny": ("元", "CNY"),
-    "days": ("天", "days"), "seconds": ("秒", "seconds"), "score": ("分", "score"),
-    "per_user": ("每人", "per user"),
-}
+#: Unit names — now in the label catalogue (`unit.*`); kept as a re-export.
+UNIT_LABELS: dict[str, tuple[str, str]] = section("unit")
 
 
 def fmt(value: float | None, unit: Unit | str, lang: str = "zh") -> str:
@@ -25,9 +24,9 @@ def fmt(value: float | None, unit: Unit | str, lang: str = "zh") -> str:
     if unit == "count":
         return f"{value:,.0f}"
     if unit == "days":
-        return f"{value:.2f} {'天' if lang == 'zh' else 'days'}"
+        return f"{value:.2f} {label('word.days', lang)}"
     if unit == "seconds":
-        return f"{value:,.1f} {'秒' if lang == 'zh' else 's'}"
+        return f"{value:,.1f} {label('word.seconds', lang)}"
     if unit == "score":
         return f"{value:.1f}"
     return f"{value:.3f}"
@@ -41,10 +40,7 @@ def fmt_number(value: float | None) -> str:
 
 def window_text(params: dict[str, Any], lang: str = "zh") -> str:
     """The look-back a metric used: `近365天` (`last 365 days`), `累计` without a window."""
-    days = params.get("window_days")
-    if days is None:
-        return "累计" if lang == "zh" else "all history"
-    return f"近{days}天" if lang == "zh" else f"last {days} days"
+    return _window_text(params.get("window_days"), lang)
 
 
 def funnel_text(result: FunnelResult, lang: str = "zh") -> str:
@@ -53,7 +49,7 @@ def funnel_text(result: FunnelResult, lang: str = "zh") -> str:
     conv = int(result.params.get("conversion_days") or 0)
     until = result.as_of - timedelta(days=conv)
     since = until - timedelta(days=period)
-    steps = " → ".join(s.label for s in result.steps)
+    steps = " → ".join(funnel_step_label(s.step, lang) for s in result.steps)
     last = until - timedelta(days=1)
     if lang == "zh":
         return (f"步骤 {steps} · 进入期 {since} 至 {last}（{period}天）"

@@ -64,7 +64,10 @@ class Metric:
     """The `metrics.` setting a `window_days=None` falls back to."""
 
     def label(self, lang: str = "zh") -> str:
-        return self.label_zh if lang == "zh" else self.label_en
+        from careops.labels import label_or  # the catalogue's name wins (glossary)
+
+        return label_or(f"metric.{self.name}", self.label_zh if lang == "zh" else self.label_en,
+                        lang)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -1,18 +1,13 @@
-"""Tag columns as people read them: a label column beside each category or flag column."""
+"""Tag columns as people read them: a label column beside each category or flag column.
+
+The words come from the label catalogue (`careops.labels`)."""
 
 from __future__ import annotations
 
 import pyarrow as pa
 
+from careops.labels import tag_label, value_label
 from careops.tags.registry import REGISTRY, all_tags
-
-
-def _text(tag, value, lang: str) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return ("是" if value else "否") if lang == "zh" else ("yes" if value else "no")
-    return tag.value_label(value, lang)
 
 
 def with_labels(table: pa.Table, lang: str = "zh") -> pa.Table:
@@ -24,10 +19,10 @@ def with_labels(table: pa.Table, lang: str = "zh") -> pa.Table:
         tag = REGISTRY.get(name)
         if tag is None or not (tag.values or tag.type == "bool"):
             continue
-        header = tag.label_zh if lang == "zh" else f"{name}_label"
+        header = tag_label(name, "zh") if lang == "zh" else f"{name}_label"
         if header in out.column_names:
             header = f"{name}_label"
-        labels = pa.array([_text(tag, v, lang) for v in out.column(name).to_pylist()],
-                          pa.string())
+        labels = pa.array([None if v is None else value_label(name, v, lang)
+                           for v in out.column(name).to_pylist()], pa.string())
         out = out.add_column(out.column_names.index(name) + 1, header, labels)
     return out

@@ -1,0 +1,738 @@
+"""The label catalogue: every word the CLI, the report and the pages show, in Chinese and English.
+
+Results carry codes (`lifecycle = "occasional"`, `source_channel = "wechat_ads"`, metric
+`d7_retention`); the shell — a CLI command, the HTML report, a cockpit page — turns them into
+words here, at the edge, in the language asked for (Chinese by default). One flat table of
+`key → (zh, en)`, keys namespaced by what they name:
+
+| key | names |
+|---|---|
+| `tag.<name>` · `value.<tag>.<code>` | a tag and its category values (layers included) |
+| `metric.<name>` · `category.<category>` · `unit.<unit>` | metrics, their groups and units |
+| `channel.<code>` · `contact_channel.<code>` | acquisition channels, message channels |
+| `by.<name>` · `funnel_step.<code>` · `word.<name>` | breakdowns, funnel steps, status words |
+| `ingest.*` · `report.*` · `experiment.*` · `cluster.*` · `demo.*` | each shell's own texts |
+
+English descriptions of tags and metrics stay beside their definition (with the formula);
+their Chinese text is in `DESCRIPTIONS_ZH`. Names follow the glossary (`occasional` 低频用户).
+The older modules (`careops.i18n`, `tags.labels`, `report.labels`, `experiments.labels`,
+`metrics.format`) re-export from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+#: key → (zh, en)
+CATALOGUE: dict[str, tuple[str, str]] = {
+    # ingestion and quarantine (was careops.i18n.LABELS)
+    "ingest.table": ("表", "table"),
+    "ingest.rows": ("行数", "rows"),
+    "ingest.loaded": ("已加载", "loaded"),
+    "ingest.duplicates": ("重复(跳过)", "duplicates"),
+    "ingest.quarantined": ("隔离", "quarantined"),
+    "ingest.flagged": ("标记(未知用户)", "flagged"),
+    "ingest.source": ("文件", "source"),
+    "ingest.status": ("结果", "status"),
+    "ingest.reason": ("原因", "reason"),
+    "ingest.record": ("记录", "record"),
+    "ingest.field": ("字段", "field"),
+    "ingest.load_id": ("批次", "load"),
+    "ingest.ingest_title": ("导入结果", "Ingestion summary"),
+    "ingest.files_title": ("文件", "Files"),
+    "ingest.tables_title": ("仓库中的表", "Warehouse tables"),
+    "ingest.quarantine_title": ("隔离区", "Quarantine"),
+    "ingest.loaded_status": ("已加载", "loaded"),
+    "ingest.rejected_status": ("整批拒绝", "rejected"),
+    "ingest.unreadable_status": ("无法读取", "unreadable"),
+    "ingest.skipped_status": ("跳过", "skipped"),
+    "ingest.already_loaded_status": ("已导入过", "already loaded"),
+    "ingest.warning": ("提示", "note"),
+    "ingest.open_record": ("待修复", "open"),
+    "ingest.resolved_record": ("已修复", "resolved"),
+    "ingest.exported": (
+        "已导出 {n} 条记录 → {path}; 修复后用 careops ingest 重新导入",
+        "{n} record(s) → {path}; repair them, then careops ingest the file",
+    ),
+    "ingest.next_step": ("下一步", "next"),
+    "ingest.hint_mapping": (
+        "{file} 缺少 {table} 的必需列 {columns}: 在映射文件的 columns 中把文件里的"
+        "列名对应到 {columns} (示例 "
+        "examples/his_export/mapping.yaml), 再运行 careops ingest {file} --mapping 映射.yaml",
+        "{file} lacks the required {table} column(s) {columns}: map the file's own "
+        "column names onto them under `columns:` of a mapping file (example: "
+        "examples/his_export/mapping.yaml), then careops ingest {file} --mapping "
+        "mapping.yaml",
+    ),
+    "ingest.hint_rejected": (
+        "{file} 未导入: 查看坏行 careops quarantine list --load {load}, 在原文件中"
+        "修正后重新导入 careops "
+        "ingest {file}",
+        "{file} was not loaded: see the bad rows with careops quarantine list --load "
+        "{load}, fix them in the file and ingest it again: careops ingest {file}",
+    ),
+    "ingest.hint_quarantined": (
+        "{file} 有被隔离的行: careops quarantine export --load {load} 待修复.csv, 修正后 careops "
+        "ingest 待修复.csv",
+        "{file} has quarantined rows: careops quarantine export --load {load} fix.csv, "
+        "repair them, then careops ingest fix.csv",
+    ),
+    "ingest.hint_replace": (
+        "若 {file} 之前导入有误(如映射错误), 改正后用 careops ingest {file} "
+        "--replace 重新导入, 同键的行会被替换",
+        "if {file} was loaded wrongly (a wrong mapping), correct it and run careops "
+        "ingest {file} --replace: rows with its keys are replaced",
+    ),
+    "ingest.simulator_note": (
+        "{folder} 是模拟器输出: {files} 是模拟器的答案(真实值与校准), 不是医院数据, 未导入",
+        "{folder} is a simulator output: {files} are the simulator's answers (ground "
+        "truth and calibration), not hospital data; not loaded",
+    ),
+    # the HTML report (was careops.report.labels.TEXT)
+    "report.title": ("互联网医院运营指标报告", "Internet hospital operations report"),
+    "report.as_of": ("统计截至", "As of"),
+    "report.as_of_note": (
+        "（仅统计该日 00:00 医院时间之前的数据）",
+        "(facts before 00:00 of that day, hospital time)",
+    ),
+    "report.generated": ("生成时间", "Generated"),
+    "report.timezone": ("医院时区", "Hospital timezone"),
+    "report.kpis": ("核心指标", "Key metrics"),
+    "report.funnel": ("转化漏斗", "Conversion funnel"),
+    "report.funnel_note": (
+        "{params}；按顺序完成各步骤的用户，流失为与上一步之差",
+        "{params}; users completing each step in order, dropped = difference to the step before",
+    ),
+    "report.cohort": ("注册周同期群留存", "Retention by registration week"),
+    "report.cohort_note": (
+        "第 n 日留存 = 注册后恰好第 n 天活跃；空白表示该日尚未结束",
+        "Dn = active exactly on day n after registering; blank = day n not over yet",
+    ),
+    "report.channels": ("渠道获客与价值", "Acquisition and value by channel"),
+    "report.layers": ("分层留存与转化（按{by}）", "Retention and conversion by {by}"),
+    "report.medical": ("医疗价值", "Medical value"),
+    "report.step": ("步骤", "Step"),
+    "report.users": ("用户数", "Users"),
+    "report.from_previous": ("环节转化率", "From previous"),
+    "report.from_first": ("总转化率", "From first"),
+    "report.dropped": ("流失人数", "Dropped"),
+    "report.cohort_col": ("同期群", "Cohort"),
+    "report.size": ("人数", "Size"),
+    "report.channel": ("渠道", "Channel"),
+    "report.no_data": ("暂无数据", "No data"),
+    "report.small_group": ("(不足{n}人)", " (< {n} users)"),
+    "report.small_note": (
+        "不足 {n} 人的分组不显示比例与均值（标注“不足{n}人”）",
+        "groups of fewer than {n} users show no rates or means (marked)",
+    ),
+    "report.axis_left": ("(左轴)", " (left axis)"),
+    "report.axis_right": ("(右轴)", " (right axis)"),
+    "report.data_end": ("数据截止", "Data end"),
+    "report.footer": (
+        "CareOps 运营驾驶舱 · 指标定义见 docs/metrics.md",
+        "CareOps cockpit · metric definitions in docs/metrics.md",
+    ),
+    # experiment commands (was careops.experiments.labels.LABELS)
+    "experiment.variant": ("组别", "Variant"),
+    "experiment.n": ("用户数", "Users"),
+    "experiment.mean": ("均值", "Mean"),
+    "experiment.absolute_lift": ("绝对提升", "Abs. lift"),
+    "experiment.relative_lift": ("相对提升", "Rel. lift"),
+    "experiment.p_value": ("p 值", "p-value"),
+    "experiment.adjusted_p": ("校正后 p", "Adj. p"),
+    "experiment.chance_to_win": ("胜出概率", "Chance to win"),
+    "experiment.expected_loss": ("预期损失", "Expected loss"),
+    "experiment.control": ("对照组", "control"),
+    "experiment.srm": ("样本比例检验 (SRM)", "Sample-ratio check (SRM)"),
+    "experiment.srm_ok": ("分组比例正常", "split matches the design"),
+    "experiment.srm_bad": (
+        "分组比例异常：分流或埋点可能有误，结果不可信",
+        "split does not match the design: assignment or logging is broken; do not trust "
+        "these results",
+    ),
+    "experiment.metric": ("指标", "Metric"),
+    "experiment.kind_proportion": ("比例型", "proportion"),
+    "experiment.kind_mean": ("均值型", "mean"),
+    "experiment.kind_ratio": ("比率型，delta 法", "ratio, delta method"),
+    "experiment.experiment": ("实验", "Experiment"),
+    "experiment.window": ("观察窗口", "window"),
+    "experiment.exposed": ("曝光用户", "exposed users"),
+    "experiment.pre_period": ("CUPED 前置期", "CUPED pre-period"),
+    "experiment.role_primary": ("主要指标", "primary"),
+    "experiment.role_guardrail": ("护栏指标", "guardrail"),
+    "experiment.across_metrics": ("跨指标与组别联合校正", "across metrics and variants"),
+    "experiment.cuped": ("CUPED 方差缩减", "CUPED variance reduction"),
+    "experiment.variance_removed": ("方差减少", "variance removed"),
+    "experiment.sequential": ("序贯检验（可随时查看）", "sequential (safe to peek)"),
+    "experiment.correction": ("多重比较校正", "Multiple-comparison correction"),
+    "experiment.title": ("A/B 实验分析", "A/B experiment analysis"),
+    "experiment.power_title": ("样本量估算", "Sample size"),
+    "experiment.per_arm_control": ("对照组用户数", "Control users"),
+    "experiment.per_arm_treatment": ("实验组用户数", "Treatment users"),
+    "experiment.total": ("总用户数", "Total users"),
+    "experiment.achieved_power": ("实际检验效能", "Achieved power"),
+    "experiment.significant": ("显著", "significant"),
+    "experiment.key": ("实验", "Key"),
+    "experiment.variants": ("组别与权重", "Variants"),
+    "experiment.segment": ("目标人群", "Segment"),
+    "experiment.start": ("开始", "Start"),
+    "experiment.end": ("结束", "End"),
+    "experiment.primary": ("主要指标", "Primary metrics"),
+    "experiment.status": ("状态", "Status"),
+    "experiment.status_planned": ("未开始", "not started"),
+    "experiment.status_running": ("进行中", "running"),
+    "experiment.status_ended": ("已结束", "ended"),
+    "experiment.list_title": ("实验列表", "Experiments"),
+    "experiment.open": ("不限", "open"),
+    "experiment.created": ("实验已创建", "Experiment created"),
+    "experiment.stopped": ("实验已停止", "Experiment stopped"),
+    "experiment.deleted": ("实验已删除", "Experiment deleted"),
+    "experiment.segment_saved": ("已保存人群", "saved segment"),
+    "experiment.segment_rule": ("规则", "rule"),
+    "experiment.everyone": ("全部用户", "everyone"),
+    "experiment.audited": ("已记入审计日志", "recorded in the audit log"),
+    "experiment.power_inputs": ("输入", "Inputs"),
+    "experiment.baseline_to_target": ("基线 → 目标", "baseline → target"),
+    "experiment.mde_absolute": ("最小可检测效应（绝对）", "MDE (absolute)"),
+    "experiment.mde_relative": ("最小可检测效应（相对）", "MDE (relative)"),
+    "experiment.alpha": ("显著性水平 α", "significance α"),
+    "experiment.power": ("检验效能", "power"),
+    "experiment.sides": ("双侧检验", "two-sided test"),
+    "experiment.ratio": ("实验组 : 对照组", "treatment : control"),
+    "experiment.sd": ("每用户标准差", "per-user SD"),
+    # metric categories, units, breakdowns, funnel steps
+    "category.acquisition": ("获客", "Acquisition"),
+    "category.conversion": ("转化", "Conversion"),
+    "category.retention": ("留存", "Retention"),
+    "category.referral": ("裂变", "Referral"),
+    "category.value": ("价值", "Value"),
+    "category.experience": ("体验", "Experience"),
+    "category.medical": ("医疗价值", "Medical value"),
+    "unit.ratio": ("比例", "share"),
+    "unit.count": ("人数", "count"),
+    "unit.cny": ("元", "CNY"),
+    "unit.days": ("天", "days"),
+    "unit.seconds": ("秒", "seconds"),
+    "unit.score": ("分", "score"),
+    "unit.per_user": ("每人", "per user"),
+    "by.sex": ("性别", "sex"),
+    "by.region": ("地区", "region"),
+    "by.city": ("城市", "city"),
+    "by.source_channel": ("渠道", "channel"),
+    "by.channel": ("渠道", "channel"),
+    "funnel_step.register": ("注册", "Register"),
+    "funnel_step.app_open": ("打开应用", "Open app"),
+    "funnel_step.search": ("搜索", "Search"),
+    "funnel_step.view_content": ("浏览内容", "View content"),
+    "funnel_step.view_doctor": ("浏览医生", "View doctor"),
+    "funnel_step.consult": ("问诊", "Consult"),
+    "funnel_step.book": ("预约", "Book"),
+    "funnel_step.pay": ("支付", "Pay"),
+    "funnel_step.repurchase": ("复购", "Repurchase"),
+    "funnel_step.package": ("购买服务包", "Buy package"),
+    "funnel_step.share": ("分享", "Share"),
+    "funnel_step.invite": ("邀请", "Invite"),
+    # tags and their values (labels as defined in careops.tags; names per the glossary)
+    "tag.last_consult_at": ("最近问诊时间", "Last consultation"),
+    "tag.consults_30d": ("近30天问诊次数", "Consultations, 30 days"),
+    "tag.consults_90d": ("近90天问诊次数", "Consultations, 90 days"),
+    "tag.orders_30d": ("近30天订单数", "Paid orders, 30 days"),
+    "tag.orders_90d": ("近90天订单数", "Paid orders, 90 days"),
+    "tag.search_keywords": ("近期搜索关键词", "Recent search keywords"),
+    "tag.usual_active_hour": ("常用活跃时段", "Usual active hour"),
+    "tag.night_owl": ("夜猫子", "Night owl"),
+    "tag.active_days_30d": ("近30天活跃天数", "Active days, 30 days"),
+    "tag.services_30d": ("近30天服务次数", "Services, 30 days"),
+    "tag.last_active_day": ("最近活跃日", "Last active day"),
+    "tag.inactive_days": ("未活跃天数", "Inactive days"),
+    "tag.has_hypertension": ("高血压史", "Hypertension history"),
+    "tag.has_diabetes": ("糖尿病史", "Diabetes history"),
+    "tag.has_coronary_heart_disease": ("冠心病史", "Coronary heart disease history"),
+    "tag.has_copd": ("慢阻肺史", "COPD history"),
+    "tag.has_asthma": ("哮喘史", "Asthma history"),
+    "tag.has_chronic_kidney_disease": ("慢性肾病史", "Chronic kidney disease history"),
+    "tag.has_hyperlipidemia": ("高脂血症史", "Hyperlipidemia history"),
+    "tag.chronic_conditions": ("慢病", "Chronic conditions"),
+    "tag.chronic": ("慢病患者", "Chronic patient"),
+    "tag.allergy": ("过敏史", "Allergy"),
+    "tag.family_history": ("家族史", "Family history"),
+    "tag.days_without_bp": ("未测血压天数", "Days without BP reading"),
+    "tag.days_without_glucose": ("未测血糖天数", "Days without glucose reading"),
+    "tag.health_stage": ("健康阶段", "Health stage"),
+    "value.health_stage.prevention": ("预防期", "Prevention"),
+    "value.health_stage.self_check": ("症状自查期", "Symptom self-check"),
+    "value.health_stage.in_treatment": ("治疗期", "In treatment"),
+    "value.health_stage.recovery": ("康复期", "Recovery"),
+    "tag.need_priority": ("需求优先级", "Need priority"),
+    "value.need_priority.high": ("高", "High"),
+    "value.need_priority.mid": ("中", "Mid"),
+    "value.need_priority.low": ("低", "Low"),
+    "tag.lifecycle": ("生命周期", "Lifecycle"),
+    "value.lifecycle.new": ("新用户", "New"),
+    "value.lifecycle.active": ("活跃用户", "Active"),
+    "value.lifecycle.occasional": ("低频用户", "Occasional"),
+    "value.lifecycle.silent": ("沉默用户", "Silent"),
+    "value.lifecycle.churned": ("流失用户", "Churned"),
+    "tag.churn_risk": ("流失预警", "At risk"),
+    "tag.health_need": ("健康需求", "Health need"),
+    "value.health_need.health_management": ("健康管理型", "Health management"),
+    "value.health_need.acute": ("急症问诊型", "Acute consultation"),
+    "value.health_need.prevention": ("预防保健型", "Prevention"),
+    "value.health_need.medical_resources": ("医疗资源型", "Medical resources"),
+    "tag.data_richness": ("数据丰富度", "Data richness"),
+    "value.data_richness.medical": ("医疗数据型", "Medical data"),
+    "value.data_richness.behavioral": ("行为数据型", "Behavioural data"),
+    "value.data_richness.basic": ("基础数据型", "Basic data"),
+    "tag.frequent_consulter": ("高频问诊", "Frequent consulter"),
+    "tag.health_manager": ("健康管理", "Health manager"),
+    "tag.interactive": ("互动参与", "Interactive participant"),
+    "tag.active_subgroup": ("活跃细分", "Active sub-group"),
+    "value.active_subgroup.frequent_consulter": ("高频问诊", "Frequent consulter"),
+    "value.active_subgroup.health_manager": ("健康管理", "Health manager"),
+    "value.active_subgroup.interactive": ("互动参与", "Interactive participant"),
+    "tag.elderly": ("老年人", "Elderly"),
+    "tag.child": ("儿童", "Child"),
+    "tag.age": ("年龄", "Age"),
+    "tag.age_band": ("年龄段", "Age band"),
+    "value.age_band.0-14": ("0-14岁", "0-14"),
+    "value.age_band.15-24": ("15-24岁", "15-24"),
+    "value.age_band.25-34": ("25-34岁", "25-34"),
+    "value.age_band.35-44": ("35-44岁", "35-44"),
+    "value.age_band.45-59": ("45-59岁", "45-59"),
+    "value.age_band.60+": ("60岁及以上", "60+"),
+    "value.age_band.unknown": ("未知", "Unknown"),
+    "tag.sex": ("性别", "Sex"),
+    "value.sex.M": ("男", "Male"),
+    "value.sex.F": ("女", "Female"),
+    "value.sex.U": ("未知", "Unknown"),
+    "tag.region": ("地区", "Region"),
+    "tag.registered_days": ("注册天数", "Days since registration"),
+    "tag.managed_by": ("代管账号", "Managed by"),
+    "tag.proxy_managed": ("家属代管", "Managed by family"),
+    "tag.family_manager": ("家庭账号管理者", "Family account manager"),
+    "tag.rfm_recency": ("R评分", "RFM recency score"),
+    "tag.rfm_frequency": ("F评分", "RFM frequency score"),
+    "tag.rfm_monetary": ("M评分", "RFM monetary score"),
+    "tag.rfm_score": ("RFM总分", "RFM score"),
+    "tag.health_contribution": ("健康贡献度", "Health contribution"),
+    "tag.paid_orders": ("付费订单数", "Paid orders"),
+    "tag.spend_cny": ("累计消费", "Total spend (¥)"),
+    "tag.repurchase_confirmed": ("复购确认", "Repurchase confirmed"),
+    "tag.high_spend_unconfirmed": ("高消费待复购确认", "High spend, no repurchase yet"),
+    "tag.ltv_tier": ("LTV分层", "LTV tier"),
+    "value.ltv_tier.ltv_high": ("高LTV(>¥1000)", "LTV high"),
+    "value.ltv_tier.ltv_mid": ("中LTV(¥300–1000)", "LTV mid"),
+    "value.ltv_tier.ltv_low": ("低LTV(<¥300)", "LTV low"),
+    "tag.value": ("价值", "Value"),
+    "value.value.high": ("高价值", "High value"),
+    "value.value.mid": ("中价值", "Mid value"),
+    "value.value.low": ("低价值", "Low value"),
+    # metrics (careops.metrics; names per the glossary)
+    "metric.new_users": ("新增用户", "New users"),
+    "metric.cac": ("获客成本", "CAC"),
+    "metric.precise_reach_rate": ("精准触达率", "Precise-reach rate"),
+    "metric.funnel": ("转化漏斗", "Conversion funnel"),
+    "metric.consult_rate": ("问诊率", "Consult rate"),
+    "metric.booking_rate": ("预约率", "Booking rate"),
+    "metric.paid_conversion": ("付费转化率", "Paid conversion"),
+    "metric.arpu": ("客单价(ARPU)", "ARPU"),
+    "metric.cohort_retention": ("同期群留存", "Cohort retention"),
+    "metric.d1_retention": ("次日留存", "D1 retention"),
+    "metric.d7_retention": ("7日留存", "D7 retention"),
+    "metric.d30_retention": ("30日留存", "D30 retention"),
+    "metric.mau": ("月活(MAU)", "MAU"),
+    "metric.monthly_active_days": ("月活跃天数(人均)", "Active days per monthly active user"),
+    "metric.repurchase_rate": ("复购率", "Repurchase rate"),
+    "metric.silent_recall_rate": ("沉默用户召回率", "Silent-user recall rate"),
+    "metric.share_rate": ("分享率", "Share rate"),
+    "metric.invites_per_user": ("人均邀请数", "Invites per user"),
+    "metric.invite_conversion": ("邀请转化率", "Invite conversion"),
+    "metric.k_factor": ("裂变系数(K因子)", "K-factor"),
+    "metric.ltv": ("历史LTV", "Historical LTV"),
+    "metric.roi": ("投资回报率(ROI)", "ROI"),
+    "metric.nps": ("净推荐值(NPS)", "NPS"),
+    "metric.satisfaction": ("满意度", "Satisfaction"),
+    "metric.complaint_rate": ("投诉率", "Complaint rate"),
+    "metric.first_reply_sla_rate": ("首次回复达标率", "First reply within SLA"),
+    "metric.first_reply_mean_s": ("平均首次回复时长", "Mean first-reply time"),
+    "metric.adherence_rate": ("用药依从性", "Medication adherence"),
+    "metric.pdc_mean": ("平均用药覆盖率(PDC)", "Mean PDC"),
+    "metric.bp_control_rate": ("血压控制率", "BP control rate"),
+    "metric.glucose_control_rate": ("血糖控制率", "Glucose control rate"),
+    "metric.package_activation_rate": ("服务包激活率", "Package activation"),
+    "metric.renewal_rate": ("续费率", "Renewal rate"),
+    # acquisition channels (patients.source_channel, marketing_spend.channel)
+    "channel.douyin": ("抖音", "Douyin"),
+    "channel.baidu_search": ("百度搜索", "Baidu search"),
+    "channel.wechat_ads": ("微信广告", "WeChat ads"),
+    "channel.wechat_ad": ("微信广告", "WeChat ads"),
+    "channel.wechat": ("微信", "WeChat"),
+    "channel.hospital_offline": ("线下医院", "Hospital (offline)"),
+    "channel.organic": ("自然流量", "Organic"),
+    "channel.referral": ("邀请裂变", "Referral"),
+    "channel.app_store": ("应用商店", "App store"),
+    "channel.xiaohongshu": ("小红书", "Xiaohongshu"),
+    "channel.kuaishou": ("快手", "Kuaishou"),
+    "channel.alipay": ("支付宝", "Alipay"),
+    "channel.other": ("其他", "Other"),
+    # message channels (consents.channel, journeys)
+    "contact_channel.sms": ("短信", "SMS"),
+    "contact_channel.wechat": ("微信", "WeChat"),
+    "contact_channel.app_push": ("App推送", "App push"),
+    "contact_channel.email": ("邮件", "Email"),
+    "contact_channel.phone": ("电话", "Phone"),
+    "contact_channel.all": ("全部渠道", "All channels"),
+    # words of every shell
+    "word.yes": ("是", "yes"),
+    "word.no": ("否", "no"),
+    "word.unknown": ("未知", "unknown"),
+    "word.group": ("分组", "group"),
+    "word.value": ("值", "value"),
+    "word.all_history": ("累计", "all history"),
+    "word.last_days": ("近{days}天", "last {days} days"),
+    "word.days": ("天", "days"),
+    "word.seconds": ("秒", "s"),
+    "word.error": ("错误", "error"),
+    "word.event": ("事件 {name}", "event {name}"),
+    # k-means clusters (careops cluster)
+    "cluster.title": ("聚类结果", "Clusters"),
+    "cluster.cluster": ("群", "cluster"),
+    "cluster.name": ("建议名称", "proposed name"),
+    "cluster.size": ("人数", "patients"),
+    "cluster.share": ("占比", "share"),
+    "cluster.traits": ("特征", "traits"),
+    "cluster.layers": ("突出的分层", "over-represented layers"),
+    "cluster.plain": ("普通人群", "Typical patients"),
+    "cluster.group": ("人群", "patients"),
+    # careops demo
+    "demo.refuse_foreign": (
+        "{folder} 不是空目录, 也不是 CareOps 创建的演示目录: 不会删除它; 换一个新目录 --dir",
+        "{folder} is not empty and not a demo folder made by CareOps: it is not deleted; "
+        "pass a new folder with --dir",
+    ),
+    "demo.refuse_used": (
+        "{folder} 中的演示仓库在演示之后又被使用过 ({what}): 不会覆盖; 加 --yes 重新生成"
+        "(删除这些内容), 或换一个目录 --dir",
+        "the demo warehouse in {folder} was used after the demo ({what}): it is not "
+        "overwritten; pass --yes to start over (this deletes that work), or another --dir",
+    ),
+    "demo.used_loads": ("{n} 次导入", "{n} later load(s)"),
+    "demo.used_audit": ("{n} 条审计记录", "{n} audit entr(ies)"),
+    "demo.used_snapshots": ("{n} 个标签快照", "{n} tag snapshot(s)"),
+    "demo.used_experiments": ("{n} 个实验", "{n} experiment(s)"),
+    "demo.simulate": ("1/4 模拟 {users} 名患者 × {days} 天", "1/4 simulate {users} patients × "
+                      "{days} days"),
+    "demo.ingest": ("2/4 导入仓库", "2/4 ingest into the warehouse"),
+    "demo.tags": ("3/4 标签与分层", "3/4 tags and layers"),
+    "demo.summary": ("4/4 概况", "4/4 summary"),
+    "demo.tagged": ("已计算 {n} 位患者的标签", "tags computed for {n} patients"),
+    "demo.layers_title": ("用户分层", "Layers"),
+    "demo.computing": ("正在计算标签 …", "computing tags …"),
+    "demo.warehouse": ("仓库", "warehouse"),
+    "demo.use_it": ("让后续命令使用演示仓库", "make the next commands use it"),
+    "demo.try": ("试试", "try"),
+    # simulator summary (careops simulate, careops demo)
+    "sim.personas": ("患者画像", "Personas"),
+    "sim.persona": ("画像", "persona"),
+    "sim.patients": ("患者数", "patients"),
+    "sim.volumes": ("事件 {events} · 订单 {orders} · 收入 ¥{revenue}",
+                    "events {events} · orders {orders} · revenue ¥{revenue}"),
+    "sim.calibration": ("校准", "Calibration"),
+    "sim.metric": ("指标", "metric"),
+    "sim.value": ("值", "value"),
+    "sim.target": ("目标", "target"),
+    "sim.ok": ("达标", "ok"),
+    "sim.progress": ("模拟患者", "simulating"),
+}
+
+#: Chinese descriptions of tags and metrics (the English ones stay beside each definition)
+DESCRIPTIONS_ZH: dict[str, str] = {
+    # tags
+    "tag.last_consult_at": "统计日之前最近一次问诊的开始时间(UTC)",
+    "tag.consults_30d": "统计日之前 30 天内的问诊次数",
+    "tag.consults_90d": "统计日之前 90 天内的问诊次数",
+    "tag.orders_30d": "统计日之前 30 天内的已支付订单数",
+    "tag.orders_90d": "统计日之前 90 天内的已支付订单数",
+    "tag.search_keywords": "近 tags.keyword_days 天搜索词中最常见的 jieba 分词, 逗号分隔",
+    "tag.usual_active_hour": "习惯窗口内事件最多的当地小时(0–23); 并列取较早的小时",
+    "tag.night_owl": "习惯窗口内至少 tags.night_min_share 的事件发生在夜间",
+    "tag.active_days_30d": "活跃窗口内有事件、问诊或订单的医院当地天数",
+    "tag.services_30d": "活跃窗口内的问诊、已支付订单与权益使用次数",
+    "tag.last_active_day": "统计日之前最近的活跃日; 此后没有活跃则为注册日",
+    "tag.inactive_days": "最近活跃日到统计日之间的整天数(昨天活跃 = 0)",
+    "tag.has_hypertension": "高血压: 来自诊断记录(ICD-10 I10–I15)、问诊诊断或处方",
+    "tag.has_diabetes": "糖尿病: 来自诊断记录(ICD-10 E10、E11、E13、E14)、问诊诊断或处方",
+    "tag.has_coronary_heart_disease": "冠心病: 来自诊断记录(ICD-10 I20、I25)、问诊诊断或处方",
+    "tag.has_copd": "慢阻肺: 来自诊断记录(ICD-10 J44)、问诊诊断或处方",
+    "tag.has_asthma": "哮喘: 来自诊断记录(ICD-10 J45)、问诊诊断或处方",
+    "tag.has_chronic_kidney_disease": "慢性肾病: 来自诊断记录(ICD-10 N18)、问诊诊断或处方",
+    "tag.has_hyperlipidemia": "高脂血症: 来自诊断记录(ICD-10 E78)、问诊诊断或处方",
+    "tag.chronic_conditions": "识别出的慢病, 按固定顺序以逗号连接的代码",
+    "tag.chronic": "特殊人群: 至少有一种慢病",
+    "tag.allergy": "有类别为过敏(allergy)的诊断记录",
+    "tag.family_history": "有类别为家族史(family_history)的诊断记录",
+    "tag.days_without_bp": "最近一次血压测量到统计日的整天数(空: 从未测量)",
+    "tag.days_without_glucose": "最近一次血糖测量到统计日的整天数(空: 从未测量)",
+    "tag.health_stage": "治疗期: 处方仍在用药期内或 tags.treatment_days 内有问诊; 康复期: "
+                        "tags.recovery_days 内接受过治疗; 症状自查期: tags.self_check_days 内"
+                        "搜索过; 否则为预防期",
+    "tag.need_priority": "高: tags.urgent_days 内有血压/血糖异常读数、急症问诊或急症搜索; 中: "
+                         "慢病患者、治疗期或康复期; 否则为低",
+    "tag.lifecycle": "新用户: 注册不超过 lifecycle.new_max_days 天; 流失: 未活跃超过 "
+                     "churned_min_days 天; 沉默: 未活跃至少 silent_min_days 天; 活跃: 活跃窗口内"
+                     "活跃天数与服务次数达标; 其余为低频用户",
+    "tag.churn_risk": "流失预警: 未活跃至少 lifecycle.churn_risk_days 天, 尚未沉默",
+    "tag.health_need": "tags.need_days 内信号最多的需求(并列依次取急症、健康管理、医疗资源、"
+                       "预防); 没有信号时慢病患者为健康管理型, 其余为预防保健型",
+    "tag.data_richness": "医疗数据型: 有诊断、检测、处方、就诊或带诊断的问诊; 行为数据型: 有事件、"
+                         "问诊或订单; 否则为基础数据型(仅注册)",
+    "tag.frequent_consulter": "活跃用户, 且活跃窗口内问诊至少 lifecycle.frequent_consulter_min 次",
+    "tag.health_manager": "活跃用户, 且活跃窗口内有设备/体检读数或服务包使用, 或服务包在有效期内",
+    "tag.interactive": "活跃用户, 且活跃窗口内有分享、邀请、评论、点赞、发帖或参加活动",
+    "tag.active_subgroup": "第一个符合的活跃细分(高频问诊、健康管理、互动参与)",
+    "tag.elderly": "特殊人群: 年龄 ≥ tags.elderly_min_age",
+    "tag.child": "特殊人群: 年龄 ≤ tags.child_max_age",
+    "tag.age": "统计日的周岁年龄(按出生日期; 未知为空)",
+    "tag.age_band": "统计日的年龄段; 分段见设置 tags.age_bands",
+    "tag.sex": "登记的性别(M/F/U)",
+    "tag.region": "登记的地区",
+    "tag.registered_days": "注册日(医院时间)到统计日的天数; 昨天注册 = 1",
+    "tag.managed_by": "代管该患者的家庭账号(patients.managed_by)",
+    "tag.proxy_managed": "该患者的账号由家属代管(代注册)",
+    "tag.family_manager": "该患者至少代管一位家庭成员的账号",
+    "tag.rfm_recency": "tags.rfm_days 内没有已支付订单为 0; 否则 1 + 满足的 tags.rfm_recency_days "
+                       "阈值数",
+    "tag.rfm_frequency": "tags.rfm_days 内已支付订单数达到的 tags.rfm_frequency 阈值数",
+    "tag.rfm_monetary": "tags.rfm_days 内已支付金额达到的 tags.rfm_monetary_cny 阈值数",
+    "tag.rfm_score": "R、F、M 三项评分之和(0–15)",
+    "tag.health_contribution": "tags.need_days 内分享、邀请与活动次数达到的 tags.contribution "
+                               "阈值数(0–3)",
+    "tag.paid_orders": "统计日之前的全部已支付订单数",
+    "tag.spend_cny": "统计日之前已支付订单的金额合计(元)",
+    "tag.repurchase_confirmed": "已支付订单至少 tags.repurchase_min_orders 笔",
+    "tag.high_spend_unconfirmed": "消费超过 value.ltv_high_cny, 但订单少于 "
+                                  "tags.repurchase_min_orders 笔",
+    "tag.ltv_tier": "LTV 模型上线前按消费分层: 超过 value.ltv_high_cny(已确认复购)为高LTV; "
+                    "不低于 value.ltv_mid_cny 为中LTV; 否则为低LTV",
+    "tag.value": "RFM 总分 + 健康贡献度 ≥ tags.value_high_min 且已确认复购为高价值; ≥ "
+                 "tags.value_mid_min(或高分未确认复购)为中价值; 否则为低价值",
+    # metrics
+    "metric.new_users": "窗口内注册的患者数(按渠道: source_channel)",
+    "metric.cac": "窗口内每位新用户的营销花费; 每位新用户承担其渠道的花费 / 新用户数, 自然渠道"
+                  "(无花费)为 0, 整体即综合获客成本",
+    "metric.precise_reach_rate": "送达目标人群内用户的消息占比(带 in_target 的 message_delivered "
+                                 "事件; 无该属性的事件不计)",
+    "metric.funnel": "有序漏斗(默认 注册 → 搜索 → 问诊 → 支付 → 复购): 期内进入第一步的用户在转化"
+                     "窗口内依次到达各步的人数及各步流失",
+    "metric.consult_rate": "窗口内活跃用户中至少问诊一次的占比",
+    "metric.booking_rate": "窗口内活跃用户中预约线下就诊(线下问诊或就诊记录)的占比",
+    "metric.paid_conversion": "窗口内活跃用户中至少有一笔已支付订单的占比",
+    "metric.arpu": "窗口内已支付收入 / 窗口内活跃用户数(不含退款)",
+    "metric.cohort_retention": "按注册周或注册月的次日/7日/30日留存(恰好第 n 天); 第 n 天结束后"
+                               "才计入",
+    "metric.d1_retention": "窗口(后移 1 天, 使第 1 天已结束)内注册的用户中, 注册后恰好第 1 天活跃"
+                           "的占比",
+    "metric.d7_retention": "窗口(后移 7 天, 使第 7 天已结束)内注册的用户中, 注册后恰好第 7 天活跃"
+                           "的占比",
+    "metric.d30_retention": "窗口(后移 30 天, 使第 30 天已结束)内注册的用户中, 注册后恰好第 30 天"
+                            "活跃的占比",
+    "metric.mau": "统计日之前 30 天内至少有一个活跃日的用户数",
+    "metric.monthly_active_days": "近 30 天月活用户的人均活跃天数",
+    "metric.repurchase_rate": "窗口内有已支付订单的用户中, 有两笔及以上的占比",
+    "metric.silent_recall_rate": "窗口开始时沉默的用户(最近活跃距今在 lifecycle.silent_min_days "
+                                 "与 churned_min_days 之间)在窗口内重新活跃的占比",
+    "metric.share_rate": "窗口内活跃用户中至少分享或邀请一次的占比",
+    "metric.invites_per_user": "窗口内被邀请的不同用户数 / 窗口内活跃用户数",
+    "metric.invite_conversion": "窗口内发出的邀请中, 被邀请人(统计日前)以邀请人为 referrer_id "
+                                "注册的占比",
+    "metric.k_factor": "人均邀请数 × 邀请转化率: 每位活跃用户的邀请在窗口内带来的新用户",
+    "metric.ltv": "统计日前注册的每位患者在全部历史中的已支付收入",
+    "metric.roi": "(LTV − CAC) / CAC, 按渠道的历史 LTV 与全期获客成本; > 1 健康, > 3 理想; 无花费"
+                  "的分组(仅自然流量)无定义",
+    "metric.nps": "窗口内 NPS 问卷的净推荐值: 推荐者(分数 ≥ metrics.nps_promoter_min, 9)占比减"
+                  "贬损者(≤ nps_detractor_max, 6)占比",
+    "metric.satisfaction": "窗口内 CSAT 回答(1–5)中不低于 metrics.csat_satisfied_min(4)的占比",
+    "metric.complaint_rate": "窗口内投诉工单数 / 窗口内问诊数",
+    "metric.first_reply_sla_rate": "窗口内线上问诊中医生首次回复在 metrics.first_reply_sla_s"
+                                   "(600 秒)内的占比",
+    "metric.first_reply_mean_s": "窗口内线上问诊医生首次回复的平均秒数",
+    "metric.adherence_rate": "窗口内有药品供应的患者中, 用药覆盖率(PDC)不低于 "
+                             "metrics.adherence_pdc_min(0.8)的占比",
+    "metric.pdc_mean": "窗口内处方覆盖天数的平均比例",
+    "metric.bp_control_rate": "窗口内有血压读数的患者中, 最近一次收缩压低于 "
+                              "health.bp_systolic_max(140)且舒张压低于 bp_diastolic_max(90)"
+                              "的占比",
+    "metric.glucose_control_rate": "窗口内有血糖读数(LOINC 2339-0、2345-7、15074-8、14749-6, "
+                                   "mmol/L)的患者中, 最近一次读数低于 "
+                                   "metrics.glucose_control_max_mmol(7.0, 中国 2 型糖尿病指南"
+                                   "空腹目标)的占比",
+    "metric.package_activation_rate": "窗口内开始(且距统计日至少 health.package_activation_days"
+                                      " 天)的服务包中, 前 90 天内权益使用达到 "
+                                      "health.package_activation_uses(5)次的占比",
+    "metric.renewal_rate": "窗口内结束(且距统计日至少 metrics.renewal_grace_days 天)的服务包中"
+                           "被续费的占比: 之后有 renewal_of 指向它的服务包, 或同一患者同一服务包"
+                           "在宽限期内开始; 取消与退款的不计",
+}
+
+#: breakdowns that are channels: their groups read as channel labels
+CHANNEL_BREAKDOWNS = frozenset({"channel", "source_channel"})
+UNKNOWN_GROUP = "(unknown)"
+
+
+def _pick(entry: tuple[str, str], lang: str) -> str:
+    return entry[1] if lang == "en" else entry[0]
+
+
+def has(key: str) -> bool:
+    """Whether the catalogue names `key`."""
+    return key in CATALOGUE
+
+
+def label(key: str, lang: str = "zh", **fields: object) -> str:
+    """The label of `key` in `lang` (`zh` unless `en`), with `{fields}` filled in when given.
+
+    An unknown key is a programmer error (KeyError): every shown word has an entry."""
+    text = _pick(CATALOGUE[key], lang)
+    return text.format(**fields) if fields else text
+
+
+def label_or(key: str, default: str, lang: str = "zh") -> str:
+    """The label of `key`, or `default` when the catalogue does not name it."""
+    entry = CATALOGUE.get(key)
+    return default if entry is None else _pick(entry, lang)
+
+
+def section(prefix: str) -> dict[str, tuple[str, str]]:
+    """The entries under `prefix.` with the prefix removed (`section("ingest")["table"]`)."""
+    cut = len(prefix) + 1
+    return {k[cut:]: v for k, v in CATALOGUE.items() if k.startswith(prefix + ".")}
+
+
+# ---- tags and layers ---------------------------------------------------------------------
+
+
+def tag_label(name: str, lang: str = "zh") -> str:
+    """A tag's name as people read it (生命周期 / Lifecycle); unknown tags read as their name."""
+    return label_or(f"tag.{name}", name, lang)
+
+
+def layer_label(dimension: str, lang: str = "zh") -> str:
+    """A layer dimension's name (the four layers are tags: lifecycle, health_need, value,
+    data_richness)."""
+    return tag_label(dimension, lang)
+
+
+def value_label(tag: str, code: object, lang: str = "zh") -> str:
+    """A tag value as people read it: 低频用户 for lifecycle `occasional`, 是/否 for a flag;
+    a value the catalogue does not know reads as itself, None as ``."""
+    if code is None:
+        return ""
+    if isinstance(code, bool):
+        return yes_no(code, lang)
+    return label_or(f"value.{tag}.{code}", str(code), lang)
+
+
+def tag_description(name: str, lang: str = "zh") -> str:
+    """What a tag means: Chinese from this catalogue, English from the tag's definition."""
+    return _description("tag", name, lang)
+
+
+def yes_no(value: bool, lang: str = "zh") -> str:
+    return label("word.yes" if value else "word.no", lang)
+
+
+# ---- metrics -----------------------------------------------------------------------------
+
+
+def metric_label(name: str, lang: str = "zh") -> str:
+    """A metric's name (7日留存 / D7 retention); unknown metrics read as their name."""
+    return label_or(f"metric.{name}", name, lang)
+
+
+def metric_description(name: str, lang: str = "zh") -> str:
+    """What a metric means: Chinese from this catalogue, English from its definition."""
+    return _description("metric", name, lang)
+
+
+def category_label(category: str, lang: str = "zh") -> str:
+    return label_or(f"category.{category}", category, lang)
+
+
+def unit_label(unit: str, lang: str = "zh") -> str:
+    return label_or(f"unit.{unit}", unit, lang)
+
+
+def funnel_step_label(code: str, lang: str = "zh") -> str:
+    """A funnel step (注册, 支付); `event:NAME` reads as 事件 NAME."""
+    if code.startswith("event:"):
+        return label("word.event", lang, name=code[len("event:"):])
+    return label_or(f"funnel_step.{code}", code, lang)
+
+
+def window_text(days: int | None, lang: str = "zh") -> str:
+    """The look-back a metric used: 近365天 / last 365 days; 累计 / all history without one."""
+    if days is None:
+        return label("word.all_history", lang)
+    return label("word.last_days", lang, days=days)
+
+
+# ---- channels and breakdown groups -------------------------------------------------------
+
+
+def channel_label(code: str | None, lang: str = "zh") -> str:
+    """An acquisition channel (抖音 for `douyin`); unknown channels read as their code."""
+    if code is None or code == UNKNOWN_GROUP:
+        return label("word.unknown", lang)
+    return label_or(f"channel.{code}", str(code), lang)
+
+
+def contact_channel_label(code: str, lang: str = "zh") -> str:
+    """A message channel (短信 for `sms`)."""
+    return label_or(f"contact_channel.{code}", code, lang)
+
+
+def by_label(by: str | None, lang: str = "zh") -> str:
+    """A breakdown's name: 渠道 for `channel`, a tag's label (生命周期), else the name."""
+    if by is None:
+        return label("word.group", lang)
+    return label_or(f"by.{by}", tag_label(by, lang), lang)
+
+
+def group_label(by: str | None, code: str | None, lang: str = "zh") -> str:
+    """A group of a breakdown: a channel's or a tag value's label, else the code; unknown
+    (None or `(unknown)`) reads as 未知."""
+    if code is None or code == UNKNOWN_GROUP:
+        return label("word.unknown", lang)
+    if by in CHANNEL_BREAKDOWNS:
+        return channel_label(code, lang)
+    return value_label(by, code, lang) if by else str(code)
+
+
+# ---- completeness ------------------------------------------------------------------------
+
+
+def _description(kind: str, name: str, lang: str) -> str:
+    if lang != "en" and f"{kind}.{name}" in DESCRIPTIONS_ZH:
+        return DESCRIPTIONS_ZH[f"{kind}.{name}"]
+    return _definition(kind, name) or DESCRIPTIONS_ZH.get(f"{kind}.{name}", "")
+
+
+def _definition(kind: str, name: str) -> str:
+    """The English description beside the definition of tag or metric `name` ('' if none)."""
+    if kind == "tag":
+        from careops.tags.registry import REGISTRY, all_tags
+
+        all_tags()
+        found = REGISTRY.get(name)
+    else:
+        from careops.metrics.registry import REGISTRY as METRICS
+        from careops.metrics.registry import all_metrics
+
+        all_metrics()
+        found = METRICS.get(name)
+    return found.description if found is not None else ""
+
+
+def missing(keys: Iterable[str]) -> list[str]:
+    """Those of `keys` the catalogue lacks (for tests and `careops doctor`-style checks)."""
+    return [k for k in keys if k not in CATALOGUE]
