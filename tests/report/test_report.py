@@ -7,9 +7,11 @@ import re
 import shutil
 import subprocess
 
+import pyarrow as pa
 import pytest
 
 from careops.report import build_report, render_html, write_report
+from careops.report.render import kpi_groups
 from tests.conftest import fill
 from tests.metrics import hospital as h
 
@@ -32,7 +34,7 @@ def zh_report(data):
 def options(page: str) -> dict:
     m = re.search(r"var OPTIONS = (\{.*?\});\n", page, re.S)
     assert m
-    return json.loads(m.group(1).replace("<\\/", "</"))
+    return json.loads(m.group(1))
 
 
 def test_report_in_chinese_by_default(zh_report):
@@ -41,9 +43,9 @@ def test_report_in_chinese_by_default(zh_report):
     assert '<html lang="zh-CN">' in page
     for text in ("互联网医院运营指标报告", "转化漏斗", "付费转化率", "7日留存", "血压控制率"):
         assert text in page
-    kpis = {k["name"]: k for k in report.kpis}
+    kpis = {k["name"]: k for g in kpi_groups(report, "zh") for k in g["cards"]}
     assert kpis["paid_conversion"]["value"] == "25.0%"
-    assert kpis["paid_conversion"]["detail"] == "1 / 4"
+    assert kpis["paid_conversion"]["detail"].endswith(" · 1 / 4")
     assert kpis["arpu"]["value"] == "¥15.00"
     funnel = options(page)["chart-funnel"]["series"][0]["data"]
     assert [d["value"] for d in funnel] == [5, 3, 2, 2, 1]
@@ -57,7 +59,7 @@ def test_report_is_self_contained(zh_report):
 
 
 def test_report_in_english(data, tmp_path):
-    path = write_report(build_report(data, h.AS_OF_VALUE, lang="en"), tmp_path / "r" / "x.html")
+    path = write_report(build_report(data, h.AS_OF_VALUE), tmp_path / "r" / "x.html", "en")
     page = path.read_text(encoding="utf-8")
     assert '<html lang="en">' in page and "Internet hospital operations report" in page
     channels = options(page)["chart-channels"]
@@ -161,14 +163,15 @@ def test_breakdown_charts_order_groups_name_axes_and_hide_small_groups():
     assert names["新增用户(右轴)"]["yAxisIndex"] == 1 and names["历史LTV(左轴)"]["yAxisIndex"] == 0
     assert names["历史LTV(左轴)"]["data"] == [80, None]
     assert ch["yAxis"][0]["name"].startswith("¥") and "新增用户" in ch["yAxis"][1]["name"]
-    assert ch["xAxis"]["data"] == ["douyin", "tiny(不足30人)"]
+    assert ch["xAxis"]["data"] == ["抖音", "tiny(不足30人)"]  # channels read as labels
 
 
 def test_report_names_windows_funnel_parameters_breakdown_and_empty_reach(data):
     report = build_report(data, h.AS_OF_CONVERSION, by="lifecycle")
     page = render_html(report)
-    kpis = {k["name"]: k for k in report.kpis}
-    assert kpis["repurchase_rate"]["window"] == "近365天" and kpis["ltv"]["window"] == "累计"
+    kpis = {k["name"]: k for g in kpi_groups(report, "zh") for k in g["cards"]}
+    assert kpis["repurchase_rate"]["detail"].startswith("近365天 · ")
+    assert kpis["ltv"]["detail"].startswith("累计 · ")
     assert "暂无触达数据" in kpis["precise_reach_rate"]["note"]
     assert "暂无触达数据" in page and "近365天" in page
     assert "步骤 注册 → 搜索 → 问诊 → 支付 → 复购" in page and "{&#x27;steps" not in page
@@ -186,3 +189,68 @@ def test_report_says_where_the_data_ends(data):
     late = end + timedelta(days=40)
     page = render_html(build_report(data, late))
     assert 'class="stale"' in page and f"--as-of {end + timedelta(days=1)}" in page
+
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+@pytest.fixture(scope="module")
+def hostile_page(tmp_path_factory):
+    """The report of the hand-built hospital with channel v_douyin renamed to markup."""
+    from careops.warehouse import create_tables, warehouse
+
+    tables = h.tables()
+    patients = tables["patients"]
+    channels = [HOSTILE if c == "v_douyin" else c
+                for c in patients.column("source_channel").to_pylist()]
+    tables["patients"] = patients.set_column(
+        patients.column_names.index("source_channel"), "source_channel",
+        pa.array(channels, pa.string()))
+    with warehouse(f"duckdb:///{tmp_path_factory.mktemp('x') / 'wh.duckdb'}") as con:
+        create_tables(con)
+        fill(con, tables)
+        return render_html(build_report(con, h.AS_OF_VALUE))
+
+
+def test_hostile_channel_names_show_as_text(hostile_page):
+    """A channel (or group) name holding markup is escaped in the page and cannot end the
+    chart script: the value shows as text, never runs."""
+    page = hostile_page
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert page.count("<script>") == 2  # ECharts and the chart code, nothing else
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" \
+        in page  # the channel table shows the name as text
+    channels_chart = options(page)["chart-channels"]
+    assert any(x.startswith(HOSTILE) for x in channels_chart["xAxis"]["data"])  # JSON intact
+
+
+@pytest.mark.browser
+def test_hostile_channel_names_run_nothing_in_chromium(hostile_page, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.fail("chromium is not installed (make browser)")
+    path = tmp_path / "hostile.html"
+    path.write_text(hostile_page.replace("alert(1)", "document.title='pwned'"), encoding="utf-8")
+    dom = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-background-networking", "--virtual-time-budget=5000", "--dump-dom",
+         path.as_uri()], capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    assert 'data-rendered="yes"' in dom  # the chart script ran to its end
+    markup = re.sub(r"<script>.*?</script>", "", dom, flags=re.S)  # ECharts' own code out
+    assert "<img" not in markup  # the name was never parsed as an element
+    assert "pwned" not in dom.split("</title>", 1)[0]  # nor its handler run
+
+
+def test_channels_read_as_chinese_labels_in_the_table(zh_report):
+    page = render_html(zh_report)
+    table = page.split('class="channel-table"', 1)[1].split("</table>", 1)[0]
+    assert "<th>渠道</th>" in table and "<th>获客成本</th>" in table
+
+
+def test_report_data_carries_codes_only(zh_report):
+    """The data functions return codes and numbers; words come at rendering."""
+    kpi = zh_report.kpis[0]
+    assert (kpi.name, kpi.category, kpi.unit) == ("new_users", "acquisition", "count")
+    assert not hasattr(zh_report, "lang")
+    assert "New users" in render_html(zh_report, "en") and "新增用户" in render_html(zh_report)

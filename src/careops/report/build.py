@@ -1,4 +1,7 @@
-"""Compute what the report shows: KPI cards, funnel, cohorts, breakdowns (no HTML here)."""
+"""Compute what the report shows: KPI cards, funnel, cohorts, breakdowns (no HTML here).
+
+The data carries codes and numbers only (metric names, units, group codes); words and
+formatting are the view's (`render.py`), in the language the report is rendered in."""
 
 from __future__ import annotations
 
@@ -12,9 +15,8 @@ from ibis.backends import BaseBackend
 from careops.metrics import compute as compute_metric
 from careops.metrics.breakdown import resolve
 from careops.metrics.context import MetricContext, data_end
-from careops.metrics.format import fmt, fmt_number, window_text
-from careops.metrics.registry import CATEGORY_LABELS, get_metric
-from careops.metrics.result import CohortResult, FunnelResult, MetricResult
+from careops.metrics.registry import Category, Kind, get_metric
+from careops.metrics.result import CohortResult, FunnelResult, MetricResult, Unit
 
 #: KPI cards, in reading order.
 KPIS: tuple[str, ...] = (
@@ -34,15 +36,30 @@ MEDICAL = ("adherence_rate", "bp_control_rate", "glucose_control_rate",
            "package_activation_rate", "renewal_rate")
 
 
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI card: the metric's code, category and value, nothing translated."""
+
+    name: str
+    category: Category
+    kind: Kind
+    unit: Unit
+    value: float | None
+    numerator: float
+    denominator: float | None
+    params: dict[str, Any]
+    empty: bool
+    """True when the metric had nothing to count (its definition says why)."""
+
+
 @dataclass
 class ReportData:
-    """Everything the report shows, already computed."""
+    """Everything the report shows, already computed (codes and numbers; no words)."""
 
     as_of: date
-    lang: str
     timezone: str
     by: str
-    kpis: list[dict[str, Any]] = field(default_factory=list)
+    kpis: list[Kpi] = field(default_factory=list)
     funnel: FunnelResult | None = None
     cohort: CohortResult | None = None
     channels: dict[str, MetricResult] = field(default_factory=dict)
@@ -52,7 +69,7 @@ class ReportData:
     """The hospital date of the latest fact in the warehouse."""
 
 
-def build_report(con: BaseBackend, as_of: date, *, lang: str = "zh", by: str = "channel",
+def build_report(con: BaseBackend, as_of: date, *, by: str = "channel",
                  timings: dict[str, float] | None = None) -> ReportData:
     """Compute the report's metrics as of `as_of`; `by` is the layer of the breakdown charts.
 
@@ -64,36 +81,29 @@ def build_report(con: BaseBackend, as_of: date, *, lang: str = "zh", by: str = "
 
     def compute(con, name, as_of, **kw):
         t0 = time.perf_counter()
-        result = compute_metric(con, name, as_of, **kw)
+        result = compute_metric(con, name, as_of, lang="en", **kw)  # labels: the view's
         if timings is not None:
             key = name + (f" by {kw['by']}" if kw.get("by") else "")
             timings[key] = round(time.perf_counter() - t0, 3)
         return result
 
-    data = ReportData(as_of=as_of, lang=lang, timezone=ctx.settings.timezone, by=by,
+    data = ReportData(as_of=as_of, timezone=ctx.settings.timezone, by=by,
                       data_end=data_end(con, ctx.settings))
     results: dict[str, MetricResult] = {}
     for name in KPIS:
-        r = compute(con, name, as_of, lang=lang, ctx=ctx)
+        r = compute(con, name, as_of, ctx=ctx)
         assert isinstance(r, MetricResult)
         results[name] = r
         m = get_metric(name)
-        data.kpis.append({
-            "name": name, "label": r.label, "category": m.category,
-            "category_label": CATEGORY_LABELS[m.category][0 if lang == "zh" else 1],
-            "value": fmt(r.value, r.unit, lang),
-            "window": window_text(r.params, lang),
-            "detail": f"{fmt_number(r.numerator)} / {fmt_number(r.denominator)}"
-            if m.kind == "ratio" else "",
-            "note": r.note or "",
-        })
-    funnel = compute(con, "funnel", as_of, lang=lang, ctx=ctx)
-    cohort = compute(con, "cohort_retention", as_of, lang=lang, ctx=ctx, window_days=84)
+        data.kpis.append(Kpi(name, m.category, m.kind, r.unit, r.value, r.numerator,
+                             r.denominator, dict(r.params), r.note is not None))
+    funnel = compute(con, "funnel", as_of, ctx=ctx)
+    cohort = compute(con, "cohort_retention", as_of, ctx=ctx, window_days=84)
     assert isinstance(funnel, FunnelResult) and isinstance(cohort, CohortResult)
     data.funnel, data.cohort = funnel, cohort
     for name in CHANNEL_METRICS:
-        data.channels[name] = compute(con, name, as_of, lang=lang, ctx=ctx, by="channel")
+        data.channels[name] = compute(con, name, as_of, ctx=ctx, by="channel")
     for name in LAYER_METRICS:
-        data.layers[name] = compute(con, name, as_of, lang=lang, ctx=ctx, by=by)
+        data.layers[name] = compute(con, name, as_of, ctx=ctx, by=by)
     data.medical = {name: results[name] for name in MEDICAL}
     return data

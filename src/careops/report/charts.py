@@ -1,17 +1,20 @@
-"""ECharts options (plain dicts) for the report's charts."""
+"""ECharts options (plain dicts) for the report's charts; every word from the label catalogue
+(results carry codes: metric names, funnel steps, group codes)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from careops.metrics.breakdown import group_label, group_order
+from careops.labels import funnel_step_label, group_label, label, metric_label
+from careops.metrics.breakdown import group_order
 from careops.metrics.result import CohortResult, FunnelResult, MetricResult
-from careops.report.labels import t
 
 PALETTE = ["#2f7ed8", "#1aadce", "#8bbc21", "#f28f43", "#77a1e5", "#c42525", "#a6c96a"]
 #: A group's rate or mean is left out (and its label marked) below this many users.
 MIN_GROUP_USERS = 30
+#: The channel table's columns (metric names), beside the channel chart.
+CHANNEL_TABLE = ("new_users", "cac", "ltv", "roi")
 #: Every chart: no animation, so screenshots and PDFs show the final values.
 BASE: dict[str, Any] = {"animation": False, "color": PALETTE}
 #: Category axis labels: all shown, turned so long ones do not overlap.
@@ -29,7 +32,8 @@ def funnel_chart(f: FunnelResult, lang: str) -> dict[str, Any]:
         "series": [{
             "type": "funnel", "sort": "none", "left": "10%", "width": "80%", "gap": 2,
             "label": {"show": True, "position": "inside", "formatter": "{b} {c}"},
-            "data": [{"name": s.label, "value": s.users} for s in f.steps],
+            "data": [{"name": funnel_step_label(s.step, lang), "value": s.users}
+                     for s in f.steps],
         }],
     }
 
@@ -66,6 +70,10 @@ def _trusted(r: MetricResult, group: str | None) -> float | None:
     return g.value
 
 
+def t(key: str, lang: str, **kw: object) -> str:
+    return label(f"report.{key}", lang, **kw)
+
+
 def _axis_label(by: str | None, group: str | None, small: bool, lang: str) -> str:
     label = group_label(by, group, lang)
     return f"{label}{t('small_group', lang, n=MIN_GROUP_USERS)}" if small else label
@@ -80,12 +88,13 @@ def channel_chart(results: dict[str, MetricResult], lang: str) -> dict[str, Any]
     small = {g for g in groups if users.get(g, 0) < MIN_GROUP_USERS}
     counts = {g.group: g.value for g in new.groups}
     right, left = t("axis_right", lang), t("axis_left", lang)
+    new_l, cac_l, ltv_l = (metric_label(r.name, lang) for r in (new, cac, ltv))
     series = [
-        {"name": f"{new.label}{right}", "type": "bar", "yAxisIndex": 1,
+        {"name": f"{new_l}{right}", "type": "bar", "yAxisIndex": 1,
          "data": [counts.get(g) for g in groups]},
-        {"name": f"{cac.label}{left}", "type": "bar", "yAxisIndex": 0,
+        {"name": f"{cac_l}{left}", "type": "bar", "yAxisIndex": 0,
          "data": [_round(_trusted(cac, g)) for g in groups]},
-        {"name": f"{ltv.label}{left}", "type": "bar", "yAxisIndex": 0,
+        {"name": f"{ltv_l}{left}", "type": "bar", "yAxisIndex": 0,
          "data": [_round(_trusted(ltv, g)) for g in groups]},
     ]
     return {
@@ -93,8 +102,8 @@ def channel_chart(results: dict[str, MetricResult], lang: str) -> dict[str, Any]
         "legend": {"top": 0}, "grid": {"left": 70, "right": 70, "top": 50, "bottom": 90},
         "xAxis": {"type": "category", "axisLabel": X_LABELS,
                   "data": [_axis_label(new.by, g, g in small, lang) for g in groups]},
-        "yAxis": [{"type": "value", "name": f"¥ · {cac.label} / {ltv.label}"},
-                  {"type": "value", "name": f"{t('users', lang)} · {new.label}",
+        "yAxis": [{"type": "value", "name": f"¥ · {cac_l} / {ltv_l}"},
+                  {"type": "value", "name": f"{t('users', lang)} · {new_l}",
                    "splitLine": {"show": False}}],
         "series": series,
     }
@@ -112,12 +121,12 @@ def rate_bars(results: dict[str, MetricResult], lang: str,
         size = {g: max((x.denominator or 0 for r in results.values() for x in r.groups
                         if x.group == g), default=0) for g in groups}
         small = {g for g in groups if size[g] < MIN_GROUP_USERS}
-        series = [{"name": r.label, "type": "bar",
+        series = [{"name": metric_label(r.name, lang), "type": "bar",
                    "data": [_pct(_trusted(r, x)) for x in groups]}
                   for r in results.values()]
         x = [_axis_label(by, g, g in small, lang) for g in groups]
     else:
-        x = [r.label for r in results.values()]
+        x = [metric_label(r.name, lang) for r in results.values()]
         series = [{"type": "bar", "data": [_pct(r.value) for r in results.values()],
                    "label": {"show": True, "position": "top", "formatter": "{c}%"}}]
     return {

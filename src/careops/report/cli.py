@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from careops.cliutil import WarehouseOpt, open_warehouse
+from careops.cliutil import WarehouseOpt, out, safe
 from careops.metrics.cli import parse_as_of, parse_lang, warn_if_stale
 from careops.report.build import build_report
 from careops.report.render import write_report
-
-out = Console()
+from careops.warehouse import warehouse as open_warehouse
 
 
 def report_command(
@@ -26,9 +24,9 @@ def report_command(
 
     language = parse_lang(lang)
     day = parse_as_of(as_of)
-    con = open_warehouse(warehouse)
-    if as_of is None:
-        warn_if_stale(con, day, language)
-    data = build_report(con, day, lang=language, by=by)
-    path = write_report(data, out_path or f"careops-data/reports/report-{day}.html")
-    out.print(f"报告已写入 / report written: {path}")
+    with open_warehouse(warehouse, read_only=True) as con:
+        if as_of is None:
+            warn_if_stale(con, day, language)
+        data = build_report(con, day, by=by)
+    path = write_report(data, out_path or f"careops-data/reports/report-{day}.html", language)
+    out.print(f"报告已写入 / report written: {safe(path)}")

@@ -1,122 +1,149 @@
-"""Render a `ReportData` to one self-contained HTML file (ECharts inlined: works offline)."""
+"""Render a `ReportData` to one self-contained HTML file (ECharts inlined: works offline).
+
+The view layer: `ReportData` carries codes and numbers; here they become words (the label
+catalogue, in the report's language) and formatted values, and a Jinja2 template with
+autoescaping writes the page — a data value (a channel or group name holding `<script>`)
+shows as text. Chart options are JSON inside a script element, with `<`, `>` and `&` written
+as `\\u003c` … so no value can end the script.
+"""
 
 from __future__ import annotations
 
-import html
 import json
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from string import Template
 from typing import Any
 
-from careops.metrics.breakdown import by_label
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from careops.labels import (
+    by_label,
+    category_label,
+    funnel_step_label,
+    group_label,
+    label,
+    metric_label,
+    window_text,
+)
+from careops.metrics.breakdown import group_order
 from careops.metrics.context import stale_note
-from careops.metrics.format import fmt, funnel_text
+from careops.metrics.format import fmt, fmt_number, funnel_text
+from careops.metrics.registry import get_metric
 from careops.report import charts
-from careops.report.build import ReportData
-from careops.report.labels import t
+from careops.report.build import Kpi, ReportData
+
+_ENV = Environment(
+    loader=PackageLoader("careops.report", "templates"),
+    autoescape=select_autoescape(["html"], default=True),
+    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+)
 
 
 def _asset(name: str) -> str:
     return resources.files("careops.report").joinpath(name).read_text(encoding="utf-8")
 
 
-def _esc(value: object) -> str:
-    return html.escape(str(value))
+def script_json(value: Any) -> Markup:
+    """`value` as JSON safe inside a `<script>` element (no `</script>`, `<!--` or `&`)."""
+    text = json.dumps(value, ensure_ascii=False)
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                    ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return Markup(text)
 
 
-def _kpi_cards(data: ReportData) -> str:
-    sections: dict[str, list[str]] = {}
-    titles: dict[str, str] = {}
+def _kpi_card(k: Kpi, lang: str) -> dict[str, str]:
+    note = ""
+    if k.empty:
+        empty = get_metric(k.name).empty
+        note = (empty[1] if lang == "en" else empty[0]) if empty else ""
+    detail = (f"{fmt_number(k.numerator)} / {fmt_number(k.denominator)}"
+              if k.kind == "ratio" else "")
+    window = window_text(k.params.get("window_days"), lang)
+    return {"name": k.name, "label": metric_label(k.name, lang),
+            "value": fmt(k.value, k.unit, lang),
+            "detail": " · ".join(p for p in (window, detail) if p), "note": note}
+
+
+def kpi_groups(data: ReportData, lang: str) -> list[dict[str, Any]]:
+    """KPI cards grouped by category, in the order of `KPIS`."""
+    groups: dict[str, dict[str, Any]] = {}
     for k in data.kpis:
-        titles[k["category"]] = k["category_label"]
-        sections.setdefault(k["category"], []).append(
-            f'<div class="kpi" data-metric="{_esc(k["name"])}"><div class="kpi-label">'
-            f'{_esc(k["label"])}</div><div class="kpi-value">{_esc(k["value"])}</div>'
-            f'<div class="kpi-detail">{_esc(_join(k["window"], k["detail"]))}</div>'
-            f'{_note(k["note"])}</div>'
-        )
-    return "".join(
-        f'<div class="kpi-group"><h3>{_esc(titles[c])}</h3><div class="kpi-row">'
-        f'{"".join(cards)}</div></div>' for c, cards in sections.items()
-    )
+        group = groups.setdefault(k.category, {"title": category_label(k.category, lang),
+                                               "cards": []})
+        group["cards"].append(_kpi_card(k, lang))
+    return list(groups.values())
 
 
-def _join(*parts: str) -> str:
-    return " · ".join(p for p in parts if p)
-
-
-def _note(text: str) -> str:
-    return f'<div class="kpi-note">{_esc(text)}</div>' if text else ""
-
-
-def _data_end(data: ReportData) -> str:
-    """`数据截止 D`, with a warning when the data ends days before the as-of date."""
-    if data.data_end is None:
-        return ""
-    text = f"{t('data_end', data.lang)} {data.data_end.isoformat()}"
-    hint = stale_note(data.data_end, data.as_of, data.lang)
-    return f" · {_esc(text)}" + (f'<div class="stale">{_esc(hint)}</div>' if hint else "")
-
-
-def _funnel_table(data: ReportData) -> str:
-    lang = data.lang
+def funnel_rows(data: ReportData, lang: str) -> list[list[str]]:
     assert data.funnel is not None
-    head = "".join(f"<th>{_esc(t(k, lang))}</th>" for k in
-                   ("step", "users", "from_previous", "from_first", "dropped"))
-    body = "".join(
-        f"<tr><td>{_esc(s.label)}</td><td>{s.users}</td>"
-        f"<td>{fmt(s.rate_from_previous, 'ratio')}</td><td>{fmt(s.rate_from_first, 'ratio')}"
-        f"</td><td>{s.dropped}</td></tr>" for s in data.funnel.steps
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return [[funnel_step_label(s.step, lang), f"{s.users:,}", fmt(s.rate_from_previous, "ratio"),
+             fmt(s.rate_from_first, "ratio"), f"{s.dropped:,}"] for s in data.funnel.steps]
 
 
-def chart_options(data: ReportData) -> dict[str, Any]:
+def channel_rows(data: ReportData, lang: str) -> list[list[str]]:
+    """One row per channel: new users, CAC, LTV, ROI (values of small channels left out)."""
+    new = data.channels.get("new_users")
+    if new is None:
+        return []
+    groups = group_order(new.by, {g.group for r in data.channels.values() for g in r.groups})
+    ltv = data.channels.get("ltv")
+    users = {g.group: g.denominator or 0 for g in ltv.groups} if ltv else {}
+    rows = []
+    for g in groups:
+        small = users.get(g, 0) < charts.MIN_GROUP_USERS
+        row = [group_label(new.by, g, lang)]
+        for name in charts.CHANNEL_TABLE:
+            r = data.channels.get(name)
+            value = next((x.value for x in r.groups if x.group == g), None) if r else None
+            row.append("—" if (small and name != "new_users") or r is None
+                       else fmt(value, r.unit, lang))
+        rows.append(row)
+    return rows
+
+
+def chart_options(data: ReportData, lang: str = "zh") -> dict[str, Any]:
     """The ECharts option of every chart, keyed by its element id."""
     assert data.funnel is not None and data.cohort is not None
     return {
-        "chart-funnel": charts.funnel_chart(data.funnel, data.lang),
-        "chart-cohort": charts.cohort_chart(data.cohort, data.lang),
-        "chart-channels": charts.channel_chart(data.channels, data.lang),
-        "chart-layers": charts.rate_bars(data.layers, data.lang),
-        "chart-medical": charts.rate_bars(data.medical, data.lang, groups_of=False),
+        "chart-funnel": charts.funnel_chart(data.funnel, lang),
+        "chart-cohort": charts.cohort_chart(data.cohort, lang),
+        "chart-channels": charts.channel_chart(data.channels, lang),
+        "chart-layers": charts.rate_bars(data.layers, lang),
+        "chart-medical": charts.rate_bars(data.medical, lang, groups_of=False),
     }
 
 
-def render_html(data: ReportData) -> str:
-    """The report as one HTML document."""
-    lang = data.lang
+def render_html(data: ReportData, lang: str = "zh") -> str:
+    """The report as one HTML document, in `lang` (zh by default)."""
     assert data.funnel is not None
-    page = Template(_asset("templates/report.html"))
-    return page.substitute(
-        lang="zh-CN" if lang == "zh" else "en",
-        title=_esc(t("title", lang)),
-        as_of_label=_esc(t("as_of", lang)), as_of=data.as_of.isoformat(),
-        as_of_note=_esc(t("as_of_note", lang)),
-        tz_label=_esc(t("timezone", lang)), timezone=_esc(data.timezone),
-        generated_label=_esc(t("generated", lang)),
+
+    def t(key: str, **kw: object) -> str:
+        return label(f"report.{key}", lang, **kw)
+
+    return _ENV.get_template("report.html").render(
+        t=t, html_lang="zh-CN" if lang == "zh" else "en",
+        as_of=data.as_of.isoformat(), timezone=data.timezone,
         generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        kpis_title=_esc(t("kpis", lang)), kpis=_kpi_cards(data),
-        funnel_title=_esc(t("funnel", lang)),
-        funnel_note=_esc(t("funnel_note", lang, params=funnel_text(data.funnel, lang))),
-        funnel_table=_funnel_table(data),
-        cohort_title=_esc(t("cohort", lang)), cohort_note=_esc(t("cohort_note", lang)),
-        channels_title=_esc(t("channels", lang)),
-        layers_title=_esc(t("layers", lang, by=by_label(data.by, lang))),
-        small_note=_esc(t("small_note", lang, n=charts.MIN_GROUP_USERS)),
-        data_end=_data_end(data),
-        medical_title=_esc(t("medical", lang)),
-        footer=_esc(t("footer", lang)), no_data=json.dumps(t("no_data", lang)),
-        echarts=_asset("static/echarts.min.js").replace("</script", "<\\/script"),
-        options=json.dumps(chart_options(data), ensure_ascii=False).replace("</", "<\\/"),
+        data_end=data.data_end.isoformat() if data.data_end else None,
+        stale=stale_note(data.data_end, data.as_of, lang),
+        kpi_groups=kpi_groups(data, lang),
+        funnel_params=funnel_text(data.funnel, lang),
+        funnel_head=[t(k) for k in ("step", "users", "from_previous", "from_first", "dropped")],
+        funnel_rows=funnel_rows(data, lang),
+        channel_head=[t("channel"), *(metric_label(n, lang) for n in charts.CHANNEL_TABLE)],
+        channel_rows=channel_rows(data, lang),
+        by=by_label(data.by, lang), min_users=charts.MIN_GROUP_USERS,
+        echarts=Markup(_asset("static/echarts.min.js").replace("</script", "<\\/script")),
+        options=script_json(chart_options(data, lang)), no_data=script_json(t("no_data")),
     )
 
 
-def write_report(data: ReportData, path: str | Path) -> Path:
+def write_report(data: ReportData, path: str | Path, lang: str = "zh") -> Path:
     """Write the report to `path` (parent folders created) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(data), encoding="utf-8")
+    path.write_text(render_html(data, lang), encoding="utf-8")
     return path
