@@ -13,12 +13,12 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
-from rich.table import Table
 
+from careops.config import get_settings
 from careops.errors import ConfigError
+from careops.labels import label
 from careops.sim.config import SimConfig
 from careops.sim.generate import check_window, simulate
-from careops.sim.summary import summary
 
 console = Console()
 
@@ -58,27 +58,11 @@ def progress_bar(disable: bool) -> Iterator[tuple[Progress, TaskID]]:
     """The simulation's progress bar (patients done of total)."""
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, disable=disable) as bar:
-        yield bar, bar.add_task("模拟患者 simulating", total=None)
+        yield bar, bar.add_task(label("sim.progress", get_settings().lang), total=None)
 
 
-def print_summary(out: Path) -> None:
+def print_summary(out: Path, lang: str | None = None) -> None:
     """Print personas, volumes and the calibration table of a simulation folder."""
-    s = summary(out)
-    t = Table(title="患者画像 Personas")
-    t.add_column("persona")
-    t.add_column("画像")
-    t.add_column("patients", justify="right")
-    for r in s["personas"]:
-        t.add_row(r["persona"], r["label_zh"], f"{r['patients']:,}")
-    console.print(t)
-    console.print(f"事件 events {s['events']:,} · 订单 orders {s['orders']:,} · "
-                  f"收入 revenue ¥{s['revenue_cny']:,.0f}")
-    c = Table(title="校准 Calibration")
-    for col in ("指标 metric", "value", "target", "ok"):
-        c.add_column(col)
-    for r in s["calibration"]:
-        lo, hi = r["target_low"], r["target_high"]
-        target = f"{'' if lo is None else lo}–{'' if hi is None else hi}"
-        value = "n/a" if r["value"] is None else f"{r['value']:g}"
-        c.add_row(r["label_zh"], value, target, "✓" if r["ok"] else "✗")
-    console.print(c)
+    from careops.sim.view import print_summary as show
+
+    show(out, console, lang or get_settings().lang)
