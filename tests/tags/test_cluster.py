@@ -77,7 +77,23 @@ def test_over_represented_layers_have_a_lift_and_read_in_chinese(con):
 
     result = cluster_patients(con, AS_OF, k_range=(3, 3), seed=1)
     dormant = next(c for c in result.clusters if "沉睡" in c.name_zh)
-    assert dormant.layers["lifecycle"] in ("沉默用户", "流失用户")
+    assert dormant.layers["lifecycle"] in ("silent", "churned")  # codes; the shell labels them
     assert all(lift >= MIN_LIFT for c in result.clusters for lift in c.lifts.values())
     assert set(dormant.lifts) == set(dormant.layers)
-    assert layers_text(dormant).startswith(f"生命周期 {dormant.layers['lifecycle']} ×")
+    word = {"silent": "沉默用户", "churned": "流失用户"}[dormant.layers["lifecycle"]]
+    assert layers_text(dormant).startswith(f"生命周期 {word} ×")
+    assert layers_text(dormant, "en").startswith("Lifecycle ")
+
+
+def test_large_populations_choose_k_with_minibatch_and_keep_the_names(con, monkeypatch):
+    """Above MINIBATCH_ABOVE fitted patients k is chosen with MiniBatchKMeans: the planted
+    groups and their names must come out the same, and the same seed gives the same answer."""
+    from careops.tags import cluster
+
+    monkeypatch.setattr(cluster, "MINIBATCH_ABOVE", 10)
+    a = cluster_patients(con, AS_OF, k_range=(2, 5), seed=1)
+    assert a.k == 3 and sorted(c.size for c in a.clusters) == [10, 10, 10]
+    names = {c.name_zh for c in a.clusters}
+    assert any("沉睡" in n for n in names)
+    assert any("高消费" in n or "常购买" in n for n in names)
+    assert a.to_dict() == cluster_patients(con, AS_OF, k_range=(2, 5), seed=1).to_dict()
