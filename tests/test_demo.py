@@ -79,6 +79,20 @@ def test_starting_over_removes_only_the_demos_own_entries(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == [".careops-demo", "my-report.html"]
 
 
+def test_a_demo_cut_short_is_started_over(made, tmp_path):
+    """A demo interrupted before it finished (its marker still says "creating") is the demo's
+    own half-made work: the next run clears it without asking."""
+    import shutil
+
+    from careops.demo import prepare_folder
+
+    folder = tmp_path / "demo"
+    shutil.copytree(made[0], folder)
+    (folder / ".careops-demo").write_text('{"state": "creating"}', encoding="utf-8")
+    prepare_folder(folder, f"sqlite:///{folder / 'warehouse.state.db'}")
+    assert [p.name for p in folder.iterdir()] == [".careops-demo"]
+
+
 def test_a_used_demo_warehouse_is_kept_unless_yes(made, tmp_path, run_cli):
     """Work done in the demo warehouse after the demo (here a tag snapshot of another day)
     blocks a new demo over it; --yes starts over."""

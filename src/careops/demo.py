@@ -134,7 +134,8 @@ def prepare_folder(folder: Path, state_url: str, *, start_over: bool = False) ->
         marker = read_marker(folder)
         if marker is None:
             raise DemoFolderError(_both("demo.refuse_foreign", folder=folder))
-        use = demo_use(folder, marker, state_url)
+        # a demo cut short (state "creating") holds only the demo's own half-made work
+        use = demo_use(folder, marker, state_url) if marker.get("state") == "ready" else None
         if use and not start_over:
             zh, en = (label("demo.refuse_used", lang, folder=folder, what=", ".join(
                 label(f"demo.used_{k}", lang, n=n) for k, n in use.items()))
