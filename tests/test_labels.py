@@ -148,3 +148,20 @@ def test_unknown_keys_are_programmer_errors_and_unknown_codes_read_as_themselves
     assert L.value_label("lifecycle", None) == ""
     assert L.funnel_step_label("event:message_open", "zh") == "事件 message_open"
     assert L.funnel_step_label("pay", "en") == "Pay"
+
+
+def test_coded_values_of_the_canonical_tables_read_in_chinese():
+    from careops.schema import TABLES
+
+    for table, field, prefix in (("consultations", "mode", "mode"),
+                                 ("orders", "category", "order_category"),
+                                 ("orders", "status", "order_status")):
+        codes = TABLES[table].column(field).enum
+        assert codes, (table, field)
+        for code in codes:
+            assert L.has(f"{prefix}.{code}"), (table, field, code)
+    assert L.code_label("mode", "video") == "视频问诊"
+    assert L.code_label("order_status", "paid", "en") == "paid"
+    assert L.code_label("mode", "drone") == "drone"
+    for code in ("sms", "wechat", "app_push", "email", "phone", "all"):  # consents.channel
+        assert L.has(f"contact_channel.{code}"), code

@@ -11,6 +11,7 @@ words here, at the edge, in the language asked for (Chinese by default). One fla
 | `metric.<name>` · `category.<category>` · `unit.<unit>` | metrics, their groups and units |
 | `channel.<code>` · `contact_channel.<code>` | acquisition channels, message channels |
 | `by.<name>` · `funnel_step.<code>` · `word.<name>` | breakdowns, funnel steps, status words |
+| `mode.*` · `order_category.*` · `order_status.*` | coded values of the canonical tables |
 | `ingest.*` · `report.*` · `experiment.*` · `cluster.*` · `demo.*` | each shell's own texts |
 
 English descriptions of tags and metrics stay beside their definition (with the formula);
@@ -382,6 +383,21 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "contact_channel.email": ("邮件", "Email"),
     "contact_channel.phone": ("电话", "Phone"),
     "contact_channel.all": ("全部渠道", "All channels"),
+    # coded values of the canonical tables (consultations.mode, orders.category / status)
+    "mode.text": ("图文问诊", "Text consultation"),
+    "mode.video": ("视频问诊", "Video consultation"),
+    "mode.phone": ("电话问诊", "Phone consultation"),
+    "mode.offline": ("线下就诊", "Offline visit"),
+    "order_category.consultation": ("问诊", "Consultation"),
+    "order_category.drug": ("药品", "Drug"),
+    "order_category.checkup": ("体检", "Check-up"),
+    "order_category.package": ("服务包", "Service package"),
+    "order_category.device": ("设备", "Device"),
+    "order_category.other": ("其他", "Other"),
+    "order_status.paid": ("已支付", "paid"),
+    "order_status.refunded": ("已退款", "refunded"),
+    "order_status.failed": ("支付失败", "failed"),
+    "order_status.cancelled": ("已取消", "cancelled"),
     # words of every shell
     "word.yes": ("是", "yes"),
     "word.no": ("否", "no"),
@@ -684,6 +700,14 @@ def channel_label(code: str | None, lang: str = "zh") -> str:
     if code is None or code == UNKNOWN_GROUP:
         return label("word.unknown", lang)
     return label_or(f"channel.{code}", str(code), lang)
+
+
+def code_label(field: str, code: str | None, lang: str = "zh") -> str:
+    """A coded value of a canonical table (`mode` video → 视频问诊, `order_status` paid →
+    已支付); unknown codes read as themselves."""
+    if code is None:
+        return label("word.unknown", lang)
+    return label_or(f"{field}.{code}", str(code), lang)
 
 
 def contact_channel_label(code: str, lang: str = "zh") -> str:
