@@ -184,6 +184,10 @@ def _parse(col: Column, raw: ir.Value, settings: IngestSettings, timezone: str,
     elif col.type in ("float64", "int64"):
         value = _numeric(raw, col.type)
         checks.append(err(unparsed(value), ibis.literal("not a number") + shown))
+        if col.type == "float64":  # 'inf', 'NaN', 1e309 parse, but are no measurement
+            checks.append(err(value.isinf() | value.isnan(),
+                              ibis.literal("not a finite number") + shown))
+            value = ibis.ifelse(value.isinf() | value.isnan(), ibis.null("float64"), value)
         if col.type == "int64" and is_text:
             as_float = text.try_cast("float64")
             checks.append(err(as_float.notnull() & (as_float != as_float.round()),
@@ -344,7 +348,8 @@ def _rejects(bad: pa.Table, staged: pa.Table, spec: Table, source: str,
     idx = bad[IDX]
     originals = staged.take(idx)
     raws = (originals[RAW].to_pylist() if RAW in originals.column_names
-            else [json.dumps({k: v for k, v in row.items() if k not in (RECORD, IDX)},
+            else [json.dumps({k: v for k, v in row.items()
+                              if k not in (RECORD, IDX) and v is not None},
                              ensure_ascii=False, default=str)
                   for row in originals.to_pylist()])
     out = []
@@ -369,5 +374,6 @@ def _key_text(rows: pa.Table, spec: Table) -> pa.Array:
 def _extras(staged: pa.Table, good: pa.Table, spec: Table, extra: list[str]) -> pa.Table:
     """Columns beyond the canonical ones, per loaded row, as JSON text."""
     rows = staged.take(good[IDX]).select(extra).to_pylist()
-    data = [json.dumps(r, ensure_ascii=False, default=str) for r in rows]
+    data = [json.dumps({k: v for k, v in r.items() if v is not None}, ensure_ascii=False,
+                       default=str) for r in rows]
     return pa.table({"record_id": _key_text(good, spec), "data": pa.array(data, pa.string())})
