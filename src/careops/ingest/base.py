@@ -52,9 +52,9 @@ class Staged:
 
 
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"{}[]")
-_STEP = np.zeros(256, np.int8)
-_STEP[[ord("{"), ord("[")]] = 1
-_STEP[[ord("}"), ord("]")]] = -1
+STEP = np.zeros(256, np.int8)
+STEP[[ord("{"), ord("[")]] = 1
+STEP[[ord("}"), ord("]")]] = -1
 
 
 def bracket_depth(text: bytes | str) -> int:
@@ -64,7 +64,7 @@ def bracket_depth(text: bytes | str) -> int:
     brackets = data.translate(None, _NOT_BRACKETS)
     if not brackets:
         return 0
-    return int(np.cumsum(_STEP[np.frombuffer(brackets, np.uint8)], dtype=np.int64).max())
+    return int(np.cumsum(STEP[np.frombuffer(brackets, np.uint8)], dtype=np.int64).max())
 
 
 def deeper_than(value: Any, limit: int) -> bool:
