@@ -147,6 +147,11 @@ def _decode_lines(path: Path, enc: str, explicit: bool) -> _Lines:
                             f"({exc.reason} at byte {exc.start}); the file mixes encodings",
                             line.decode(enc, "replace")))
                 continue
+            if is_utf8 and utf8_ok and _gbk_by_chance(line, text):
+                bad.append((number, "行像是 GBK 编码 / line looks like GBK text that happens to "
+                            f"be valid UTF-8 ({text[:40]!r}); the file mixes encodings",
+                            line.decode("gb18030", "replace")))
+                continue
             if not is_utf8 and _is_utf8_text(line):
                 bad.append((number, f"行是 UTF-8 编码, 文件是 {enc} / line is UTF-8 text in a "
                             f"{enc} file; the file mixes encodings", line.decode("utf-8")))
@@ -163,6 +168,22 @@ def _decode_lines(path: Path, enc: str, explicit: bool) -> _Lines:
         raise InputError(f"{path}: not valid {enc} text (line {bad[0][0]}); pass the right "
                          "--encoding, e.g. --encoding gbk")
     return _Lines(enc, kept, b"\n".join(out) + b"\n", bad)
+
+
+_NARROW_ODD = re.compile("[\u0180-\u07ff]")
+_CJK_ONLY = re.compile("[\x00-\x7f\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]*")
+
+
+def _gbk_by_chance(line: bytes, text: str) -> bool:
+    """Whether a valid UTF-8 line of a Chinese UTF-8 file is really GBK: no character beyond
+    U+07FF, some in U+0180-U+07FF (Cyrillic, IPA…, where GBK lead bytes C6-DF land), and all
+    Chinese when read as GB18030 (药品 in GBK reads as UTF-8 'ҩƷ')."""
+    if _WIDE_UTF8.search(line) or not _NARROW_ODD.search(text):
+        return False
+    try:
+        return _CJK_ONLY.fullmatch(line.decode("gb18030")) is not None
+    except UnicodeDecodeError:
+        return False
 
 
 def _valid_utf8(line: bytes) -> bool:
