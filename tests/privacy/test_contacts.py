@@ -44,7 +44,7 @@ def test_nonce_never_reused():
 @pytest.mark.parametrize("secret", [base64.b64encode(bytes(32)).decode(),
                                     base64.b64encode(b"changeme" * 4).decode(),
                                     base64.b64encode(b"a" * 32).decode(),
-                                    base64.b64encode(os.urandom(16)).decode(), "not base64!"])
+                                    base64.b64encode(b"sixteen byte key").decode(), "not base64!"])
 def test_default_weak_or_malformed_keys_are_refused(secret):
     with pytest.raises(ConfigError, match="contacts_key"):
         ContactsKey(secret)
