@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from careops.errors import InputError
 from careops.ingest.base import RECORD, Reject, Staged, bracket_depth, deeper_than, too_deep
 
 SNIFF_BYTES = 1 << 20
+# JSON Lines fields become columns of every row: one line with 12,000 keys in a file of 20,000
+# rows made 240 million cells (12 GB). Lines past this many distinct fields are quarantined.
+MAX_FIELDS = 1000
 
 
 def detect_encoding(path: Path, encoding: str | None = None) -> str:
@@ -344,9 +348,10 @@ def read_jsonl(path: Path, encoding: str | None = None, *, max_depth: int = 64) 
     staged = Staged(source=str(path))
     rows: list[dict] = []
     records: list[str] = []
+    known: dict[str, None] = {}
+    numbered: Iterable[tuple[int, str]]
     if enc in ("utf-8", "utf-8-sig") and _clean_utf8(path, enc):
-        with path.open("r", encoding=enc) as fh:
-            numbered = [(n, line) for n, line in enumerate(fh, start=1)]
+        numbered = _numbered_lines(path, enc)
     else:
         lines = _decode_lines(path, enc, explicit=encoding is not None)
         texts = lines.data.decode("utf-8").split("\n")
@@ -367,6 +372,15 @@ def read_jsonl(path: Path, encoding: str | None = None, *, max_depth: int = 64) 
             staged.rejects.append(Reject(str(path), f"line {number}", None, reason,
                                          line.rstrip()))
             continue
+        fresh = [k for k in obj if k not in known]
+        if fresh and len(known) + len(fresh) > MAX_FIELDS:
+            staged.rejects.append(Reject(
+                str(path), f"line {number}", None,
+                f"字段过多 / the line adds {len(fresh):,} new field(s); a file may have at most "
+                f"{MAX_FIELDS:,} distinct fields (every row would carry them all)",
+                line.rstrip()))
+            continue
+        known.update(dict.fromkeys(fresh))
         rows.append(obj)
         records.append(f"line {number}")
     del numbered
@@ -382,6 +396,11 @@ def read_jsonl(path: Path, encoding: str | None = None, *, max_depth: int = 64) 
     data[RECORD] = pa.array(records, pa.string())
     staged.tables["?"] = pa.table(data) if rows else pa.table({RECORD: pa.array([], pa.string())})
     return staged
+
+
+def _numbered_lines(path: Path, enc: str) -> Iterator[tuple[int, str]]:
+    with path.open("r", encoding=enc) as fh:
+        yield from enumerate(fh, start=1)
 
 
 def _json_line(line: str, max_depth: int) -> tuple[dict, None] | tuple[None, str]:
