@@ -267,3 +267,18 @@ def test_empty_folder_says_what_it_found(tmp_path, run_cli, files, expect):
     code, _out, err = run_cli("ingest", folder, "--warehouse", f"duckdb:///{tmp_path / 'w.db'}")
     assert code == 2
     assert "没有可导入的文件" in err and expect in err
+
+
+def test_gbk_row_past_the_sniffed_megabyte(tmp_path, ingest_json):
+    """The encoding is sniffed from the first MB; a GBK row after it is found by the reader
+    and quarantined, the file is not declared unreadable."""
+    good = "".join(f"u{i},2024-12-01,1980-02-03,M,广东,深圳\n" for i in range(30_000))
+    data = (PATIENTS_HEAD + good).encode() + "u_gbk,2024-12-01,1980-02-03,M,广东,深圳\n".encode(
+        "gbk")
+    assert len(data) > (1 << 20)
+    (tmp_path / "patients.csv").write_bytes(data)
+    code, report = ingest_json(tmp_path / "patients.csv")
+    assert code == 0, report
+    assert report["tables"]["patients"]["loaded"] == 30_000
+    (q,) = rows(ingest_json.url, "quarantine")
+    assert q["record"] == "row 30002" and "not valid utf-8" in q["reason"]
