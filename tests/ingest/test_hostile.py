@@ -282,3 +282,27 @@ def test_gbk_row_past_the_sniffed_megabyte(tmp_path, ingest_json):
     assert report["tables"]["patients"]["loaded"] == 30_000
     (q,) = rows(ingest_json.url, "quarantine")
     assert q["record"] == "row 30002" and "not valid utf-8" in q["reason"]
+
+
+@pytest.mark.parametrize("kind", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres),
+                                  pytest.param("spark", marks=pytest.mark.spark)])
+def test_contacts_are_sealed_on_each_backend(kind, make_warehouse, tmp_path, monkeypatch):
+    from careops.ingest.pipeline import ingest_paths
+
+    secret = base64.b64encode(os.urandom(32)).decode()
+    monkeypatch.setenv("CAREOPS_PRIVACY__CONTACTS_KEY", secret)
+    get_settings.cache_clear()
+    con = make_warehouse(kind)
+    path = write(tmp_path / "patients.csv", HIS)
+    assert ingest_paths(con, [path], settings=get_settings()).exit_code == 0
+    key = ContactsKey(secret)
+    contacts = con.table("contacts").to_pyarrow().to_pylist()
+    assert sorted(key.open("phone", c["phone"]) for c in contacts) == ["13812345678",
+                                                                     "13987654321"]
+    if kind == "spark":
+        return
+    write(tmp_path / "patients.csv", HIS.replace("13812345678", "13811112222"))
+    assert ingest_paths(con, [path], settings=get_settings(), replace=True).exit_code == 0
+    contacts = con.table("contacts").to_pyarrow().to_pylist()
+    assert sorted(key.open("phone", c["phone"]) for c in contacts) == ["13811112222",
+                                                                     "13987654321"]
