@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,6 +34,8 @@ class IngestSettings(BaseModel):
     naive_timestamps: Literal["local", "utc"] = Field(
         "local", description="timestamps without an offset are in the hospital timezone or UTC"
     )
+    max_depth: int = Field(64, ge=8, le=500, description="deepest JSON nesting read; deeper "
+                           "records are quarantined (FHIR bundles use about 10)")
 
 
 class LifecycleSettings(BaseModel):
@@ -115,6 +117,14 @@ class MetricsSettings(BaseModel):
     renewal_grace_days: int = Field(30, ge=0, description="renewal may start this late")
 
 
+class PrivacySettings(BaseModel):
+    """Direct identifiers (name, phone, id number): where they go and under which key."""
+
+    contacts_key: SecretStr | None = Field(
+        None, description="base64 of 32 random bytes: the AES-GCM key of the contacts table; "
+        "empty: identifier columns are dropped at ingestion")
+
+
 class SparkSettings(BaseModel):
     """Local Spark session used for `spark://local` warehouses."""
 
@@ -142,6 +152,7 @@ class Settings(BaseSettings):
     experiments: ExperimentSettings = ExperimentSettings()
     tags: TagSettings = TagSettings()
     metrics: MetricsSettings = MetricsSettings()
+    privacy: PrivacySettings = PrivacySettings()
     spark: SparkSettings = SparkSettings()
 
     @field_validator("timezone")

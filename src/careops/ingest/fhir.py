@@ -34,10 +34,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from careops.errors import InputError
-from careops.ingest.base import RAW, RECORD, Reject, Staged
+from careops.ingest.base import (
+    RAW,
+    RECORD,
+    STEP,
+    Reject,
+    Staged,
+    bracket_depth,
+    deeper_than,
+    too_deep,
+)
 from careops.ingest.fhir_resources import (
     COLUMNS,
     MAPPERS,
@@ -49,6 +59,8 @@ from careops.ingest.fhir_resources import (
 from careops.ingest.fhir_values import RecordProblem, instant
 
 _SNIFF_BYTES = 65536
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_ENTRY = re.compile(rb'"entry"\s*:\s*\[')
 _RESOURCE_TYPE = re.compile(rb'"resourceType"\s*:\s*"[A-Z][A-Za-z]*"')
 _NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 _JSON_SUFFIXES = (".json", ".json.gz")
@@ -60,7 +72,8 @@ _REGISTERED_AT = COLUMNS["patients"].index("registered_at")
 _START_AT = COLUMNS["encounters"].index("start_at")
 
 
-def read_fhir(path: Path | str, *, context: Iterable[Path | str] = ()) -> Staged:
+def read_fhir(path: Path | str, *, context: Iterable[Path | str] = (),
+              max_depth: int = 64) -> Staged:
     """Stage a FHIR R4 input (a Bundle or resource .json, NDJSON, or a directory of them).
 
     `context`: other files of the same input (the rest of a bulk export when the caller loads
@@ -68,10 +81,13 @@ def read_fhir(path: Path | str, *, context: Iterable[Path | str] = ()) -> Staged
     Medications (for `medicationReference`) are consulted, and only when this file needs them.
     Only NDJSON files are consulted (a Bundle is self-contained), and of files named after a
     resource type (`Observation.000.ndjson`) only those of a type that is needed.
+
+    `max_depth`: a resource (an NDJSON line, a Bundle entry) nested deeper is quarantined and
+    the rest read; real Bundles nest about 11 deep (Synthea).
     """
     path = Path(path)
     files = _input_files(path)
-    stager = _Stager(str(path))
+    stager = _Stager(str(path), max_depth=max_depth)
     with _gc_paused():
         for file in files:
             stager.read_file(file, in_directory=path.is_dir())
@@ -159,7 +175,9 @@ def _compact(resource: Mapping[str, Any]) -> str:
 class _Stager:
     """Accumulates rows, rejects and counts over every file of one input."""
 
-    def __init__(self, source: str, only: frozenset[str] | None = None) -> None:
+    def __init__(self, source: str, only: frozenset[str] | None = None,
+                 max_depth: int = 64) -> None:
+        self.max_depth = max_depth
         self.staged = Staged(source=source)
         self.ctx = Context()
         self.rows: dict[str, list[Row]] = {t: [] for t in COLUMNS}
@@ -182,7 +200,7 @@ class _Stager:
 
     def consult(self, path: Path, wanted: frozenset[str]) -> None:
         """Take Encounter starts and Medications from another file of the same input."""
-        other = _Stager(str(path), only=wanted)
+        other = _Stager(str(path), only=wanted, max_depth=self.max_depth)
         try:
             other.read_file(path, in_directory=True)
         except InputError as e:
@@ -223,7 +241,12 @@ class _Stager:
         except (OSError, EOFError) as e:
             raise InputError(f"{path}: cannot be read ({e})") from None
         try:
-            doc = json.loads(data)
+            if bracket_depth(data) > self.max_depth:
+                doc = self._shallow(data, path)
+                if doc is None:
+                    return
+            else:
+                doc = json.loads(data)
         except UnicodeDecodeError as e:
             raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); "
                              "the file cannot be read") from None
@@ -249,12 +272,20 @@ class _Stager:
             text = line.strip()
             if not text or (self.markers and not any(m in text for m in self.markers)):
                 continue
+            deep = text.count("{") + text.count("[") > self.max_depth and \
+                bracket_depth(text) > self.max_depth
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as e:
                 self.staged.records += 1
                 self._reject(f"line {n}", None, f"malformed JSON on line {n}: {e.msg} "
                                                 f"(column {e.colno})", text, None)
+                continue
+            except RecursionError:
+                deep, obj = True, None
+            if deep and (obj is None or deeper_than(obj, self.max_depth)):
+                self.staged.records += 1
+                self._reject(f"line {n}", None, too_deep(self.max_depth), text, None)
                 continue
             if not isinstance(obj, dict) or not isinstance(obj.get("resourceType"), str):
                 self.staged.records += 1
@@ -264,6 +295,49 @@ class _Stager:
                 self._bundle(obj)
             else:
                 self._resource(obj, raw=text, full_url=None, line=n)
+
+    def _shallow(self, data: bytes, path: Path) -> dict | None:
+        """A document nested deeper than `max_depth` somewhere: a Bundle without the entries
+        that are too deep (each quarantined), or None when the document is one deep resource
+        (quarantined whole). Found by bracket positions, so nothing deep is ever parsed."""
+        text = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+        masked = _STRING.sub(lambda m: b'"' + b"_" * (len(m[0]) - 2) + b'"', text)
+        depth = np.cumsum(STEP[np.frombuffer(masked, np.uint8)], dtype=np.int64)
+        entry = next((m for m in _ENTRY.finditer(text) if depth[m.start()] == 1
+                      and masked[m.start() + 1:m.start() + 6] == b"_____"), None)
+        if entry is None or masked.lstrip()[:1] != b"{":
+            self.staged.records += 1
+            self._reject(path.name, None, too_deep(self.max_depth), _decode(text), None)
+            return None
+        start = entry.end() - 1  # the entry array's [
+        ends = np.flatnonzero(depth[start:] == 1)
+        if not len(ends):
+            raise InputError(f"{path}: not valid JSON (the entry array is not closed); the "
+                             "file cannot be read")
+        end = start + int(ends[0])  # its ]
+        commas = [start + 1 + int(i) for i in np.flatnonzero(
+            (np.frombuffer(masked[start + 1:end], np.uint8) == ord(",")) &
+            (depth[start + 1:end] == 2))]
+        bounds = [start + 1, *[c + 1 for c in commas]]
+        stops = [*commas, end]
+        entries = []
+        for i, (a, b) in enumerate(zip(bounds, stops, strict=True)):
+            if a == b or not text[a:b].strip():
+                continue
+            if int(depth[a:b].max()) > self.max_depth:
+                self.staged.records += 1
+                self._reject(f"Bundle entry[{i}]", None, too_deep(self.max_depth),
+                             _decode(text[a:b].strip()), None)
+                continue
+            entries.append(json.loads(text[a:b]))
+        shell = text[:start + 1] + text[end:]
+        if int(depth[:start + 1].max(initial=0)) > self.max_depth or \
+                int(depth[end:].max(initial=0)) > self.max_depth:
+            raise InputError(f"{path}: the Bundle itself is nested deeper than "
+                             f"{self.max_depth} levels (setting ingest.max_depth)")
+        doc = json.loads(shell)
+        doc["entry"] = entries
+        return doc
 
     def _bundle(self, bundle: Mapping[str, Any]) -> None:
         entries = bundle.get("entry")
@@ -418,6 +492,10 @@ def _text(value: Any) -> str | None:
     if isinstance(value, dict | list):
         return _compact(value)  # type: ignore[arg-type]
     return str(value)
+
+
+def _decode(data: bytes) -> str:
+    return data[:1 << 16].decode("utf-8", "replace")
 
 
 def _first_line_is_resource(data: bytes) -> bool:

@@ -25,6 +25,8 @@ from careops.ingest.files import read_csv, read_jsonl, read_parquet
 from careops.ingest.mapping import Mapping
 from careops.ingest.quarantine import resolve, same_file, split_repair
 from careops.ingest.validate import validate
+from careops.privacy.contacts import contacts_key, protect
+from careops.privacy.identifiers import find_identifiers
 from careops.schema import TABLES
 from careops.sim.writer import GROUND_TRUTH
 from careops.warehouse.connect import backend_kind
@@ -185,10 +187,22 @@ def _rank(file_kind: tuple[Path, str | None]) -> int:
 
 
 def _expand(path: Path) -> list[Path]:
+    """The files of `path`; in a folder, those not hidden below it (a dot in the folder's own
+    path, ~/.cache/exports, does not count). A folder with nothing to read is an error that
+    says what it holds."""
     if path.is_file():
         return [path]
-    return sorted(p for p in path.rglob("*")
-                  if p.is_file() and not any(part.startswith(".") for part in p.parts))
+    found = sorted(p for p in path.rglob("*") if p.is_file())
+    files = [p for p in found
+             if not any(part.startswith(".") for part in p.relative_to(path).parts)]
+    if not files:
+        hidden = [str(p.relative_to(path)) for p in found]
+        shown = ", ".join(hidden[:5]) + (" …" if len(hidden) > 5 else "")
+        raise InputError(f"文件夹 {path} 中没有可导入的文件 / no files to import in {path} "
+                         + (f"(找到 {len(found)} 个文件, 均为隐藏文件 / found {len(found)} "
+                            f"file(s), all hidden: {shown})" if found else "(文件夹是空的 / "
+                            "the folder is empty)"))
+    return files
 
 
 def _kind_of(path: Path, kind: str, mapping: Mapping | None, in_folder: bool = False) -> str | None:
@@ -246,14 +260,15 @@ def _earlier_loads(con: BaseBackend, source: str) -> list[str]:
     return hit["load_id"].to_pylist()
 
 
-def _read(path: Path, kind: str, encoding: str | None, siblings: list[Path]) -> Staged:
+def _read(path: Path, kind: str, encoding: str | None, siblings: list[Path],
+          max_depth: int = 64) -> Staged:
     if kind == "fhir":
-        return read_fhir(path, context=[f for f in siblings if f != path])
+        return read_fhir(path, context=[f for f in siblings if f != path], max_depth=max_depth)
     suffix = [s.lower() for s in path.suffixes if s.lower() != ".gz"][-1:]
     if suffix in ([".parquet"], [".pq"]):
         return read_parquet(path)
     if suffix in ([".jsonl"], [".ndjson"], [".json"]):
-        return read_jsonl(path, encoding)
+        return read_jsonl(path, encoding, max_depth=max_depth)
     return read_csv(path, encoding)
 
 
@@ -285,7 +300,7 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
                           f"(load {previous}); nothing to do", load_id=previous,
                           hint={"key": "hint_replace", "file": source}), None
     try:
-        staged = _read(path, kind, encoding, siblings)
+        staged = _read(path, kind, encoding, siblings, settings.ingest.max_depth)
     except InputError as exc:
         return FileResult(source, "unreadable", str(exc)), None
     result = FileResult(source, "loaded", warnings=list(staged.warnings))
@@ -331,17 +346,23 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
         if "patients" in staged.tables and "user_id" in staged.tables["patients"].column_names:
             own = staged.tables["patients"]["user_id"].combine_chunks().cast(pa.string())
         users = pa.concat_arrays([known, own]) if own is not None else known
+        found = find_identifiers(rows, spec.names, mapping.identifiers if mapping else None)
         v = validate(rows, spec, source=source, settings=settings.ingest,
                      timezone=settings.timezone, known_users=users,
-                     first_row=staged.first_row)
+                     first_row=staged.first_row, identifiers=found)
         rejects.extend(v.rejects)
         if v.extra_columns:
             result.warnings.append(f"{table}: columns not in the canonical table were kept in "
                                    f"ingest_extras: {', '.join(v.extra_columns)}")
+        sealed = protect(v.identifiers, found, contacts_key(
+            settings.privacy.contacts_key.get_secret_value()
+            if settings.privacy.contacts_key else None) if found else None)
+        if sealed.warning:
+            result.warnings.append(f"{table}: {sealed.warning}")
         batch.parts.append(TablePart(table=table, rows=v.good, rows_in=v.rows_in,
                                      duplicates_in_batch=v.duplicates,
                                      quarantined=len(v.rejects), flags=v.flags,
-                                     extras=v.extras))
+                                     extras=v.extras, contacts=sealed.rows))
         if table == "patients":
             patients = v.good["user_id"].combine_chunks()
     for r in staged.rejects:  # rejects from the door count against the table they were for

@@ -44,6 +44,9 @@ class Validated:
     flags: pa.Table | None = None  # record_id, user_id, flag
     extras: pa.Table | None = None  # record_id, data (JSON of the extra columns)
     extra_columns: list[str] = field(default_factory=list)
+    # direct identifiers of the loaded rows, still plain: record_id, user_id, the file's
+    # identifier columns (to be sealed for `contacts`; never loaded as they are)
+    identifiers: pa.Table | None = None
 
 
 @cache
@@ -61,17 +64,21 @@ def validate(
     now: dt.datetime | None = None,
     known_users: pa.Array | None = None,
     first_row: int = 1,
+    identifiers: dict[str, str] | None = None,
 ) -> Validated:
     """Type, check and convert the staged rows of one canonical table.
 
     Rows without a `_record` label are called "row N", counting from `first_row` (2 for a CSV,
-    whose line 1 is the header).
+    whose line 1 is the header). `identifiers`: extra columns holding direct identifiers
+    (column -> contacts field); they are returned apart, and left out of extras and quarantine.
     """
     now = now or dt.datetime.now(dt.UTC)
+    private = [c for c in (identifiers or {}) if c in staged.column_names]
     extra_columns = [c for c in staged.column_names
-                     if c not in spec.names and c not in (RECORD, RAW)]
+                     if c not in spec.names and c not in (RECORD, RAW) and c not in private]
     staged = staged.append_column(IDX, pa.array(np.arange(len(staged), dtype=np.int64)))
-    inner = staged.drop_columns([c for c in (RAW, *extra_columns) if c in staged.column_names])
+    inner = staged.drop_columns([c for c in (RAW, *extra_columns, *private)
+                                 if c in staged.column_names])
     out = _run(inner, spec, settings, timezone, now, known_users, first_row)
 
     status = out["_status"]
@@ -79,7 +86,7 @@ def validate(
     all_ok = pc.all(ok).as_py() is not False
     good = out if all_ok else out.filter(ok)  # the common case copies nothing
     bad = out.slice(0, 0) if all_ok else out.filter(pc.equal(status, "bad"))
-    rejects = _rejects(bad, staged, spec, source, first_row)
+    rejects = _rejects(bad, staged.drop_columns(private), spec, source, first_row)
     flags = None
     if spec.user_column and "_flag" in good.column_names:
         flagged = good.filter(pc.is_valid(good["_flag"]))
@@ -92,6 +99,13 @@ def validate(
     extras = None
     if extra_columns and len(good):
         extras = _extras(staged, good, spec, extra_columns)
+    plain = None
+    if private and len(good):
+        rows = staged.take(good[IDX]).select(private)
+        user = (good[spec.user_column].cast(pa.string()) if spec.user_column
+                else pa.nulls(len(good), pa.string()))
+        plain = rows.append_column("record_id", _key_text(good, spec)).append_column(
+            "user_id", user)
     return Validated(
         table=spec.name,
         rows_in=len(staged),
@@ -101,6 +115,7 @@ def validate(
         flags=flags,
         extras=extras,
         extra_columns=extra_columns,
+        identifiers=plain,
     )
 
 
@@ -184,6 +199,10 @@ def _parse(col: Column, raw: ir.Value, settings: IngestSettings, timezone: str,
     elif col.type in ("float64", "int64"):
         value = _numeric(raw, col.type)
         checks.append(err(unparsed(value), ibis.literal("not a number") + shown))
+        if col.type == "float64":  # 'inf', 'NaN', 1e309 parse, but are no measurement
+            checks.append(err(value.isinf() | value.isnan(),
+                              ibis.literal("not a finite number") + shown))
+            value = ibis.ifelse(value.isinf() | value.isnan(), ibis.null("float64"), value)
         if col.type == "int64" and is_text:
             as_float = text.try_cast("float64")
             checks.append(err(as_float.notnull() & (as_float != as_float.round()),
@@ -344,7 +363,8 @@ def _rejects(bad: pa.Table, staged: pa.Table, spec: Table, source: str,
     idx = bad[IDX]
     originals = staged.take(idx)
     raws = (originals[RAW].to_pylist() if RAW in originals.column_names
-            else [json.dumps({k: v for k, v in row.items() if k not in (RECORD, IDX)},
+            else [json.dumps({k: v for k, v in row.items()
+                              if k not in (RECORD, IDX) and v is not None},
                              ensure_ascii=False, default=str)
                   for row in originals.to_pylist()])
     out = []
@@ -369,5 +389,6 @@ def _key_text(rows: pa.Table, spec: Table) -> pa.Array:
 def _extras(staged: pa.Table, good: pa.Table, spec: Table, extra: list[str]) -> pa.Table:
     """Columns beyond the canonical ones, per loaded row, as JSON text."""
     rows = staged.take(good[IDX]).select(extra).to_pylist()
-    data = [json.dumps(r, ensure_ascii=False, default=str) for r in rows]
+    data = [json.dumps({k: v for k, v in r.items() if v is not None}, ensure_ascii=False,
+                       default=str) for r in rows]
     return pa.table({"record_id": _key_text(good, spec), "data": pa.array(data, pa.string())})

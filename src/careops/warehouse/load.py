@@ -34,6 +34,7 @@ class TablePart:
     quarantined: int = 0
     flags: pa.Table | None = None
     extras: pa.Table | None = None
+    contacts: pa.Table | None = None  # direct identifiers, sealed (careops.privacy.contacts)
     loaded: int = 0  # set by the loader
     replaced: int = 0  # rows of earlier loads removed first (Batch.replaces); set by the loader
     duplicates: int = 0  # in batch + already in the warehouse; set by the loader
@@ -71,7 +72,8 @@ def apply_batch(con: BaseBackend, batch: Batch) -> Batch:
             part.duplicates = part.duplicates_in_batch + (len(part.rows) - part.loaded
                                                           if batch.status == "loaded" else 0)
             if batch.status == "loaded":
-                for name, extra in (("ingest_flags", part.flags), ("ingest_extras", part.extras)):
+                for name, extra in (("ingest_flags", part.flags), ("ingest_extras", part.extras),
+                                    ("contacts", part.contacts)):
                     if extra is not None and len(extra):
                         extra = _with(extra, load_id=batch.load_id, table_name=part.table)
                         writer.append(name, extra.select(_system(name).names)
@@ -86,7 +88,7 @@ def _remove_replaced(writer, batch: Batch) -> None:
     """Delete what the batch's rows replace: rows with their keys, and the flags and extra
     columns of the loads it corrects."""
     loads = pa.table({"load_id": pa.array(batch.replaces, pa.string())})
-    for name in ("ingest_flags", "ingest_extras"):
+    for name in ("ingest_flags", "ingest_extras", "contacts"):
         writer.delete_matching(name, loads)
     for part in batch.parts:
         if len(part.rows):

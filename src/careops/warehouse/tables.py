@@ -35,6 +35,12 @@ SYSTEM_TABLES: dict[str, ibis.Schema] = {
     "ingest_extras": ibis.schema({
         "load_id": "string", "table_name": "string", "record_id": "string", "data": "string",
     }),
+    # direct identifiers (DESIGN §2 contacts), AES-GCM sealed: see careops.privacy.contacts
+    "contacts": ibis.schema({
+        "load_id": "string", "table_name": "string", "record_id": "string", "user_id": "string",
+        "name": "string", "phone": "string", "email": "string", "wechat_openid": "string",
+        "id_number": "string", "key_id": "string",
+    }),
 }
 
 
