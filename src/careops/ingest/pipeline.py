@@ -118,12 +118,14 @@ def ingest_paths(
     max_bad_ratio: float | None = None,
     progress: Progress | None = None,
     replace: bool = False,
+    on_file: Callable[[FileResult], None] | None = None,
 ) -> IngestReport:
     """Ingest every file under `paths` into the warehouse `con`.
 
     `replace`: each file corrects its earlier loads (the `_loads` ledger knows them, see
     `earlier_loads`): the rows those loads inserted are removed whole and the file is loaded
-    anew, in one transaction.
+    anew, in one transaction. `on_file`: called with each file's result as soon as it is done
+    (the service audits there).
     """
     if kind not in KINDS:
         raise InputError(f"未知的 --kind / unknown --kind {kind!r}; use one of: "
@@ -168,6 +170,8 @@ def ingest_paths(
         if loaded_patients is not None:
             known = pa.concat_arrays([known, loaded_patients])
         report.files.append(result)
+        if on_file:
+            on_file(result)
     return report
 
 
