@@ -33,5 +33,5 @@ def test_unsorted_events_are_stored_in_time_order(make_warehouse, tmp_path):
     write(tmp_path / "events.csv", "event_id,user_id,ts,name\n"
           + "".join(f"e{i},u1,2025-01-{28 - i:02d} 08:00:00,app_open\n" for i in range(20)))
     assert ingest_paths(con, [tmp_path / "events.csv"], settings=get_settings()).exit_code == 0
-    stored = con.con.execute("SELECT ts FROM events").fetch_arrow_table()   # physical order, no ORDER BY
+    stored = con.con.execute("SELECT ts FROM events").fetch_arrow_table()  # as stored
     assert in_time_order(stored, "ts")

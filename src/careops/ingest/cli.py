@@ -120,6 +120,10 @@ def print_report(report, lg) -> None:
         out.print(rich_table(label("files_title", lg),
                              [label("source", lg), label("status", lg), label("reason", lg)],
                              rows))
+    if report.removed:  # --replace: what the earlier loads had and is gone now
+        removed = ", ".join(f"{t} {n:,}" for t, n in sorted(report.removed.items()))
+        out.print(("已删除被替换批次的行 / " if lg == "zh" else "") +
+                  f"rows of the replaced load(s) removed: {safe(removed)}")
     for note in report.notes:
         out.print(f"{label('warning', lg)}: {render(note, lg)}")
     for hint in dict.fromkeys(render(f.hint, lg) for f in report.files if f.hint):
