@@ -50,6 +50,15 @@ def _count(url: str) -> int:
         con.disconnect()
 
 
+def _tables(url: str) -> set[str]:
+    """Every table a new session sees (a killed load's staging tables must not be among them)."""
+    con = connect(url)
+    try:
+        return set(con.list_tables())
+    finally:
+        con.disconnect()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_kill_9_mid_load_then_rerun(kind, big_events, tmp_path, request):
@@ -68,6 +77,7 @@ def test_kill_9_mid_load_then_rerun(kind, big_events, tmp_path, request):
     con = connect(url)  # the warehouse exists before the load, as it would in production
     create_tables(con)
     con.disconnect()
+    tables = _tables(url)
     seen = set()
     for fraction in (0.3, 0.6, 0.9):
         proc = _ingest(url, big_events)
@@ -77,6 +87,7 @@ def test_kill_9_mid_load_then_rerun(kind, big_events, tmp_path, request):
         proc.wait(timeout=60)
         rows = _count(url)
         assert rows in (0, N), f"half-loaded batch: {rows} rows after kill at {fraction}"
+        assert _tables(url) == tables  # no staging table left behind
         seen.add(rows)
         if rows == N:
             break

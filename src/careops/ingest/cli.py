@@ -15,9 +15,11 @@ from careops.cliutil import (
     err,
     lang_of,
     open_warehouse,
+    ops,
     out,
     print_json,
     rich_table,
+    safe,
 )
 from careops.config import get_settings
 from careops.errors import CareOpsError
@@ -51,8 +53,12 @@ def ingest(
     max_bad_ratio: Annotated[float | None, typer.Option(
         help="坏行比例上限, 超过则整个文件拒绝 (default 0.05)")] = None,
     replace: Annotated[bool, typer.Option(
-        "--replace", help="更正之前导入的同一文件: 先删除同键的行再导入 / correct an earlier "
-        "load of the same file: rows with its keys are deleted, then loaded again")] = False,
+        "--replace", help="更正之前导入的同一文件: 先整批删除上次导入的行再导入 / correct an "
+        "earlier load of the same file (same path, same content or same file name): the rows "
+        "it loaded are removed, then the file is loaded again")] = False,
+    wait: Annotated[float, typer.Option(
+        "--wait", help="DuckDB 仓库正被另一进程写入时最多等待的秒数 / seconds to wait for "
+        "another process writing the DuckDB warehouse (default 0: answer at once)")] = 0.0,
     warehouse: WarehouseOpt = None,
     state: StateOpt = None,
     lang: LangOpt = None,
@@ -61,49 +67,36 @@ def ingest(
     """导入 CSV / Parquet / JSON Lines / FHIR R4 / Import files into the warehouse.
 
     Exit codes: 0 loaded (possibly with quarantined rows), 1 a file was rejected, 2 unreadable
-    input or usage error.
+    input or usage error, 3 the warehouse is busy (another process writes it; see --wait).
     """
-    from careops.ingest.mapping import Mapping
-    from careops.ingest.pipeline import ingest_paths
-    from careops.warehouse import create_tables
+    from careops.ingest.service import IngestOptions, ingest_files
 
-    settings = get_settings()
     lg = lang_of(lang)
     if max_bad_ratio is not None and not 0 <= max_bad_ratio <= 1:
         raise CareOpsError("--max-bad-ratio 应在 0 到 1 之间 / --max-bad-ratio must be between "
                            "0 and 1 (e.g. 0.05)")
-    con = open_warehouse(warehouse)
-    create_tables(con)
-    spec = Mapping.load(mapping) if mapping else None
-    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=err,
-                  transient=True, disable=json_out) as bar:
-        task = bar.add_task("导入 / ingesting", total=None)
+    if wait < 0:
+        raise CareOpsError("--wait 不能为负 / --wait cannot be negative")
+    options = IngestOptions(kind=kind, mapping=mapping, encoding=encoding,
+                            max_bad_ratio=max_bad_ratio, replace=replace, wait_seconds=wait)
+    context = ops(warehouse, state)
+    try:
+        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                      transient=True, disable=json_out) as bar:
+            task = bar.add_task("导入 / ingesting", total=None)
 
-        def progress(source: str, n: int, total: int) -> None:
-            bar.update(task, total=total, completed=n - 1, description=Path(source).name)
+            def progress(source: str, n: int, total: int) -> None:
+                bar.update(task, total=total, completed=n - 1, description=safe(Path(source).name))
 
-        report = ingest_paths(con, paths, settings=settings, kind=kind, mapping=spec,
-                              encoding=encoding, max_bad_ratio=max_bad_ratio, progress=progress,
-                              replace=replace)
-    _audit_ingest(state, report)
+            report = ingest_files(context, paths, options, progress=progress)
+    finally:
+        context.close()
     if json_out:
         print_json(report.to_json())
     else:
         print_report(report, lg)
     raise typer.Exit(report.exit_code)
-
-
-def _audit_ingest(state: str | None, report) -> None:
-    """Record the run in the state store's audit trail (created on first use)."""
-    from careops.state import audit, connect_state, migrate
-
-    engine = connect_state(state)
-    migrate(engine)
-    for f in report.files:
-        audit(engine, "ingest", target=f.source,
-              detail={"status": f.status, "load_id": f.load_id, "tables": f.tables,
-                      **({"replaces": f.replaces} if f.replaces else {})})
 
 
 def print_report(report, lg) -> None:
@@ -127,6 +120,10 @@ def print_report(report, lg) -> None:
         out.print(rich_table(label("files_title", lg),
                              [label("source", lg), label("status", lg), label("reason", lg)],
                              rows))
+    if report.removed:  # --replace: what the earlier loads had and is gone now
+        removed = ", ".join(f"{t} {n:,}" for t, n in sorted(report.removed.items()))
+        out.print(("已删除被替换批次的行 / " if lg == "zh" else "") +
+                  f"rows of the replaced load(s) removed: {safe(removed)}")
     for note in report.notes:
         out.print(f"{label('warning', lg)}: {render(note, lg)}")
     for hint in dict.fromkeys(render(f.hint, lg) for f in report.files if f.hint):
@@ -168,20 +165,21 @@ def quarantine_list(
     json_out: JsonOpt = False,
 ) -> None:
     """列出待修复的隔离记录 / List quarantined records (open ones; --all with resolved)."""
-    from careops.ingest.quarantine import read_quarantine
+    from dataclasses import asdict
+
+    from careops.ingest.service import list_quarantine
 
     lg = lang_of(lang)
-    con = open_warehouse(warehouse, read_only=True)
-    rows = read_quarantine(con, load, table, limit, include_resolved=all_).to_pylist()
+    rows = list_quarantine(ops(warehouse), load, table, limit, include_resolved=all_)
     if json_out:
-        print_json(rows)
+        print_json([asdict(r) for r in rows])
         return
     out.print(rich_table(label("quarantine_title", lg),
                          [label(k, lg) for k in ("source", "record", "table", "field", "reason",
                                                  "load_id", "status")],
-                         [[Path(r["source"]).name, translate(r["record"], lg), r["table_name"],
-                           r["field"], translate(r["reason"], lg), r["load_id"],
-                           label(r["status"] + "_record", lg)] for r in rows]))
+                         [[Path(r.source).name, translate(r.record, lg), r.table_name,
+                           r.field, translate(r.reason, lg), r.load_id,
+                           label(r.status + "_record", lg)] for r in rows]))
 
 
 @quarantine_app.command("export")
@@ -191,18 +189,21 @@ def quarantine_export(
     table: Annotated[str | None, typer.Option(help="表 / table")] = None,
     all_: AllOpt = False,
     warehouse: WarehouseOpt = None,
+    state: StateOpt = None,
     lang: LangOpt = None,
 ) -> None:
     """导出隔离记录(原始列), 修复后可再导入 / Export quarantined records with their own columns;
-    repair them and `careops ingest` the file."""
-    from careops.ingest.quarantine import export_rows, read_quarantine
-    from careops.io import write_table
+    repair them and `careops ingest` the file. The export is recorded in the audit trail."""
+    from careops.ingest.service import export_quarantine
 
     lg = lang_of(lang)
-    data = read_quarantine(open_warehouse(warehouse, read_only=True), load, table,
-                           include_resolved=all_)
-    write_table(export_rows(data, lg), path)
-    out.print(label("exported", lg).format(n=len(data), path=path))
+    context = ops(warehouse, state)
+    try:
+        result = export_quarantine(context, path, load, table, include_resolved=all_,
+                                   headers=lg)
+    finally:
+        context.close()
+    out.print(label("exported", lg).format(n=result.rows, path=safe(result.path)))
 
 
 def sql(

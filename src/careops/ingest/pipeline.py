@@ -23,7 +23,7 @@ from careops.ingest.base import Reject, Staged
 from careops.ingest.fhir import looks_like_fhir, read_fhir
 from careops.ingest.files import read_csv, read_jsonl, read_parquet
 from careops.ingest.mapping import Mapping
-from careops.ingest.quarantine import resolve, same_file, split_repair
+from careops.ingest.quarantine import resolve, split_repair
 from careops.ingest.validate import validate
 from careops.privacy.contacts import contacts_key, protect
 from careops.privacy.identifiers import find_identifiers
@@ -51,6 +51,7 @@ class FileResult:
     warnings: list[str] = field(default_factory=list)
     hint: dict[str, str] | None = None  # the next step: an i18n label key and its fields
     replaces: list[str] = field(default_factory=list)  # earlier loads of the file it replaced
+    removed: dict[str, int] = field(default_factory=dict)  # table -> rows of those loads removed
 
 
 @dataclass
@@ -74,6 +75,15 @@ class IngestReport:
         return out
 
     @property
+    def removed(self) -> dict[str, int]:
+        """Rows of earlier loads that `--replace` removed, per table."""
+        out: dict[str, int] = {}
+        for f in self.files:
+            for table, n in f.removed.items():
+                out[table] = out.get(table, 0) + n
+        return out
+
+    @property
     def exit_code(self) -> int:
         statuses = {f.status for f in self.files}
         if "unreadable" in statuses or not any(s != "skipped" for s in statuses):
@@ -89,6 +99,7 @@ class IngestReport:
                            for f in self.files if f.status == "unreadable"],
             "skipped": [{"source": f.source, "reason": f.message}
                         for f in self.files if f.status in ("skipped", "already_loaded")],
+            "removed": self.removed,
             "files": [f.__dict__ for f in self.files],
             "notes": [message(n, "en") for n in self.notes],
             "exit_code": self.exit_code,
@@ -109,11 +120,14 @@ def ingest_paths(
     max_bad_ratio: float | None = None,
     progress: Progress | None = None,
     replace: bool = False,
+    on_file: Callable[[FileResult], None] | None = None,
 ) -> IngestReport:
     """Ingest every file under `paths` into the warehouse `con`.
 
-    `replace`: each file corrects its earlier loads (the `_loads` ledger knows them): rows with
-    the keys it holds are deleted and loaded anew, in the same transaction.
+    `replace`: each file corrects its earlier loads (the `_loads` ledger knows them, see
+    `earlier_loads`): the rows those loads inserted are removed whole and the file is loaded
+    anew, in one transaction. `on_file`: called with each file's result as soon as it is done
+    (the service audits there).
     """
     if kind not in KINDS:
         raise InputError(f"未知的 --kind / unknown --kind {kind!r}; use one of: "
@@ -140,11 +154,12 @@ def ingest_paths(
                      "files": ", ".join(sorted(parts, reverse=True))}
                     for root, parts in answers.items()]
     files.sort(key=_rank)
-    earlier = {file: _earlier_loads(con, str(file)) if replace else [] for file, _ in files}
+    earlier = {file: earlier_loads(con, file, k) if replace else [] for file, k in files}
     never = [str(f) for f, loads in earlier.items() if replace and not loads]
     if never:
         raise InputError(f"--replace: {', '.join(never)} 从未成功导入过 / never loaded (no "
-                         "'loaded' entry in the _loads ledger); ingest without --replace")
+                         "'loaded' entry in the _loads ledger for this path, this content or "
+                         "this file name); ingest without --replace")
     known = _known_users(con)
     for n, (file, file_kind) in enumerate(files, start=1):
         if progress:
@@ -157,6 +172,8 @@ def ingest_paths(
         if loaded_patients is not None:
             known = pa.concat_arrays([known, loaded_patients])
         report.files.append(result)
+        if on_file:
+            on_file(result)
     return report
 
 
@@ -252,12 +269,44 @@ def _already_loaded(con: BaseBackend, content_hash: str) -> str | None:
     return hit["load_id"][0].as_py() if len(hit) else None
 
 
-def _earlier_loads(con: BaseBackend, source: str) -> list[str]:
-    """The loads of `source` (by path) that succeeded, oldest first."""
+def earlier_loads(con: BaseBackend, file: Path, kind: str | None = None) -> list[str]:
+    """The successful loads a corrected `file` replaces, oldest first; none already replaced.
+
+    Recognised, in this order: by the file's canonical (absolute, resolved) path — recorded in
+    the ledger, or for older entries the recorded source resolved from here; else by the same
+    content (the file was loaded under another path and is now loaded with a corrected mapping);
+    else by the file name (and its table when `kind` names one). Loads of two different files
+    matched only by name are ambiguous: an error names them.
+    """
     loads = con.table("_loads")
-    hit = (loads.filter(loads.source.isin(same_file(source)) & (loads.status == "loaded"))
-           .group_by("load_id").agg(at=loads.started_at.min()).order_by("at").to_pyarrow())
-    return hit["load_id"].to_pylist()
+    rows = (loads.filter(loads.status == "loaded")
+            .select("load_id", "source", "path", "content_hash", "table_name", "started_at",
+                    "replaces").to_pyarrow().to_pylist())
+    if not rows:
+        return []
+    gone = {x for r in rows if r["replaces"] for x in r["replaces"].split(",")}
+    rows = [r for r in rows if r["load_id"] not in gone]
+    canonical = str(file.resolve())
+
+    def path_of(r: dict) -> str:
+        return r["path"] or str(Path(r["source"]).resolve())
+
+    hits = [r for r in rows if path_of(r) == canonical]
+    if not hits:
+        digest = _content_hash(file)
+        hits = [r for r in rows if r["content_hash"] == digest]
+    if not hits:
+        hits = [r for r in rows if Path(r["source"]).name == file.name
+                and (kind not in TABLES or r["table_name"] == kind)]
+        paths = sorted({path_of(r) for r in hits})
+        if len(paths) > 1:
+            raise InputError(f"--replace: {file} 同名的文件导入过多次, 无法确定替换哪个 / "
+                             f"files named {file.name} were loaded from several places "
+                             f"({', '.join(paths)}); give the path of the one to correct")
+    first: dict[str, dt.datetime] = {}
+    for r in hits:
+        first[r["load_id"]] = min(first.get(r["load_id"], r["started_at"]), r["started_at"])
+    return sorted(first, key=lambda load: first[load])
 
 
 def _read(path: Path, kind: str, encoding: str | None, siblings: list[Path],
@@ -296,13 +345,15 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
     content_hash = _content_hash(path)
     previous = None if replaces else _already_loaded(con, content_hash)
     if previous:
-        return FileResult(source, "already_loaded", f"same content already loaded "
-                          f"(load {previous}); nothing to do", load_id=previous,
-                          hint={"key": "hint_replace", "file": source}), None
+        return _seen(source, previous), None
     try:
         staged = _read(path, kind, encoding, siblings, settings.ingest.max_depth)
     except InputError as exc:
-        return FileResult(source, "unreadable", str(exc)), None
+        load_id = uuid.uuid4().hex[:16]
+        apply_batch(con, Batch(load_id=load_id, source=source, content_hash=content_hash,
+                               started_at=started, status="unreadable", message=str(exc),
+                               path=str(path.resolve())))
+        return FileResult(source, "unreadable", str(exc), load_id=load_id), None
     result = FileResult(source, "loaded", warnings=list(staged.warnings))
     origins: list[tuple[str, str]] = []  # the quarantined records a repaired export holds
     if "?" in staged.tables:
@@ -327,7 +378,7 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
         staged.rejects = [replace(r, table=r.table or first) for r in staged.rejects]
     load_id = uuid.uuid4().hex[:16]
     batch = Batch(load_id=load_id, source=source, content_hash=content_hash, started_at=started,
-                  replaces=replaces)
+                  replaces=replaces, path=str(path.resolve()))
     rejects: list[Reject] = list(staged.rejects)
     patients = None
     for table, rows in staged.tables.items():
@@ -381,6 +432,8 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
         result.hint = {"key": "hint_quarantined", "file": source, "load": load_id}
     batch.quarantine = _quarantine_rows(rejects, load_id)
     apply_batch(con, batch)
+    if batch.status == "already_loaded":  # another process loaded it while this one read it
+        return _seen(source, batch.previous or ""), None
     if batch.status == "loaded":
         resolve(con, load_id, source, origins)
     result.status = batch.status
@@ -388,8 +441,11 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
     result.load_id = load_id
     if batch.status == "loaded" and replaces:
         result.replaces = replaces
+        result.removed = dict(batch.removed)
+        per_table = ", ".join(f"{t} {n}" for t, n in sorted(batch.removed.items()))
         result.warnings.append(f"replaces load(s) {', '.join(replaces)}: "
-                               f"{sum(p.replaced for p in batch.parts)} row(s) removed first")
+                               f"{sum(batch.removed.values())} row(s) removed first"
+                               + (f" ({per_table})" if per_table else ""))
     for part in batch.parts:
         result.tables[part.table] = {
             "loaded": part.loaded, "duplicates": part.duplicates,
@@ -400,6 +456,12 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
         result.warnings.append("not mapped: " + ", ".join(
             f"{k} × {v}" for k, v in sorted(staged.skipped.items())))
     return result, patients if batch.status == "loaded" else None
+
+
+def _seen(source: str, previous: str) -> FileResult:
+    return FileResult(source, "already_loaded", f"same content already loaded (load {previous}); "
+                      "nothing to do", load_id=previous,
+                      hint={"key": "hint_replace", "file": source})
 
 
 def _quarantine_rows(rejects: list[Reject], load_id: str) -> pa.Table:

@@ -15,12 +15,13 @@ import io
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from ibis.backends import BaseBackend
 
 from careops.schema import TABLES
 from careops.warehouse.connect import backend_kind
-from careops.warehouse.tables import SYSTEM_TABLES
+from careops.warehouse.tables import LOAD_ID, SYSTEM_TABLES
 
 
 @dataclass
@@ -50,9 +51,12 @@ class Batch:
     started_at: dt.datetime
     parts: list[TablePart] = field(default_factory=list)
     quarantine: pa.Table | None = None
-    status: str = "loaded"  # or "rejected"
+    status: str = "loaded"  # or "rejected", "unreadable"; "already_loaded" set by the loader
     message: str = ""
     replaces: list[str] = field(default_factory=list)  # earlier loads this one corrects
+    path: str = ""  # the file's canonical (absolute, resolved) path
+    removed: dict[str, int] = field(default_factory=dict)  # table -> rows of `replaces` removed
+    previous: str | None = None  # status "already_loaded": the load that has the same content
 
 
 def _system(name: str) -> pa.Schema:
@@ -60,15 +64,42 @@ def _system(name: str) -> pa.Schema:
 
 
 def apply_batch(con: BaseBackend, batch: Batch) -> Batch:
-    """Write `batch` (rows unless rejected, quarantine, flags, extras, ledger) atomically."""
+    """Write `batch` (rows unless rejected, quarantine, flags, extras, ledger) atomically.
+
+    Concurrency: the batch first takes a lock on its file's content hash (PostgreSQL: a
+    transaction-level advisory lock; DuckDB has one writer per file anyway), then looks in the
+    ledger again: a second load of the same file waits for the first and finds it loaded
+    (`status` becomes "already_loaded", `previous` names the load, nothing is written). Rows are
+    inserted only where their key is new (PostgreSQL: `ON CONFLICT DO NOTHING` on the table's
+    primary key), and the counts are what the engine actually inserted.
+    """
     kind = backend_kind(con)
     writer = {"duckdb": _DuckDB, "postgres": _Postgres, "pyspark": _Spark}[kind](con)
+    for attempt in range(1, 4):
+        try:
+            return _apply(writer, batch)
+        except Exception as exc:
+            # keys taken in one order make this rare; PostgreSQL still may pick a victim
+            if type(exc).__name__ not in ("DeadlockDetected", "SerializationFailure") \
+                    or attempt == 3:
+                raise
+            batch.removed.clear()
+    raise AssertionError("unreachable")
+
+
+def _apply(writer, batch: Batch) -> Batch:
     with writer.transaction():
+        writer.lock(batch.content_hash)
+        if batch.status == "loaded" and not batch.replaces:
+            previous = writer.loaded_by(batch.content_hash)
+            if previous:
+                batch.status, batch.previous = "already_loaded", previous
+                return batch
         if batch.status == "loaded" and batch.replaces:
             _remove_replaced(writer, batch)
-        for part in batch.parts:
+        for part in sorted(batch.parts, key=lambda p: p.table):  # one lock order for all loads
             if batch.status == "loaded" and len(part.rows):
-                part.loaded = writer.insert_new(part.table, part.rows)
+                part.loaded = writer.insert_new(part.table, part.rows, batch.load_id)
             part.duplicates = part.duplicates_in_batch + (len(part.rows) - part.loaded
                                                           if batch.status == "loaded" else 0)
             if batch.status == "loaded":
@@ -85,15 +116,25 @@ def apply_batch(con: BaseBackend, batch: Batch) -> Batch:
 
 
 def _remove_replaced(writer, batch: Batch) -> None:
-    """Delete what the batch's rows replace: rows with their keys, and the flags and extra
-    columns of the loads it corrects."""
+    """Remove, whole, what the loads this batch corrects inserted: their rows in every table
+    (by `_load_id`), their flags and extra columns. Rows stored before rows carried their load
+    (`_load_id` empty) are found by the keys the batch holds instead."""
     loads = pa.table({"load_id": pa.array(batch.replaces, pa.string())})
     for name in ("ingest_flags", "ingest_extras", "contacts"):
         writer.delete_matching(name, loads)
-    for part in batch.parts:
-        if len(part.rows):
-            part.replaced = writer.delete_matching(part.table,
-                                                   part.rows.select(list(TABLES[part.table].key)))
+    ledger = writer.ledger_tables(batch.replaces)  # table -> rows those loads inserted
+    parts = {p.table: p for p in batch.parts}
+    for table in sorted(set(ledger) | set(parts)):
+        if table not in TABLES:
+            continue
+        removed = writer.delete_loads(table, batch.replaces)
+        part = parts.get(table)
+        if not removed and ledger.get(table) and part is not None and len(part.rows):
+            removed = writer.delete_matching(table, part.rows.select(list(TABLES[table].key)))
+        if removed:
+            batch.removed[table] = removed
+        if part is not None:
+            part.replaced = removed
 
 
 def _with(table: pa.Table, **constants: str) -> pa.Table:
@@ -111,8 +152,14 @@ def _ledger(batch: Batch) -> pa.Table:
         "duplicates": p.duplicates, "quarantined": p.quarantined,
         "flagged": 0 if p.flags is None or batch.status != "loaded" else len(p.flags),
         "status": batch.status, "message": batch.message,
-        "started_at": batch.started_at, "finished_at": now,
+        "started_at": batch.started_at, "finished_at": now, "path": batch.path or None,
+        "replaced": batch.removed.get(p.table, 0) if batch.status == "loaded" else 0,
+        "replaces": ",".join(batch.replaces) or None,
     } for p in parts]
+    if batch.status == "loaded":  # tables the replaced loads had and this file has not
+        rows += [{**rows[0], "table_name": t, "rows_in": 0, "loaded": 0, "duplicates": 0,
+                  "quarantined": 0, "flagged": 0, "replaced": n}
+                 for t, n in batch.removed.items() if t not in {p.table for p in parts}]
     return pa.Table.from_pylist(rows, schema=_system("_loads"))
 
 
@@ -123,25 +170,62 @@ TIME_ORDER = {"events": "ts", "orders": "ts", "observations": "ts",
               "consultations": "started_at"}
 
 
+def in_time_order(rows: pa.Table, column: str) -> bool:
+    """Whether `rows` are already sorted by `column` (one vectorised pass, no sort)."""
+    values = rows[column]
+    if len(values) < 2:
+        return True
+    ordered = pc.less_equal(values.slice(0, len(values) - 1), values.slice(1))
+    return pc.all(ordered).as_py() is not False  # nulls compare as unknown: ignored
+
+
 class _DuckDB:
+    """One writer per file (DuckDB's own lock), so a plain anti-join inserts each key once."""
+
     def __init__(self, con: BaseBackend):
         self.raw = con.con
+        self._owned: dict[str, bool] = {}
 
     def transaction(self):
         return _Tx(lambda: self.raw.execute("BEGIN TRANSACTION"),
                    lambda: self.raw.execute("COMMIT"), lambda: self.raw.execute("ROLLBACK"))
 
-    def insert_new(self, table: str, rows: pa.Table) -> int:
+    def lock(self, content_hash: str) -> None:
+        """Nothing to take: the process holds the file's only write lock."""
+
+    def loaded_by(self, content_hash: str) -> str | None:
+        hit = self.raw.execute("SELECT load_id FROM _loads WHERE content_hash = ? AND status = "
+                               "'loaded' LIMIT 1", [content_hash]).fetchone()
+        return hit[0] if hit else None
+
+    def ledger_tables(self, loads: list[str]) -> dict[str, int]:
+        return dict(self.raw.execute(
+            "SELECT table_name, sum(loaded) FROM _loads WHERE load_id IN (SELECT unnest(?)) "
+            "GROUP BY 1", [loads]).fetchall())
+
+    def owns(self, table: str) -> bool:
+        if table not in self._owned:
+            self._owned[table] = bool(self.raw.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_name = ? AND "
+                "column_name = ? AND table_schema = current_schema()",
+                [table, LOAD_ID]).fetchone())
+        return self._owned[table]
+
+    def insert_new(self, table: str, rows: pa.Table, load_id: str) -> int:
         keys = TABLES[table].key
         cond = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
         cols = ", ".join(f'"{c}"' for c in rows.column_names)
+        owned = self.owns(table)
+        # sort only what is not in time order already (a sorted export costs one compare)
+        order = (f' ORDER BY s."{TIME_ORDER[table]}"' if table in TIME_ORDER
+                 and not in_time_order(rows, TIME_ORDER[table]) else "")
         self.raw.register("_careops_stage", rows)
         try:
             n = self.raw.execute(
-                f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM _careops_stage s '
-                f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE {cond})'
-                + (f' ORDER BY s."{TIME_ORDER[table]}"' if table in TIME_ORDER else '')
-            ).fetchone()[0]
+                f'INSERT INTO "{table}" ({cols}{f", {LOAD_ID}" if owned else ""}) '
+                f'SELECT {cols}{", ?" if owned else ""} FROM _careops_stage s '
+                f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE {cond}){order}',
+                [load_id] if owned else []).fetchone()[0]
         finally:
             self.raw.unregister("_careops_stage")
         return int(n)
@@ -153,6 +237,13 @@ class _DuckDB:
             self.raw.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM _careops_stage')
         finally:
             self.raw.unregister("_careops_stage")
+
+    def delete_loads(self, table: str, loads: list[str]) -> int:
+        if not self.owns(table):
+            return 0
+        return int(self.raw.execute(
+            f'DELETE FROM "{table}" WHERE "{LOAD_ID}" IN (SELECT unnest(?))',
+            [loads]).fetchone()[0])
 
     def delete_matching(self, table: str, rows: pa.Table) -> int:
         cond = " AND ".join(f't."{c}" = s."{c}"' for c in rows.column_names)
@@ -166,12 +257,44 @@ class _DuckDB:
 
 
 class _Postgres:
+    """Many writers: keys are PRIMARY KEYs (tables.create_tables), rows go in with
+    `ON CONFLICT DO NOTHING` in key order (two loads sharing keys wait on each other instead of
+    deadlocking), and one load per file content at a time (advisory lock on its hash). Staging
+    tables are TEMP tables, dropped at commit and gone with the session if it is killed."""
+
     def __init__(self, con: BaseBackend):
         self.raw = con.con
         self._n = 0
+        self._owned: dict[str, bool] = {}
 
     def transaction(self):
         return self.raw.transaction()
+
+    def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self.raw.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def lock(self, content_hash: str) -> None:
+        """Wait until no other transaction is loading a file with this content."""
+        self._rows("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (content_hash,))
+
+    def loaded_by(self, content_hash: str) -> str | None:
+        hit = self._rows("SELECT load_id FROM _loads WHERE content_hash = %s AND status = "
+                         "'loaded' LIMIT 1", (content_hash,))
+        return hit[0][0] if hit else None
+
+    def ledger_tables(self, loads: list[str]) -> dict[str, int]:
+        return {t: int(n) for t, n in self._rows(
+            "SELECT table_name, sum(loaded) FROM _loads WHERE load_id = ANY(%s) GROUP BY 1",
+            (loads,))}
+
+    def owns(self, table: str) -> bool:
+        if table not in self._owned:
+            self._owned[table] = bool(self._rows(
+                "SELECT 1 FROM information_schema.columns WHERE table_name = %s AND "
+                "column_name = %s AND table_schema = current_schema()", (table, LOAD_ID)))
+        return self._owned[table]
 
     def _copy(self, target: str, rows: pa.Table) -> None:
         buf = io.BytesIO()
@@ -183,51 +306,76 @@ class _Postgres:
             for start in range(0, len(view), 1 << 20):
                 copy.write(view[start:start + (1 << 20)])
 
-    def insert_new(self, table: str, rows: pa.Table) -> int:
+    def _stage(self, table: str, rows: pa.Table) -> str:
         self._n += 1
         stage = f"_careops_stage_{self._n}"
-        keys = TABLES[table].key
-        cond = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
         cols = ", ".join(f'"{c}"' for c in rows.column_names)
         with self.raw.cursor() as cur:
-            cur.execute(f'CREATE TEMP TABLE {stage} (LIKE "{table}") ON COMMIT DROP')
+            cur.execute(f'CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {cols} '
+                        f'FROM "{table}" LIMIT 0')
         self._copy(stage, rows)
+        return stage
+
+    def insert_new(self, table: str, rows: pa.Table, load_id: str) -> int:
+        stage = self._stage(table, rows)
+        keys = ", ".join(f'"{k}"' for k in TABLES[table].key)
+        cols = ", ".join(f'"{c}"' for c in rows.column_names)
+        owned = self.owns(table)
         with self.raw.cursor() as cur:
-            cur.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM {stage} s '
-                        f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE {cond})')
+            cur.execute(f'INSERT INTO "{table}" ({cols}{f", {LOAD_ID}" if owned else ""}) '
+                        f'SELECT {cols}{", %s" if owned else ""} FROM {stage} ORDER BY {keys} '
+                        "ON CONFLICT DO NOTHING", (load_id,) if owned else ())
             return cur.rowcount
 
     def append(self, table: str, rows: pa.Table) -> None:
         self._copy(f'"{table}"', rows)
 
-    def delete_matching(self, table: str, rows: pa.Table) -> int:
-        self._n += 1
-        stage = f"_careops_stage_{self._n}"
-        cols = ", ".join(f'"{c}"' for c in rows.column_names)
-        cond = " AND ".join(f't."{c}" = s."{c}"' for c in rows.column_names)
+    def delete_loads(self, table: str, loads: list[str]) -> int:
+        if not self.owns(table):
+            return 0
         with self.raw.cursor() as cur:
-            cur.execute(f'CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {cols} '
-                        f'FROM "{table}" LIMIT 0')
-        self._copy(stage, rows)
+            cur.execute(f'DELETE FROM "{table}" WHERE "{LOAD_ID}" = ANY(%s)', (loads,))
+            return cur.rowcount
+
+    def delete_matching(self, table: str, rows: pa.Table) -> int:
+        stage = self._stage(table, rows)
+        cond = " AND ".join(f't."{c}" = s."{c}"' for c in rows.column_names)
         with self.raw.cursor() as cur:
             cur.execute(f'DELETE FROM "{table}" t USING {stage} s WHERE {cond}')
             return cur.rowcount
 
 
 class _Spark:
+    """No transactions and no constraints: per-table job commits, the ledger row last."""
+
     def __init__(self, con: BaseBackend):
         self.session = con._session
 
     def transaction(self):
         return _Tx(lambda: None, lambda: None, lambda: None)
 
+    def lock(self, content_hash: str) -> None:
+        """Spark has no locks: run one load of a file at a time."""
+
+    def loaded_by(self, content_hash: str) -> str | None:
+        from pyspark.sql import functions as F
+
+        loads = self.session.table("_loads")
+        hit = (loads.filter((F.col("content_hash") == content_hash)
+                            & (F.col("status") == "loaded")).select("load_id").limit(1).collect())
+        return hit[0][0] if hit else None
+
     def _frame(self, table: str, rows: pa.Table):
         target = self.session.table(table)
-        rows = rows.select(target.columns)
+        rows = rows.select([c for c in target.columns if c in rows.column_names])
         frame = self.session.createDataFrame(rows)
-        return frame.select(*[frame[c].cast(target.schema[c].dataType) for c in target.columns])
+        from pyspark.sql import functions as F
 
-    def insert_new(self, table: str, rows: pa.Table) -> int:
+        return frame.select(*[(frame[c] if c in rows.column_names else F.lit(None))
+                              .cast(target.schema[c].dataType).alias(c)
+                              for c in target.columns])
+
+    def insert_new(self, table: str, rows: pa.Table, load_id: str) -> int:
         keys = list(TABLES[table].key)
         frame = self._frame(table, rows)
         new = frame.join(self.session.table(table).select(*keys), on=keys, how="left_anti")
