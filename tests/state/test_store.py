@@ -39,3 +39,21 @@ def test_ingest_writes_the_audit_trail(tmp_path, run_cli):
     assert code == 0
     [row] = read_audit(connect_state(state))
     assert row["action"] == "ingest" and row["detail"]["status"] == "loaded"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_two_processes_migrating_a_new_state_store_at_once_both_succeed(backend, tmp_path,
+                                                                        pg_database):
+    """Found by the concurrency tests: the second process crashed on 'table audit_log already
+    exists' when both created a new store at the same moment."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path}/state.db" if backend == "sqlite" else pg_database()
+    code = ("import sys; from careops.state import connect_state, migrate; "
+            "print(migrate(connect_state(sys.argv[1])))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err for _, err in results]
+    assert len({out.strip() for out, _ in results}) == 1

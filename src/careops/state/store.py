@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +48,29 @@ def migrate(engine: Engine) -> str:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
+    with _migration_lock(engine), engine.begin() as conn:
+        if engine.dialect.name == "postgresql":  # one migrating process at a time
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('careops.migrate'))"))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision() or ""
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Two processes opening a new SQLite state store at once must not both create its tables:
+    they take turns on a lock file beside it (PostgreSQL uses an advisory lock instead)."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def audit(engine: Engine, action: str, target: str | None = None,
