@@ -174,3 +174,39 @@ def test_two_writers_logging_overlapping_exposures_each_count_only_their_own(
     assert both == dict(zip(stored["user_id"].to_pylist(), stored["variant"].to_pylist(),
                             strict=True))
     check.close()
+
+
+def test_log_exposures_counts_only_its_own_rows_with_two_writers(tmp_path, state_url):
+    """`store.log_exposures` from two threads, overlapping users, many small transactions: the
+    counts returned add up to the rows stored (a count of the table before and after each
+    insert would also count the other writer's rows committed in between)."""
+    from careops.experiments.exposure import exposure_table
+    from careops.experiments.store import log_exposures, read_exposures, save_definition
+    from careops.state import connect_state, migrate
+
+    engine = connect_state(state_url)
+    migrate(engine)
+    definition = ExperimentCreate.model_validate(DEFINITION).definition()
+    save_definition(engine, definition)
+    users = [f"p{i:05d}" for i in range(2000)]
+    parts = [users[:1400], users[600:]]
+    counts = [0, 0]
+    barrier = threading.Barrier(2)
+
+    def writer(i: int) -> None:
+        own = connect_state(state_url)
+        barrier.wait()
+        for start in range(0, len(parts[i]), 50):
+            rows = exposure_table(definition, parts[i][start:start + 50], NOW)
+            counts[i] += log_exposures(own, rows)
+        own.dispose()
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stored = read_exposures(engine, definition.key).num_rows
+    assert stored == len(users) - sum(in_global_control(users))
+    assert sum(counts) == stored
+    engine.dispose()

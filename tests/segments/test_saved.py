@@ -177,8 +177,11 @@ def _old_warehouse(url: str) -> None:
     con.disconnect()
 
 
-def test_an_old_warehouse_s_saved_segments_are_carried_over_once(tmp_path, state_url, run_cli):
-    url = f"duckdb:///{tmp_path / 'old.duckdb'}"
+@pytest.mark.parametrize("kind", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_an_old_warehouse_s_saved_segments_are_carried_over_once(tmp_path, state_url, run_cli,
+                                                                 kind, request):
+    url = (f"duckdb:///{tmp_path / 'old.duckdb'}" if kind == "duckdb"
+           else request.getfixturevalue("pg_database")())
     _old_warehouse(url)
     ops = _ops(url, state_url)
     segs = {s.name: s for s in service.list_saved(ops)}
