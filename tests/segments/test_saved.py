@@ -230,3 +230,32 @@ def _definition(tmp_path, segment: str):
                                 "segment": segment, "primary_metrics": ["paid_conversion"]}),
                     encoding="utf-8")
     return path
+
+
+def test_segment_cli_by_name_list_delete(ops, tmp_path, run_cli):
+    where = ["-w", ops.warehouse_url, "--state", ops.state_url]
+    code, out, err = run_cli("segment", "save", "insomnia", "--where",
+                             'searched("失眠", within="30d")', "--description", "[red]失眠",
+                             *where)
+    assert code == 0, err
+    assert "insomnia (v1)" in out
+    code, out, err = run_cli("segment", "count", "--segment", "insomnia", "--as-of",
+                             "2026-06-03", "--json", *where)
+    assert code == 0, err
+    assert json.loads(out)["count"] == 2
+    code, out, err = run_cli("segment", "export", "--segment", "insomnia", "--as-of",
+                             "2026-06-03", "--out", tmp_path / "x.csv", *where)
+    assert code == 0 and "audited" in out, err
+    assert read_audit(ops.state)[0]["detail"]["rows"] == 2
+    code, out, _ = run_cli("segment", "list", "--json", *where)
+    [listed] = json.loads(out)
+    assert (listed["name"], listed["description"], "saved_by" in listed) == (
+        "insomnia", "[red]失眠", False)
+    code, _, err = run_cli("segment", "count", "--segment", "insomnia", "--where", 'sex == "F"',
+                           "--as-of", "2026-06-03", *where)
+    assert code == 2 and "one of the two" in err
+    code, out, err = run_cli("segment", "delete", "insomnia", *where)
+    assert code == 0, err
+    code, _, err = run_cli("segment", "count", "--segment", "insomnia", "--as-of", "2026-06-03",
+                           *where)
+    assert code == 2 and "unknown saved segment 'insomnia'" in err

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from careops.cliutil import JsonOpt, WarehouseOpt, err, ops, print_json, safe
+from careops.cliutil import JsonOpt, LangOpt, WarehouseOpt, err, lang_of, ops, print_json, safe
 from careops.errors import ConfigError
 from careops.experiments.labels import label
 
@@ -32,16 +32,6 @@ _probe = Console()
 out = _probe if _probe.is_terminal else Console(width=120)  # files and pipes get room for CIs
 
 JsonOption = JsonOpt
-
-
-def _lang(lang: str | None) -> str:
-    if lang is None:
-        from careops.config import get_settings
-
-        return get_settings().lang
-    if lang not in {"zh", "en"}:
-        raise ConfigError(f"--lang must be zh or en, got {lang!r}")
-    return lang
 
 
 def _split(text: str | None, option: str) -> list[str] | None:
@@ -202,14 +192,14 @@ def analyze(
         str | None, typer.Option("--state", help="state store URL (default from settings)")
     ] = None,
     as_json: JsonOption = False,
-    lang: Annotated[str | None, typer.Option("--lang", help="zh or en")] = None,
+    lang: LangOpt = None,
 ) -> None:
     """Analyse an A/B test: a stored experiment (--experiment KEY) over its exposures and
     registry metrics, or a per-user file / warehouse table (分析 A/B 实验)."""
     from careops.config import get_settings
     from careops.experiments.stats.settings import FrequentistSettings
 
-    lang = _lang(lang)
+    lang = lang_of(lang)
     settings = get_settings().experiments
     frequentist = FrequentistSettings(
         alpha=alpha if alpha is not None else settings.alpha,
@@ -324,14 +314,14 @@ def power(
     power_: Annotated[float, typer.Option("--power", help="chance to detect the mde")] = 0.8,
     ratio: Annotated[float, typer.Option("--ratio", help="treatment users per control")] = 1.0,
     as_json: JsonOption = False,
-    lang: Annotated[str | None, typer.Option("--lang", help="zh or en")] = None,
+    lang: LangOpt = None,
 ) -> None:
     """Users needed per arm (样本量估算)."""
     from careops.config import get_settings
     from careops.experiments.stats.power import sample_size_means, sample_size_proportions
     from careops.experiments.stats.settings import PowerSettings
 
-    lang = _lang(lang)
+    lang = lang_of(lang)
     s = PowerSettings(
         alpha=alpha if alpha is not None else get_settings().experiments.alpha,
         power=power_,
@@ -403,7 +393,7 @@ def _power_inputs(r: dict, lang: str) -> str:
 
 StateOption = Annotated[str | None, typer.Option(
     "--state", help="state store URL (default: beside the warehouse, or the state setting)")]
-LangOption = Annotated[str | None, typer.Option("--lang", help="zh or en")]
+LangOption = LangOpt
 
 
 def _read_definition(path: Path) -> dict:
@@ -432,7 +422,7 @@ def create(
     """
     from careops.experiments.service import create as create_experiment
 
-    lang = _lang(lang)
+    lang = lang_of(lang)
     created = create_experiment(ops(warehouse, state), _read_definition(path))
     row = _row(created.experiment, lang)
     out.print(f"{label('created', lang)}: [bold]{safe(row['key'])}[/] ({safe(row['variants'])})"
@@ -480,7 +470,7 @@ def list_experiments(
     """Stored experiments (实验列表); times in the hospital timezone."""
     from careops.experiments.service import list_experiments as listed
 
-    lang = _lang(lang)
+    lang = lang_of(lang)
     experiments = listed(ops(warehouse, state))
     if as_json:
         print_json([_local_dict(e) for e in experiments])
@@ -519,7 +509,7 @@ def stop(
     """End a running experiment now (停止实验): its end becomes now; audited."""
     from careops.experiments.service import stop as stop_experiment
 
-    lang = _lang(lang)
+    lang = lang_of(lang)
     row = _row(stop_experiment(ops(warehouse, state), key), lang)
     out.print(f"{label('stopped', lang)}: [bold]{safe(key)}[/] · {label('end', lang)} "
               f"{row['end']} {_zone()} ({label('audited', lang)})")
@@ -535,7 +525,7 @@ def delete(
     """Delete an experiment nobody was exposed to (删除实验, e.g. a test); audited."""
     from careops.experiments.service import delete as delete_experiment
 
-    lang = _lang(lang)
+    lang = lang_of(lang)
     delete_experiment(ops(warehouse, state), key)
     out.print(f"{label('deleted', lang)}: [bold]{safe(key)}[/] ({label('audited', lang)})")
 
@@ -606,7 +596,7 @@ def expose(
     """
     from careops.experiments.service import expose as expose_users
 
-    lang = _lang(lang)
+    lang = lang_of(lang)
     ids = list(user or []) + (_read_user_file(users) if users is not None else [])
     if not ids:
         raise ConfigError("give users with --user U1 --user U2 … or --users FILE")
@@ -645,7 +635,7 @@ def import_exposures(
     imports nothing; rows already stored are skipped, so importing twice is safe."""
     from careops.experiments.service import import_exposures as run_import
 
-    lang = _lang(lang)
+    lang = lang_of(lang)
     result = run_import(ops(warehouse, state), key, file)
     if as_json:
         print_json({"experiment": result.experiment, "rows": result.rows,

@@ -143,8 +143,12 @@ def list_cmd(warehouse: WarehouseOpt = None, state: str | None = STATE,
     if as_json:
         print_json([s.model_dump(mode="json") for s in segs])
         return
-    out.print(rich_table("", ["name", "version", "rule", "description", "saved_at"],
-                         [[s.name, s.version, s.rule, s.description, s.saved_at] for s in segs]))
+    from careops.experiments.definition import hospital_time
+
+    zone = get_settings().timezone
+    out.print(rich_table("", ["name", "version", "rule", "description", f"saved_at ({zone})"],
+                         [[s.name, s.version, s.rule, s.description,
+                           hospital_time(s.saved_at, zone=False)] for s in segs]))
 
 
 @segment_app.command("delete")
