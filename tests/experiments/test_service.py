@@ -210,3 +210,16 @@ def test_log_exposures_counts_only_its_own_rows_with_two_writers(tmp_path, state
     assert stored == len(users) - sum(in_global_control(users))
     assert sum(counts) == stored
     engine.dispose()
+
+
+def test_many_users_cross_the_batch_boundaries(ops):
+    from careops.experiments import store
+
+    service.create(ops, DEFINITION, now=NOW)
+    users = [f"m{i:06d}" for i in range(store.BATCH * 2 + 7)]
+    held = int(sum(in_global_control(users)))
+    first = service.expose(ops, DEFINITION["key"], users, at=NOW)
+    assert first.count("exposed") == len(users) - held
+    again = service.expose(ops, DEFINITION["key"], users, at=NOW)
+    assert again.count("already_exposed") == len(users) - held
+    assert [u.variant for u in again.users] == [u.variant for u in first.users]

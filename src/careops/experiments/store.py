@@ -29,6 +29,7 @@ from careops.state.models import experiment_exposures, experiments
 from careops.state.store import whoami, write_audit
 
 BATCH = 5_000
+PG_BATCH = 50_000
 
 
 class ExperimentNotFound(NotFound):
@@ -123,12 +124,37 @@ def insert_exposures(conn: Connection, rows: Iterable[dict[str, Any]]) -> list[d
     user) is new, inside `conn`'s transaction; returns the rows actually inserted (a user
     already exposed keeps their first exposure, also when another writer logged it a moment
     ago)."""
-    insert = _insert(conn)
+    if conn.dialect.name == "postgresql":
+        return _insert_exposures_pg(conn, list(rows))
+    c = experiment_exposures.c
+    statement = _insert(conn)(experiment_exposures) \
+        .on_conflict_do_nothing(index_elements=[c.experiment_key, c.user_id]) \
+        .returning(c.user_id, c.variant)
     rows = list(rows)
     inserted: list[dict[str, Any]] = []
-    c = experiment_exposures.c
     for start in range(0, len(rows), BATCH):
-        statement = insert(experiment_exposures).values(rows[start:start + BATCH]) \
+        # executemany with RETURNING: SQLAlchemy sends it as batched multi-row INSERTs
+        # ("insertmanyvalues"), compiled once, and returns the rows the database inserted
+        inserted += [dict(r._mapping) for r in conn.execute(statement, rows[start:start + BATCH])]
+    return inserted
+
+
+def _insert_exposures_pg(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """PostgreSQL: each batch as four array parameters unnested into rows, so the statement
+    stays small whatever the batch (a VALUES list of 100 000 rows is slow to build and parse)."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    c = experiment_exposures.c
+    columns = ("experiment_key", "user_id", "variant", "exposed_at")
+    types = (sa.String, sa.String, sa.String, sa.DateTime(timezone=True))
+    inserted: list[dict[str, Any]] = []
+    for start in range(0, len(rows), PG_BATCH):
+        batch = rows[start:start + PG_BATCH]
+        arrays = [sa.bindparam(f"a_{name}", [r[name] for r in batch], type_=ARRAY(kind))
+                  for name, kind in zip(columns, types, strict=True)]
+        source = sa.func.unnest(*arrays).table_valued(*columns).render_derived("x")
+        statement = postgresql.insert(experiment_exposures).from_select(
+            list(columns), sa.select(*(source.c[name] for name in columns))) \
             .on_conflict_do_nothing(index_elements=[c.experiment_key, c.user_id]) \
             .returning(c.user_id, c.variant)
         inserted += [dict(r._mapping) for r in conn.execute(statement)]
@@ -144,11 +170,18 @@ def exposed_variants(conn: Connection, key: str, users: list[str]) -> dict[str, 
     """user_id → stored variant of those of `users` already exposed to experiment `key`."""
     c = experiment_exposures.c
     found: dict[str, str] = {}
-    for start in range(0, len(users), BATCH):
-        chunk = users[start:start + BATCH]
+    pg = conn.dialect.name == "postgresql"
+    size = PG_BATCH if pg else BATCH
+    for start in range(0, len(users), size):
+        chunk = users[start:start + size]
+        if pg:  # one array parameter instead of one placeholder per user
+            from sqlalchemy.dialects.postgresql import ARRAY
+
+            match = c.user_id == sa.any_(sa.bindparam("users", chunk, type_=ARRAY(sa.String)))
+        else:
+            match = c.user_id.in_(chunk)
         found |= {r.user_id: r.variant for r in conn.execute(
-            sa.select(c.user_id, c.variant).where(c.experiment_key == key,
-                                                   c.user_id.in_(chunk)))}
+            sa.select(c.user_id, c.variant).where(c.experiment_key == key, match))}
     return found
 
 
