@@ -4,6 +4,7 @@ warehouse, save/delete/export audited in the transaction of the change."""
 
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import ibis
 import pyarrow as pa
@@ -133,6 +134,10 @@ def test_a_failing_change_leaves_no_audit_row_and_a_failing_audit_no_change(ops)
         service.save(ops, SegmentCreate(name="men", rule='sex == "M"'))
     with pytest.raises(sa.exc.DBAPIError, match="audit refused"):
         service.delete(ops, "women")
+    out = ops.warehouse_url.replace("duckdb:///", "").replace("w.duckdb", "women.csv")
+    with pytest.raises(sa.exc.DBAPIError, match="audit refused"):
+        service.export(ops, service.Target(segment="women"), D2, out)
+    assert not Path(out).exists()            # no patient list leaves without its audit row
     with ops.state.connect() as conn:
         assert [r.name for r in conn.execute(sa.select(saved_segments.c.name))] == ["women"]
 

@@ -135,7 +135,8 @@ def sample(ops: Ops, target: Target, as_of: date, limit: int = 10,
 def export(ops: Ops, target: Target, as_of: date, path: str | Path,
            columns: list[str] | None = None, lang: str = "zh") -> Evaluation:
     """Write the matching patients to CSV or Parquet, and audit the export: who, which rule or
-    saved segment, as of when, how many rows, to which file (a patient list leaving CareOps)."""
+    saved segment, as of when, how many rows, to which file (a patient list leaving CareOps).
+    If the audit row cannot be written, the file is removed and the error raised."""
     from careops.segments import evaluate
 
     path = Path(path)
@@ -145,10 +146,16 @@ def export(ops: Ops, target: Target, as_of: date, path: str | Path,
                             settings=ops.settings)
         return n, [], path
 
+    with ops.state.connect():  # an unreachable state store fails before any list is written
+        pass
     result = _evaluate(ops, target, as_of, lang, run)
-    ops.audit("segment.export", target.label, {
-        "segment": result.segment, "rule": result.rule_text, "as_of": as_of.isoformat(),
-        "rows": result.count, "path": str(path.resolve()), "columns": list(columns or [])})
+    try:
+        ops.audit("segment.export", target.label, {
+            "segment": result.segment, "rule": result.rule_text, "as_of": as_of.isoformat(),
+            "rows": result.count, "path": str(path.resolve()), "columns": list(columns or [])})
+    except BaseException:
+        path.unlink(missing_ok=True)  # no patient list leaves without its audit row
+        raise
     return result
 
 
