@@ -223,3 +223,26 @@ def test_many_users_cross_the_batch_boundaries(ops):
     again = service.expose(ops, DEFINITION["key"], users, at=NOW)
     assert again.count("already_exposed") == len(users) - held
     assert [u.variant for u in again.users] == [u.variant for u in first.users]
+
+
+def test_a_sqlite_store_locked_by_another_writer_is_a_clear_conflict(tmp_path):
+    """Another process holding the SQLite state store past its busy timeout (5 s) gets a
+    Conflict saying so (exit code 3), not a driver traceback."""
+    import sqlite3
+
+    from careops.experiments.store import StateBusy
+
+    state = f"sqlite:///{tmp_path / 'state.db'}"
+    context = _ops(tmp_path, state)
+    service.create(context, DEFINITION, now=NOW)
+    holder = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StateBusy, match="locked by another writer") as caught:
+            service.expose(context, DEFINITION["key"], ["u1"], at=NOW)
+        assert caught.value.exit_code == 3
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert service.expose(context, DEFINITION["key"], ["u1"], at=NOW).users[0].variant
+    context.close()

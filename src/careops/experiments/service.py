@@ -73,7 +73,7 @@ def create(ops: Ops, data: Mapping[str, Any] | ExperimentCreate,
 
         kind = check_segment(record.key, record.segment, [s.name for s in list_saved(ops)])
     now = _now(now)
-    with ops.state.begin() as conn:
+    with store.writing(ops.state) as conn:
         stored = store.insert_experiment(conn, record, ops.actor.label, now)
         ops.audit("experiment.create", record.key, record.to_json(), conn=conn)
     warnings = ("window_over",) if record.end is not None and record.end <= now else ()
@@ -95,7 +95,7 @@ def get(ops: Ops, key: str) -> ExperimentStored:
 def stop(ops: Ops, key: str, now: dt.datetime | None = None) -> ExperimentPublic:
     """End a running experiment now (its end becomes now), audited in the same transaction."""
     now = _now(now)
-    with ops.state.begin() as conn:
+    with store.writing(ops.state) as conn:
         before, after = store.end_now(conn, key, now)
         ops.audit("experiment.stop", key, store.stop_detail(before, after), conn=conn)
     return after.public(now)
@@ -104,7 +104,7 @@ def stop(ops: Ops, key: str, now: dt.datetime | None = None) -> ExperimentPublic
 def delete(ops: Ops, key: str) -> ExperimentPublic:
     """Delete an experiment nobody was exposed to (a test, a mistake), audited in the same
     transaction; one with exposures is kept (stop it instead)."""
-    with ops.state.begin() as conn:
+    with store.writing(ops.state) as conn:
         stored = store.remove(conn, key)
         ops.audit("experiment.delete", key, stored.definition.to_json(), conn=conn)
     return stored.public()
@@ -150,7 +150,7 @@ def expose(ops: Ops, key: str, users: Sequence[object], at: dt.datetime | None =
                         .to_pylist(), strict=True)) if eligible else {}
     rows = [{"experiment_key": key, "user_id": u, "variant": v, "exposed_at": at}
             for u, v in variants.items() if v != GLOBAL_CONTROL]
-    with ops.state.begin() as conn:
+    with store.writing(ops.state) as conn:
         new = {r["user_id"] for r in store.insert_exposures(conn, rows)}
         before = store.exposed_variants(conn, key, [r["user_id"] for r in rows
                                                     if r["user_id"] not in new])
@@ -251,7 +251,7 @@ def import_exposures(ops: Ops, key: str, path: str | Path) -> Imported:
         raise _refused(path, problems)
     records = [{"experiment_key": key, "user_id": u, "variant": r.variant,
                 "exposed_at": r.at} for u, r in rows.items()]
-    with ops.state.begin() as conn:
+    with store.writing(ops.state) as conn:
         inserted = store.insert_exposures(conn, records)
         ops.audit("experiment.import_exposures", key, {
             "file": str(path.resolve()), "rows": table.num_rows, "inserted": len(inserted)},

@@ -14,7 +14,8 @@ inserted, so two writers logging overlapping users at once each count only their
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
@@ -34,6 +35,10 @@ PG_BATCH = 50_000
 
 class ExperimentNotFound(NotFound):
     """No experiment with that key."""
+
+
+class StateBusy(Conflict):
+    """Another process holds the (SQLite) state store for writing longer than we wait."""
 
 
 # --- definitions, inside the caller's transaction ----------------------------------------------
@@ -110,6 +115,20 @@ def experiments_targeting(conn: Connection, segment: str) -> list[str]:
 
 
 # --- exposures ---------------------------------------------------------------------------------
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction on the state store; a SQLite store another process keeps locked
+    longer than its busy timeout is answered with `StateBusy`, not a driver traceback."""
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except sa.exc.OperationalError as exc:
+        if "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower():
+            raise StateBusy("状态库正被另一个进程写入，请稍后重试 / the state store is locked by "
+                            "another writer; try again in a moment") from None
+        raise
+
 
 def _insert(conn: Connection):
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(conn.dialect.name)
