@@ -59,6 +59,15 @@ def _weights(text: str | None) -> dict[str, float] | None:
             raise ConfigError(msg) from exc
     return weights
 
+def _call(service_function, warehouse, state, *args, **kwargs):
+    """Run a service function in a fresh service context, released afterwards."""
+    context = ops(warehouse, state)
+    try:
+        return service_function(context, *args, **kwargs)
+    finally:
+        context.close()
+
+
 
 def _num(value: float | None, digits: int = 4) -> str:
     if value is None or not math.isfinite(value):
@@ -423,7 +432,7 @@ def create(
     from careops.experiments.service import create as create_experiment
 
     lang = lang_of(lang)
-    created = create_experiment(ops(warehouse, state), _read_definition(path))
+    created = _call(create_experiment, warehouse, state, _read_definition(path))
     row = _row(created.experiment, lang)
     out.print(f"{label('created', lang)}: [bold]{safe(row['key'])}[/] ({safe(row['variants'])})"
               f" · {row['start']} – {row['end']} {_zone()} · {label('segment', lang)}: "
@@ -471,7 +480,7 @@ def list_experiments(
     from careops.experiments.service import list_experiments as listed
 
     lang = lang_of(lang)
-    experiments = listed(ops(warehouse, state))
+    experiments = _call(listed, warehouse, state)
     if as_json:
         print_json([_local_dict(e) for e in experiments])
         return
@@ -510,7 +519,7 @@ def stop(
     from careops.experiments.service import stop as stop_experiment
 
     lang = lang_of(lang)
-    row = _row(stop_experiment(ops(warehouse, state), key), lang)
+    row = _row(_call(stop_experiment, warehouse, state, key), lang)
     out.print(f"{label('stopped', lang)}: [bold]{safe(key)}[/] · {label('end', lang)} "
               f"{row['end']} {_zone()} ({label('audited', lang)})")
 
@@ -526,7 +535,7 @@ def delete(
     from careops.experiments.service import delete as delete_experiment
 
     lang = lang_of(lang)
-    delete_experiment(ops(warehouse, state), key)
+    _call(delete_experiment, warehouse, state, key)
     out.print(f"{label('deleted', lang)}: [bold]{safe(key)}[/] ({label('audited', lang)})")
 
 
@@ -600,7 +609,7 @@ def expose(
     ids = list(user or []) + (_read_user_file(users) if users is not None else [])
     if not ids:
         raise ConfigError("give users with --user U1 --user U2 … or --users FILE")
-    result = expose_users(ops(warehouse, state), key, ids)
+    result = _call(expose_users, warehouse, state, key, ids)
     if as_json:
         print_json({"experiment": result.experiment, "exposed_at": result.at.isoformat(),
                     "users": [{"user_id": u.user_id, "variant": u.variant,
@@ -636,7 +645,7 @@ def import_exposures(
     from careops.experiments.service import import_exposures as run_import
 
     lang = lang_of(lang)
-    result = run_import(ops(warehouse, state), key, file)
+    result = _call(run_import, warehouse, state, key, file)
     if as_json:
         print_json({"experiment": result.experiment, "rows": result.rows,
                     "inserted": result.inserted, "already": result.already,

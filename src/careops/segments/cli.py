@@ -27,6 +27,15 @@ JSON = typer.Option(False, "--json", help="print JSON for machines")
 OUT = typer.Option(..., "--out", help="file.csv or file.parquet")
 STATE = typer.Option(None, "--state", help="state store URL (default: beside the warehouse)")
 
+def _call(service_function, warehouse, state, *args, **kwargs):
+    """Run a service function in a fresh service context, released afterwards."""
+    context = ops(warehouse, state)
+    try:
+        return service_function(context, *args, **kwargs)
+    finally:
+        context.close()
+
+
 
 def read_rule(where: str):
     """A rule from --where: text, JSON, or @path to a YAML/JSON file."""
@@ -73,7 +82,7 @@ def count_cmd(where: str | None = WHERE, segment: str | None = SEGMENT, as_of: s
     """How many patients match."""
     from careops.segments.service import count
 
-    result = count(ops(warehouse, state), _target(where, segment), parse_as_of(as_of),
+    result = _call(count, warehouse, state, _target(where, segment), parse_as_of(as_of),
                    get_settings().lang)
     _notes(result.notes)
     if as_json:
@@ -90,7 +99,7 @@ def sample_cmd(where: str | None = WHERE, segment: str | None = SEGMENT, as_of: 
     """The first matching patients (by id) with the tags the rule reads."""
     from careops.segments.service import sample
 
-    result = sample(ops(warehouse, state), _target(where, segment), parse_as_of(as_of), limit,
+    result = _call(sample, warehouse, state, _target(where, segment), parse_as_of(as_of), limit,
                     get_settings().lang)
     _notes(result.notes)
     rows = result.rows
@@ -112,7 +121,7 @@ def export_cmd(where: str | None = WHERE, segment: str | None = SEGMENT, as_of: 
     from careops.segments.service import export
 
     cols = [c.strip() for c in columns.split(",") if c.strip()]
-    result = export(ops(warehouse, state), _target(where, segment), parse_as_of(as_of), output,
+    result = _call(export, warehouse, state, _target(where, segment), parse_as_of(as_of), output,
                     cols, get_settings().lang)
     _notes(result.notes)
     out.print(f"{result.count} 位患者 → {safe(output)}（已记入审计日志 / audited）")
@@ -127,7 +136,7 @@ def save_cmd(name: str, where: str = SAVE_WHERE,
     from careops.segments.saved import SegmentCreate
     from careops.segments.service import save
 
-    seg, notes = save(ops(warehouse, state), SegmentCreate(
+    seg, notes = _call(save, warehouse, state, SegmentCreate(
         name=name, rule=read_rule(where), description=description), get_settings().lang)
     out.print(f"已保存 / saved {safe(seg.name)} (v{seg.version}): {safe(seg.text)}")
     _notes(notes)
@@ -139,7 +148,7 @@ def list_cmd(warehouse: WarehouseOpt = None, state: str | None = STATE,
     """The saved segments."""
     from careops.segments.service import list_saved
 
-    segs = [s.public() for s in list_saved(ops(warehouse, state))]
+    segs = [s.public() for s in _call(list_saved, warehouse, state)]
     if as_json:
         print_json([s.model_dump(mode="json") for s in segs])
         return
@@ -156,7 +165,7 @@ def delete_cmd(name: str, warehouse: WarehouseOpt = None, state: str | None = ST
     """Delete a saved segment (its versions stay in the history); audited."""
     from careops.segments.service import delete
 
-    seg = delete(ops(warehouse, state), name)
+    seg = _call(delete, warehouse, state, name)
     out.print(f"已删除 / deleted {safe(seg.name)} (v{seg.version})（已记入审计日志 / audited）")
 
 
@@ -166,7 +175,7 @@ def refresh_cmd(name: str, as_of: str = AS_OF, warehouse: WarehouseOpt = None,
     """Evaluate a saved segment as of a date and record its members."""
     from careops.segments.service import refresh
 
-    n = refresh(ops(warehouse, state), name, parse_as_of(as_of))
+    n = _call(refresh, warehouse, state, name, parse_as_of(as_of))
     out.print(f"{safe(name)} @ {as_of}: {n} 位患者 / members")
     _empty_note(n)
 
@@ -179,7 +188,7 @@ def history_cmd(name: str, warehouse: WarehouseOpt = None, state: str | None = S
 
     from careops.segments.service import history
 
-    rows = history(ops(warehouse, state), name)
+    rows = _call(history, warehouse, state, name)
     if as_json:
         print_json([asdict(r) for r in rows])
         return
