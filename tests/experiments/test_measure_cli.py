@@ -8,7 +8,7 @@ import json
 import pyarrow as pa
 import pytest
 
-from careops.errors import ConfigError, InputError
+from careops.errors import InputError, NotFound
 from careops.experiments.definition import ExperimentDefinition
 from careops.experiments.exposure import EXPOSURE_SCHEMA
 from careops.experiments.measure import analyze_stored
@@ -84,7 +84,7 @@ def test_cli_refuses_file_options_with_experiment(run_cli, paths):
 
 def test_unknown_experiment_lists_the_known_ones(open_both):
     engine, con = open_both
-    with pytest.raises(ConfigError, match=r"no experiment 'exp-hnad'; known: exp-hand"):
+    with pytest.raises(NotFound, match=r"no experiment 'exp-hnad'; known: exp-hand"):
         analyze_stored(con, engine, "exp-hnad", as_of=hb.AS_OF)
 
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from careops.errors import ConfigError
+from careops.errors import AlreadyExists, ConfigError, Conflict, NotFound
 from careops.experiments.definition import ExperimentDefinition
 from careops.experiments.exposure import exposure_table
 from careops.experiments.store import (
@@ -46,7 +46,7 @@ def test_definition_round_trips_and_is_audited(engine):
     [entry] = read_audit(engine)
     assert (entry["actor"], entry["action"], entry["target"]) == (
         "ops-wang", "experiment.create", "recall-coupon-2026")
-    with pytest.raises(ConfigError, match="exists already"):
+    with pytest.raises(AlreadyExists, match="exists already"):
         save_definition(engine, definition)
 
 
@@ -54,7 +54,7 @@ def test_unknown_metric_and_unknown_key(engine):
     definition = ExperimentDefinition.from_dict({**DEFINITION, "primary_metrics": ["paid_conv"]})
     with pytest.raises(ConfigError, match="paid_conv"):
         save_definition(engine, definition, known_metrics=["paid_conversion"])
-    with pytest.raises(ConfigError, match="no experiment 'nope'; known: none"):
+    with pytest.raises(NotFound, match="no experiment 'nope'; known: none"):
         get_definition(engine, "nope")
 
 
@@ -98,11 +98,11 @@ def test_stop_ends_a_running_experiment_now_and_is_audited(engine):
     assert (entry["actor"], entry["action"], entry["target"]) == (
         "ops-li", "experiment.stop", "recall-coupon-2026")
     assert entry["detail"] == {"end": now.isoformat(), "planned_end": "2026-02-01T00:00:00+00:00"}
-    with pytest.raises(ConfigError, match=r"ended already \(end 2026-01-20 11:30 Asia/Shanghai\)"):
+    with pytest.raises(Conflict, match=r"ended already \(end 2026-01-20 11:30 Asia/Shanghai\)"):
         stop_experiment(engine, "recall-coupon-2026", now=now + dt.timedelta(hours=1))
-    with pytest.raises(ConfigError, match=r"has not started .*delete it instead"):
+    with pytest.raises(Conflict, match=r"has not started .*delete it instead"):
         stop_experiment(engine, "recall-coupon-2026", now=dt.datetime(2025, 12, 1, tzinfo=dt.UTC))
-    with pytest.raises(ConfigError, match="no experiment 'nope'"):
+    with pytest.raises(NotFound, match="no experiment 'nope'"):
         stop_experiment(engine, "nope")
 
 
@@ -111,7 +111,7 @@ def test_delete_only_without_exposures_and_is_audited(engine):
     save_definition(engine, definition)
     log_exposures(engine, exposure_table(definition, ["u1", "u2", "u3"],
                                          dt.datetime(2026, 1, 5, tzinfo=dt.UTC)))
-    with pytest.raises(ConfigError, match=r"has 3 exposed user.*stop it instead"):
+    with pytest.raises(Conflict, match=r"has 3 exposed user.*stop it instead"):
         delete_experiment(engine, definition.key)
     other = ExperimentDefinition.from_dict({**DEFINITION, "key": "typo-test"})
     save_definition(engine, other)
@@ -124,14 +124,11 @@ def test_delete_only_without_exposures_and_is_audited(engine):
 
 
 def test_cli_segment_must_be_saved_or_a_valid_rule(tmp_path, run_cli):
-    from careops.segments.saved import save_segment
-    from careops.warehouse import connect
-
     warehouse = f"duckdb:///{tmp_path / 'w.duckdb'}"
-    con = connect(warehouse)
-    save_segment(con, "silent-chronic", 'lifecycle == "silent" and chronic')
-    con.disconnect()
     state = f"sqlite:///{tmp_path / 's.db'}"
+    code, _, err = run_cli("segment", "save", "silent-chronic", "--where",
+                           'lifecycle == "silent" and chronic', "-w", warehouse, "--state", state)
+    assert code == 0, err
 
     def create(key, segment):
         path = tmp_path / f"{key}.yaml"
@@ -176,7 +173,7 @@ def test_cli_list_stop_delete_in_hospital_time(tmp_path, run_cli):
     code, out, _ = run_cli("experiment", "list", "--state", state, "--lang", "en")
     assert "ended" in out and "not started" in out
     code, _, err = run_cli("experiment", "stop", "later", "--state", state)
-    assert code == 2 and "has not started" in err
+    assert code == 3 and "has not started" in err
     code, out, err = run_cli("experiment", "delete", "later", "--state", state)
     assert code == 0, err
     code, out, _ = run_cli("experiment", "list", "--state", state, "--json")

@@ -14,8 +14,8 @@ def state_url(request, tmp_path):
 
 def test_migrate_is_idempotent_and_audit_reads_back(state_url):
     engine = connect_state(state_url)
-    assert migrate(engine) == "0002"
-    assert migrate(engine) == "0002"
+    assert migrate(engine) == "0003"
+    assert migrate(engine) == "0003"
     audit(engine, "ingest", target="orders.csv", detail={"loaded": 3}, actor="ops-zhang")
     audit(engine, "export", target="segment:insomnia", actor="ops-li")
     rows = read_audit(engine)
@@ -57,3 +57,31 @@ def test_two_processes_migrating_a_new_state_store_at_once_both_succeed(backend,
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, [err for _, err in results]
     assert len({out.strip() for out, _ in results}) == 1
+
+
+def test_0003_upgrades_a_store_with_experiments_and_keeps_them(state_url):
+    """A state store at 0002 (experiments, exposures) gains the saved-segment tables; its rows
+    stay."""
+    from alembic import command
+    from alembic.config import Config
+
+    from careops.state.store import MIGRATIONS
+
+    engine = connect_state(state_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO experiments (key, definition, created_at, created_by) VALUES "
+            "('e1', '{}', '2026-01-01 00:00:00+00:00', 'os:x')")
+    assert not sa.inspect(engine).has_table("saved_segments")
+    assert migrate(engine) == "0003"
+    inspector = sa.inspect(engine)
+    assert {"saved_segments", "saved_segment_versions", "carried_over"} <= set(
+        inspector.get_table_names())
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT key FROM experiments").scalars().all() == ["e1"]
+    engine.dispose()

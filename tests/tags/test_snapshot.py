@@ -135,7 +135,7 @@ def test_a_snapshot_without_recorded_settings_is_recomputed(con):
 
 
 def test_snapshots_migration_and_history_on_every_backend(warehouse):
-    from careops.segments.saved import membership_history, refresh_members, save_segment
+    from careops.segments.saved import SavedSegment, membership_history, refresh_members
 
     h = Hospital(D1)
     h.patient("fading").event("fading", 1).event("fading", 2).consult("fading", 3)
@@ -150,8 +150,8 @@ def test_snapshots_migration_and_history_on_every_backend(warehouse):
     ]
     assert [(r["day"], r["to"]) for r in layer_history(warehouse, "fading").rows] == [
         (D1, "active"), (D3, "silent")]
-    save_segment(warehouse, "women", 'sex == "F" and lifecycle == "active"')
-    assert refresh_members(warehouse, "women", D1) == 1
-    assert refresh_members(warehouse, "women", D3) == 0
+    women = SavedSegment.of("women", 'sex == "F" and lifecycle == "active"')
+    assert refresh_members(warehouse, women, D1) == 1
+    assert refresh_members(warehouse, women, D3) == 0
     assert membership_history(warehouse, "women")[1] == {
         "as_of": D3, "members": 0, "entered": 0, "left": 1}

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from careops.cliutil import WarehouseOpt
+from careops.cliutil import JsonOpt, LangOpt, WarehouseOpt, err, lang_of, ops, print_json, safe
 from careops.errors import ConfigError
 from careops.experiments.labels import label
 
@@ -31,17 +31,7 @@ app = typer.Typer(
 _probe = Console()
 out = _probe if _probe.is_terminal else Console(width=120)  # files and pipes get room for CIs
 
-JsonOption = Annotated[bool, typer.Option("--json", help="print JSON for machines")]
-
-
-def _lang(lang: str | None) -> str:
-    if lang is None:
-        from careops.config import get_settings
-
-        return get_settings().lang
-    if lang not in {"zh", "en"}:
-        raise ConfigError(f"--lang must be zh or en, got {lang!r}")
-    return lang
+JsonOption = JsonOpt
 
 
 def _split(text: str | None, option: str) -> list[str] | None:
@@ -68,6 +58,15 @@ def _weights(text: str | None) -> dict[str, float] | None:
             msg = f"--weights must look like control=0.5,treatment=0.5; cannot read {part!r}"
             raise ConfigError(msg) from exc
     return weights
+
+def _call(service_function, warehouse, state, *args, **kwargs):
+    """Run a service function in a fresh service context, released afterwards."""
+    context = ops(warehouse, state)
+    try:
+        return service_function(context, *args, **kwargs)
+    finally:
+        context.close()
+
 
 
 def _num(value: float | None, digits: int = 4) -> str:
@@ -202,14 +201,14 @@ def analyze(
         str | None, typer.Option("--state", help="state store URL (default from settings)")
     ] = None,
     as_json: JsonOption = False,
-    lang: Annotated[str | None, typer.Option("--lang", help="zh or en")] = None,
+    lang: LangOpt = None,
 ) -> None:
     """Analyse an A/B test: a stored experiment (--experiment KEY) over its exposures and
     registry metrics, or a per-user file / warehouse table (分析 A/B 实验)."""
     from careops.config import get_settings
     from careops.experiments.stats.settings import FrequentistSettings
 
-    lang = _lang(lang)
+    lang = lang_of(lang)
     settings = get_settings().experiments
     frequentist = FrequentistSettings(
         alpha=alpha if alpha is not None else settings.alpha,
@@ -243,7 +242,7 @@ def analyze(
 def _analyze_rows(file, table, variant_col, metric_col, covariate_col, control, variants,
                   weights, kind, frequentist, correction, srm_p, warehouse, lang,
                   as_json) -> None:
-    from careops.experiments.analyze import analyze_table, analyze_warehouse_table
+    from careops.experiments.analyze import analyze_table
     from careops.experiments.rows import first_row_number, read_users
 
     declared = _split(variants, "--variants")
@@ -265,15 +264,10 @@ def _analyze_rows(file, table, variant_col, metric_col, covariate_col, control, 
         analysis = analyze_table(users, variant_col, metric_col, covariate_col,
                                  first_row=first_row_number(file), **options)
     else:
-        from careops.cliutil import open_warehouse
+        from careops.experiments.service import analyze_warehouse_table
 
-        con = open_warehouse(warehouse)
-        try:
-            analysis = analyze_warehouse_table(
-                con, str(table), variant_col, metric_col, covariate_col, **options
-            )
-        finally:
-            con.disconnect()
+        analysis = analyze_warehouse_table(ops(warehouse), str(table), variant_col, metric_col,
+                                           covariate_col, **options)
     if as_json:
         print(json.dumps(analysis.to_dict(lang), ensure_ascii=False, indent=2))
     else:
@@ -282,23 +276,17 @@ def _analyze_rows(file, table, variant_col, metric_col, covariate_col, control, 
 
 def _analyze_stored(key, metrics, as_of, cuped, control, correction, frequentist, srm_p,
                     warehouse, state, lang, as_json) -> None:
-    from careops.cliutil import open_warehouse
     from careops.experiments.definition import hospital_time
-    from careops.experiments.measure import analyze_stored, experiment_metric
+    from careops.experiments.service import analyze_stored
     from careops.metrics.cli import parse_as_of
 
-    for name in metrics or ():
-        experiment_metric(name)  # unknown or unusable metrics fail before connecting
-    day = parse_as_of(as_of)
-    engine = _engine(state)
-    con = open_warehouse(warehouse)
+    context = ops(warehouse, state)
     try:
-        outcome = analyze_stored(con, engine, key, metrics, as_of=day, cuped=cuped,
+        outcome = analyze_stored(context, key, metrics, as_of=parse_as_of(as_of), cuped=cuped,
                                  control=control, correction=correction, lang=lang,
                                  frequentist=frequentist, srm_p=srm_p)
     finally:
-        con.disconnect()
-        engine.dispose()
+        context.close()
     if as_json:
         print(json.dumps(outcome.to_dict(lang), ensure_ascii=False, indent=2))
         return
@@ -335,14 +323,14 @@ def power(
     power_: Annotated[float, typer.Option("--power", help="chance to detect the mde")] = 0.8,
     ratio: Annotated[float, typer.Option("--ratio", help="treatment users per control")] = 1.0,
     as_json: JsonOption = False,
-    lang: Annotated[str | None, typer.Option("--lang", help="zh or en")] = None,
+    lang: LangOpt = None,
 ) -> None:
     """Users needed per arm (样本量估算)."""
     from careops.config import get_settings
     from careops.experiments.stats.power import sample_size_means, sample_size_proportions
     from careops.experiments.stats.settings import PowerSettings
 
-    lang = _lang(lang)
+    lang = lang_of(lang)
     s = PowerSettings(
         alpha=alpha if alpha is not None else get_settings().experiments.alpha,
         power=power_,
@@ -413,18 +401,20 @@ def _power_inputs(r: dict, lang: str) -> str:
 
 
 StateOption = Annotated[str | None, typer.Option(
-    "--state", help="state store URL (default from settings)")]
+    "--state", help="state store URL (default: beside the warehouse, or the state setting)")]
+LangOption = LangOpt
 
 
-def _engine(state: str | None):
-    from careops.state import connect_state, migrate
+def _read_definition(path: Path) -> dict:
+    import yaml
 
-    engine = connect_state(state)
-    migrate(engine)
-    return engine
-
-
-LangOption = Annotated[str | None, typer.Option("--lang", help="zh or en")]
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the definition ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a definition is a mapping with key, variants, …")
+    return data
 
 
 @app.command()
@@ -436,38 +426,25 @@ def create(
 ) -> None:
     """Store a new experiment definition (新建实验): variants, weights, window, metrics.
 
-    The segment must be a saved segment (in the warehouse) or a valid rule.
+    The segment must be a saved segment or a valid rule. An experiment whose window is already
+    over is stored with a warning (nobody can be exposed to it).
     """
-    import yaml
+    from careops.experiments.service import create as create_experiment
 
-    from careops.experiments.definition import ExperimentDefinition
-    from careops.experiments.store import save_definition
-    from careops.metrics.registry import all_metrics
-
-    lang = _lang(lang)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the definition ({exc})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a definition is a mapping with key, variants, …")
-    definition = ExperimentDefinition.from_dict(data)
-    known = [m.name for m in all_metrics()]
-    definition.check_metrics(known)  # before opening the warehouse
-    con = None
-    if definition.segment is not None:
-        from careops.cliutil import open_warehouse
-
-        con = open_warehouse(warehouse)
-    try:
-        save_definition(_engine(state), definition, known_metrics=known, segments=con)
-    finally:
-        if con is not None:
-            con.disconnect()
-    row = _row(definition, lang)
-    out.print(f"{label('created', lang)}: [bold]{definition.key}[/] ({row['variants']}) · "
-              f"{row['start']} – {row['end']} {_zone()} · {label('segment', lang)}: "
-              f"{row['segment']}")
+    lang = lang_of(lang)
+    created = _call(create_experiment, warehouse, state, _read_definition(path))
+    row = _row(created.experiment, lang)
+    out.print(f"{label('created', lang)}: [bold]{safe(row['key'])}[/] ({safe(row['variants'])})"
+              f" · {row['start']} – {row['end']} {_zone()} · {label('segment', lang)}: "
+              f"{safe(row['segment'])}")
+    if "window_over" in created.warnings:
+        end = row["end"]
+        note = (f"提示：实验结束时间 {end} 已过，不会再有用户曝光；"
+                "如需投放请换新 key 并设置新的时间窗"
+                if lang == "zh" else
+                f"note: the experiment's end {end} has passed; nobody can be exposed to it — "
+                "use a new key with a new window to run it")
+        err.print(note, style="yellow", highlight=False, soft_wrap=True)
 
 
 def _zone() -> str:
@@ -476,65 +453,57 @@ def _zone() -> str:
     return get_settings().timezone
 
 
-def _row(definition, lang: str) -> dict[str, str]:
-    """A stored experiment's cells: times as the hospital's wall clock, status as of now."""
-    from datetime import UTC, datetime
-
+def _row(experiment, lang: str) -> dict[str, str]:
+    """A stored experiment's cells: times as the hospital's wall clock, its status."""
     from careops.experiments.definition import hospital_time
 
-    now = datetime.now(UTC)
-    if definition.start is not None and now < definition.start:
-        status = "planned"
-    elif definition.end is not None and definition.end <= now:
-        status = "ended"
-    else:
-        status = "running"
-    segment = definition.segment
+    segment = experiment.segment
     return {
-        "key": definition.key,
-        "variants": ", ".join(f"{v.name} {v.weight:.0%}" for v in definition.variants),
+        "key": experiment.key,
+        "variants": ", ".join(f"{v.name} {v.weight:.0%}" for v in experiment.variants),
         "segment": label("everyone", lang) if segment is None else segment,
-        "start": hospital_time(definition.start, zone=False) if definition.start
+        "start": hospital_time(experiment.start, zone=False) if experiment.start
         else label("open", lang),
-        "end": hospital_time(definition.end, zone=False) if definition.end
+        "end": hospital_time(experiment.end, zone=False) if experiment.end
         else label("open", lang),
-        "primary": ", ".join(definition.primary_metrics),
-        "status": label(f"status_{status}", lang),
+        "primary": ", ".join(experiment.primary_metrics),
+        "status": label(f"status_{experiment.status}", lang),
     }
 
 
 @app.command("list")
 def list_experiments(
-    state: StateOption = None, as_json: JsonOption = False, lang: LangOption = None
+    state: StateOption = None, warehouse: WarehouseOpt = None, as_json: JsonOption = False,
+    lang: LangOption = None,
 ) -> None:
     """Stored experiments (实验列表); times in the hospital timezone."""
-    from careops.experiments.store import list_definitions
+    from careops.experiments.service import list_experiments as listed
 
-    lang = _lang(lang)
-    definitions = list_definitions(_engine(state))
+    lang = lang_of(lang)
+    experiments = _call(listed, warehouse, state)
     if as_json:
-        print(json.dumps([_local_dict(d) for d in definitions], ensure_ascii=False, indent=2))
+        print_json([_local_dict(e) for e in experiments])
         return
     zone = _zone()
     table = Table(title=label("list_title", lang))
     for key in ("key", "status", "variants", "segment", "start", "end", "primary"):
         title = label(key, lang) + (f"\n({zone})" if key in ("start", "end") else "")
         table.add_column(title, no_wrap=key in ("key", "status", "start", "end"))
-    for d in definitions:
-        row = _row(d, lang)
-        table.add_row(*(row[k] for k in ("key", "status", "variants", "segment", "start", "end",
-                                         "primary")))
+    for e in experiments:
+        row = _row(e, lang)
+        table.add_row(*(safe(row[k]) for k in ("key", "status", "variants", "segment", "start",
+                                               "end", "primary")))
     out.print(table)
 
 
-def _local_dict(definition) -> dict:
-    """The stored form with start/end as ISO times in the hospital timezone (same instants)."""
+def _local_dict(experiment) -> dict:
+    """The public form with start/end as ISO times in the hospital timezone (same instants)."""
     from careops.config import get_settings
 
     tz = get_settings().tz
-    data = definition.to_dict()
-    for key in ("start", "end"):
-        value = getattr(definition, key)
+    data = experiment.model_dump(mode="json")
+    for key in ("start", "end", "created_at"):
+        value = getattr(experiment, key)
         data[key] = value.astimezone(tz).isoformat() if value else None
     return data | {"timezone": get_settings().timezone}
 
@@ -543,27 +512,151 @@ def _local_dict(definition) -> dict:
 def stop(
     key: Annotated[str, typer.Argument(help="the experiment's key / 实验 key")],
     state: StateOption = None,
+    warehouse: WarehouseOpt = None,
     lang: LangOption = None,
 ) -> None:
     """End a running experiment now (停止实验): its end becomes now; audited."""
-    from careops.experiments.store import stop_experiment
+    from careops.experiments.service import stop as stop_experiment
 
-    lang = _lang(lang)
-    stopped = stop_experiment(_engine(state), key)
-    row = _row(stopped, lang)
-    out.print(f"{label('stopped', lang)}: [bold]{key}[/] · {label('end', lang)} {row['end']} "
-              f"{_zone()} ({label('audited', lang)})")
+    lang = lang_of(lang)
+    row = _row(_call(stop_experiment, warehouse, state, key), lang)
+    out.print(f"{label('stopped', lang)}: [bold]{safe(key)}[/] · {label('end', lang)} "
+              f"{row['end']} {_zone()} ({label('audited', lang)})")
 
 
 @app.command()
 def delete(
     key: Annotated[str, typer.Argument(help="the experiment's key / 实验 key")],
     state: StateOption = None,
+    warehouse: WarehouseOpt = None,
     lang: LangOption = None,
 ) -> None:
     """Delete an experiment nobody was exposed to (删除实验, e.g. a test); audited."""
-    from careops.experiments.store import delete_experiment
+    from careops.experiments.service import delete as delete_experiment
 
-    lang = _lang(lang)
-    delete_experiment(_engine(state), key)
-    out.print(f"{label('deleted', lang)}: [bold]{key}[/] ({label('audited', lang)})")
+    lang = lang_of(lang)
+    _call(delete_experiment, warehouse, state, key)
+    out.print(f"{label('deleted', lang)}: [bold]{safe(key)}[/] ({label('audited', lang)})")
+
+
+_OUTCOME = {
+    "exposed": ("已曝光", "exposed"),
+    "already_exposed": ("此前已曝光", "already exposed"),
+    "global_control": ("全局对照组，不曝光", "global control, not exposed"),
+    "not_targeted": ("不在目标人群，不曝光", "not in the segment, not exposed"),
+}
+
+
+def _read_user_file(path: Path) -> list[str]:
+    """User ids from a file: a CSV/Parquet with a user_id column, else one id per line."""
+    from careops.errors import InputError
+
+    if not path.is_file():
+        raise InputError(f"文件不存在 / --users {path}: no such file")
+    if path.suffix.lower() in {".parquet", ".pq", ".csv"}:
+        from careops.experiments.rows import read_users
+
+        table = read_users(path) if path.suffix.lower() != ".csv" else _csv_text(path)
+        if "user_id" not in table.column_names:
+            raise InputError(f"{path.name}：缺少 user_id 列 / has no user_id column; columns "
+                             f"are {', '.join(table.column_names)}")
+        return [str(v) if v is not None else "" for v in table.column("user_id").to_pylist()]
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"无法读取 / cannot read {path}: {exc}") from None
+    return [line.strip() for line in lines if line.strip()]
+
+
+def _csv_text(path: Path):
+    import csv as pycsv
+
+    import pyarrow as pa
+    from pyarrow import csv
+
+    from careops.errors import InputError
+
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            header = next(pycsv.reader(f), [])
+        table = csv.read_csv(path, convert_options=csv.ConvertOptions(
+            column_types={n: pa.string() for n in header}))
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"无法读取 / cannot read {path}: {exc}") from None
+    return table.rename_columns([n.lstrip("\ufeff").strip() for n in table.column_names])
+
+
+@app.command()
+def expose(
+    key: Annotated[str, typer.Argument(help="the experiment's key / 实验 key")],
+    user: Annotated[list[str] | None, typer.Option(
+        "--user", help="a user id (repeatable) / 用户 ID")] = None,
+    users: Annotated[Path | None, typer.Option(
+        "--users", help="file of user ids: one per line, or CSV/Parquet with user_id")] = None,
+    state: StateOption = None,
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOption = False,
+    lang: LangOption = None,
+) -> None:
+    """Assign users to variants and log their exposure now (记录曝光), once per user.
+
+    Uses the experiment's deterministic assignment; users in the global control group, or
+    outside its targeting segment, are not exposed. Prints each user's variant.
+    """
+    from careops.experiments.service import expose as expose_users
+
+    lang = lang_of(lang)
+    ids = list(user or []) + (_read_user_file(users) if users is not None else [])
+    if not ids:
+        raise ConfigError("give users with --user U1 --user U2 … or --users FILE")
+    result = _call(expose_users, warehouse, state, key, ids)
+    if as_json:
+        print_json({"experiment": result.experiment, "exposed_at": result.at.isoformat(),
+                    "users": [{"user_id": u.user_id, "variant": u.variant,
+                               "outcome": u.outcome} for u in result.users]})
+        return
+    zh = lang == "zh"
+    table = Table(title=f"{label('experiment', lang)} {safe(key)} · "
+                  f"{'曝光' if zh else 'exposure'}")
+    table.add_column("用户" if zh else "user")
+    table.add_column(label("variant", lang))
+    table.add_column("结果" if zh else "outcome")
+    for u in result.users:
+        table.add_row(safe(u.user_id), safe(u.variant or "—"),
+                      _OUTCOME[u.outcome][0 if zh else 1])
+    out.print(table)
+    counts = ", ".join(f"{_OUTCOME[o][0 if zh else 1]} {result.count(o):,}" for o in _OUTCOME
+                       if result.count(o))
+    out.print(counts)
+
+
+@app.command("import-exposures")
+def import_exposures(
+    key: Annotated[str, typer.Argument(help="the experiment's key / 实验 key")],
+    file: Annotated[Path, typer.Argument(
+        help="CSV or Parquet with user_id, variant, exposed_at / 曝光文件")],
+    state: StateOption = None,
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOption = False,
+    lang: LangOption = None,
+) -> None:
+    """Import exposures logged elsewhere (导入曝光): every row is checked first and a bad file
+    imports nothing; rows already stored are skipped, so importing twice is safe."""
+    from careops.experiments.service import import_exposures as run_import
+
+    lang = lang_of(lang)
+    result = _call(run_import, warehouse, state, key, file)
+    if as_json:
+        print_json({"experiment": result.experiment, "rows": result.rows,
+                    "inserted": result.inserted, "already": result.already,
+                    "by_variant": result.by_variant})
+        return
+    split = ", ".join(f"{safe(v)} {n:,}" for v, n in result.by_variant.items()) or "—"
+    if lang == "zh":
+        out.print(f"已导入 {safe(key)}：{result.rows:,} 行，"
+                  f"新增曝光 {result.inserted:,}（{split}），"
+                  f"此前已有 {result.already:,}（{label('audited', lang)}）")
+    else:
+        out.print(f"imported into {safe(key)}: {result.rows:,} rows, {result.inserted:,} new "
+                  f"exposures ({split}), {result.already:,} already stored "
+                  f"({label('audited', lang)})")
