@@ -41,7 +41,8 @@ def test_ingest_writes_the_audit_trail(tmp_path, run_cli):
     assert row["action"] == "ingest" and row["detail"]["status"] == "loaded"
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("backend", [
+    "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_two_processes_migrating_a_new_state_store_at_once_both_succeed(backend, tmp_path,
                                                                         pg_database):
     """Found by the concurrency tests: the second process crashed on 'table audit_log already
