@@ -187,6 +187,7 @@ class _Runner:
         self.items: queue.Queue = queue.Queue(maxsize=2)  # a slow reader slows the engine
         self.stop = threading.Event()
         self.reason: str | None = None
+        self.failure: BaseException | None = None
         self.thread = threading.Thread(target=self._work, name="careops-sql", daemon=True)
 
     def start(self) -> pa.Schema:
@@ -216,6 +217,9 @@ class _Runner:
             while self.thread.is_alive():
                 self._drain()
                 self.thread.join(self.POLL_S)
+                # again: an interrupt that came just before the engine started is lost
+                with suppress(Exception):
+                    self.session.interrupt()
         self.session.close()
 
     def _drain(self) -> None:
@@ -234,9 +238,12 @@ class _Runner:
                     self.cancel("timeout")
                     self.close()
                     raise self._timeout() from None
+                if self.stop.is_set():  # cancelled: make sure the engine stops, then say so
+                    self.close()
+                    raise self._translate(self.failure or RuntimeError("stopped")) from None
                 if not self.thread.is_alive() and self.items.empty():
-                    raise ConfigError("query failed: the engine stopped without an answer") \
-                        from None
+                    raise self._translate(self.failure or RuntimeError(
+                        "the engine stopped without an answer")) from None
                 continue
             except KeyboardInterrupt:
                 self.cancel("cancelled")
@@ -266,6 +273,8 @@ class _Runner:
 
     def _work(self) -> None:
         try:
+            if self.stop.is_set():
+                return
             if not self._put(self.session.start(self.text)):
                 return
             for batch in self.session.batches():
@@ -273,6 +282,7 @@ class _Runner:
                     return
             self._put(_END)
         except BaseException as exc:  # handed to the caller's thread
+            self.failure = exc
             self._put(_Failure(exc))
 
     def _translate(self, exc: BaseException) -> CareOpsError:

@@ -33,6 +33,7 @@ from careops.config import Settings
 from careops.errors import ConfigError, Forbidden
 
 DUCKDB_LOCKDOWN = (
+    "SET enable_progress_bar = false",  # stdout carries the rows (--csv, --json)
     "SET enable_external_access = false",
     "SET autoinstall_known_extensions = false",
     "SET autoload_known_extensions = false",
@@ -80,6 +81,7 @@ class DuckDBSession:
         self.raw = con.con
         self.batch_rows = batch_rows
         self.reader: pa.RecordBatchReader | None = None
+        self.relation = None
         for statement in DUCKDB_LOCKDOWN:
             self.raw.execute(statement)
         locked = self.raw.execute(
@@ -89,14 +91,18 @@ class DuckDBSession:
             raise Forbidden("DuckDB could not be locked down for analyst SQL")
 
     def start(self, text: str) -> pa.Schema:
-        self.raw.execute(text)
-        self.reader = self.raw.to_arrow_reader(self.batch_rows)
-        schema = self.reader.schema
+        # a relation: its columns are known before the query runs, so the caller can be
+        # answered (and can cancel) while the engine works
+        self.relation = self.raw.sql(text)
+        if self.relation is None:  # a statement that is not a query ran and returned nothing
+            raise ConfigError("query failed: not a query")
+        schema = self.relation.limit(0).to_arrow_table().schema
         return pa.schema([f.with_name(n) for f, n in zip(schema, unique_names(schema.names),
                                                          strict=True)])
 
     def batches(self) -> Iterator[pa.RecordBatch]:
-        assert self.reader is not None
+        assert self.relation is not None
+        self.reader = self.relation.to_arrow_reader(self.batch_rows)
         for batch in self.reader:
             if batch.num_rows:
                 yield batch
@@ -105,7 +111,7 @@ class DuckDBSession:
         self.raw.interrupt()
 
     def close(self) -> None:
-        self.reader = None
+        self.reader = self.relation = None
 
 
 # PostgreSQL type oids → Arrow types; anything else is shown as text

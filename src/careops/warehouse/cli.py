@@ -99,6 +99,10 @@ def sql(
                 _print_table(run, tz, limit)
     except BrokenPipeError:  # `careops sql … --csv | head`: the reader has what it wanted
         sys.stderr.close()
+    except KeyboardInterrupt:  # Ctrl-C before the query started (while opening or checking)
+        from careops.warehouse.analyst import QueryCancelled
+
+        raise QueryCancelled("查询已取消 / query cancelled") from None
     finally:
         context.close()
 

@@ -111,7 +111,7 @@ def check_statement(text: str, kind: Kind) -> Checked:
                 _check_function(node)
             elif isinstance(node, exp.Dot) and isinstance(node.expression, exp.Func):
                 _check_function(node.expression)
-        canonical = statement.sql(dialect=dialect)
+        canonical = statement.sql(dialect=dialect, comments=False)
     except RecursionError:
         raise _too_deep() from None
     return Checked(text=text, canonical=canonical, tables=tuple(dict.fromkeys(tables)))
