@@ -198,7 +198,7 @@ def _print_table(run, tz: str, limit: int) -> None:
     columns = [f"{f.name} ({tz})" if pa.types.is_timestamp(f.type) and f.type.tz else f.name
                for f in run.schema]
     more = run.rows - len(shown)
-    title = f"{run.rows:,} rows" + (
-        f" — 显示前 {len(shown):,} 行, 另有 {more:,} 行未显示 / first {len(shown):,} shown, "
-        f"{more:,} more (--limit, --csv or --json for all)" if more else "")
-    out.print(rich_table(title, columns, shown))
+    out.print(rich_table(f"{run.rows:,} rows", columns, shown))
+    if more:
+        out.print(f"另有 {more:,} 行未显示 / {more:,} more rows not shown (--limit N, or --csv / "
+                  "--json for every row)", soft_wrap=True, highlight=False)
