@@ -202,6 +202,9 @@ PG_DOORS = {
     "query_to_xml": "SELECT query_to_xml('SELECT * FROM quarantine', true, false, '')",
     "query_to_xml_set_role": ("SELECT query_to_xml('SELECT set_config(''role'',''postgres'',"
                               "true)', true, false, '')"),
+    "ts_stat_runs_sql": ("SELECT * FROM ts_stat('SELECT to_tsvector(set_config(''role'', "
+                         "''postgres'', false))')"),
+    "ts_stat_in_select": ("SELECT (ts_stat('SELECT to_tsvector(raw) FROM quarantine')).word"),
     "dblink": "SELECT * FROM dblink('dbname=postgres', 'SELECT 1') AS t(x int)",
     "state_store_audit": "SELECT * FROM audit_log",
     "other_schema": "SELECT * FROM pg_catalog.pg_authid",
@@ -238,6 +241,7 @@ def test_postgres_doors_are_refused(analyst_ops, admin_pid, door):
 
 PG_ENGINE_DOORS = ["pg_read_file", "pg_read_binary_file", "pg_ls_dir", "lo_import",
                    "lo_export", "terminate", "cancel", "reload", "query_to_xml", "dblink",
+                   "ts_stat_in_select",
                    "state_store_audit", "quarantine", "contacts", "insert", "select_into",
                    "other_schema"]
 
@@ -295,14 +299,14 @@ def test_postgres_analyst_url_login_role(analyst_ops, monkeypatch):
         assert rows(ops, "SELECT count(*) AS n FROM orders") == [{"n": 4}]
         from careops.warehouse.analyst_engines import PostgresSession
 
-        session = PostgresSession(ops.warehouse_url, ops.settings, 30, 100)
-        try:
-            with pytest.raises(Exception, match="permission denied"):
-                session.start("SELECT query_to_xml('SELECT set_config(''role'', ''postgres'', "
-                              "true)', true, false, '')")
-                list(session.batches())
-        finally:
-            session.close()
+        for door in ("query_to_xml_set_role", "ts_stat_runs_sql"):
+            session = PostgresSession(ops.warehouse_url, ops.settings, 30, 100)
+            try:
+                with pytest.raises(Exception, match="permission denied"):
+                    session.start(PG_DOORS[door])
+                    list(session.batches())
+            finally:
+                session.close()
     finally:
         with _pg_on(dbname) as db:
             db.execute(f'DROP OWNED BY "{role}"')

@@ -56,7 +56,7 @@ FORBIDDEN_FUNCTIONS: frozenset[str] = frozenset({
     "cursor_to_xml", "cursor_to_xmlschema", "table_to_xml", "table_to_xmlschema",
     "table_to_xml_and_xmlschema", "schema_to_xml", "schema_to_xmlschema",
     "schema_to_xml_and_xmlschema", "database_to_xml", "database_to_xmlschema",
-    "database_to_xml_and_xmlschema", "xmlparse",
+    "database_to_xml_and_xmlschema", "xmlparse", "ts_stat", "ts_rewrite",
     # Spark: call any Java method
     "reflect", "java_method", "try_reflect", "input_file_name", "input_file_block_start",
     "input_file_block_length",
