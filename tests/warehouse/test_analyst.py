@@ -335,7 +335,7 @@ SPARK_DOORS = {
     "java_method": "SELECT java_method('java.lang.System', 'getenv', 'HOME')",
     "try_reflect": "SELECT try_reflect('java.lang.System', 'getProperty', 'user.home')",
     "other_database": "SELECT * FROM default.orders",
-    "set_conf": "SET spark.sql.warehouse.dir=/tmp",
+    "set_conf": "SET spark.sql.shuffle.partitions = 1",
     "create_using": "CREATE TABLE leak USING csv LOCATION '{d}' AS SELECT * FROM orders",
     "quarantine": "SELECT raw FROM quarantine",
 }
@@ -384,3 +384,13 @@ def test_refused_before_anything_runs_when_the_query_is_malformed(analyst_ops):
         rows(ops, "SELEC 1")
     with pytest.raises(InvalidInput, match="query failed"):
         rows(ops, "SELECT nope FROM orders")
+
+
+def test_no_query_runs_when_the_audit_trail_cannot_be_reached(analyst_ops):
+    from careops.errors import Unavailable
+    from careops.service import Ops
+
+    ops = analyst_ops("duckdb")
+    blind = Ops.open(ops.warehouse_url, "postgresql://nobody@127.0.0.1:1/nowhere")
+    with pytest.raises(Unavailable, match="audit trail"):
+        rows(blind, "SELECT * FROM orders")

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Literal
 
 import pyarrow as pa
 
-from careops.errors import CareOpsError, ConfigError, Forbidden, InvalidInput
+from careops.errors import CareOpsError, ConfigError, Forbidden, InvalidInput, Unavailable
 from careops.warehouse.connect import backend_kind
 from careops.warehouse.query import check_statement
 
@@ -103,7 +103,7 @@ def run_query(ops: Ops, text: str, *, timeout_s: float | None = None,
     with ops.warehouse(read_only=True) as con:
         try:
             engine = backend_kind(con)
-            ops.state  # noqa: B018 — the audit trail must be reachable before any row leaves
+            _reach_audit_trail(ops)  # before any row leaves
             checked = check_statement(text, engine)
             session = _open(engine, con, ops, timeout, batch_rows)
             runner = _Runner(session, checked.canonical if engine == "pyspark" else text,
@@ -140,9 +140,19 @@ def run_query(ops: Ops, text: str, *, timeout_s: float | None = None,
             _audit(ops, text, engine, run, outcome, problem, time.monotonic() - started)
 
 
+def _reach_audit_trail(ops: Ops) -> None:
+    try:
+        ops.state  # noqa: B018 — opened and migrated
+    except CareOpsError:
+        raise
+    except Exception as exc:
+        raise Unavailable(f"审计库无法访问, 查询未运行 / the audit trail (state store) cannot be "
+                          f"reached, so the query was not run: {type(exc).__name__}") from None
+
+
 def _audit(ops: Ops, text: str, engine: str, run: QueryRun | None, outcome: Outcome,
            problem: str | None, seconds: float) -> None:
-    query = text if isinstance(text, str) else repr(text)
+    query = (text if isinstance(text, str) else repr(text)).replace("\x00", "\\x00")
     detail = {"query": query[:AUDIT_QUERY_CHARS], "query_chars": len(query), "engine": engine,
               "outcome": outcome, "rows": run.rows if run is not None else 0,
               "seconds": round(seconds, 3)}
