@@ -32,13 +32,13 @@ TOOLS = "工具 / Tools"
 # attribute is a Typer app or a function. The one-line help lets `careops --help` list every
 # command without importing any domain (a test keeps it equal to the command's own help).
 LAZY: dict[str, tuple[str, str, str]] = {
-    "init": ("careops.ingest.cli:init", DATA_IN,
+    "init": ("careops.warehouse.cli:init", DATA_IN,
              "创建仓库和状态库 / Create the warehouse tables and the state store."),
     "ingest": ("careops.ingest.cli:ingest", DATA_IN,
                "导入 CSV / Parquet / JSON Lines / FHIR R4 / Import files into the warehouse."),
-    "tables": ("careops.ingest.cli:tables", DATA_IN,
+    "tables": ("careops.warehouse.cli:tables", DATA_IN,
                "各表行数 / Row counts of the warehouse tables."),
-    "sql": ("careops.ingest.cli:sql", DATA_IN,
+    "sql": ("careops.warehouse.cli:sql", DATA_IN,
             "只读查询 / Run a read-only SQL query (SELECT/WITH only) for analysts."),
     "quarantine": ("careops.ingest.cli:quarantine_app", DATA_IN,
                    "隔离区: 查看和导出坏记录 / Quarantined records"),

@@ -134,6 +134,17 @@ class SparkSettings(BaseModel):
     driver_memory: str = "4g"
 
 
+class SqlSettings(BaseModel):
+    """The analyst SQL door `careops sql` (docs/sql.md)."""
+
+    timeout_s: float = Field(60.0, gt=0, description="a query is cancelled after this long")
+    analyst_role: str = Field("careops_analyst", pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+                              description="PostgreSQL role analyst SQL runs as")
+    analyst_url: str | None = Field(
+        None, description="PostgreSQL URL logging in as the analyst role (production); empty: "
+        "the warehouse URL with SET ROLE to analyst_role inside the query's transaction")
+
+
 class Settings(BaseSettings):
     """All of CareOps' configuration."""
 
@@ -154,6 +165,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     privacy: PrivacySettings = PrivacySettings()
     spark: SparkSettings = SparkSettings()
+    sql: SqlSettings = SqlSettings()
 
     @field_validator("timezone")
     @classmethod

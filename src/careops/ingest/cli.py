@@ -1,4 +1,4 @@
-"""CLI for the warehouse doors: init, ingest, tables, quarantine, sql."""
+"""CLI for the ingestion doors: ingest, quarantine (init, tables, sql: careops.warehouse.cli)."""
 
 from __future__ import annotations
 
@@ -14,35 +14,18 @@ from careops.cliutil import (
     WarehouseOpt,
     err,
     lang_of,
-    open_warehouse,
     ops,
     out,
     print_json,
     rich_table,
     safe,
 )
-from careops.config import get_settings
 from careops.errors import CareOpsError
 from careops.i18n import label, translate
 
 StateOpt = Annotated[str | None, typer.Option(
     "--state", help="状态库 URL / state store: sqlite:///path.db, postgresql://… "
     "(默认读取配置 CAREOPS_STATE)")]
-
-
-def init(warehouse: WarehouseOpt = None, state: StateOpt = None) -> None:
-    """创建仓库和状态库 / Create the warehouse tables and the state store."""
-    from careops.state import audit, connect_state, migrate
-    from careops.warehouse import create_tables
-
-    con = open_warehouse(warehouse)
-    created = create_tables(con)
-    out.print(f"仓库就绪 / warehouse ready: {len(created)} table(s) created"
-              + (f" ({', '.join(created)})" if created else ""))
-    engine = connect_state(state)
-    revision = migrate(engine)
-    audit(engine, "init", target=warehouse or get_settings().warehouse)
-    out.print(f"状态库就绪 / state store ready at revision {revision}")
 
 
 def ingest(
@@ -130,22 +113,6 @@ def print_report(report, lg) -> None:
         out.print(f"{label('next_step', lg)}: {hint}")
 
 
-def tables(warehouse: WarehouseOpt = None, json_out: JsonOpt = False, lang: LangOpt = None) -> None:
-    """各表行数 / Row counts of the warehouse tables."""
-    from careops.schema import TABLES
-
-    con = open_warehouse(warehouse, read_only=True)
-    lg = lang_of(lang)
-    present = set(con.list_tables())
-    counts = {name: int(con.table(name).count().execute()) for name in TABLES if name in present}
-    if json_out:
-        print_json(counts)
-        return
-    out.print(rich_table(label("tables_title", lg), [label("table", lg), "中文" if lg == "zh"
-                                                     else "label", label("rows", lg)],
-                         [[n, TABLES[n].label_zh, f"{c:,}"] for n, c in counts.items()]))
-
-
 quarantine_app = typer.Typer(help="隔离区: 查看和导出坏记录 / Quarantined records",
                              no_args_is_help=True)
 
@@ -204,28 +171,3 @@ def quarantine_export(
     finally:
         context.close()
     out.print(label("exported", lg).format(n=result.rows, path=safe(result.path)))
-
-
-def sql(
-    query: Annotated[str, typer.Argument(help='只读 SQL, 如 "SELECT count(*) FROM events"')],
-    csv: Annotated[bool, typer.Option("--csv", help="CSV 输出")] = False,
-    json_out: JsonOpt = False,
-    limit: Annotated[int, typer.Option(help="表格最多显示行数 / rows shown")] = 100,
-    warehouse: WarehouseOpt = None,
-) -> None:
-    """只读查询 / Run a read-only SQL query (SELECT/WITH only) for analysts."""
-    from careops.warehouse.query import read_only_sql
-
-    result = read_only_sql(open_warehouse(warehouse, read_only=True), query)
-    if json_out:
-        print_json(result.to_pylist())
-    elif csv:
-        import sys
-
-        import pyarrow.csv as pacsv
-
-        pacsv.write_csv(result, sys.stdout.buffer)
-    else:
-        shown = result.slice(0, limit)
-        out.print(rich_table(f"{len(result):,} rows", result.column_names,
-                             [list(r.values()) for r in shown.to_pylist()]))
