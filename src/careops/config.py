@@ -48,7 +48,7 @@ class LifecycleSettings(BaseModel):
     silent_min_days: int = 30
     churned_min_days: int = 90
     churn_risk_days: int = 15
-    frequent_consulter_min: int = 5
+    frequent_consulter_min: int = 3  # in the 30-day active window: about weekly
 
 
 class ValueSettings(BaseModel):
