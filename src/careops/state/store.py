@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,17 +61,18 @@ def migrate(engine: Engine) -> str:
 @contextmanager
 def _migration_lock(engine: Engine) -> Iterator[None]:
     """Two processes opening a new SQLite state store at once must not both create its tables:
-    they take turns on a lock file beside it (PostgreSQL uses an advisory lock instead)."""
+    they take turns on a lock of the store's folder (no lock file is left behind; PostgreSQL
+    uses an advisory lock instead)."""
     path = engine.url.database if engine.dialect.name == "sqlite" else None
     if not path or path == ":memory:":
         yield
         return
-    with open(f"{path}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    folder = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # releases the lock
 
 
 def audit(engine: Engine, action: str, target: str | None = None,
