@@ -75,9 +75,13 @@ def events(ctx: TagContext) -> ir.Table:
     night = (hour >= start) | (hour < end) if start > end else (hour >= start) & (hour < end)
     habit = ctx.since(t.ts, s.habit_days)
     need = ctx.since(t.ts, s.need_days)
-    props = t.properties.fill_null("")
-    text_event = t.name.isin(("search", "view_content"))
     search = t.name == "search"
+    text_event = search | (t.name == "view_content")
+    # what a search asked (properties.query) or a viewed item is about (properties.topic),
+    # read as JSON values: the document's text holds the keys too
+    props = ibis.cases((search, ctx.prop(t.properties, "query")),
+                       (t.name == "view_content", ctx.prop(t.properties, "topic")),
+                       else_=ibis.literal("")).fill_null("")
     return t.group_by("user_id").aggregate(
         habit=t.count(where=habit),
         night=t.count(where=habit & night),
