@@ -32,7 +32,7 @@ from ibis.backends import BaseBackend
 from careops.config import Settings, get_settings
 from careops.errors import InvalidInput
 from careops.warehouse import time as wtime
-from careops.warehouse.jsonpath import json_field
+from careops.warehouse.jsonpath import json_field, json_value
 
 #: Activity sources: (table, timestamp column). An active day is a local day with any of them.
 ACTIVITY_SOURCES: tuple[tuple[str, str], ...] = (
@@ -167,7 +167,11 @@ class AsOf:
 
     def prop(self, column: ir.StringValue, key: str) -> ir.StringValue:
         """The value of `key` in a JSON text column such as `events.properties` (null when
-        absent or empty), read by the engine's JSON functions, never by matching the text."""
+        absent), read by the engine's JSON functions, never by matching the document's text."""
+        return json_value(self.con, column, key)
+
+    def prop_field(self, column: ir.StringValue, key: str) -> ir.StringValue:
+        """`prop`, trimmed, an empty value as null (an identifier or a flag)."""
         return json_field(self.con, column, key)
 
     # -- local days and hours ---------------------------------------------------------------

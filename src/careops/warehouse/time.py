@@ -33,6 +33,13 @@ def _duckdb_epoch_us(ts: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ign
     """DuckDB's microseconds since 1970 of a TIMESTAMPTZ (integer, no time-zone lookup)."""
 
 
+@ibis.udf.scalar.builtin(name="divide")
+def _duckdb_div(a: dt.int64, b: dt.int64) -> dt.int64:  # type: ignore[empty-body]
+    """DuckDB's integer division (Ibis's `//` compiles to FLOOR of a float division, ~1.7×
+    slower per row). It truncates toward zero: the same as floor for instants after 1970, the
+    only ones facts have."""
+
+
 def _is_duckdb(con: BaseBackend | None) -> bool:
     return getattr(con, "name", None) == "duckdb"
 
@@ -42,20 +49,24 @@ def local_seconds(con: BaseBackend | None, ts: ir.TimestampValue, offset: timede
     """Whole seconds since 1970-01-01 00:00 local time (UTC + `offset`) of `ts`."""
     off = int(offset.total_seconds())
     if _is_duckdb(con):
-        return _duckdb_epoch_us(ts) // 1_000_000 + off
+        return _duckdb_div(_duckdb_epoch_us(ts), 1_000_000) + off
     return ts.epoch_seconds().floor().cast("int64") + off
+
+
+def _div(con: BaseBackend | None, a: ir.IntegerValue, b: int) -> ir.IntegerValue:
+    return _duckdb_div(a, b) if _is_duckdb(con) else a // b
 
 
 def day_number(con: BaseBackend | None, ts: ir.TimestampValue, offset: timedelta
                ) -> ir.IntegerValue:
     """The local day of `ts` as days since 1970-01-01."""
-    return local_seconds(con, ts, offset) // DAY_S
+    return _div(con, local_seconds(con, ts, offset), DAY_S)
 
 
 def local_hour(con: BaseBackend | None, ts: ir.TimestampValue, offset: timedelta
                ) -> ir.IntegerValue:
     """The local hour of day (0–23) of `ts`."""
-    return (local_seconds(con, ts, offset) // 3_600) % 24
+    return _div(con, local_seconds(con, ts, offset), 3_600) % 24
 
 
 def day_number_of(day: date) -> int:
