@@ -213,3 +213,20 @@ def test_a_patient_missing_from_a_snapshot_is_not_said_to_register_later(duck):
     store_snapshot(duck, D1)
     Hospital(D1).patient("added", registered_days_ago=30).load(duck)
     assert user_tags(duck, "added", D1)["registered_days"] == 30
+
+
+def test_a_failed_or_killed_compute_leaves_no_table_behind(duck):
+    """Issue 10.6: an interrupted `tags compute` left an empty `ibis_duckdb_table_…`."""
+    import ibis
+
+    from careops.warehouse.store import replace_table
+
+    Hospital(D1).patient("p").load(duck)
+    duck.create_table("ibis_duckdb_table_leftover", schema=ibis.schema({"x": "int64"}))
+    before = set(duck.list_tables()) - {"ibis_duckdb_table_leftover"}
+    bad = ibis.memtable({"x": ["1", "not a number"]}).select(x=ibis._.x.cast("int64"))
+    with pytest.raises(Exception, match="not a number"):
+        replace_table(duck, "tag_snapshot_20260601", bad)
+    assert set(duck.list_tables()) == before
+    assert store_snapshot(duck, D1, ["lifecycle"]) == 1
+    assert not [n for n in duck.list_tables() if n.startswith("ibis_duckdb_table_")]

@@ -28,6 +28,7 @@ from ibis.backends import BaseBackend
 from careops.config import Settings, get_settings
 from careops.tags.compute import require_patients, tag_frame
 from careops.tags.errors import TagError
+from careops.warehouse.store import replace_table
 
 PREFIX = "tag_snapshot_"
 _NAME = re.compile(rf"^{PREFIX}(\d{{8}})$")
@@ -120,7 +121,7 @@ def store_snapshot(con: BaseBackend, as_of: date, names: Iterable[str] | None = 
     frame = frame.mutate(as_of=ibis.literal(as_of, type="date"),
                          settings_hash=ibis.literal(settings_hash(settings), type="string"),
                          loads_mark=ibis.literal(loads_mark(con), type="string"))
-    stored = con.create_table(snapshot_name(as_of), obj=frame, overwrite=True)
+    stored = replace_table(con, snapshot_name(as_of), frame)
     return int(stored.count().execute())
 
 
