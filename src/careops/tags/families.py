@@ -113,8 +113,8 @@ def usual_hour(ctx: TagContext) -> ir.Table:
     t = ctx.facts("events", "ts")
     t = t.filter(ctx.since(t.ts, ctx.settings.tags.habit_days))
     per = t.group_by("user_id", h=ctx.local_hour(t.ts)).aggregate(n=t.count())
-    rank = ibis.row_number().over(group_by=per.user_id, order_by=[per.n.desc(), per.h.asc()])
-    return per.mutate(r=rank).filter(ibis._.r == 0).select("user_id", usual=ibis._.h)
+    # one arg_max per user (no window ranking): most events first, then the earlier hour
+    return per.group_by("user_id").aggregate(usual=per.h.argmax(per.n * 24 + 23 - per.h))
 
 
 @family("co")
