@@ -42,8 +42,15 @@ def test_unknown_breakdown_suggests_the_tag(hospital):
 
 
 def test_missing_table_is_a_clear_cli_error(run_cli, tmp_path):
-    code, _, err = run_cli("metrics", "paid_conversion", "--as-of", "2025-01-01", "-w",
-                           f"duckdb:///{tmp_path / 'empty.duckdb'}")
+    # metrics only read: a warehouse that does not exist is not created, and says so
+    url = f"duckdb:///{tmp_path / 'empty.duckdb'}"
+    code, _, err = run_cli("metrics", "paid_conversion", "--as-of", "2025-01-01", "-w", url)
+    assert "does not exist" in err and not (tmp_path / "empty.duckdb").exists()
+    from careops.warehouse import warehouse
+
+    with warehouse(url):  # an existing warehouse without the canonical tables
+        pass
+    code, _, err = run_cli("metrics", "paid_conversion", "--as-of", "2025-01-01", "-w", url)
     assert code == 2 and "the warehouse has no table patients" in err
 
 

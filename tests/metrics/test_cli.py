@@ -65,7 +65,7 @@ def test_list(url):
 
 @pytest.mark.parametrize(("args", "message"), [
     (("metrics", "d7_retension"), "did you mean 'd7_retention'"),
-    (("metrics", "mau", "--as-of", "2026-13-01"), "--as-of: expected a date"),
+    (("metrics", "mau", "--as-of", "2026-13-01"), "is not a date: expected a date like"),
     (("metrics", "mau", "--as-of", "2099-01-01"), "is in the future"),
     (("metrics", "mau", "--as-of", "2020-01-01"), "before any data"),
     (("metrics", "mau", "--as-of", "2026-03-01", "--by", "colour"), "no column or tag"),

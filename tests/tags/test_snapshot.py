@@ -1,6 +1,6 @@
 """Snapshots, layer counts, migration between two dates and per-user layer history."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -155,3 +155,78 @@ def test_snapshots_migration_and_history_on_every_backend(warehouse):
     assert refresh_members(warehouse, women, D3) == 0
     assert membership_history(warehouse, "women")[1] == {
         "as_of": D3, "members": 0, "entered": 0, "left": 1}
+
+
+def _record_load(con, load_id: str, rows: int) -> None:
+    """A `_loads` ledger entry, as ingestion writes one per (load, table)."""
+    import pyarrow as pa
+
+    from careops.warehouse.tables import SYSTEM_TABLES
+
+    now = datetime.now(UTC)
+    row = {"load_id": load_id, "source": f"{load_id}.csv", "content_hash": load_id,
+           "table_name": "patients", "rows_in": rows, "loaded": rows, "duplicates": 0,
+           "quarantined": 0, "flagged": 0, "status": "loaded", "message": None,
+           "started_at": now, "finished_at": now}
+    con.insert("_loads", pa.Table.from_pylist([row], schema=SYSTEM_TABLES["_loads"].to_pyarrow()))
+
+
+def test_a_snapshot_older_than_a_load_is_not_served(duck):
+    """Issue 11.10: after new data arrives, layers, segment counts and portraits stop reading the
+    snapshot computed before it; history keeps it (what was known that day)."""
+    from careops.segments.evaluate import count
+    from careops.tags.portrait import user_tags
+    from careops.tags.snapshot import loads_mark, staleness
+
+    h = Hospital(D1)
+    h.patient("early").event("early", 2)
+    h.load(duck)
+    _record_load(duck, "first", 1)
+    store_snapshot(duck, D1)
+    assert staleness(duck, D1) is None and loads_mark(duck).startswith("1@")
+
+    late = Hospital(D1)
+    late.patient("joined", registered_days_ago=5, sex="M").event("joined", 1)
+    late.patient("future", registered_days_ago=-3)
+    late.load(duck)
+    _record_load(duck, "second", 2)
+    assert staleness(duck, D1) == "loads" and not is_current(duck, D1)
+    total = sum(c.users for c in layer_counts(duck, D1) if c.dimension == "lifecycle")
+    assert total == 2
+    assert count(duck, 'sex == "M"', D1) == 1
+    assert user_tags(duck, "joined", D1)["lifecycle"] == "new"
+    with pytest.raises(TagError, match="重新计算: careops tags compute --as-of 2026-06-01"):
+        read_snapshot(duck, D1)
+    assert layer_history(duck).total == 1  # the stored day is history, not refused
+
+    with pytest.raises(TagError, match=r"registered on 2026-06-04, after as_of 2026-06-01"):
+        user_tags(duck, "future", D1)
+    store_snapshot(duck, D1)
+    assert is_current(duck, D1)
+
+
+def test_a_patient_missing_from_a_snapshot_is_not_said_to_register_later(duck):
+    """Rows added without a ledger entry: the portrait is computed live, not refused."""
+    from careops.tags.portrait import user_tags
+
+    Hospital(D1).patient("first").load(duck)
+    store_snapshot(duck, D1)
+    Hospital(D1).patient("added", registered_days_ago=30).load(duck)
+    assert user_tags(duck, "added", D1)["registered_days"] == 30
+
+
+def test_a_failed_or_killed_compute_leaves_no_table_behind(duck):
+    """Issue 10.6: an interrupted `tags compute` left an empty `ibis_duckdb_table_…`."""
+    import ibis
+
+    from careops.warehouse.store import replace_table
+
+    Hospital(D1).patient("p").load(duck)
+    duck.create_table("ibis_duckdb_table_leftover", schema=ibis.schema({"x": "int64"}))
+    before = set(duck.list_tables()) - {"ibis_duckdb_table_leftover"}
+    bad = ibis.memtable({"x": ["1", "not a number"]}).select(x=ibis._.x.cast("int64"))
+    with pytest.raises(Exception, match="not a number"):
+        replace_table(duck, "tag_snapshot_20260601", bad)
+    assert set(duck.list_tables()) == before
+    assert store_snapshot(duck, D1, ["lifecycle"]) == 1
+    assert not [n for n in duck.list_tables() if n.startswith("ibis_duckdb_table_")]

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 from sqlalchemy.engine import Engine
 
+from careops.asof import today
 from careops.config import get_settings
 from careops.errors import InputError
 from careops.experiments.analyze import Analysis, analyze_experiment, correct_across
@@ -119,7 +120,7 @@ def analyze_stored(
     if not exposures.num_rows:
         raise InputError(f"experiment {key!r} has no exposures yet; log exposures when users "
                          "meet it (careops.experiments.store.log_exposures)")
-    as_of = as_of or datetime.now(get_settings().tz).date()
+    as_of = as_of or today()  # the frame's one default: today in hospital time
     post, exposures = _post_context(con, definition, exposures, as_of)
     post.validate()
     start = _start(definition, exposures)

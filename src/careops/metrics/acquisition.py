@@ -5,7 +5,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from careops.metrics.context import MetricContext, json_field
+from careops.metrics.context import MetricContext
 from careops.metrics.registry import unit_metric
 from careops.metrics.units import rows, window
 
@@ -68,6 +68,7 @@ def cac(ctx: MetricContext, window_days: int | None) -> ir.Table:
 )
 def precise_reach_rate(ctx: MetricContext, window_days: int | None) -> ir.Table:
     e = ctx.facts("events", "ts", ctx.days_before(window(ctx, window_days)))
-    e = e.filter(e.name == REACH_EVENT).mutate(hit=json_field(e.properties, "in_target").lower())
+    e = e.filter(e.name == REACH_EVENT)
+    e = e.mutate(hit=ctx.prop_field(e.properties, "in_target").lower())
     e = e.filter(e.hit.notnull())
     return rows(e, ibis.ifelse(e.hit.isin(["true", "1"]), 1, 0))

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from careops.cliutil import WarehouseOpt, open_warehouse
+from careops.asof import parse_as_of
+from careops.cliutil import WarehouseOpt, ops, safe
 from careops.config import get_settings
 from careops.errors import ConfigError
 from careops.metrics.breakdown import by_label, group_label
-from careops.metrics.compute import compute
 from careops.metrics.context import data_end, stale_note
 from careops.metrics.format import fmt, fmt_number, funnel_text, window_text
 from careops.metrics.registry import CATEGORY_LABELS, all_metrics, get_metric
@@ -24,14 +24,7 @@ out = Console()
 err = Console(stderr=True)
 
 
-def parse_as_of(value: str | None) -> date:
-    """`YYYY-MM-DD`, default today in the hospital timezone."""
-    if value is None:
-        return datetime.now(get_settings().tz).date()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"--as-of: expected a date like 2026-03-01, got {value!r}") from None
+__all__ = ["metrics_command", "parse_as_of", "parse_lang", "warn_if_stale"]
 
 
 def parse_lang(value: str | None) -> str:
@@ -61,14 +54,18 @@ def metrics_command(
         return
     get_metric(name)  # unknown names fail before connecting
 
+    from careops.metrics.service import metric
+
     params = {"window_days": window_days, "steps": steps, "conversion_days": conversion_days,
               "period_days": period_days, "grain": grain}
     given = {k: v for k, v in params.items() if v is not None}
-    con = open_warehouse(warehouse)
-    day = parse_as_of(as_of)
+    day = parse_as_of(as_of) if as_of is not None else None
+    answer = metric(ops(warehouse), name, day, by=by, lang=language, **given)
+    result = answer.result
     if as_of is None:
-        warn_if_stale(con, day, language)
-    result = compute(con, name, day, by=by, lang=language, **given)
+        hint = stale_note(answer.data_end, result.as_of, language)
+        if hint:
+            err.print(f"[yellow]{safe(hint)}[/]")
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
     else:
@@ -79,7 +76,7 @@ def warn_if_stale(con, as_of: date, lang: str) -> None:
     """Without --as-of: say where the data ends when that is before today (on stderr)."""
     hint = stale_note(data_end(con), as_of, lang)
     if hint:
-        err.print(f"[yellow]{hint}[/]")
+        err.print(f"[yellow]{safe(hint)}[/]")
 
 
 def show_list(lang: str, as_json: bool) -> None:
@@ -119,7 +116,7 @@ def show(result: Result, lang: str) -> None:
                 row = [group_label(result.by, g.group, lang), fmt(g.value, result.unit, lang)]
                 if ratio:
                     row += [fmt_number(g.numerator), fmt_number(g.denominator)]
-                t.add_row(*row)
+                t.add_row(*(safe(c) for c in row))
             out.print(t)
     elif isinstance(result, FunnelResult):
         out.print(f"[bold]{result.label}[/] {'截至' if zh else 'as of'} {result.as_of}")
@@ -138,7 +135,7 @@ def show(result: Result, lang: str) -> None:
             group = [group_label(result.by, r.group, lang)] if result.by else []
             row: list[Any] = [str(r.cohort), *group, str(r.size)]
             row += [fmt(r.retention[n], "ratio") for n in result.days]
-            t.add_row(*row)
+            t.add_row(*(safe(c) for c in row))
         out.print(t)
 
 
@@ -149,6 +146,6 @@ def _funnel_table(steps, zh: bool, title: str) -> None:
                 "流失" if zh else "dropped"):
         t.add_column(col)
     for s in steps:
-        t.add_row(s.label, str(s.users), fmt(s.rate_from_previous, "ratio"),
+        t.add_row(safe(s.label), str(s.users), fmt(s.rate_from_previous, "ratio"),
                   fmt(s.rate_from_first, "ratio"), str(s.dropped))
     out.print(t)

@@ -58,9 +58,9 @@ def cohort_retention(ctx: MetricContext, metric: Metric, groups: ir.Table | None
         p = j.select(j.user_id, j.reg_day, group=ibis.coalesce(j.group, ibis.literal(UNKNOWN)))
     else:
         p = p.select(p.user_id, p.reg_day, group=ibis.literal(UNKNOWN))
-    p = p.mutate(rn=ctx.day_number(p.reg_day, origin))
-    a = ctx.activity(ctx.days_before(int(window_days)))
-    a = a.select(aid=a.user_id, dn=ctx.day_number(a.day, origin))
+    p = p.mutate(rn=ctx.days_from(p.reg_day, origin))
+    a = ctx.active_days(ctx.days_before(int(window_days)))
+    a = a.select(aid=a.user_id, dn=a.dn - ctx.day_number_lit())
     # equi-join on the user, then keep days n: a residual condition inside a LEFT join makes
     # some engines fall back to a nested loop
     hits = p.join(a, p.user_id == a.aid)

@@ -1,5 +1,6 @@
 """Errors of the metric library: each names the input and the reason."""
 
+from careops.asof import AsOfError as FrameAsOfError
 from careops.errors import ConfigError
 
 
@@ -11,7 +12,7 @@ class UnknownMetricError(MetricError):
     """No metric has this name."""
 
 
-class AsOfError(MetricError):
+class AsOfError(MetricError, FrameAsOfError):
     """The as-of date is in the future or before any data."""
 
 

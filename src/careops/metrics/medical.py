@@ -24,7 +24,7 @@ def pdc(ctx: MetricContext, window_days: int) -> ir.Table:
     start = ctx.days_before(window_days)
     p = ctx.facts("prescriptions", "ts")
     p = p.filter(p.days_supply.notnull() & (p.days_supply > 0))
-    s = ctx.day_number(ctx.local_date(p.ts), start)
+    s = ctx.days_after(p.ts, start)
     e = s + p.days_supply
     f = p.select(user_id=p.user_id, s=ibis.greatest(s, 0), e=ibis.least(e, window_days))
     f = f.filter(f.e > f.s)
@@ -116,10 +116,10 @@ def package_activation_rate(ctx: MetricContext, window_days: int) -> ir.Table:
     h = ctx.settings.health
     days = h.package_activation_days
     en = ctx.facts("enrollments", "start_at")
-    en = en.mutate(sd=ctx.day_number(ctx.local_date(en.start_at), ctx.as_of))
+    en = en.mutate(sd=ctx.days_after(en.start_at, ctx.as_of))
     en = en.filter((en.sd >= -(window_days + days)) & (en.sd < -days))
     u = ctx.facts("entitlement_usage", "ts")
-    u = u.select(eid=u.enrollment_id, ud=ctx.day_number(ctx.local_date(u.ts), ctx.as_of))
+    u = u.select(eid=u.enrollment_id, ud=ctx.days_after(u.ts, ctx.as_of))
     j = en.left_join(u, (en.enrollment_id == u.eid) & (u.ud >= en.sd) & (u.ud < en.sd + days))
     per = j.group_by(["enrollment_id", "user_id"]).aggregate(uses=j.eid.count())
     return rows(per, ibis.ifelse(per.uses >= h.package_activation_uses, 1, 0))
@@ -138,9 +138,9 @@ def package_activation_rate(ctx: MetricContext, window_days: int) -> ir.Table:
 def renewal_rate(ctx: MetricContext, window_days: int) -> ir.Table:
     grace = ctx.settings.metrics.renewal_grace_days
     allx = ctx.facts("enrollments", "start_at")
-    allx = allx.mutate(sd=ctx.day_number(ctx.local_date(allx.start_at), ctx.as_of))
+    allx = allx.mutate(sd=ctx.days_after(allx.start_at, ctx.as_of))
     ended = allx.filter(allx.end_at.notnull() & ~allx.status.isin(["cancelled", "refunded"]))
-    ended = ended.mutate(ed=ctx.day_number(ctx.local_date(ended.end_at), ctx.as_of))
+    ended = ended.mutate(ed=ctx.days_after(ended.end_at, ctx.as_of))
     ended = ended.filter((ended.ed >= -window_days) & (ended.ed < -grace))
     nxt = allx.select(nid=allx.enrollment_id, nuser=allx.user_id, npkg=allx.package_id,
                       nsd=allx.sd, nof=allx.renewal_of)

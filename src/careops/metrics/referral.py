@@ -11,7 +11,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from careops.metrics.context import MetricContext, json_field
+from careops.metrics.context import MetricContext
 from careops.metrics.registry import unit_metric
 from careops.metrics.units import flag, per_user, rows, window
 
@@ -22,7 +22,7 @@ def invites(ctx: MetricContext, since) -> ir.Table:
     """Distinct (user_id, invitee_id) invites in [since, as_of) with `converted` 0/1."""
     e = ctx.facts("events", "ts", since)
     e = e.filter(e.name == "invite")
-    e = e.select(user_id=e.user_id, invitee_id=json_field(e.properties, "invitee_id"))
+    e = e.select(user_id=e.user_id, invitee_id=ctx.prop_field(e.properties, "invitee_id"))
     e = e.filter(e.invitee_id.notnull()).distinct()
     p = ctx.patients()
     p = p.filter(p.referrer_id.notnull()).select(pid=p.user_id, ref=p.referrer_id)

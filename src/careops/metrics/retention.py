@@ -7,6 +7,8 @@ active on day d0 + n (the registration day is day 0). Only users whose day n is 
 
 from __future__ import annotations
 
+from datetime import date
+
 import ibis
 import ibis.expr.types as ir
 
@@ -16,13 +18,17 @@ from careops.metrics.registry import unit_metric
 from careops.metrics.units import flag, paid_orders, window
 
 
-def retained_on_day(ctx: MetricContext, cohort_users: ir.Table, n: int) -> ir.Table:
-    """Users of `cohort_users(user_id, reg_day)` active exactly n days after registering."""
+def retained_on_day(ctx: MetricContext, cohort_users: ir.Table, n: int,
+                    since: date | None = None) -> ir.Table:
+    """Users of `cohort_users(user_id, reg_day)` active exactly n days after registering.
+
+    `since`: the first day a cohort member's day n can fall on; active days are read from there
+    only (a windowed scan shared with MAU, instead of every active day in the history)."""
     origin = ctx.as_of
-    c = cohort_users.select(cid=cohort_users.user_id, rn=ctx.day_number(cohort_users.reg_day,
-                                                                         origin))
-    a = ctx.activity()
-    a = a.select(user_id=a.user_id, dn=ctx.day_number(a.day, origin))
+    c = cohort_users.select(cid=cohort_users.user_id,
+                            rn=ctx.days_from(cohort_users.reg_day, origin))
+    a = ctx.active_days(since)
+    a = a.select(user_id=a.user_id, dn=a.dn - ctx.day_number_lit())
     j = a.join(c, (a.user_id == c.cid) & (a.dn == c.rn + n))
     return j.select("user_id").distinct()
 
@@ -41,7 +47,8 @@ def _dn(n: int, zh: str, en: str) -> None:
         p = ctx.patients()
         p = p.filter((p.reg_day >= ctx.date_literal(ctx.days_before(n + w)))
                      & (p.reg_day < ctx.date_literal(ctx.days_before(n))))
-        return flag(p, retained_on_day(ctx, p, n))
+        # reg_day ≥ as_of − n − w, so day n falls on or after as_of − w
+        return flag(p, retained_on_day(ctx, p, n, since=ctx.days_before(w)))
 
 
 _dn(1, "次日留存", "D1 retention")
@@ -68,8 +75,8 @@ def mau(ctx: MetricContext, window_days: int) -> ir.Table:
     window_days=30,
 )
 def monthly_active_days(ctx: MetricContext, window_days: int) -> ir.Table:
-    a = ctx.activity(ctx.days_before(window_days))
-    per = a.group_by("user_id").aggregate(num=a.day.count())
+    a = ctx.active_days(ctx.days_before(window_days))
+    per = a.group_by("user_id").aggregate(num=a.dn.count())
     return per.select(user_id=per.user_id, num=per.num.cast("float64"), den=ibis.literal(1))
 
 
@@ -95,12 +102,12 @@ def repurchase_rate(ctx: MetricContext, window_days: int) -> ir.Table:
     window_days=None,
 )
 def silent_recall_rate(ctx: MetricContext, window_days: int | None) -> ir.Table:
-    ref = ctx.days_before(window(ctx, window_days))
     lc = ctx.settings.lifecycle
-    a = ctx.activity()
-    before = a.filter(a.day < ctx.date_literal(ref))
-    last = before.group_by("user_id").aggregate(last_day=before.day.max())
-    idle = ctx.date_literal(ref).delta(last.last_day, unit="day")
+    a = ctx.active_days()
+    ref_dn = ctx.day_number_lit(window(ctx, window_days))
+    before = a.filter(a.dn < ref_dn)
+    last = before.group_by("user_id").aggregate(last_dn=before.dn.max())
+    idle = ref_dn - last.last_dn
     silent = last.filter((idle >= lc.silent_min_days) & (idle <= lc.churned_min_days))
-    back = a.filter(a.day >= ctx.date_literal(ref))
+    back = a.filter(a.dn >= ref_dn)
     return flag(silent.select("user_id"), back.select("user_id"))

@@ -7,7 +7,6 @@ arguments. Every value becomes an Ibis literal: rule text never becomes SQL.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,7 +31,11 @@ class EventSpec:
 
 EVENTS: dict[str, EventSpec] = {
     "searched": EventSpec(("text",), ("within", "times"),
-                          'searched("失眠", within="30d", times=1): a search containing the text'),
+                          'searched("失眠", within="30d", times=1): a search whose query '
+                          'contains the text'),
+    "viewed": EventSpec((), ("topic", "within", "times"),
+                        'viewed(topic="高血压", within="30d", times=1): content views (whose '
+                        'topic contains the text)'),
     "did": EventSpec(("name",), ("within", "times"),
                      'did("share", within="30d", times=2): app events of that name'),
     "did_not": EventSpec(("name",), ("within",),
@@ -169,7 +172,7 @@ def _check_event(n: Event) -> Event:
     times = values.get("times", 1)
     if isinstance(times, bool) or not isinstance(times, int) or times < 1:
         raise RuleError(f"{n.kind}: times must be a whole number ≥ 1, got {times!r}")
-    for key in ("department", "category"):
+    for key in ("department", "category", "topic"):
         if key in values and not isinstance(values[key], str):
             raise RuleError(f"{n.kind}: {key} must be text")
     if "min_amount" in values and (isinstance(values["min_amount"], bool)
@@ -189,15 +192,16 @@ def _event_users(ctx: TagContext, n: Event) -> tuple[ir.Column, bool]:
     t = ctx.facts(table, ts)
     if days is not None:  # the time window first: a cheap comparison, skips old row groups
         t = t.filter(ctx.since(t[ts], days))
-    if n.kind in ("searched", "did", "did_not"):
+    if n.kind in ("searched", "viewed", "did", "did_not"):
+        # the value of properties.query / .topic, read as JSON: the text of the whole document
+        # would match the key ("query") and miss values written with \u escapes
         if n.kind == "searched":
-            text = str(kw["text"])
-            escaped = json.dumps(text)[1:-1]
-            props = t.properties.fill_null("")
-            match = props.contains(text)
-            if escaped != text:
-                match = match | props.contains(escaped)
-            t = t.filter(t.name == "search", match)
+            t = t.filter(t.name == "search",
+                         ctx.prop(t.properties, "query").contains(str(kw["text"])))
+        elif n.kind == "viewed":
+            t = t.filter(t.name == "view_content")
+            if "topic" in kw:
+                t = t.filter(ctx.prop(t.properties, "topic").contains(str(kw["topic"])))
         else:
             t = t.filter(t.name == str(kw["name"]))
     elif n.kind == "consulted":

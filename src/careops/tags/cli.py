@@ -8,9 +8,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from careops.cliutil import WarehouseOpt, open_warehouse
+from careops.asof import parse_as_of
+from careops.cliutil import WarehouseOpt, ops, safe
 from careops.config import get_settings
-from careops.tags.context import parse_as_of
 
 tags_app = typer.Typer(help="用户标签 Patient tags: compute, show, list.", no_args_is_help=True)
 layers_app = typer.Typer(help="用户分层 Layers: counts per layer, migration, history.")
@@ -37,33 +37,35 @@ def _dump(data) -> None:
 @tags_app.command("compute")
 def compute(as_of: str = AS_OF, warehouse: WarehouseOpt = None) -> None:
     """Compute every tag as of a date and store it as that day's snapshot."""
-    from careops.tags.snapshot import snapshot_name, store_snapshot
+    from careops.tags import service
 
     day = parse_as_of(as_of)
     with out.status(f"computing tags as of {day} …"):
-        n = store_snapshot(open_warehouse(warehouse), day)
-    out.print(f"已计算 {n} 位患者的标签 / tagged {n} patients → {snapshot_name(day)}")
+        done = service.compute(ops(warehouse), day)
+    out.print(f"已计算 {done.patients} 位患者的标签 / tagged {done.patients} patients → "
+              f"{done.table}")
 
 
 @tags_app.command("show")
 def show(user_id: str, as_of: str = AS_OF, warehouse: WarehouseOpt = None,
          as_json: bool = JSON, lang: str | None = LANG) -> None:
     """A patient's full portrait as of a date."""
-    from careops.tags.portrait import labelled, summary, tier_note, user_tags
+    from careops.tags import service
+    from careops.tags.portrait import labelled, summary, tier_note
 
     lang = _lang(lang)
-    tags = user_tags(open_warehouse(warehouse), user_id, parse_as_of(as_of))
+    tags = service.portrait(ops(warehouse), user_id, parse_as_of(as_of)).tags
     note = tier_note(tags, lang)
     if as_json:
         _dump({"user_id": user_id, "as_of": as_of, "summary": summary(tags, lang),
                "notes": [note] if note else [], "tags": tags})
         return
-    out.print(f"[bold]{user_id}[/]: {summary(tags, lang)}")
+    out.print(f"[bold]{safe(user_id)}[/]: {safe(summary(tags, lang))}")
     if note:
-        out.print(note, style="dim", highlight=False, soft_wrap=True)
+        out.print(safe(note), style="dim", highlight=False, soft_wrap=True)
     table = Table("tag", "标签" if lang == "zh" else "label", "值" if lang == "zh" else "value")
     for name, label, value in labelled(tags, lang):
-        table.add_row(name, label, value)
+        table.add_row(name, label, safe(value))
     out.print(table)
 
 
@@ -89,7 +91,7 @@ def _print_table(headers: list[str], rows: list[list[str]], numeric_from: int = 
     for i, h in enumerate(headers):
         table.add_column(h, justify="right" if i >= numeric_from else "left")
     for r in rows:
-        table.add_row(*r)
+        table.add_row(*(safe(c) for c in r))
     out.print(table)
 
 
@@ -101,31 +103,34 @@ def layers(ctx: typer.Context, as_of: str | None = typer.Option(None, "--as-of")
     if ctx.invoked_subcommand is not None:
         return
     from careops.errors import ConfigError
-    from careops.tags.layers_report import layer_counts
+    from careops.tags import service
     from careops.tags.layers_view import counts_table
 
     if as_of is None:
         raise ConfigError("--as-of is required: careops layers --as-of YYYY-MM-DD")
     lang = _lang(lang)
-    con, day = open_warehouse(warehouse), parse_as_of(as_of)
-    counts = layer_counts(con, day, lang=lang)
+    result = service.layers(ops(warehouse), parse_as_of(as_of))
     if as_json:
-        _dump([c.__dict__ for c in counts])
+        _dump([c.__dict__ for c in result.counts])
         return
-    _print_table(*counts_table(counts, lang), numeric_from=2)
-    _snapshot_note(con, day, lang)
+    _print_table(*counts_table(result.counts, lang), numeric_from=2)
+    _snapshot_note(result.as_of, result.stale, lang)
 
 
-def _snapshot_note(con, day, lang: str) -> None:
-    """Say so when a stored snapshot of the day was bypassed because the settings changed."""
-    from careops.tags.snapshot import is_current, snapshot_name
-
-    if snapshot_name(day) in con.list_tables() and not is_current(con, day):
-        out.print(f"提示: {day} 的标签快照是用旧设置计算的, 上表按当前设置实时计算; 更新快照: "
-                  f"careops tags compute --as-of {day}" if lang == "zh" else
-                  f"note: the tag snapshot of {day} was made with other settings; computed live "
-                  f"with the current ones. Update it: careops tags compute --as-of {day}",
-                  style="yellow")
+def _snapshot_note(day, why: str | None, lang: str) -> None:
+    """Say so when a stored snapshot of the day was bypassed (other settings, or older than the
+    latest load) and the answer was computed live."""
+    if why is None:
+        return
+    fix = f"careops tags compute --as-of {day}"
+    if lang == "zh":
+        reason = "是用旧设置计算的" if why == "settings" else "早于之后载入的数据"
+        text = f"提示: {day} 的标签快照{reason}, 上表为实时计算; 更新快照: {fix}"
+    else:
+        reason = "was made with other settings" if why == "settings" else \
+            "predates data loaded since"
+        text = f"note: the tag snapshot of {day} {reason}; computed live. Update it: {fix}"
+    out.print(text, style="yellow")
 
 
 @layers_app.command("migrate")
@@ -134,19 +139,18 @@ def migrate(start: str = typer.Option(..., "--from"), end: str = typer.Option(..
             warehouse: WarehouseOpt = None, as_json: bool = JSON,
             lang: str | None = LANG) -> None:
     """The migration matrix of a layer dimension between two dates."""
-    from careops.tags.layers_report import migration_matrix
+    from careops.tags import service
     from careops.tags.layers_view import migration_table
 
     lang = _lang(lang)
-    con = open_warehouse(warehouse)
     d1, d2 = parse_as_of(start), parse_as_of(end)
-    rows = migration_matrix(con, d1, d2, dimension)
+    result = service.migration(ops(warehouse), d1, d2, dimension)
     if as_json:
-        _dump(rows)
+        _dump(result.rows)
         return
-    _print_table(*migration_table(rows, dimension, d1, d2, lang))
-    for day in (d1, d2):
-        _snapshot_note(con, day, lang)
+    _print_table(*migration_table(result.rows, dimension, d1, d2, lang))
+    for day, why in result.stale.items():
+        _snapshot_note(day, why, lang)
 
 
 @layers_app.command("history")
@@ -156,11 +160,11 @@ def history(user_id: str | None = typer.Option(None, "--user", help="one patient
             warehouse: WarehouseOpt = None, as_json: bool = JSON,
             lang: str | None = LANG) -> None:
     """Layer changes per user across the stored daily snapshots."""
-    from careops.tags.layers_report import layer_history
+    from careops.tags import service
     from careops.tags.layers_view import history_table, omitted_note
 
     lang = _lang(lang)
-    hist = layer_history(open_warehouse(warehouse), user_id, dimension, limit=limit)
+    hist = service.history(ops(warehouse), user_id, dimension, limit)
     if as_json:
         _dump({"total": hist.total, "omitted": hist.omitted, "rows": hist.rows})
         return
@@ -177,8 +181,8 @@ def cluster_command(as_of: str = AS_OF, warehouse: WarehouseOpt = None,
     """聚类分层 K-Means on behaviour and value features; proposes named, data-driven layers."""
     from careops.tags.cluster import cluster_patients, layers_text
 
-    result = cluster_patients(open_warehouse(warehouse), parse_as_of(as_of), k_range=(k_min, k_max),
-                              seed=seed)
+    with ops(warehouse).warehouse(read_only=True) as con:
+        result = cluster_patients(con, parse_as_of(as_of), k_range=(k_min, k_max), seed=seed)
     if as_json:
         _dump(result.to_dict())
         return

@@ -14,7 +14,6 @@ from ibis.backends import BaseBackend
 from careops.config import Settings, get_settings
 from careops.schema import TABLES
 from careops.tags.context import TagContext, check_as_of
-from careops.tags.errors import TagError
 from careops.tags.families import DECLARED, FAMILIES
 from careops.tags.registry import IBIS_TYPES, Scope, Tag, all_tags, get_tag
 
@@ -97,18 +96,10 @@ def tag_frame(con: BaseBackend, as_of: date, names: Iterable[str] | None = None,
 
 
 def require_patients(con: BaseBackend, as_of: date, settings: Settings | None = None) -> int:
-    """1 if a patient registered before as-of; else an error naming the earliest date."""
-    ctx = TagContext(con, check_as_of(as_of), settings or get_settings())
-    n = int(_patients(ctx).limit(1).count().execute())
-    if n == 0:
-        first = con.table("patients").registered_at.min().execute()
-        if first is None or (hasattr(first, "__class__") and str(first) == "NaT"):
-            raise TagError("the warehouse has no patients yet; load data first")
-        raise TagError(
-            f"no patient was registered before as_of {as_of.isoformat()}; the earliest "
-            f"registration is {str(first)[:10]}"
-        )
-    return n
+    """1 if a patient registered before as-of; else the frame's error (`AsOf.validate`): as-of
+    in the future, no patients, or none registered before as-of (naming the earliest date)."""
+    TagContext(con, as_of, settings or get_settings()).validate()
+    return 1
 
 
 def compute_tags(con: BaseBackend, as_of: date, names: Iterable[str] | None = None, *,

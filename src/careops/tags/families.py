@@ -70,14 +70,20 @@ def events(ctx: TagContext) -> ir.Table:
     active = ctx.settings.lifecycle.active_window_days
     t = ctx.facts("events", "ts")
     t = t.filter(ctx.since(t.ts, _event_days(ctx)))
-    hour = ctx.local_hour(t.ts)
+    # what a search asked (properties.query) or a viewed item is about (properties.topic), read
+    # once per event as JSON values (the document's text holds the keys too)
+    t = t.select("user_id", "name", "ts", hour=ctx.local_hour(t.ts), text=ibis.cases(
+        (t.name == "search", ctx.prop(t.properties, "query")),
+        (t.name == "view_content", ctx.prop(t.properties, "topic")),
+        else_=ibis.literal("")).fill_null(""))
+    hour = t.hour
     start, end = s.night_hours
     night = (hour >= start) | (hour < end) if start > end else (hour >= start) & (hour < end)
     habit = ctx.since(t.ts, s.habit_days)
     need = ctx.since(t.ts, s.need_days)
-    props = t.properties.fill_null("")
-    text_event = t.name.isin(("search", "view_content"))
     search = t.name == "search"
+    text_event = search | (t.name == "view_content")
+    props = t.text
     return t.group_by("user_id").aggregate(
         habit=t.count(where=habit),
         night=t.count(where=habit & night),
@@ -107,8 +113,8 @@ def usual_hour(ctx: TagContext) -> ir.Table:
     t = ctx.facts("events", "ts")
     t = t.filter(ctx.since(t.ts, ctx.settings.tags.habit_days))
     per = t.group_by("user_id", h=ctx.local_hour(t.ts)).aggregate(n=t.count())
-    rank = ibis.row_number().over(group_by=per.user_id, order_by=[per.n.desc(), per.h.asc()])
-    return per.mutate(r=rank).filter(ibis._.r == 0).select("user_id", usual=ibis._.h)
+    # one arg_max per user (no window ranking): most events first, then the earlier hour
+    return per.group_by("user_id").aggregate(usual=per.h.argmax(per.n * 24 + 23 - per.h))
 
 
 @family("co")

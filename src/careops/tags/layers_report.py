@@ -12,10 +12,10 @@ from careops.config import Settings
 from careops.tags.errors import TagError
 from careops.tags.registry import all_tags, get_tag, unknown_message
 from careops.tags.snapshot import (
-    is_current,
     snapshot_dates,
     snapshot_name,
     stale_message,
+    staleness,
     tags_at,
 )
 
@@ -88,7 +88,8 @@ def layer_history(con: BaseBackend, user_id: str | None = None, dimension: str =
 
     "entered silent on D" is the first stored day D whose snapshot says silent while the
     previous stored snapshot said otherwise (or the user was not there yet). Snapshots made with
-    other settings are refused (their layers would mix two definitions).
+    other settings are refused (their layers would mix two definitions); a snapshot computed
+    before later loads is kept: history is what was known on each day.
     """
     if dimension not in {t.name for t in all_tags()}:
         raise TagError(unknown_message("tag", dimension, [t.name for t in all_tags()]))
@@ -97,7 +98,7 @@ def layer_history(con: BaseBackend, user_id: str | None = None, dimension: str =
     dates = snapshot_dates(con)
     if not dates:
         raise TagError("no tag snapshots stored; run `careops tags compute --as-of D` daily")
-    stale = [d for d in dates if not is_current(con, d, settings)]
+    stale = [d for d in dates if staleness(con, d, settings) == "settings"]
     if len(stale) == 1:
         raise TagError(stale_message(stale[0]))
     if stale:

@@ -35,7 +35,9 @@ def counts_table(counts: list[LayerCount], lang: str = "zh") -> tuple[list[str],
     rows, previous = [], None
     for c in counts:
         dim = dimension_label(c.dimension, lang) if c.dimension != previous else ""
-        rows.append([dim, c.label, f"{c.users:,}", f"{c.share:.1%}"])
+        label = get_tag(c.code).label(lang) if c.dimension == "groups" else \
+            value_label(c.dimension, c.code, lang)
+        rows.append([dim, label, f"{c.users:,}", f"{c.share:.1%}"])
         previous = c.dimension
     return headers, rows
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, timedelta
 
 from ibis.backends import BaseBackend
 
 from careops.config import Settings, get_settings
 from careops.tags import codes
-from careops.tags.compute import require_patients
+from careops.tags.compute import require_patients, tag_frame
+from careops.tags.context import TagContext
 from careops.tags.errors import TagError
 from careops.tags.registry import all_tags, get_tag
 from careops.tags.snapshot import tags_at
@@ -16,17 +17,31 @@ from careops.tags.snapshot import tags_at
 
 def user_tags(con: BaseBackend, user_id: str, as_of: date, *,
               settings: Settings | None = None) -> dict:
-    """Every tag of one patient as of a date (from the snapshot when stored)."""
+    """Every tag of one patient as of a date (from the snapshot when it is current).
+
+    A patient registered on or after as-of has no portrait of that day: the error says when they
+    registered. A patient registered before as-of but missing from a stored snapshot (loaded after
+    it was computed, without a ledger entry) is computed live, never reported as registered later.
+    """
     require_patients(con, as_of, settings)
     t = tags_at(con, as_of, settings=settings)
     rows = t.filter(t.user_id == user_id).to_pyarrow().to_pylist()
-    if not rows:
-        p = con.table("patients")
-        known = p.filter(p.user_id == user_id).registered_at.min().execute()
-        if known is not None and str(known) != "NaT":
-            raise TagError(f"patient {user_id!r} registered on {str(known)[:10]}, after as_of "
-                           f"{as_of.isoformat()}")
+    if rows:
+        return rows[0]
+    p = con.table("patients")
+    registered = p.filter(p.user_id == user_id).registered_at.min().to_pyarrow().as_py()
+    if registered is None:
         raise TagError(f"no patient {user_id!r} in the warehouse")
+    ctx = TagContext(con, as_of, settings or get_settings())
+    registered = registered if registered.tzinfo else registered.replace(tzinfo=UTC)
+    if registered >= ctx.cutoff:
+        day = registered.astimezone(ctx.settings.tz).date()
+        raise TagError(
+            f"患者 {user_id!r} 于 {day} 注册, 晚于统计日 {as_of.isoformat()}, 当日没有画像; 用 "
+            f"--as-of {day + timedelta(days=1)} 或更晚 / patient {user_id!r} registered on {day}, "
+            f"after as_of {as_of.isoformat()}: no portrait for that day")
+    live = tag_frame(con, as_of, settings=settings)
+    rows = live.filter(live.user_id == user_id).to_pyarrow().to_pylist()
     return rows[0]
 
 
