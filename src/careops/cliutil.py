@@ -26,14 +26,6 @@ LangOpt = Annotated[Lang | None, typer.Option("--lang", help="界面语言 zh|en
 JsonOpt = Annotated[bool, typer.Option("--json", help="机器可读 JSON 输出 / JSON output")]
 
 
-def open_warehouse(url: str | None, *, read_only: bool = False):
-    """Deprecated (left until every command uses `ops(...).warehouse()`): an unclosed
-    connection."""
-    from careops.warehouse import connect
-
-    return connect(url, read_only=read_only)
-
-
 def ops(warehouse: str | None = None, state: str | None = None) -> Ops:
     """The service context of one CLI command: the warehouse and state store given on the
     command line, else the settings; the OS account as the actor."""

@@ -276,9 +276,9 @@ def _analyze_rows(file, table, variant_col, metric_col, covariate_col, control, 
 
 def _analyze_stored(key, metrics, as_of, cuped, control, correction, frequentist, srm_p,
                     warehouse, state, lang, as_json) -> None:
+    from careops.asof import parse_as_of
     from careops.experiments.definition import hospital_time
     from careops.experiments.service import analyze_stored
-    from careops.metrics.cli import parse_as_of
 
     context = ops(warehouse, state)
     try:

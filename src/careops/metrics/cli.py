@@ -24,7 +24,7 @@ out = Console()
 err = Console(stderr=True)
 
 
-__all__ = ["metrics_command", "parse_as_of", "parse_lang", "warn_if_stale"]
+__all__ = ["metrics_command", "parse_lang", "warn_if_stale"]
 
 
 def parse_lang(value: str | None) -> str:

@@ -168,7 +168,10 @@ def funnel(ctx: MetricContext, metric: Metric, groups: ir.Table | None, by: str 
     if conversion_days < 0:
         raise MetricError(f"conversion_days: must be >= 0, got {conversion_days}")
     tables = reached(ctx, codes, period, int(conversion_days))
-    stacked = ibis.union(*[t.mutate(step=ibis.literal(i)) for i, t in enumerate(tables)])
+    # one schema for every step: a key column is NOT NULL on PostgreSQL (patients.user_id),
+    # the same column of a fact table is not, and a union needs equal schemas
+    stacked = ibis.union(*[t.select(user_id=t.user_id.cast("string"), step=ibis.literal(i))
+                           for i, t in enumerate(tables)])
     labels = [(c, _step(c, lang)[0]) for c in codes]
     overall = stacked.group_by("step").aggregate(n=stacked.user_id.nunique())
     total = [0] * len(codes)

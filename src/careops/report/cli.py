@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from careops.cliutil import WarehouseOpt, out, safe
-from careops.metrics.cli import parse_as_of, parse_lang, warn_if_stale
+from careops.asof import parse_as_of
+from careops.cliutil import WarehouseOpt, ops, out, safe
+from careops.metrics.cli import parse_lang, warn_if_stale
 from careops.report.build import build_report
 from careops.report.render import write_report
-from careops.warehouse import warehouse as open_warehouse
 
 
 def report_command(
@@ -21,10 +21,9 @@ def report_command(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """运营报告 Report: the main metrics as one HTML file with charts (works offline)."""
-
     language = parse_lang(lang)
     day = parse_as_of(as_of)
-    with open_warehouse(warehouse, read_only=True) as con:
+    with ops(warehouse).warehouse(read_only=True) as con:
         if as_of is None:
             warn_if_stale(con, day, language)
         data = build_report(con, day, by=by)

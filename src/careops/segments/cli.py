@@ -10,10 +10,10 @@ from pathlib import Path
 
 import typer
 
+from careops.asof import parse_as_of
 from careops.cliutil import WarehouseOpt, err, ops, out, print_json, rich_table, safe
 from careops.config import get_settings
 from careops.segments.errors import RuleError
-from careops.tags.context import parse_as_of
 
 segment_app = typer.Typer(help="人群圈选 Segments from tags and events.", no_args_is_help=True)
 

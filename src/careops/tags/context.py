@@ -2,7 +2,6 @@
 
 An `as_of` date means 00:00 of that day in the hospital timezone; only facts with a timestamp
 strictly before that instant count. A fact's *day* is its calendar day in the hospital timezone.
-`parse_as_of` is re-exported from `careops.asof` for callers that import it from here.
 """
 
 from __future__ import annotations
@@ -11,10 +10,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import ClassVar
 
-from careops.asof import AsOf, AsOfError, check_day, parse_as_of
+from careops.asof import AsOf, AsOfError, check_day
 from careops.tags.errors import TagError
 
-__all__ = ["TagAsOfError", "TagContext", "check_as_of", "parse_as_of"]
+__all__ = ["TagAsOfError", "TagContext", "check_as_of"]
 
 
 class TagAsOfError(TagError, AsOfError):
