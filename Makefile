@@ -31,6 +31,7 @@ demo: install
 
 test: install services browser
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 test-fast: install

@@ -42,8 +42,9 @@ def baseline(con, as_of: dt.date, seed: int = 0) -> tuple[int, list[int]]:
     scores, models = {}, {}
     for k in range(2, 9):
         model = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(z)
-        scores[k] = float(silhouette_score(z, model.labels_, sample_size=min(5000, len(z)),
-                                           random_state=seed))
+        scores[k] = float(
+            silhouette_score(z, model.labels_, sample_size=min(5000, len(z)), random_state=seed)
+        )
         models[k] = model
     best = max(scores, key=lambda k: (scores[k], -k))
     labels = models[best].predict(z)
@@ -82,12 +83,21 @@ def main() -> None:
         result, wall1, cpu1 = timed(lambda: C.cluster_patients(con, as_of))
     sizes1 = [c.size for c in result.clusters]
     out = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_average": os.getloadavg()},
-        "patients": sum(sizes1), "as_of": as_of.isoformat(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average": os.getloadavg(),
+        },
+        "patients": sum(sizes1),
+        "as_of": as_of.isoformat(),
         "baseline": {"wall_s": wall0, "cpu_s": cpu0, "k": k0, "sizes": sizes0},
-        "current": {"wall_s": wall1, "cpu_s": cpu1, "k": result.k, "sizes": sizes1,
-                    "names": [c.name_zh for c in result.clusters]},
+        "current": {
+            "wall_s": wall1,
+            "cpu_s": cpu1,
+            "k": result.k,
+            "sizes": sizes1,
+            "names": [c.name_zh for c in result.clusters],
+        },
         "speedup_wall": round(wall0 / wall1, 1) if wall1 else None,
     }
     print(json.dumps(out, ensure_ascii=False, indent=2))

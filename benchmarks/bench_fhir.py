@@ -31,8 +31,9 @@ def make_entries(n_resources: int) -> list[dict]:
     per_copy = len(json.loads(text)["entry"])
     entries: list[dict] = []
     for i in range(-(-n_resources // per_copy)):
-        entries.extend(json.loads(text.replace(PREFIX, f"{i:08x}-0000-4000-8000-0000{i:06x}"))
-                       ["entry"])
+        entries.extend(
+            json.loads(text.replace(PREFIX, f"{i:08x}-0000-4000-8000-0000{i:06x}"))["entry"]
+        )
     return entries[:n_resources]
 
 
@@ -55,14 +56,21 @@ def main() -> None:
     args = parser.parse_args()
     entries = make_entries(args.resources)
     read_fhir(TEMPLATE)  # warm-up: pyarrow imports pandas lazily on its first conversion
-    results: dict[str, object] = {"resources": len(entries), "python": platform.python_version(),
-                                  "machine": platform.machine(),
-                                  "load_average_1m": round(os.getloadavg()[0], 2),
-                                  "cpus": os.cpu_count()}
+    results: dict[str, object] = {
+        "resources": len(entries),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "bundle.json"
-        bundle.write_text(json.dumps({"resourceType": "Bundle", "type": "transaction",
-                                      "entry": entries}, indent=1), encoding="utf-8")
+        bundle.write_text(
+            json.dumps(
+                {"resourceType": "Bundle", "type": "transaction", "entry": entries}, indent=1
+            ),
+            encoding="utf-8",
+        )
         bulk = Path(tmp) / "bulk"
         bulk.mkdir()
         by_type: dict[str, list[str]] = defaultdict(list)
@@ -73,13 +81,19 @@ def main() -> None:
             (bulk / f"{rtype}.ndjson").write_text("\n".join(lines) + "\n", encoding="utf-8")
         for name, path in (("bundle_json", bundle), ("bulk_ndjson", bulk)):
             seconds, cpu, records, rows = best_of(args.repeat, path)
-            results[name] = {"seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
-                             "records": records, "staged_rows": rows,
-                             "resources_per_s": round(records / seconds),
-                             "resources_per_cpu_s": round(records / cpu),
-                             "mb": round(sum(f.stat().st_size for f in
-                                             ([path] if path.is_file() else path.iterdir()))
-                                         / 1e6, 1)}
+            results[name] = {
+                "seconds": round(seconds, 3),
+                "cpu_seconds": round(cpu, 3),
+                "records": records,
+                "staged_rows": rows,
+                "resources_per_s": round(records / seconds),
+                "resources_per_cpu_s": round(records / cpu),
+                "mb": round(
+                    sum(f.stat().st_size for f in ([path] if path.is_file() else path.iterdir()))
+                    / 1e6,
+                    1,
+                ),
+            }
     out = ROOT / "benchmarks" / "results" / "fhir_ingest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

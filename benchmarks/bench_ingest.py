@@ -44,21 +44,33 @@ def make_events(rows: int, folder: Path) -> tuple[Path, Path]:
     rng = np.random.default_rng(1)
     writer = None
     chunk = 2_000_000
-    with pacsv.CSVWriter(csv, pa.schema([("event_id", pa.string()), ("user_id", pa.string()),
-                                         ("ts", pa.timestamp("us", tz="UTC")),
-                                         ("name", pa.string()),
-                                         ("properties", pa.string())])) as csv_writer:
+    with pacsv.CSVWriter(
+        csv,
+        pa.schema(
+            [
+                ("event_id", pa.string()),
+                ("user_id", pa.string()),
+                ("ts", pa.timestamp("us", tz="UTC")),
+                ("name", pa.string()),
+                ("properties", pa.string()),
+            ]
+        ),
+    ) as csv_writer:
         for start in range(0, rows, chunk):
             n = min(chunk, rows - start)
             base = np.datetime64("2025-01-01T00:00:00", "us")
             offsets = rng.integers(0, 300 * 86_400_000_000, n).astype("timedelta64[us]")
-            table = pa.table({
-                "event_id": pa.array(np.char.add("e", np.arange(start, start + n).astype(str))),
-                "user_id": pa.array(np.char.add("u", rng.integers(0, 1_000_000, n).astype(str))),
-                "ts": pa.array(base + offsets, pa.timestamp("us", tz="UTC")),
-                "name": pa.array(NAMES[rng.integers(0, len(NAMES), n)]),
-                "properties": pa.array(PROPS[rng.integers(0, len(PROPS), n)]),
-            })
+            table = pa.table(
+                {
+                    "event_id": pa.array(np.char.add("e", np.arange(start, start + n).astype(str))),
+                    "user_id": pa.array(
+                        np.char.add("u", rng.integers(0, 1_000_000, n).astype(str))
+                    ),
+                    "ts": pa.array(base + offsets, pa.timestamp("us", tz="UTC")),
+                    "name": pa.array(NAMES[rng.integers(0, len(NAMES), n)]),
+                    "properties": pa.array(PROPS[rng.integers(0, len(PROPS), n)]),
+                }
+            )
             if writer is None:
                 writer = pq.ParquetWriter(parquet, table.schema)
             writer.write_table(table)
@@ -72,16 +84,20 @@ def time_ordered(parquet: Path) -> Path:
     path = parquet.with_name(parquet.stem + "_by_ts.parquet")
     if not path.exists():
         con = duckdb.connect()
-        con.execute(f"COPY (SELECT * FROM read_parquet('{parquet}') ORDER BY ts) TO '{path}' "
-                    "(FORMAT parquet)")
+        con.execute(
+            f"COPY (SELECT * FROM read_parquet('{parquet}') ORDER BY ts) TO '{path}' "
+            "(FORMAT parquet)"
+        )
         con.close()
     return path
 
 
 def bare_load(path: Path, reader: str, target: Path) -> int:
     con = duckdb.connect(str(target))
-    con.execute("CREATE TABLE events (event_id VARCHAR, user_id VARCHAR, ts TIMESTAMPTZ, "
-                "name VARCHAR, properties VARCHAR)")
+    con.execute(
+        "CREATE TABLE events (event_id VARCHAR, user_id VARCHAR, ts TIMESTAMPTZ, "
+        "name VARCHAR, properties VARCHAR)"
+    )
     con.execute(f"INSERT INTO events SELECT * FROM {reader}('{path}')")
     n = con.execute("SELECT count(*) FROM events").fetchone()[0]
     con.close()
@@ -93,11 +109,17 @@ def make_patients(folder: Path) -> Path:
     path = folder / "patients_1m.parquet"
     if not path.exists():
         n = 1_000_000
-        pq.write_table(pa.table({
-            "user_id": pa.array(np.char.add("u", np.arange(n).astype(str))),
-            "registered_at": pa.array(np.full(n, np.datetime64("2024-06-01", "us")),
-                                      pa.timestamp("us", tz="UTC")),
-        }), path)
+        pq.write_table(
+            pa.table(
+                {
+                    "user_id": pa.array(np.char.add("u", np.arange(n).astype(str))),
+                    "registered_at": pa.array(
+                        np.full(n, np.datetime64("2024-06-01", "us")), pa.timestamp("us", tz="UTC")
+                    ),
+                }
+            ),
+            path,
+        )
     return path
 
 
@@ -118,8 +140,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--data", type=Path, default=Path("/tmp/careops-bench-ingest"))
-    parser.add_argument("--formats", default="parquet,parquet_time_ordered,csv",
-                        help="comma-separated: parquet, parquet_time_ordered, csv")
+    parser.add_argument(
+        "--formats",
+        default="parquet,parquet_time_ordered,csv",
+        help="comma-separated: parquet, parquet_time_ordered, csv",
+    )
     args = parser.parse_args()
     parquet, csv = make_events(args.rows, args.data)
     patients = make_patients(args.data)
@@ -147,16 +172,22 @@ def main() -> None:
             "baseline_seconds": round(bare.seconds, 2),
             "baseline_rows_per_s": round(args.rows / bare.seconds),
             "ratio_to_baseline": round(ours.seconds / bare.seconds, 2),
-            "load_avg_1m": {"before_baseline": round(load_before, 2),
-                            "before_careops": round(load_between, 2),
-                            "after": round(os.getloadavg()[0], 2)},
+            "load_avg_1m": {
+                "before_baseline": round(load_before, 2),
+                "before_careops": round(load_between, 2),
+                "after": round(os.getloadavg()[0], 2),
+            },
         }
         print(label, results[label], flush=True)
     shutil.rmtree(work, ignore_errors=True)
-    path = save("ingest", {
-        "baseline": "bare DuckDB INSERT INTO events SELECT * FROM read_parquet()/read_csv()",
-        "aims": {"parquet_rows_per_s": 1_000_000, "ratio_to_baseline": 2.0},
-        "results": results})
+    path = save(
+        "ingest",
+        {
+            "baseline": "bare DuckDB INSERT INTO events SELECT * FROM read_parquet()/read_csv()",
+            "aims": {"parquet_rows_per_s": 1_000_000, "ratio_to_baseline": 2.0},
+            "results": results,
+        },
+    )
     print(f"saved {path}")
 
 

@@ -52,17 +52,24 @@ def run(patients: int, events: int, root: Path, memory_limit: str) -> dict:
     gen_s = time.perf_counter() - t0
     db = data / "wh.duckdb"
     db.unlink(missing_ok=True)
-    con = ibis.duckdb.connect(str(db), memory_limit=memory_limit,
-                              temp_directory=str(data / "spill"))
+    con = ibis.duckdb.connect(
+        str(db), memory_limit=memory_limit, temp_directory=str(data / "spill")
+    )
     create_tables(con)
     t0 = time.perf_counter()
     rows = load_duckdb(con, data / "parquet")
     load_s = time.perf_counter() - t0
     con.disconnect()
     report = _child(db, memory_limit, data / "spill")
-    return {"patients": patients, "events": rows["events"], "rows": rows,
-            "generate_s": round(gen_s, 1), "load_s": round(load_s, 1), **report,
-            "db_mb": round(db.stat().st_size / 2**20)}
+    return {
+        "patients": patients,
+        "events": rows["events"],
+        "rows": rows,
+        "generate_s": round(gen_s, 1),
+        "load_s": round(load_s, 1),
+        **report,
+        "db_mb": round(db.stat().st_size / 2**20),
+    }
 
 
 def peak_rss_bytes() -> int:
@@ -77,8 +84,7 @@ def peak_rss_bytes() -> int:
 
 def measure(db: str, memory_limit: str, spill: str) -> dict:
     """The whole report, in this (child) process."""
-    con = ibis.duckdb.connect(db, memory_limit=memory_limit, temp_directory=spill,
-                              read_only=True)
+    con = ibis.duckdb.connect(db, memory_limit=memory_limit, temp_directory=spill, read_only=True)
     con.raw_sql("SET enable_progress_bar = false")
     timings: dict[str, float] = {}
     load_before = os.getloadavg()[0]
@@ -86,15 +92,30 @@ def measure(db: str, memory_limit: str, spill: str) -> dict:
     build_report(con, AS_OF, timings=timings)
     total_s = time.perf_counter() - t0
     con.disconnect()
-    return {"report_total_s": round(total_s, 2), "peak_rss_bytes": peak_rss_bytes(),
-            "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-            "metric_s": timings}
+    return {
+        "report_total_s": round(total_s, 2),
+        "peak_rss_bytes": peak_rss_bytes(),
+        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "metric_s": timings,
+    }
 
 
 def _child(db: Path, memory_limit: str, spill: Path) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--measure", str(db), "--memory-limit",
-                           memory_limit, "--spill", str(spill)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--measure",
+            str(db),
+            "--memory-limit",
+            memory_limit,
+            "--spill",
+            str(spill),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"report failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -122,11 +143,17 @@ def main() -> None:
     out = {
         "benchmark": "metrics",
         "what": "all report metrics (31 KPIs, funnel, weekly cohorts, channel and layer "
-                "breakdowns) as of one date on DuckDB",
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": os.cpu_count(), "ibis": ibis.__version__},
-        "as_of": AS_OF.isoformat(), "memory_limit": args.memory_limit,
-        "baseline": base, "run": main_run,
+        "breakdowns) as of one date on DuckDB",
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "ibis": ibis.__version__,
+        },
+        "as_of": AS_OF.isoformat(),
+        "memory_limit": args.memory_limit,
+        "baseline": base,
+        "run": main_run,
         "size_ratio": round(main_run["events"] / base["events"], 1),
         "time_ratio": round(main_run["report_total_s"] / base["report_total_s"], 1),
         "memory": "peak_rss_bytes is the report child's own VmHWM",

@@ -41,8 +41,12 @@ print(json.dumps({"users": users, "days": days, "seconds": round(secs, 2),
 def run(users: int, days: int) -> dict:
     """Simulate in a fresh process and return its measurements."""
     with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(users), str(days), tmp + "/out"],
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, str(users), str(days), tmp + "/out"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     m = json.loads(proc.stdout.strip().splitlines()[-1])
     m["events_per_s"] = round(m["events"] / m["seconds"])
     m["users_per_s"] = round(users / m["seconds"], 1)
@@ -60,19 +64,22 @@ def main() -> None:
     scale = TARGET_USERS / args.users
     result = {
         "benchmark": "simulate",
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": os.cpu_count()},
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+        },
         "baseline": base,
         "measured": main_run,
-        "ratio_events_per_s_to_baseline": round(main_run["events_per_s"] / base["events_per_s"],
-                                                3),
+        "ratio_events_per_s_to_baseline": round(main_run["events_per_s"] / base["events_per_s"], 3),
         "extrapolated_1m_users_1y": {
-            "users": TARGET_USERS, "days": args.days,
+            "users": TARGET_USERS,
+            "days": args.days,
             "events": round(main_run["events"] * scale),
             "minutes": round(main_run["seconds"] * scale / 60, 1),
             "peak_rss_mb": main_run["peak_rss_mb"],
             "note": "time scales with users (chunks of cfg.chunk_users run one after another); "
-                    "memory is bounded by one chunk, so the peak does not grow with users",
+            "memory is bounded by one chunk, so the peak does not grow with users",
         },
         "aim": {"minutes": 20, "peak_rss_mb": 8192},
     }

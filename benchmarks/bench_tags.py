@@ -34,21 +34,48 @@ import pyarrow.parquet as pq
 N_PATIENTS = 1_000_000
 N_EVENTS = int(os.environ.get("BENCH_EVENTS", 100_000_000))
 #: rows of the other tables at 1M patients (scaled with --patients)
-OTHER_ROWS = {"consultations": 4_000_000, "orders": 5_000_000, "prescriptions": 2_000_000,
-              "observations": 6_000_000, "conditions": 300_000}
+OTHER_ROWS = {
+    "consultations": 4_000_000,
+    "orders": 5_000_000,
+    "prescriptions": 2_000_000,
+    "observations": 6_000_000,
+    "conditions": 300_000,
+}
 
 
 def _rows(name: str) -> int:
     return max(1, OTHER_ROWS[name] * N_PATIENTS // 1_000_000)
+
+
 AS_OF = date(2026, 11, 1)
 SPAN_DAYS = 400
 CHUNK = 10_000_000
 UTC = UTC
 EPOCH_END = datetime(2026, 11, 1, tzinfo=UTC) - timedelta(hours=8)  # as_of 00:00 Shanghai
-QUERIES = ["失眠怎么办", "高血压饮食", "头痛发热", "糖尿病 血糖", "儿童 咳嗽", "胃痛", "减肥",
-           "颈椎病", "失眠 焦虑", "感冒药", "疫苗 接种", "体检 套餐"]
-EVENT_NAMES = ["app_open", "view_content", "search", "view_doctor", "share", "message_open",
-               "message_click", "invite"]
+QUERIES = [
+    "失眠怎么办",
+    "高血压饮食",
+    "头痛发热",
+    "糖尿病 血糖",
+    "儿童 咳嗽",
+    "胃痛",
+    "减肥",
+    "颈椎病",
+    "失眠 焦虑",
+    "感冒药",
+    "疫苗 接种",
+    "体检 套餐",
+]
+EVENT_NAMES = [
+    "app_open",
+    "view_content",
+    "search",
+    "view_doctor",
+    "share",
+    "message_open",
+    "message_click",
+    "invite",
+]
 EVENT_P = [0.40, 0.25, 0.12, 0.12, 0.04, 0.04, 0.02, 0.01]
 
 
@@ -81,8 +108,9 @@ def generate(root: Path, seed: int = 7) -> None:
     def write(name: str, cols: dict[str, pa.Array]) -> None:
         schema = TABLES[name].arrow_schema()
         n = len(next(iter(cols.values())))
-        arrays = [cols[f.name].cast(f.type) if f.name in cols else pa.nulls(n, f.type)
-                  for f in schema]
+        arrays = [
+            cols[f.name].cast(f.type) if f.name in cols else pa.nulls(n, f.type) for f in schema
+        ]
         pq.write_table(pa.table(arrays, schema=schema), root / f"{name}.parquet")
 
     uid = np.arange(N_PATIENTS)
@@ -90,15 +118,21 @@ def generate(root: Path, seed: int = 7) -> None:
     reg_us = int(EPOCH_END.timestamp() * 1e6) - rng.integers(0, 3 * 365, N_PATIENTS) * day_us
     birth = (np.datetime64("2026-01-01") - rng.integers(0, 90 * 365, N_PATIENTS)).astype("M8[D]")
     managed = np.where(rng.random(N_PATIENTS) < 0.05, rng.integers(0, N_PATIENTS, N_PATIENTS), -1)
-    write("patients", {
-        "user_id": _ids("u", uid),
-        "registered_at": pa.array(reg_us, pa.timestamp("us", tz="UTC")),
-        "birth_date": pa.array(birth),
-        "sex": pa.array(rng.choice(["M", "F", "U"], N_PATIENTS, p=[0.48, 0.5, 0.02])),
-        "region": pa.array(rng.choice(["华东", "华北", "华南", "西南", "东北"], N_PATIENTS)),
-        "managed_by": pc.if_else(pa.array(managed >= 0), _ids("u", np.maximum(managed, 0)),
-                                 pa.nulls(N_PATIENTS, pa.string())),
-    })
+    write(
+        "patients",
+        {
+            "user_id": _ids("u", uid),
+            "registered_at": pa.array(reg_us, pa.timestamp("us", tz="UTC")),
+            "birth_date": pa.array(birth),
+            "sex": pa.array(rng.choice(["M", "F", "U"], N_PATIENTS, p=[0.48, 0.5, 0.02])),
+            "region": pa.array(rng.choice(["华东", "华北", "华南", "西南", "东北"], N_PATIENTS)),
+            "managed_by": pc.if_else(
+                pa.array(managed >= 0),
+                _ids("u", np.maximum(managed, 0)),
+                pa.nulls(N_PATIENTS, pa.string()),
+            ),
+        },
+    )
     # events in Parquet row groups of CHUNK rows
     ev_schema = TABLES["events"].arrow_schema()
     qjson = pa.array([json.dumps({"query": q}, ensure_ascii=False) for q in QUERIES])
@@ -106,57 +140,95 @@ def generate(root: Path, seed: int = 7) -> None:
         for start in range(0, N_EVENTS, CHUNK):
             n = min(CHUNK, N_EVENTS - start)
             names = rng.choice(len(EVENT_NAMES), n, p=EVENT_P)
-            props = pc.if_else(pa.array(names == 2),
-                               pc.take(qjson, pa.array(rng.integers(0, len(QUERIES), n))),
-                               pa.nulls(n, pa.string()))
-            writer.write_table(pa.table([
-                _ids("e", np.arange(start, start + n)), _ids("u", _users(rng, n)),
-                _ts(rng, n), pc.take(pa.array(EVENT_NAMES), pa.array(names)), props,
-            ], schema=ev_schema))
+            props = pc.if_else(
+                pa.array(names == 2),
+                pc.take(qjson, pa.array(rng.integers(0, len(QUERIES), n))),
+                pa.nulls(n, pa.string()),
+            )
+            writer.write_table(
+                pa.table(
+                    [
+                        _ids("e", np.arange(start, start + n)),
+                        _ids("u", _users(rng, n)),
+                        _ts(rng, n),
+                        pc.take(pa.array(EVENT_NAMES), pa.array(names)),
+                        props,
+                    ],
+                    schema=ev_schema,
+                )
+            )
             print(f"events {start + n:,}", file=sys.stderr, flush=True)
     n = _rows("consultations")
-    write("consultations", {
-        "consultation_id": _ids("c", np.arange(n)), "user_id": _ids("u", _users(rng, n)),
-        "started_at": _ts(rng, n),
-        "department": pa.array(rng.choice(["全科", "心内科", "内分泌科", "儿科", "急诊科"], n)),
-        "mode": pa.array(rng.choice(["text", "video", "phone", "offline"], n)),
-        "diagnosis_code": pa.array(rng.choice(["I10", "E11.9", "J06.9", "K29.7", "G47.0", "R50"],
-                                              n)),
-        "price_cny": pa.array(rng.choice([0.0, 29.0, 59.0, 99.0], n)),
-    })
+    write(
+        "consultations",
+        {
+            "consultation_id": _ids("c", np.arange(n)),
+            "user_id": _ids("u", _users(rng, n)),
+            "started_at": _ts(rng, n),
+            "department": pa.array(rng.choice(["全科", "心内科", "内分泌科", "儿科", "急诊科"], n)),
+            "mode": pa.array(rng.choice(["text", "video", "phone", "offline"], n)),
+            "diagnosis_code": pa.array(
+                rng.choice(["I10", "E11.9", "J06.9", "K29.7", "G47.0", "R50"], n)
+            ),
+            "price_cny": pa.array(rng.choice([0.0, 29.0, 59.0, 99.0], n)),
+        },
+    )
     n = _rows("orders")
-    write("orders", {
-        "order_id": _ids("o", np.arange(n)), "user_id": _ids("u", _users(rng, n)),
-        "ts": _ts(rng, n),
-        "category": pa.array(rng.choice(["consultation", "drug", "checkup", "package", "device"],
-                                        n, p=[0.4, 0.35, 0.1, 0.05, 0.1])),
-        "amount_cny": pa.array(np.round(rng.gamma(1.5, 120, n), 2)),
-        "status": pa.array(rng.choice(["paid", "refunded", "failed"], n, p=[0.9, 0.05, 0.05])),
-    })
+    write(
+        "orders",
+        {
+            "order_id": _ids("o", np.arange(n)),
+            "user_id": _ids("u", _users(rng, n)),
+            "ts": _ts(rng, n),
+            "category": pa.array(
+                rng.choice(
+                    ["consultation", "drug", "checkup", "package", "device"],
+                    n,
+                    p=[0.4, 0.35, 0.1, 0.05, 0.1],
+                )
+            ),
+            "amount_cny": pa.array(np.round(rng.gamma(1.5, 120, n), 2)),
+            "status": pa.array(rng.choice(["paid", "refunded", "failed"], n, p=[0.9, 0.05, 0.05])),
+        },
+    )
     n = _rows("prescriptions")
-    write("prescriptions", {
-        "prescription_id": _ids("p", np.arange(n)), "user_id": _ids("u", _users(rng, n)),
-        "ts": _ts(rng, n),
-        "drug_name": pa.array(rng.choice(["氨氯地平片", "二甲双胍片", "布洛芬", "阿莫西林"], n)),
-        "days_supply": pa.array(rng.choice([7, 14, 30], n)),
-    })
+    write(
+        "prescriptions",
+        {
+            "prescription_id": _ids("p", np.arange(n)),
+            "user_id": _ids("u", _users(rng, n)),
+            "ts": _ts(rng, n),
+            "drug_name": pa.array(
+                rng.choice(["氨氯地平片", "二甲双胍片", "布洛芬", "阿莫西林"], n)
+            ),
+            "days_supply": pa.array(rng.choice([7, 14, 30], n)),
+        },
+    )
     n = _rows("observations")
-    write("observations", {
-        "observation_id": _ids("b", np.arange(n)), "user_id": _ids("u", _users(rng, n)),
-        "ts": _ts(rng, n),
-        "code": pa.array(rng.choice(["8480-6", "8462-4", "2339-0", "29463-7"], n)),
-        "value": pa.array(np.round(rng.normal(120, 25, n), 1)),
-    })
+    write(
+        "observations",
+        {
+            "observation_id": _ids("b", np.arange(n)),
+            "user_id": _ids("u", _users(rng, n)),
+            "ts": _ts(rng, n),
+            "code": pa.array(rng.choice(["8480-6", "8462-4", "2339-0", "29463-7"], n)),
+            "value": pa.array(np.round(rng.normal(120, 25, n), 1)),
+        },
+    )
     n = _rows("conditions")
-    write("conditions", {
-        "condition_id": _ids("d", np.arange(n)),
-        "user_id": _ids("u", rng.integers(0, N_PATIENTS, n)),
-        "system": pa.array(np.full(n, "icd10")),
-        "code": pa.array(rng.choice(["I10", "E11", "J45", "Z88.0", "Z82.4"], n)),
-        "category": pa.array(rng.choice(["diagnosis", "allergy", "family_history"], n,
-                                        p=[0.7, 0.15, 0.15])),
-        "status": pa.array(np.full(n, "active")),
-    })
+    write(
+        "conditions",
+        {
+            "condition_id": _ids("d", np.arange(n)),
+            "user_id": _ids("u", rng.integers(0, N_PATIENTS, n)),
+            "system": pa.array(np.full(n, "icd10")),
+            "code": pa.array(rng.choice(["I10", "E11", "J45", "Z88.0", "Z82.4"], n)),
+            "category": pa.array(
+                rng.choice(["diagnosis", "allergy", "family_history"], n, p=[0.7, 0.15, 0.15])
+            ),
+            "status": pa.array(np.full(n, "active")),
+        },
+    )
     done.touch()
 
 
@@ -169,8 +241,9 @@ def main() -> None:
     ap.add_argument("--generate-only", action="store_true")
     ap.add_argument("--skip-profile", action="store_true", help="no per-family profile")
     ap.add_argument("--skip-naive", action="store_true", help="skip the previous baseline")
-    ap.add_argument("--measure", choices=("ibis", "sql", "naive", "segment", "profile"),
-                    help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--measure", choices=("ibis", "sql", "naive", "segment", "profile"), help=argparse.SUPPRESS
+    )
     ap.add_argument("--warehouse", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
@@ -194,8 +267,11 @@ def _q(v: str) -> str:
 
 
 def _prefix(col: str, prefixes) -> str:
-    return "(" + " OR ".join(f"starts_with({col}, {_q(p)})" for p in prefixes) + ")" \
-        if prefixes else "FALSE"
+    return (
+        "(" + " OR ".join(f"starts_with({col}, {_q(p)})" for p in prefixes) + ")"
+        if prefixes
+        else "FALSE"
+    )
 
 
 def _like(col: str, words) -> str:
@@ -245,18 +321,25 @@ def baseline_sql(as_of: date) -> str:
     EV_DAYS = max(t.habit_days, t.need_days, t.self_check_days, t.urgent_days, W)
     cond = instant(cutoff)
     chronic_co = " , ".join(
-        f"count(*) FILTER (WHERE {_prefix('dx', c.icd10)}) AS dx_{c.code}" for c in codes.CHRONIC)
+        f"count(*) FILTER (WHERE {_prefix('dx', c.icd10)}) AS dx_{c.code}" for c in codes.CHRONIC
+    )
     chronic_cd = " , ".join(
         f"count(*) FILTER (WHERE clinical AND ((system = 'icd10' AND {_prefix('code', c.icd10)})"
         f" OR (system = 'snomed' AND code IN {_in(c.snomed) if c.snomed else _in([''])}))) "
-        f"AS {c.code}" for c in codes.CHRONIC)
+        f"AS {c.code}"
+        for c in codes.CHRONIC
+    )
     chronic_rx = " , ".join(
         f"count(*) FILTER (WHERE {_prefix('dcode', c.atc)} OR "
         f"{_like('dname', c.drug_names) if c.drug_names else 'FALSE'}) AS {c.code}"
-        for c in codes.CHRONIC)
+        for c in codes.CHRONIC
+    )
     any_dx = " OR ".join(_prefix("dx", c.icd10) for c in codes.CHRONIC)
-    has = {c.code: f"(coalesce(cd.{c.code}, 0) + coalesce(co.dx_{c.code}, 0) + "
-                   f"coalesce(rx.{c.code}, 0) > 0)" for c in codes.CHRONIC}
+    has = {
+        c.code: f"(coalesce(cd.{c.code}, 0) + coalesce(co.dx_{c.code}, 0) + "
+        f"coalesce(rx.{c.code}, 0) > 0)"
+        for c in codes.CHRONIC
+    }
     chronic_any = " OR ".join(has.values())
     start, end = t.night_hours
     night = f"(h >= {start} OR h < {end})" if start > end else f"(h >= {start} AND h < {end})"
@@ -267,11 +350,12 @@ def baseline_sql(as_of: date) -> str:
     bands = t.age_bands
     band_cases = " ".join(
         f"WHEN age >= {lo} THEN {_q(f'{lo}+' if hi is None else f'{lo}-{hi - 1}')}"
-        for lo, hi in reversed(list(zip(bands, (*bands[1:], None), strict=True))))
+        for lo, hi in reversed(list(zip(bands, (*bands[1:], None), strict=True)))
+    )
     return f"""
 WITH
 p AS (SELECT user_id, registered_at, birth_date, sex, region, managed_by,
-             {day('registered_at')} AS reg_day
+             {day("registered_at")} AS reg_day
       FROM patients WHERE registered_at < {cond}),
 ev_raw AS (SELECT user_id, name, ts,
                   coalesce(CASE name WHEN 'search' THEN json_extract_string(properties, '$.query')
@@ -284,8 +368,8 @@ co_raw AS (SELECT *, coalesce(diagnosis_code, '') AS dx
            FROM consultations WHERE started_at < {cond}),
 od_raw AS (SELECT *, CAST(amount_cny AS DECIMAL(18, 2)) AS cents
            FROM orders WHERE ts < {cond}),
-act AS (SELECT user_id, {day('max(ts)')} AS last_day,
-               count(DISTINCT {dn('ts')}) FILTER (WHERE ts >= {since(W)}) AS days_window,
+act AS (SELECT user_id, {day("max(ts)")} AS last_day,
+               count(DISTINCT {dn("ts")}) FILTER (WHERE ts >= {since(W)}) AS days_window,
                count(*) AS days_total
         FROM (SELECT user_id, ts FROM events WHERE ts < {cond}
               UNION ALL SELECT user_id, started_at FROM consultations WHERE started_at < {cond}
@@ -300,13 +384,13 @@ ev AS (SELECT user_id,
          count(*) FILTER (WHERE name IN {_in(codes.CONTRIBUTION_EVENTS)}
                           AND ts >= {since(t.need_days)}) AS contribution,
          count(*) FILTER (WHERE name IN ('search', 'view_content') AND ts >= {since(t.need_days)}
-                          AND {_like('props', codes.ACUTE_WORDS)}) AS acute_need,
+                          AND {_like("props", codes.ACUTE_WORDS)}) AS acute_need,
          count(*) FILTER (WHERE name IN ('search', 'view_content') AND ts >= {since(t.need_days)}
-                          AND {_like('props', codes.PREVENTION_WORDS)}) AS prevention_need,
+                          AND {_like("props", codes.PREVENTION_WORDS)}) AS prevention_need,
          count(*) FILTER (WHERE name IN ('search', 'view_content') AND ts >= {since(t.need_days)}
-                          AND {_like('props', codes.RESOURCE_WORDS)}) AS resource_need,
+                          AND {_like("props", codes.RESOURCE_WORDS)}) AS resource_need,
          count(*) FILTER (WHERE name = 'search' AND ts >= {since(t.urgent_days)}
-                          AND {_like('props', codes.ACUTE_WORDS)}) AS recent_acute
+                          AND {_like("props", codes.ACUTE_WORDS)}) AS recent_acute
        FROM ev_raw GROUP BY user_id),
 hr AS (SELECT user_id, arg_max(h, n * 24 + 23 - h) AS usual
        FROM (SELECT user_id, h, count(*) AS n FROM ev_raw
@@ -316,10 +400,10 @@ co AS (SELECT user_id, max(started_at) AS last_at,
          count(*) FILTER (WHERE started_at >= {since(90)}) AS n90,
          count(*) FILTER (WHERE started_at >= {since(W)}) AS n_window,
          count(*) FILTER (WHERE dx <> '') AS with_dx,
-         count(*) FILTER (WHERE ({_prefix('dx', codes.ACUTE_ICD10)}
+         count(*) FILTER (WHERE ({_prefix("dx", codes.ACUTE_ICD10)}
                                  OR coalesce(department, '') IN {_in(codes.ACUTE_DEPARTMENTS)})
                           AND started_at >= {since(t.need_days)}) AS acute_need,
-         count(*) FILTER (WHERE ({_prefix('dx', codes.ACUTE_ICD10)}
+         count(*) FILTER (WHERE ({_prefix("dx", codes.ACUTE_ICD10)}
                                  OR coalesce(department, '') IN {_in(codes.ACUTE_DEPARTMENTS)})
                           AND started_at >= {since(t.urgent_days)}) AS acute_urgent,
          count(*) FILTER (WHERE ({any_dx}) AND started_at >= {since(t.need_days)}) AS chronic_need,
@@ -329,7 +413,7 @@ co AS (SELECT user_id, max(started_at) AS last_at,
          count(*) FILTER (WHERE started_at >= {since(t.recovery_days)}) AS recovery,
          {chronic_co}
        FROM co_raw GROUP BY user_id),
-od AS (SELECT user_id, {day('max(ts)')} AS last_day, count(*) AS total, sum(cents) AS spend,
+od AS (SELECT user_id, {day("max(ts)")} AS last_day, count(*) AS total, sum(cents) AS spend,
          count(*) FILTER (WHERE ts >= {since(30)}) AS n30,
          count(*) FILTER (WHERE ts >= {since(90)}) AS n90,
          count(*) FILTER (WHERE ts >= {since(W)}) AS n_window,
@@ -363,7 +447,7 @@ cd AS (SELECT user_id, count(*) AS total,
              WHERE onset_at IS NULL OR onset_at < {cond})
        GROUP BY user_id),
 rx AS (SELECT user_id, count(*) AS total,
-         count(*) FILTER (WHERE {D_NUM} - {dn('ts')}
+         count(*) FILTER (WHERE {D_NUM} - {dn("ts")}
                           <= coalesce(days_supply, 0) * (coalesce(refills, 0) + 1)) AS running,
          count(*) FILTER (WHERE ts >= {since(t.recovery_days)}) AS recovery,
          {chronic_rx}
@@ -399,8 +483,9 @@ SELECT
        ELSE p.reg_day END AS last_active_day,
   CAST(date_diff('day', last_active_day, {D}) - 1 AS BIGINT) AS inactive_days,
   {", ".join(f"{has[c.code]} AS has_{c.code}" for c in codes.CHRONIC)},
-  nullif(concat_ws(',', {", ".join(f"CASE WHEN has_{c.code} THEN '{c.code}' END"
-                                     for c in codes.CHRONIC)}), '') AS chronic_conditions,
+  nullif(concat_ws(',', {
+        ", ".join(f"CASE WHEN has_{c.code} THEN '{c.code}' END" for c in codes.CHRONIC)
+    }), '') AS chronic_conditions,
   ({chronic_any}) AS chronic,
   coalesce(cd.allergy, 0) > 0 AS allergy,
   coalesce(cd.family_history, 0) > 0 AS family_history,
@@ -497,14 +582,29 @@ def baseline(con, as_of: date) -> None:
           AND ts >= TIMESTAMPTZ '{start.strftime(fmt)}+00'
         GROUP BY user_id, properties""").fetch_arrow_table()
     counts: dict[str, Counter] = defaultdict(Counter)
-    for u, p_, n in zip(pairs["user_id"].to_pylist(), pairs["properties"].to_pylist(),
-                        pairs["n"].to_pylist(), strict=True):
+    for u, p_, n in zip(
+        pairs["user_id"].to_pylist(),
+        pairs["properties"].to_pylist(),
+        pairs["n"].to_pylist(),
+        strict=True,
+    ):
         for tok in tokens(query_of(p_)):
             counts[u][tok] += n
     users = sorted(counts)
-    kw = pa.table({"user_id": pa.array(users, pa.string()), "keywords": pa.array(
-        [",".join(w for w, _ in sorted(counts[u].items(), key=lambda kv: (-kv[1], kv[0]))[:5])
-         for u in users], pa.string())})
+    kw = pa.table(
+        {
+            "user_id": pa.array(users, pa.string()),
+            "keywords": pa.array(
+                [
+                    ",".join(
+                        w for w, _ in sorted(counts[u].items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+                    )
+                    for u in users
+                ],
+                pa.string(),
+            ),
+        }
+    )
     con.con.register("kw", kw)
     con.raw_sql(f"CREATE OR REPLACE TABLE baseline_tags AS {baseline_sql(as_of)}")
     con.con.unregister("kw")
@@ -534,18 +634,25 @@ def naive_sql(as_of: date) -> str:
     W = lc.active_window_days
     cond = "TIMESTAMP " + _q(cut)
     chronic_co = " , ".join(
-        f"count(*) FILTER (WHERE {_prefix('dx', c.icd10)}) AS dx_{c.code}" for c in codes.CHRONIC)
+        f"count(*) FILTER (WHERE {_prefix('dx', c.icd10)}) AS dx_{c.code}" for c in codes.CHRONIC
+    )
     chronic_cd = " , ".join(
         f"count(*) FILTER (WHERE clinical AND ((system = 'icd10' AND {_prefix('code', c.icd10)})"
         f" OR (system = 'snomed' AND code IN {_in(c.snomed) if c.snomed else _in([''])}))) "
-        f"AS {c.code}" for c in codes.CHRONIC)
+        f"AS {c.code}"
+        for c in codes.CHRONIC
+    )
     chronic_rx = " , ".join(
         f"count(*) FILTER (WHERE {_prefix('dcode', c.atc)} OR "
         f"{_like('dname', c.drug_names) if c.drug_names else 'FALSE'}) AS {c.code}"
-        for c in codes.CHRONIC)
+        for c in codes.CHRONIC
+    )
     any_dx = " OR ".join(_prefix("dx", c.icd10) for c in codes.CHRONIC)
-    has = {c.code: f"(coalesce(cd.{c.code}, 0) + coalesce(co.dx_{c.code}, 0) + "
-                   f"coalesce(rx.{c.code}, 0) > 0)" for c in codes.CHRONIC}
+    has = {
+        c.code: f"(coalesce(cd.{c.code}, 0) + coalesce(co.dx_{c.code}, 0) + "
+        f"coalesce(rx.{c.code}, 0) > 0)"
+        for c in codes.CHRONIC
+    }
     chronic_any = " OR ".join(has.values())
     start, end = t.night_hours
     night = f"(h >= {start} OR h < {end})" if start > end else f"(h >= {start} AND h < {end})"
@@ -556,18 +663,19 @@ def naive_sql(as_of: date) -> str:
     bands = t.age_bands
     band_cases = " ".join(
         f"WHEN age >= {lo} THEN {_q(f'{lo}+' if hi is None else f'{lo}-{hi - 1}')}"
-        for lo, hi in reversed(list(zip(bands, (*bands[1:], None), strict=True))))
+        for lo, hi in reversed(list(zip(bands, (*bands[1:], None), strict=True)))
+    )
     return f"""
 WITH
 p AS (SELECT user_id, registered_at, birth_date, sex, region, managed_by,
-             {day('registered_at')} AS reg_day
+             {day("registered_at")} AS reg_day
       FROM patients WHERE CAST(registered_at AS TIMESTAMP) < {cond}),
-ev_raw AS (SELECT user_id, name, coalesce(properties, '') AS props, {day('ts')} AS day,
+ev_raw AS (SELECT user_id, name, coalesce(properties, '') AS props, {day("ts")} AS day,
                   hour(CAST(ts AS TIMESTAMP) + INTERVAL {off} SECOND) AS h
            FROM events WHERE CAST(ts AS TIMESTAMP) < {cond}),
-co_raw AS (SELECT *, coalesce(diagnosis_code, '') AS dx, {day('started_at')} AS day
+co_raw AS (SELECT *, coalesce(diagnosis_code, '') AS dx, {day("started_at")} AS day
            FROM consultations WHERE CAST(started_at AS TIMESTAMP) < {cond}),
-od_raw AS (SELECT *, {day('ts')} AS day, CAST(amount_cny AS DECIMAL(18, 2)) AS cents
+od_raw AS (SELECT *, {day("ts")} AS day, CAST(amount_cny AS DECIMAL(18, 2)) AS cents
            FROM orders WHERE CAST(ts AS TIMESTAMP) < {cond}),
 act AS (SELECT user_id, max(day) AS last_day,
                count(*) FILTER (WHERE day >= {since(W)}) AS days_window, count(*) AS days_total
@@ -583,13 +691,13 @@ ev AS (SELECT user_id,
          count(*) FILTER (WHERE name IN {_in(codes.CONTRIBUTION_EVENTS)}
                           AND day >= {since(t.need_days)}) AS contribution,
          count(*) FILTER (WHERE name IN ('search', 'view_content') AND day >= {since(t.need_days)}
-                          AND {_like('props', codes.ACUTE_WORDS)}) AS acute_need,
+                          AND {_like("props", codes.ACUTE_WORDS)}) AS acute_need,
          count(*) FILTER (WHERE name IN ('search', 'view_content') AND day >= {since(t.need_days)}
-                          AND {_like('props', codes.PREVENTION_WORDS)}) AS prevention_need,
+                          AND {_like("props", codes.PREVENTION_WORDS)}) AS prevention_need,
          count(*) FILTER (WHERE name IN ('search', 'view_content') AND day >= {since(t.need_days)}
-                          AND {_like('props', codes.RESOURCE_WORDS)}) AS resource_need,
+                          AND {_like("props", codes.RESOURCE_WORDS)}) AS resource_need,
          count(*) FILTER (WHERE name = 'search' AND day >= {since(t.urgent_days)}
-                          AND {_like('props', codes.ACUTE_WORDS)}) AS recent_acute
+                          AND {_like("props", codes.ACUTE_WORDS)}) AS recent_acute
        FROM ev_raw GROUP BY user_id),
 hr AS (SELECT user_id, h AS usual FROM (
          SELECT user_id, h, row_number() OVER (PARTITION BY user_id ORDER BY n DESC, h) AS r
@@ -600,10 +708,10 @@ co AS (SELECT user_id, max(started_at) AS last_at,
          count(*) FILTER (WHERE day >= {since(90)}) AS n90,
          count(*) FILTER (WHERE day >= {since(W)}) AS n_window,
          count(*) FILTER (WHERE dx <> '') AS with_dx,
-         count(*) FILTER (WHERE ({_prefix('dx', codes.ACUTE_ICD10)}
+         count(*) FILTER (WHERE ({_prefix("dx", codes.ACUTE_ICD10)}
                                  OR coalesce(department, '') IN {_in(codes.ACUTE_DEPARTMENTS)})
                           AND day >= {since(t.need_days)}) AS acute_need,
-         count(*) FILTER (WHERE ({_prefix('dx', codes.ACUTE_ICD10)}
+         count(*) FILTER (WHERE ({_prefix("dx", codes.ACUTE_ICD10)}
                                  OR coalesce(department, '') IN {_in(codes.ACUTE_DEPARTMENTS)})
                           AND day >= {since(t.urgent_days)}) AS acute_urgent,
          count(*) FILTER (WHERE ({any_dx}) AND day >= {since(t.need_days)}) AS chronic_need,
@@ -634,7 +742,7 @@ ob AS (SELECT user_id, count(*) AS total,
              OR (code = '{codes.DIASTOLIC}' AND value >= {h.bp_diastolic_max})
              OR (code IN {_in(codes.GLUCOSE_CODES)} AND value > {h.glucose_alert_mmol})))
            AS abnormal_urgent
-       FROM (SELECT *, {day('ts')} AS day FROM observations
+       FROM (SELECT *, {day("ts")} AS day FROM observations
              WHERE CAST(ts AS TIMESTAMP) < {cond}) GROUP BY user_id),
 cd AS (SELECT user_id, count(*) AS total,
          count(*) FILTER (WHERE category = 'allergy') AS allergy,
@@ -651,15 +759,15 @@ rx AS (SELECT user_id, count(*) AS total,
                           <= coalesce(days_supply, 0) * (coalesce(refills, 0) + 1)) AS running,
          count(*) FILTER (WHERE day >= {since(t.recovery_days)}) AS recovery,
          {chronic_rx}
-       FROM (SELECT *, {day('ts')} AS day, coalesce(drug_code, '') AS dcode,
+       FROM (SELECT *, {day("ts")} AS day, coalesce(drug_code, '') AS dcode,
                     coalesce(drug_name, '') AS dname
              FROM prescriptions WHERE CAST(ts AS TIMESTAMP) < {cond}) GROUP BY user_id),
 en AS (SELECT user_id, count(*) AS total,
-         count(*) FILTER (WHERE {day('start_at')} >= {since(t.need_days)}) AS need
+         count(*) FILTER (WHERE {day("start_at")} >= {since(t.need_days)}) AS need
        FROM encounters WHERE CAST(start_at AS TIMESTAMP) < {cond} GROUP BY user_id),
 pk AS (SELECT coalesce(u.user_id, e.user_id) AS user_id, coalesce(u.uses_window, 0) AS uses_window,
               coalesce(e.enrolled, 0) AS enrolled
-       FROM (SELECT user_id, count(*) FILTER (WHERE {day('ts')} >= {since(W)}) AS uses_window
+       FROM (SELECT user_id, count(*) FILTER (WHERE {day("ts")} >= {since(W)}) AS uses_window
              FROM entitlement_usage WHERE CAST(ts AS TIMESTAMP) < {cond} GROUP BY user_id) u
        FULL OUTER JOIN (
              SELECT user_id, count(*) AS enrolled FROM enrollments
@@ -685,8 +793,9 @@ SELECT
        ELSE p.reg_day END AS last_active_day,
   CAST(date_diff('day', last_active_day, {D}) - 1 AS BIGINT) AS inactive_days,
   {", ".join(f"{has[c.code]} AS has_{c.code}" for c in codes.CHRONIC)},
-  nullif(concat_ws(',', {", ".join(f"CASE WHEN has_{c.code} THEN '{c.code}' END"
-                                     for c in codes.CHRONIC)}), '') AS chronic_conditions,
+  nullif(concat_ws(',', {
+        ", ".join(f"CASE WHEN has_{c.code} THEN '{c.code}' END" for c in codes.CHRONIC)
+    }), '') AS chronic_conditions,
   ({chronic_any}) AS chronic,
   coalesce(cd.allergy, 0) > 0 AS allergy,
   coalesce(cd.family_history, 0) > 0 AS family_history,
@@ -781,14 +890,29 @@ def naive(con, as_of: date) -> None:
               >= DATE '{(as_of - timedelta(days=st_days)).isoformat()}'
         GROUP BY user_id, properties""").fetch_arrow_table()
     counts: dict[str, Counter] = defaultdict(Counter)
-    for u, p_, n in zip(pairs["user_id"].to_pylist(), pairs["properties"].to_pylist(),
-                        pairs["n"].to_pylist(), strict=True):
+    for u, p_, n in zip(
+        pairs["user_id"].to_pylist(),
+        pairs["properties"].to_pylist(),
+        pairs["n"].to_pylist(),
+        strict=True,
+    ):
         for tok in tokens(query_of(p_)):
             counts[u][tok] += n
     users = sorted(counts)
-    kw = pa.table({"user_id": pa.array(users, pa.string()), "keywords": pa.array(
-        [",".join(w for w, _ in sorted(counts[u].items(), key=lambda kv: (-kv[1], kv[0]))[:5])
-         for u in users], pa.string())})
+    kw = pa.table(
+        {
+            "user_id": pa.array(users, pa.string()),
+            "keywords": pa.array(
+                [
+                    ",".join(
+                        w for w, _ in sorted(counts[u].items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+                    )
+                    for u in users
+                ],
+                pa.string(),
+            ),
+        }
+    )
     con.con.register("kw", kw)
     con.raw_sql(f"CREATE OR REPLACE TABLE naive_tags AS {naive_sql(as_of)}")
     con.con.unregister("kw")
@@ -798,8 +922,19 @@ def naive(con, as_of: date) -> None:
 
 SEGMENT_RULE = 'searched("失眠", within="30d") and sex == "F" and age between 25 and 45'
 #: CareOps family → the baseline's CTE computing the same per-user aggregates
-FAMILY_CTES = {"act": "act", "ev": "ev", "hour": "hr", "co": "co", "od": "od", "ob": "ob",
-               "cd": "cd", "rx": "rx", "en": "en", "pk": "pk", "fam": "fam"}
+FAMILY_CTES = {
+    "act": "act",
+    "ev": "ev",
+    "hour": "hr",
+    "co": "co",
+    "od": "od",
+    "ob": "ob",
+    "cd": "cd",
+    "rx": "rx",
+    "en": "en",
+    "pk": "pk",
+    "fam": "fam",
+}
 
 
 def peak_rss_bytes() -> int:
@@ -819,7 +954,7 @@ def profile(con) -> dict:
 
     ctx = TagContext(con, AS_OF)
     sql = baseline_sql(AS_OF)
-    head = sql[:sql.index("\nSELECT\n  p.user_id")]
+    head = sql[: sql.index("\nSELECT\n  p.user_id")]
     out = {}
     for fam, cte in FAMILY_CTES.items():
         t0 = time.perf_counter()
@@ -828,8 +963,11 @@ def profile(con) -> dict:
         t0 = time.perf_counter()
         con.raw_sql(f"CREATE OR REPLACE TEMP TABLE _bench_cte AS {head} SELECT * FROM {cte}")
         sql_s = time.perf_counter() - t0
-        out[fam] = {"careops_s": round(ibis_s, 2), "baseline_s": round(sql_s, 2),
-                    "ratio": round(ibis_s / sql_s, 2) if sql_s else None}
+        out[fam] = {
+            "careops_s": round(ibis_s, 2),
+            "baseline_s": round(sql_s, 2),
+            "ratio": round(ibis_s / sql_s, 2) if sql_s else None,
+        }
         print("profile", fam, out[fam], file=sys.stderr, flush=True)
     return out
 
@@ -864,15 +1002,24 @@ def measure(kind: str, warehouse: str) -> dict:
     else:
         raise ValueError(kind)
     seconds = time.perf_counter() - t0
-    return {"seconds": round(seconds, 2), "peak_rss_bytes": peak_rss_bytes(), "rows": int(rows),
-            "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)], **extra}
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_bytes": peak_rss_bytes(),
+        "rows": int(rows),
+        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        **extra,
+    }
 
 
 def _child(kind: str, warehouse: str) -> dict:
     import subprocess
 
-    proc = subprocess.run([sys.executable, __file__, "--measure", kind, "--warehouse", warehouse],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--measure", kind, "--warehouse", warehouse],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{kind} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -887,12 +1034,20 @@ def load(root: Path) -> str:
     path = root / "warehouse.duckdb"
     con = connect(f"duckdb:///{path}")
     create_tables(con)
-    for name in ("patients", "events", "consultations", "orders", "prescriptions",
-                 "observations", "conditions"):
+    for name in (
+        "patients",
+        "events",
+        "consultations",
+        "orders",
+        "prescriptions",
+        "observations",
+        "conditions",
+    ):
         if con.table(name).count().execute() == 0:
             order = f" ORDER BY {TIME_ORDER[name]}" if name in TIME_ORDER else ""
-            con.raw_sql(f"INSERT INTO {name} SELECT * FROM read_parquet('{root / name}.parquet')"
-                        + order)
+            con.raw_sql(
+                f"INSERT INTO {name} SELECT * FROM read_parquet('{root / name}.parquet')" + order
+            )
     con.disconnect()
     return str(path)
 
@@ -904,8 +1059,10 @@ def same_tables(warehouse: str, a: str, b: str) -> bool:
 
     con = connect(f"duckdb:///{warehouse}")
     cols = ", ".join(t.name for t in all_tags())
-    q = f"SELECT count(*) FROM (SELECT user_id, {cols} FROM {{}} EXCEPT ALL SELECT user_id, " \
+    q = (
+        f"SELECT count(*) FROM (SELECT user_id, {cols} FROM {{}} EXCEPT ALL SELECT user_id, "
         f"{cols} FROM {{}})"
+    )
     diff = con.raw_sql(q.format(a, b)).fetchone()[0] + con.raw_sql(q.format(b, a)).fetchone()[0]
     con.disconnect()
     return diff == 0
@@ -923,11 +1080,18 @@ def same_result(warehouse: str) -> dict:
     b = f"SELECT user_id, {cols} FROM baseline_tags"
     only_a = con.raw_sql(f"SELECT count(*) FROM ({a} EXCEPT ALL {b})").fetchone()[0]
     only_b = con.raw_sql(f"SELECT count(*) FROM ({b} EXCEPT ALL {a})").fetchone()[0]
-    lifecycle = dict(con.raw_sql(f"SELECT lifecycle, count(*) FROM {snapshot_name(AS_OF)} "
-                                 "GROUP BY 1 ORDER BY 1").fetchall())
+    lifecycle = dict(
+        con.raw_sql(
+            f"SELECT lifecycle, count(*) FROM {snapshot_name(AS_OF)} GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    )
     con.disconnect()
-    return {"rows_only_in_careops": only_a, "rows_only_in_baseline": only_b,
-            "identical": only_a == 0 and only_b == 0, "lifecycle": lifecycle}
+    return {
+        "rows_only_in_careops": only_a,
+        "rows_only_in_baseline": only_b,
+        "identical": only_a == 0 and only_b == 0,
+        "lifecycle": lifecycle,
+    }
 
 
 def run(root: Path, profile: bool = True, naive: bool = True) -> None:
@@ -936,30 +1100,47 @@ def run(root: Path, profile: bool = True, naive: bool = True) -> None:
     warehouse = load(root)  # in this process; each measurement runs in a child of its own
     load_s = time.perf_counter() - t0
     results = {}
-    kinds = (*(("naive",) if naive else ()), "sql", "ibis", "segment",
-             *(("profile",) if profile else ()))
+    kinds = (
+        *(("naive",) if naive else ()),
+        "sql",
+        "ibis",
+        "segment",
+        *(("profile",) if profile else ()),
+    )
     for kind in kinds:
         results[kind] = _child(kind, warehouse)
-        print(kind, {k: v for k, v in results[kind].items() if k != "families"},
-              file=sys.stderr, flush=True)
+        print(
+            kind,
+            {k: v for k, v in results[kind].items() if k != "families"},
+            file=sys.stderr,
+            flush=True,
+        )
     check = same_result(warehouse)
     ibis_s, sql_s = results["ibis"]["seconds"], results["sql"]["seconds"]
     report = {
         "benchmark": "tags",
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": os.cpu_count(),
-                    "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")},
-        "data": {"patients": N_PATIENTS, "events": N_EVENTS, "as_of": AS_OF.isoformat(),
-                 "other_rows": {k: _rows(k) for k in OTHER_ROWS},
-                 "load_seconds": round(load_s, 1)},
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+        },
+        "data": {
+            "patients": N_PATIENTS,
+            "events": N_EVENTS,
+            "as_of": AS_OF.isoformat(),
+            "other_rows": {k: _rows(k) for k in OTHER_ROWS},
+            "load_seconds": round(load_s, 1),
+        },
         "duckdb_memory_limit": os.environ.get("BENCH_MEMORY_LIMIT", "default (80% of RAM)"),
         "load_average_before_after": [load_before, list(os.getloadavg())],
         "memory": "peak_rss_bytes is each child's own VmHWM (fresh process per measurement)",
         "baseline": "hand-written DuckDB SQL as an expert writes it: raw TIMESTAMPTZ windows, "
-                    "integer epoch_us local days/hours, 90-day event reads, distinct days only "
-                    "inside the window, arg_max for the usual hour, JSON values for text",
+        "integer epoch_us local days/hours, 90-day event reads, distinct days only "
+        "inside the window, arg_max for the usual hour, JSON values for text",
         "all_tags_and_layers": {
-            "careops_ibis": results["ibis"], "handwritten_duckdb_sql": results["sql"],
+            "careops_ibis": results["ibis"],
+            "handwritten_duckdb_sql": results["sql"],
             "ratio_to_baseline": round(ibis_s / sql_s, 3) if sql_s else None,
             "same_result": check,
             "aim": {"seconds": 120, "peak_bytes": 8 * 2**30, "ratio": 1.1},
@@ -969,14 +1150,19 @@ def run(root: Path, profile: bool = True, naive: bool = True) -> None:
     if naive:
         naive_s = results["naive"]["seconds"]
         report["previous_baseline"] = {
-            **results["naive"], "what": "the baseline before this rewrite (CAST(ts AS TIMESTAMP) "
+            **results["naive"],
+            "what": "the baseline before this rewrite (CAST(ts AS TIMESTAMP) "
             "per row, 400 days of events, DISTINCT over all days, row_number for the hour)",
             "speedup_of_new_baseline": round(naive_s / sql_s, 2) if sql_s else None,
-            "same_rows_as_new_baseline": same_tables(warehouse, "naive_tags", "baseline_tags")}
+            "same_rows_as_new_baseline": same_tables(warehouse, "naive_tags", "baseline_tags"),
+        }
     if profile:
         report["per_family"] = results["profile"]
-    name = "tags" if N_PATIENTS == 1_000_000 and N_EVENTS == 100_000_000 else \
-        f"tags_p{N_PATIENTS}_e{N_EVENTS}"
+    name = (
+        "tags"
+        if N_PATIENTS == 1_000_000 and N_EVENTS == 100_000_000
+        else f"tags_p{N_PATIENTS}_e{N_EVENTS}"
+    )
     out = Path(__file__).parent / "results" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n")

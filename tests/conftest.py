@@ -53,11 +53,13 @@ def _pg_admin():
     import psycopg
 
     try:
-        return psycopg.connect(PG_ADMIN.replace("postgresql://", "postgresql://", 1),
-                               autocommit=True, connect_timeout=5)
+        return psycopg.connect(
+            PG_ADMIN.replace("postgresql://", "postgresql://", 1),
+            autocommit=True,
+            connect_timeout=5,
+        )
     except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN}: {exc} "
-                    "(run `make services`)")
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN}: {exc} (run `make services`)")
 
 
 @pytest.fixture(scope="session")
@@ -120,8 +122,12 @@ def make_warehouse(request, tmp_path) -> Iterator[Callable[[str], object]]:
             session.sql(f"CREATE DATABASE {name}")
             session.catalog.setCurrentDatabase(name)
             con = ibis.pyspark.connect(session)
-            cleanups.append(lambda s=session, n=name: (s.catalog.setCurrentDatabase("default"),
-                                                       s.sql(f"DROP DATABASE {n} CASCADE")))
+            cleanups.append(
+                lambda s=session, n=name: (
+                    s.catalog.setCurrentDatabase("default"),
+                    s.sql(f"DROP DATABASE {n} CASCADE"),
+                )
+            )
         else:
             raise ValueError(kind)
         create_tables(con)
@@ -144,14 +150,19 @@ def fill(con, tables: dict[str, pa.Table]) -> None:
 
     for name, data in tables.items():
         schema = TABLES[name].arrow_schema()
-        data = data.select(schema.names).cast(schema) if set(schema.names) <= set(
-            data.column_names) else _complete(data, schema)
+        data = (
+            data.select(schema.names).cast(schema)
+            if set(schema.names) <= set(data.column_names)
+            else _complete(data, schema)
+        )
         con.insert(name, data)
 
 
 def _complete(data: pa.Table, schema: pa.Schema) -> pa.Table:
-    cols = [data[n].cast(f.type) if n in data.column_names else pa.nulls(len(data), f.type)
-            for n, f in zip(schema.names, schema, strict=True)]
+    cols = [
+        data[n].cast(f.type) if n in data.column_names else pa.nulls(len(data), f.type)
+        for n, f in zip(schema.names, schema, strict=True)
+    ]
     return pa.table(cols, schema=schema)
 
 

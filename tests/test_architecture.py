@@ -13,8 +13,7 @@ DRIVERS = {"duckdb", "psycopg", "pyspark"}
 
 
 def _domain_modules() -> list[Path]:
-    return [p for p in SRC.rglob("*.py")
-            if p.name not in SHELLS and "migrations" not in p.parts]
+    return [p for p in SRC.rglob("*.py") if p.name not in SHELLS and "migrations" not in p.parts]
 
 
 def _imports(path: Path) -> set[str]:
@@ -29,15 +28,20 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_no_domain_module_imports_typer_or_rich():
-    offenders = {str(p.relative_to(SRC)): sorted(_imports(p) & {"typer", "rich"})
-                 for p in _domain_modules() if _imports(p) & {"typer", "rich"}}
+    offenders = {
+        str(p.relative_to(SRC)): sorted(_imports(p) & {"typer", "rich"})
+        for p in _domain_modules()
+        if _imports(p) & {"typer", "rich"}
+    }
     assert offenders == {}
 
 
 def test_only_the_warehouse_package_talks_to_an_engine():
-    offenders = {str(p.relative_to(SRC)): sorted(_imports(p) & DRIVERS)
-                 for p in _domain_modules()
-                 if "warehouse" not in p.parts and _imports(p) & DRIVERS}
+    offenders = {
+        str(p.relative_to(SRC)): sorted(_imports(p) & DRIVERS)
+        for p in _domain_modules()
+        if "warehouse" not in p.parts and _imports(p) & DRIVERS
+    }
     assert offenders == {}
 
 
@@ -50,7 +54,11 @@ def test_no_module_keeps_a_warehouse_open_without_closing_it():
             continue
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             code = line.split("#", 1)[0]
-            if pattern.search(code) and "def " not in code and "engine.connect(" not in code \
-                    and ".connect(" not in code.replace("ibis.", ""):
+            if (
+                pattern.search(code)
+                and "def " not in code
+                and "engine.connect(" not in code
+                and ".connect(" not in code.replace("ibis.", "")
+            ):
                 offenders.append(f"{path.relative_to(SRC)}:{n}: {line.strip()}")
     assert offenders == []

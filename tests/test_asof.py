@@ -52,30 +52,54 @@ def test_cutoff_is_midnight_hospital_time():
 
 def _events(instants: list[datetime], props: list[str | None]) -> pa.Table:
     n = len(instants)
-    return pa.table({"event_id": [f"e{i}" for i in range(n)], "user_id": ["u"] * n,
-                     "ts": pa.array(instants, pa.timestamp("us", tz="UTC")),
-                     "name": ["search"] * n, "properties": props})
+    return pa.table(
+        {
+            "event_id": [f"e{i}" for i in range(n)],
+            "user_id": ["u"] * n,
+            "ts": pa.array(instants, pa.timestamp("us", tz="UTC")),
+            "name": ["search"] * n,
+            "properties": props,
+        }
+    )
 
 
 def test_local_days_hours_and_json_values_on_every_backend(warehouse):
     """Integer epoch arithmetic gives the hospital-local day and hour on each engine (floored:
     23:59:59.5 local stays on its day), and JSON values are read, not the text."""
-    instants = [datetime(2026, 5, 31, 15, 59, 59, 500_000, tzinfo=UTC),  # 23:59:59.5 local
-                datetime(2026, 5, 31, 16, 0, tzinfo=UTC),                 # 00:00 next day
-                datetime(2026, 5, 1, 3, 30, tzinfo=UTC)]                  # 11:30 local
-    props = [json.dumps({"query": "头痛", "n": 3}), json.dumps({"query": "x"},),
-             json.dumps([{"query": "in an array"}])]
+    instants = [
+        datetime(2026, 5, 31, 15, 59, 59, 500_000, tzinfo=UTC),  # 23:59:59.5 local
+        datetime(2026, 5, 31, 16, 0, tzinfo=UTC),  # 00:00 next day
+        datetime(2026, 5, 1, 3, 30, tzinfo=UTC),
+    ]  # 11:30 local
+    props = [
+        json.dumps({"query": "头痛", "n": 3}),
+        json.dumps(
+            {"query": "x"},
+        ),
+        json.dumps([{"query": "in an array"}]),
+    ]
     fill(warehouse, {"events": _events(instants, props)})
     frame = AsOf(warehouse, date(2026, 6, 2), Settings())
     e = frame.facts("events", "ts")
-    rows = e.select("event_id", dn=frame.day_number(e.ts), h=frame.local_hour(e.ts),
-                    q=frame.prop(e.properties, "query"), n=frame.prop(e.properties, "n"),
-                    none=frame.prop(e.properties, "missing")
-                    ).order_by("event_id").to_pyarrow().to_pylist()
+    rows = (
+        e.select(
+            "event_id",
+            dn=frame.day_number(e.ts),
+            h=frame.local_hour(e.ts),
+            q=frame.prop(e.properties, "query"),
+            n=frame.prop(e.properties, "n"),
+            none=frame.prop(e.properties, "missing"),
+        )
+        .order_by("event_id")
+        .to_pyarrow()
+        .to_pylist()
+    )
     epoch = date(1970, 1, 1)
-    assert [r["dn"] for r in rows] == [(date(2026, 5, 31) - epoch).days,
-                                       (date(2026, 6, 1) - epoch).days,
-                                       (date(2026, 5, 1) - epoch).days]
+    assert [r["dn"] for r in rows] == [
+        (date(2026, 5, 31) - epoch).days,
+        (date(2026, 6, 1) - epoch).days,
+        (date(2026, 5, 1) - epoch).days,
+    ]
     assert [r["h"] for r in rows] == [23, 0, 11]
     assert [r["q"] for r in rows] == ["头痛", "x", None]
     assert [r["n"] for r in rows] == ["3", None, None]

@@ -10,13 +10,16 @@ from careops.cli import LAZY, load_command
 
 def test_start_up_imports_no_domain():
     """`careops version` must not load Ibis, pandas or any domain module."""
-    code = ("import sys; from careops.cli import main; sys.argv = ['careops', 'version']\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in {'ibis', 'pandas', "
-            "'pyarrow', 'duckdb'} or m.startswith(('careops.tags', 'careops.metrics', "
-            "'careops.ingest', 'careops.experiments', 'careops.sim')))\nprint(heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.splitlines()
+    code = (
+        "import sys; from careops.cli import main; sys.argv = ['careops', 'version']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in {'ibis', 'pandas', "
+        "'pyarrow', 'duckdb'} or m.startswith(('careops.tags', 'careops.metrics', "
+        "'careops.ingest', 'careops.experiments', 'careops.sim')))\nprint(heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     assert out == ["0.1.0", "[]"]
 
 
@@ -32,8 +35,9 @@ def test_global_language_and_version():
     """`careops --lang en COMMAND` switches the command's default; `--version` answers."""
     run = [sys.executable, "-m", "careops"]
     zh = subprocess.run([*run, "metrics", "list"], capture_output=True, text=True, check=True)
-    en = subprocess.run([*run, "--lang", "en", "metrics", "list"], capture_output=True,
-                        text=True, check=True)
+    en = subprocess.run(
+        [*run, "--lang", "en", "metrics", "list"], capture_output=True, text=True, check=True
+    )
     assert "付费转化率" in zh.stdout and "Paid conversion" in en.stdout
     assert "付费转化率" not in en.stdout
     version = subprocess.run([*run, "--version"], capture_output=True, text=True, check=True)

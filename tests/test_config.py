@@ -26,11 +26,14 @@ def test_environment_overrides_yaml(monkeypatch):
     assert s.warehouse.startswith("postgresql://")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("timezone: Mars/Olympus\n", "unknown timezone 'Mars/Olympus'"),
-    ("ingest: {max_bad_ratio: 2}\n", "max_bad_ratio"),
-    ("warehous: x\n", "warehous"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("timezone: Mars/Olympus\n", "unknown timezone 'Mars/Olympus'"),
+        ("ingest: {max_bad_ratio: 2}\n", "max_bad_ratio"),
+        ("warehous: x\n", "warehous"),
+    ],
+)
 def test_bad_configuration_names_the_key(tmp_path, monkeypatch, text, message):
     path = tmp_path / "careops.yaml"
     path.write_text(text)

@@ -20,8 +20,12 @@ def made(tmp_path_factory):
     import sys
 
     folder = tmp_path_factory.mktemp("demo") / "demo"
-    r = subprocess.run([sys.executable, "-m", "careops", "demo", *SMALL, "--dir", str(folder)],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "careops", "demo", *SMALL, "--dir", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
     return folder, r.stdout
 
@@ -111,8 +115,9 @@ def test_a_used_demo_warehouse_is_kept_unless_yes(made, tmp_path, run_cli):
     code, out, _ = run_cli("demo", *SMALL, "--dir", folder, "--yes")
     assert code == 0 and "用户分层" in out
     with warehouse(f"duckdb:///{folder / 'warehouse.duckdb'}", read_only=True) as con:
-        assert not [t for t in con.list_tables() if t.startswith("tag_snapshot_")
-                    and "20250201" in t]
+        assert not [
+            t for t in con.list_tables() if t.startswith("tag_snapshot_") and "20250201" in t
+        ]
 
 
 def test_demo_use_counts_later_loads_audit_and_experiments(made, tmp_path):
@@ -129,8 +134,12 @@ def test_demo_use_counts_later_loads_audit_and_experiments(made, tmp_path):
     assert marker is not None and not demo_use(folder, marker, state)
     engine = sa.create_engine(state)
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO audit_log (at, actor, action, target, detail) VALUES "
-                             "(CURRENT_TIMESTAMP, 'os:a', 'sql', 'x', '{}')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO audit_log (at, actor, action, target, detail) VALUES "
+                "(CURRENT_TIMESTAMP, 'os:a', 'sql', 'x', '{}')"
+            )
+        )
     engine.dispose()
     use = demo_use(folder, marker, state)
     assert use.audit == 1 and use.loads == 0 and bool(use)

@@ -21,9 +21,11 @@ def test_every_entry_has_both_languages_and_the_same_placeholders():
     for key, (zh, en) in L.CATALOGUE.items():
         assert zh.strip() and en.strip(), key
         assert _fields(zh) == _fields(en), key
-        assert re.search(r"[\u4e00-\u9fff]", zh) or key.startswith(("value.age_band.",
-                                                                     "value.sex.")) \
-            or zh == en, f"{key}: the Chinese label has no Chinese: {zh!r}"
+        assert (
+            re.search(r"[\u4e00-\u9fff]", zh)
+            or key.startswith(("value.age_band.", "value.sex."))
+            or zh == en
+        ), f"{key}: the Chinese label has no Chinese: {zh!r}"
 
 
 def test_every_tag_value_metric_and_category_is_in_the_catalogue():
@@ -61,35 +63,74 @@ def test_every_simulated_channel_reads_in_chinese():
 
 # From /work/shared/GLOSSARY.md (Layers table and Metrics line), copied literally.
 GLOSSARY_VALUES = {
-    "lifecycle": {"new": "新用户", "active": "活跃用户", "occasional": "低频用户",
-                  "silent": "沉默用户", "churned": "流失用户"},
-    "health_need": {"health_management": "健康管理型", "acute": "急症问诊型",
-                    "prevention": "预防保健型", "medical_resources": "医疗资源型"},
+    "lifecycle": {
+        "new": "新用户",
+        "active": "活跃用户",
+        "occasional": "低频用户",
+        "silent": "沉默用户",
+        "churned": "流失用户",
+    },
+    "health_need": {
+        "health_management": "健康管理型",
+        "acute": "急症问诊型",
+        "prevention": "预防保健型",
+        "medical_resources": "医疗资源型",
+    },
     "value": {"high": "高价值", "mid": "中价值", "low": "低价值"},
     "data_richness": {"basic": "基础数据型", "behavioral": "行为数据型", "medical": "医疗数据型"},
-    "active_subgroup": {"frequent_consulter": "高频问诊", "health_manager": "健康管理",
-                        "interactive": "互动参与"},
-    "health_stage": {"prevention": "预防期", "self_check": "症状自查期",
-                     "in_treatment": "治疗期", "recovery": "康复期"},
+    "active_subgroup": {
+        "frequent_consulter": "高频问诊",
+        "health_manager": "健康管理",
+        "interactive": "互动参与",
+    },
+    "health_stage": {
+        "prevention": "预防期",
+        "self_check": "症状自查期",
+        "in_treatment": "治疗期",
+        "recovery": "康复期",
+    },
     "need_priority": {"high": "高", "mid": "中", "low": "低"},
 }
 GLOSSARY_TAGS = {
-    "lifecycle": "生命周期", "health_need": "健康需求", "value": "价值",
-    "data_richness": "数据丰富度", "health_stage": "健康阶段", "churn_risk": "流失预警",
-    "frequent_consulter": "高频问诊", "health_manager": "健康管理", "interactive": "互动参与",
-    "chronic": "慢病患者", "elderly": "老年人", "child": "儿童",
+    "lifecycle": "生命周期",
+    "health_need": "健康需求",
+    "value": "价值",
+    "data_richness": "数据丰富度",
+    "health_stage": "健康阶段",
+    "churn_risk": "流失预警",
+    "frequent_consulter": "高频问诊",
+    "health_manager": "健康管理",
+    "interactive": "互动参与",
+    "chronic": "慢病患者",
+    "elderly": "老年人",
+    "child": "儿童",
 }
 # metric → the glossary's Chinese term (the label must contain it)
 GLOSSARY_METRICS = {
-    "cac": "获客成本", "precise_reach_rate": "精准触达率", "consult_rate": "问诊率",
-    "booking_rate": "预约率", "paid_conversion": "付费转化率", "arpu": "客单价",
-    "d1_retention": "次日留存", "d7_retention": "7日留存", "d30_retention": "30日留存",
-    "mau": "月活", "monthly_active_days": "月活跃天数", "repurchase_rate": "复购率",
-    "silent_recall_rate": "召回率", "k_factor": "裂变系数", "share_rate": "分享率",
-    "roi": "投资回报率", "nps": "净推荐值", "satisfaction": "满意度",
-    "adherence_rate": "用药依从性", "bp_control_rate": "血压控制率",
-    "glucose_control_rate": "血糖控制率", "package_activation_rate": "服务包激活",
-    "renewal_rate": "续费率", "ltv": "LTV",
+    "cac": "获客成本",
+    "precise_reach_rate": "精准触达率",
+    "consult_rate": "问诊率",
+    "booking_rate": "预约率",
+    "paid_conversion": "付费转化率",
+    "arpu": "客单价",
+    "d1_retention": "次日留存",
+    "d7_retention": "7日留存",
+    "d30_retention": "30日留存",
+    "mau": "月活",
+    "monthly_active_days": "月活跃天数",
+    "repurchase_rate": "复购率",
+    "silent_recall_rate": "召回率",
+    "k_factor": "裂变系数",
+    "share_rate": "分享率",
+    "roi": "投资回报率",
+    "nps": "净推荐值",
+    "satisfaction": "满意度",
+    "adherence_rate": "用药依从性",
+    "bp_control_rate": "血压控制率",
+    "glucose_control_rate": "血糖控制率",
+    "package_activation_rate": "服务包激活",
+    "renewal_rate": "续费率",
+    "ltv": "LTV",
 }
 
 
@@ -132,13 +173,21 @@ def test_tag_columns_get_labels_from_the_catalogue():
 
     from careops.tags.labels import with_labels
 
-    table = pa.table({"user_id": ["a", "b", "c"], "lifecycle": ["occasional", None, "new"],
-                      "chronic": [True, False, None]})
+    table = pa.table(
+        {
+            "user_id": ["a", "b", "c"],
+            "lifecycle": ["occasional", None, "new"],
+            "chronic": [True, False, None],
+        }
+    )
     zh = with_labels(table)
     assert zh.column("生命周期").to_pylist() == ["低频用户", None, "新用户"]
     assert zh.column("慢病患者").to_pylist() == ["是", "否", None]
     assert with_labels(table, "en").column("lifecycle_label").to_pylist() == [
-        "Occasional", None, "New"]
+        "Occasional",
+        None,
+        "New",
+    ]
 
 
 def test_unknown_keys_are_programmer_errors_and_unknown_codes_read_as_themselves():
@@ -153,9 +202,11 @@ def test_unknown_keys_are_programmer_errors_and_unknown_codes_read_as_themselves
 def test_coded_values_of_the_canonical_tables_read_in_chinese():
     from careops.schema import TABLES
 
-    for table, field, prefix in (("consultations", "mode", "mode"),
-                                 ("orders", "category", "order_category"),
-                                 ("orders", "status", "order_status")):
+    for table, field, prefix in (
+        ("consultations", "mode", "mode"),
+        ("orders", "category", "order_category"),
+        ("orders", "status", "order_status"),
+    ):
         codes = TABLES[table].column(field).enum
         assert codes, (table, field)
         for code in codes:

@@ -26,19 +26,23 @@ def _settings(**kw) -> Settings:
     return Settings(_env_file=None, **kw)  # type: ignore[call-arg]
 
 
-@pytest.mark.parametrize(("warehouse", "state"), [
-    ("duckdb:///data/h1/warehouse.duckdb", "sqlite:///data/h1/warehouse.state.db"),
-    ("duckdb:////abs/h2.duckdb", "sqlite:////abs/h2.state.db"),
-    ("postgresql://ops@db:5432/hospital?schema=x", "postgresql://ops@db:5432/hospital"),
-])
+@pytest.mark.parametrize(
+    ("warehouse", "state"),
+    [
+        ("duckdb:///data/h1/warehouse.duckdb", "sqlite:///data/h1/warehouse.state.db"),
+        ("duckdb:////abs/h2.duckdb", "sqlite:////abs/h2.state.db"),
+        ("postgresql://ops@db:5432/hospital?schema=x", "postgresql://ops@db:5432/hospital"),
+    ],
+)
 def test_the_state_store_lives_beside_its_warehouse(warehouse, state, monkeypatch):
     monkeypatch.delenv("CAREOPS_STATE")
     assert state_url_for(warehouse, _settings()) == state
 
 
 def test_an_explicit_state_setting_wins():
-    assert state_url_for("duckdb:///a.duckdb", _settings(state="sqlite:///s.db")) == \
-        "sqlite:///s.db"
+    assert (
+        state_url_for("duckdb:///a.duckdb", _settings(state="sqlite:///s.db")) == "sqlite:///s.db"
+    )
 
 
 def test_two_warehouses_keep_their_own_audit_trails(tmp_path, monkeypatch):
@@ -60,9 +64,16 @@ def test_the_os_actor_comes_from_the_uid_not_from_logname(monkeypatch):
 
 def test_credentials_never_reach_the_audit_trail(tmp_path):
     ops = Ops.open("duckdb:///x.duckdb", state=f"sqlite:///{tmp_path}/s.db")
-    ops.audit("init", target="postgresql://ops:s3cr%40t:x@db:5432/h",
-              detail={"password": "hunter2", "url": "postgresql://u:pw@h/db",
-                      "nested": [{"api_key": "k"}], "note": "token=abc123 ok"})
+    ops.audit(
+        "init",
+        target="postgresql://ops:s3cr%40t:x@db:5432/h",
+        detail={
+            "password": "hunter2",
+            "url": "postgresql://u:pw@h/db",
+            "nested": [{"api_key": "k"}],
+            "note": "token=abc123 ok",
+        },
+    )
     row = read_audit(ops.state)[0]
     text = repr(row)
     for secret in ("s3cr", "hunter2", "pw@", "abc123", "'k'"):
@@ -84,8 +95,16 @@ def test_an_audit_entry_rolls_back_with_the_change_it_records(tmp_path):
         assert conn.execute(sa.text("select count(*) from audit_log")).scalar() == 1
 
 
-@pytest.mark.parametrize(("cls", "status"), [
-    (InvalidInput, 422), (NotFound, 404), (AlreadyExists, 409), (Conflict, 409),
-    (Forbidden, 403), (Unavailable, 503)])
+@pytest.mark.parametrize(
+    ("cls", "status"),
+    [
+        (InvalidInput, 422),
+        (NotFound, 404),
+        (AlreadyExists, 409),
+        (Conflict, 409),
+        (Forbidden, 403),
+        (Unavailable, 503),
+    ],
+)
 def test_errors_carry_their_meaning(cls, status):
     assert issubclass(cls, CareOpsError) and cls.status == status

@@ -36,7 +36,9 @@ from careops.warehouse.jsonpath import json_field, json_value
 
 #: Activity sources: (table, timestamp column). An active day is a local day with any of them.
 ACTIVITY_SOURCES: tuple[tuple[str, str], ...] = (
-    ("events", "ts"), ("consultations", "started_at"), ("orders", "ts"),
+    ("events", "ts"),
+    ("consultations", "started_at"),
+    ("orders", "ts"),
 )
 
 
@@ -55,8 +57,13 @@ def latest_as_of(settings: Settings | None = None, *, now_day: date | None = Non
     return (now_day or today(settings)) + timedelta(days=1)
 
 
-def check_day(as_of: object, settings: Settings | None = None, *,
-              error: type[AsOfError] = AsOfError, now_day: date | None = None) -> date:
+def check_day(
+    as_of: object,
+    settings: Settings | None = None,
+    *,
+    error: type[AsOfError] = AsOfError,
+    now_day: date | None = None,
+) -> date:
     """`as_of` if it is a date no later than `latest_as_of`, else `error`."""
     settings = settings or get_settings()
     if isinstance(as_of, datetime) or not isinstance(as_of, date):
@@ -64,14 +71,17 @@ def check_day(as_of: object, settings: Settings | None = None, *,
     now_day = now_day or today(settings)
     latest = latest_as_of(settings, now_day=now_day)
     if as_of > latest:
-        raise error(f"as_of {as_of.isoformat()} is in the future (today is {now_day} in "
-                    f"{settings.timezone}); the latest is {latest} (facts up to the end of "
-                    "today)")
+        raise error(
+            f"as_of {as_of.isoformat()} is in the future (today is {now_day} in "
+            f"{settings.timezone}); the latest is {latest} (facts up to the end of "
+            "today)"
+        )
     return as_of
 
 
-def parse_as_of(text: str | None, settings: Settings | None = None, *,
-                now_day: date | None = None) -> date:
+def parse_as_of(
+    text: str | None, settings: Settings | None = None, *, now_day: date | None = None
+) -> date:
     """An as-of date from `YYYY-MM-DD`; None means today in the hospital timezone. Checked
     against `latest_as_of`."""
     settings = settings or get_settings()
@@ -80,8 +90,9 @@ def parse_as_of(text: str | None, settings: Settings | None = None, *,
     try:
         day = date.fromisoformat(text.strip())
     except (ValueError, AttributeError):
-        raise AsOfError(f"--as-of {text!r} is not a date: expected a date like 2026-03-01 "
-                        "(YYYY-MM-DD)") from None
+        raise AsOfError(
+            f"--as-of {text!r} is not a date: expected a date like 2026-03-01 (YYYY-MM-DD)"
+        ) from None
     return check_day(day, settings, now_day=now_day)
 
 
@@ -147,8 +158,7 @@ class AsOf:
             self._tables[name] = self.con.table(name)
         return self._tables[name]
 
-    def before(self, column: ir.TimestampValue, moment: datetime | None = None
-               ) -> ir.BooleanValue:
+    def before(self, column: ir.TimestampValue, moment: datetime | None = None) -> ir.BooleanValue:
         """`column` is before `moment` (default: the cut-off)."""
         return column < self.instant(column, moment or self.cutoff)
 
@@ -232,4 +242,5 @@ class AsOf:
             raise self.error(
                 f"as_of {self.as_of} is before any data: the first registration is on "
                 f"{first_day} (no patient was registered before as_of; earliest registration is "
-                f"{first_day}); use a later date")
+                f"{first_day}); use a later date"
+            )

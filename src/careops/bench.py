@@ -60,9 +60,13 @@ def machine() -> dict[str, Any]:
             mem = int(fh.readline().split()[1]) * 1024
     except OSError:
         pass
-    return {"cpus": os.cpu_count(), "memory_gb": round(mem / 2**30, 1),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "load_avg_1m": os.getloadavg()[0]}
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(mem / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_avg_1m": os.getloadavg()[0],
+    }
 
 
 def reset_peak_rss() -> None:
@@ -107,7 +111,11 @@ def save(name: str, result: dict[str, Any]) -> Path:
     """Write `benchmarks/results/<name>.json` with the machine and the time of the run."""
     path = benchmarks_dir() / "results" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"benchmark": name, "run_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-               "machine": machine(), **result}
+    payload = {
+        "benchmark": name,
+        "run_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        **result,
+    }
     path.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return path

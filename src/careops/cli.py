@@ -32,37 +32,72 @@ TOOLS = "工具 / Tools"
 # attribute is a Typer app or a function. The one-line help lets `careops --help` list every
 # command without importing any domain (a test keeps it equal to the command's own help).
 LAZY: dict[str, tuple[str, str, str]] = {
-    "init": ("careops.warehouse.cli:init", DATA_IN,
-             "创建仓库和状态库 / Create the warehouse tables and the state store."),
-    "ingest": ("careops.ingest.cli:ingest", DATA_IN,
-               "导入 CSV / Parquet / JSON Lines / FHIR R4 / Import files into the warehouse."),
-    "tables": ("careops.warehouse.cli:tables", DATA_IN,
-               "各表行数 / Row counts of the warehouse tables."),
-    "sql": ("careops.warehouse.cli:sql", DATA_IN,
-            "只读查询 / Run a read-only SQL query (SELECT/WITH only) for analysts."),
-    "quarantine": ("careops.ingest.cli:quarantine_app", DATA_IN,
-                   "隔离区: 查看和导出坏记录 / Quarantined records"),
-    "simulate": ("careops.sim.cli:simulate_command", DATA_IN,
-                 "模拟互联网医院 / Simulate an internet hospital: canonical tables + ground "
-                 "truth."),
-    "demo": ("careops.demo:demo", DATA_IN,
-             "演示: 模拟一家互联网医院, 导入仓库, 打印概况 / Simulate, ingest and summarise a "
-             "hospital."),
+    "init": (
+        "careops.warehouse.cli:init",
+        DATA_IN,
+        "创建仓库和状态库 / Create the warehouse tables and the state store.",
+    ),
+    "ingest": (
+        "careops.ingest.cli:ingest",
+        DATA_IN,
+        "导入 CSV / Parquet / JSON Lines / FHIR R4 / Import files into the warehouse.",
+    ),
+    "tables": (
+        "careops.warehouse.cli:tables",
+        DATA_IN,
+        "各表行数 / Row counts of the warehouse tables.",
+    ),
+    "sql": (
+        "careops.warehouse.cli:sql",
+        DATA_IN,
+        "只读查询 / Run a read-only SQL query (SELECT/WITH only) for analysts.",
+    ),
+    "quarantine": (
+        "careops.ingest.cli:quarantine_app",
+        DATA_IN,
+        "隔离区: 查看和导出坏记录 / Quarantined records",
+    ),
+    "simulate": (
+        "careops.sim.cli:simulate_command",
+        DATA_IN,
+        "模拟互联网医院 / Simulate an internet hospital: canonical tables + ground truth.",
+    ),
+    "demo": (
+        "careops.demo:demo",
+        DATA_IN,
+        "演示: 模拟一家互联网医院, 导入仓库, 打印概况 / Simulate, ingest and summarise a hospital.",
+    ),
     "tags": ("careops.tags.cli:tags_app", TAGS, "用户标签 Patient tags: compute, show, list."),
-    "layers": ("careops.tags.cli:layers_app", TAGS,
-               "用户分层 Layers: counts per layer, migration, history."),
-    "segment": ("careops.segments.cli:segment_app", TAGS,
-                "人群圈选 Segments from tags and events."),
-    "cluster": ("careops.tags.cli:cluster_command", TAGS,
-                "聚类分层 K-Means on behaviour and value features; proposes named, data-driven "
-                "layers."),
-    "experiment": ("careops.experiments.cli:app", MEASURE,
-                   "A/B 实验：分析结果、估算样本量、新建/停止/删除 (experiments: analyse, size, "
-                   "manage)."),
-    "metrics": ("careops.metrics.cli:metrics_command", MEASURE,
-                "运营指标 Metrics: compute one metric as of a date, or `list` them all."),
-    "report": ("careops.report.cli:report_command", MEASURE,
-               "运营报告 Report: the main metrics as one HTML file with charts (works offline)."),
+    "layers": (
+        "careops.tags.cli:layers_app",
+        TAGS,
+        "用户分层 Layers: counts per layer, migration, history.",
+    ),
+    "segment": (
+        "careops.segments.cli:segment_app",
+        TAGS,
+        "人群圈选 Segments from tags and events.",
+    ),
+    "cluster": (
+        "careops.tags.cli:cluster_command",
+        TAGS,
+        "聚类分层 K-Means on behaviour and value features; proposes named, data-driven layers.",
+    ),
+    "experiment": (
+        "careops.experiments.cli:app",
+        MEASURE,
+        "A/B 实验：分析结果、估算样本量、新建/停止/删除 (experiments: analyse, size, manage).",
+    ),
+    "metrics": (
+        "careops.metrics.cli:metrics_command",
+        MEASURE,
+        "运营指标 Metrics: compute one metric as of a date, or `list` them all.",
+    ),
+    "report": (
+        "careops.report.cli:report_command",
+        MEASURE,
+        "运营报告 Report: the main metrics as one HTML file with charts (works offline).",
+    ),
 }
 
 
@@ -140,9 +175,12 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _root(
     lang: LangOpt = None,
-    _version: Annotated[bool, typer.Option(
-        "--version", callback=_print_version, is_eager=True, help="版本 / Print the version.")]
-        = False,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="版本 / Print the version."
+        ),
+    ] = False,
 ) -> None:
     """CareOps 互联网医院患者运营平台."""
     if lang is not None:  # `careops --lang en COMMAND`: every command's default language
@@ -156,10 +194,14 @@ def version() -> None:
     print(__version__)
 
 
-@app.command(rich_help_panel=TOOLS,
-             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def bench(ctx: typer.Context, name: str = typer.Argument(
-        "all", help="ingest | fhir | simulate | tags | metrics | all")) -> None:
+@app.command(
+    rich_help_panel=TOOLS,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def bench(
+    ctx: typer.Context,
+    name: str = typer.Argument("all", help="ingest | fhir | simulate | tags | metrics | all"),
+) -> None:
     """运行基准测试并保存 JSON 结果 / Run a benchmark from benchmarks/ and save its JSON."""
     from careops import bench as runner
 
@@ -175,8 +217,11 @@ def main() -> None:
     except Exception as exc:
         if type(exc).__name__ != "TableNotFound":  # ibis' error, without importing ibis here
             raise
-        _fail(f"the warehouse has no table {exc.args[0] if exc.args else ''!s}: check --warehouse, "
-              "or create and fill it with `careops init` and `careops ingest`", 2)
+        _fail(
+            f"the warehouse has no table {exc.args[0] if exc.args else ''!s}: check --warehouse, "
+            "or create and fill it with `careops init` and `careops ingest`",
+            2,
+        )
 
 
 def _fail(message: str, code: int) -> None:

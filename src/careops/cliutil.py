@@ -19,9 +19,15 @@ if TYPE_CHECKING:
 out = Console()
 err = Console(stderr=True)
 
-WarehouseOpt = Annotated[str | None, typer.Option(
-    "--warehouse", "-w", help="仓库 URL / warehouse URL: duckdb:///path, postgresql://…, "
-    "spark://local (默认读取配置 CAREOPS_WAREHOUSE)")]
+WarehouseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--warehouse",
+        "-w",
+        help="仓库 URL / warehouse URL: duckdb:///path, postgresql://…, "
+        "spark://local (默认读取配置 CAREOPS_WAREHOUSE)",
+    ),
+]
 LangOpt = Annotated[Lang | None, typer.Option("--lang", help="界面语言 zh|en (default zh)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="机器可读 JSON 输出 / JSON output")]
 

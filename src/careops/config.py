@@ -34,8 +34,13 @@ class IngestSettings(BaseModel):
     naive_timestamps: Literal["local", "utc"] = Field(
         "local", description="timestamps without an offset are in the hospital timezone or UTC"
     )
-    max_depth: int = Field(64, ge=8, le=500, description="deepest JSON nesting read; deeper "
-                           "records are quarantined (FHIR bundles use about 10)")
+    max_depth: int = Field(
+        64,
+        ge=8,
+        le=500,
+        description="deepest JSON nesting read; deeper "
+        "records are quarantined (FHIR bundles use about 10)",
+    )
 
 
 class LifecycleSettings(BaseModel):
@@ -121,8 +126,10 @@ class PrivacySettings(BaseModel):
     """Direct identifiers (name, phone, id number): where they go and under which key."""
 
     contacts_key: SecretStr | None = Field(
-        None, description="base64 of 32 random bytes: the AES-GCM key of the contacts table; "
-        "empty: identifier columns are dropped at ingestion")
+        None,
+        description="base64 of 32 random bytes: the AES-GCM key of the contacts table; "
+        "empty: identifier columns are dropped at ingestion",
+    )
 
 
 class SparkSettings(BaseModel):
@@ -138,11 +145,16 @@ class SqlSettings(BaseModel):
     """The analyst SQL door `careops sql` (docs/sql.md)."""
 
     timeout_s: float = Field(60.0, gt=0, description="a query is cancelled after this long")
-    analyst_role: str = Field("careops_analyst", pattern=r"^[a-z_][a-z0-9_]{0,62}$",
-                              description="PostgreSQL role analyst SQL runs as")
+    analyst_role: str = Field(
+        "careops_analyst",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL role analyst SQL runs as",
+    )
     analyst_url: str | None = Field(
-        None, description="PostgreSQL URL logging in as the analyst role (production); empty: "
-        "the warehouse URL with SET ROLE to analyst_role inside the query's transaction")
+        None,
+        description="PostgreSQL URL logging in as the analyst role (production); empty: "
+        "the warehouse URL with SET ROLE to analyst_role inside the query's transaction",
+    )
 
 
 class Settings(BaseSettings):

@@ -56,9 +56,16 @@ class DemoUse:
         return any((self.loads, self.audit, self.snapshots, self.experiments))
 
     def items(self) -> list[tuple[str, int]]:
-        return [(k, n) for k, n in (("loads", self.loads), ("audit", self.audit),
-                                    ("snapshots", self.snapshots),
-                                    ("experiments", self.experiments)) if n]
+        return [
+            (k, n)
+            for k, n in (
+                ("loads", self.loads),
+                ("audit", self.audit),
+                ("snapshots", self.snapshots),
+                ("experiments", self.experiments),
+            )
+            if n
+        ]
 
 
 @dataclass
@@ -110,8 +117,12 @@ def demo_use(folder: Path, marker: dict, state_url: str) -> DemoUse:
         try:
             with engine.connect() as conn:
                 names = set(sa.inspect(conn).get_table_names())
-                count = lambda t: conn.execute(  # noqa: E731
-                    sa.text(f'SELECT count(*) FROM "{t}"')).scalar_one() if t in names else 0
+
+                def count(t: str) -> int:
+                    if t not in names:
+                        return 0
+                    return conn.execute(sa.text(f'SELECT count(*) FROM "{t}"')).scalar_one()
+
                 audit = max(0, count("audit_log") - int(marker.get("audit_rows", 0)))
                 experiments = count("experiments")
         finally:
@@ -137,9 +148,15 @@ def prepare_folder(folder: Path, state_url: str, *, start_over: bool = False) ->
         # a demo cut short (state "creating") holds only the demo's own half-made work
         use = demo_use(folder, marker, state_url) if marker.get("state") == "ready" else None
         if use and not start_over:
-            zh, en = (label("demo.refuse_used", lang, folder=folder, what=", ".join(
-                label(f"demo.used_{k}", lang, n=n) for k, n in use.items()))
-                for lang in ("zh", "en"))
+            zh, en = (
+                label(
+                    "demo.refuse_used",
+                    lang,
+                    folder=folder,
+                    what=", ".join(label(f"demo.used_{k}", lang, n=n) for k, n in use.items()),
+                )
+                for lang in ("zh", "en")
+            )
             raise DemoFolderError(f"{zh} / {en}")
         for name in OWN_ENTRIES:
             path = folder / name
@@ -156,9 +173,14 @@ def _write_marker(folder: Path, data: dict) -> None:
     (folder / MARKER).write_text(json.dumps(body, indent=2), encoding="utf-8")
 
 
-def run_demo(ops: Ops, folder: Path, cfg: SimConfig, *,
-             progress: Callable[[int, int], None] | None = None,
-             phase: Callable[[str], None] | None = None) -> DemoResult:
+def run_demo(
+    ops: Ops,
+    folder: Path,
+    cfg: SimConfig,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    phase: Callable[[str], None] | None = None,
+) -> DemoResult:
     """Simulate `cfg` into `folder`, ingest it into the folder's warehouse (`ops`), store the
     tag snapshot at the end of the simulation and count the layers. `phase(name)` is called
     before each step (simulate, ingest, tags)."""
@@ -180,15 +202,27 @@ def run_demo(ops: Ops, folder: Path, cfg: SimConfig, *,
         tagged = store_snapshot(con, as_of, settings=ops.settings)
         counts = layer_counts(con, as_of, settings=ops.settings)
     loads = sorted({f.load_id for f in report.files if f.load_id})
-    ops.audit("demo", target=str(folder), detail={"users": cfg.users, "days": cfg.days,
-                                                  "seed": cfg.seed, "loads": len(loads)})
+    ops.audit(
+        "demo",
+        target=str(folder),
+        detail={"users": cfg.users, "days": cfg.days, "seed": cfg.seed, "loads": len(loads)},
+    )
     with ops.state.connect() as conn:
         import sqlalchemy as sa
 
         audit_rows = conn.execute(sa.text("SELECT count(*) FROM audit_log")).scalar_one()
-    _write_marker(folder, {"state": "ready", "users": cfg.users, "days": cfg.days,
-                           "seed": cfg.seed, "loads": loads, "snapshots": [as_of.isoformat()],
-                           "audit_rows": audit_rows})
+    _write_marker(
+        folder,
+        {
+            "state": "ready",
+            "users": cfg.users,
+            "days": cfg.days,
+            "seed": cfg.seed,
+            "loads": loads,
+            "snapshots": [as_of.isoformat()],
+            "audit_rows": audit_rows,
+        },
+    )
     return DemoResult(folder, ops.warehouse_url, as_of, report, tagged, counts)
 
 
@@ -200,9 +234,16 @@ def demo(
     days: Annotated[int, typer.Option(help="模拟天数 / days")] = 365,
     seed: Annotated[int, typer.Option(help="随机种子 / seed")] = 0,
     folder: Annotated[Path, typer.Option("--dir", help="演示数据目录 / demo folder")] = Path(
-        "careops-data/demo"),
-    yes: Annotated[bool, typer.Option("--yes", help="演示仓库被使用过也重新生成 / start over "
-                                      "even if the demo warehouse was used since")] = False,
+        "careops-data/demo"
+    ),
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            help="演示仓库被使用过也重新生成 / start over "
+            "even if the demo warehouse was used since",
+        ),
+    ] = False,
 ) -> None:
     """演示: 模拟一家互联网医院, 导入仓库, 打印概况 / Simulate, ingest and summarise a hospital."""
     from careops.service import Ops, state_url_for
@@ -217,10 +258,12 @@ def demo(
     cfg = SimConfig(users=users, days=days, seed=seed)
     prepare_folder(folder, state_url_for(url, settings), start_over=yes)
     ops = Ops.open(url, settings=settings)
-    titles = {"simulate": label("demo.simulate", lang, users=f"{users:,}", days=days)
-              + f" (seed {seed}) → {folder / SIMULATION}",
-              "ingest": f"{label('demo.ingest', lang)} → {url}",
-              "tags": label("demo.tags", lang)}
+    titles = {
+        "simulate": label("demo.simulate", lang, users=f"{users:,}", days=days)
+        + f" (seed {seed}) → {folder / SIMULATION}",
+        "ingest": f"{label('demo.ingest', lang)} → {url}",
+        "tags": label("demo.tags", lang),
+    }
     try:
         with progress_bar(False) as (bar, task):
             bar.update(task, total=cfg.users)
@@ -230,8 +273,13 @@ def demo(
                     bar.stop()  # the bar counts simulated patients only
                 out.print(f"[bold]{safe(titles[name])}[/]")
 
-            result = run_demo(ops, folder, cfg, phase=phase,
-                              progress=lambda done, total: bar.update(task, completed=done))
+            result = run_demo(
+                ops,
+                folder,
+                cfg,
+                phase=phase,
+                progress=lambda done, total: bar.update(task, completed=done),
+            )
     finally:
         ops.close()
     print_ingest(result.report, lang)
@@ -241,17 +289,20 @@ def demo(
     print_summary(folder / SIMULATION, out, lang)
     as_of = result.as_of
     path = (folder / WAREHOUSE).resolve()
-    out.print(f"\n{safe(label('demo.warehouse', lang))}: {safe(url)}\n"
-              f"{safe(label('demo.use_it', lang))}:\n"
-              f"  export CAREOPS_WAREHOUSE=duckdb:///{safe(path)}\n"
-              f"{safe(label('demo.try', lang))}: careops tables\n"
-              f'          careops sql "SELECT department, count(*) FROM consultations GROUP BY 1 '
-              f'ORDER BY 2 DESC"\n'
-              f"          careops layers --as-of {as_of}\n"
-              f'          careops segment count --where \'searched("失眠", within="30d")\' '
-              f"--as-of {as_of}\n"
-              f"          careops report --as-of {as_of} --out report.html",
-              soft_wrap=True, highlight=False)
+    out.print(
+        f"\n{safe(label('demo.warehouse', lang))}: {safe(url)}\n"
+        f"{safe(label('demo.use_it', lang))}:\n"
+        f"  export CAREOPS_WAREHOUSE=duckdb:///{safe(path)}\n"
+        f"{safe(label('demo.try', lang))}: careops tables\n"
+        f'          careops sql "SELECT department, count(*) FROM consultations GROUP BY 1 '
+        f'ORDER BY 2 DESC"\n'
+        f"          careops layers --as-of {as_of}\n"
+        f'          careops segment count --where \'searched("失眠", within="30d")\' '
+        f"--as-of {as_of}\n"
+        f"          careops report --as-of {as_of} --out report.html",
+        soft_wrap=True,
+        highlight=False,
+    )
     raise typer.Exit(result.report.exit_code)
 
 
@@ -259,15 +310,33 @@ def print_ingest(report: IngestReport, lang: str) -> None:
     """The ingestion counts per table, and any file that did not load cleanly."""
     from careops.i18n import translate
 
-    out.print(rich_table(label("ingest.ingest_title", lang),
-                         [label(f"ingest.{k}", lang) for k in ("table", "loaded", "duplicates",
-                                                              "quarantined", "flagged")],
-                         [[t, c["loaded"], c["duplicates"], c["quarantined"], c["flagged"]]
-                          for t, c in sorted(report.tables.items())]))
-    rows = [[Path(f.source).name, label(f"ingest.{f.status}_status", lang),
-             translate(f.message or "; ".join(f.warnings), lang)]
-            for f in report.files if f.status != "loaded" or f.warnings]
+    out.print(
+        rich_table(
+            label("ingest.ingest_title", lang),
+            [
+                label(f"ingest.{k}", lang)
+                for k in ("table", "loaded", "duplicates", "quarantined", "flagged")
+            ],
+            [
+                [t, c["loaded"], c["duplicates"], c["quarantined"], c["flagged"]]
+                for t, c in sorted(report.tables.items())
+            ],
+        )
+    )
+    rows = [
+        [
+            Path(f.source).name,
+            label(f"ingest.{f.status}_status", lang),
+            translate(f.message or "; ".join(f.warnings), lang),
+        ]
+        for f in report.files
+        if f.status != "loaded" or f.warnings
+    ]
     if rows:
-        out.print(rich_table(label("ingest.files_title", lang),
-                             [label(f"ingest.{k}", lang) for k in ("source", "status", "reason")],
-                             rows))
+        out.print(
+            rich_table(
+                label("ingest.files_title", lang),
+                [label(f"ingest.{k}", lang) for k in ("source", "status", "reason")],
+                rows,
+            )
+        )

@@ -80,4 +80,10 @@ class WarehouseBusy(Conflict):
 
 
 MEANINGS: tuple[type[CareOpsError], ...] = (
-    InvalidInput, NotFound, AlreadyExists, Conflict, Forbidden, Unavailable)
+    InvalidInput,
+    NotFound,
+    AlreadyExists,
+    Conflict,
+    Forbidden,
+    Unavailable,
+)

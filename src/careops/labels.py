@@ -436,8 +436,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "demo.used_audit": ("{n} 条审计记录", "{n} audit entr(ies)"),
     "demo.used_snapshots": ("{n} 个标签快照", "{n} tag snapshot(s)"),
     "demo.used_experiments": ("{n} 个实验", "{n} experiment(s)"),
-    "demo.simulate": ("1/4 模拟 {users} 名患者 × {days} 天", "1/4 simulate {users} patients × "
-                      "{days} days"),
+    "demo.simulate": (
+        "1/4 模拟 {users} 名患者 × {days} 天",
+        "1/4 simulate {users} patients × {days} days",
+    ),
     "demo.ingest": ("2/4 导入仓库", "2/4 ingest into the warehouse"),
     "demo.tags": ("3/4 标签与分层", "3/4 tags and layers"),
     "demo.summary": ("4/4 概况", "4/4 summary"),
@@ -451,8 +453,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "sim.personas": ("患者画像", "Personas"),
     "sim.persona": ("画像", "persona"),
     "sim.patients": ("患者数", "patients"),
-    "sim.volumes": ("事件 {events} · 订单 {orders} · 收入 ¥{revenue}",
-                    "events {events} · orders {orders} · revenue ¥{revenue}"),
+    "sim.volumes": (
+        "事件 {events} · 订单 {orders} · 收入 ¥{revenue}",
+        "events {events} · orders {orders} · revenue ¥{revenue}",
+    ),
     "sim.calibration": ("校准", "Calibration"),
     "sim.metric": ("指标", "metric"),
     "sim.value": ("值", "value"),
@@ -490,18 +494,18 @@ DESCRIPTIONS_ZH: dict[str, str] = {
     "tag.days_without_bp": "最近一次血压测量到统计日的整天数(空: 从未测量)",
     "tag.days_without_glucose": "最近一次血糖测量到统计日的整天数(空: 从未测量)",
     "tag.health_stage": "治疗期: 处方仍在用药期内或 tags.treatment_days 内有问诊; 康复期: "
-                        "tags.recovery_days 内接受过治疗; 症状自查期: tags.self_check_days 内"
-                        "搜索过; 否则为预防期",
+    "tags.recovery_days 内接受过治疗; 症状自查期: tags.self_check_days 内"
+    "搜索过; 否则为预防期",
     "tag.need_priority": "高: tags.urgent_days 内有血压/血糖异常读数、急症问诊或急症搜索; 中: "
-                         "慢病患者、治疗期或康复期; 否则为低",
+    "慢病患者、治疗期或康复期; 否则为低",
     "tag.lifecycle": "新用户: 注册不超过 lifecycle.new_max_days 天; 流失: 未活跃超过 "
-                     "churned_min_days 天; 沉默: 未活跃至少 silent_min_days 天; 活跃: 活跃窗口内"
-                     "活跃天数与服务次数达标; 其余为低频用户",
+    "churned_min_days 天; 沉默: 未活跃至少 silent_min_days 天; 活跃: 活跃窗口内"
+    "活跃天数与服务次数达标; 其余为低频用户",
     "tag.churn_risk": "流失预警: 未活跃至少 lifecycle.churn_risk_days 天, 尚未沉默",
     "tag.health_need": "tags.need_days 内信号最多的需求(并列依次取急症、健康管理、医疗资源、"
-                       "预防); 没有信号时慢病患者为健康管理型, 其余为预防保健型",
+    "预防); 没有信号时慢病患者为健康管理型, 其余为预防保健型",
     "tag.data_richness": "医疗数据型: 有诊断、检测、处方、就诊或带诊断的问诊; 行为数据型: 有事件、"
-                         "问诊或订单; 否则为基础数据型(仅注册)",
+    "问诊或订单; 否则为基础数据型(仅注册)",
     "tag.frequent_consulter": "活跃用户, 且活跃窗口内问诊至少 lifecycle.frequent_consulter_min 次",
     "tag.health_manager": "活跃用户, 且活跃窗口内有设备/体检读数或服务包使用, 或服务包在有效期内",
     "tag.interactive": "活跃用户, 且活跃窗口内有分享、邀请、评论、点赞、发帖或参加活动",
@@ -517,77 +521,77 @@ DESCRIPTIONS_ZH: dict[str, str] = {
     "tag.proxy_managed": "该患者的账号由家属代管(代注册)",
     "tag.family_manager": "该患者至少代管一位家庭成员的账号",
     "tag.rfm_recency": "tags.rfm_days 内没有已支付订单为 0; 否则 1 + 满足的 tags.rfm_recency_days "
-                       "阈值数",
+    "阈值数",
     "tag.rfm_frequency": "tags.rfm_days 内已支付订单数达到的 tags.rfm_frequency 阈值数",
     "tag.rfm_monetary": "tags.rfm_days 内已支付金额达到的 tags.rfm_monetary_cny 阈值数",
     "tag.rfm_score": "R、F、M 三项评分之和(0–15)",
     "tag.health_contribution": "tags.need_days 内分享、邀请与活动次数达到的 tags.contribution "
-                               "阈值数(0–3)",
+    "阈值数(0–3)",
     "tag.paid_orders": "统计日之前的全部已支付订单数",
     "tag.spend_cny": "统计日之前已支付订单的金额合计(元)",
     "tag.repurchase_confirmed": "已支付订单至少 tags.repurchase_min_orders 笔",
     "tag.high_spend_unconfirmed": "消费超过 value.ltv_high_cny, 但订单少于 "
-                                  "tags.repurchase_min_orders 笔",
+    "tags.repurchase_min_orders 笔",
     "tag.ltv_tier": "LTV 模型上线前按消费分层: 超过 value.ltv_high_cny(已确认复购)为高LTV; "
-                    "不低于 value.ltv_mid_cny 为中LTV; 否则为低LTV",
+    "不低于 value.ltv_mid_cny 为中LTV; 否则为低LTV",
     "tag.value": "RFM 总分 + 健康贡献度 ≥ tags.value_high_min 且已确认复购为高价值; ≥ "
-                 "tags.value_mid_min(或高分未确认复购)为中价值; 否则为低价值",
+    "tags.value_mid_min(或高分未确认复购)为中价值; 否则为低价值",
     # metrics
     "metric.new_users": "窗口内注册的患者数(按渠道: source_channel)",
     "metric.cac": "窗口内每位新用户的营销花费; 每位新用户承担其渠道的花费 / 新用户数, 自然渠道"
-                  "(无花费)为 0, 整体即综合获客成本",
+    "(无花费)为 0, 整体即综合获客成本",
     "metric.precise_reach_rate": "送达目标人群内用户的消息占比(带 in_target 的 message_delivered "
-                                 "事件; 无该属性的事件不计)",
+    "事件; 无该属性的事件不计)",
     "metric.funnel": "有序漏斗(默认 注册 → 搜索 → 问诊 → 支付 → 复购): 期内进入第一步的用户在转化"
-                     "窗口内依次到达各步的人数及各步流失",
+    "窗口内依次到达各步的人数及各步流失",
     "metric.consult_rate": "窗口内活跃用户中至少问诊一次的占比",
     "metric.booking_rate": "窗口内活跃用户中预约线下就诊(线下问诊或就诊记录)的占比",
     "metric.paid_conversion": "窗口内活跃用户中至少有一笔已支付订单的占比",
     "metric.arpu": "窗口内已支付收入 / 窗口内活跃用户数(不含退款)",
     "metric.cohort_retention": "按注册周或注册月的次日/7日/30日留存(恰好第 n 天); 第 n 天结束后"
-                               "才计入",
+    "才计入",
     "metric.d1_retention": "窗口(后移 1 天, 使第 1 天已结束)内注册的用户中, 注册后恰好第 1 天活跃"
-                           "的占比",
+    "的占比",
     "metric.d7_retention": "窗口(后移 7 天, 使第 7 天已结束)内注册的用户中, 注册后恰好第 7 天活跃"
-                           "的占比",
+    "的占比",
     "metric.d30_retention": "窗口(后移 30 天, 使第 30 天已结束)内注册的用户中, 注册后恰好第 30 天"
-                            "活跃的占比",
+    "活跃的占比",
     "metric.mau": "统计日之前 30 天内至少有一个活跃日的用户数",
     "metric.monthly_active_days": "近 30 天月活用户的人均活跃天数",
     "metric.repurchase_rate": "窗口内有已支付订单的用户中, 有两笔及以上的占比",
     "metric.silent_recall_rate": "窗口开始时沉默的用户(最近活跃距今在 lifecycle.silent_min_days "
-                                 "与 churned_min_days 之间)在窗口内重新活跃的占比",
+    "与 churned_min_days 之间)在窗口内重新活跃的占比",
     "metric.share_rate": "窗口内活跃用户中至少分享或邀请一次的占比",
     "metric.invites_per_user": "窗口内被邀请的不同用户数 / 窗口内活跃用户数",
     "metric.invite_conversion": "窗口内发出的邀请中, 被邀请人(统计日前)以邀请人为 referrer_id "
-                                "注册的占比",
+    "注册的占比",
     "metric.k_factor": "人均邀请数 × 邀请转化率: 每位活跃用户的邀请在窗口内带来的新用户",
     "metric.ltv": "统计日前注册的每位患者在全部历史中的已支付收入",
     "metric.roi": "(LTV − CAC) / CAC, 按渠道的历史 LTV 与全期获客成本; > 1 健康, > 3 理想; 无花费"
-                  "的分组(仅自然流量)无定义",
+    "的分组(仅自然流量)无定义",
     "metric.nps": "窗口内 NPS 问卷的净推荐值: 推荐者(分数 ≥ metrics.nps_promoter_min, 9)占比减"
-                  "贬损者(≤ nps_detractor_max, 6)占比",
+    "贬损者(≤ nps_detractor_max, 6)占比",
     "metric.satisfaction": "窗口内 CSAT 回答(1–5)中不低于 metrics.csat_satisfied_min(4)的占比",
     "metric.complaint_rate": "窗口内投诉工单数 / 窗口内问诊数",
     "metric.first_reply_sla_rate": "窗口内线上问诊中医生首次回复在 metrics.first_reply_sla_s"
-                                   "(600 秒)内的占比",
+    "(600 秒)内的占比",
     "metric.first_reply_mean_s": "窗口内线上问诊医生首次回复的平均秒数",
     "metric.adherence_rate": "窗口内有药品供应的患者中, 用药覆盖率(PDC)不低于 "
-                             "metrics.adherence_pdc_min(0.8)的占比",
+    "metrics.adherence_pdc_min(0.8)的占比",
     "metric.pdc_mean": "窗口内处方覆盖天数的平均比例",
     "metric.bp_control_rate": "窗口内有血压读数的患者中, 最近一次收缩压低于 "
-                              "health.bp_systolic_max(140)且舒张压低于 bp_diastolic_max(90)"
-                              "的占比",
+    "health.bp_systolic_max(140)且舒张压低于 bp_diastolic_max(90)"
+    "的占比",
     "metric.glucose_control_rate": "窗口内有血糖读数(LOINC 2339-0、2345-7、15074-8、14749-6, "
-                                   "mmol/L)的患者中, 最近一次读数低于 "
-                                   "metrics.glucose_control_max_mmol(7.0, 中国 2 型糖尿病指南"
-                                   "空腹目标)的占比",
+    "mmol/L)的患者中, 最近一次读数低于 "
+    "metrics.glucose_control_max_mmol(7.0, 中国 2 型糖尿病指南"
+    "空腹目标)的占比",
     "metric.package_activation_rate": "窗口内开始(且距统计日至少 health.package_activation_days"
-                                      " 天)的服务包中, 前 90 天内权益使用达到 "
-                                      "health.package_activation_uses(5)次的占比",
+    " 天)的服务包中, 前 90 天内权益使用达到 "
+    "health.package_activation_uses(5)次的占比",
     "metric.renewal_rate": "窗口内结束(且距统计日至少 metrics.renewal_grace_days 天)的服务包中"
-                           "被续费的占比: 之后有 renewal_of 指向它的服务包, 或同一患者同一服务包"
-                           "在宽限期内开始; 取消与退款的不计",
+    "被续费的占比: 之后有 renewal_of 指向它的服务包, 或同一患者同一服务包"
+    "在宽限期内开始; 取消与退款的不计",
 }
 
 #: breakdowns that are channels: their groups read as channel labels
@@ -681,7 +685,7 @@ def unit_label(unit: str, lang: str = "zh") -> str:
 def funnel_step_label(code: str, lang: str = "zh") -> str:
     """A funnel step (注册, 支付); `event:NAME` reads as 事件 NAME."""
     if code.startswith("event:"):
-        return label("word.event", lang, name=code[len("event:"):])
+        return label("word.event", lang, name=code[len("event:") :])
     return label_or(f"funnel_step.{code}", code, lang)
 
 

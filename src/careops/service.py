@@ -68,7 +68,7 @@ def state_url_for(warehouse_url: str, settings: Settings | None = None) -> str:
     parsed = urlparse(warehouse_url)
     scheme = parsed.scheme.lower()
     if scheme == "duckdb":
-        path = warehouse_url[len("duckdb://"):]
+        path = warehouse_url[len("duckdb://") :]
         path = path[1:] if path.startswith("/") else path
         if path in ("", ":memory:"):
             return "sqlite:///:memory:"
@@ -89,13 +89,22 @@ class Ops:
     settings: Settings = field(repr=False)
 
     @classmethod
-    def open(cls, warehouse: str | None = None, state: str | None = None,
-             actor: Actor | None = None, settings: Settings | None = None) -> Ops:
+    def open(
+        cls,
+        warehouse: str | None = None,
+        state: str | None = None,
+        actor: Actor | None = None,
+        settings: Settings | None = None,
+    ) -> Ops:
         """The context from explicit URLs (CLI flags, a request), else the settings."""
         settings = settings or get_settings()
         url = warehouse or settings.warehouse
-        return cls(warehouse_url=url, state_url=state or state_url_for(url, settings),
-                   actor=actor or Actor.os_user(), settings=settings)
+        return cls(
+            warehouse_url=url,
+            state_url=state or state_url_for(url, settings),
+            actor=actor or Actor.os_user(),
+            settings=settings,
+        )
 
     @contextmanager
     def warehouse(self, *, read_only: bool = False) -> Iterator[BaseBackend]:
@@ -114,8 +123,14 @@ class Ops:
         migrate(engine)
         return engine
 
-    def audit(self, action: str, target: str | None = None,
-              detail: dict[str, Any] | None = None, *, conn: Connection | None = None) -> None:
+    def audit(
+        self,
+        action: str,
+        target: str | None = None,
+        detail: dict[str, Any] | None = None,
+        *,
+        conn: Connection | None = None,
+    ) -> None:
         """Record who did what to which data (PIPL); inside `conn`'s transaction when given."""
         from careops.state.store import write_audit
 

@@ -39,11 +39,16 @@ from tests.metrics.hospital import L
 
 KEY = "exp-hand"
 AS_OF = dt.date(2025, 7, 1)
-DEFINITION = ExperimentDefinition.from_dict({
-    "key": KEY, "variants": {"control": 0.5, "treat": 0.5},
-    "start": L(2025, 6, 1, 0).isoformat(), "end": L(2025, 6, 15, 0).isoformat(),
-    "primary_metrics": ["arpu", "consult_rate"], "guardrail_metrics": ["nps"],
-})
+DEFINITION = ExperimentDefinition.from_dict(
+    {
+        "key": KEY,
+        "variants": {"control": 0.5, "treat": 0.5},
+        "start": L(2025, 6, 1, 0).isoformat(),
+        "end": L(2025, 6, 15, 0).isoformat(),
+        "primary_metrics": ["arpu", "consult_rate"],
+        "guardrail_metrics": ["nps"],
+    }
+)
 CONTROL, TREAT = ["c1", "c2", "c3", "c4"], ["t1", "t2", "t3", "t4"]
 EXPOSED = {"t1": L(2025, 6, 4, 12), "t2": L(2025, 6, 8, 12)}
 
@@ -56,42 +61,94 @@ NPS_DEN = {"control": [2, 1, 0, 1], "treat": [3, 1, 1, 0]}
 
 
 def exposures() -> pa.Table:
-    rows = [{"experiment_key": KEY, "user_id": u, "variant": v,
-             "exposed_at": EXPOSED.get(u, L(2025, 6, 2, 10))}
-            for v, users in (("control", CONTROL), ("treat", TREAT)) for u in users]
+    rows = [
+        {
+            "experiment_key": KEY,
+            "user_id": u,
+            "variant": v,
+            "exposed_at": EXPOSED.get(u, L(2025, 6, 2, 10)),
+        }
+        for v, users in (("control", CONTROL), ("treat", TREAT))
+        for u in users
+    ]
     return pa.Table.from_pylist(rows, schema=EXPOSURE_SCHEMA)
 
 
 def tables() -> dict[str, pa.Table]:
     reg = L(2025, 1, 1)
-    patients = [{"user_id": u, "registered_at": reg, "source_channel": "organic"}
-                for u in CONTROL + TREAT + ["n1"]]
-    orders = [
-        ("c1", L(2025, 5, 20), 40), ("c1", L(2025, 6, 1, 9), 50), ("c1", L(2025, 6, 3), 100),
-        ("c3", L(2025, 5, 10), 500), ("c3", L(2025, 6, 10), 30), ("c4", L(2025, 6, 20), 20),
-        ("t1", L(2025, 5, 25), 70), ("t1", L(2025, 6, 5), 80), ("t1", L(2025, 6, 6), 40),
-        ("t2", L(2025, 5, 30), 10), ("t2", L(2025, 6, 7), 60), ("n1", L(2025, 6, 5), 999),
+    patients = [
+        {"user_id": u, "registered_at": reg, "source_channel": "organic"}
+        for u in CONTROL + TREAT + ["n1"]
     ]
-    order_rows = [{"order_id": f"o{i}", "user_id": u, "ts": ts, "amount_cny": float(a),
-                   "status": "paid", "category": "consultation"}
-                  for i, (u, ts, a) in enumerate(orders)]
-    order_rows.append({"order_id": "o-refund", "user_id": "t3", "ts": L(2025, 6, 5),
-                       "amount_cny": 100.0, "status": "refunded", "category": "consultation"})
-    consults = [("c2", L(2025, 6, 4)), ("t1", L(2025, 6, 5)), ("t2", L(2025, 6, 8, 15)),
-                ("t3", L(2025, 6, 3)), ("c3", L(2025, 5, 25))]
-    surveys = [("c1", L(2025, 6, 5), 10), ("c1", L(2025, 6, 9), 3), ("c2", L(2025, 6, 5), 9),
-               ("c4", L(2025, 6, 5), 7), ("t1", L(2025, 6, 5), 10), ("t1", L(2025, 6, 6), 10),
-               ("t1", L(2025, 6, 7), 9), ("t2", L(2025, 6, 9), 2), ("t3", L(2025, 6, 5), 8),
-               ("t2", L(2025, 5, 20), 0)]
+    orders = [
+        ("c1", L(2025, 5, 20), 40),
+        ("c1", L(2025, 6, 1, 9), 50),
+        ("c1", L(2025, 6, 3), 100),
+        ("c3", L(2025, 5, 10), 500),
+        ("c3", L(2025, 6, 10), 30),
+        ("c4", L(2025, 6, 20), 20),
+        ("t1", L(2025, 5, 25), 70),
+        ("t1", L(2025, 6, 5), 80),
+        ("t1", L(2025, 6, 6), 40),
+        ("t2", L(2025, 5, 30), 10),
+        ("t2", L(2025, 6, 7), 60),
+        ("n1", L(2025, 6, 5), 999),
+    ]
+    order_rows = [
+        {
+            "order_id": f"o{i}",
+            "user_id": u,
+            "ts": ts,
+            "amount_cny": float(a),
+            "status": "paid",
+            "category": "consultation",
+        }
+        for i, (u, ts, a) in enumerate(orders)
+    ]
+    order_rows.append(
+        {
+            "order_id": "o-refund",
+            "user_id": "t3",
+            "ts": L(2025, 6, 5),
+            "amount_cny": 100.0,
+            "status": "refunded",
+            "category": "consultation",
+        }
+    )
+    consults = [
+        ("c2", L(2025, 6, 4)),
+        ("t1", L(2025, 6, 5)),
+        ("t2", L(2025, 6, 8, 15)),
+        ("t3", L(2025, 6, 3)),
+        ("c3", L(2025, 5, 25)),
+    ]
+    surveys = [
+        ("c1", L(2025, 6, 5), 10),
+        ("c1", L(2025, 6, 9), 3),
+        ("c2", L(2025, 6, 5), 9),
+        ("c4", L(2025, 6, 5), 7),
+        ("t1", L(2025, 6, 5), 10),
+        ("t1", L(2025, 6, 6), 10),
+        ("t1", L(2025, 6, 7), 9),
+        ("t2", L(2025, 6, 9), 2),
+        ("t3", L(2025, 6, 5), 8),
+        ("t2", L(2025, 5, 20), 0),
+    ]
     return {
         "patients": pa.Table.from_pylist(patients),
         "orders": pa.Table.from_pylist(order_rows),
         "consultations": pa.Table.from_pylist(
-            [{"consultation_id": f"k{i}", "user_id": u, "started_at": ts, "mode": "text"}
-             for i, (u, ts) in enumerate(consults)]),
+            [
+                {"consultation_id": f"k{i}", "user_id": u, "started_at": ts, "mode": "text"}
+                for i, (u, ts) in enumerate(consults)
+            ]
+        ),
         "surveys": pa.Table.from_pylist(
-            [{"response_id": f"s{i}", "user_id": u, "ts": ts, "kind": "nps", "score": s}
-             for i, (u, ts, s) in enumerate(surveys)]),
+            [
+                {"response_id": f"s{i}", "user_id": u, "ts": ts, "kind": "nps", "score": s}
+                for i, (u, ts, s) in enumerate(surveys)
+            ]
+        ),
     }
 
 

@@ -152,19 +152,59 @@ def test_power_echoes_its_inputs_above_the_answer():
     assert result.exit_code == 0, result.output
     inputs, table = result.output.split("样本量估算")
     flat = " ".join(inputs.split())
-    for part in ("基线 → 目标: 30% → 80%", "（绝对） +50 个百分点", "（相对） +166.7%",
-                 "α = 0.05", "检验效能 80%", "双侧检验", "= 1 : 1"):
+    for part in (
+        "基线 → 目标: 30% → 80%",
+        "（绝对） +50 个百分点",
+        "（相对） +166.7%",
+        "α = 0.05",
+        "检验效能 80%",
+        "双侧检验",
+        "= 1 : 1",
+    ):
         assert part in flat
     assert "15" in table
-    en = runner.invoke(app, ["experiment", "power", "--kind", "mean", "--mde", "0.05",
-                             "--relative", "--baseline", "100", "--sd", "40", "--alpha", "0.01",
-                             "--power", "0.9", "--ratio", "2", "--lang", "en"])
+    en = runner.invoke(
+        app,
+        [
+            "experiment",
+            "power",
+            "--kind",
+            "mean",
+            "--mde",
+            "0.05",
+            "--relative",
+            "--baseline",
+            "100",
+            "--sd",
+            "40",
+            "--alpha",
+            "0.01",
+            "--power",
+            "0.9",
+            "--ratio",
+            "2",
+            "--lang",
+            "en",
+        ],
+    )
     flat = " ".join(en.output.split())
-    for part in ("baseline → target: 100 → 105", "MDE (absolute) +5", "MDE (relative) +5%",
-                 "per-user SD 40", "α = 0.01", "power 90%", "two-sided", "= 2 : 1"):
+    for part in (
+        "baseline → target: 100 → 105",
+        "MDE (absolute) +5",
+        "MDE (relative) +5%",
+        "per-user SD 40",
+        "α = 0.01",
+        "power 90%",
+        "two-sided",
+        "= 2 : 1",
+    ):
         assert part in flat
-    data = json.loads(runner.invoke(app, ["experiment", "power", "--baseline", "0.3", "--mde",
-                                          "0.1", "--relative", "--json"]).output)
+    data = json.loads(
+        runner.invoke(
+            app,
+            ["experiment", "power", "--baseline", "0.3", "--mde", "0.1", "--relative", "--json"],
+        ).output
+    )
     assert data["target"] == pytest.approx(0.33) and data["sides"] == 2
     assert (data["mde_absolute"], data["mde_relative"]) == pytest.approx((0.03, 0.1))
 

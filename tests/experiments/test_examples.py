@@ -17,16 +17,23 @@ def documented_commands() -> list[list[str]]:
     section = DOC.read_text(encoding="utf-8").split("### Try it on the example files", 1)[1]
     block = re.search(r"```bash\n(.*?)```", section, re.S)
     assert block, "docs/experiments.md lost its example block"
-    return [shlex.split(line)[1:] for line in block.group(1).splitlines()
-            if line.startswith("careops experiment ")]
+    return [
+        shlex.split(line)[1:]
+        for line in block.group(1).splitlines()
+        if line.startswith("careops experiment ")
+    ]
 
 
 def test_documented_commands_run_on_the_example_files(run_cli, monkeypatch):
     monkeypatch.chdir(ROOT)
     commands = documented_commands()
-    assert [c[:2] for c in commands] == [["experiment", "analyze"], ["experiment", "power"],
-                                        ["experiment", "create"], ["experiment", "list"],
-                                        ["experiment", "delete"]]
+    assert [c[:2] for c in commands] == [
+        ["experiment", "analyze"],
+        ["experiment", "power"],
+        ["experiment", "create"],
+        ["experiment", "list"],
+        ["experiment", "delete"],
+    ]
     outputs = {}
     for args in commands:
         code, out, err = run_cli(*args)

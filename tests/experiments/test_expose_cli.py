@@ -16,8 +16,12 @@ from tests.conftest import fill
 from tests.experiments import hand_built as hb
 from tests.tags.hospital import Hospital
 
-RUNNING = {"key": "sms-reminder", "variants": {"control": 0.5, "sms": 0.5},
-           "start": "2026-01-01", "primary_metrics": ["paid_conversion"]}
+RUNNING = {
+    "key": "sms-reminder",
+    "variants": {"control": 0.5, "sms": 0.5},
+    "start": "2026-01-01",
+    "primary_metrics": ["paid_conversion"],
+}
 
 
 @pytest.fixture
@@ -47,8 +51,13 @@ def test_expose_prints_each_user_s_variant_and_logs_once(run_cli, tmp_path, wher
     held = [u for u, h in zip(users, in_global_control(users), strict=True) if h]
     (tmp_path / "users.txt").write_text("\n".join(users[20:]) + "\n", encoding="utf-8")
     args = ["experiment", "expose", "sms-reminder", "-w", wh, "--state", state]
-    code, out, err = run_cli(*args, *[x for u in users[:20] for x in ("--user", u)],
-                             "--users", tmp_path / "users.txt", "--json")
+    code, out, err = run_cli(
+        *args,
+        *[x for u in users[:20] for x in ("--user", u)],
+        "--users",
+        tmp_path / "users.txt",
+        "--json",
+    )
     assert code == 0, err
     data = json.loads(out)
     definition = ExperimentDefinition.from_dict({**RUNNING})
@@ -72,13 +81,29 @@ def test_expose_prints_each_user_s_variant_and_logs_once(run_cli, tmp_path, wher
 
 def test_expose_respects_the_targeting_segment(run_cli, tmp_path, where):
     wh, state = where
-    code, _, err = run_cli("segment", "save", "women", "--where", 'sex == "F"', "-w", wh,
-                           "--state", state)
+    code, _, err = run_cli(
+        "segment", "save", "women", "--where", 'sex == "F"', "-w", wh, "--state", state
+    )
     assert code == 0, err
     assert _create(run_cli, tmp_path, where, {**RUNNING, "segment": "women"})[0] == 0
-    code, out, err = run_cli("experiment", "expose", "sms-reminder", "--user", "f1", "--user",
-                             "m1", "--user", "f2", "--user", "nobody", "-w", wh, "--state",
-                             state, "--json")
+    code, out, err = run_cli(
+        "experiment",
+        "expose",
+        "sms-reminder",
+        "--user",
+        "f1",
+        "--user",
+        "m1",
+        "--user",
+        "f2",
+        "--user",
+        "nobody",
+        "-w",
+        wh,
+        "--state",
+        state,
+        "--json",
+    )
     assert code == 0, err
     outcome = {u["user_id"]: u["outcome"] for u in json.loads(out)["users"]}
     assert outcome["m1"] == outcome["nobody"] == "not_targeted"
@@ -88,9 +113,10 @@ def test_expose_respects_the_targeting_segment(run_cli, tmp_path, where):
 def test_expose_outside_the_window_is_refused(run_cli, tmp_path, where):
     wh, state = where
     code, _, err = _create(run_cli, tmp_path, where, {**RUNNING, "end": "2026-02-01"})
-    assert code == 0 and "提示" in err and "已过" in err      # created, with a warning
-    code, _, err = run_cli("experiment", "expose", "sms-reminder", "--user", "u1", "-w", wh,
-                           "--state", state)
+    assert code == 0 and "提示" in err and "已过" in err  # created, with a warning
+    code, _, err = run_cli(
+        "experiment", "expose", "sms-reminder", "--user", "u1", "-w", wh, "--state", state
+    )
     assert code == 2 and "not running" in err
 
 
@@ -104,8 +130,10 @@ def _hand_built(tmp_path) -> tuple[str, str]:
 
 
 def _exposure_csv(path, rows) -> None:
-    path.write_text("user_id,variant,exposed_at\n" + "".join(
-        f"{u},{v},{t}\n" for u, v, t in rows), encoding="utf-8")
+    path.write_text(
+        "user_id,variant,exposed_at\n" + "".join(f"{u},{v},{t}\n" for u, v, t in rows),
+        encoding="utf-8",
+    )
 
 
 def _hb_rows():
@@ -113,8 +141,11 @@ def _hb_rows():
     for i, r in enumerate(hb.exposures().to_pylist()):
         at = r["exposed_at"]
         # half with an offset, half as hospital wall-clock time without one
-        text = at.isoformat() if i % 2 else at.astimezone(
-            dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S")
+        text = (
+            at.isoformat()
+            if i % 2
+            else at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S")
+        )
         out.append((r["user_id"], r["variant"], text))
     return out
 
@@ -123,20 +154,44 @@ def test_import_then_analyse_gives_the_known_answer(run_cli, tmp_path):
     wh, state = _hand_built(tmp_path)
     code, out, err = _create(run_cli, tmp_path, (wh, state), hb.DEFINITION.to_dict())
     assert code == 0, err
-    assert "提示" in err                            # the hand-built window ended in 2025
+    assert "提示" in err  # the hand-built window ended in 2025
     rows = _hb_rows()
     _exposure_csv(tmp_path / "exp.csv", rows + rows[:3])  # a repeated row is harmless
-    args = ["experiment", "import-exposures", hb.KEY, tmp_path / "exp.csv", "-w", wh,
-            "--state", state]
+    args = [
+        "experiment",
+        "import-exposures",
+        hb.KEY,
+        tmp_path / "exp.csv",
+        "-w",
+        wh,
+        "--state",
+        state,
+    ]
     code, out, err = run_cli(*args, "--json")
     assert code == 0, err
-    assert json.loads(out) == {"experiment": hb.KEY, "rows": 11, "inserted": 8, "already": 0,
-                               "by_variant": {"control": 4, "treat": 4}}
-    code, out, err = run_cli(*args)                   # twice: nothing new
+    assert json.loads(out) == {
+        "experiment": hb.KEY,
+        "rows": 11,
+        "inserted": 8,
+        "already": 0,
+        "by_variant": {"control": 4, "treat": 4},
+    }
+    code, out, err = run_cli(*args)  # twice: nothing new
     assert code == 0, err
     assert "新增曝光 0" in out and "此前已有 8" in out
-    code, out, err = run_cli("experiment", "analyze", "-e", hb.KEY, "--as-of", "2025-07-01",
-                             "--json", "--state", state, "-w", wh)
+    code, out, err = run_cli(
+        "experiment",
+        "analyze",
+        "-e",
+        hb.KEY,
+        "--as-of",
+        "2025-07-01",
+        "--json",
+        "--state",
+        state,
+        "-w",
+        wh,
+    )
     assert code == 0, err
     data = json.loads(out)
     assert data["exposed"] == {"control": 4, "treat": 4}
@@ -153,8 +208,19 @@ def test_import_then_analyse_gives_the_known_answer(run_cli, tmp_path):
     save_definition(engine, hb.DEFINITION)
     log_exposures(engine, hb.exposures())
     engine.dispose()
-    code, logged, err = run_cli("experiment", "analyze", "-e", hb.KEY, "--as-of", "2025-07-01",
-                                "--json", "--state", other, "-w", wh)
+    code, logged, err = run_cli(
+        "experiment",
+        "analyze",
+        "-e",
+        hb.KEY,
+        "--as-of",
+        "2025-07-01",
+        "--json",
+        "--state",
+        other,
+        "-w",
+        wh,
+    )
     assert code == 0, err
     assert json.loads(logged) == data
     entry = read_audit(connect_state(state))[0]
@@ -166,8 +232,17 @@ def test_import_parquet(run_cli, tmp_path):
     assert _create(run_cli, tmp_path, (wh, state), hb.DEFINITION.to_dict())[0] == 0
     table = hb.exposures().select(["user_id", "variant", "exposed_at"])
     pq.write_table(table, tmp_path / "exp.parquet")
-    code, out, err = run_cli("experiment", "import-exposures", hb.KEY, tmp_path / "exp.parquet",
-                             "-w", wh, "--state", state, "--json")
+    code, out, err = run_cli(
+        "experiment",
+        "import-exposures",
+        hb.KEY,
+        tmp_path / "exp.parquet",
+        "-w",
+        wh,
+        "--state",
+        state,
+        "--json",
+    )
     assert code == 0, err
     assert json.loads(out)["inserted"] == 8
 
@@ -176,27 +251,45 @@ def test_a_bad_file_names_row_field_reason_and_imports_nothing(run_cli, tmp_path
     wh, state = _hand_built(tmp_path)
     assert _create(run_cli, tmp_path, (wh, state), hb.DEFINITION.to_dict())[0] == 0
     good = _hb_rows()
-    bad = [*good[:4],
-           ("t9", "treatment", "2025-06-05T10:00:00+08:00"),      # line 6: unknown variant
-           ("", "control", "2025-06-05T10:00:00+08:00"),          # line 7: empty id
-           ("t8", "treat", "yesterday"),                          # line 8: not a time
-           ("t7", "treat", "2025-08-01T10:00:00+08:00"),          # line 9: after the end
-           (good[0][0], "treat", good[0][2])]                     # line 10: two variants
+    bad = [
+        *good[:4],
+        ("t9", "treatment", "2025-06-05T10:00:00+08:00"),  # line 6: unknown variant
+        ("", "control", "2025-06-05T10:00:00+08:00"),  # line 7: empty id
+        ("t8", "treat", "yesterday"),  # line 8: not a time
+        ("t7", "treat", "2025-08-01T10:00:00+08:00"),  # line 9: after the end
+        (good[0][0], "treat", good[0][2]),
+    ]  # line 10: two variants
     _exposure_csv(tmp_path / "bad.csv", bad)
-    args = ["experiment", "import-exposures", hb.KEY, tmp_path / "bad.csv", "-w", wh,
-            "--state", state]
+    args = [
+        "experiment",
+        "import-exposures",
+        hb.KEY,
+        tmp_path / "bad.csv",
+        "-w",
+        wh,
+        "--state",
+        state,
+    ]
     code, _, err = run_cli(*args)
     assert code == 2
-    for text in ("5 problem(s), nothing imported",
-                 "第 6 行 variant：未知组别 'treatment'",
-                 "row 6 variant: unknown variant 'treatment' (variants: control, treat)",
-                 "row 7 user_id: is empty", "row 8 exposed_at: 'yesterday' is not a date-time",
-                 "row 9 exposed_at: 2025-08-01T02:00:00+00:00 is outside",
-                 "row 10 variant: user 'c1' is 'control' in row 2 and 'treat' here"):
+    for text in (
+        "5 problem(s), nothing imported",
+        "第 6 行 variant：未知组别 'treatment'",
+        "row 6 variant: unknown variant 'treatment' (variants: control, treat)",
+        "row 7 user_id: is empty",
+        "row 8 exposed_at: 'yesterday' is not a date-time",
+        "row 9 exposed_at: 2025-08-01T02:00:00+00:00 is outside",
+        "row 10 variant: user 'c1' is 'control' in row 2 and 'treat' here",
+    ):
         assert text in err, text
     assert "Traceback" not in err
-    assert connect_state(state).connect().exec_driver_sql(
-        "SELECT count(*) FROM experiment_exposures").scalar() == 0
+    assert (
+        connect_state(state)
+        .connect()
+        .exec_driver_sql("SELECT count(*) FROM experiment_exposures")
+        .scalar()
+        == 0
+    )
     # a user already stored with another variant is refused too, naming the row
     _exposure_csv(tmp_path / "good.csv", good)
     assert run_cli(*args[:3], tmp_path / "good.csv", *args[4:])[0] == 0

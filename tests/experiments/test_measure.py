@@ -42,8 +42,7 @@ def _by_name(outcome):
 
 
 @pytest.mark.parametrize("backend", [*BACKENDS, SPARK])
-def test_primary_and_guardrail_metrics_match_the_hand_computation(backend, make_warehouse,
-                                                                  engine):
+def test_primary_and_guardrail_metrics_match_the_hand_computation(backend, make_warehouse, engine):
     con = make_warehouse(backend)
     fill(con, hb.tables())
     out = analyze_stored(con, engine, hb.KEY, as_of=hb.AS_OF)
@@ -87,15 +86,18 @@ def test_cuped_uses_the_equal_length_pre_period(con, engine):
     got = out.metrics[0].analysis
     import pyarrow as pa
 
-    rows = pa.table({
-        "variant": ["control"] * 4 + ["treat"] * 4,
-        "y": hb.ARPU["control"] + hb.ARPU["treat"],
-        "x": hb.ARPU_PRE["control"] + hb.ARPU_PRE["treat"],
-    })
+    rows = pa.table(
+        {
+            "variant": ["control"] * 4 + ["treat"] * 4,
+            "y": hb.ARPU["control"] + hb.ARPU["treat"],
+            "x": hb.ARPU_PRE["control"] + hb.ARPU_PRE["treat"],
+        }
+    )
     ref = analyze_table(rows, "variant", "y", "x", kind="mean", control="control")
     assert got.cuped_theta == pytest.approx(ref.cuped_theta, rel=1e-9)
     assert got.variants[1].frequentist.p_value == pytest.approx(
-        ref.variants[1].frequentist.p_value, rel=1e-9)
+        ref.variants[1].frequentist.p_value, rel=1e-9
+    )
 
 
 def test_as_of_inside_the_experiment_cuts_the_window_there(con, engine):

@@ -40,8 +40,14 @@ PRICE = vocab.TITLES[1][1] - 10.0  # SVC-CONSULT-1 with the coupon off
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("exp-sim")
-    cfg = SimConfig(users=8000, days=120, seed=7, start=dt.date(2025, 3, 1), chunk_users=4000,
-                    truth_horizon_days=365)
+    cfg = SimConfig(
+        users=8000,
+        days=120,
+        seed=7,
+        start=dt.date(2025, 3, 1),
+        chunk_users=4000,
+        truth_horizon_days=365,
+    )
     out = simulate(cfg, root / "sim").out
     con = connect(f"duckdb:///{root / 'wh.duckdb'}")
     create_tables(con)
@@ -49,10 +55,16 @@ def world(tmp_path_factory):
     assert report.exit_code == 0
     engine = connect_state(f"sqlite:///{root / 'state.db'}")
     migrate(engine)
-    definition = ExperimentDefinition.from_dict({
-        "key": "coupon-sim", "variants": {"control": 0.5, "coupon": 0.5},
-        "start": START.isoformat(), "end": END.isoformat(),
-        "primary_metrics": ["arpu", "paid_conversion"], "guardrail_metrics": ["complaint_rate"]})
+    definition = ExperimentDefinition.from_dict(
+        {
+            "key": "coupon-sim",
+            "variants": {"control": 0.5, "coupon": 0.5},
+            "start": START.isoformat(),
+            "end": END.isoformat(),
+            "primary_metrics": ["arpu", "paid_conversion"],
+            "guardrail_metrics": ["complaint_rate"],
+        }
+    )
     save_definition(engine, definition, known_metrics=[m.name for m in all_metrics()])
     truth, sim_cfg = load_truth(out)
     patients = con.table("patients")
@@ -63,10 +75,16 @@ def world(tmp_path_factory):
     treated = exposures.filter(pc.equal(exposures.column("variant"), "coupon"))
     idx = pc.index_in(treated.column("user_id"), truth.column("user_id"))
     channel = pc.take(truth.column("preferred_channel"), idx).to_pylist()
-    sends = [{"user_id": u, "ts": exposed_at + dt.timedelta(days=k), "channel": c,
-              "message_type": "coupon"}
-             for u, c in zip(treated.column("user_id").to_pylist(), channel, strict=True)
-             for k in range(SENDS)]
+    sends = [
+        {
+            "user_id": u,
+            "ts": exposed_at + dt.timedelta(days=k),
+            "channel": c,
+            "message_type": "coupon",
+        }
+        for u, c in zip(treated.column("user_id").to_pylist(), channel, strict=True)
+        for k in range(SENDS)
+    ]
     caused = respond(sends, out, seed=3)
     fill(con, caused)
     # ground truth: expected caused revenue per exposed user
@@ -102,8 +120,9 @@ def test_arpu_lift_covers_the_true_uplift(world):
 
 def test_cuped_keeps_the_truth_covered(world):
     con, engine, truth, _ = world
-    out = analyze_stored(con, engine, "coupon-sim", ["arpu"], as_of=dt.date(2025, 6, 20),
-                         cuped=True)
+    out = analyze_stored(
+        con, engine, "coupon-sim", ["arpu"], as_of=dt.date(2025, 6, 20), cuped=True
+    )
     a = out.metrics[0].analysis
     lift = a.variants[1].frequentist
     assert a.cuped_theta > 0 and a.variance_reduction >= 0

@@ -21,15 +21,23 @@ def con(tmp_path_factory):
     return wh
 
 
-@pytest.mark.parametrize("metric", [m for m in all_metrics() if m.kind != "analysis"
-                                    and m.per_user], ids=lambda m: m.name)
+@pytest.mark.parametrize(
+    "metric",
+    [m for m in all_metrics() if m.kind != "analysis" and m.per_user],
+    ids=lambda m: m.name,
+)
 def test_per_user_metrics_have_one_row_and_den_one_per_user(con, metric):
     seen = 0
     for as_of in AS_OFS:
         u = metric.units(MetricContext(con, as_of), **metric.params)
         per = u.group_by("user_id").aggregate(rows=u.count(), den=u.den.cast("float64").sum())
-        stats = per.aggregate(users=per.count(), most=per.rows.max(),
-                              low=per.den.min(), high=per.den.max()).to_pyarrow().to_pylist()[0]
+        stats = (
+            per.aggregate(
+                users=per.count(), most=per.rows.max(), low=per.den.min(), high=per.den.max()
+            )
+            .to_pyarrow()
+            .to_pylist()[0]
+        )
         if not stats["users"]:
             continue
         seen += 1

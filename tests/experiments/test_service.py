@@ -19,10 +19,13 @@ from careops.state.models import experiment_exposures, experiments
 
 NOW = dt.datetime(2026, 1, 20, 3, 30, tzinfo=dt.UTC)
 DEFINITION = {
-    "key": "recall-coupon-2026", "name": "沉默召回优惠券",
+    "key": "recall-coupon-2026",
+    "name": "沉默召回优惠券",
     "variants": [{"name": "control", "weight": 0.5}, {"name": "coupon50", "weight": 0.5}],
-    "start": "2026-01-01", "end": "2026-02-01",
-    "primary_metrics": ["paid_conversion"], "guardrail_metrics": ["complaint_rate"],
+    "start": "2026-01-01",
+    "end": "2026-02-01",
+    "primary_metrics": ["paid_conversion"],
+    "guardrail_metrics": ["complaint_rate"],
 }
 
 
@@ -76,7 +79,8 @@ def test_create_get_list_stop_delete_each_audited_by_the_actor(ops):
         ("user:ops-wang", "experiment.delete", "typo"),
         ("user:ops-wang", "experiment.create", "typo"),
         ("user:ops-wang", "experiment.stop", "recall-coupon-2026"),
-        ("user:ops-wang", "experiment.create", "recall-coupon-2026")]
+        ("user:ops-wang", "experiment.create", "recall-coupon-2026"),
+    ]
 
 
 def test_a_window_already_over_is_created_with_a_warning(ops):
@@ -103,42 +107,42 @@ def test_a_failing_change_leaves_no_audit_row_and_a_failing_audit_no_change(ops)
     with pytest.raises(sa.exc.DBAPIError, match="audit refused"):
         service.expose(ops, "recall-coupon-2026", ["u4"], at=NOW)
     with ops.state.connect() as conn:
-        assert conn.execute(sa.select(experiments.c.key)).scalars().all() == [
-            "recall-coupon-2026"]
-        assert conn.execute(sa.select(experiment_exposures.c.user_id).order_by(
-            experiment_exposures.c.user_id)).scalars().all() == ["u1", "u2", "u3"]
+        assert conn.execute(sa.select(experiments.c.key)).scalars().all() == ["recall-coupon-2026"]
+        assert conn.execute(
+            sa.select(experiment_exposures.c.user_id).order_by(experiment_exposures.c.user_id)
+        ).scalars().all() == ["u1", "u2", "u3"]
     assert service.get(ops, "recall-coupon-2026").definition.end == dt.datetime(
-        2026, 1, 31, 16, tzinfo=dt.UTC)
+        2026, 1, 31, 16, tzinfo=dt.UTC
+    )
 
 
 def test_expose_assigns_once_and_skips_the_global_control(ops):
     service.create(ops, DEFINITION, now=NOW)
     users = [f"u{i}" for i in range(200)]
     first = service.expose(ops, "recall-coupon-2026", [*users, "u0"], at=NOW)
-    assert [u.user_id for u in first.users] == users            # a repeated id once
+    assert [u.user_id for u in first.users] == users  # a repeated id once
     held = {u for u, h in zip(users, in_global_control(users), strict=True) if h}
     assert held and {u.user_id for u in first.users if u.outcome == "global_control"} == held
     assert first.count("exposed") == 200 - len(held)
     again = service.expose(ops, "recall-coupon-2026", users[:50], at=NOW + dt.timedelta(days=1))
     assert {u.outcome for u in again.users} <= {"already_exposed", "global_control"}
     assert {u.user_id: u.variant for u in again.users} == {
-        u.user_id: u.variant for u in first.users[:50]}
+        u.user_id: u.variant for u in first.users[:50]
+    }
     stored = service.read_exposures(ops, "recall-coupon-2026")
     assert set(stored["exposed_at"].to_pylist()) == {NOW}
     with pytest.raises(ConfigError, match="not running"):
-        service.expose(ops, "recall-coupon-2026", ["u1"], at=dt.datetime(2026, 3, 1,
-                                                                          tzinfo=dt.UTC))
+        service.expose(ops, "recall-coupon-2026", ["u1"], at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
 
 
-def test_two_writers_logging_overlapping_exposures_each_count_only_their_own(
-        tmp_path, state_url):
+def test_two_writers_logging_overlapping_exposures_each_count_only_their_own(tmp_path, state_url):
     """Two threads, each with its own connection, expose overlapping users in small batches at
     the same time: every user is exposed exactly once and the counts add up exactly."""
     setup = _ops(tmp_path, state_url)
     service.create(setup, {**DEFINITION, "variants": {"a": 0.5, "b": 0.5}}, now=NOW)
     setup.close()
     users = [f"p{i:05d}" for i in range(3000)]
-    shares = {"one": users[:2000], "two": users[1000:]}          # 1 000 users in both
+    shares = {"one": users[:2000], "two": users[1000:]}  # 1 000 users in both
     results: dict[str, list] = {name: [] for name in shares}
     errors: list[BaseException] = []
     barrier = threading.Barrier(len(shares))
@@ -150,8 +154,9 @@ def test_two_writers_logging_overlapping_exposures_each_count_only_their_own(
             barrier.wait()
             chunk = shares[name]
             for start in range(0, len(chunk), 100):
-                results[name] += service.expose(context, DEFINITION["key"],
-                                                chunk[start:start + 100], at=NOW).users
+                results[name] += service.expose(
+                    context, DEFINITION["key"], chunk[start : start + 100], at=NOW
+                ).users
         except BaseException as exc:  # reported below
             errors.append(exc)
         finally:
@@ -171,8 +176,9 @@ def test_two_writers_logging_overlapping_exposures_each_count_only_their_own(
     assert stored.num_rows == len(users) - held
     assert sorted(exposed) == sorted(stored["user_id"].to_pylist())
     both = {u.user_id: u.variant for r in results.values() for u in r if u.variant}
-    assert both == dict(zip(stored["user_id"].to_pylist(), stored["variant"].to_pylist(),
-                            strict=True))
+    assert both == dict(
+        zip(stored["user_id"].to_pylist(), stored["variant"].to_pylist(), strict=True)
+    )
     check.close()
 
 
@@ -197,7 +203,7 @@ def test_log_exposures_counts_only_its_own_rows_with_two_writers(tmp_path, state
         own = connect_state(state_url)
         barrier.wait()
         for start in range(0, len(parts[i]), 50):
-            rows = exposure_table(definition, parts[i][start:start + 50], NOW)
+            rows = exposure_table(definition, parts[i][start : start + 50], NOW)
             counts[i] += log_exposures(own, rows)
         own.dispose()
 

@@ -14,9 +14,12 @@ from tests.ingest.conftest import write
 @pytest.fixture
 def loaded(tmp_path, run_cli):
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
-    write(tmp_path / "orders.csv", "order_id,user_id,ts,category,amount_cny,status\n"
-          + "".join(f"o{i},u{i % 4},2025-03-0{i % 9 + 1},drug,{i}.5,paid\n" for i in range(40))
-          + "bad,u1,2025-03-01,drug,-1,paid\n")
+    write(
+        tmp_path / "orders.csv",
+        "order_id,user_id,ts,category,amount_cny,status\n"
+        + "".join(f"o{i},u{i % 4},2025-03-0{i % 9 + 1},drug,{i}.5,paid\n" for i in range(40))
+        + "bad,u1,2025-03-01,drug,-1,paid\n",
+    )
     assert run_cli("ingest", tmp_path / "orders.csv", "-w", url)[0] == 0
     return url
 
@@ -46,8 +49,9 @@ def test_quarantine_export_csv(loaded, run_cli, tmp_path):
 
 
 def test_quarantine_export_in_english(loaded, run_cli, tmp_path):
-    code, out, _ = run_cli("quarantine", "export", tmp_path / "bad.csv", "-w", loaded,
-                           "--lang", "en")
+    code, out, _ = run_cli(
+        "quarantine", "export", tmp_path / "bad.csv", "-w", loaded, "--lang", "en"
+    )
     assert code == 0 and "1 record(s)" in out
     row = pacsv.read_csv(tmp_path / "bad.csv").to_pylist()[0]
     assert row["quarantine_reason"] == "amount_cny: below the minimum 0: '-1'"
@@ -83,11 +87,18 @@ def test_a_fixed_file_loaded_again_resolves_its_earlier_records(tmp_path, run_cl
 
 def test_a_repaired_export_of_two_tables_goes_to_each(tmp_path, run_cli):
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
-    write(tmp_path / "in" / "orders.csv", "order_id,user_id,ts,category,amount_cny,status\n"
-          + "".join(f"o{i},u1,2025-03-01,drug,1,paid\n" for i in range(30))
-          + "ox,u1,2025-03-01,drug,-1,paid\n")
-    write(tmp_path / "in" / "patients.csv", "user_id,registered_at,sex\n"
-          + "".join(f"u{i},2025-01-01,F\n" for i in range(30)) + "uy,2025-01-01,Q\n")
+    write(
+        tmp_path / "in" / "orders.csv",
+        "order_id,user_id,ts,category,amount_cny,status\n"
+        + "".join(f"o{i},u1,2025-03-01,drug,1,paid\n" for i in range(30))
+        + "ox,u1,2025-03-01,drug,-1,paid\n",
+    )
+    write(
+        tmp_path / "in" / "patients.csv",
+        "user_id,registered_at,sex\n"
+        + "".join(f"u{i},2025-01-01,F\n" for i in range(30))
+        + "uy,2025-01-01,Q\n",
+    )
     assert run_cli("ingest", tmp_path / "in", "-w", url)[0] == 0
     run_cli("quarantine", "export", tmp_path / "fix.parquet", "-w", url)
     import pyarrow.parquet as pq
@@ -106,27 +117,37 @@ def test_a_repaired_export_of_two_tables_goes_to_each(tmp_path, run_cli):
 
 
 def test_sql_reads(loaded, run_cli):
-    code, out, _ = run_cli("sql", "SELECT user_id, count(*) AS n FROM orders GROUP BY 1 "
-                           "ORDER BY 1", "-w", loaded, "--json")
+    code, out, _ = run_cli(
+        "sql",
+        "SELECT user_id, count(*) AS n FROM orders GROUP BY 1 ORDER BY 1",
+        "-w",
+        loaded,
+        "--json",
+    )
     assert code == 0
     assert json.loads(out) == [{"user_id": f"u{i}", "n": 10} for i in range(4)]
 
 
-@pytest.mark.parametrize(("query", "message"), [
-    ("DROP TABLE orders", "only SELECT queries are allowed here, not DROP"),
-    ("SELECT 1; DELETE FROM orders", "exactly one statement"),
-    ("SELECT * FROM read_csv('/etc/passwd')", "read_csv() reads files"),
-    ("SELEC * FROM orders", "SQL does not parse"),
-    ("SELECT nope FROM orders", "query failed"),
-])
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("DROP TABLE orders", "only SELECT queries are allowed here, not DROP"),
+        ("SELECT 1; DELETE FROM orders", "exactly one statement"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "read_csv() reads files"),
+        ("SELEC * FROM orders", "SQL does not parse"),
+        ("SELECT nope FROM orders", "query failed"),
+    ],
+)
 def test_sql_refuses_anything_but_reading(loaded, run_cli, query, message):
     code, _, err = run_cli("sql", query, "-w", loaded)
     assert code == 2 and message in err
     assert json.loads(run_cli("tables", "-w", loaded, "--json")[1])["orders"] == 40
 
 
-@pytest.mark.parametrize("command", [("tables",), ("quarantine", "list"),
-                                     ("quarantine", "export", "out.csv"), ("sql", "SELECT 1")])
+@pytest.mark.parametrize(
+    "command",
+    [("tables",), ("quarantine", "list"), ("quarantine", "export", "out.csv"), ("sql", "SELECT 1")],
+)
 def test_read_only_commands_do_not_create_a_missing_warehouse(tmp_path, run_cli, command):
     missing = tmp_path / "typo" / "w.duckdb"
     code, _, err = run_cli(*command, "-w", f"duckdb:///{missing}")

@@ -26,8 +26,11 @@ HEAD = "event_id,user_id,ts,name,properties\n"
 
 
 def events(path: Path, ids: range) -> Path:
-    return write(path, HEAD + "".join(f"e{i},u{i % 50},2025-01-{i % 28 + 1:02d} 08:00:00,"
-                                      f"app_open,{{}}\n" for i in ids))
+    return write(
+        path,
+        HEAD
+        + "".join(f"e{i},u{i % 50},2025-01-{i % 28 + 1:02d} 08:00:00,app_open,{{}}\n" for i in ids),
+    )
 
 
 def start(url: str, path: Path, *extra: str, home: Path) -> subprocess.Popen:
@@ -38,9 +41,24 @@ def start(url: str, path: Path, *extra: str, home: Path) -> subprocess.Popen:
         migrate(engine)
         engine.dispose()
     env = {**os.environ, "CAREOPS_CONFIG": "", "CAREOPS_STATE": f"sqlite:///{home / 's.db'}"}
-    return subprocess.Popen([sys.executable, "-m", "careops", "ingest", str(path), "-w", url,
-                             "--kind", "events", "--json", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "careops",
+            "ingest",
+            str(path),
+            "-w",
+            url,
+            "--kind",
+            "events",
+            "--json",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
 
 
 def finish(proc: subprocess.Popen) -> tuple[int, dict, str]:
@@ -50,9 +68,11 @@ def finish(proc: subprocess.Popen) -> tuple[int, dict, str]:
 
 def waiting(admin, database: str) -> int:
     """How many sessions of `database` wait for a lock."""
-    return admin.execute("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a "
-                         "ON a.pid = l.pid WHERE NOT l.granted AND a.datname = %s",
-                         (database,)).fetchone()[0]
+    return admin.execute(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a "
+        "ON a.pid = l.pid WHERE NOT l.granted AND a.datname = %s",
+        (database,),
+    ).fetchone()[0]
 
 
 def held_open(url: str, procs: list[subprocess.Popen]) -> None:
@@ -60,8 +80,10 @@ def held_open(url: str, procs: list[subprocess.Popen]) -> None:
     import psycopg
 
     database = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin, \
-            psycopg.connect(url) as gate:
+    with (
+        psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin,
+        psycopg.connect(url) as gate,
+    ):
         gate.execute("LOCK TABLE events IN EXCLUSIVE MODE")
         deadline = time.monotonic() + 120
         while waiting(admin, database) < len(procs):
@@ -111,11 +133,11 @@ def test_two_overlapping_files_at_once_store_each_row_once(pg_url, tmp_path):
     assert [code for code, _, _ in results] == [0, 0], results
     assert counts(pg_url) == (9000, 9000)
     tables = [r["tables"]["events"] for _, r, _ in results]
-    assert sum(t["loaded"] for t in tables) == 9000          # what was actually inserted
-    assert sum(t["duplicates"] for t in tables) == 3000      # the overlap, counted once
+    assert sum(t["loaded"] for t in tables) == 9000  # what was actually inserted
+    assert sum(t["duplicates"] for t in tables) == 3000  # the overlap, counted once
     with warehouse(pg_url, read_only=True) as con:
         loads = con.table("_loads").to_pyarrow().to_pylist()
-        assert sum(r["loaded"] for r in loads) == 9000       # the ledger agrees
+        assert sum(r["loaded"] for r in loads) == 9000  # the ledger agrees
 
 
 @pytest.mark.postgres
@@ -123,11 +145,13 @@ def test_the_key_is_a_constraint_on_postgres(pg_url):
     import psycopg
 
     with psycopg.connect(pg_url) as raw:
-        raw.execute("INSERT INTO events (event_id, user_id, ts, name) "
-                    "VALUES ('x', 'u', now(), 'app_open')")
+        raw.execute(
+            "INSERT INTO events (event_id, user_id, ts, name) VALUES ('x', 'u', now(), 'app_open')"
+        )
         with pytest.raises(psycopg.errors.UniqueViolation):
-            raw.execute("INSERT INTO events (event_id, user_id, ts, name) "
-                        "VALUES ('x', 'u', now(), 'share')")
+            raw.execute(
+                "INSERT INTO events (event_id, user_id, ts, name) VALUES ('x', 'u', now(), 'share')"
+            )
 
 
 @pytest.mark.postgres
@@ -138,9 +162,11 @@ def test_an_older_warehouse_gets_its_keys_or_is_told_of_its_duplicates(pg_url, r
         for table in ("events", "orders"):
             raw.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{table}_key"')
         raw.execute("ALTER TABLE events DROP COLUMN _load_id")
-        raw.execute("INSERT INTO orders (order_id, user_id, ts, category, amount_cny, status) "
-                    "VALUES ('o1', 'u1', now(), 'drug', 1, 'paid'), "
-                    "('o1', 'u1', now(), 'drug', 1, 'paid')")
+        raw.execute(
+            "INSERT INTO orders (order_id, user_id, ts, category, amount_cny, status) "
+            "VALUES ('o1', 'u1', now(), 'drug', 1, 'paid'), "
+            "('o1', 'u1', now(), 'drug', 1, 'paid')"
+        )
     code, _, err = run_cli("init", "-w", pg_url)
     assert code == 3
     assert "table orders already holds duplicate keys" in err and "HAVING count(*) > 1" in err
@@ -148,11 +174,15 @@ def test_an_older_warehouse_gets_its_keys_or_is_told_of_its_duplicates(pg_url, r
         raw.execute("DELETE FROM orders")
         code, _, err = run_cli("init", "-w", pg_url)
         assert code == 0, err
-        keys = raw.execute("SELECT conrelid::regclass::text FROM pg_constraint WHERE contype = "
-                           "'p' AND conname IN ('events_key', 'orders_key')").fetchall()
+        keys = raw.execute(
+            "SELECT conrelid::regclass::text FROM pg_constraint WHERE contype = "
+            "'p' AND conname IN ('events_key', 'orders_key')"
+        ).fetchall()
         assert sorted(k for (k,) in keys) == ["events", "orders"]
-        assert raw.execute("SELECT count(*) FROM information_schema.columns WHERE "
-                           "table_name = 'events' AND column_name = '_load_id'").fetchone()[0]
+        assert raw.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE "
+            "table_name = 'events' AND column_name = '_load_id'"
+        ).fetchone()[0]
 
 
 def test_a_second_duckdb_writer_is_told_and_can_wait(tmp_path):
@@ -189,20 +219,41 @@ def test_two_duckdb_loads_at_once_one_loads_the_other_waits(tmp_path):
     assert counts(url) == (2000, 2000)
 
 
-@pytest.mark.parametrize("kind", [
-    pytest.param("duckdb", marks=pytest.mark.xfail(
-        strict=True, reason="never: one writer per DuckDB file and the loader's anti-join is "
-        "exact; a PRIMARY KEY index made the load 3-4x slower (see the report / bench)")),
-    pytest.param("postgres", marks=pytest.mark.postgres),
-    pytest.param("spark", marks=[pytest.mark.spark, pytest.mark.xfail(
-        strict=True, reason="notyet: Spark tables have no key constraints")]),
-])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param(
+            "duckdb",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="never: one writer per DuckDB file and the loader's anti-join is "
+                "exact; a PRIMARY KEY index made the load 3-4x slower (see the report / bench)",
+            ),
+        ),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param(
+            "spark",
+            marks=[
+                pytest.mark.spark,
+                pytest.mark.xfail(
+                    strict=True, reason="notyet: Spark tables have no key constraints"
+                ),
+            ],
+        ),
+    ],
+)
 def test_the_warehouse_itself_refuses_a_second_row_with_a_key(kind, make_warehouse):
     import pyarrow as pa
 
     con = make_warehouse(kind)
-    row = pa.table({"event_id": ["x"], "user_id": ["u"], "name": ["app_open"],
-                    "ts": pa.array([0], pa.timestamp("us", tz="UTC"))})
+    row = pa.table(
+        {
+            "event_id": ["x"],
+            "user_id": ["u"],
+            "name": ["app_open"],
+            "ts": pa.array([0], pa.timestamp("us", tz="UTC")),
+        }
+    )
     con.insert("events", row)
     with pytest.raises(Exception, match=r"(?i)duplicate|unique|constraint"):
         con.insert("events", row)

@@ -18,10 +18,17 @@ def test_synthea_bundle_loads_into_the_warehouse(ingest_json) -> None:
     [file] = report["files"]
     assert file["status"] == "loaded"
     assert {t: c["loaded"] for t, c in file["tables"].items()} == {
-        "patients": 1, "observations": 3, "conditions": 2, "encounters": 2, "prescriptions": 1}
+        "patients": 1,
+        "observations": 3,
+        "conditions": 2,
+        "encounters": 2,
+        "prescriptions": 1,
+    }
     assert all(c["quarantined"] == 0 and c["flagged"] == 0 for c in file["tables"].values())
-    assert file["warnings"] == ["not mapped: Claim × 1, ExplanationOfBenefit × 1, "
-                                "Immunization × 1, Observation (non-numeric) × 1, Procedure × 1"]
+    assert file["warnings"] == [
+        "not mapped: Claim × 1, ExplanationOfBenefit × 1, "
+        "Immunization × 1, Observation (non-numeric) × 1, Procedure × 1"
+    ]
     con = connect(ingest_json.url)
     [patient] = con.table("patients").to_pyarrow().to_pylist()
     # the first Encounter, 2015-03-02T09:12:44+08:00, stored in UTC
@@ -35,26 +42,58 @@ def test_synthea_bundle_loads_into_the_warehouse(ingest_json) -> None:
 
 
 def test_door_rejects_reach_the_quarantine(tmp_path: Path, ingest_json) -> None:
-    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
-        {"resource": {"resourceType": "Patient", "id": "p-1",
-                      "meta": {"lastUpdated": "2024-01-01T00:00:00Z"}}},
-        *({"resource": {"resourceType": "Observation", "id": f"w{i}", "status": "final",
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {
+                "resource": {
+                    "resourceType": "Patient",
+                    "id": "p-1",
+                    "meta": {"lastUpdated": "2024-01-01T00:00:00Z"},
+                }
+            },
+            *(
+                {
+                    "resource": {
+                        "resourceType": "Observation",
+                        "id": f"w{i}",
+                        "status": "final",
                         "subject": {"reference": "Patient/p-1"},
                         "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
                         "effectiveDateTime": f"2024-01-{i + 1:02d}T08:00:00+08:00",
-                        "valueQuantity": {"value": 60 + i, "unit": "kg"}}} for i in range(25)),
-        {"resource": {"resourceType": "Observation", "id": "orphan", "status": "final",
-                      "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
-                      "valueQuantity": {"value": 70, "unit": "kg"}}}]}
+                        "valueQuantity": {"value": 60 + i, "unit": "kg"},
+                    }
+                }
+                for i in range(25)
+            ),
+            {
+                "resource": {
+                    "resourceType": "Observation",
+                    "id": "orphan",
+                    "status": "final",
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+                    "valueQuantity": {"value": 70, "unit": "kg"},
+                }
+            },
+        ],
+    }
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(bundle), encoding="utf-8")
     code, report = ingest_json(path)  # --kind auto recognises FHIR
     assert code == 0
     assert report["files"][0]["tables"]["observations"] == {
-        "loaded": 25, "duplicates": 0, "quarantined": 1, "flagged": 0}
+        "loaded": 25,
+        "duplicates": 0,
+        "quarantined": 1,
+        "flagged": 0,
+    }
     [q] = connect(ingest_json.url).table("quarantine").to_pyarrow().to_pylist()
-    assert (q["record"], q["field"], q["table_name"]) == ("Observation/orphan", "subject",
-                                                          "observations")
+    assert (q["record"], q["field"], q["table_name"]) == (
+        "Observation/orphan",
+        "subject",
+        "observations",
+    )
     assert json.loads(q["raw"])["id"] == "orphan"
 
 

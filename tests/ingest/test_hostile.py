@@ -15,8 +15,10 @@ from careops.privacy.contacts import ContactsKey
 from careops.warehouse import connect
 from tests.ingest.conftest import write
 
-ORDER = ('{"order_id":"o%d","user_id":"u1","ts":"2025-01-01 08:00:00","category":"drug",'
-         '"sku":"s","amount_cny":"1","status":"paid"%s}')
+ORDER = (
+    '{"order_id":"o%d","user_id":"u1","ts":"2025-01-01 08:00:00","category":"drug",'
+    '"sku":"s","amount_cny":"1","status":"paid"%s}'
+)
 SYNTHEA = Path(__file__).parents[1] / "data" / "fhir" / "synthea_transaction.json"
 PATIENTS_HEAD = "user_id,registered_at,birth_date,sex,region,city\n"
 
@@ -30,6 +32,7 @@ def rows(url: str, sql_table: str) -> list[dict]:
 
 
 # --- 1. deep nesting ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("depth", [100, 50_000])
 def test_deep_json_lines_record_is_quarantined_and_the_rest_loads(tmp_path, ingest_json, depth):
@@ -54,9 +57,11 @@ def test_deep_fhir_bundle_entry_is_quarantined_and_the_rest_loads(tmp_path, inge
     bundle = json.loads(SYNTHEA.read_text())
     n = len(bundle["entry"])
     bundle["entry"].insert(3, "@@")
-    text = json.dumps(bundle).replace('"@@"', '{"fullUrl":"urn:uuid:d","resource":{'
-                                      '"resourceType":"Observation","id":"d","extension":['
-                                      + deep(20_000) + "]}}")
+    text = json.dumps(bundle).replace(
+        '"@@"',
+        '{"fullUrl":"urn:uuid:d","resource":{'
+        '"resourceType":"Observation","id":"d","extension":[' + deep(20_000) + "]}}",
+    )
     write(tmp_path / "bundle.json", text)
     code, report = ingest_json(tmp_path / "bundle.json", "--max-bad-ratio", "0.5")
     assert code == 0, report
@@ -79,6 +84,7 @@ def test_deep_fhir_ndjson_line(tmp_path, ingest_json):
 
 # --- 2. mixed encodings ------------------------------------------------------------------------
 
+
 def mixed_patients(main: str, other: str, n: int = 40, bad: tuple[int, ...] = (5, 17)) -> bytes:
     out = [PATIENTS_HEAD.encode(main)]
     for i in range(n):
@@ -91,13 +97,16 @@ def test_utf8_file_with_some_gbk_rows(tmp_path, ingest_json):
     (tmp_path / "patients.csv").write_bytes(mixed_patients("utf-8", "gbk"))
     code, report = ingest_json(tmp_path / "patients.csv")
     assert code == 0, report
-    assert report["tables"]["patients"] == {"loaded": 38, "duplicates": 0, "quarantined": 2,
-                                            "flagged": 0}
+    assert report["tables"]["patients"] == {
+        "loaded": 38,
+        "duplicates": 0,
+        "quarantined": 2,
+        "flagged": 0,
+    }
     assert any("2 line(s) not readable as utf-8" in w for w in report["files"][0]["warnings"])
     cities = {r["city"] for r in rows(ingest_json.url, "patients")}
     assert cities == {f"深圳{i}" for i in range(40) if i not in (5, 17)}  # no mojibake
-    assert sorted(q["record"] for q in rows(ingest_json.url, "quarantine")) == ["row 19",
-                                                                               "row 7"]
+    assert sorted(q["record"] for q in rows(ingest_json.url, "quarantine")) == ["row 19", "row 7"]
 
 
 def test_gbk_file_with_some_utf8_rows(tmp_path, ingest_json):
@@ -106,7 +115,8 @@ def test_gbk_file_with_some_utf8_rows(tmp_path, ingest_json):
     assert code == 0, report
     assert report["tables"]["patients"]["loaded"] == 38
     assert {r["city"] for r in rows(ingest_json.url, "patients")} == {
-        f"深圳{i}" for i in range(40) if i not in (5, 17)}
+        f"深圳{i}" for i in range(40) if i not in (5, 17)
+    }
     reasons = [q["reason"] for q in rows(ingest_json.url, "quarantine")]
     assert len(reasons) == 2 and all("UTF-8 text in a gb18030 file" in r for r in reasons)
 
@@ -124,9 +134,11 @@ def test_unlikely_characters_quarantine_the_row(tmp_path, ingest_json, odd):
 
 # --- 3. direct identifiers ---------------------------------------------------------------------
 
-HIS = ("user_id,registered_at,sex,姓名,手机号,身份证号,备用电话,备注\n"
-       "u1,2024-01-02,M,张三,13812345678,11010519491231002X,13900000001,复诊\n"
-       "u2,2024-01-03,F,李四,13987654321,440524188001010014,13900000002,\n")
+HIS = (
+    "user_id,registered_at,sex,姓名,手机号,身份证号,备用电话,备注\n"
+    "u1,2024-01-02,M,张三,13812345678,11010519491231002X,13900000001,复诊\n"
+    "u2,2024-01-03,F,李四,13987654321,440524188001010014,13900000002,\n"
+)
 
 
 def test_identifiers_are_dropped_without_a_key(tmp_path, ingest_json):
@@ -155,9 +167,11 @@ def test_identifiers_are_sealed_into_contacts_with_a_key(tmp_path, ingest_json, 
     assert [key.open("name", r["name"]) for r in contacts] == ["张三", "李四"]
     assert key.open("phone", contacts[0]["phone"]) == "13812345678"
     assert key.open("id_number", contacts[1]["id_number"]) == "440524188001010014"
-    everything = json.dumps([rows(ingest_json.url, t) for t in
-                             ("contacts", "ingest_extras", "patients", "quarantine")],
-                            ensure_ascii=False, default=str)
+    everything = json.dumps(
+        [rows(ingest_json.url, t) for t in ("contacts", "ingest_extras", "patients", "quarantine")],
+        ensure_ascii=False,
+        default=str,
+    )
     for plain in ("张三", "13812345678", "11010519491231002X"):
         assert plain not in everything
 
@@ -165,10 +179,12 @@ def test_identifiers_are_sealed_into_contacts_with_a_key(tmp_path, ingest_json, 
 def test_mapping_declares_identifiers(tmp_path, ingest_json, monkeypatch):
     monkeypatch.setenv("CAREOPS_PRIVACY__CONTACTS_KEY", base64.b64encode(os.urandom(32)).decode())
     get_settings.cache_clear()
-    write(tmp_path / "patients.csv", "pid,registered_at,sex,who,wx\n"
-          "u1,2024-01-02,M,王五,oXYZ123\n")
-    write(tmp_path / "map.yaml", "table: patients\ncolumns: {pid: user_id, wx: "
-          "contacts.wechat_openid}\nidentifiers: {who: name}\n")
+    write(tmp_path / "patients.csv", "pid,registered_at,sex,who,wx\nu1,2024-01-02,M,王五,oXYZ123\n")
+    write(
+        tmp_path / "map.yaml",
+        "table: patients\ncolumns: {pid: user_id, wx: "
+        "contacts.wechat_openid}\nidentifiers: {who: name}\n",
+    )
     code, report = ingest_json(tmp_path / "patients.csv", "--mapping", tmp_path / "map.yaml")
     assert code == 0, report
     (c,) = rows(ingest_json.url, "contacts")
@@ -186,12 +202,18 @@ def test_rejected_rows_do_not_keep_identifiers_in_quarantine(tmp_path, ingest_js
 
 # --- 4. mapping mistakes, huge raw records ------------------------------------------------------
 
+
 def test_two_columns_to_one_target_names_both(tmp_path, run_cli):
     write(tmp_path / "map.yaml", "table: patients\ncolumns: {患者ID: user_id, 病人ID: user_id}\n")
     write(tmp_path / "patients.csv", "患者ID,病人ID\nu1,u1\n")
-    code, _out, err = run_cli("ingest", tmp_path / "patients.csv", "--mapping",
-                             tmp_path / "map.yaml", "--warehouse",
-                             f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    code, _out, err = run_cli(
+        "ingest",
+        tmp_path / "patients.csv",
+        "--mapping",
+        tmp_path / "map.yaml",
+        "--warehouse",
+        f"duckdb:///{tmp_path / 'wh.duckdb'}",
+    )
     assert code == 2 and "Traceback" not in err
     assert "'患者ID' and '病人ID' both map to 'user_id'" in err
 
@@ -199,9 +221,14 @@ def test_two_columns_to_one_target_names_both(tmp_path, run_cli):
 def test_renaming_onto_an_existing_column_names_both(tmp_path, run_cli):
     write(tmp_path / "map.yaml", "table: patients\ncolumns: {患者ID: user_id}\n")
     write(tmp_path / "patients.csv", "患者ID,user_id,registered_at\nu1,u1,2024-01-02\n")
-    code, _out, err = run_cli("ingest", tmp_path / "patients.csv", "--mapping",
-                             tmp_path / "map.yaml", "--warehouse",
-                             f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    code, _out, err = run_cli(
+        "ingest",
+        tmp_path / "patients.csv",
+        "--mapping",
+        tmp_path / "map.yaml",
+        "--warehouse",
+        f"duckdb:///{tmp_path / 'wh.duckdb'}",
+    )
     assert code == 2 and "Traceback" not in err
     assert "'user_id' and '患者ID'" in err or "'患者ID' and 'user_id'" in err
 
@@ -216,8 +243,10 @@ def test_a_typo_in_a_target_names_the_closest_column(tmp_path, run_cli):
 def test_huge_bad_record_is_kept_capped(tmp_path, ingest_json):
     huge = "x" * 300_000
     lines = [ORDER % (i, "") for i in range(40)]
-    lines.append('{"order_id":"big","user_id":"u1","ts":"not a time","category":"drug",'
-                 f'"sku":"{huge}","amount_cny":"1","status":"paid"}}')
+    lines.append(
+        '{"order_id":"big","user_id":"u1","ts":"not a time","category":"drug",'
+        f'"sku":"{huge}","amount_cny":"1","status":"paid"}}'
+    )
     write(tmp_path / "orders.jsonl", "\n".join(lines) + "\n")
     code, report = ingest_json(tmp_path / "orders.jsonl")
     assert code == 0 and report["tables"]["orders"]["loaded"] == 40
@@ -231,8 +260,10 @@ def test_one_wide_line_does_not_widen_every_other_row(tmp_path, ingest_json):
     every quarantined row. That line is quarantined now; a moderately wide one still loads."""
     wide = ",".join(f'"k{i}":"v"' for i in range(5000))
     some = ",".join(f'"s{i}":"v"' for i in range(50))
-    lines = [ORDER % (i, "") for i in range(50)] + [ORDER % (99, "," + wide),
-                                                    ORDER % (98, "," + some)]
+    lines = [ORDER % (i, "") for i in range(50)] + [
+        ORDER % (99, "," + wide),
+        ORDER % (98, "," + some),
+    ]
     lines.append(ORDER.replace('"amount_cny":"1"', '"amount_cny":"x"') % (100, ""))
     write(tmp_path / "orders.jsonl", "\n".join(lines) + "\n")
     code, _ = ingest_json(tmp_path / "orders.jsonl")
@@ -246,19 +277,25 @@ def test_one_wide_line_does_not_widen_every_other_row(tmp_path, ingest_json):
 
 # --- 5. folders -------------------------------------------------------------------------------
 
+
 def test_folder_below_a_hidden_folder_loads(tmp_path, ingest_json):
-    write(tmp_path / ".cache" / "exports" / "patients.csv",
-          PATIENTS_HEAD + "u1,2024-12-01,1980-02-03,M,广东,深圳\n")
+    write(
+        tmp_path / ".cache" / "exports" / "patients.csv",
+        PATIENTS_HEAD + "u1,2024-12-01,1980-02-03,M,广东,深圳\n",
+    )
     write(tmp_path / ".cache" / "exports" / ".partial" / "orders.csv", "junk")
     code, report = ingest_json(tmp_path / ".cache" / "exports")
     assert code == 0 and report["tables"]["patients"]["loaded"] == 1
     assert len(report["files"]) == 1
 
 
-@pytest.mark.parametrize(("files", "expect"), [
-    ((), "the folder is empty"),
-    ((".a.csv", ".git/config"), "found 2 file(s), all hidden: .a.csv, .git/config"),
-])
+@pytest.mark.parametrize(
+    ("files", "expect"),
+    [
+        ((), "the folder is empty"),
+        ((".a.csv", ".git/config"), "found 2 file(s), all hidden: .a.csv, .git/config"),
+    ],
+)
 def test_empty_folder_says_what_it_found(tmp_path, run_cli, files, expect):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -274,7 +311,8 @@ def test_gbk_row_past_the_sniffed_megabyte(tmp_path, ingest_json):
     and quarantined, the file is not declared unreadable."""
     good = "".join(f"u{i},2024-12-01,1980-02-03,M,广东,深圳\n" for i in range(30_000))
     data = (PATIENTS_HEAD + good).encode() + "u_gbk,2024-12-01,1980-02-03,M,广东,深圳\n".encode(
-        "gbk")
+        "gbk"
+    )
     assert len(data) > (1 << 20)
     (tmp_path / "patients.csv").write_bytes(data)
     code, report = ingest_json(tmp_path / "patients.csv")
@@ -284,8 +322,14 @@ def test_gbk_row_past_the_sniffed_megabyte(tmp_path, ingest_json):
     assert q["record"] == "row 30002" and "not valid utf-8" in q["reason"]
 
 
-@pytest.mark.parametrize("kind", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres),
-                                  pytest.param("spark", marks=pytest.mark.spark)])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "duckdb",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("spark", marks=pytest.mark.spark),
+    ],
+)
 def test_contacts_are_sealed_on_each_backend(kind, make_warehouse, tmp_path, monkeypatch):
     from careops.ingest.pipeline import ingest_paths
 
@@ -297,12 +341,10 @@ def test_contacts_are_sealed_on_each_backend(kind, make_warehouse, tmp_path, mon
     assert ingest_paths(con, [path], settings=get_settings()).exit_code == 0
     key = ContactsKey(secret)
     contacts = con.table("contacts").to_pyarrow().to_pylist()
-    assert sorted(key.open("phone", c["phone"]) for c in contacts) == ["13812345678",
-                                                                     "13987654321"]
+    assert sorted(key.open("phone", c["phone"]) for c in contacts) == ["13812345678", "13987654321"]
     if kind == "spark":
         return
     write(tmp_path / "patients.csv", HIS.replace("13812345678", "13811112222"))
     assert ingest_paths(con, [path], settings=get_settings(), replace=True).exit_code == 0
     contacts = con.table("contacts").to_pyarrow().to_pylist()
-    assert sorted(key.open("phone", c["phone"]) for c in contacts) == ["13811112222",
-                                                                     "13987654321"]
+    assert sorted(key.open("phone", c["phone"]) for c in contacts) == ["13811112222", "13987654321"]

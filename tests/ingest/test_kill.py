@@ -24,22 +24,29 @@ def big_events(tmp_path_factory):
     path = tmp_path_factory.mktemp("kill") / "events.parquet"
     base = np.datetime64("2025-01-01T00:00:00", "us")
     ts = base + rng.integers(0, 300 * 86_400_000_000, N).astype("timedelta64[us]")
-    table = pa.table({
-        "event_id": pa.array([f"e{i}" for i in range(N)]),
-        "user_id": pa.array([f"u{i}" for i in rng.integers(0, 50_000, N)]),
-        "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
-        "name": pa.array(np.array(["app_open", "search", "view_content"])[rng.integers(0, 3, N)]),
-        "properties": pa.array(['{"topic": "高血压"}'] * N),
-    })
+    table = pa.table(
+        {
+            "event_id": pa.array([f"e{i}" for i in range(N)]),
+            "user_id": pa.array([f"u{i}" for i in rng.integers(0, 50_000, N)]),
+            "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+            "name": pa.array(
+                np.array(["app_open", "search", "view_content"])[rng.integers(0, 3, N)]
+            ),
+            "properties": pa.array(['{"topic": "高血压"}'] * N),
+        }
+    )
     pq.write_table(table, path)
     return path
 
 
 def _ingest(url: str, path) -> subprocess.Popen:
     env = {**os.environ, "CAREOPS_CONFIG": ""}
-    return subprocess.Popen([sys.executable, "-m", "careops", "ingest", str(path), "-w", url,
-                             "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "careops", "ingest", str(path), "-w", url, "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
 
 
 def _count(url: str) -> int:

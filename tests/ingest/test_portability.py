@@ -13,18 +13,21 @@ from tests.ingest.conftest import write
 
 FILES = {
     "patients.csv": "user_id,registered_at,birth_date,sex,region,city\n"
-                    "u1,2024-12-01 09:00:00,1980-02-03,M,广东,深圳\n"
-                    "u2,2024-12-02T10:00:00+08:00,1990-05-06,F,北京,北京\n"
-                    "u3,2024-12-03,2019-01-01,U,上海,上海\n",
+    "u1,2024-12-01 09:00:00,1980-02-03,M,广东,深圳\n"
+    "u2,2024-12-02T10:00:00+08:00,1990-05-06,F,北京,北京\n"
+    "u3,2024-12-03,2019-01-01,U,上海,上海\n",
     "orders.csv": "order_id,user_id,ts,category,sku,amount_cny,status\n"
-                  + "".join(f"o{i},u{i % 3 + 1},2025-01-{i % 28 + 1:02d} 0{i % 9}:00:00,"
-                            f"{['drug', 'consultation', 'package'][i % 3]},S{i},{10 + i * 7.5},"
-                            f"{'paid' if i % 5 else 'refunded'}\n" for i in range(60))
-                  + "o0,u1,2025-01-01 00:00:00,drug,S0,10.0,refunded\n",   # exact duplicate
+    + "".join(
+        f"o{i},u{i % 3 + 1},2025-01-{i % 28 + 1:02d} 0{i % 9}:00:00,"
+        f"{['drug', 'consultation', 'package'][i % 3]},S{i},{10 + i * 7.5},"
+        f"{'paid' if i % 5 else 'refunded'}\n"
+        for i in range(60)
+    )
+    + "o0,u1,2025-01-01 00:00:00,drug,S0,10.0,refunded\n",  # exact duplicate
     "observations.csv": "observation_id,user_id,ts,code,value,unit\n"
-                        "b1,u1,2025-01-02 07:00,8480-6,150,mmHg\n"
-                        "b2,u1,2025-01-02 07:00,8462-4,95,mmHg\n"
-                        "g1,u2,2025-01-03 07:00,2339-0,252.2,mg/dL\n",
+    "b1,u1,2025-01-02 07:00,8480-6,150,mmHg\n"
+    "b2,u1,2025-01-02 07:00,8462-4,95,mmHg\n"
+    "g1,u2,2025-01-03 07:00,2339-0,252.2,mg/dL\n",
 }
 
 
@@ -32,14 +35,21 @@ def _reference_queries(con) -> dict:
     orders = con.table("orders")
     obs = con.table("observations")
     paid = orders.filter(orders.status == "paid")
-    revenue = (paid.group_by("user_id").agg(revenue=paid.amount_cny.sum(), n=paid.count())
-               .order_by("user_id"))
+    revenue = (
+        paid.group_by("user_id")
+        .agg(revenue=paid.amount_cny.sum(), n=paid.count())
+        .order_by("user_id")
+    )
     return {
         "patients": con.table("patients").count().execute(),
-        "revenue": [(r["user_id"], round(r["revenue"], 6), r["n"])
-                    for r in revenue.to_pyarrow().to_pylist()],
-        "by_day": orders.group_by(day=orders.ts.date()).agg(n=orders.count())
-                        .order_by("day").to_pyarrow().to_pylist(),
+        "revenue": [
+            (r["user_id"], round(r["revenue"], 6), r["n"]) for r in revenue.to_pyarrow().to_pylist()
+        ],
+        "by_day": orders.group_by(day=orders.ts.date())
+        .agg(n=orders.count())
+        .order_by("day")
+        .to_pyarrow()
+        .to_pylist(),
         "first_ts": orders.ts.min().execute(),
         "glucose": round(obs.filter(obs.code == "2339-0").value.max().execute(), 6),
         "units": sorted(obs.unit.execute().tolist()),
@@ -51,8 +61,11 @@ def _normalise(value):
     if hasattr(value, "to_pydatetime"):
         value = value.to_pydatetime()
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None) if value.tzinfo is None else \
-            value.astimezone(dt.UTC).replace(tzinfo=None)
+        return (
+            value.replace(tzinfo=None)
+            if value.tzinfo is None
+            else value.astimezone(dt.UTC).replace(tzinfo=None)
+        )
     return value
 
 
@@ -74,8 +87,13 @@ def duckdb_result(files, tmp_path_factory):
     return report.to_json()["tables"], _reference_queries(con)
 
 
-@pytest.mark.parametrize("kind", [pytest.param("postgres", marks=pytest.mark.postgres),
-                                  pytest.param("spark", marks=pytest.mark.spark)])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("spark", marks=pytest.mark.spark),
+    ],
+)
 def test_same_results_as_duckdb(kind, files, duckdb_result, make_warehouse):
     con = make_warehouse(kind)
     report = ingest_paths(con, [files], settings=get_settings())
@@ -96,11 +114,17 @@ def test_duckdb_reference_values(duckdb_result):
     assert tables["orders"] == {"loaded": 60, "duplicates": 1, "quarantined": 0, "flagged": 0}
     assert ref["glucose"] == pytest.approx(252.2 / 18.016)
     assert ref["units"] == ["mm[Hg]", "mm[Hg]", "mmol/L"]
-    assert _normalise(ref["first_ts"]) == dt.datetime(2024, 12, 31, 16, 0)   # 00:00 +08:00
+    assert _normalise(ref["first_ts"]) == dt.datetime(2024, 12, 31, 16, 0)  # 00:00 +08:00
 
 
-@pytest.mark.parametrize("kind", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres),
-                                  pytest.param("spark", marks=pytest.mark.spark)])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "duckdb",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("spark", marks=pytest.mark.spark),
+    ],
+)
 def test_replace_and_resolved_quarantine_on_each_backend(kind, make_warehouse, tmp_path):
     from careops.errors import InputError
     from careops.ingest.quarantine import read_quarantine

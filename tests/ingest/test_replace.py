@@ -12,8 +12,10 @@ from careops.warehouse import connect
 from tests.ingest.conftest import write
 
 PATIENTS = "患者ID,注册时间,性别,备注\nP1,2024-01-02,男,a\nP2,2024-01-03,女,b\n"
-WRONG = "table: patients\ncolumns: {患者ID: user_id, 注册时间: registered_at, 性别: sex}\n" \
-        "values: {sex: {男: F, 女: M}}\n"
+WRONG = (
+    "table: patients\ncolumns: {患者ID: user_id, 注册时间: registered_at, 性别: sex}\n"
+    "values: {sex: {男: F, 女: M}}\n"
+)
 
 
 @pytest.fixture
@@ -22,8 +24,16 @@ def wrongly_loaded(tmp_path, run_cli):
     write(tmp_path / "患者.csv", PATIENTS)
     write(tmp_path / "wrong.yaml", WRONG)
     write(tmp_path / "right.yaml", WRONG.replace("男: F, 女: M", "男: M, 女: F"))
-    code, _, _ = run_cli("ingest", tmp_path / "患者.csv", "--mapping", tmp_path / "wrong.yaml",
-                         "-w", url, "--state", f"sqlite:///{tmp_path / 's.db'}")
+    code, _, _ = run_cli(
+        "ingest",
+        tmp_path / "患者.csv",
+        "--mapping",
+        tmp_path / "wrong.yaml",
+        "-w",
+        url,
+        "--state",
+        f"sqlite:///{tmp_path / 's.db'}",
+    )
     assert code == 0
     return tmp_path, url
 
@@ -36,10 +46,17 @@ def sexes(url: str) -> dict[str, str]:
 def test_a_wrong_mapping_is_corrected_with_replace(wrongly_loaded, run_cli):
     tmp_path, url = wrongly_loaded
     state = f"sqlite:///{tmp_path / 's.db'}"
-    args = (tmp_path / "患者.csv", "--mapping", tmp_path / "right.yaml", "-w", url,
-            "--state", state)
+    args = (
+        tmp_path / "患者.csv",
+        "--mapping",
+        tmp_path / "right.yaml",
+        "-w",
+        url,
+        "--state",
+        state,
+    )
     code, out, _ = run_cli("ingest", *args)
-    assert code == 0 and "--replace" in re.sub(r"\s+", " ", out)   # says how to correct it
+    assert code == 0 and "--replace" in re.sub(r"\s+", " ", out)  # says how to correct it
     assert sexes(url) == {"P1": "F", "P2": "M"}
     code, out, _ = run_cli("ingest", *args, "--replace", "--json")
     report = json.loads(out)
@@ -50,7 +67,7 @@ def test_a_wrong_mapping_is_corrected_with_replace(wrongly_loaded, run_cli):
     first = report["files"][0]["replaces"]
     assert len(first) == 1
     extras = con.table("ingest_extras").to_pyarrow()["load_id"].to_pylist()
-    assert extras == [report["files"][0]["load_id"]] * 2          # the earlier extras went
+    assert extras == [report["files"][0]["load_id"]] * 2  # the earlier extras went
     from careops.state import connect_state
     from careops.state.store import read_audit
 
@@ -60,17 +77,27 @@ def test_a_wrong_mapping_is_corrected_with_replace(wrongly_loaded, run_cli):
 def test_replace_is_all_or_nothing(wrongly_loaded, run_cli):
     tmp_path, url = wrongly_loaded
     write(tmp_path / "患者.csv", "患者ID,注册时间,性别\nP1,2024-01-02,男\nP2,x,女\n")
-    code, _, _ = run_cli("ingest", tmp_path / "患者.csv", "--mapping", tmp_path / "right.yaml",
-                         "-w", url, "--replace")
-    assert code == 1                                       # 1 of 2 bad: rejected whole
-    assert sexes(url) == {"P1": "F", "P2": "M"}            # nothing was removed
+    code, _, _ = run_cli(
+        "ingest",
+        tmp_path / "患者.csv",
+        "--mapping",
+        tmp_path / "right.yaml",
+        "-w",
+        url,
+        "--replace",
+    )
+    assert code == 1  # 1 of 2 bad: rejected whole
+    assert sexes(url) == {"P1": "F", "P2": "M"}  # nothing was removed
 
 
 def test_replace_needs_an_earlier_load(tmp_path, run_cli):
-    write(tmp_path / "orders.csv", "order_id,user_id,ts,category,amount_cny,status\n"
-          "o1,u1,2025-01-05,drug,3,paid\n")
-    code, _, err = run_cli("ingest", tmp_path / "orders.csv", "--replace",
-                           "-w", f"duckdb:///{tmp_path / 'w.duckdb'}")
+    write(
+        tmp_path / "orders.csv",
+        "order_id,user_id,ts,category,amount_cny,status\no1,u1,2025-01-05,drug,3,paid\n",
+    )
+    code, _, err = run_cli(
+        "ingest", tmp_path / "orders.csv", "--replace", "-w", f"duckdb:///{tmp_path / 'w.duckdb'}"
+    )
     assert code == 2 and "never loaded" in err and "without --replace" in err
 
 
@@ -87,11 +114,11 @@ def test_replace_removes_rows_the_corrected_file_no_longer_has(kind, make_wareho
     from careops.ingest.pipeline import ingest_paths
 
     con = make_warehouse(kind)
-    _orders(tmp_path / "other.csv", [9], amount=7)            # another load's row stays
+    _orders(tmp_path / "other.csv", [9], amount=7)  # another load's row stays
     path = _orders(tmp_path / "orders.csv", [1, 2, 3])
     for p in (tmp_path / "other.csv", path):
         assert ingest_paths(con, [p], settings=get_settings()).exit_code == 0
-    _orders(path, [1, 2], amount=5)                            # o3 was a mistake
+    _orders(path, [1, 2], amount=5)  # o3 was a mistake
     report = ingest_paths(con, [path], settings=get_settings(), replace=True)
     assert report.exit_code == 0
     rows = con.table("orders").order_by("order_id").to_pyarrow()
@@ -108,7 +135,7 @@ def test_replace_finds_the_load_from_another_working_folder(tmp_path, run_cli, m
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     _orders(tmp_path / "in" / "orders.csv", [1, 2])
     monkeypatch.chdir(tmp_path / "in")
-    assert run_cli("ingest", "orders.csv", "-w", url)[0] == 0             # relative path
+    assert run_cli("ingest", "orders.csv", "-w", url)[0] == 0  # relative path
     monkeypatch.chdir(tmp_path)
     _orders(tmp_path / "in" / "orders.csv", [1])
     code, out, err = run_cli("ingest", "in/../in/orders.csv", "-w", url, "--replace", "--json")
@@ -126,8 +153,9 @@ def test_the_replace_hint_works_for_the_same_file_under_another_path(wrongly_loa
     copy.write_bytes((tmp_path / "患者.csv").read_bytes())
     code, out, _ = run_cli("ingest", copy, "--mapping", tmp_path / "right.yaml", "-w", url)
     assert code == 0 and "--replace" in re.sub(r"\s+", " ", out)
-    code, out, err = run_cli("ingest", copy, "--mapping", tmp_path / "right.yaml", "-w", url,
-                             "--replace", "--json")
+    code, out, err = run_cli(
+        "ingest", copy, "--mapping", tmp_path / "right.yaml", "-w", url, "--replace", "--json"
+    )
     assert code == 0, err
     assert json.loads(out)["removed"] == {"patients": 2}
     assert sexes(url) == {"P1": "M", "P2": "F"}
@@ -138,8 +166,9 @@ def test_replace_by_file_name_when_the_folder_moved(tmp_path, run_cli):
     _orders(tmp_path / "2024" / "orders.csv", [1, 2, 3])
     assert run_cli("ingest", tmp_path / "2024" / "orders.csv", "-w", url)[0] == 0
     _orders(tmp_path / "moved" / "orders.csv", [1, 2], amount=4)
-    code, out, err = run_cli("ingest", tmp_path / "moved" / "orders.csv", "-w", url,
-                             "--replace", "--json")
+    code, out, err = run_cli(
+        "ingest", tmp_path / "moved" / "orders.csv", "-w", url, "--replace", "--json"
+    )
     assert code == 0, err
     assert json.loads(out)["removed"] == {"orders": 3}
     _orders(tmp_path / "other" / "orders.csv", [5])

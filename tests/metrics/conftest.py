@@ -37,6 +37,7 @@ def open_warehouse(kind: str, request, tmp_path_factory):
         def cleanup():
             session.catalog.setCurrentDatabase("default")
             session.sql(f"DROP DATABASE {name} CASCADE")
+
     create_tables(con)
     return con, cleanup
 

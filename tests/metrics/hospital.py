@@ -47,23 +47,53 @@ spend: list[dict] = []
 
 
 def patient(uid, reg, channel="organic", sex="U", referrer=None, birth=None):
-    patients.append(dict(user_id=uid, registered_at=reg, source_channel=channel, sex=sex,
-                         referrer_id=referrer, birth_date=birth))
+    patients.append(
+        dict(
+            user_id=uid,
+            registered_at=reg,
+            source_channel=channel,
+            sex=sex,
+            referrer_id=referrer,
+            birth_date=birth,
+        )
+    )
 
 
 def event(uid, ts, name="app_open", **props):
-    events.append(dict(event_id=f"ev{len(events)}", user_id=uid, ts=ts, name=name,
-                       properties=json.dumps(props) if props else None))
+    events.append(
+        dict(
+            event_id=f"ev{len(events)}",
+            user_id=uid,
+            ts=ts,
+            name=name,
+            properties=json.dumps(props) if props else None,
+        )
+    )
 
 
 def consult(uid, ts, mode="text", reply=None):
-    consultations.append(dict(consultation_id=f"c{len(consultations)}", user_id=uid,
-                              started_at=ts, mode=mode, first_reply_s=reply))
+    consultations.append(
+        dict(
+            consultation_id=f"c{len(consultations)}",
+            user_id=uid,
+            started_at=ts,
+            mode=mode,
+            first_reply_s=reply,
+        )
+    )
 
 
 def order(uid, ts, amount, status="paid", category="consultation"):
-    orders.append(dict(order_id=f"o{len(orders)}", user_id=uid, ts=ts, amount_cny=amount,
-                       status=status, category=category))
+    orders.append(
+        dict(
+            order_id=f"o{len(orders)}",
+            user_id=uid,
+            ts=ts,
+            amount_cny=amount,
+            status=status,
+            category=category,
+        )
+    )
 
 
 # -- retention (as_of 2026-03-01) -------------------------------------------------------------
@@ -134,8 +164,15 @@ event("p2", L(2025, 6, 10))
 consult("p2", L(2025, 6, 10, 14), mode="offline")
 order("p2", L(2025, 6, 10, 15), 30.0, status="failed")
 event("p3", L(2025, 6, 20))
-encounters.append(dict(encounter_id="en1", user_id="p3", start_at=L(2025, 6, 21),
-                       end_at=L(2025, 6, 21, 13), **{"class": "AMB"}))
+encounters.append(
+    dict(
+        encounter_id="en1",
+        user_id="p3",
+        start_at=L(2025, 6, 21),
+        end_at=L(2025, 6, 21, 13),
+        **{"class": "AMB"},
+    )
+)
 
 # -- referral (as_of 2025-09-01, window [2025-08-02, 2025-09-01)) ---------------------------
 # r1 invites i1, i2, i3 (i1 twice: one invite); i1 and i2 register with referrer r1.
@@ -166,13 +203,26 @@ event("j2", L(2025, 8, 13))
 patient("e1", L(2025, 9, 20))
 patient("e2", L(2025, 9, 20))
 for i, score in enumerate((10, 9, 9, 8, 6, 3)):
-    surveys.append(dict(response_id=f"n{i}", user_id=("e1", "e2")[i % 2],
-                        ts=L(2025, 10, 10 + i), kind="nps", score=float(score)))
-surveys.append(dict(response_id="n_old", user_id="e1", ts=L(2025, 9, 20), kind="nps",
-                    score=0.0))
+    surveys.append(
+        dict(
+            response_id=f"n{i}",
+            user_id=("e1", "e2")[i % 2],
+            ts=L(2025, 10, 10 + i),
+            kind="nps",
+            score=float(score),
+        )
+    )
+surveys.append(dict(response_id="n_old", user_id="e1", ts=L(2025, 9, 20), kind="nps", score=0.0))
 for i, score in enumerate((5, 4, 3, 2)):
-    surveys.append(dict(response_id=f"s{i}", user_id="e1", ts=L(2025, 10, 20 + i),
-                        kind="csat", score=float(score)))
+    surveys.append(
+        dict(
+            response_id=f"s{i}",
+            user_id="e1",
+            ts=L(2025, 10, 20 + i),
+            kind="csat",
+            score=float(score),
+        )
+    )
 consult("e1", L(2025, 10, 5), reply=30.0)
 consult("e1", L(2025, 10, 6), reply=600.0)
 consult("e1", L(2025, 10, 7), reply=601.0)
@@ -191,27 +241,63 @@ tickets.append(dict(ticket_id="t2", user_id="e2", ts=L(2025, 10, 8), kind="quest
 # adherence (PDC >= 0.8) 1/3; mean PDC (0.6667 + 0.99444 + 0.5) / 3 = 0.72037.
 for uid in ("m1", "m2", "m3", "m4"):
     patient(uid, L(2024, 6, 1), "hospital_offline")
-for uid, ts, days in (("m1", L(2024, 11, 2, 10), 90), ("m1", L(2025, 1, 1), 60),
-                      ("m2", L(2024, 10, 20), 30), ("m2", L(2024, 11, 20), 90),
-                      ("m2", L(2025, 2, 18), 90), ("m3", L(2025, 3, 2), 30),
-                      ("m4", L(2025, 3, 2), 0), ("m4", L(2025, 5, 1, 9), 30)):
-    prescriptions.append(dict(prescription_id=f"rx{len(prescriptions)}", user_id=uid, ts=ts,
-                              days_supply=days, drug_code="C09AA02"))
+for uid, ts, days in (
+    ("m1", L(2024, 11, 2, 10), 90),
+    ("m1", L(2025, 1, 1), 60),
+    ("m2", L(2024, 10, 20), 30),
+    ("m2", L(2024, 11, 20), 90),
+    ("m2", L(2025, 2, 18), 90),
+    ("m3", L(2025, 3, 2), 30),
+    ("m4", L(2025, 3, 2), 0),
+    ("m4", L(2025, 5, 1, 9), 30),
+):
+    prescriptions.append(
+        dict(
+            prescription_id=f"rx{len(prescriptions)}",
+            user_id=uid,
+            ts=ts,
+            days_supply=days,
+            drug_code="C09AA02",
+        )
+    )
 # BP (last reading in the year): m1 135/85 ok; m2 138/92 no; m3 139.9/89.9 ok (a 160 at
 # 00:30 on as_of itself is after the cut-off); m4 140/80 no (140 is not < 140) -> 2/4.
 # Glucose: m1 6.5 ok; m2 8.0 then 6.9 ok; m3 7.0 no -> 2/3.
-for uid, ts, sbp, dbp in (("m1", L(2025, 1, 10), 150, 95), ("m1", L(2025, 4, 10), 135, 85),
-                          ("m2", L(2025, 4, 1), 138, 92), ("m3", L(2025, 4, 5), 139.9, 89.9),
-                          ("m3", L(2025, 5, 1, 0, 30), 160, 100), ("m4", L(2025, 4, 6), 140, 80)):
+for uid, ts, sbp, dbp in (
+    ("m1", L(2025, 1, 10), 150, 95),
+    ("m1", L(2025, 4, 10), 135, 85),
+    ("m2", L(2025, 4, 1), 138, 92),
+    ("m3", L(2025, 4, 5), 139.9, 89.9),
+    ("m3", L(2025, 5, 1, 0, 30), 160, 100),
+    ("m4", L(2025, 4, 6), 140, 80),
+):
     for code, value in (("8480-6", sbp), ("8462-4", dbp)):
-        observations.append(dict(observation_id=f"ob{len(observations)}", user_id=uid, ts=ts,
-                                 code=code, value=float(value), unit="mm[Hg]"))
-for uid, ts, code, value in (("m1", L(2025, 3, 1), "2345-7", 6.5),
-                             ("m2", L(2025, 3, 1), "15074-8", 8.0),
-                             ("m2", L(2025, 3, 20), "2339-0", 6.9),
-                             ("m3", L(2025, 3, 1), "14749-6", 7.0)):
-    observations.append(dict(observation_id=f"ob{len(observations)}", user_id=uid, ts=ts,
-                             code=code, value=value, unit="mmol/L"))
+        observations.append(
+            dict(
+                observation_id=f"ob{len(observations)}",
+                user_id=uid,
+                ts=ts,
+                code=code,
+                value=float(value),
+                unit="mm[Hg]",
+            )
+        )
+for uid, ts, code, value in (
+    ("m1", L(2025, 3, 1), "2345-7", 6.5),
+    ("m2", L(2025, 3, 1), "15074-8", 8.0),
+    ("m2", L(2025, 3, 20), "2339-0", 6.9),
+    ("m3", L(2025, 3, 1), "14749-6", 7.0),
+):
+    observations.append(
+        dict(
+            observation_id=f"ob{len(observations)}",
+            user_id=uid,
+            ts=ts,
+            code=code,
+            value=value,
+            unit="mmol/L",
+        )
+    )
 # Packages. Activation with window 150: mature starts in [2024-09-03, 2025-01-31):
 #   k1 (m1, 2024-12-01): 5 uses by day 88 -> activated; k2 (m2): 5th use on day 90 -> not;
 #   k7 (m3, 2024-12-15): no uses -> not; k3 (2025-03-01) not mature -> 1/3.
@@ -230,12 +316,28 @@ for eid, uid, pkg, start, end, status, of in (
     ("k7", "m3", "dm_3m", L(2024, 12, 15), L(2025, 3, 15), "expired", "k6"),
     ("k8", "m4", "dm_3m", L(2024, 6, 1), L(2024, 10, 1), "cancelled", None),
 ):
-    enrollments.append(dict(enrollment_id=eid, user_id=uid, package_id=pkg, start_at=start,
-                            end_at=end, status=status, renewal_of=of))
+    enrollments.append(
+        dict(
+            enrollment_id=eid,
+            user_id=uid,
+            package_id=pkg,
+            start_at=start,
+            end_at=end,
+            status=status,
+            renewal_of=of,
+        )
+    )
 for eid, uid, days in (("k1", "m1", (0, 9, 19, 35, 88)), ("k2", "m2", (0, 9, 19, 35, 90))):
     for d in days:
-        usage.append(dict(usage_id=f"us{len(usage)}", enrollment_id=eid, user_id=uid,
-                          ts=L(2024, 12, 1, 15) + timedelta(days=d), entitlement="consultation"))
+        usage.append(
+            dict(
+                usage_id=f"us{len(usage)}",
+                enrollment_id=eid,
+                user_id=uid,
+                ts=L(2024, 12, 1, 15) + timedelta(days=d),
+                entitlement="consultation",
+            )
+        )
 
 # -- value and acquisition (as_of 2026-01-01, CAC window [2025-12-02, 2026-01-01)) ----------
 # new users: v_douyin v1..v3, v_baidu v4, v_organic v5 -> 5
@@ -244,14 +346,21 @@ for eid, uid, days in (("k1", "m1", (0, 9, 19, 35, 88)), ("k2", "m2", (0, 9, 19,
 # lifetime spend adds v_douyin 1500 on 2025-11-01 -> 3000 / 3 users = 1000 per user
 # LTV: v_douyin (300 + 1000 + 0) / 3, v_baidu 1200, v_organic 100 (v1's refund excluded)
 # ROI: v_douyin (1300 - 3000) / 3000, v_baidu (1200 - 600) / 600 = 1, v_organic undefined
-for uid, channel, day in (("v1", "v_douyin", 6), ("v2", "v_douyin", 6), ("v3", "v_douyin", 6),
-                          ("v4", "v_baidu", 11), ("v5", "v_organic", 12)):
+for uid, channel, day in (
+    ("v1", "v_douyin", 6),
+    ("v2", "v_douyin", 6),
+    ("v3", "v_douyin", 6),
+    ("v4", "v_baidu", 11),
+    ("v5", "v_organic", 12),
+):
     patient(uid, L(2025, 12, day), channel)
-for d, channel, amount in ((date(2025, 12, 5), "v_douyin", 1000.0),
-                           (date(2025, 12, 20), "v_douyin", 500.0),
-                           (date(2025, 12, 10), "v_baidu", 600.0),
-                           (date(2025, 12, 10), "v_wechat", 300.0),
-                           (date(2025, 11, 1), "v_douyin", 1500.0)):
+for d, channel, amount in (
+    (date(2025, 12, 5), "v_douyin", 1000.0),
+    (date(2025, 12, 20), "v_douyin", 500.0),
+    (date(2025, 12, 10), "v_baidu", 600.0),
+    (date(2025, 12, 10), "v_wechat", 300.0),
+    (date(2025, 11, 1), "v_douyin", 1500.0),
+):
     spend.append(dict(date=d, channel=channel, amount_cny=amount, new_users=0))
 order("v1", L(2025, 12, 7), 300.0)
 order("v1", L(2025, 12, 8), 200.0, status="refunded")
@@ -268,17 +377,19 @@ event("v4", L(2025, 12, 20), "message_delivered", campaign="c1")
 
 def _table(name: str, rows: list[dict]) -> pa.Table:
     schema = TABLES[name].arrow_schema()
-    return pa.Table.from_pylist([{f: r.get(f) for f in schema.names} for r in rows],
-                                schema=schema)
+    return pa.Table.from_pylist([{f: r.get(f) for f in schema.names} for r in rows], schema=schema)
 
 
 def tables() -> dict[str, pa.Table]:
     """The hand-built hospital as Arrow tables of the canonical shapes."""
     return {
-        "patients": _table("patients", patients), "events": _table("events", events),
+        "patients": _table("patients", patients),
+        "events": _table("events", events),
         "consultations": _table("consultations", consultations),
-        "orders": _table("orders", orders), "encounters": _table("encounters", encounters),
-        "surveys": _table("surveys", surveys), "tickets": _table("tickets", tickets),
+        "orders": _table("orders", orders),
+        "encounters": _table("encounters", encounters),
+        "surveys": _table("surveys", surveys),
+        "tickets": _table("tickets", tickets),
         "prescriptions": _table("prescriptions", prescriptions),
         "observations": _table("observations", observations),
         "enrollments": _table("enrollments", enrollments),

@@ -54,10 +54,16 @@ def test_missing_table_is_a_clear_cli_error(run_cli, tmp_path):
     assert code == 2 and "the warehouse has no table patients" in err
 
 
-@pytest.mark.parametrize(("by", "code", "lang", "label"), [
-    ("lifecycle", "silent", "zh", "沉默用户"), ("lifecycle", "occasional", "en", "Occasional"),
-    ("sex", "F", "zh", "女"), ("channel", "wechat", "zh", "wechat"),
-    ("lifecycle", UNKNOWN, "zh", "未知"), (None, None, "en", "unknown"),
-])
+@pytest.mark.parametrize(
+    ("by", "code", "lang", "label"),
+    [
+        ("lifecycle", "silent", "zh", "沉默用户"),
+        ("lifecycle", "occasional", "en", "Occasional"),
+        ("sex", "F", "zh", "女"),
+        ("channel", "wechat", "zh", "wechat"),
+        ("lifecycle", UNKNOWN, "zh", "未知"),
+        (None, None, "en", "unknown"),
+    ],
+)
 def test_group_labels_are_what_people_read(by, code, lang, label):
     assert group_label(by, code, lang) == label

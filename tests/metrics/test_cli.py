@@ -45,12 +45,36 @@ def test_metric_by_tag_as_text(url):
 
 
 def test_funnel_and_cohort_options(url):
-    r = run("metrics", "funnel", "--as-of", "2025-07-01", "--warehouse", url,
-            "--steps", "register,search,consult", "--conversion-days", "3",
-            "--period-days", "60", "--json")
+    r = run(
+        "metrics",
+        "funnel",
+        "--as-of",
+        "2025-07-01",
+        "--warehouse",
+        url,
+        "--steps",
+        "register,search,consult",
+        "--conversion-days",
+        "3",
+        "--period-days",
+        "60",
+        "--json",
+    )
     assert [s["users"] for s in json.loads(r.output)["steps"]] == [5, 3, 1]
-    r = run("metrics", "cohort_retention", "--as-of", "2026-03-01", "--warehouse", url,
-            "--window-days", "60", "--grain", "month", "--lang", "en")
+    r = run(
+        "metrics",
+        "cohort_retention",
+        "--as-of",
+        "2026-03-01",
+        "--warehouse",
+        url,
+        "--window-days",
+        "60",
+        "--grain",
+        "month",
+        "--lang",
+        "en",
+    )
     assert r.exit_code == 0, r.output
     assert "Cohort retention" in r.output and "2026-02-01" in r.output
 
@@ -63,14 +87,17 @@ def test_list(url):
     assert "裂变系数" in r.output
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("metrics", "d7_retension"), "did you mean 'd7_retention'"),
-    (("metrics", "mau", "--as-of", "2026-13-01"), "is not a date: expected a date like"),
-    (("metrics", "mau", "--as-of", "2099-01-01"), "is in the future"),
-    (("metrics", "mau", "--as-of", "2020-01-01"), "before any data"),
-    (("metrics", "mau", "--as-of", "2026-03-01", "--by", "colour"), "no column or tag"),
-    (("metrics", "mau", "--lang", "fr"), "--lang: expected zh or en"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("metrics", "d7_retension"), "did you mean 'd7_retention'"),
+        (("metrics", "mau", "--as-of", "2026-13-01"), "is not a date: expected a date like"),
+        (("metrics", "mau", "--as-of", "2099-01-01"), "is in the future"),
+        (("metrics", "mau", "--as-of", "2020-01-01"), "before any data"),
+        (("metrics", "mau", "--as-of", "2026-03-01", "--by", "colour"), "no column or tag"),
+        (("metrics", "mau", "--lang", "fr"), "--lang: expected zh or en"),
+    ],
+)
 def test_bad_input_is_a_clear_error(url, args, message, capsys, monkeypatch):
     """Through `main`, as a user runs it: exit code 2, one message, no traceback."""
     monkeypatch.setattr(sys, "argv", ["careops", *args, "--warehouse", url])
@@ -104,11 +131,9 @@ def test_empty_precise_reach_says_why(url):
     r = run("metrics", "precise_reach_rate", "--as-of", "2025-07-01", "--warehouse", url)
     assert r.exit_code == 0, r.output
     assert "暂无触达数据" in r.output and "message_delivered" in r.output
-    r = run("metrics", "precise_reach_rate", "--as-of", "2025-07-01", "--warehouse", url,
-            "--json")
+    r = run("metrics", "precise_reach_rate", "--as-of", "2025-07-01", "--warehouse", url, "--json")
     assert json.loads(r.stdout)["note"].startswith("暂无触达数据")
-    r = run("metrics", "precise_reach_rate", "--as-of", "2026-01-01", "--warehouse", url,
-            "--json")
+    r = run("metrics", "precise_reach_rate", "--as-of", "2026-01-01", "--warehouse", url, "--json")
     assert json.loads(r.stdout)["note"] is None  # v1..v3 were reached in December 2025
 
 
@@ -131,15 +156,20 @@ def test_breakdown_rows_follow_the_tags_declared_order(url):
     from careops.tags.registry import REGISTRY
 
     assert group_order("lifecycle", ["silent", UNKNOWN, "active", "churned", "new"]) == [
-        "new", "active", "silent", "churned", UNKNOWN]
+        "new",
+        "active",
+        "silent",
+        "churned",
+        UNKNOWN,
+    ]
     assert group_order("age_band", ["60+", "25-34", "0-14"]) == ["0-14", "25-34", "60+"]
     assert group_order("channel", ["b", UNKNOWN, "a"]) == ["a", "b", UNKNOWN]
-    r = run("metrics", "ltv", "--as-of", "2026-01-01", "--by", "lifecycle",
-            "--warehouse", url, "--json")
+    r = run(
+        "metrics", "ltv", "--as-of", "2026-01-01", "--by", "lifecycle", "--warehouse", url, "--json"
+    )
     groups = [g["group"] for g in json.loads(r.stdout)["groups"]]
     declared = REGISTRY["lifecycle"].codes
     assert len(groups) >= 2
     assert groups == sorted(groups, key=lambda g: declared.index(g) if g in declared else 99)
-    r = run("metrics", "ltv", "--as-of", "2026-01-01", "--by", "lifecycle",
-            "--warehouse", url)
+    r = run("metrics", "ltv", "--as-of", "2026-01-01", "--by", "lifecycle", "--warehouse", url)
     assert "生命周期" in r.output  # the breakdown's label heads the column, not its key

@@ -69,11 +69,13 @@ def test_funnel_conversion_window_cuts_late_steps(hospital_wh):
     # entry 2025-05-10 10:00; searches 05-11 12:00 (p1, p2) and 05-12 09:00 (p3) are within
     # 2 days; consults after search are 05-12 12:00 (p1) and 05-13 12:00 (p2).
     steps = "register,search,consult"
-    two = value(hospital_wh, "funnel", h.AS_OF_CONVERSION, conversion_days=2, period_days=60,
-                steps=steps)
+    two = value(
+        hospital_wh, "funnel", h.AS_OF_CONVERSION, conversion_days=2, period_days=60, steps=steps
+    )
     assert [s.users for s in two.steps] == [5, 3, 0]
-    three = value(hospital_wh, "funnel", h.AS_OF_CONVERSION, conversion_days=3,
-                  period_days=60, steps=steps)
+    three = value(
+        hospital_wh, "funnel", h.AS_OF_CONVERSION, conversion_days=3, period_days=60, steps=steps
+    )
     assert [s.users for s in three.steps] == [5, 3, 1]
 
 
@@ -155,9 +157,13 @@ def test_breakdown_by_a_layer_table(hospital_wh):
     """A per-user (user_id, group) table — how the tags package's layers plug in."""
     import ibis
 
-    layers = ibis.memtable({"user_id": ["p1", "p2", "p3", "p4"],
-                            "lifecycle": ["active", "active", "silent", "new"]})
+    layers = ibis.memtable(
+        {"user_id": ["p1", "p2", "p3", "p4"], "lifecycle": ["active", "active", "silent", "new"]}
+    )
     r = value(hospital_wh, "paid_conversion", h.AS_OF_CONVERSION, by=layers)
     assert r.by == "lifecycle"
     assert {g.group: (g.numerator, g.denominator) for g in r.groups} == {
-        "active": (1, 2), "new": (0, 1), "silent": (0, 1)}
+        "active": (1, 2),
+        "new": (0, 1),
+        "silent": (0, 1),
+    }

@@ -44,8 +44,9 @@ def test_as_of_in_the_future(wh):
 
 
 def test_as_of_before_any_data(wh):
-    with pytest.raises(AsOfError, match="before any data: the first registration is on "
-                                        f"{h.FIRST_REGISTRATION}"):
+    with pytest.raises(
+        AsOfError, match=f"before any data: the first registration is on {h.FIRST_REGISTRATION}"
+    ):
         compute(wh, "mau", h.FIRST_REGISTRATION)
     # the day after the first registration is fine
     assert compute(wh, "mau", h.FIRST_REGISTRATION + timedelta(days=1)).value == 0
@@ -57,8 +58,9 @@ def test_empty_warehouse(make_warehouse):
 
 
 def test_by_column_that_does_not_exist(wh):
-    with pytest.raises(BreakdownError, match="no column or tag called 'chanel'; did you mean "
-                                             "'channel'"):
+    with pytest.raises(
+        BreakdownError, match="no column or tag called 'chanel'; did you mean 'channel'"
+    ):
         compute(wh, "mau", h.AS_OF_RETENTION, by="chanel")
     with pytest.raises(BreakdownError, match="exactly one group column"):
         compute(wh, "mau", h.AS_OF_RETENTION, by=ibis.memtable({"user_id": ["a1"]}))
@@ -81,7 +83,10 @@ def test_breakdown_by_any_per_user_table(wh):
     r = compute(wh, "d7_retention", h.AS_OF_RETENTION, by=layers)
     assert r.by == "lifecycle"
     assert {g.group: (g.numerator, g.denominator) for g in r.groups} == {
-        "active": (1, 1), "new": (1, 2), "(unknown)": (0, 1)}
+        "active": (1, 1),
+        "new": (1, 2),
+        "(unknown)": (0, 1),
+    }
 
 
 def test_age_band_breakdown_and_english_labels(wh):

@@ -17,8 +17,7 @@ AS_OF = date(2025, 7, 1)
 
 def _rows(name: str, rows: list[dict]) -> pa.Table:
     schema = TABLES[name].arrow_schema()
-    return pa.Table.from_pylist([{f: r.get(f) for f in schema.names} for r in rows],
-                                schema=schema)
+    return pa.Table.from_pylist([{f: r.get(f) for f in schema.names} for r in rows], schema=schema)
 
 
 @pytest.fixture(scope="module")
@@ -33,21 +32,53 @@ def wh(tmp_path_factory):
     con = connect(f"duckdb:///{tmp_path_factory.mktemp('f') / 'wh.duckdb'}")
     create_tables(con)
     users = ("one", "early", "two")
-    orders = [("one", L(2025, 5, 12, 13)), ("early", L(2025, 5, 10, 11)),
-              ("early", L(2025, 5, 12, 13)), ("two", L(2025, 5, 12, 13)),
-              ("two", L(2025, 5, 20))]
-    fill(con, {
-        "patients": _rows("patients", [dict(user_id=u, registered_at=L(2025, 5, 10, 10),
-                                            source_channel="organic") for u in users]),
-        "events": _rows("events", [dict(event_id=f"e{i}", user_id=u, ts=L(2025, 5, 11),
-                                        name="search") for i, u in enumerate(users)]),
-        "consultations": _rows("consultations", [
-            dict(consultation_id=f"c{i}", user_id=u, started_at=L(2025, 5, 12), mode="text")
-            for i, u in enumerate(users)]),
-        "orders": _rows("orders", [
-            dict(order_id=f"o{i}", user_id=u, ts=ts, amount_cny=50.0, status="paid",
-                 category="consultation") for i, (u, ts) in enumerate(orders)]),
-    })
+    orders = [
+        ("one", L(2025, 5, 12, 13)),
+        ("early", L(2025, 5, 10, 11)),
+        ("early", L(2025, 5, 12, 13)),
+        ("two", L(2025, 5, 12, 13)),
+        ("two", L(2025, 5, 20)),
+    ]
+    fill(
+        con,
+        {
+            "patients": _rows(
+                "patients",
+                [
+                    dict(user_id=u, registered_at=L(2025, 5, 10, 10), source_channel="organic")
+                    for u in users
+                ],
+            ),
+            "events": _rows(
+                "events",
+                [
+                    dict(event_id=f"e{i}", user_id=u, ts=L(2025, 5, 11), name="search")
+                    for i, u in enumerate(users)
+                ],
+            ),
+            "consultations": _rows(
+                "consultations",
+                [
+                    dict(consultation_id=f"c{i}", user_id=u, started_at=L(2025, 5, 12), mode="text")
+                    for i, u in enumerate(users)
+                ],
+            ),
+            "orders": _rows(
+                "orders",
+                [
+                    dict(
+                        order_id=f"o{i}",
+                        user_id=u,
+                        ts=ts,
+                        amount_cny=50.0,
+                        status="paid",
+                        category="consultation",
+                    )
+                    for i, (u, ts) in enumerate(orders)
+                ],
+            ),
+        },
+    )
     yield con
     con.disconnect()
 

@@ -19,16 +19,44 @@ from tests.conftest import fill
 from tests.metrics.conftest import open_warehouse
 
 AS_OF = date(2026, 6, 1)
-METRICS = ("new_users", "cac", "consult_rate", "booking_rate", "paid_conversion", "arpu",
-           "mau", "monthly_active_days", "d1_retention", "d7_retention", "repurchase_rate",
-           "silent_recall_rate", "share_rate", "k_factor", "ltv", "roi", "nps",
-           "first_reply_sla_rate", "adherence_rate", "bp_control_rate",
-           "glucose_control_rate", "package_activation_rate", "funnel", "cohort_retention")
+METRICS = (
+    "new_users",
+    "cac",
+    "consult_rate",
+    "booking_rate",
+    "paid_conversion",
+    "arpu",
+    "mau",
+    "monthly_active_days",
+    "d1_retention",
+    "d7_retention",
+    "repurchase_rate",
+    "silent_recall_rate",
+    "share_rate",
+    "k_factor",
+    "ltv",
+    "roi",
+    "nps",
+    "first_reply_sla_rate",
+    "adherence_rate",
+    "bp_control_rate",
+    "glucose_control_rate",
+    "package_activation_rate",
+    "funnel",
+    "cohort_retention",
+)
 #: Spark is slow on tiny data (seconds per query); it checks every metric on the hand-built
 #: hospital already, so here it runs one metric of each shape (user flag, per-user sum,
 #: invite join, attributed cost, window function, funnel, cohort) per channel.
-SPARK_METRICS = ("d7_retention", "arpu", "k_factor", "roi", "adherence_rate", "funnel",
-                 "cohort_retention")
+SPARK_METRICS = (
+    "d7_retention",
+    "arpu",
+    "k_factor",
+    "roi",
+    "adherence_rate",
+    "funnel",
+    "cohort_retention",
+)
 
 
 def _synth():
@@ -71,10 +99,13 @@ def reference(synthetic, request, tmp_path_factory):
     return snap
 
 
-@pytest.mark.parametrize("kind", [
-    pytest.param("postgres", marks=pytest.mark.postgres),
-    pytest.param("spark", marks=[pytest.mark.spark, pytest.mark.slow]),
-])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("spark", marks=[pytest.mark.spark, pytest.mark.slow]),
+    ],
+)
 def test_backends_agree_with_duckdb(kind, synthetic, reference, request, tmp_path_factory):
     con, cleanup = open_warehouse(kind, request, tmp_path_factory)
     try:

@@ -41,10 +41,16 @@ def test_nonce_never_reused():
     assert len(set(tokens)) == len(tokens)  # same value, different ciphertext every time
 
 
-@pytest.mark.parametrize("secret", [base64.b64encode(bytes(32)).decode(),
-                                    base64.b64encode(b"changeme" * 4).decode(),
-                                    base64.b64encode(b"a" * 32).decode(),
-                                    base64.b64encode(b"sixteen byte key").decode(), "not base64!"])
+@pytest.mark.parametrize(
+    "secret",
+    [
+        base64.b64encode(bytes(32)).decode(),
+        base64.b64encode(b"changeme" * 4).decode(),
+        base64.b64encode(b"a" * 32).decode(),
+        base64.b64encode(b"sixteen byte key").decode(),
+        "not base64!",
+    ],
+)
 def test_default_weak_or_malformed_keys_are_refused(secret):
     with pytest.raises(ConfigError, match="contacts_key"):
         ContactsKey(secret)
@@ -60,8 +66,14 @@ def test_no_key_drops_the_identifiers_and_says_how_to_keep_them():
 
 def test_protect_seals_each_field():
     key = ContactsKey(new_key())
-    plain = pa.table({"姓名": ["张三", None], "tel": ["13812345678", "13987654321"],
-                      "record_id": ["u1", "u2"], "user_id": ["u1", "u2"]})
+    plain = pa.table(
+        {
+            "姓名": ["张三", None],
+            "tel": ["13812345678", "13987654321"],
+            "record_id": ["u1", "u2"],
+            "user_id": ["u1", "u2"],
+        }
+    )
     rows = protect(plain, {"姓名": "name", "tel": "phone"}, key).rows.to_pylist()
     assert key.open("name", rows[0]["name"]) == "张三" and rows[1]["name"] is None
     assert key.open("phone", rows[1]["phone"]) == "13987654321"
@@ -84,10 +96,22 @@ def test_resident_id_check_digit():
     assert not resident_id_ok("1101051949123100")
 
 
-@pytest.mark.parametrize(("header", "field"), [
-    ("姓名", "name"), ("患者姓名", "name"), ("手机号", "phone"), ("联系电话", "phone"),
-    ("Mobile", "phone"), ("身份证号", "id_number"), ("ID-Card", "id_number"),
-    ("E-mail", "email"), ("contacts.phone", "phone"), ("渠道", None), ("电话回访结果", None)])
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        ("姓名", "name"),
+        ("患者姓名", "name"),
+        ("手机号", "phone"),
+        ("联系电话", "phone"),
+        ("Mobile", "phone"),
+        ("身份证号", "id_number"),
+        ("ID-Card", "id_number"),
+        ("E-mail", "email"),
+        ("contacts.phone", "phone"),
+        ("渠道", None),
+        ("电话回访结果", None),
+    ],
+)
 def test_by_header(header, field):
     assert by_header(header) == field
 

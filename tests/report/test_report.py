@@ -73,13 +73,29 @@ def test_report_renders_in_headless_chromium(zh_report, tmp_path):
         pytest.fail("chromium is not installed (make browser)")
     path = write_report(zh_report, tmp_path / "report.html")
     dom = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-background-networking", "--virtual-time-budget=5000", "--dump-dom",
-         path.as_uri()], capture_output=True, text=True, timeout=120, check=True,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            path.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     assert 'data-rendered="yes"' in dom  # the chart script ran to the end without an error
-    for chart in ("chart-funnel", "chart-cohort", "chart-channels", "chart-layers",
-                  "chart-medical"):
+    for chart in (
+        "chart-funnel",
+        "chart-cohort",
+        "chart-channels",
+        "chart-layers",
+        "chart-medical",
+    ):
         block = dom.split(f'id="{chart}"', 1)[1][:3000]
         assert "<svg" in block, chart
 
@@ -96,8 +112,10 @@ def test_report_command(tmp_path):
     fill(con, h.tables())
     con.disconnect()
     out = tmp_path / "report.html"
-    r = CliRunner().invoke(app, ["report", "--as-of", "2025-07-01", "--warehouse", url,
-                                 "--out", str(out), "--lang", "en"])
+    r = CliRunner().invoke(
+        app,
+        ["report", "--as-of", "2025-07-01", "--warehouse", url, "--out", str(out), "--lang", "en"],
+    )
     assert r.exit_code == 0, r.output
     assert "Paid conversion" in out.read_text(encoding="utf-8")
 
@@ -105,8 +123,9 @@ def test_report_command(tmp_path):
 def test_report_with_an_unknown_layer_fails_first(data):
     from careops.metrics import BreakdownError
 
-    with pytest.raises(BreakdownError, match="no column or tag called 'lifecycel'; did you mean "
-                                             "'lifecycle'"):
+    with pytest.raises(
+        BreakdownError, match="no column or tag called 'lifecycel'; did you mean 'lifecycle'"
+    ):
         build_report(data, h.AS_OF_CONVERSION, by="lifecycel")
 
 
@@ -114,8 +133,12 @@ def test_layer_breakdown_reads_as_chinese_labels(data):
     """Breakdown charts name a layer's groups by their labels (活跃用户), not their codes."""
     page = render_html(build_report(data, h.AS_OF_CONVERSION, by="lifecycle"))
     charts = options(page)
-    groups = [x.split("(")[0] for o in charts.values()  # "(不足30人)" marks small groups
-              for x in (o.get("xAxis") or {}).get("data", []) if isinstance(o.get("xAxis"), dict)]
+    groups = [
+        x.split("(")[0]
+        for o in charts.values()  # "(不足30人)" marks small groups
+        for x in (o.get("xAxis") or {}).get("data", [])
+        if isinstance(o.get("xAxis"), dict)
+    ]
     lifecycle = {"新用户", "活跃用户", "低频用户", "沉默用户", "流失用户"}
     assert lifecycle & set(groups)
     assert not {"new", "active", "occasional", "silent", "churned"} & set(groups)
@@ -147,18 +170,26 @@ def test_breakdown_charts_order_groups_name_axes_and_hide_small_groups():
     from careops.report import charts
 
     rows = [("silent", 0.1, 40), ("active", 0.5, 200), ("new", 0.3, 12)]
-    bars = charts.rate_bars({"d7_retention": _result("d7_retention", "7日留存", "ratio",
-                                                     "lifecycle", rows)}, "zh")
+    bars = charts.rate_bars(
+        {"d7_retention": _result("d7_retention", "7日留存", "ratio", "lifecycle", rows)}, "zh"
+    )
     assert bars["xAxis"]["data"] == ["新用户(不足30人)", "活跃用户", "沉默用户"]
     assert bars["series"][0]["data"] == [None, 50.0, 10.0]  # 12 users: no rate shown
     assert bars["xAxis"]["axisLabel"]["rotate"] and bars["xAxis"]["axisLabel"]["interval"] == 0
-    ch = charts.channel_chart({
-        "new_users": _result("new_users", "新增用户", "count", "channel",
-                             [("douyin", 300, 1), ("tiny", 5, 1)]),
-        "cac": _result("cac", "获客成本", "cny", "channel", [("douyin", 600, 300), ("tiny", 9, 5)]),
-        "ltv": _result("ltv", "历史LTV", "cny", "channel",
-                       [("douyin", 80, 400), ("tiny", 1487, 7)]),
-    }, "zh")
+    ch = charts.channel_chart(
+        {
+            "new_users": _result(
+                "new_users", "新增用户", "count", "channel", [("douyin", 300, 1), ("tiny", 5, 1)]
+            ),
+            "cac": _result(
+                "cac", "获客成本", "cny", "channel", [("douyin", 600, 300), ("tiny", 9, 5)]
+            ),
+            "ltv": _result(
+                "ltv", "历史LTV", "cny", "channel", [("douyin", 80, 400), ("tiny", 1487, 7)]
+            ),
+        },
+        "zh",
+    )
     names = {s["name"]: s for s in ch["series"]}
     assert names["新增用户(右轴)"]["yAxisIndex"] == 1 and names["历史LTV(左轴)"]["yAxisIndex"] == 0
     assert names["历史LTV(左轴)"]["data"] == [80, None]
@@ -201,11 +232,14 @@ def hostile_page(tmp_path_factory):
 
     tables = h.tables()
     patients = tables["patients"]
-    channels = [HOSTILE if c == "v_douyin" else c
-                for c in patients.column("source_channel").to_pylist()]
+    channels = [
+        HOSTILE if c == "v_douyin" else c for c in patients.column("source_channel").to_pylist()
+    ]
     tables["patients"] = patients.set_column(
-        patients.column_names.index("source_channel"), "source_channel",
-        pa.array(channels, pa.string()))
+        patients.column_names.index("source_channel"),
+        "source_channel",
+        pa.array(channels, pa.string()),
+    )
     with warehouse(f"duckdb:///{tmp_path_factory.mktemp('x') / 'wh.duckdb'}") as con:
         create_tables(con)
         fill(con, tables)
@@ -218,8 +252,9 @@ def test_hostile_channel_names_show_as_text(hostile_page):
     page = hostile_page
     assert "<script>alert" not in page and "<img src=x" not in page
     assert page.count("<script>") == 2  # ECharts and the chart code, nothing else
-    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" \
-        in page  # the channel table shows the name as text
+    assert (
+        "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+    )  # the channel table shows the name as text
     channels_chart = options(page)["chart-channels"]
     assert any(x.startswith(HOSTILE) for x in channels_chart["xAxis"]["data"])  # JSON intact
 
@@ -232,9 +267,20 @@ def test_hostile_channel_names_run_nothing_in_chromium(hostile_page, tmp_path):
     path = tmp_path / "hostile.html"
     path.write_text(hostile_page.replace("alert(1)", "document.title='pwned'"), encoding="utf-8")
     dom = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-background-networking", "--virtual-time-budget=5000", "--dump-dom",
-         path.as_uri()], capture_output=True, text=True, timeout=120, check=True,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            path.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     assert 'data-rendered="yes"' in dom  # the chart script ran to its end
     markup = re.sub(r"<script>.*?</script>", "", dom, flags=re.S)  # ECharts' own code out

@@ -33,20 +33,23 @@ def _users(con, rule: str) -> list[str]:
     return [r["user_id"] for r in sample(con, rule, AS_OF, n=100)]
 
 
-@pytest.mark.parametrize(("rule", "users"), [
-    # the key of every search is "query": it must match no one
-    ('searched("query")', []),
-    ('searched("\\"query\\"")', []),
-    # docs/tags.md: "search events whose query contains the text" — a substring of the value
-    ('searched("头")', ["escaped", "headache"]),
-    ('searched("头痛")', ["escaped", "headache"]),
-    ('searched("失眠")', ["insomnia"]),
-    ('searched("topic")', []),
-    ('viewed(topic="高血压")', ["viewer"]),
-    ('viewed(topic="topic")', []),
-    ('viewed(topic="content_id")', []),
-    ('viewed()', ["viewer"]),
-])
+@pytest.mark.parametrize(
+    ("rule", "users"),
+    [
+        # the key of every search is "query": it must match no one
+        ('searched("query")', []),
+        ('searched("\\"query\\"")', []),
+        # docs/tags.md: "search events whose query contains the text" — a substring of the value
+        ('searched("头")', ["escaped", "headache"]),
+        ('searched("头痛")', ["escaped", "headache"]),
+        ('searched("失眠")', ["insomnia"]),
+        ('searched("topic")', []),
+        ('viewed(topic="高血压")', ["viewer"]),
+        ('viewed(topic="topic")', []),
+        ('viewed(topic="content_id")', []),
+        ("viewed()", ["viewer"]),
+    ],
+)
 def test_event_conditions_match_property_values_on_every_backend(warehouse, rule, users):
     hospital().load(warehouse)
     assert _users(warehouse, rule) == users

@@ -11,28 +11,39 @@ EXAMPLE = 'searched("失眠", within="30d") and sex == "F" and age between 25 an
 
 def test_example_from_the_spec_parses():
     node = parse_rule(EXAMPLE)
-    assert node == BoolOp("and", (
-        Event("searched", ("失眠",), (("within", "30d"),)),
-        Compare("sex", "==", "F"),
-        Compare("age", "between", [25, 45]),
-    ))
+    assert node == BoolOp(
+        "and",
+        (
+            Event("searched", ("失眠",), (("within", "30d"),)),
+            Compare("sex", "==", "F"),
+            Compare("age", "between", [25, 45]),
+        ),
+    )
 
 
 def test_precedence_and_parentheses():
     node = parse_rule("chronic or elderly and not child")
-    assert node == BoolOp("or", (Compare("chronic", "true"), BoolOp("and", (
-        Compare("elderly", "true"), Not(Compare("child", "true"))))))
+    assert node == BoolOp(
+        "or",
+        (
+            Compare("chronic", "true"),
+            BoolOp("and", (Compare("elderly", "true"), Not(Compare("child", "true")))),
+        ),
+    )
     grouped = parse_rule("(chronic or elderly) and child")
     assert isinstance(grouped, BoolOp) and grouped.op == "and"
 
 
-@pytest.mark.parametrize("text", [
-    EXAMPLE,
-    "lifecycle in ['silent', 'churned'] and not did('app_open', within='7d')",
-    'region not in ["华东"] or days_without_bp is null or search_keywords contains "失眠"',
-    'spend_cny >= 1000.5 and bought(category="drug", times=2)',
-    'sex == "it\\"s" or managed_by is not null',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        EXAMPLE,
+        "lifecycle in ['silent', 'churned'] and not did('app_open', within='7d')",
+        'region not in ["华东"] or days_without_bp is null or search_keywords contains "失眠"',
+        'spend_cny >= 1000.5 and bought(category="drug", times=2)',
+        'sex == "it\\"s" or managed_by is not null',
+    ],
+)
 def test_text_and_json_round_trip(text):
     node = parse_rule(text)
     assert parse_rule(to_text(node)) == node
@@ -56,48 +67,58 @@ and:
     assert parse_rule(doc) == parse_rule(EXAMPLE)
 
 
-@pytest.mark.parametrize(("rule", "message"), [
-    ("", "empty"),
-    ("(sex == 'F'", "unbalanced '(' at column 1"),
-    ("sex == 'F')", "unbalanced ')' at column 11"),
-    ("region in ['a', 'b'", "unbalanced '['"),
-    ("searched('x'", "unbalanced '('"),
-    ("sex = 'F'", "use '=='"),
-    ("sex == 'F' and", "expected a tag name"),
-    ("age between 25", "'and' in 'between"),
-    ("sex == 'F'; DROP TABLE patients; --", "cannot read ';'"),
-    ('{"and": 3}', "rule.and: expected a non-empty list"),
-    ('{"tag": "age", "op": "~"}', "rule.op: unknown operator '~'"),
-    ('{"and": [{"foo": 1}]}', "rule.and[0]: expected one of the keys"),
-    ("{not json", "not valid"),
-])
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("", "empty"),
+        ("(sex == 'F'", "unbalanced '(' at column 1"),
+        ("sex == 'F')", "unbalanced ')' at column 11"),
+        ("region in ['a', 'b'", "unbalanced '['"),
+        ("searched('x'", "unbalanced '('"),
+        ("sex = 'F'", "use '=='"),
+        ("sex == 'F' and", "expected a tag name"),
+        ("age between 25", "'and' in 'between"),
+        ("sex == 'F'; DROP TABLE patients; --", "cannot read ';'"),
+        ('{"and": 3}', "rule.and: expected a non-empty list"),
+        ('{"tag": "age", "op": "~"}', "rule.op: unknown operator '~'"),
+        ('{"and": [{"foo": 1}]}', "rule.and[0]: expected one of the keys"),
+        ("{not json", "not valid"),
+    ],
+)
 def test_syntax_errors_are_clear(rule, message):
-    with pytest.raises(RuleError, match=message.replace("(", r"\(").replace(")", r"\)")
-                       .replace("[", r"\[")):
+    with pytest.raises(
+        RuleError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
+    ):
         check(parse_rule(rule))
 
 
-@pytest.mark.parametrize(("rule", "message"), [
-    ("agee > 3", "unknown tag 'agee'; did you mean 'age'"),
-    ("生命周 == '沉默用户'", r"unknown tag '生命周'; did you mean 'lifecycle \(生命周期\)'.*"
-                          "careops tags list"),
-    ("lifecycel == 'silent'", "did you mean 'lifecycle'"),
-    ("age > 'old'", "tag 'age' .* is a number; 'old' does not fit"),
-    ("age between 'a' and 3", "is a number"),
-    ("sex > 'F'", "only == and !="),
-    ("lifecycle == 'sleeping'", "not a value of tag 'lifecycle'; use one of new"),
-    ("chronic == 1", "is true/false"),
-    ("age", "is not true/false"),
-    ("age == null", "is null"),
-    ("age contains '3'", "'contains' needs a text tag"),
-    ("last_active_day > '2026-13-01'", "a date"),
-    ("serched('失眠')", "unknown event condition 'serched'; did you mean 'searched'"),
-    ("searched()", "needs text as text"),
-    ("searched('a', whithin='3d')", "did you mean 'within'"),
-    ("searched('a', within='soon')", "not a window"),
-    ("did('a', times=0)", "times must be a whole number"),
-    ("bought(min_amount='lots')", "min_amount must be a number"),
-])
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("agee > 3", "unknown tag 'agee'; did you mean 'age'"),
+        (
+            "生命周 == '沉默用户'",
+            r"unknown tag '生命周'; did you mean 'lifecycle \(生命周期\)'.*"
+            "careops tags list",
+        ),
+        ("lifecycel == 'silent'", "did you mean 'lifecycle'"),
+        ("age > 'old'", "tag 'age' .* is a number; 'old' does not fit"),
+        ("age between 'a' and 3", "is a number"),
+        ("sex > 'F'", "only == and !="),
+        ("lifecycle == 'sleeping'", "not a value of tag 'lifecycle'; use one of new"),
+        ("chronic == 1", "is true/false"),
+        ("age", "is not true/false"),
+        ("age == null", "is null"),
+        ("age contains '3'", "'contains' needs a text tag"),
+        ("last_active_day > '2026-13-01'", "a date"),
+        ("serched('失眠')", "unknown event condition 'serched'; did you mean 'searched'"),
+        ("searched()", "needs text as text"),
+        ("searched('a', whithin='3d')", "did you mean 'within'"),
+        ("searched('a', within='soon')", "not a window"),
+        ("did('a', times=0)", "times must be a whole number"),
+        ("bought(min_amount='lots')", "min_amount must be a number"),
+    ],
+)
 def test_type_and_name_errors_are_clear(rule, message):
     with pytest.raises(RuleError, match=message):
         check(parse_rule(rule))
@@ -111,10 +132,14 @@ def test_category_labels_are_accepted():
 
 
 def test_tags_may_be_named_by_their_chinese_label():
-    node, names = check(parse_rule('生命周期 == "沉默用户" and 价值 in ["高价值", "mid"] '
-                                   "and 慢病患者 and not 高频问诊"))
+    node, names = check(
+        parse_rule(
+            '生命周期 == "沉默用户" and 价值 in ["高价值", "mid"] and 慢病患者 and not 高频问诊'
+        )
+    )
     assert names == ["lifecycle", "value", "chronic", "frequent_consulter"]
-    assert to_text(node) == ('lifecycle == "silent" and value in ["high", "mid"] and chronic '
-                             "and not frequent_consulter")
+    assert to_text(node) == (
+        'lifecycle == "silent" and value in ["high", "mid"] and chronic and not frequent_consulter'
+    )
     node, _ = check(parse_rule({"tag": "Lifecycle", "op": "==", "value": "Silent"}))
     assert node == Compare("lifecycle", "==", "silent")

@@ -34,11 +34,17 @@ def test_labels_of_fixed_vocabularies_become_codes(con):
     node, _ = check(parse_rule('bought(category="药品") and measured("血压")'))
     assert node.items[0].kw()["category"] == "drug"
     assert node.items[1].kw()["kind"] == "bp"
-    assert count(con, 'bought(category="药品")', AS_OF) == count(
-        con, 'bought(category="drug")', AS_OF) == 1
+    assert (
+        count(con, 'bought(category="药品")', AS_OF)
+        == count(con, 'bought(category="drug")', AS_OF)
+        == 1
+    )
     assert count(con, 'measured("血压")', AS_OF) == 1
-    with pytest.raises(RuleError, match=r"category '药' is not an order category; use one of "
-                                        r"consultation \(问诊\), drug \(药品\)"):
+    with pytest.raises(
+        RuleError,
+        match=r"category '药' is not an order category; use one of "
+        r"consultation \(问诊\), drug \(药品\)",
+    ):
         check(parse_rule('bought(category="药")'))
 
 
@@ -50,8 +56,10 @@ def test_closest_prefers_values_holding_the_characters_in_order():
 
 
 def test_values_the_warehouse_never_has_are_named_with_the_closest(con):
-    rule = ('consulted(department="心内科") or did("shar") or did_not("share") '
-            'or consulted(department="内分泌科") or measured("bp") or bought(category="药品")')
+    rule = (
+        'consulted(department="心内科") or did("shar") or did_not("share") '
+        'or consulted(department="内分泌科") or measured("bp") or bought(category="药品")'
+    )
     assert rule_warnings(con, rule, "en") == [
         "consulted(department='心内科'): no row of the warehouse has this value, so the "
         "condition matches nobody; closest: 心血管内科, 内分泌科",
@@ -59,7 +67,9 @@ def test_values_the_warehouse_never_has_are_named_with_the_closest(con):
         "nobody; closest: share",
     ]
     zh = rule_warnings(con, 'consulted(department="心内科")')
-    assert zh == ["consulted(department='心内科'): 仓库中没有这个值, 条件不会匹配任何人; "
-                  "最接近的: 心血管内科, 内分泌科"]
+    assert zh == [
+        "consulted(department='心内科'): 仓库中没有这个值, 条件不会匹配任何人; "
+        "最接近的: 心血管内科, 内分泌科"
+    ]
     assert rule_warnings(con, 'did_not("nothing")', "en")[0].endswith("matches everyone")
     assert rule_warnings(con, 'consulted(department="心血管内科") and sex == "F"') == []

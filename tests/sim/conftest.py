@@ -10,8 +10,14 @@ import pytest
 from careops.sim import SimConfig, simulate
 from careops.sim.generate import SimResult
 
-SMALL = {"users": 1500, "days": 150, "seed": 11, "start": dt.date(2025, 3, 1),
-         "chunk_users": 800, "truth_horizon_days": 365}
+SMALL = {
+    "users": 1500,
+    "days": 150,
+    "seed": 11,
+    "start": dt.date(2025, 3, 1),
+    "chunk_users": 800,
+    "truth_horizon_days": 365,
+}
 
 
 def _small_config(**over) -> SimConfig:

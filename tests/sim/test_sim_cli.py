@@ -28,16 +28,27 @@ def run(capsys, monkeypatch):
             main()
         got = capsys.readouterr()
         code = stop.value.code
-        return Run(code if isinstance(code, int) else (0 if code is None else 1), got.out,
-                   got.err)
+        return Run(code if isinstance(code, int) else (0 if code is None else 1), got.out, got.err)
 
     return go
 
 
 def test_simulate_writes_tables_truth_and_calibration(tmp_path, run):
     out = tmp_path / "sim"
-    p = run("simulate", "--users", "300", "--days", "60", "--seed", "2", "--start",
-            "2025-05-01", "--out", str(out), "--json")
+    p = run(
+        "simulate",
+        "--users",
+        "300",
+        "--days",
+        "60",
+        "--seed",
+        "2",
+        "--start",
+        "2025-05-01",
+        "--out",
+        str(out),
+        "--json",
+    )
     assert p.returncode == 0, p.stderr
     report = json.loads(p.stdout)
     assert report["rows"]["patients"] == 300
@@ -47,8 +58,17 @@ def test_simulate_writes_tables_truth_and_calibration(tmp_path, run):
 
 
 def test_simulate_prints_the_summary_tables(tmp_path, run):
-    p = run("simulate", "--users", "200", "--days", "40", "--start", "2025-05-01", "--out",
-            str(tmp_path / "s"))
+    p = run(
+        "simulate",
+        "--users",
+        "200",
+        "--days",
+        "40",
+        "--start",
+        "2025-05-01",
+        "--out",
+        str(tmp_path / "s"),
+    )
     assert p.returncode == 0, p.stderr
     assert "患者画像" in p.stdout and "校准" in p.stdout and "年轻上班族" in p.stdout
 

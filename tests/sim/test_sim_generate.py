@@ -28,9 +28,20 @@ def test_every_table_matches_the_canonical_contract(small_sim, small_config):
     assert check_folder(small_sim.out, end_utc(cfg), cfg.end) == []
     for name in TABLES:
         assert (small_sim.out / f"{name}.parquet").exists()
-    for name in ("patients", "events", "consultations", "orders", "observations",
-                 "prescriptions", "enrollments", "entitlement_usage", "surveys", "tickets",
-                 "conditions", "marketing_spend"):
+    for name in (
+        "patients",
+        "events",
+        "consultations",
+        "orders",
+        "observations",
+        "prescriptions",
+        "enrollments",
+        "entitlement_usage",
+        "surveys",
+        "tickets",
+        "conditions",
+        "marketing_spend",
+    ):
         assert small_sim.rows[name] > 0, name
 
 
@@ -39,8 +50,11 @@ def test_validator_catches_a_broken_table(small_out, small_config):
     from careops.sim.validate import check_table
 
     t = read(small_out, "orders")
-    bad = t.set_column(t.schema.get_field_index("status"), "status",
-                       pc.if_else(pc.equal(t.column("status"), "paid"), "PAID", t.column("status")))
+    bad = t.set_column(
+        t.schema.get_field_index("status"),
+        "status",
+        pc.if_else(pc.equal(t.column("status"), "paid"), "PAID", t.column("status")),
+    )
     problems = check_table("orders", bad.cast(t.schema), end_utc(cfg), cfg.end)
     assert any("orders.status" in p for p in problems)
 
@@ -58,8 +72,9 @@ def test_events_carry_the_documented_names_and_json_properties(small_out):
     assert all({"content_id", "topic"} <= p.keys() for p in by_name["view_content"])
     assert all("doctor_id" in p for p in by_name["view_doctor"])
     patients = set(read(small_out, "patients").column("user_id").to_pylist())
-    assert all(p["invitee_id"] in patients or p["invitee_id"].startswith("N")
-               for p in by_name["invite"])
+    assert all(
+        p["invitee_id"] in patients or p["invitee_id"].startswith("N") for p in by_name["invite"]
+    )
 
 
 def test_some_invites_never_convert(small_out, small_config, tmp_path):
@@ -136,8 +151,9 @@ def test_ground_truth_is_consistent_with_the_tables(small_out, small_config):
     assert (truth[truth.stopped_in_window].expected_spend_365d == 0).all()
     # chronic personas carry their condition; uplift = open × click
     assert truth[truth.persona == "diabetes"].true_conditions.str.contains("E11").all()
-    np.testing.assert_allclose(truth.uplift_visit_coupon,
-                               truth.open_propensity * truth.click_p_coupon)
+    np.testing.assert_allclose(
+        truth.uplift_visit_coupon, truth.open_propensity * truth.click_p_coupon
+    )
 
 
 def pd_offset(cfg):
@@ -160,8 +176,10 @@ def test_devices_report_in_canonical_units_with_glucose_alert_runs(small_out, sm
     runners = set(high[high >= 3].index)
     assert runners & crisis  # crisis diabetics show > 13.9 mmol/L three days running
     controlled = set(truth[~truth.poor_control].user_id)
-    assert glu[glu.user_id.isin(controlled)].value.mean() < glu[~glu.user_id.isin(
-        controlled)].value.mean()
+    assert (
+        glu[glu.user_id.isin(controlled)].value.mean()
+        < glu[~glu.user_id.isin(controlled)].value.mean()
+    )
 
 
 def _longest_run(days: list[dt.date]) -> int:
@@ -245,8 +263,10 @@ def test_personas_keep_their_own_hours_and_departments(small_out, small_config):
     cons = read(small_out, "consultations").to_pandas()
     cons["persona"] = persona.loc[cons.user_id].to_numpy()
     assert set(cons[cons.persona == "child"].department) == {"儿科"}
-    assert all(c in vocab.DEPARTMENTS[d].complaints for c, d in zip(cons.complaint,
-                                                                     cons.department, strict=True))
+    assert all(
+        c in vocab.DEPARTMENTS[d].complaints
+        for c, d in zip(cons.complaint, cons.department, strict=True)
+    )
 
 
 def test_churn_labels_for_any_as_of_date(small_out, small_config):

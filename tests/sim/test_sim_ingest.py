@@ -12,19 +12,27 @@ from careops.sim import SimConfig, simulate
 from careops.sim.writer import table_paths
 
 
-@pytest.mark.parametrize("backend", [pytest.param("duckdb"),
-                                     pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_a_small_simulation_ingests_with_zero_quarantined_rows(tmp_path, make_warehouse,
-                                                               backend):
-    cfg = SimConfig(users=400, days=90, seed=5, start=dt.date(2025, 2, 1), chunk_users=250,
-                    truth_horizon_days=365)
+@pytest.mark.parametrize(
+    "backend", [pytest.param("duckdb"), pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_small_simulation_ingests_with_zero_quarantined_rows(tmp_path, make_warehouse, backend):
+    cfg = SimConfig(
+        users=400,
+        days=90,
+        seed=5,
+        start=dt.date(2025, 2, 1),
+        chunk_users=250,
+        truth_horizon_days=365,
+    )
     result = simulate(cfg, tmp_path / "sim")
     con = make_warehouse(backend)
     report = ingest_paths(con, table_paths(result.out), settings=get_settings())
     assert report.exit_code == 0, report.to_json()
     tables = report.tables
-    assert all(c["quarantined"] == 0 and c["duplicates"] == 0 and c["flagged"] == 0
-               for c in tables.values()), tables
+    assert all(
+        c["quarantined"] == 0 and c["duplicates"] == 0 and c["flagged"] == 0
+        for c in tables.values()
+    ), tables
     for name, rows in result.rows.items():
         if name.startswith("ground_truth") or rows == 0:
             continue
@@ -33,8 +41,7 @@ def test_a_small_simulation_ingests_with_zero_quarantined_rows(tmp_path, make_wa
 
 
 def test_the_whole_simulation_folder_ingests(tmp_path, make_warehouse):
-    cfg = SimConfig(users=150, days=40, seed=6, start=dt.date(2025, 2, 1),
-                    truth_horizon_days=365)
+    cfg = SimConfig(users=150, days=40, seed=6, start=dt.date(2025, 2, 1), truth_horizon_days=365)
     out = simulate(cfg, tmp_path / "sim").out
     report = ingest_paths(make_warehouse("duckdb"), [out], settings=get_settings())
     assert report.exit_code == 0, report.to_json()["rejected"]

@@ -23,9 +23,15 @@ def _truth(out):
 
 def _sends(truth, when: dt.datetime, mtype: str = "coupon", own_channel: bool = True):
     alive = truth[(truth.true_stop_date > when.date() + dt.timedelta(days=1))]
-    return [{"user_id": u, "ts": when, "message_type": mtype,
-             "channel": c if own_channel else ("sms" if c != "sms" else "wechat")}
-            for u, c in zip(alive.user_id, alive.preferred_channel, strict=True)]
+    return [
+        {
+            "user_id": u,
+            "ts": when,
+            "message_type": mtype,
+            "channel": c if own_channel else ("sms" if c != "sms" else "wechat"),
+        }
+        for u, c in zip(alive.user_id, alive.preferred_channel, strict=True)
+    ]
 
 
 def test_caused_visits_per_send_match_the_true_uplift(small_out):
@@ -54,8 +60,11 @@ def test_same_seed_same_answer_whatever_the_order(small_out):
     b = respond(list(reversed(sends)), small_out, seed=1)
     c = respond(sends, small_out, seed=2)
     key = ["event_id"]
-    assert a["events"].sort_by([(k, "ascending") for k in key]).equals(
-        b["events"].sort_by([(k, "ascending") for k in key]))
+    assert (
+        a["events"]
+        .sort_by([(k, "ascending") for k in key])
+        .equals(b["events"].sort_by([(k, "ascending") for k in key]))
+    )
     assert not a["events"].equals(c["events"])
 
 
@@ -70,8 +79,9 @@ def test_off_channel_and_stopped_users_respond_less(small_out):
 
 def test_output_is_canonical_and_ingestible(small_out):
     truth = _truth(small_out)
-    got = respond(_sends(truth, dt.datetime(2025, 7, 1, 4, tzinfo=dt.UTC), "renewal_offer"),
-                  small_out, seed=4)
+    got = respond(
+        _sends(truth, dt.datetime(2025, 7, 1, 4, tzinfo=dt.UTC), "renewal_offer"), small_out, seed=4
+    )
     for name in ("events", "orders"):
         assert check_table(name, got[name], FAR, FAR.date()) == []
     names = set(got["events"].column("name").to_pylist())
@@ -79,24 +89,68 @@ def test_output_is_canonical_and_ingestible(small_out):
     assert set(got["orders"].column("category").to_pylist()) <= {"package"}
 
 
-@pytest.mark.parametrize(("sends", "field"), [
-    ([{"user_id": "U00000001", "ts": dt.datetime(2025, 7, 1, tzinfo=dt.UTC),
-       "message_type": "coupon"}], "channel"),
-    ([{"user_id": "nobody", "ts": dt.datetime(2025, 7, 1, tzinfo=dt.UTC),
-       "message_type": "coupon", "channel": "sms"}], "user_id"),
-    ([{"user_id": "U00000001", "ts": dt.datetime(2025, 7, 1), "message_type": "coupon",
-       "channel": "sms"}], "ts"),
-    ([{"user_id": "U00000001", "ts": dt.datetime(2025, 7, 1, tzinfo=dt.UTC),
-       "message_type": "spam", "channel": "sms"}], "message_type"),
-])
+@pytest.mark.parametrize(
+    ("sends", "field"),
+    [
+        (
+            [
+                {
+                    "user_id": "U00000001",
+                    "ts": dt.datetime(2025, 7, 1, tzinfo=dt.UTC),
+                    "message_type": "coupon",
+                }
+            ],
+            "channel",
+        ),
+        (
+            [
+                {
+                    "user_id": "nobody",
+                    "ts": dt.datetime(2025, 7, 1, tzinfo=dt.UTC),
+                    "message_type": "coupon",
+                    "channel": "sms",
+                }
+            ],
+            "user_id",
+        ),
+        (
+            [
+                {
+                    "user_id": "U00000001",
+                    "ts": dt.datetime(2025, 7, 1),
+                    "message_type": "coupon",
+                    "channel": "sms",
+                }
+            ],
+            "ts",
+        ),
+        (
+            [
+                {
+                    "user_id": "U00000001",
+                    "ts": dt.datetime(2025, 7, 1, tzinfo=dt.UTC),
+                    "message_type": "spam",
+                    "channel": "sms",
+                }
+            ],
+            "message_type",
+        ),
+    ],
+)
 def test_bad_sends_name_the_field(small_out, sends, field):
     with pytest.raises(InputError, match=f"sends.*{field}"):
         respond(sends, small_out)
 
 
 def test_sends_as_arrow_table(small_out):
-    t = pa.table({"user_id": ["U00000001"], "ts": pa.array(
-        [dt.datetime(2025, 7, 1, tzinfo=dt.UTC)], pa.timestamp("us", tz="UTC")),
-        "channel": ["sms"], "message_type": ["coupon"], "send_id": ["X1"]})
+    t = pa.table(
+        {
+            "user_id": ["U00000001"],
+            "ts": pa.array([dt.datetime(2025, 7, 1, tzinfo=dt.UTC)], pa.timestamp("us", tz="UTC")),
+            "channel": ["sms"],
+            "message_type": ["coupon"],
+            "send_id": ["X1"],
+        }
+    )
     got = respond(t, small_out)
     assert all(e.startswith("X1-") for e in got["events"].column("event_id").to_pylist())

@@ -10,9 +10,23 @@ from tests.tags.conftest import by_user
 from tests.tags.hospital import Hospital
 
 AS_OF = date(2026, 6, 1)
-TAGS = ["last_consult_at", "consults_30d", "consults_90d", "orders_30d", "orders_90d",
-        "search_keywords", "usual_active_hour", "night_owl", "health_need", "data_richness",
-        "lifecycle", "frequent_consulter", "health_manager", "interactive", "active_subgroup"]
+TAGS = [
+    "last_consult_at",
+    "consults_30d",
+    "consults_90d",
+    "orders_30d",
+    "orders_90d",
+    "search_keywords",
+    "usual_active_hour",
+    "night_owl",
+    "health_need",
+    "data_richness",
+    "lifecycle",
+    "frequent_consulter",
+    "health_manager",
+    "interactive",
+    "active_subgroup",
+]
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +45,9 @@ def tags(module_duck):
     # health need
     h.patient("acute").consult("acute", 5, dx="J06.9").reading("acute", 5, "8480-6", 120)
     h.consult("acute", 6, dx="R50")
-    h.patient("manage").reading("manage", 5, "8480-6", 120).order("manage", 4, 300,
-                                                                  category="checkup")
+    h.patient("manage").reading("manage", 5, "8480-6", 120).order(
+        "manage", 4, 300, category="checkup"
+    )
     h.patient("prevent").event("prevent", 5, "search", query="流感疫苗")
     h.patient("resources").order("resources", 5, 50, category="drug")
     h.patient("chronic_quiet").condition("chronic_quiet", "I10")
@@ -53,7 +68,7 @@ def test_consultation_and_order_windows(tags):
     row = tags["counts"]
     assert row["consults_30d"] == 1
     assert row["consults_90d"] == 3
-    assert row["orders_30d"] == 1          # the cancelled order does not count
+    assert row["orders_30d"] == 1  # the cancelled order does not count
     assert row["orders_90d"] == 2
     last = row["last_consult_at"]
     last = last if last.tzinfo else last.replace(tzinfo=UTC)
@@ -70,27 +85,40 @@ def test_search_keywords_are_jieba_tokens_of_30_days(tags):
 
 def test_usual_hour_and_night_owl(tags):
     assert tags["owl"]["night_owl"] is True
-    assert tags["owl"]["usual_active_hour"] == 2        # ties → the earlier hour
+    assert tags["owl"]["usual_active_hour"] == 2  # ties → the earlier hour
     assert tags["day"]["usual_active_hour"] == 20
-    assert tags["day"]["night_owl"] is True             # 1 of 3 ≥ 30 %
+    assert tags["day"]["night_owl"] is True  # 1 of 3 ≥ 30 %
     assert tags["tie"]["usual_active_hour"] == 8
     assert tags["tie"]["night_owl"] is False
     assert tags["basic"]["usual_active_hour"] is None
 
 
-@pytest.mark.parametrize(("user", "need"), [
-    ("acute", "acute"), ("manage", "health_management"), ("prevent", "prevention"),
-    ("resources", "medical_resources"), ("chronic_quiet", "health_management"),
-    ("basic", "prevention"),
-])
+@pytest.mark.parametrize(
+    ("user", "need"),
+    [
+        ("acute", "acute"),
+        ("manage", "health_management"),
+        ("prevent", "prevention"),
+        ("resources", "medical_resources"),
+        ("chronic_quiet", "health_management"),
+        ("basic", "prevention"),
+    ],
+)
 def test_health_need(tags, user, need):
     assert tags[user]["health_need"] == need
 
 
-@pytest.mark.parametrize(("user", "richness"), [
-    ("basic", "basic"), ("kw", "behavioral"), ("resources", "behavioral"),
-    ("manage", "medical"), ("chronic_quiet", "medical"), ("acute", "medical"),
-])
+@pytest.mark.parametrize(
+    ("user", "richness"),
+    [
+        ("basic", "basic"),
+        ("kw", "behavioral"),
+        ("resources", "behavioral"),
+        ("manage", "medical"),
+        ("chronic_quiet", "medical"),
+        ("acute", "medical"),
+    ],
+)
 def test_data_richness(tags, user, richness):
     assert tags[user]["data_richness"] == richness
 

@@ -52,35 +52,70 @@ def test_tags_compute_show_and_layers(url):
     assert data["summary"] == "45 岁男性, 39 天未测血压, 高血压史, 低频用户, 流失预警"
     assert data["tags"]["age"] == 45
     r = run("tags", "show", "p45", "--as-of", "2026-06-01", "--warehouse", url, "--lang", "en")
-    assert ("45, male, 39 days without a BP reading, hypertension history, Occasional, "
-            "at risk of churn") in " ".join(r.output.split())
+    assert (
+        "45, male, 39 days without a BP reading, hypertension history, Occasional, at risk of churn"
+    ) in " ".join(r.output.split())
     r = run("layers", "--as-of", "2026-06-01", "--warehouse", url, "--json")
     rows = json.loads(r.output)
     lifecycle = [x for x in rows if x["dimension"] == "lifecycle"]
     assert sum(x["users"] for x in lifecycle) == 13
     assert sum(x["share"] for x in lifecycle) == pytest.approx(1.0)
-    r = run("layers", "migrate", "--from", "2026-06-01", "--to", "2026-07-01", "--warehouse",
-            url, "--json")
+    r = run(
+        "layers",
+        "migrate",
+        "--from",
+        "2026-06-01",
+        "--to",
+        "2026-07-01",
+        "--warehouse",
+        url,
+        "--json",
+    )
     assert sum(x["users"] for x in json.loads(r.output)) == 13
 
 
 def test_segment_commands(url, tmp_path):
     where = 'sex == "M" and age >= 40'
-    r = run("segment", "count", "--where", where, "--as-of", "2026-06-01", "--warehouse", url,
-            "--json")
+    r = run(
+        "segment", "count", "--where", where, "--as-of", "2026-06-01", "--warehouse", url, "--json"
+    )
     assert json.loads(r.output)["count"] == 5  # p45, u00 (76), u02 (66), u04 (56), u06 (46)
-    r = run("segment", "sample", "--where", where, "--as-of", "2026-06-01", "--warehouse", url,
-            "--limit", "2", "--json")
+    r = run(
+        "segment",
+        "sample",
+        "--where",
+        where,
+        "--as-of",
+        "2026-06-01",
+        "--warehouse",
+        url,
+        "--limit",
+        "2",
+        "--json",
+    )
     assert [x["user_id"] for x in json.loads(r.output)] == ["p45", "u00"]
     rule = tmp_path / "rule.yaml"
-    rule.write_text("and:\n  - {tag: sex, op: '==', value: M}\n  - {tag: age, op: '>=', "
-                    "value: 40}\n", encoding="utf-8")
+    rule.write_text(
+        "and:\n  - {tag: sex, op: '==', value: M}\n  - {tag: age, op: '>=', value: 40}\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "m.csv"
-    r = run("segment", "export", "--where", f"@{rule}", "--as-of", "2026-06-01", "--out",
-            str(out), "--warehouse", url)
+    r = run(
+        "segment",
+        "export",
+        "--where",
+        f"@{rule}",
+        "--as-of",
+        "2026-06-01",
+        "--out",
+        str(out),
+        "--warehouse",
+        url,
+    )
     assert out.read_text().count("\n") == 6  # header + 5
-    r = run("segment", "count", "--where", 'did("share")', "--as-of", "2026-06-01",
-            "--warehouse", url)
+    r = run(
+        "segment", "count", "--where", 'did("share")', "--as-of", "2026-06-01", "--warehouse", url
+    )
     assert "no patient matches" in r.output
     run("segment", "save", "men40", "--where", where, "--warehouse", url)
     r = run("segment", "refresh", "men40", "--as-of", "2026-06-01", "--warehouse", url)
@@ -89,12 +124,18 @@ def test_segment_commands(url, tmp_path):
     assert json.loads(r.output)[0]["members"] == 5
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["segment", "count", "--where", "agee > 3", "--as-of", "2026-06-01"], "did you mean 'age'"),
-    (["tags", "show", "nobody", "--as-of", "2026-06-01"], "no patient 'nobody'"),
-    (["layers", "--as-of", "2031-01-01"], "in the future"),
-    (["layers", "--as-of", "01/06/2026"], "not a date"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["segment", "count", "--where", "agee > 3", "--as-of", "2026-06-01"],
+            "did you mean 'age'",
+        ),
+        (["tags", "show", "nobody", "--as-of", "2026-06-01"], "no patient 'nobody'"),
+        (["layers", "--as-of", "2031-01-01"], "in the future"),
+        (["layers", "--as-of", "01/06/2026"], "not a date"),
+    ],
+)
 def test_errors_are_careops_errors(url, args, message):
     result = runner.invoke(app, [*args, "--warehouse", url])
     assert isinstance(result.exception, CareOpsError)
@@ -103,9 +144,23 @@ def test_errors_are_careops_errors(url, args, message):
 
 def test_main_prints_the_error_without_a_traceback(url):
     proc = subprocess.run(
-        [sys.executable, "-c", "from careops.cli import main; main()", "segment", "count",
-         "--where", "(sex == 'F'", "--as-of", "2026-06-01", "--warehouse", url],
-        capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-c",
+            "from careops.cli import main; main()",
+            "segment",
+            "count",
+            "--where",
+            "(sex == 'F'",
+            "--as-of",
+            "2026-06-01",
+            "--warehouse",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "unbalanced '('" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -123,8 +178,17 @@ def test_changed_thresholds_are_not_hidden_by_a_stored_snapshot(url, monkeypatch
     before = _lifecycle_users(url)
     assert before["active"] > 0
     n_active = 'lifecycle == "active"'
-    count = ["segment", "count", "--where", n_active, "--as-of", "2026-06-01", "--warehouse",
-             url, "--json"]
+    count = [
+        "segment",
+        "count",
+        "--where",
+        n_active,
+        "--as-of",
+        "2026-06-01",
+        "--warehouse",
+        url,
+        "--json",
+    ]
     assert json.loads(run(*count).output)["count"] == before["active"]
     monkeypatch.setenv("CAREOPS_LIFECYCLE__ACTIVE_MIN_DAYS", "10")
     get_settings.cache_clear()
@@ -149,8 +213,9 @@ def test_layers_read_in_chinese_in_declared_order(url):
     assert lifecycle == sorted(lifecycle)
     text = run("layers", "--as-of", "2026-06-01", "--warehouse", url, "--lang", "en").output
     assert "dimension" in text and "Lifecycle" in text and "Occasional" in text
-    text = run("layers", "migrate", "--from", "2026-06-01", "--to", "2026-07-01", "--warehouse",
-               url).output
+    text = run(
+        "layers", "migrate", "--from", "2026-06-01", "--to", "2026-07-01", "--warehouse", url
+    ).output
     assert "合计" in text and "None" not in text and "occasional" not in text
     moved = [text.index(w) for w in ("新用户", "活跃用户", "低频用户", "沉默用户", "流失用户")]
     assert moved == sorted(moved)
@@ -161,8 +226,9 @@ def test_layers_history_is_limited_and_says_what_it_left_out(url):
     text = run("layers", "history", "--warehouse", url, "--limit", "3").output
     assert "共 13 行, 另有 10 行未显示" in text
     assert "— " in text and "None" not in text
-    data = json.loads(run("layers", "history", "--warehouse", url, "--user", "p45",
-                          "--json").output)
+    data = json.loads(
+        run("layers", "history", "--warehouse", url, "--user", "p45", "--json").output
+    )
     assert (data["total"], data["omitted"]) == (1, 0)
     assert data["rows"][0]["to"] == "occasional"
     text = run("layers", "history", "--warehouse", url, "--user", "p45").output
@@ -170,23 +236,43 @@ def test_layers_history_is_limited_and_says_what_it_left_out(url):
 
 
 def test_segment_warns_about_a_department_the_warehouse_never_has(url):
-    r = run("segment", "count", "--where", 'consulted(department="全科门诊")', "--as-of",
-            "2026-06-01", "--warehouse", url)
+    r = run(
+        "segment",
+        "count",
+        "--where",
+        'consulted(department="全科门诊")',
+        "--as-of",
+        "2026-06-01",
+        "--warehouse",
+        url,
+    )
     text = " ".join(r.output.split())
     assert "consulted(department='全科门诊'): 仓库中没有这个值" in text
     assert "最接近的: 全科" in text
     counts = []
-    for where in ('生命周期 != "新用户" and bought(category="药品")',
-                  'lifecycle != "new" and bought(category="drug")'):
-        r = run("segment", "count", "--where", where, "--as-of", "2026-06-01", "--warehouse",
-                url, "--json")
+    for where in (
+        '生命周期 != "新用户" and bought(category="药品")',
+        'lifecycle != "new" and bought(category="drug")',
+    ):
+        r = run(
+            "segment",
+            "count",
+            "--where",
+            where,
+            "--as-of",
+            "2026-06-01",
+            "--warehouse",
+            url,
+            "--json",
+        )
         assert "提示" not in r.output
         counts.append(json.loads(r.stdout)["count"])
     assert counts[0] == counts[1] > 0
 
 
 def test_cluster_shows_the_over_represented_layers(url):
-    text = run("cluster", "--as-of", "2026-06-01", "--warehouse", url, "--k-min", "2",
-               "--k-max", "3").output
+    text = run(
+        "cluster", "--as-of", "2026-06-01", "--warehouse", url, "--k-min", "2", "--k-max", "3"
+    ).output
     for word in ("名称", "用户数", "偏多的分层", "×"):
         assert word in text

@@ -69,7 +69,7 @@ def test_names_never_double_a_word_nor_borrow_a_layer_label(con):
     for seed in (0, 1, 2):
         for c in cluster_patients(con, AS_OF, k_range=(2, 5), seed=seed).clusters:
             body = c.name_zh.removesuffix("人群")
-            assert all(body.count(body[i:i + 2]) == 1 for i in range(len(body) - 1)), c.name_zh
+            assert all(body.count(body[i : i + 2]) == 1 for i in range(len(body) - 1)), c.name_zh
 
 
 def test_over_represented_layers_have_a_lift_and_read_in_chinese(con):

@@ -9,8 +9,15 @@ from tests.tags.conftest import by_user
 from tests.tags.hospital import Hospital
 
 AS_OF = date(2026, 6, 1)
-TAGS = ["lifecycle", "churn_risk", "inactive_days", "active_days_30d", "services_30d",
-        "registered_days", "last_active_day"]
+TAGS = [
+    "lifecycle",
+    "churn_risk",
+    "inactive_days",
+    "active_days_30d",
+    "services_30d",
+    "registered_days",
+    "last_active_day",
+]
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +33,9 @@ def tags(module_duck):
     h.patient("nosvc").event("nosvc", 1).event("nosvc", 2).event("nosvc", 3).consult("nosvc", 31)
     # a paid order is a service; a failed one is not
     h.patient("paid").event("paid", 1).event("paid", 2).order("paid", 3, 10.0)
-    h.patient("failed").event("failed", 1).event("failed", 2).order("failed", 3, 10.0,
-                                                                    status="failed")
+    h.patient("failed").event("failed", 1).event("failed", 2).order(
+        "failed", 3, 10.0, status="failed"
+    )
     # inactivity boundaries (whole days between the last active day and as-of)
     for days_ago in (15, 16, 30, 31, 91, 92):
         h.patient(f"last{days_ago}").event(f"last{days_ago}", days_ago)
@@ -60,14 +68,17 @@ def test_active_needs_three_active_days_and_a_service(tags):
     assert tags["failed"]["lifecycle"] == "occasional"  # … but only a paid one is a service
 
 
-@pytest.mark.parametrize(("days_ago", "inactive", "layer", "risk"), [
-    (15, 14, "occasional", False),
-    (16, 15, "occasional", True),
-    (30, 29, "occasional", True),
-    (31, 30, "silent", False),
-    (91, 90, "silent", False),
-    (92, 91, "churned", False),
-])
+@pytest.mark.parametrize(
+    ("days_ago", "inactive", "layer", "risk"),
+    [
+        (15, 14, "occasional", False),
+        (16, 15, "occasional", True),
+        (30, 29, "occasional", True),
+        (31, 30, "silent", False),
+        (91, 90, "silent", False),
+        (92, 91, "churned", False),
+    ],
+)
 def test_inactivity_boundaries(tags, days_ago, inactive, layer, risk):
     row = tags[f"last{days_ago}"]
     assert row["inactive_days"] == inactive

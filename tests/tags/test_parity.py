@@ -41,8 +41,14 @@ def hospital() -> Hospital:
         h.order("vip", d, 400.0)
     h.event("vip", 1, "share").event("vip", 2, "share")
     h.patient("late")  # one event at local 23:59:59.7, 31 days ago: 30 inactive days
-    h.rows["events"].append({"event_id": "late1", "user_id": "late", "name": "app_open",
-                             "ts": h.at(31, 23, 59) + timedelta(seconds=59.7)})
+    h.rows["events"].append(
+        {
+            "event_id": "late1",
+            "user_id": "late",
+            "name": "app_open",
+            "ts": h.at(31, 23, 59) + timedelta(seconds=59.7),
+        }
+    )
     h.patient("cents")  # ¥1000.00 exactly, 999.9999999999999 as a float sum (see test_value)
     for i, amount in enumerate((149.42, 554.55, 296.03)):
         h.order("cents", 10 + i, amount)
@@ -78,7 +84,11 @@ def test_tags_and_layers_match_on_every_backend(warehouse, reference):
     for user, (lc, need, value, richness) in EXPECTED.items():
         row = got[user]
         assert (row["lifecycle"], row["health_need"], row["value"], row["data_richness"]) == (
-            lc, need, value, richness), user
+            lc,
+            need,
+            value,
+            richness,
+        ), user
     assert got["risk"]["churn_risk"] is True
     assert got["active"]["age"] == 60 and got["active"]["elderly"] is True
     assert got["silent"]["child"] is True

@@ -35,8 +35,17 @@ def test_a_smart_tag_plugs_into_the_same_registry(duck):
     def churn_score(scope):  # a stand-in model: 100 when inactive ≥ 30 days, else 10
         return (scope.tag("inactive_days") >= 30).ifelse(100.0, 10.0)
 
-    register(Tag("churn_score", "流失风险分", "Churn score", "smart", "float",
-                 "test stand-in for the churn model", churn_score))
+    register(
+        Tag(
+            "churn_score",
+            "流失风险分",
+            "Churn score",
+            "smart",
+            "float",
+            "test stand-in for the churn model",
+            churn_score,
+        )
+    )
     try:
         h = Hospital(date(2026, 6, 1))
         h.patient("a").event("a", 1).patient("b").event("b", 40)

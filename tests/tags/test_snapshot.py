@@ -25,13 +25,27 @@ def con(module_duck):
     h = Hospital(D1)
     # "fading": active around D1 (3 active days and a consultation), then nothing
     h.patient("fading").event("fading", 1).event("fading", 2).consult("fading", 3)
-    h.patient("steady").event("steady", 80)   # last active 80 days before D1: silent
+    h.patient("steady").event("steady", 80)  # last active 80 days before D1: silent
     h.patient("late", registered_days_ago=-10)  # registers between D1 and D2
     h.load(module_duck)
     for d in (D1, D2, D3):
-        store_snapshot(module_duck, d, ["lifecycle", "value", "health_need", "data_richness",
-                                        "churn_risk", "frequent_consulter", "health_manager",
-                                        "interactive", "chronic", "elderly", "child"])
+        store_snapshot(
+            module_duck,
+            d,
+            [
+                "lifecycle",
+                "value",
+                "health_need",
+                "data_richness",
+                "churn_risk",
+                "frequent_consulter",
+                "health_manager",
+                "interactive",
+                "chronic",
+                "elderly",
+                "child",
+            ],
+        )
     return module_duck
 
 
@@ -39,7 +53,9 @@ def test_snapshots_are_stored_per_day_and_read_back(con):
     assert snapshot_dates(con) == [D1, D2, D3]
     snap = read_snapshot(con, D1).order_by("user_id").to_pyarrow().to_pylist()
     assert [(r["user_id"], r["lifecycle"], r["as_of"]) for r in snap] == [
-        ("fading", "active", D1), ("steady", "silent", D1)]
+        ("fading", "active", D1),
+        ("steady", "silent", D1),
+    ]
     with pytest.raises(TagError, match=r"no tag snapshot for 2026-06-02 \(stored: 2026-06-01"):
         read_snapshot(con, date(2026, 6, 2))
 
@@ -47,9 +63,23 @@ def test_snapshots_are_stored_per_day_and_read_back(con):
 def test_recomputing_a_day_replaces_it(con):
     assert store_snapshot(con, D1, ["lifecycle"]) == 2
     assert read_snapshot(con, D1).count().execute() == 2
-    store_snapshot(con, D1, ["lifecycle", "value", "health_need", "data_richness", "churn_risk",
-                             "frequent_consulter", "health_manager", "interactive", "chronic",
-                             "elderly", "child"])
+    store_snapshot(
+        con,
+        D1,
+        [
+            "lifecycle",
+            "value",
+            "health_need",
+            "data_richness",
+            "churn_risk",
+            "frequent_consulter",
+            "health_manager",
+            "interactive",
+            "chronic",
+            "elderly",
+            "child",
+        ],
+    )
 
 
 def test_layer_counts_have_shares(con):
@@ -58,15 +88,16 @@ def test_layer_counts_have_shares(con):
     assert counts[("lifecycle", "active")] == (1, pytest.approx(1 / 3))
     assert counts[("lifecycle", "churned")] == (1, pytest.approx(1 / 3))
     assert counts[("groups", "churn_risk")] == (1, pytest.approx(1 / 3))
-    labels = {c.code: c.label for c in layer_counts(con, D2, lang="en")
-              if c.dimension == "lifecycle"}
+    labels = {
+        c.code: c.label for c in layer_counts(con, D2, lang="en") if c.dimension == "lifecycle"
+    }
     assert labels["silent"] == "Silent"
 
 
 def test_migration_matrix(con):
     rows = migration_matrix(con, D1, D3)
     assert rows == [
-        {"from": None, "to": "occasional", "users": 1},   # joined between the dates
+        {"from": None, "to": "occasional", "users": 1},  # joined between the dates
         {"from": "active", "to": "silent", "users": 1},
         {"from": "silent", "to": "churned", "users": 1},
     ]
@@ -83,7 +114,9 @@ def test_layer_history_says_when_a_user_entered_a_layer(con):
         {"user_id": "fading", "day": D3, "from": "active", "to": "silent"},
     ]
     assert [r["to"] for r in layer_history(con).rows if r["user_id"] == "steady"] == [
-        "silent", "churned"]
+        "silent",
+        "churned",
+    ]
 
 
 def test_layer_history_limit_says_how_many_rows_were_left_out(con):
@@ -113,8 +146,9 @@ def test_a_snapshot_made_with_other_settings_is_not_served(con):
     recompute = r"recompute it: careops tags compute --as-of 2026-06-01"
     with pytest.raises(TagError, match=recompute):
         read_snapshot(con, D1, settings=strict)
-    with pytest.raises(TagError, match="2026-06-01, 2026-06-16, 2026-07-01 were computed with "
-                                       "other settings"):
+    with pytest.raises(
+        TagError, match="2026-06-01, 2026-06-16, 2026-07-01 were computed with other settings"
+    ):
         layer_history(con, settings=strict)
 
 
@@ -122,9 +156,17 @@ def test_a_snapshot_without_recorded_settings_is_recomputed(con):
     import ibis
 
     day = date(2026, 6, 10)
-    con.create_table(snapshot_name(day), obj=ibis.memtable(
-        {"user_id": ["fading", "steady"], "lifecycle": ["churned", "churned"],
-         "as_of": [day, day]}), overwrite=True)
+    con.create_table(
+        snapshot_name(day),
+        obj=ibis.memtable(
+            {
+                "user_id": ["fading", "steady"],
+                "lifecycle": ["churned", "churned"],
+                "as_of": [day, day],
+            }
+        ),
+        overwrite=True,
+    )
     try:
         live = tags_at(con, day, ["lifecycle"]).order_by("user_id").to_pyarrow().to_pylist()
         assert [r["lifecycle"] for r in live] == ["active", "silent"]
@@ -149,12 +191,18 @@ def test_snapshots_migration_and_history_on_every_backend(warehouse):
         {"from": "silent", "to": "churned", "users": 1},
     ]
     assert [(r["day"], r["to"]) for r in layer_history(warehouse, "fading").rows] == [
-        (D1, "active"), (D3, "silent")]
+        (D1, "active"),
+        (D3, "silent"),
+    ]
     women = SavedSegment.of("women", 'sex == "F" and lifecycle == "active"')
     assert refresh_members(warehouse, women, D1) == 1
     assert refresh_members(warehouse, women, D3) == 0
     assert membership_history(warehouse, "women")[1] == {
-        "as_of": D3, "members": 0, "entered": 0, "left": 1}
+        "as_of": D3,
+        "members": 0,
+        "entered": 0,
+        "left": 1,
+    }
 
 
 def _record_load(con, load_id: str, rows: int) -> None:
@@ -164,10 +212,21 @@ def _record_load(con, load_id: str, rows: int) -> None:
     from careops.warehouse.tables import SYSTEM_TABLES
 
     now = datetime.now(UTC)
-    row = {"load_id": load_id, "source": f"{load_id}.csv", "content_hash": load_id,
-           "table_name": "patients", "rows_in": rows, "loaded": rows, "duplicates": 0,
-           "quarantined": 0, "flagged": 0, "status": "loaded", "message": None,
-           "started_at": now, "finished_at": now}
+    row = {
+        "load_id": load_id,
+        "source": f"{load_id}.csv",
+        "content_hash": load_id,
+        "table_name": "patients",
+        "rows_in": rows,
+        "loaded": rows,
+        "duplicates": 0,
+        "quarantined": 0,
+        "flagged": 0,
+        "status": "loaded",
+        "message": None,
+        "started_at": now,
+        "finished_at": now,
+    }
     con.insert("_loads", pa.Table.from_pylist([row], schema=SYSTEM_TABLES["_loads"].to_pyarrow()))
 
 

@@ -9,9 +9,19 @@ from tests.tags.conftest import by_user
 from tests.tags.hospital import Hospital
 
 AS_OF = date(2026, 6, 1)
-TAGS = ["rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_score", "health_contribution",
-        "spend_cny", "paid_orders", "repurchase_confirmed", "high_spend_unconfirmed", "ltv_tier",
-        "value"]
+TAGS = [
+    "rfm_recency",
+    "rfm_frequency",
+    "rfm_monetary",
+    "rfm_score",
+    "health_contribution",
+    "spend_cny",
+    "paid_orders",
+    "repurchase_confirmed",
+    "high_spend_unconfirmed",
+    "ltv_tier",
+    "value",
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +47,9 @@ def tags(module_duck):
     for i in range(6):
         h.event("oneoff", 1 + i, "share")
     # R5 F2 M4 = 11; one share (+1) reaches 12 → high; without it → mid
-    h.patient("sharer").order("sharer", 1, 500.0).order("sharer", 2, 500.0).event("sharer", 3,
-                                                                                "share")
+    h.patient("sharer").order("sharer", 1, 500.0).order("sharer", 2, 500.0).event(
+        "sharer", 3, "share"
+    )
     h.patient("nosharer").order("nosharer", 1, 500.0).order("nosharer", 2, 500.0)
     h.patient("nobody")
     # exactly ¥1000.00 in cents, but 999.9999999999999 as a float sum in every order
@@ -57,10 +68,18 @@ def test_recency_score_cutoffs(tags):
     assert tags["nobody"]["rfm_score"] == 0
 
 
-@pytest.mark.parametrize(("user", "tier"), [
-    ("ltv1000", "ltv_mid"), ("ltv1000p", "ltv_high"), ("single", "ltv_mid"),
-    ("ltv300", "ltv_mid"), ("ltv299", "ltv_low"), ("refund", "ltv_low"), ("nobody", "ltv_low"),
-])
+@pytest.mark.parametrize(
+    ("user", "tier"),
+    [
+        ("ltv1000", "ltv_mid"),
+        ("ltv1000p", "ltv_high"),
+        ("single", "ltv_mid"),
+        ("ltv300", "ltv_mid"),
+        ("ltv299", "ltv_low"),
+        ("refund", "ltv_low"),
+        ("nobody", "ltv_low"),
+    ],
+)
 def test_ltv_tiers(tags, user, tier):
     assert tags[user]["ltv_tier"] == tier
 

@@ -21,25 +21,52 @@ def sample() -> dict[str, pa.Table]:
     users = ["u1", "u2", "u3"]
     owner = [users[0] if i < 100 else users[1] if i < 160 else users[2] for i in range(N_EVENTS)]
     return {
-        "patients": pa.table({"user_id": users, "registered_at": [T0] * 3,
-                              "sex": ["F", "M", "U"], "city": ["上海", "北京", "广州"]}),
-        "events": pa.table({
-            "event_id": [f"e{i:03d}" for i in range(N_EVENTS)], "user_id": owner,
-            "ts": [T0 + dt.timedelta(hours=i) for i in range(N_EVENTS)],
-            "name": ["app_open" if i % 2 else "search" for i in range(N_EVENTS)],
-            "properties": ["{}"] * N_EVENTS}),
-        "orders": pa.table({
-            "order_id": ["o1", "o2", "o3", "o4"], "user_id": ["u1", "u1", "u2", "u3"],
-            "ts": [T0, T0 + dt.timedelta(days=1), T0, T0], "category": ["drug"] * 4,
-            "amount_cny": [10.0, 20.0, 30.5, 40.0], "status": ["paid"] * 4}),
+        "patients": pa.table(
+            {
+                "user_id": users,
+                "registered_at": [T0] * 3,
+                "sex": ["F", "M", "U"],
+                "city": ["上海", "北京", "广州"],
+            }
+        ),
+        "events": pa.table(
+            {
+                "event_id": [f"e{i:03d}" for i in range(N_EVENTS)],
+                "user_id": owner,
+                "ts": [T0 + dt.timedelta(hours=i) for i in range(N_EVENTS)],
+                "name": ["app_open" if i % 2 else "search" for i in range(N_EVENTS)],
+                "properties": ["{}"] * N_EVENTS,
+            }
+        ),
+        "orders": pa.table(
+            {
+                "order_id": ["o1", "o2", "o3", "o4"],
+                "user_id": ["u1", "u1", "u2", "u3"],
+                "ts": [T0, T0 + dt.timedelta(days=1), T0, T0],
+                "category": ["drug"] * 4,
+                "amount_cny": [10.0, 20.0, 30.5, 40.0],
+                "status": ["paid"] * 4,
+            }
+        ),
     }
 
 
 def _secrets(con) -> None:
-    con.insert("quarantine", pa.table({
-        "load_id": ["l1"], "source": ["/data/in.csv"], "table_name": ["patients"],
-        "record": ["row 2"], "field": ["phone"], "reason": ["bad"], "raw": ["13800000000"],
-        "quarantined_at": pa.array([T0], pa.timestamp("us", tz="UTC"))}))
+    con.insert(
+        "quarantine",
+        pa.table(
+            {
+                "load_id": ["l1"],
+                "source": ["/data/in.csv"],
+                "table_name": ["patients"],
+                "record": ["row 2"],
+                "field": ["phone"],
+                "reason": ["bad"],
+                "raw": ["13800000000"],
+                "quarantined_at": pa.array([T0], pa.timestamp("us", tz="UTC")),
+            }
+        ),
+    )
 
 
 @pytest.fixture
@@ -62,6 +89,7 @@ def analyst_ops(request, tmp_path):
             def drop(n=name, session=session):
                 session.catalog.setCurrentDatabase("default")
                 session.sql(f"DROP DATABASE IF EXISTS {n} CASCADE")
+
             cleanups.append(drop)
         else:
             raise ValueError(kind)

@@ -22,19 +22,24 @@ def rows(ops, text, **kw) -> list[dict]:
 
 # --- normal analysis on all three engines ------------------------------------------------------
 
+
 def test_joins_ctes_windows_count_distinct_and_timestamps(any_ops):
-    got = rows(any_ops, """
+    got = rows(
+        any_ops,
+        """
         WITH spend AS (
             SELECT user_id, sum(amount_cny) AS total, count(*) AS n FROM orders GROUP BY user_id)
         SELECT p.user_id, p.city, s.total, s.n,
                rank() OVER (ORDER BY s.total DESC) AS spend_rank,
                (SELECT count(DISTINCT e.name) FROM events e WHERE e.user_id = p.user_id) AS kinds
         FROM patients p JOIN spend s ON s.user_id = p.user_id
-        ORDER BY p.user_id""")
+        ORDER BY p.user_id""",
+    )
     assert got == [
         {"user_id": "u1", "city": "上海", "total": 30.0, "n": 2, "spend_rank": 3, "kinds": 2},
         {"user_id": "u2", "city": "北京", "total": 30.5, "n": 1, "spend_rank": 2, "kinds": 2},
-        {"user_id": "u3", "city": "广州", "total": 40.0, "n": 1, "spend_rank": 1, "kinds": 2}]
+        {"user_id": "u3", "city": "广州", "total": 40.0, "n": 1, "spend_rank": 1, "kinds": 2},
+    ]
 
 
 def test_count_and_count_distinct_side_by_side(any_ops):
@@ -51,8 +56,7 @@ def test_timestamps_come_back_as_utc_instants(any_ops):
 
 
 def test_rows_stream_in_batches_never_all_at_once(any_ops):
-    with run_query(any_ops, "SELECT event_id FROM events ORDER BY event_id",
-                   batch_rows=16) as run:
+    with run_query(any_ops, "SELECT event_id FROM events ORDER BY event_id", batch_rows=16) as run:
         sizes = [b.num_rows for b in run]
     assert sum(sizes) == N_EVENTS and max(sizes) <= 16 and len(sizes) >= N_EVENTS // 16
 
@@ -98,7 +102,7 @@ DUCKDB_DOORS = {
     "query": "SELECT * FROM query('SELECT * FROM read_csv(''{f}'')')",
     "sqlite_scan_state_store": "SELECT * FROM sqlite_scan('{state}', 'audit_log')",
     "postgres_scan": "SELECT * FROM postgres_scan('host=127.0.0.1 user=postgres', 'public', 't')",
-    "quoted_name": 'SELECT * FROM "read_csv"(\'{f}\')',
+    "quoted_name": "SELECT * FROM \"read_csv\"('{f}')",
     "schema_prefixed": "SELECT * FROM main.read_csv('{f}')",
     "system_prefixed": "SELECT * FROM system.main.read_csv('{f}')",
     "method_call": "SELECT '{f}'.read_text()",
@@ -118,7 +122,7 @@ DUCKDB_DOORS = {
     "contacts": "SELECT * FROM contacts",
     "loads_ledger": "SELECT source FROM _loads",
     "cte_shadow_later": "WITH a AS (SELECT * FROM quarantine), quarantine AS (SELECT 1 AS x) "
-                        "SELECT * FROM a",
+    "SELECT * FROM a",
     "other_database": "SELECT * FROM other.main.orders",
     "create": "CREATE TABLE t AS SELECT 1",
     "insert": "INSERT INTO orders SELECT * FROM orders",
@@ -129,8 +133,9 @@ DUCKDB_DOORS = {
 @pytest.mark.parametrize("door", DUCKDB_DOORS)
 def test_duckdb_doors_are_refused(analyst_ops, secret_file, tmp_path, door):
     ops = analyst_ops("duckdb")
-    text = DUCKDB_DOORS[door].format(f=secret_file, d=tmp_path,
-                                     state=ops.state_url.removeprefix("sqlite:///"))
+    text = DUCKDB_DOORS[door].format(
+        f=secret_file, d=tmp_path, state=ops.state_url.removeprefix("sqlite:///")
+    )
     with pytest.raises(CareOpsError) as caught:
         rows(ops, text)
     assert isinstance(caught.value, Forbidden | InvalidInput)
@@ -142,21 +147,46 @@ def test_duckdb_doors_are_refused(analyst_ops, secret_file, tmp_path, door):
 
 # The first wall alone: the same doors, sent to the locked-down DuckDB without the statement
 # check. The engine must refuse each of them by itself.
-ENGINE_DOORS = ["read_csv", "read_csv_auto", "string_as_table", "from_first_string",
-                "read_text", "read_blob", "read_parquet", "read_json", "sniff_csv", "glob",
-                "query", "sqlite_scan_state_store", "postgres_scan", "quoted_name",
-                "schema_prefixed", "system_prefixed", "in_subquery", "in_cte", "attach",
-                "copy_out", "copy_select", "install", "load", "set_access", "create", "insert"]
+ENGINE_DOORS = [
+    "read_csv",
+    "read_csv_auto",
+    "string_as_table",
+    "from_first_string",
+    "read_text",
+    "read_blob",
+    "read_parquet",
+    "read_json",
+    "sniff_csv",
+    "glob",
+    "query",
+    "sqlite_scan_state_store",
+    "postgres_scan",
+    "quoted_name",
+    "schema_prefixed",
+    "system_prefixed",
+    "in_subquery",
+    "in_cte",
+    "attach",
+    "copy_out",
+    "copy_select",
+    "install",
+    "load",
+    "set_access",
+    "create",
+    "insert",
+]
 
 
 @pytest.mark.parametrize("door", ENGINE_DOORS)
-def test_duckdb_engine_refuses_without_the_statement_check(analyst_ops, secret_file, tmp_path,
-                                                           door):
+def test_duckdb_engine_refuses_without_the_statement_check(
+    analyst_ops, secret_file, tmp_path, door
+):
     from careops.warehouse.analyst_engines import DuckDBSession
 
     ops = analyst_ops("duckdb")
-    text = DUCKDB_DOORS[door].format(f=secret_file, d=tmp_path,
-                                     state=ops.state_url.removeprefix("sqlite:///"))
+    text = DUCKDB_DOORS[door].format(
+        f=secret_file, d=tmp_path, state=ops.state_url.removeprefix("sqlite:///")
+    )
     with ops.warehouse(read_only=True) as con:
         session = DuckDBSession(con, 100)
         with pytest.raises(Exception) as caught:
@@ -164,9 +194,16 @@ def test_duckdb_engine_refuses_without_the_statement_check(analyst_ops, secret_f
             list(session.batches())
     message = str(caught.value)
     assert SECRET not in message
-    assert any(s in message for s in ("Permission Error", "configuration has been "
-                                      "locked", "read-only", "not in the catalog",
-                                      "does not exist")), message
+    assert any(
+        s in message
+        for s in (
+            "Permission Error",
+            "configuration has been locked",
+            "read-only",
+            "not in the catalog",
+            "does not exist",
+        )
+    ), message
     assert not (tmp_path / "leak.csv").exists()
 
 
@@ -195,15 +232,17 @@ PG_DOORS = {
     "reload": "SELECT pg_reload_conf()",
     "set_config": "SELECT set_config('statement_timeout', '0', false)",
     "set_config_role": "SELECT set_config('role', 'postgres', true)",
-    "qualified_set_config": 'SELECT "pg_catalog"."set_config"(\'role\', \'postgres\', true)',
+    "qualified_set_config": "SELECT \"pg_catalog\".\"set_config\"('role', 'postgres', true)",
     "set_role": "SET ROLE postgres",
     "reset_role": "RESET ROLE",
     "alter_system": "ALTER SYSTEM SET log_statement = 'none'",
     "query_to_xml": "SELECT query_to_xml('SELECT * FROM quarantine', true, false, '')",
-    "query_to_xml_set_role": ("SELECT query_to_xml('SELECT set_config(''role'',''postgres'',"
-                              "true)', true, false, '')"),
-    "ts_stat_runs_sql": ("SELECT * FROM ts_stat('SELECT to_tsvector(set_config(''role'', "
-                         "''postgres'', false))')"),
+    "query_to_xml_set_role": (
+        "SELECT query_to_xml('SELECT set_config(''role'',''postgres'',true)', true, false, '')"
+    ),
+    "ts_stat_runs_sql": (
+        "SELECT * FROM ts_stat('SELECT to_tsvector(set_config(''role'', ''postgres'', false))')"
+    ),
     "ts_stat_in_select": ("SELECT (ts_stat('SELECT to_tsvector(raw) FROM quarantine')).word"),
     "dblink": "SELECT * FROM dblink('dbname=postgres', 'SELECT 1') AS t(x int)",
     "state_store_audit": "SELECT * FROM audit_log",
@@ -234,22 +273,36 @@ def test_postgres_doors_are_refused(analyst_ops, admin_pid, door):
     ops = analyst_ops("postgres")
     with pytest.raises(CareOpsError) as caught:
         rows(ops, PG_DOORS[door].format(pid=admin_pid))
-    assert isinstance(caught.value, Forbidden if door != "two_statements" else InvalidInput), \
+    assert isinstance(caught.value, Forbidden if door != "two_statements" else InvalidInput), (
         caught.value
+    )
     assert "13800000000" not in str(caught.value)
 
 
-PG_ENGINE_DOORS = ["pg_read_file", "pg_read_binary_file", "pg_ls_dir", "lo_import",
-                   "lo_export", "terminate", "cancel", "reload", "query_to_xml", "dblink",
-                   "ts_stat_in_select",
-                   "state_store_audit", "quarantine", "contacts", "insert", "select_into",
-                   "other_schema"]
+PG_ENGINE_DOORS = [
+    "pg_read_file",
+    "pg_read_binary_file",
+    "pg_ls_dir",
+    "lo_import",
+    "lo_export",
+    "terminate",
+    "cancel",
+    "reload",
+    "query_to_xml",
+    "dblink",
+    "ts_stat_in_select",
+    "state_store_audit",
+    "quarantine",
+    "contacts",
+    "insert",
+    "select_into",
+    "other_schema",
+]
 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("door", PG_ENGINE_DOORS)
-def test_postgres_analyst_role_refuses_without_the_statement_check(analyst_ops, admin_pid,
-                                                                   door):
+def test_postgres_analyst_role_refuses_without_the_statement_check(analyst_ops, admin_pid, door):
     """The first wall alone: READ ONLY transaction as careops_analyst."""
     from careops.warehouse.analyst_engines import PostgresSession
 
@@ -266,7 +319,8 @@ def test_postgres_analyst_role_refuses_without_the_statement_check(analyst_ops, 
     # 42501 permission denied, 25006 read-only transaction, 42883 no such function (dblink is
     # not installed), 42P01 no such table; a cursor holds only a query (42601 for INSERT, INTO)
     expected = ("42501", "25006", "42883", "42P01") + (
-        ("42601",) if door in ("insert", "select_into") else ())
+        ("42601",) if door in ("insert", "select_into") else ()
+    )
     assert getattr(caught.value, "sqlstate", None) in expected, caught.value
 
 

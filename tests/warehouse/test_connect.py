@@ -17,10 +17,21 @@ def test_every_canonical_table_is_created(warehouse):
 
 def test_fill_and_read_back_orders(warehouse):
     ts = dt.datetime(2025, 3, 1, 8, 30, tzinfo=dt.UTC)
-    fill(warehouse, {"orders": pa.table({
-        "order_id": ["o1", "o2"], "user_id": ["u1", "u1"], "ts": [ts, ts],
-        "category": ["drug", "consultation"], "amount_cny": [35.5, 60.0],
-        "status": ["paid", "paid"]})})
+    fill(
+        warehouse,
+        {
+            "orders": pa.table(
+                {
+                    "order_id": ["o1", "o2"],
+                    "user_id": ["u1", "u1"],
+                    "ts": [ts, ts],
+                    "category": ["drug", "consultation"],
+                    "amount_cny": [35.5, 60.0],
+                    "status": ["paid", "paid"],
+                }
+            )
+        },
+    )
     t = warehouse.table("orders")
     assert t.amount_cny.sum().execute() == pytest.approx(95.5)
     assert t.count().execute() == 2
@@ -71,10 +82,16 @@ def test_the_context_manager_closes_the_connection_also_on_an_exception(tmp_path
         con.raw_sql("CREATE TABLE t AS SELECT 1 AS x")
         raise RuntimeError("boom")
     # another process can now open the file for writing (DuckDB: one writing process)
-    code = ("import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
-            "print(c.execute('select x from t').fetchone()[0])")
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "w.duckdb")],
-                          capture_output=True, text=True, timeout=60)
+    code = (
+        "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+        "print(c.execute('select x from t').fetchone()[0])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "w.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1"
 
@@ -87,9 +104,16 @@ def test_a_second_writer_gets_a_clear_busy_error_not_a_traceback(tmp_path):
 
     path = tmp_path / "w.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-         "c.execute('create table t(x int)'); print('ready', flush=True); time.sleep(60)",
-         str(path)], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+            "c.execute('create table t(x int)'); print('ready', flush=True); time.sleep(60)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(WarehouseBusy) as caught:

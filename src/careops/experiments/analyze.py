@@ -394,7 +394,14 @@ def analyze_table(
     return _analyze_rows(
         scratch().create_table("experiment_users", clean),
         infer_kind(clean.column(metric_col)),
-        variant_col, metric_col, covariate_col, kind, control, variants, weights, **settings,
+        variant_col,
+        metric_col,
+        covariate_col,
+        kind,
+        control,
+        variants,
+        weights,
+        **settings,
     )
 
 
@@ -507,5 +514,15 @@ def analyze_warehouse_table(
         raise InputError(f"table {name!r} is not in the warehouse")
     table = con.table(name)
     inferred = check_ibis_rows(table, variant_col, metric_col, covariate_col)
-    return _analyze_rows(table, inferred, variant_col, metric_col, covariate_col, kind, control,
-                         variants, weights, **settings)
+    return _analyze_rows(
+        table,
+        inferred,
+        variant_col,
+        metric_col,
+        covariate_col,
+        kind,
+        control,
+        variants,
+        weights,
+        **settings,
+    )

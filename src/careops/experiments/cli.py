@@ -59,6 +59,7 @@ def _weights(text: str | None) -> dict[str, float] | None:
             raise ConfigError(msg) from exc
     return weights
 
+
 def _call(service_function, warehouse, state, *args, **kwargs):
     """Run a service function in a fresh service context, released afterwards."""
     context = ops(warehouse, state)
@@ -66,7 +67,6 @@ def _call(service_function, warehouse, state, *args, **kwargs):
         return service_function(context, *args, **kwargs)
     finally:
         context.close()
-
 
 
 def _num(value: float | None, digits: int = 4) -> str:
@@ -85,8 +85,9 @@ def _p(value: float | None) -> str:
     return "<0.0001" if value < 1e-4 else f"{value:.4f}"
 
 
-def _render(analysis: Analysis, lang: str, title: str | None = None,
-            adjusted: bool = False) -> None:
+def _render(
+    analysis: Analysis, lang: str, title: str | None = None, adjusted: bool = False
+) -> None:
     """One metric's table, then its SRM (and CUPED) lines; `adjusted` shows the adjusted
     p-values even for two variants (corrected across metrics)."""
     from careops.experiments.stats.results import error_message
@@ -216,32 +217,89 @@ def analyze(
         sequential_tuning=tuning,
     )
     if experiment is not None:
-        given = {"FILE": file, "--table": table, "--variant-col": variant_col,
-                 "--metric-col": metric_col, "--covariate-col": covariate_col,
-                 "--variants": variants, "--weights": weights,
-                 "--kind": None if kind == "auto" else kind}
+        given = {
+            "FILE": file,
+            "--table": table,
+            "--variant-col": variant_col,
+            "--metric-col": metric_col,
+            "--covariate-col": covariate_col,
+            "--variants": variants,
+            "--weights": weights,
+            "--kind": None if kind == "auto" else kind,
+        }
         clash = [k for k, v in given.items() if v is not None]
         if clash:
-            raise ConfigError(f"--experiment reads the design, exposures and metrics from the "
-                              f"state store and the warehouse; drop {', '.join(clash)}")
-        _analyze_stored(experiment, metric, as_of, cuped, control, correction, frequentist,
-                        settings.srm_p, warehouse, state, lang, as_json)
+            raise ConfigError(
+                f"--experiment reads the design, exposures and metrics from the "
+                f"state store and the warehouse; drop {', '.join(clash)}"
+            )
+        _analyze_stored(
+            experiment,
+            metric,
+            as_of,
+            cuped,
+            control,
+            correction,
+            frequentist,
+            settings.srm_p,
+            warehouse,
+            state,
+            lang,
+            as_json,
+        )
         return
-    stray = [k for k, v in {"--metric": metric, "--as-of": as_of, "--cuped": cuped or None,
-                            "--state": state}.items() if v]
+    stray = [
+        k
+        for k, v in {
+            "--metric": metric,
+            "--as-of": as_of,
+            "--cuped": cuped or None,
+            "--state": state,
+        }.items()
+        if v
+    ]
     if stray:
         raise ConfigError(f"{', '.join(stray)} only go(es) with --experiment KEY")
     if variant_col is None or metric_col is None:
-        raise ConfigError("give --experiment KEY, or a FILE / --table with --variant-col and "
-                          "--metric-col")
-    _analyze_rows(file, table, variant_col, metric_col, covariate_col, control, variants,
-                  weights, kind, frequentist, correction, settings.srm_p, warehouse, lang,
-                  as_json)
+        raise ConfigError(
+            "give --experiment KEY, or a FILE / --table with --variant-col and --metric-col"
+        )
+    _analyze_rows(
+        file,
+        table,
+        variant_col,
+        metric_col,
+        covariate_col,
+        control,
+        variants,
+        weights,
+        kind,
+        frequentist,
+        correction,
+        settings.srm_p,
+        warehouse,
+        lang,
+        as_json,
+    )
 
 
-def _analyze_rows(file, table, variant_col, metric_col, covariate_col, control, variants,
-                  weights, kind, frequentist, correction, srm_p, warehouse, lang,
-                  as_json) -> None:
+def _analyze_rows(
+    file,
+    table,
+    variant_col,
+    metric_col,
+    covariate_col,
+    control,
+    variants,
+    weights,
+    kind,
+    frequentist,
+    correction,
+    srm_p,
+    warehouse,
+    lang,
+    as_json,
+) -> None:
     from careops.experiments.analyze import analyze_table
     from careops.experiments.rows import first_row_number, read_users
 
@@ -261,30 +319,58 @@ def _analyze_rows(file, table, variant_col, metric_col, covariate_col, control, 
     }
     if file is not None:
         users = read_users(file)
-        analysis = analyze_table(users, variant_col, metric_col, covariate_col,
-                                 first_row=first_row_number(file), **options)
+        analysis = analyze_table(
+            users,
+            variant_col,
+            metric_col,
+            covariate_col,
+            first_row=first_row_number(file),
+            **options,
+        )
     else:
         from careops.experiments.service import analyze_warehouse_table
 
-        analysis = analyze_warehouse_table(ops(warehouse), str(table), variant_col, metric_col,
-                                           covariate_col, **options)
+        analysis = analyze_warehouse_table(
+            ops(warehouse), str(table), variant_col, metric_col, covariate_col, **options
+        )
     if as_json:
         print(json.dumps(analysis.to_dict(lang), ensure_ascii=False, indent=2))
     else:
         _render(analysis, lang)
 
 
-def _analyze_stored(key, metrics, as_of, cuped, control, correction, frequentist, srm_p,
-                    warehouse, state, lang, as_json) -> None:
+def _analyze_stored(
+    key,
+    metrics,
+    as_of,
+    cuped,
+    control,
+    correction,
+    frequentist,
+    srm_p,
+    warehouse,
+    state,
+    lang,
+    as_json,
+) -> None:
     from careops.asof import parse_as_of
     from careops.experiments.definition import hospital_time
     from careops.experiments.service import analyze_stored
 
     context = ops(warehouse, state)
     try:
-        outcome = analyze_stored(context, key, metrics, as_of=parse_as_of(as_of), cuped=cuped,
-                                 control=control, correction=correction, lang=lang,
-                                 frequentist=frequentist, srm_p=srm_p)
+        outcome = analyze_stored(
+            context,
+            key,
+            metrics,
+            as_of=parse_as_of(as_of),
+            cuped=cuped,
+            control=control,
+            correction=correction,
+            lang=lang,
+            frequentist=frequentist,
+            srm_p=srm_p,
+        )
     finally:
         context.close()
     if as_json:
@@ -292,18 +378,23 @@ def _analyze_stored(key, metrics, as_of, cuped, control, correction, frequentist
         return
     window = f"{hospital_time(outcome.start, zone=False)} – {hospital_time(outcome.cutoff)}"
     exposed = ", ".join(f"{k} {v:,}" for k, v in outcome.exposed.items())
-    out.print(f"[bold]{label('experiment', lang)} {outcome.experiment}[/] · "
-              f"{label('window', lang)} {window} · {label('exposed', lang)}: {exposed}")
+    out.print(
+        f"[bold]{label('experiment', lang)} {outcome.experiment}[/] · "
+        f"{label('window', lang)} {window} · {label('exposed', lang)}: {exposed}"
+    )
     if outcome.pre_start is not None:
-        out.print(f"{label('pre_period', lang)}: {hospital_time(outcome.pre_start, zone=False)}"
-                  f" – {hospital_time(outcome.start)}")
+        out.print(
+            f"{label('pre_period', lang)}: {hospital_time(outcome.pre_start, zone=False)}"
+            f" – {hospital_time(outcome.start)}"
+        )
     across = len(outcome.metrics) > 1 and outcome.correction != "none"
     for m in outcome.metrics:
         role = f" · {label('role_' + m.role, lang)}" if m.role else ""
         _render(m.analysis, lang, title=f"{m.label} ({m.name}){role}", adjusted=across)
     if across:
-        out.print(f"{label('correction', lang)}: {outcome.correction} "
-                  f"({label('across_metrics', lang)})")
+        out.print(
+            f"{label('correction', lang)}: {outcome.correction} ({label('across_metrics', lang)})"
+        )
 
 
 @app.command()
@@ -385,8 +476,9 @@ def _power_inputs(r: dict, lang: str) -> str:
 
     parts = []
     if r["baseline"] is not None:
-        parts.append(f"{label('baseline_to_target', lang)}: {value(r['baseline'])} → "
-                     f"{value(r['target'])}")
+        parts.append(
+            f"{label('baseline_to_target', lang)}: {value(r['baseline'])} → {value(r['target'])}"
+        )
     unit = (" 个百分点" if lang == "zh" else " pp") if share else ""
     absolute = r["mde_absolute"] * (100 if share else 1)
     parts.append(f"{label('mde_absolute', lang)} {absolute:+.4g}{unit}")
@@ -394,14 +486,21 @@ def _power_inputs(r: dict, lang: str) -> str:
         parts.append(f"{label('mde_relative', lang)} {r['mde_relative'] * 100:+.4g}%")
     if r["sd"] is not None:
         parts.append(f"{label('sd', lang)} {r['sd']:.4g}")
-    parts += [f"{label('alpha', lang)} = {r['alpha']:g}",
-              f"{label('power', lang)} {r['power'] * 100:.4g}%", label("sides", lang),
-              f"{label('ratio', lang)} = {r['ratio']:g} : 1"]
+    parts += [
+        f"{label('alpha', lang)} = {r['alpha']:g}",
+        f"{label('power', lang)} {r['power'] * 100:.4g}%",
+        label("sides", lang),
+        f"{label('ratio', lang)} = {r['ratio']:g} : 1",
+    ]
     return f"{label('power_inputs', lang)}: " + " · ".join(parts)
 
 
-StateOption = Annotated[str | None, typer.Option(
-    "--state", help="state store URL (default: beside the warehouse, or the state setting)")]
+StateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--state", help="state store URL (default: beside the warehouse, or the state setting)"
+    ),
+]
 LangOption = LangOpt
 
 
@@ -434,16 +533,19 @@ def create(
     lang = lang_of(lang)
     created = _call(create_experiment, warehouse, state, _read_definition(path))
     row = _row(created.experiment, lang)
-    out.print(f"{label('created', lang)}: [bold]{safe(row['key'])}[/] ({safe(row['variants'])})"
-              f" · {row['start']} – {row['end']} {_zone()} · {label('segment', lang)}: "
-              f"{safe(row['segment'])}")
+    out.print(
+        f"{label('created', lang)}: [bold]{safe(row['key'])}[/] ({safe(row['variants'])})"
+        f" · {row['start']} – {row['end']} {_zone()} · {label('segment', lang)}: "
+        f"{safe(row['segment'])}"
+    )
     if "window_over" in created.warnings:
         end = row["end"]
-        note = (f"提示：实验结束时间 {end} 已过，不会再有用户曝光；"
-                "如需投放请换新 key 并设置新的时间窗"
-                if lang == "zh" else
-                f"note: the experiment's end {end} has passed; nobody can be exposed to it — "
-                "use a new key with a new window to run it")
+        note = (
+            f"提示：实验结束时间 {end} 已过，不会再有用户曝光；如需投放请换新 key 并设置新的时间窗"
+            if lang == "zh"
+            else f"note: the experiment's end {end} has passed; nobody can be exposed to it — "
+            "use a new key with a new window to run it"
+        )
         err.print(note, style="yellow", highlight=False, soft_wrap=True)
 
 
@@ -462,10 +564,10 @@ def _row(experiment, lang: str) -> dict[str, str]:
         "key": experiment.key,
         "variants": ", ".join(f"{v.name} {v.weight:.0%}" for v in experiment.variants),
         "segment": label("everyone", lang) if segment is None else segment,
-        "start": hospital_time(experiment.start, zone=False) if experiment.start
+        "start": hospital_time(experiment.start, zone=False)
+        if experiment.start
         else label("open", lang),
-        "end": hospital_time(experiment.end, zone=False) if experiment.end
-        else label("open", lang),
+        "end": hospital_time(experiment.end, zone=False) if experiment.end else label("open", lang),
         "primary": ", ".join(experiment.primary_metrics),
         "status": label(f"status_{experiment.status}", lang),
     }
@@ -473,7 +575,9 @@ def _row(experiment, lang: str) -> dict[str, str]:
 
 @app.command("list")
 def list_experiments(
-    state: StateOption = None, warehouse: WarehouseOpt = None, as_json: JsonOption = False,
+    state: StateOption = None,
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOption = False,
     lang: LangOption = None,
 ) -> None:
     """Stored experiments (实验列表); times in the hospital timezone."""
@@ -491,8 +595,12 @@ def list_experiments(
         table.add_column(title, no_wrap=key in ("key", "status", "start", "end"))
     for e in experiments:
         row = _row(e, lang)
-        table.add_row(*(safe(row[k]) for k in ("key", "status", "variants", "segment", "start",
-                                               "end", "primary")))
+        table.add_row(
+            *(
+                safe(row[k])
+                for k in ("key", "status", "variants", "segment", "start", "end", "primary")
+            )
+        )
     out.print(table)
 
 
@@ -520,8 +628,10 @@ def stop(
 
     lang = lang_of(lang)
     row = _row(_call(stop_experiment, warehouse, state, key), lang)
-    out.print(f"{label('stopped', lang)}: [bold]{safe(key)}[/] · {label('end', lang)} "
-              f"{row['end']} {_zone()} ({label('audited', lang)})")
+    out.print(
+        f"{label('stopped', lang)}: [bold]{safe(key)}[/] · {label('end', lang)} "
+        f"{row['end']} {_zone()} ({label('audited', lang)})"
+    )
 
 
 @app.command()
@@ -558,8 +668,10 @@ def _read_user_file(path: Path) -> list[str]:
 
         table = read_users(path) if path.suffix.lower() != ".csv" else _csv_text(path)
         if "user_id" not in table.column_names:
-            raise InputError(f"{path.name}：缺少 user_id 列 / has no user_id column; columns "
-                             f"are {', '.join(table.column_names)}")
+            raise InputError(
+                f"{path.name}：缺少 user_id 列 / has no user_id column; columns "
+                f"are {', '.join(table.column_names)}"
+            )
         return [str(v) if v is not None else "" for v in table.column("user_id").to_pylist()]
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
@@ -579,8 +691,9 @@ def _csv_text(path: Path):
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
             header = next(pycsv.reader(f), [])
-        table = csv.read_csv(path, convert_options=csv.ConvertOptions(
-            column_types={n: pa.string() for n in header}))
+        table = csv.read_csv(
+            path, convert_options=csv.ConvertOptions(column_types={n: pa.string() for n in header})
+        )
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         raise InputError(f"无法读取 / cannot read {path}: {exc}") from None
     return table.rename_columns([n.lstrip("\ufeff").strip() for n in table.column_names])
@@ -589,10 +702,13 @@ def _csv_text(path: Path):
 @app.command()
 def expose(
     key: Annotated[str, typer.Argument(help="the experiment's key / 实验 key")],
-    user: Annotated[list[str] | None, typer.Option(
-        "--user", help="a user id (repeatable) / 用户 ID")] = None,
-    users: Annotated[Path | None, typer.Option(
-        "--users", help="file of user ids: one per line, or CSV/Parquet with user_id")] = None,
+    user: Annotated[
+        list[str] | None, typer.Option("--user", help="a user id (repeatable) / 用户 ID")
+    ] = None,
+    users: Annotated[
+        Path | None,
+        typer.Option("--users", help="file of user ids: one per line, or CSV/Parquet with user_id"),
+    ] = None,
     state: StateOption = None,
     warehouse: WarehouseOpt = None,
     as_json: JsonOption = False,
@@ -611,30 +727,37 @@ def expose(
         raise ConfigError("give users with --user U1 --user U2 … or --users FILE")
     result = _call(expose_users, warehouse, state, key, ids)
     if as_json:
-        print_json({"experiment": result.experiment, "exposed_at": result.at.isoformat(),
-                    "users": [{"user_id": u.user_id, "variant": u.variant,
-                               "outcome": u.outcome} for u in result.users]})
+        print_json(
+            {
+                "experiment": result.experiment,
+                "exposed_at": result.at.isoformat(),
+                "users": [
+                    {"user_id": u.user_id, "variant": u.variant, "outcome": u.outcome}
+                    for u in result.users
+                ],
+            }
+        )
         return
     zh = lang == "zh"
-    table = Table(title=f"{label('experiment', lang)} {safe(key)} · "
-                  f"{'曝光' if zh else 'exposure'}")
+    table = Table(title=f"{label('experiment', lang)} {safe(key)} · {'曝光' if zh else 'exposure'}")
     table.add_column("用户" if zh else "user")
     table.add_column(label("variant", lang))
     table.add_column("结果" if zh else "outcome")
     for u in result.users:
-        table.add_row(safe(u.user_id), safe(u.variant or "—"),
-                      _OUTCOME[u.outcome][0 if zh else 1])
+        table.add_row(safe(u.user_id), safe(u.variant or "—"), _OUTCOME[u.outcome][0 if zh else 1])
     out.print(table)
-    counts = ", ".join(f"{_OUTCOME[o][0 if zh else 1]} {result.count(o):,}" for o in _OUTCOME
-                       if result.count(o))
+    counts = ", ".join(
+        f"{_OUTCOME[o][0 if zh else 1]} {result.count(o):,}" for o in _OUTCOME if result.count(o)
+    )
     out.print(counts)
 
 
 @app.command("import-exposures")
 def import_exposures(
     key: Annotated[str, typer.Argument(help="the experiment's key / 实验 key")],
-    file: Annotated[Path, typer.Argument(
-        help="CSV or Parquet with user_id, variant, exposed_at / 曝光文件")],
+    file: Annotated[
+        Path, typer.Argument(help="CSV or Parquet with user_id, variant, exposed_at / 曝光文件")
+    ],
     state: StateOption = None,
     warehouse: WarehouseOpt = None,
     as_json: JsonOption = False,
@@ -647,16 +770,26 @@ def import_exposures(
     lang = lang_of(lang)
     result = _call(run_import, warehouse, state, key, file)
     if as_json:
-        print_json({"experiment": result.experiment, "rows": result.rows,
-                    "inserted": result.inserted, "already": result.already,
-                    "by_variant": result.by_variant})
+        print_json(
+            {
+                "experiment": result.experiment,
+                "rows": result.rows,
+                "inserted": result.inserted,
+                "already": result.already,
+                "by_variant": result.by_variant,
+            }
+        )
         return
     split = ", ".join(f"{safe(v)} {n:,}" for v, n in result.by_variant.items()) or "—"
     if lang == "zh":
-        out.print(f"已导入 {safe(key)}：{result.rows:,} 行，"
-                  f"新增曝光 {result.inserted:,}（{split}），"
-                  f"此前已有 {result.already:,}（{label('audited', lang)}）")
+        out.print(
+            f"已导入 {safe(key)}：{result.rows:,} 行，"
+            f"新增曝光 {result.inserted:,}（{split}），"
+            f"此前已有 {result.already:,}（{label('audited', lang)}）"
+        )
     else:
-        out.print(f"imported into {safe(key)}: {result.rows:,} rows, {result.inserted:,} new "
-                  f"exposures ({split}), {result.already:,} already stored "
-                  f"({label('audited', lang)})")
+        out.print(
+            f"imported into {safe(key)}: {result.rows:,} rows, {result.inserted:,} new "
+            f"exposures ({split}), {result.already:,} already stored "
+            f"({label('audited', lang)})"
+        )

@@ -19,8 +19,17 @@ from careops.errors import ConfigError
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 WEIGHT_TOLERANCE = 1e-6
-FIELDS = ("key", "name", "variants", "control", "segment", "start", "end", "primary_metrics",
-          "guardrail_metrics")
+FIELDS = (
+    "key",
+    "name",
+    "variants",
+    "control",
+    "segment",
+    "start",
+    "end",
+    "primary_metrics",
+    "guardrail_metrics",
+)
 _WHEN = "write 2026-01-05 (00:00 hospital time) or 2026-01-05T08:00:00+08:00"
 
 
@@ -107,8 +116,10 @@ class ExperimentDefinition:
         self._check_metrics()
         segment = self.segment
         if segment is not None and not (isinstance(segment, str) and segment.strip()):
-            msg = (f"experiment {self.key!r}: segment {self.segment!r} must be a saved segment's"
-                   " name or a rule text (leave it out to target everyone)")
+            msg = (
+                f"experiment {self.key!r}: segment {self.segment!r} must be a saved segment's"
+                " name or a rule text (leave it out to target everyone)"
+            )
             raise ConfigError(msg)
         start = _utc(self.start, "start", self.key)
         end = _utc(self.end, "end", self.key)
@@ -209,8 +220,10 @@ class ExperimentDefinition:
         key = str(data.get("key", ""))
         unknown = sorted(set(map(str, data)) - set(FIELDS))
         if unknown:
-            msg = (f"experiment {key!r}: unknown field {', '.join(unknown)};"
-                   f" fields are {', '.join(FIELDS)}")
+            msg = (
+                f"experiment {key!r}: unknown field {', '.join(unknown)};"
+                f" fields are {', '.join(FIELDS)}"
+            )
             raise ConfigError(msg)
         raw = data.get("variants") or []
         try:

@@ -7,7 +7,8 @@ from careops.labels import label as _label
 from careops.labels import section
 
 LABELS: dict[str, dict[str, str]] = {
-    k: {"zh": zh, "en": en} for k, (zh, en) in section("experiment").items()}
+    k: {"zh": zh, "en": en} for k, (zh, en) in section("experiment").items()
+}
 
 
 def label(key: str, lang: str = "zh") -> str:

@@ -68,14 +68,21 @@ class ExperimentOutcome:
         return {
             "experiment": self.experiment,
             "as_of": self.as_of.isoformat(),
-            "window": {"start": self.start.isoformat(), "end": self.cutoff.isoformat(),
-                       "pre_start": self.pre_start.isoformat() if self.pre_start else None},
+            "window": {
+                "start": self.start.isoformat(),
+                "end": self.cutoff.isoformat(),
+                "pre_start": self.pre_start.isoformat() if self.pre_start else None,
+            },
             "exposed": self.exposed,
             "correction": self.correction,
             "metrics": [
-                {"name": m.name, "label": m.label, "role": m.role,
-                 "measure": "per_user" if m.per_user else "ratio",
-                 **m.analysis.to_dict(lang)}
+                {
+                    "name": m.name,
+                    "label": m.label,
+                    "role": m.role,
+                    "measure": "per_user" if m.per_user else "ratio",
+                    **m.analysis.to_dict(lang),
+                }
                 for m in self.metrics
             ],
         }
@@ -114,12 +121,16 @@ def analyze_stored(
     roles = _roles(definition, metrics)
     chosen = [(experiment_metric(name), role) for name, role in roles.items()]
     if control is not None and control not in definition.weights:
-        raise InputError(f"--control {control!r} is not a variant of experiment {key!r}; "
-                         f"variants are {', '.join(definition.weights)}")
+        raise InputError(
+            f"--control {control!r} is not a variant of experiment {key!r}; "
+            f"variants are {', '.join(definition.weights)}"
+        )
     exposures = read_exposures(engine, key)
     if not exposures.num_rows:
-        raise InputError(f"experiment {key!r} has no exposures yet; log exposures when users "
-                         "meet it (careops.experiments.store.log_exposures)")
+        raise InputError(
+            f"experiment {key!r} has no exposures yet; log exposures when users "
+            "meet it (careops.experiments.store.log_exposures)"
+        )
     as_of = as_of or today()  # the frame's one default: today in hospital time
     post, exposures = _post_context(con, definition, exposures, as_of)
     post.validate()
@@ -128,24 +139,37 @@ def analyze_stored(
     results = []
     for metric, role in chosen:
         table = per_user_table(exposures, metric, post, pre)
-        analysis = _analyze(definition, table, metric, pre is not None, control, correction,
-                            settings)
-        results.append(MetricOutcome(metric.name, metric.label(lang), role, metric.per_user,
-                                     analysis))
+        analysis = _analyze(
+            definition, table, metric, pre is not None, control, correction, settings
+        )
+        results.append(
+            MetricOutcome(metric.name, metric.label(lang), role, metric.per_user, analysis)
+        )
     if len(results) > 1 and correction != "none":
         adjusted = correct_across([r.analysis for r in results], correction)
-        results = [MetricOutcome(r.name, r.label, r.role, r.per_user, a)
-                   for r, a in zip(results, adjusted, strict=True)]
+        results = [
+            MetricOutcome(r.name, r.label, r.role, r.per_user, a)
+            for r, a in zip(results, adjusted, strict=True)
+        ]
     counts = pc.value_counts(exposures.column("variant")).to_pylist()
     exposed = {v: 0 for v in definition.weights} | {c["values"]: c["counts"] for c in counts}
-    return ExperimentOutcome(key, as_of, start, post.cutoff, pre.window_start if pre else None,
-                             exposed, correction, tuple(results))
+    return ExperimentOutcome(
+        key,
+        as_of,
+        start,
+        post.cutoff,
+        pre.window_start if pre else None,
+        exposed,
+        correction,
+        tuple(results),
+    )
 
 
 def _roles(definition: ExperimentDefinition, metrics: list[str] | None) -> dict[str, str]:
     if not metrics:
-        return ({m: "primary" for m in definition.primary_metrics}
-                | {m: "guardrail" for m in definition.guardrail_metrics})
+        return {m: "primary" for m in definition.primary_metrics} | {
+            m: "guardrail" for m in definition.guardrail_metrics
+        }
     role = {m: "primary" for m in definition.primary_metrics}
     role |= {m: "guardrail" for m in definition.guardrail_metrics}
     return {m: role.get(m, "") for m in dict.fromkeys(metrics)}
@@ -158,8 +182,9 @@ def _start(definition: ExperimentDefinition, exposures: pa.Table) -> datetime:
     return as_utc(pc.min(exposures.column("exposed_at")).as_py())
 
 
-def _post_context(con: BaseBackend, definition: ExperimentDefinition, exposures: pa.Table,
-                  as_of: date) -> tuple[ExposureContext, pa.Table]:
+def _post_context(
+    con: BaseBackend, definition: ExperimentDefinition, exposures: pa.Table, as_of: date
+) -> tuple[ExposureContext, pa.Table]:
     """The in-experiment context, and the exposures that happened before its cut-off."""
     probe = ExposureContext(con, as_of, until=definition.end)
     start = _start(definition, exposures)
@@ -169,28 +194,34 @@ def _post_context(con: BaseBackend, definition: ExperimentDefinition, exposures:
             f"({start.astimezone(probe.settings.tz).isoformat()}); nothing to analyse yet"
         )
     cutoff = probe.cutoff
-    before = pc.less(exposures.column("exposed_at"), pa.scalar(cutoff, exposures.schema.field(
-        "exposed_at").type))
+    before = pc.less(
+        exposures.column("exposed_at"), pa.scalar(cutoff, exposures.schema.field("exposed_at").type)
+    )
     exposures = exposures.filter(before)
     if not exposures.num_rows:
         raise InputError(f"experiment {definition.key!r} has no exposures before as_of {as_of}")
-    starts = pa.table({"user_id": exposures.column("user_id"),
-                       "since": exposures.column("exposed_at")})
-    ctx = ExposureContext(con, ceil_day(probe.settings.tz, cutoff), starts=starts, until=cutoff,
-                          window_start=start)
+    starts = pa.table(
+        {"user_id": exposures.column("user_id"), "since": exposures.column("exposed_at")}
+    )
+    ctx = ExposureContext(
+        con, ceil_day(probe.settings.tz, cutoff), starts=starts, until=cutoff, window_start=start
+    )
     return ctx, exposures
 
 
-def _pre_context(con: BaseBackend, exposures: pa.Table, start: datetime,
-                 cutoff: datetime) -> ExposureContext:
+def _pre_context(
+    con: BaseBackend, exposures: pa.Table, start: datetime, cutoff: datetime
+) -> ExposureContext:
     """The CUPED covariate's context: the same users over [start − length, start)."""
     since = start - (cutoff - start)
-    starts = pa.table({"user_id": exposures.column("user_id"),
-                       "since": pa.array([since] * exposures.num_rows,
-                                         pa.timestamp("us", tz="UTC"))})
+    starts = pa.table(
+        {
+            "user_id": exposures.column("user_id"),
+            "since": pa.array([since] * exposures.num_rows, pa.timestamp("us", tz="UTC")),
+        }
+    )
     tz = get_settings().tz
-    return ExposureContext(con, ceil_day(tz, start), starts=starts, until=start,
-                           window_start=since)
+    return ExposureContext(con, ceil_day(tz, start), starts=starts, until=start, window_start=since)
 
 
 def _metric_values(ctx: ExposureContext, metric: Metric) -> ir.Table:
@@ -200,18 +231,21 @@ def _metric_values(ctx: ExposureContext, metric: Metric) -> ir.Table:
         params["window_days"] = ctx.window_days()
     assert metric.units is not None
     u = metric.units(ctx, **params)
-    u = u.select(user_id=u.user_id.cast("string"), num=u.num.cast("float64"),
-                 den=u.den.cast("float64"))
+    u = u.select(
+        user_id=u.user_id.cast("string"), num=u.num.cast("float64"), den=u.den.cast("float64")
+    )
     return u.group_by("user_id").aggregate(num=u.num.sum(), den=u.den.sum())
 
 
-def per_user_table(exposures: pa.Table, metric: Metric, post: ExposureContext,
-                   pre: ExposureContext | None = None) -> ir.Table:
+def per_user_table(
+    exposures: pa.Table, metric: Metric, post: ExposureContext, pre: ExposureContext | None = None
+) -> ir.Table:
     """One row per exposed user: variant, y (numerator × scale), d (denominator; 1 for per-user
     metrics) and with `pre` the covariate x, e. Users without facts get 0 (and d = 1 for per-user
     metrics: intention to treat)."""
-    e = ibis.memtable(pa.table({"uid": exposures.column("user_id"),
-                                "variant": exposures.column("variant")}))
+    e = ibis.memtable(
+        pa.table({"uid": exposures.column("user_id"), "variant": exposures.column("variant")})
+    )
     one = ibis.literal(1.0)
     parts = {"": post} | ({"pre_": pre} if pre is not None else {})
     table = e
@@ -228,14 +262,37 @@ def per_user_table(exposures: pa.Table, metric: Metric, post: ExposureContext,
     return table.select(**cols)
 
 
-def _analyze(definition: ExperimentDefinition, table: ir.Table, metric: Metric, with_pre: bool,
-             control: str | None, correction: Correction, settings: dict[str, Any]) -> Analysis:
+def _analyze(
+    definition: ExperimentDefinition,
+    table: ir.Table,
+    metric: Metric,
+    with_pre: bool,
+    control: str | None,
+    correction: Correction,
+    settings: dict[str, Any],
+) -> Analysis:
     cov = "x" if with_pre else None
     if metric.per_user:
         kind = check_ibis_rows(table, "variant", "y", cov)
-        return analyze_experiment(definition, table, "y", cov, kind=kind, control=control,
-                                  correction=correction, **settings)
-    return analyze_experiment(definition, table, "y", cov, kind="ratio", control=control,
-                              correction=correction, denominator_col="d",
-                              covariate_denominator_col="e" if with_pre else None, **settings)
-
+        return analyze_experiment(
+            definition,
+            table,
+            "y",
+            cov,
+            kind=kind,
+            control=control,
+            correction=correction,
+            **settings,
+        )
+    return analyze_experiment(
+        definition,
+        table,
+        "y",
+        cov,
+        kind="ratio",
+        control=control,
+        correction=correction,
+        denominator_col="d",
+        covariate_denominator_col="e" if with_pre else None,
+        **settings,
+    )

@@ -62,8 +62,10 @@ class ExperimentCreate(BaseModel):
         if isinstance(data, ExperimentCreate):
             return data.model_dump()
         if not isinstance(data, Mapping):
-            raise ConfigError("an experiment definition is a mapping with key, variants, "
-                              f"primary_metrics, …; got {type(data).__name__}")
+            raise ConfigError(
+                "an experiment definition is a mapping with key, variants, "
+                f"primary_metrics, …; got {type(data).__name__}"
+            )
         return ExperimentDefinition.from_dict(data).to_dict()
 
     @field_validator("start", "end")
@@ -110,8 +112,9 @@ class ExperimentStored(BaseModel):
 
     def public(self, now: datetime | None = None) -> ExperimentPublic:
         d = self.definition
-        return ExperimentPublic(**d.model_dump(), status=d.status(now or datetime.now(UTC)),
-                                created_at=self.created_at)
+        return ExperimentPublic(
+            **d.model_dump(), status=d.status(now or datetime.now(UTC)), created_at=self.created_at
+        )
 
 
 class ExperimentPublic(BaseModel):

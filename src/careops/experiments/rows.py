@@ -91,7 +91,10 @@ def _numeric_column(table: pa.Table, column: str, role: str, first: int) -> pa.C
 
 
 def validate_users(
-    table: pa.Table, variant_col: str, metric_col: str, covariate_col: str | None = None,
+    table: pa.Table,
+    variant_col: str,
+    metric_col: str,
+    covariate_col: str | None = None,
     first_row: int = 1,
 ) -> pa.Table:
     """Check the per-user rows; return them clean, under the same column names: the variant as

@@ -57,8 +57,9 @@ class Created:
     warnings: tuple[str, ...] = ()
 
 
-def create(ops: Ops, data: Mapping[str, Any] | ExperimentCreate,
-           now: dt.datetime | None = None) -> Created:
+def create(
+    ops: Ops, data: Mapping[str, Any] | ExperimentCreate, now: dt.datetime | None = None
+) -> Created:
     """Store a new experiment: its metrics must be in the registry, its segment a saved segment
     or a valid rule, its key new. Audited in the same transaction."""
     from careops.experiments.targeting import check_segment
@@ -112,6 +113,7 @@ def delete(ops: Ops, key: str) -> ExperimentPublic:
 
 # --- exposures ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class UserExposure:
     user_id: str
@@ -131,8 +133,13 @@ class Exposed:
         return sum(u.outcome == outcome for u in self.users)
 
 
-def expose(ops: Ops, key: str, users: Sequence[object], at: dt.datetime | None = None,
-           global_control_pct: float | None = None) -> Exposed:
+def expose(
+    ops: Ops,
+    key: str,
+    users: Sequence[object],
+    at: dt.datetime | None = None,
+    global_control_pct: float | None = None,
+) -> Exposed:
     """Assign `users` to the experiment's variants and log their exposure at `at` (default
     now), once per user; users in the global control group and, with a targeting segment,
     users outside it get no exposure."""
@@ -146,16 +153,29 @@ def expose(ops: Ops, key: str, users: Sequence[object], at: dt.datetime | None =
     exposure_table(definition, [], at)  # refuses an instant outside the window, before any work
     targeted = _targeted(ops, definition, ids, at) if definition.segment else set(ids)
     eligible = [u for u in ids if u in targeted]
-    variants = dict(zip(eligible, assign(eligible, definition, global_control_pct)
-                        .to_pylist(), strict=True)) if eligible else {}
-    rows = [{"experiment_key": key, "user_id": u, "variant": v, "exposed_at": at}
-            for u, v in variants.items() if v != GLOBAL_CONTROL]
+    variants = (
+        dict(
+            zip(eligible, assign(eligible, definition, global_control_pct).to_pylist(), strict=True)
+        )
+        if eligible
+        else {}
+    )
+    rows = [
+        {"experiment_key": key, "user_id": u, "variant": v, "exposed_at": at}
+        for u, v in variants.items()
+        if v != GLOBAL_CONTROL
+    ]
     with store.writing(ops.state) as conn:
         new = {r["user_id"] for r in store.insert_exposures(conn, rows)}
-        before = store.exposed_variants(conn, key, [r["user_id"] for r in rows
-                                                    if r["user_id"] not in new])
-        ops.audit("experiment.expose", key, {"users": len(ids), "exposed": len(new),
-                                              "at": at.isoformat()}, conn=conn)
+        before = store.exposed_variants(
+            conn, key, [r["user_id"] for r in rows if r["user_id"] not in new]
+        )
+        ops.audit(
+            "experiment.expose",
+            key,
+            {"users": len(ids), "exposed": len(new), "at": at.isoformat()},
+            conn=conn,
+        )
     out = []
     for u in ids:
         if u not in targeted:
@@ -174,19 +194,24 @@ def _user_ids(users: Sequence[object]) -> list[str]:
     for position, value in enumerate(users, start=1):
         text = "" if value is None else str(value).strip()
         if not text:
-            raise InputError(f"第 {position} 个用户 ID 为空 / user id number {position} is "
-                             "empty; every user needs an id")
+            raise InputError(
+                f"第 {position} 个用户 ID 为空 / user id number {position} is "
+                "empty; every user needs an id"
+            )
         if len(text) > 128:
-            raise InputError(f"第 {position} 个用户 ID 超过 128 个字符 / user id number "
-                             f"{position} is longer than 128 characters")
+            raise InputError(
+                f"第 {position} 个用户 ID 超过 128 个字符 / user id number "
+                f"{position} is longer than 128 characters"
+            )
         ids.append(text)
     if not ids:
         raise InputError("没有给出用户 / no users given")
     return list(dict.fromkeys(ids))
 
 
-def _targeted(ops: Ops, definition: ExperimentDefinition, ids: list[str],
-              at: dt.datetime) -> set[str]:
+def _targeted(
+    ops: Ops, definition: ExperimentDefinition, ids: list[str], at: dt.datetime
+) -> set[str]:
     """Those of `ids` in the experiment's segment as of the hospital day of `at` (facts before
     00:00 of that day, so the answer does not change during the day)."""
     import ibis
@@ -243,19 +268,30 @@ def import_exposures(ops: Ops, key: str, path: str | Path) -> Imported:
     if not problems:
         with ops.state.connect() as conn:
             before = store.exposed_variants(conn, key, list(rows))
-        problems = [RowProblem(r.row, "variant", f"该用户已曝光于 {before[u]!r}，不能改为 "
-                               f"{r.variant!r}", f"user {u!r} was already exposed to "
-                               f"{before[u]!r}, not {r.variant!r}")
-                    for u, r in rows.items() if u in before and before[u] != r.variant]
+        problems = [
+            RowProblem(
+                r.row,
+                "variant",
+                f"该用户已曝光于 {before[u]!r}，不能改为 {r.variant!r}",
+                f"user {u!r} was already exposed to {before[u]!r}, not {r.variant!r}",
+            )
+            for u, r in rows.items()
+            if u in before and before[u] != r.variant
+        ]
     if problems:
         raise _refused(path, problems)
-    records = [{"experiment_key": key, "user_id": u, "variant": r.variant,
-                "exposed_at": r.at} for u, r in rows.items()]
+    records = [
+        {"experiment_key": key, "user_id": u, "variant": r.variant, "exposed_at": r.at}
+        for u, r in rows.items()
+    ]
     with store.writing(ops.state) as conn:
         inserted = store.insert_exposures(conn, records)
-        ops.audit("experiment.import_exposures", key, {
-            "file": str(path.resolve()), "rows": table.num_rows, "inserted": len(inserted)},
-            conn=conn)
+        ops.audit(
+            "experiment.import_exposures",
+            key,
+            {"file": str(path.resolve()), "rows": table.num_rows, "inserted": len(inserted)},
+            conn=conn,
+        )
     by_variant: dict[str, int] = {}
     for r in inserted:
         by_variant[r["variant"]] = by_variant.get(r["variant"], 0) + 1
@@ -291,27 +327,35 @@ def _read_exposure_file(path: Path) -> tuple[pa.Table, int]:
                 import csv as pycsv
 
                 header = next(pycsv.reader(f), [])
-            table = csv.read_csv(path, convert_options=csv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=True))
+            table = csv.read_csv(
+                path,
+                convert_options=csv.ConvertOptions(
+                    column_types={name: pa.string() for name in header}, strings_can_be_null=True
+                ),
+            )
             first = 2
         else:
-            raise InputError(f"{path.name}: 未知文件类型 {suffix!r}，请用 .csv 或 .parquet / "
-                             f"unknown file kind {suffix!r}; give a .csv or .parquet file")
+            raise InputError(
+                f"{path.name}: 未知文件类型 {suffix!r}，请用 .csv 或 .parquet / "
+                f"unknown file kind {suffix!r}; give a .csv or .parquet file"
+            )
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         raise InputError(f"无法读取 {path.name} / cannot read {path}: {exc}") from None
     names = [n.lstrip("\ufeff").strip() for n in table.column_names]
     table = table.rename_columns(names)
     missing = [c for c in EXPOSURE_COLUMNS if c not in names]
     if missing:
-        raise InputError(f"{path.name}：缺少列 {', '.join(missing)} / missing column(s) "
-                         f"{', '.join(missing)}; columns are {', '.join(names)} (need "
-                         f"{', '.join(EXPOSURE_COLUMNS)})")
+        raise InputError(
+            f"{path.name}：缺少列 {', '.join(missing)} / missing column(s) "
+            f"{', '.join(missing)}; columns are {', '.join(names)} (need "
+            f"{', '.join(EXPOSURE_COLUMNS)})"
+        )
     return table, first
 
 
-def _check_rows(table: pa.Table, first: int, definition: ExperimentDefinition,
-                tz: dt.tzinfo) -> tuple[dict[str, _Row], list[RowProblem]]:
+def _check_rows(
+    table: pa.Table, first: int, definition: ExperimentDefinition, tz: dt.tzinfo
+) -> tuple[dict[str, _Row], list[RowProblem]]:
     """Each user's row (a user listed twice with the same variant keeps the earliest time) and
     every problem found."""
     variants = list(definition.weights)
@@ -329,29 +373,50 @@ def _check_rows(table: pa.Table, first: int, definition: ExperimentDefinition,
         if not user:
             problems.append(RowProblem(n, "user_id", "为空", "is empty"))
         elif len(user) > 128:
-            problems.append(RowProblem(n, "user_id", "超过 128 个字符", "is longer than 128 "
-                                       "characters"))
+            problems.append(
+                RowProblem(n, "user_id", "超过 128 个字符", "is longer than 128 characters")
+            )
         if variant not in variants:
-            problems.append(RowProblem(n, "variant", f"未知组别 {variant!r}（已有：{known}）",
-                                       f"unknown variant {variant!r} (variants: {known})"))
+            problems.append(
+                RowProblem(
+                    n,
+                    "variant",
+                    f"未知组别 {variant!r}（已有：{known}）",
+                    f"unknown variant {variant!r} (variants: {known})",
+                )
+            )
         at = _instant(when, tz)
         if at is None:
-            problems.append(RowProblem(
-                n, "exposed_at", f"{when!r} 不是时间，请写 2026-01-05T08:00:00+08:00",
-                f"{when!r} is not a date-time; write 2026-01-05T08:00:00+08:00"))
+            problems.append(
+                RowProblem(
+                    n,
+                    "exposed_at",
+                    f"{when!r} 不是时间，请写 2026-01-05T08:00:00+08:00",
+                    f"{when!r} is not a date-time; write 2026-01-05T08:00:00+08:00",
+                )
+            )
         elif not definition.is_running(at):
-            problems.append(RowProblem(
-                n, "exposed_at", f"{at.isoformat()} 不在实验时间窗内",
-                f"{at.isoformat()} is outside the experiment's window "
-                f"({definition.start} – {definition.end})"))
+            problems.append(
+                RowProblem(
+                    n,
+                    "exposed_at",
+                    f"{at.isoformat()} 不在实验时间窗内",
+                    f"{at.isoformat()} is outside the experiment's window "
+                    f"({definition.start} – {definition.end})",
+                )
+            )
         if len(problems) > bad or at is None:
             continue
         seen = rows.get(user)
         if seen is not None and seen.variant != variant:
-            problems.append(RowProblem(n, "variant", f"用户 {user!r} 在第 {seen.row} 行是 "
-                                       f"{seen.variant!r}，这里是 {variant!r}",
-                                       f"user {user!r} is {seen.variant!r} in row {seen.row} "
-                                       f"and {variant!r} here"))
+            problems.append(
+                RowProblem(
+                    n,
+                    "variant",
+                    f"用户 {user!r} 在第 {seen.row} 行是 {seen.variant!r}，这里是 {variant!r}",
+                    f"user {user!r} is {seen.variant!r} in row {seen.row} and {variant!r} here",
+                )
+            )
         elif seen is None or at < seen.at:
             rows[user] = _Row(n, variant, at)
     return rows, problems
@@ -376,14 +441,23 @@ def _refused(path: Path, problems: list[RowProblem]) -> InputError:
     listed = "\n".join(str(p) for p in problems[:MAX_LISTED_ERRORS])
     more = len(problems) - MAX_LISTED_ERRORS
     tail = f"\n… 另有 {more} 个问题 / … {more} more problem(s)" if more > 0 else ""
-    return InputError(f"{path.name}：{len(problems)} 个问题，未导入任何曝光 / {len(problems)} "
-                      f"problem(s), nothing imported:\n{listed}{tail}")
+    return InputError(
+        f"{path.name}：{len(problems)} 个问题，未导入任何曝光 / {len(problems)} "
+        f"problem(s), nothing imported:\n{listed}{tail}"
+    )
 
 
 # --- analysis ------------------------------------------------------------------------------
 
-def analyze_stored(ops: Ops, key: str, metrics: list[str] | None = None, *,
-                   as_of: date | None = None, **options: Any) -> ExperimentOutcome:
+
+def analyze_stored(
+    ops: Ops,
+    key: str,
+    metrics: list[str] | None = None,
+    *,
+    as_of: date | None = None,
+    **options: Any,
+) -> ExperimentOutcome:
     """Analyse a stored experiment over its exposures and registry metrics
     (`careops.experiments.measure.analyze_stored`: options cuped, control, correction, lang,
     frequentist, bayesian, srm_p)."""
@@ -396,8 +470,14 @@ def analyze_stored(ops: Ops, key: str, metrics: list[str] | None = None, *,
         return measure(con, ops.state, key, metrics, as_of=as_of, **options)
 
 
-def analyze_warehouse_table(ops: Ops, table: str, variant_col: str, metric_col: str,
-                            covariate_col: str | None = None, **options: Any) -> Analysis:
+def analyze_warehouse_table(
+    ops: Ops,
+    table: str,
+    variant_col: str,
+    metric_col: str,
+    covariate_col: str | None = None,
+    **options: Any,
+) -> Analysis:
     """Analyse a per-user table in the warehouse (one row per user)."""
     from careops.experiments.analyze import analyze_warehouse_table as analyze
 
@@ -409,4 +489,3 @@ def read_exposures(ops: Ops, key: str) -> pa.Table:
     """An experiment's exposures as Arrow."""
     get(ops, key)
     return store.read_exposures(ops.state, key)
-

@@ -43,24 +43,42 @@ class StateBusy(Conflict):
 
 # --- definitions, inside the caller's transaction ----------------------------------------------
 
-def insert_experiment(conn: Connection, definition: ExperimentCreate, actor: str,
-                      now: dt.datetime | None = None) -> ExperimentStored:
+
+def insert_experiment(
+    conn: Connection, definition: ExperimentCreate, actor: str, now: dt.datetime | None = None
+) -> ExperimentStored:
     """Store a new experiment; its key must be new (a running design is never changed)."""
-    if conn.execute(sa.select(experiments.c.key).where(
-            experiments.c.key == definition.key)).first():
-        raise AlreadyExists(f"experiment {definition.key!r} exists already; a running "
-                            "experiment's design is not changed — use a new key")
-    stored = ExperimentStored(key=definition.key, definition=definition,
-                              created_at=now or dt.datetime.now(dt.UTC), created_by=actor)
-    conn.execute(experiments.insert().values(
-        key=stored.key, definition=definition.to_json(), created_at=stored.created_at,
-        created_by=actor))
+    if conn.execute(
+        sa.select(experiments.c.key).where(experiments.c.key == definition.key)
+    ).first():
+        raise AlreadyExists(
+            f"experiment {definition.key!r} exists already; a running "
+            "experiment's design is not changed — use a new key"
+        )
+    stored = ExperimentStored(
+        key=definition.key,
+        definition=definition,
+        created_at=now or dt.datetime.now(dt.UTC),
+        created_by=actor,
+    )
+    conn.execute(
+        experiments.insert().values(
+            key=stored.key,
+            definition=definition.to_json(),
+            created_at=stored.created_at,
+            created_by=actor,
+        )
+    )
     return stored
 
 
 def _record(row: Any) -> ExperimentStored:
-    return ExperimentStored(key=row.key, definition=ExperimentCreate.model_validate(
-        row.definition), created_at=row.created_at, created_by=row.created_by)
+    return ExperimentStored(
+        key=row.key,
+        definition=ExperimentCreate.model_validate(row.definition),
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
 
 
 def fetch(conn: Connection, key: str, *, for_update: bool = False) -> ExperimentStored:
@@ -70,8 +88,9 @@ def fetch(conn: Connection, key: str, *, for_update: bool = False) -> Experiment
         query = query.with_for_update()
     row = conn.execute(query).first()
     if row is None:
-        known = [r[0] for r in conn.execute(sa.select(experiments.c.key).order_by(
-            experiments.c.key))]
+        known = [
+            r[0] for r in conn.execute(sa.select(experiments.c.key).order_by(experiments.c.key))
+        ]
         raise ExperimentNotFound(f"no experiment {key!r}; known: {', '.join(known) or 'none'}")
     return _record(row)
 
@@ -81,20 +100,24 @@ def fetch_all(conn: Connection) -> list[ExperimentStored]:
     return [_record(r) for r in conn.execute(sa.select(experiments).order_by(experiments.c.key))]
 
 
-def end_now(conn: Connection, key: str, now: dt.datetime) -> tuple[ExperimentStored,
-                                                                   ExperimentStored]:
+def end_now(
+    conn: Connection, key: str, now: dt.datetime
+) -> tuple[ExperimentStored, ExperimentStored]:
     """End a running experiment at `now`; returns (before, after). An experiment not started
     yet (delete it instead) or already ended is refused."""
     before = fetch(conn, key, for_update=True)
     d = before.definition
     if d.start is not None and now <= d.start:
-        raise Conflict(f"experiment {key!r} has not started (start {hospital_time(d.start)}); "
-                       f"nothing to stop — delete it instead: careops experiment delete {key}")
+        raise Conflict(
+            f"experiment {key!r} has not started (start {hospital_time(d.start)}); "
+            f"nothing to stop — delete it instead: careops experiment delete {key}"
+        )
     if d.end is not None and d.end <= now:
         raise Conflict(f"experiment {key!r} ended already (end {hospital_time(d.end)})")
     stopped = ExperimentCreate.model_validate(d.model_dump() | {"end": now})
-    conn.execute(experiments.update().where(experiments.c.key == key).values(
-        definition=stopped.to_json()))
+    conn.execute(
+        experiments.update().where(experiments.c.key == key).values(definition=stopped.to_json())
+    )
     return before, before.model_copy(update={"definition": stopped})
 
 
@@ -103,8 +126,10 @@ def remove(conn: Connection, key: str) -> ExperimentStored:
     stored = fetch(conn, key, for_update=True)
     exposed = count_exposures(conn, key)
     if exposed:
-        raise Conflict(f"experiment {key!r} has {exposed:,} exposed user(s); its data is "
-                       f"kept — stop it instead: careops experiment stop {key}")
+        raise Conflict(
+            f"experiment {key!r} has {exposed:,} exposed user(s); its data is "
+            f"kept — stop it instead: careops experiment stop {key}"
+        )
     conn.execute(experiments.delete().where(experiments.c.key == key))
     return stored
 
@@ -116,6 +141,7 @@ def experiments_targeting(conn: Connection, segment: str) -> list[str]:
 
 # --- exposures ---------------------------------------------------------------------------------
 
+
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
     """A write transaction on the state store; a SQLite store another process keeps locked
@@ -125,16 +151,19 @@ def writing(engine: Engine) -> Iterator[Connection]:
             yield conn
     except sa.exc.OperationalError as exc:
         if "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower():
-            raise StateBusy("状态库正被另一个进程写入，请稍后重试 / the state store is locked by "
-                            "another writer; try again in a moment") from None
+            raise StateBusy(
+                "状态库正被另一个进程写入，请稍后重试 / the state store is locked by "
+                "another writer; try again in a moment"
+            ) from None
         raise
 
 
 def _insert(conn: Connection):
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(conn.dialect.name)
     if insert is None:
-        raise Unavailable(f"state store {conn.dialect.name} is not supported; "
-                          "use sqlite or postgresql")
+        raise Unavailable(
+            f"state store {conn.dialect.name} is not supported; use sqlite or postgresql"
+        )
     return insert
 
 
@@ -146,15 +175,17 @@ def insert_exposures(conn: Connection, rows: Iterable[dict[str, Any]]) -> list[d
     if conn.dialect.name == "postgresql":
         return _insert_exposures_pg(conn, list(rows))
     c = experiment_exposures.c
-    statement = _insert(conn)(experiment_exposures) \
-        .on_conflict_do_nothing(index_elements=[c.experiment_key, c.user_id]) \
+    statement = (
+        _insert(conn)(experiment_exposures)
+        .on_conflict_do_nothing(index_elements=[c.experiment_key, c.user_id])
         .returning(c.user_id, c.variant)
+    )
     rows = list(rows)
     inserted: list[dict[str, Any]] = []
     for start in range(0, len(rows), BATCH):
         # executemany with RETURNING: SQLAlchemy sends it as batched multi-row INSERTs
         # ("insertmanyvalues"), compiled once, and returns the rows the database inserted
-        inserted += [dict(r._mapping) for r in conn.execute(statement, rows[start:start + BATCH])]
+        inserted += [dict(r._mapping) for r in conn.execute(statement, rows[start : start + BATCH])]
     return inserted
 
 
@@ -168,21 +199,31 @@ def _insert_exposures_pg(conn: Connection, rows: list[dict[str, Any]]) -> list[d
     types = (sa.String, sa.String, sa.String, sa.DateTime(timezone=True))
     inserted: list[dict[str, Any]] = []
     for start in range(0, len(rows), PG_BATCH):
-        batch = rows[start:start + PG_BATCH]
-        arrays = [sa.bindparam(f"a_{name}", [r[name] for r in batch], type_=ARRAY(kind))
-                  for name, kind in zip(columns, types, strict=True)]
+        batch = rows[start : start + PG_BATCH]
+        arrays = [
+            sa.bindparam(f"a_{name}", [r[name] for r in batch], type_=ARRAY(kind))
+            for name, kind in zip(columns, types, strict=True)
+        ]
         source = sa.func.unnest(*arrays).table_valued(*columns).render_derived("x")
-        statement = postgresql.insert(experiment_exposures).from_select(
-            list(columns), sa.select(*(source.c[name] for name in columns))) \
-            .on_conflict_do_nothing(index_elements=[c.experiment_key, c.user_id]) \
+        statement = (
+            postgresql.insert(experiment_exposures)
+            .from_select(list(columns), sa.select(*(source.c[name] for name in columns)))
+            .on_conflict_do_nothing(index_elements=[c.experiment_key, c.user_id])
             .returning(c.user_id, c.variant)
+        )
         inserted += [dict(r._mapping) for r in conn.execute(statement)]
     return inserted
 
 
 def count_exposures(conn: Connection, key: str) -> int:
-    return int(conn.execute(sa.select(sa.func.count()).select_from(experiment_exposures).where(
-        experiment_exposures.c.experiment_key == key)).scalar() or 0)
+    return int(
+        conn.execute(
+            sa.select(sa.func.count())
+            .select_from(experiment_exposures)
+            .where(experiment_exposures.c.experiment_key == key)
+        ).scalar()
+        or 0
+    )
 
 
 def exposed_variants(conn: Connection, key: str, users: list[str]) -> dict[str, str]:
@@ -192,15 +233,19 @@ def exposed_variants(conn: Connection, key: str, users: list[str]) -> dict[str, 
     pg = conn.dialect.name == "postgresql"
     size = PG_BATCH if pg else BATCH
     for start in range(0, len(users), size):
-        chunk = users[start:start + size]
+        chunk = users[start : start + size]
         if pg:  # one array parameter instead of one placeholder per user
             from sqlalchemy.dialects.postgresql import ARRAY
 
             match = c.user_id == sa.any_(sa.bindparam("users", chunk, type_=ARRAY(sa.String)))
         else:
             match = c.user_id.in_(chunk)
-        found |= {r.user_id: r.variant for r in conn.execute(
-            sa.select(c.user_id, c.variant).where(c.experiment_key == key, match))}
+        found |= {
+            r.user_id: r.variant
+            for r in conn.execute(
+                sa.select(c.user_id, c.variant).where(c.experiment_key == key, match)
+            )
+        }
     return found
 
 
@@ -208,8 +253,11 @@ def read_exposures(engine: Engine | Connection, key: str) -> pa.Table:
     """An experiment's exposures as Arrow (experiment_key, user_id, variant, exposed_at)."""
     from careops.experiments.exposure import EXPOSURE_SCHEMA
 
-    query = sa.select(experiment_exposures).where(
-        experiment_exposures.c.experiment_key == key).order_by(experiment_exposures.c.user_id)
+    query = (
+        sa.select(experiment_exposures)
+        .where(experiment_exposures.c.experiment_key == key)
+        .order_by(experiment_exposures.c.user_id)
+    )
     if isinstance(engine, Connection):
         rows = engine.execute(query).mappings().all()
     else:
@@ -224,9 +272,13 @@ def read_exposures(engine: Engine | Connection, key: str) -> pa.Table:
 
 # --- the same, each in a transaction of its own (scripts, tests) -------------------------------
 
-def save_definition(engine: Engine, definition: ExperimentDefinition,
-                    known_metrics: list[str] | None = None,
-                    actor: str | None = None) -> ExperimentStored:
+
+def save_definition(
+    engine: Engine,
+    definition: ExperimentDefinition,
+    known_metrics: list[str] | None = None,
+    actor: str | None = None,
+) -> ExperimentStored:
     """Store a new experiment and its audit row in one transaction."""
     if known_metrics is not None:
         definition.check_metrics(known_metrics)
@@ -249,8 +301,9 @@ def list_definitions(engine: Engine) -> list[ExperimentDefinition]:
         return [r.definition.definition() for r in fetch_all(conn)]
 
 
-def stop_experiment(engine: Engine, key: str, now: dt.datetime | None = None,
-                    actor: str | None = None) -> ExperimentDefinition:
+def stop_experiment(
+    engine: Engine, key: str, now: dt.datetime | None = None, actor: str | None = None
+) -> ExperimentDefinition:
     """End a running experiment now, audited in the same transaction."""
     now = now or dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
@@ -260,8 +313,10 @@ def stop_experiment(engine: Engine, key: str, now: dt.datetime | None = None,
 
 
 def stop_detail(before: ExperimentStored, after: ExperimentStored) -> dict[str, Any]:
-    return {"end": after.definition.to_json()["end"],
-            "planned_end": before.definition.to_json()["end"]}
+    return {
+        "end": after.definition.to_json()["end"],
+        "planned_end": before.definition.to_json()["end"],
+    }
 
 
 def delete_experiment(engine: Engine, key: str, actor: str | None = None) -> None:

@@ -23,9 +23,14 @@ def check_segment(key: str, segment: str, saved: Collection[str]) -> Literal["sa
     try:
         check(parse_rule(segment))
     except RuleError as exc:
-        known = ", ".join(sorted(saved)) if saved else (
-            "none yet — save one with careops segment save NAME --where RULE")
-        msg = (f"experiment {key!r}: segment {segment!r} is neither a saved segment nor a valid"
-               f" rule ({exc}); saved segments: {known}")
+        known = (
+            ", ".join(sorted(saved))
+            if saved
+            else ("none yet — save one with careops segment save NAME --where RULE")
+        )
+        msg = (
+            f"experiment {key!r}: segment {segment!r} is neither a saved segment nor a valid"
+            f" rule ({exc}); saved segments: {known}"
+        )
         raise ConfigError(msg) from None
     return "rule"

@@ -61,7 +61,6 @@ class ExposureContext(MetricContext):
             self._starts[tz] = ibis.memtable(data)
         return self._starts[tz]
 
-
     def window_days(self) -> int:
         """Whole hospital days from `window_start` to `as_of` (at least 1)."""
         if self.window_start is None:

@@ -86,8 +86,7 @@ def deeper_than(value: Any, limit: int) -> bool:
 
 
 def too_deep(limit: int) -> str:
-    return (f"nested deeper than {limit} levels (setting ingest.max_depth); "
-            "the record is not read")
+    return f"nested deeper than {limit} levels (setting ingest.max_depth); the record is not read"
 
 
 def cap_raw(raw: str, limit: int = RAW_LIMIT) -> str:

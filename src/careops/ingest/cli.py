@@ -23,9 +23,14 @@ from careops.cliutil import (
 from careops.errors import CareOpsError
 from careops.i18n import label, translate
 
-StateOpt = Annotated[str | None, typer.Option(
-    "--state", help="状态库 URL / state store: sqlite:///path.db, postgresql://… "
-    "(默认读取配置 CAREOPS_STATE)")]
+StateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--state",
+        help="状态库 URL / state store: sqlite:///path.db, postgresql://… "
+        "(默认读取配置 CAREOPS_STATE)",
+    ),
+]
 
 
 def ingest(
@@ -33,15 +38,26 @@ def ingest(
     kind: Annotated[str, typer.Option(help="auto|fhir|patients|events|orders|…")] = "auto",
     mapping: Annotated[Path | None, typer.Option(help="列名/取值映射 YAML / mapping file")] = None,
     encoding: Annotated[str | None, typer.Option(help="utf-8, gbk, gb18030 (默认自动识别)")] = None,
-    max_bad_ratio: Annotated[float | None, typer.Option(
-        help="坏行比例上限, 超过则整个文件拒绝 (default 0.05)")] = None,
-    replace: Annotated[bool, typer.Option(
-        "--replace", help="更正之前导入的同一文件: 先整批删除上次导入的行再导入 / correct an "
-        "earlier load of the same file (same path, same content or same file name): the rows "
-        "it loaded are removed, then the file is loaded again")] = False,
-    wait: Annotated[float, typer.Option(
-        "--wait", help="DuckDB 仓库正被另一进程写入时最多等待的秒数 / seconds to wait for "
-        "another process writing the DuckDB warehouse (default 0: answer at once)")] = 0.0,
+    max_bad_ratio: Annotated[
+        float | None, typer.Option(help="坏行比例上限, 超过则整个文件拒绝 (default 0.05)")
+    ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="更正之前导入的同一文件: 先整批删除上次导入的行再导入 / correct an "
+            "earlier load of the same file (same path, same content or same file name): the rows "
+            "it loaded are removed, then the file is loaded again",
+        ),
+    ] = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            help="DuckDB 仓库正被另一进程写入时最多等待的秒数 / seconds to wait for "
+            "another process writing the DuckDB warehouse (default 0: answer at once)",
+        ),
+    ] = 0.0,
     warehouse: WarehouseOpt = None,
     state: StateOpt = None,
     lang: LangOpt = None,
@@ -56,17 +72,30 @@ def ingest(
 
     lg = lang_of(lang)
     if max_bad_ratio is not None and not 0 <= max_bad_ratio <= 1:
-        raise CareOpsError("--max-bad-ratio 应在 0 到 1 之间 / --max-bad-ratio must be between "
-                           "0 and 1 (e.g. 0.05)")
+        raise CareOpsError(
+            "--max-bad-ratio 应在 0 到 1 之间 / --max-bad-ratio must be between 0 and 1 (e.g. 0.05)"
+        )
     if wait < 0:
         raise CareOpsError("--wait 不能为负 / --wait cannot be negative")
-    options = IngestOptions(kind=kind, mapping=mapping, encoding=encoding,
-                            max_bad_ratio=max_bad_ratio, replace=replace, wait_seconds=wait)
+    options = IngestOptions(
+        kind=kind,
+        mapping=mapping,
+        encoding=encoding,
+        max_bad_ratio=max_bad_ratio,
+        replace=replace,
+        wait_seconds=wait,
+    )
     context = ops(warehouse, state)
     try:
-        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(), console=err,
-                      transient=True, disable=json_out) as bar:
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=json_out,
+        ) as bar:
             task = bar.add_task("导入 / ingesting", total=None)
 
             def progress(source: str, n: int, total: int) -> None:
@@ -88,11 +117,16 @@ def print_report(report, lg) -> None:
 
     tables = report.tables
     if tables:
-        out.print(rich_table(label("ingest_title", lg),
-                             [label(k, lg) for k in ("table", "loaded", "duplicates",
-                                                     "quarantined", "flagged")],
-                             [[t, c["loaded"], c["duplicates"], c["quarantined"], c["flagged"]]
-                              for t, c in sorted(tables.items())]))
+        out.print(
+            rich_table(
+                label("ingest_title", lg),
+                [label(k, lg) for k in ("table", "loaded", "duplicates", "quarantined", "flagged")],
+                [
+                    [t, c["loaded"], c["duplicates"], c["quarantined"], c["flagged"]]
+                    for t, c in sorted(tables.items())
+                ],
+            )
+        )
     rows = []
     for f in report.files:
         if f.status == "loaded" and not f.warnings:
@@ -100,25 +134,33 @@ def print_report(report, lg) -> None:
         message = f.message or "; ".join(f.warnings)
         rows.append([Path(f.source).name, label(f.status + "_status", lg), translate(message, lg)])
     if rows:
-        out.print(rich_table(label("files_title", lg),
-                             [label("source", lg), label("status", lg), label("reason", lg)],
-                             rows))
+        out.print(
+            rich_table(
+                label("files_title", lg),
+                [label("source", lg), label("status", lg), label("reason", lg)],
+                rows,
+            )
+        )
     if report.removed:  # --replace: what the earlier loads had and is gone now
         removed = ", ".join(f"{t} {n:,}" for t, n in sorted(report.removed.items()))
-        out.print(("已删除被替换批次的行 / " if lg == "zh" else "") +
-                  f"rows of the replaced load(s) removed: {safe(removed)}")
+        out.print(
+            ("已删除被替换批次的行 / " if lg == "zh" else "")
+            + f"rows of the replaced load(s) removed: {safe(removed)}"
+        )
     for note in report.notes:
         out.print(f"{label('warning', lg)}: {render(note, lg)}")
     for hint in dict.fromkeys(render(f.hint, lg) for f in report.files if f.hint):
         out.print(f"{label('next_step', lg)}: {hint}")
 
 
-quarantine_app = typer.Typer(help="隔离区: 查看和导出坏记录 / Quarantined records",
-                             no_args_is_help=True)
+quarantine_app = typer.Typer(
+    help="隔离区: 查看和导出坏记录 / Quarantined records", no_args_is_help=True
+)
 
 
-AllOpt = Annotated[bool, typer.Option(
-    "--all", help="也包括已修复的记录 / include records a later load resolved")]
+AllOpt = Annotated[
+    bool, typer.Option("--all", help="也包括已修复的记录 / include records a later load resolved")
+]
 
 
 @quarantine_app.command("list")
@@ -141,12 +183,27 @@ def quarantine_list(
     if json_out:
         print_json([asdict(r) for r in rows])
         return
-    out.print(rich_table(label("quarantine_title", lg),
-                         [label(k, lg) for k in ("source", "record", "table", "field", "reason",
-                                                 "load_id", "status")],
-                         [[Path(r.source).name, translate(r.record, lg), r.table_name,
-                           r.field, translate(r.reason, lg), r.load_id,
-                           label(r.status + "_record", lg)] for r in rows]))
+    out.print(
+        rich_table(
+            label("quarantine_title", lg),
+            [
+                label(k, lg)
+                for k in ("source", "record", "table", "field", "reason", "load_id", "status")
+            ],
+            [
+                [
+                    Path(r.source).name,
+                    translate(r.record, lg),
+                    r.table_name,
+                    r.field,
+                    translate(r.reason, lg),
+                    r.load_id,
+                    label(r.status + "_record", lg),
+                ]
+                for r in rows
+            ],
+        )
+    )
 
 
 @quarantine_app.command("export")
@@ -166,8 +223,7 @@ def quarantine_export(
     lg = lang_of(lang)
     context = ops(warehouse, state)
     try:
-        result = export_quarantine(context, path, load, table, include_resolved=all_,
-                                   headers=lg)
+        result = export_quarantine(context, path, load, table, include_resolved=all_, headers=lg)
     finally:
         context.close()
     out.print(label("exported", lg).format(n=result.rows, path=safe(result.path)))

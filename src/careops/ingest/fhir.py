@@ -64,16 +64,20 @@ _ENTRY = re.compile(rb'"entry"\s*:\s*\[')
 _RESOURCE_TYPE = re.compile(rb'"resourceType"\s*:\s*"[A-Z][A-Za-z]*"')
 _NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 _JSON_SUFFIXES = (".json", ".json.gz")
-_TYPES: dict[str, pa.DataType] = {"value": pa.float64(), "days_supply": pa.int64(),
-                                  "refills": pa.int64()}
+_TYPES: dict[str, pa.DataType] = {
+    "value": pa.float64(),
+    "days_supply": pa.int64(),
+    "refills": pa.int64(),
+}
 _DRUG_CODE = COLUMNS["prescriptions"].index("drug_code")
 _DRUG_NAME = COLUMNS["prescriptions"].index("drug_name")
 _REGISTERED_AT = COLUMNS["patients"].index("registered_at")
 _START_AT = COLUMNS["encounters"].index("start_at")
 
 
-def read_fhir(path: Path | str, *, context: Iterable[Path | str] = (),
-              max_depth: int = 64) -> Staged:
+def read_fhir(
+    path: Path | str, *, context: Iterable[Path | str] = (), max_depth: int = 64
+) -> Staged:
     """Stage a FHIR R4 input (a Bundle or resource .json, NDJSON, or a directory of them).
 
     `context`: other files of the same input (the rest of a bulk export when the caller loads
@@ -118,8 +122,10 @@ def _input_files(path: Path) -> list[Path]:
             raise InputError(f"{path}: no .json or .ndjson files in this directory")
         return files
     if _kind(path) is None:
-        raise InputError(f"{path}: not a FHIR input; expected a .json Bundle or resource, "
-                         "or bulk-export .ndjson (optionally .gz)")
+        raise InputError(
+            f"{path}: not a FHIR input; expected a .json Bundle or resource, "
+            "or bulk-export .ndjson (optionally .gz)"
+        )
     return [path]
 
 
@@ -128,8 +134,11 @@ def looks_like_fhir(path: Path | str) -> bool:
     directory holding one, whose first record carries a `resourceType`. Reads only the head."""
     path = Path(path)
     if path.is_dir():
-        return any(looks_like_fhir(p) for p in sorted(path.iterdir())
-                   if p.is_file() and _kind(p) is not None)
+        return any(
+            looks_like_fhir(p)
+            for p in sorted(path.iterdir())
+            if p.is_file() and _kind(p) is not None
+        )
     if not path.is_file() or _kind(path) is None:
         return False
     try:
@@ -175,8 +184,9 @@ def _compact(resource: Mapping[str, Any]) -> str:
 class _Stager:
     """Accumulates rows, rejects and counts over every file of one input."""
 
-    def __init__(self, source: str, only: frozenset[str] | None = None,
-                 max_depth: int = 64) -> None:
+    def __init__(
+        self, source: str, only: frozenset[str] | None = None, max_depth: int = 64
+    ) -> None:
         self.max_depth = max_depth
         self.staged = Staged(source=source)
         self.ctx = Context()
@@ -228,8 +238,9 @@ class _Stager:
             with opener(path, "rt", encoding="utf-8-sig") as lines:
                 self._read_lines(lines)
         except UnicodeDecodeError as e:
-            raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); "
-                             "the file cannot be read") from None
+            raise InputError(
+                f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); the file cannot be read"
+            ) from None
         except (OSError, EOFError) as e:
             raise InputError(f"{path}: cannot be read ({e})") from None
 
@@ -248,18 +259,22 @@ class _Stager:
             else:
                 doc = json.loads(data)
         except UnicodeDecodeError as e:
-            raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); "
-                             "the file cannot be read") from None
+            raise InputError(
+                f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); the file cannot be read"
+            ) from None
         except json.JSONDecodeError as e:
             if e.msg == "Extra data" and _first_line_is_resource(data):
                 self._read_lines(data.decode("utf-8-sig").splitlines())  # NDJSON named .json
                 return
-            raise InputError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: "
-                             f"{e.msg}); the file cannot be read") from None
+            raise InputError(
+                f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: "
+                f"{e.msg}); the file cannot be read"
+            ) from None
         if not isinstance(doc, dict) or not isinstance(doc.get("resourceType"), str):
             if in_directory:
-                self.staged.warnings.append(f"{path.name}: not a FHIR resource or Bundle "
-                                            "(no resourceType), ignored")
+                self.staged.warnings.append(
+                    f"{path.name}: not a FHIR resource or Bundle (no resourceType), ignored"
+                )
                 return
             raise InputError(f"{path}: not a FHIR resource or Bundle (no resourceType)")
         if doc["resourceType"] == "Bundle":
@@ -272,14 +287,21 @@ class _Stager:
             text = line.strip()
             if not text or (self.markers and not any(m in text for m in self.markers)):
                 continue
-            deep = text.count("{") + text.count("[") > self.max_depth and \
-                bracket_depth(text) > self.max_depth
+            deep = (
+                text.count("{") + text.count("[") > self.max_depth
+                and bracket_depth(text) > self.max_depth
+            )
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as e:
                 self.staged.records += 1
-                self._reject(f"line {n}", None, f"malformed JSON on line {n}: {e.msg} "
-                                                f"(column {e.colno})", text, None)
+                self._reject(
+                    f"line {n}",
+                    None,
+                    f"malformed JSON on line {n}: {e.msg} (column {e.colno})",
+                    text,
+                    None,
+                )
                 continue
             except RecursionError:
                 deep, obj = True, None
@@ -289,8 +311,13 @@ class _Stager:
                 continue
             if not isinstance(obj, dict) or not isinstance(obj.get("resourceType"), str):
                 self.staged.records += 1
-                self._reject(f"line {n}", "resourceType",
-                             f"line {n} is not a FHIR resource (no resourceType)", text, None)
+                self._reject(
+                    f"line {n}",
+                    "resourceType",
+                    f"line {n} is not a FHIR resource (no resourceType)",
+                    text,
+                    None,
+                )
             elif obj["resourceType"] == "Bundle":
                 self._bundle(obj)
             else:
@@ -303,8 +330,14 @@ class _Stager:
         text = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
         masked = _STRING.sub(lambda m: b'"' + b"_" * (len(m[0]) - 2) + b'"', text)
         depth = np.cumsum(STEP[np.frombuffer(masked, np.uint8)], dtype=np.int64)
-        entry = next((m for m in _ENTRY.finditer(text) if depth[m.start()] == 1
-                      and masked[m.start() + 1:m.start() + 6] == b"_____"), None)
+        entry = next(
+            (
+                m
+                for m in _ENTRY.finditer(text)
+                if depth[m.start()] == 1 and masked[m.start() + 1 : m.start() + 6] == b"_____"
+            ),
+            None,
+        )
         if entry is None or masked.lstrip()[:1] != b"{":
             self.staged.records += 1
             self._reject(path.name, None, too_deep(self.max_depth), _decode(text), None)
@@ -312,12 +345,17 @@ class _Stager:
         start = entry.end() - 1  # the entry array's [
         ends = np.flatnonzero(depth[start:] == 1)
         if not len(ends):
-            raise InputError(f"{path}: not valid JSON (the entry array is not closed); the "
-                             "file cannot be read")
+            raise InputError(
+                f"{path}: not valid JSON (the entry array is not closed); the file cannot be read"
+            )
         end = start + int(ends[0])  # its ]
-        commas = [start + 1 + int(i) for i in np.flatnonzero(
-            (np.frombuffer(masked[start + 1:end], np.uint8) == ord(",")) &
-            (depth[start + 1:end] == 2))]
+        commas = [
+            start + 1 + int(i)
+            for i in np.flatnonzero(
+                (np.frombuffer(masked[start + 1 : end], np.uint8) == ord(","))
+                & (depth[start + 1 : end] == 2)
+            )
+        ]
         bounds = [start + 1, *[c + 1 for c in commas]]
         stops = [*commas, end]
         entries = []
@@ -326,15 +364,24 @@ class _Stager:
                 continue
             if int(depth[a:b].max()) > self.max_depth:
                 self.staged.records += 1
-                self._reject(f"Bundle entry[{i}]", None, too_deep(self.max_depth),
-                             _decode(text[a:b].strip()), None)
+                self._reject(
+                    f"Bundle entry[{i}]",
+                    None,
+                    too_deep(self.max_depth),
+                    _decode(text[a:b].strip()),
+                    None,
+                )
                 continue
             entries.append(json.loads(text[a:b]))
-        shell = text[:start + 1] + text[end:]
-        if int(depth[:start + 1].max(initial=0)) > self.max_depth or \
-                int(depth[end:].max(initial=0)) > self.max_depth:
-            raise InputError(f"{path}: the Bundle itself is nested deeper than "
-                             f"{self.max_depth} levels (setting ingest.max_depth)")
+        shell = text[: start + 1] + text[end:]
+        if (
+            int(depth[: start + 1].max(initial=0)) > self.max_depth
+            or int(depth[end:].max(initial=0)) > self.max_depth
+        ):
+            raise InputError(
+                f"{path}: the Bundle itself is nested deeper than "
+                f"{self.max_depth} levels (setting ingest.max_depth)"
+            )
         doc = json.loads(shell)
         doc["entry"] = entries
         return doc
@@ -368,16 +415,18 @@ class _Stager:
 
     # --- one resource ------------------------------------------------------------------------
 
-    def _resource(self, r: Mapping[str, Any], *, raw: str | None, full_url: Any,
-                  line: int | None) -> None:
+    def _resource(
+        self, r: Mapping[str, Any], *, raw: str | None, full_url: Any, line: int | None
+    ) -> None:
         rtype = r.get("resourceType")
         if self.only is not None and rtype not in self.only:
             return
         self.staged.records += 1
         where = f" (line {line})" if line is not None else ""
         if not isinstance(rtype, str):
-            self._reject(f"resource{where}", "resourceType", "no resourceType",
-                         raw or _compact(r), None)
+            self._reject(
+                f"resource{where}", "resourceType", "no resourceType", raw or _compact(r), None
+            )
             return
         mapper = MAPPERS.get(rtype)
         if mapper is None and rtype != "Medication":
@@ -386,10 +435,15 @@ class _Stager:
         rid = r.get("id")
         if not isinstance(rid, str) or not rid:
             if isinstance(full_url, str) and full_url.startswith("urn:uuid:"):
-                rid = full_url[len("urn:uuid:"):]
+                rid = full_url[len("urn:uuid:") :]
             else:
-                self._reject(f"{rtype}{where}", "id", f"{rtype} has no id",
-                             raw or _compact(r), TABLE_OF.get(rtype))
+                self._reject(
+                    f"{rtype}{where}",
+                    "id",
+                    f"{rtype} has no id",
+                    raw or _compact(r),
+                    TABLE_OF.get(rtype),
+                )
                 return
         if mapper is None:  # a Medication: not loaded itself, names MedicationRequests' drugs
             self.ctx.medications[f"Medication/{rid}"] = medication_codes(r)
@@ -398,13 +452,18 @@ class _Stager:
         try:
             result = mapper(r, rid, self.ctx)
         except RecordProblem as p:
-            self._reject(f"{rtype}/{rid}{where}", p.field, p.reason, raw or _compact(r),
-                         TABLE_OF[rtype])
+            self._reject(
+                f"{rtype}/{rid}{where}", p.field, p.reason, raw or _compact(r), TABLE_OF[rtype]
+            )
             return
         except (TypeError, AttributeError, KeyError, ValueError, IndexError) as e:
-            self._reject(f"{rtype}/{rid}{where}", None,
-                         f"unexpected {rtype} structure ({type(e).__name__}: {e})",
-                         raw or _compact(r), TABLE_OF[rtype])
+            self._reject(
+                f"{rtype}/{rid}{where}",
+                None,
+                f"unexpected {rtype} structure ({type(e).__name__}: {e})",
+                raw or _compact(r),
+                TABLE_OF[rtype],
+            )
             return
         if isinstance(result, str):
             self.staged.skipped[result] += 1
@@ -439,10 +498,14 @@ class _Stager:
         if seen is None or t < seen[0]:
             self.first_visit[user] = (t, start)
 
-    def _reject(self, record: str, field: str | None, reason: str, raw: str,
-                table: str | None) -> None:
-        self.staged.rejects.append(Reject(source=self.file, record=record, field=field,
-                                          reason=reason, raw=raw, table=table))
+    def _reject(
+        self, record: str, field: str | None, reason: str, raw: str, table: str | None
+    ) -> None:
+        self.staged.rejects.append(
+            Reject(
+                source=self.file, record=record, field=field, reason=reason, raw=raw, table=table
+            )
+        )
 
     # --- the end -----------------------------------------------------------------------------
 
@@ -452,7 +515,7 @@ class _Stager:
         for i, row in enumerate(patients):
             visit = self.first_visit.get(row[0])
             if visit is not None:
-                patients[i] = (*row[:_REGISTERED_AT], visit[1], *row[_REGISTERED_AT + 1:])
+                patients[i] = (*row[:_REGISTERED_AT], visit[1], *row[_REGISTERED_AT + 1 :])
         prescriptions = self.rows["prescriptions"]
         missing = 0
         for i, key in self.pending_drugs:
@@ -461,12 +524,17 @@ class _Stager:
                 missing += 1
                 continue
             row = prescriptions[i]
-            prescriptions[i] = (*row[:_DRUG_CODE], drug[0], drug[1] or row[_DRUG_NAME],
-                                *row[_DRUG_NAME + 1:])
+            prescriptions[i] = (
+                *row[:_DRUG_CODE],
+                drug[0],
+                drug[1] or row[_DRUG_NAME],
+                *row[_DRUG_NAME + 1 :],
+            )
         if missing:
             self.staged.warnings.append(
                 f"{missing} MedicationRequest(s) reference a Medication that is not in this "
-                "input: their drug code is left empty")
+                "input: their drug code is left empty"
+            )
         for table, rows in self.rows.items():
             if rows:
                 self.staged.tables[table] = _arrow_table(table, rows)
@@ -495,7 +563,7 @@ def _text(value: Any) -> str | None:
 
 
 def _decode(data: bytes) -> str:
-    return data[:1 << 16].decode("utf-8", "replace")
+    return data[: 1 << 16].decode("utf-8", "replace")
 
 
 def _first_line_is_resource(data: bytes) -> bool:

@@ -36,23 +36,54 @@ from careops.ingest.fhir_values import (
 COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": ("user_id", "registered_at", "birth_date", "sex", "region", "city"),
     "observations": ("observation_id", "user_id", "ts", "code", "value", "unit", "source"),
-    "conditions": ("condition_id", "user_id", "system", "code", "display", "onset_at", "status",
-                   "category"),
+    "conditions": (
+        "condition_id",
+        "user_id",
+        "system",
+        "code",
+        "display",
+        "onset_at",
+        "status",
+        "category",
+    ),
     "encounters": ("encounter_id", "user_id", "start_at", "end_at", "class", "department"),
-    "prescriptions": ("prescription_id", "user_id", "consultation_id", "ts", "drug_code",
-                      "drug_name", "days_supply", "refills"),
+    "prescriptions": (
+        "prescription_id",
+        "user_id",
+        "consultation_id",
+        "ts",
+        "drug_code",
+        "drug_name",
+        "days_supply",
+        "refills",
+    ),
 }
-TABLE_OF = {"Patient": "patients", "Observation": "observations", "Condition": "conditions",
-            "AllergyIntolerance": "conditions", "FamilyMemberHistory": "conditions",
-            "Encounter": "encounters", "MedicationRequest": "prescriptions"}
+TABLE_OF = {
+    "Patient": "patients",
+    "Observation": "observations",
+    "Condition": "conditions",
+    "AllergyIntolerance": "conditions",
+    "FamilyMemberHistory": "conditions",
+    "Encounter": "encounters",
+    "MedicationRequest": "prescriptions",
+}
 
 Row = tuple[Any, ...]
 Mapped = list[tuple[str, Row]] | str
 
 _SEX = {"male": "M", "female": "F"}
 _NUMERIC_VALUES = ("valueQuantity", "valueInteger")
-_OTHER_VALUES = ("valueCodeableConcept", "valueString", "valueBoolean", "valueRange",
-                 "valueRatio", "valueSampledData", "valueTime", "valueDateTime", "valuePeriod")
+_OTHER_VALUES = (
+    "valueCodeableConcept",
+    "valueString",
+    "valueBoolean",
+    "valueRange",
+    "valueRatio",
+    "valueSampledData",
+    "valueTime",
+    "valueDateTime",
+    "valuePeriod",
+)
 # SNOMED CT "no known allergy" findings: an AllergyIntolerance saying there is none.
 _NO_KNOWN_ALLERGY = {"716186003", "409137002", "429625007", "428607008", "1003774007"}
 _NOT_HAPPENED = {"entered-in-error", "cancelled"}
@@ -88,15 +119,29 @@ def patient(r: Mapping[str, Any], rid: str, ctx: Context) -> Mapped:
     """Patient → patients. `registered_at` here is the fallback (meta.lastUpdated, else the
     Bundle timestamp); the door replaces it by the patient's earliest Encounter start."""
     meta = r.get("meta")
-    registered = (meta.get("lastUpdated") if isinstance(meta, dict) else None) \
-        or ctx.bundle_timestamp
+    registered = (
+        meta.get("lastUpdated") if isinstance(meta, dict) else None
+    ) or ctx.bundle_timestamp
     address = r.get("address")
-    first = address[0] if isinstance(address, list) and address and \
-        isinstance(address[0], dict) else {}
+    first = (
+        address[0] if isinstance(address, list) and address and isinstance(address[0], dict) else {}
+    )
     gender = r.get("gender")
     sex = _SEX.get(gender, "U") if isinstance(gender, str) else "U"
-    return [("patients", (rid, registered, r.get("birthDate"), sex, first.get("state"),
-                          first.get("city"), f"Patient/{rid}"))]
+    return [
+        (
+            "patients",
+            (
+                rid,
+                registered,
+                r.get("birthDate"),
+                sex,
+                first.get("state"),
+                first.get("city"),
+                f"Patient/{rid}",
+            ),
+        )
+    ]
 
 
 def observation(r: Mapping[str, Any], rid: str, ctx: Context) -> Mapped:
@@ -134,11 +179,17 @@ def observation(r: Mapping[str, Any], rid: str, ctx: Context) -> Mapped:
             return "Observation (panel of members)"
         raise RecordProblem("value", "no value[x], no component and no dataAbsentReason")
     user = ctx.patient(r, "subject")
-    ts = r.get("effectiveDateTime") or period_start(r.get("effectivePeriod")) \
-        or r.get("effectiveInstant") or r.get("issued")
+    ts = (
+        r.get("effectiveDateTime")
+        or period_start(r.get("effectivePeriod"))
+        or r.get("effectiveInstant")
+        or r.get("issued")
+    )
     source = _observation_source(r)
-    return [("observations", (oid, user, ts, code, v, unit, source, rec))
-            for oid, code, v, unit, rec in measured]
+    return [
+        ("observations", (oid, user, ts, code, v, unit, source, rec))
+        for oid, code, v, unit, rec in measured
+    ]
 
 
 def condition(r: Mapping[str, Any], rid: str, ctx: Context) -> Mapped:
@@ -149,10 +200,29 @@ def condition(r: Mapping[str, Any], rid: str, ctx: Context) -> Mapped:
     user = ctx.patient(r, "subject")
     system, code, display = _diagnosis(r.get("code"))
     category = r.get("category")
-    kind = "problem" if has_code(category, "problem-list-item") else \
-        "diagnosis" if has_code(category, "encounter-diagnosis") else None
-    return [("conditions", (rid, user, system, code, display, _onset(r),
-                            first_code(r.get("clinicalStatus")), kind, f"Condition/{rid}"))]
+    kind = (
+        "problem"
+        if has_code(category, "problem-list-item")
+        else "diagnosis"
+        if has_code(category, "encounter-diagnosis")
+        else None
+    )
+    return [
+        (
+            "conditions",
+            (
+                rid,
+                user,
+                system,
+                code,
+                display,
+                _onset(r),
+                first_code(r.get("clinicalStatus")),
+                kind,
+                f"Condition/{rid}",
+            ),
+        )
+    ]
 
 
 def allergy(r: Mapping[str, Any], rid: str, ctx: Context) -> Mapped:
@@ -160,14 +230,29 @@ def allergy(r: Mapping[str, Any], rid: str, ctx: Context) -> Mapped:
     verification = first_code(r.get("verificationStatus"))
     if verification in ("entered-in-error", "refuted"):
         return f"AllergyIntolerance ({verification})"
-    if any(c.get("system") == SNOMED and c.get("code") in _NO_KNOWN_ALLERGY
-           for c in codings(r.get("code"))):
+    if any(
+        c.get("system") == SNOMED and c.get("code") in _NO_KNOWN_ALLERGY
+        for c in codings(r.get("code"))
+    ):
         return "AllergyIntolerance (no known allergy)"
     user = ctx.patient(r, "patient")
     system, code, display = _diagnosis(r.get("code"))
-    return [("conditions", (rid, user, system, code, display, _onset(r),
-                            first_code(r.get("clinicalStatus")), "allergy",
-                            f"AllergyIntolerance/{rid}"))]
+    return [
+        (
+            "conditions",
+            (
+                rid,
+                user,
+                system,
+                code,
+                display,
+                _onset(r),
+                first_code(r.get("clinicalStatus")),
+                "allergy",
+                f"AllergyIntolerance/{rid}",
+            ),
+        )
+    ]
 
 
 def family_history(r: Mapping[str, Any], rid: str, ctx: Context) -> Mapped:
@@ -186,9 +271,22 @@ def family_history(r: Mapping[str, Any], rid: str, ctx: Context) -> Mapped:
     rows: list[tuple[str, Row]] = []
     for i, entry in enumerate(entries):
         system, code, display = _diagnosis(entry.get("code"))
-        rows.append(("conditions", (f"{rid}-{i}", user, system, code, display, r.get("date"),
-                                    None, "family_history",
-                                    f"FamilyMemberHistory/{rid}#condition[{i}]")))
+        rows.append(
+            (
+                "conditions",
+                (
+                    f"{rid}-{i}",
+                    user,
+                    system,
+                    code,
+                    display,
+                    r.get("date"),
+                    None,
+                    "family_history",
+                    f"FamilyMemberHistory/{rid}#condition[{i}]",
+                ),
+            )
+        )
     return rows
 
 
@@ -205,8 +303,20 @@ def encounter(r: Mapping[str, Any], rid: str, ctx: Context) -> Mapped:
     else:
         klass_code = klass.get("code") if isinstance(klass, dict) else None
     department = _first_text(r.get("serviceType")) or _first_text(r.get("type"))
-    return [("encounters", (rid, user, period.get("start"), period.get("end"), klass_code,
-                            department, f"Encounter/{rid}"))]
+    return [
+        (
+            "encounters",
+            (
+                rid,
+                user,
+                period.get("start"),
+                period.get("end"),
+                klass_code,
+                department,
+                f"Encounter/{rid}",
+            ),
+        )
+    ]
 
 
 def medication_request(r: Mapping[str, Any], rid: str, ctx: Context) -> Mapped:
@@ -223,28 +333,48 @@ def medication_request(r: Mapping[str, Any], rid: str, ctx: Context) -> Mapped:
         return f"MedicationRequest ({r['intent']})"
     user = ctx.patient(r, "subject")
     try:
-        consultation = reference_id(r.get("encounter"), "Encounter", ctx.urls, "encounter",
-                                    required=False)
+        consultation = reference_id(
+            r.get("encounter"), "Encounter", ctx.urls, "encounter", required=False
+        )
     except RecordProblem:
         consultation = None
     drug_code, drug_name = _drug(r, ctx)
     dispense = r.get("dispenseRequest") if isinstance(r.get("dispenseRequest"), dict) else {}
     refills = dispense.get("numberOfRepeatsAllowed")
     if refills is not None and (isinstance(refills, bool) or not isinstance(refills, int)):
-        raise RecordProblem("refills", f"dispenseRequest.numberOfRepeatsAllowed {refills!r} "
-                                       "is not a whole number")
+        raise RecordProblem(
+            "refills", f"dispenseRequest.numberOfRepeatsAllowed {refills!r} is not a whole number"
+        )
     days = duration_days(dispense.get("expectedSupplyDuration"))
     if days is None:
         days = _days_from_dosage(r, dispense)
     supply = None if days is None else round(days)
-    return [("prescriptions", (rid, user, consultation, r.get("authoredOn"), drug_code, drug_name,
-                               supply, refills, f"MedicationRequest/{rid}"))]
+    return [
+        (
+            "prescriptions",
+            (
+                rid,
+                user,
+                consultation,
+                r.get("authoredOn"),
+                drug_code,
+                drug_name,
+                supply,
+                refills,
+                f"MedicationRequest/{rid}",
+            ),
+        )
+    ]
 
 
 MAPPERS: dict[str, Callable[[Mapping[str, Any], str, Context], Mapped]] = {
-    "Patient": patient, "Observation": observation, "Condition": condition,
-    "AllergyIntolerance": allergy, "FamilyMemberHistory": family_history,
-    "Encounter": encounter, "MedicationRequest": medication_request,
+    "Patient": patient,
+    "Observation": observation,
+    "Condition": condition,
+    "AllergyIntolerance": allergy,
+    "FamilyMemberHistory": family_history,
+    "Encounter": encounter,
+    "MedicationRequest": medication_request,
 }
 
 
@@ -257,6 +387,7 @@ def medication_codes(r: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 # --- helpers ---------------------------------------------------------------------------------
 
+
 def _numeric_value(element: Mapping[str, Any], where: str) -> tuple[float, str | None] | None:
     """(value, unit) of an element's valueQuantity / valueInteger; None if it has neither."""
     q = element.get("valueQuantity")
@@ -267,8 +398,11 @@ def _numeric_value(element: Mapping[str, Any], where: str) -> tuple[float, str |
         value = number(raw)
         if value is None:
             raise RecordProblem("value", f"{where}Quantity.value {raw!r} is not a number")
-        unit = q.get("code") if q.get("system") == UCUM and q.get("code") else \
-            q.get("unit") or q.get("code")
+        unit = (
+            q.get("code")
+            if q.get("system") == UCUM and q.get("code")
+            else q.get("unit") or q.get("code")
+        )
         return value, unit
     raw = element.get("valueInteger")
     if raw is not None:
@@ -329,8 +463,11 @@ def _drug(r: Mapping[str, Any], ctx: Context) -> tuple[str | None, str | None]:
     text = ref.get("reference")
     if isinstance(text, str) and text.startswith("#"):
         for c in r.get("contained") or []:
-            if isinstance(c, dict) and c.get("resourceType") == "Medication" \
-                    and c.get("id") == text[1:]:
+            if (
+                isinstance(c, dict)
+                and c.get("resourceType") == "Medication"
+                and c.get("id") == text[1:]
+            ):
                 return medication_codes(c)
     return None, ref.get("display")
 
@@ -355,8 +492,11 @@ def _days_from_dosage(r: Mapping[str, Any], dispense: Mapping[str, Any]) -> floa
     d = dosages[0]
     repeat = (d.get("timing") or {}).get("repeat") or {}
     rates = d.get("doseAndRate")
-    dose_q = rates[0].get("doseQuantity") if isinstance(rates, list) and rates \
-        and isinstance(rates[0], dict) else None
+    dose_q = (
+        rates[0].get("doseQuantity")
+        if isinstance(rates, list) and rates and isinstance(rates[0], dict)
+        else None
+    )
     dose = number(dose_q.get("value")) if isinstance(dose_q, dict) else None
     frequency = number(repeat.get("frequency", 1))
     period = duration_days({"value": repeat.get("period"), "code": repeat.get("periodUnit")})

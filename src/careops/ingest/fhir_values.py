@@ -27,11 +27,29 @@ _ICD10_OIDS = ("2.16.840.1.113883.6.3", "2.16.840.1.113883.6.90", _CHINA_ICD10_O
 
 # Duration units (UCUM codes and common spellings) -> days.
 _DAYS_PER_UNIT: dict[str, float] = {
-    "min": 1 / 1440, "h": 1 / 24, "hour": 1 / 24, "hours": 1 / 24, "小时": 1 / 24,
-    "d": 1.0, "day": 1.0, "days": 1.0, "天": 1.0, "日": 1.0,
-    "wk": 7.0, "week": 7.0, "weeks": 7.0, "周": 7.0,
-    "mo": 30.0, "month": 30.0, "months": 30.0, "月": 30.0, "个月": 30.0,
-    "a": 365.0, "year": 365.0, "years": 365.0, "年": 365.0,
+    "min": 1 / 1440,
+    "h": 1 / 24,
+    "hour": 1 / 24,
+    "hours": 1 / 24,
+    "小时": 1 / 24,
+    "d": 1.0,
+    "day": 1.0,
+    "days": 1.0,
+    "天": 1.0,
+    "日": 1.0,
+    "wk": 7.0,
+    "week": 7.0,
+    "weeks": 7.0,
+    "周": 7.0,
+    "mo": 30.0,
+    "month": 30.0,
+    "months": 30.0,
+    "月": 30.0,
+    "个月": 30.0,
+    "a": 365.0,
+    "year": 365.0,
+    "years": 365.0,
+    "年": 365.0,
 }
 
 
@@ -44,8 +62,9 @@ class RecordProblem(Exception):
         self.reason = reason
 
 
-def split_reference(text: str, urls: Mapping[str, tuple[str, str]],
-                    field: str) -> tuple[str | None, str]:
+def split_reference(
+    text: str, urls: Mapping[str, tuple[str, str]], field: str
+) -> tuple[str | None, str]:
     """(resource type, id) that a literal reference points to.
 
     `urls` maps Bundle entry fullUrls to (type, id). An `urn:uuid:` not found there keeps the
@@ -70,8 +89,9 @@ def split_reference(text: str, urls: Mapping[str, tuple[str, str]],
     return parts[-2], parts[-1]
 
 
-def reference_id(ref: Any, expected: str, urls: Mapping[str, tuple[str, str]],
-                 field: str, *, required: bool) -> str | None:
+def reference_id(
+    ref: Any, expected: str, urls: Mapping[str, tuple[str, str]], field: str, *, required: bool
+) -> str | None:
     """The id of the `expected` resource that reference `ref` points to.
 
     A missing reference is None, or a `RecordProblem` when `required`; a reference to another
@@ -83,8 +103,11 @@ def reference_id(ref: Any, expected: str, urls: Mapping[str, tuple[str, str]],
         if not required:
             return None
         if isinstance(ref, dict) and ref.get("identifier"):
-            raise RecordProblem(field, f"{field} is a logical reference (identifier only); "
-                                       f"a literal {expected} reference is needed")
+            raise RecordProblem(
+                field,
+                f"{field} is a logical reference (identifier only); "
+                f"a literal {expected} reference is needed",
+            )
         raise RecordProblem(field, f"no {field} reference: the {expected} it belongs to is unknown")
     kind, rid = split_reference(text, urls, field)
     if kind is not None and kind != expected:

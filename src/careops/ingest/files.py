@@ -33,8 +33,9 @@ def detect_encoding(path: Path, encoding: str | None = None) -> str:
             return codecs.lookup(encoding).name
         except LookupError:
             raise InputError(f"{path}: unknown encoding {encoding!r} (try utf-8 or gbk)") from None
-    head = path.read_bytes()[:SNIFF_BYTES] if path.stat().st_size <= SNIFF_BYTES else \
-        _read_head(path)
+    head = (
+        path.read_bytes()[:SNIFF_BYTES] if path.stat().st_size <= SNIFF_BYTES else _read_head(path)
+    )
     if head.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
     try:
@@ -66,8 +67,9 @@ def _read_head(path: Path) -> bytes:
 _UNLIKELY = re.compile("[\x80-\x9f\ufffd\ufeff\ue000-\uf8ff\U000f0000-\U0010ffff]")
 # ... and, in a GB18030 file, CJK extension B-F: GBK has none of them, but UTF-8 bytes read as
 # GB18030 four-byte sequences can land there.
-_UNLIKELY_GB = re.compile("[\x80-\x9f\ufffd\ufeff\ue000-\uf8ff\U000f0000-\U0010ffff"
-                          "\U00020000-\U0002fa1f]")
+_UNLIKELY_GB = re.compile(
+    "[\x80-\x9f\ufffd\ufeff\ue000-\uf8ff\U000f0000-\U0010ffff\U00020000-\U0002fa1f]"
+)
 _CHUNK = 16 << 20
 
 
@@ -114,8 +116,13 @@ def _has_unlikely_utf8(data: bytes) -> bool:
     if b"\xef" in data:
         at = np.flatnonzero(arr[:-2] == 0xEF)
         nxt, last = arr[at + 1], arr[at + 2]
-        if bool(np.any(((nxt >= 0x80) & (nxt <= 0xA3)) | ((nxt == 0xBF) & (last == 0xBD))
-                       | ((nxt == 0xBB) & (last == 0xBF)))):
+        if bool(
+            np.any(
+                ((nxt >= 0x80) & (nxt <= 0xA3))
+                | ((nxt == 0xBF) & (last == 0xBD))
+                | ((nxt == 0xBB) & (last == 0xBF))
+            )
+        ):
             return True
     return False
 
@@ -169,30 +176,54 @@ def _decode_lines(path: Path, enc: str, explicit: bool) -> _Lines:
             try:
                 text = line.decode(enc)
             except UnicodeDecodeError as exc:
-                bad.append((number, f"行不是 {enc} 编码 / line is not valid {enc} text "
-                            f"({exc.reason} at byte {exc.start}); the file mixes encodings",
-                            line.decode(enc, "replace")))
+                bad.append(
+                    (
+                        number,
+                        f"行不是 {enc} 编码 / line is not valid {enc} text "
+                        f"({exc.reason} at byte {exc.start}); the file mixes encodings",
+                        line.decode(enc, "replace"),
+                    )
+                )
                 continue
             if is_utf8 and utf8_ok and _gbk_by_chance(line, text):
-                bad.append((number, "行像是 GBK 编码 / line looks like GBK text that happens to "
-                            f"be valid UTF-8 ({text[:40]!r}); the file mixes encodings",
-                            line.decode("gb18030", "replace")))
+                bad.append(
+                    (
+                        number,
+                        "行像是 GBK 编码 / line looks like GBK text that happens to "
+                        f"be valid UTF-8 ({text[:40]!r}); the file mixes encodings",
+                        line.decode("gb18030", "replace"),
+                    )
+                )
                 continue
             if not is_utf8 and _is_utf8_text(line):
-                bad.append((number, f"行是 UTF-8 编码, 文件是 {enc} / line is UTF-8 text in a "
-                            f"{enc} file; the file mixes encodings", line.decode("utf-8")))
+                bad.append(
+                    (
+                        number,
+                        f"行是 UTF-8 编码, 文件是 {enc} / line is UTF-8 text in a "
+                        f"{enc} file; the file mixes encodings",
+                        line.decode("utf-8"),
+                    )
+                )
                 continue
             odd = unlikely.search(text)
             if odd:
-                bad.append((number, f"行含异常字符 / line holds an unlikely character "
-                            f"U+{ord(odd.group()):04X} at column {odd.start() + 1} (mis-decoded "
-                            "or corrupted text)", text))
+                bad.append(
+                    (
+                        number,
+                        f"行含异常字符 / line holds an unlikely character "
+                        f"U+{ord(odd.group()):04X} at column {odd.start() + 1} (mis-decoded "
+                        "or corrupted text)",
+                        text,
+                    )
+                )
                 continue
         kept.append(number)
         out.append(text.encode("utf-8"))
     if explicit and bad and len(bad) > len(kept) - 1:
-        raise InputError(f"{path}: not valid {enc} text (line {bad[0][0]}); pass the right "
-                         "--encoding, e.g. --encoding gbk")
+        raise InputError(
+            f"{path}: not valid {enc} text (line {bad[0][0]}); pass the right "
+            "--encoding, e.g. --encoding gbk"
+        )
     return _Lines(enc, kept, b"\n".join(out) + b"\n", bad)
 
 
@@ -263,13 +294,17 @@ def read_csv(path: Path, encoding: str | None = None) -> Staged:
             source.seek(0)
         return pacsv.read_csv(
             source,
-            read_options=pacsv.ReadOptions(encoding=enc, use_threads=use_threads,
-                                           block_size=16 << 20),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid,
-                                             newlines_in_values=False),
+            read_options=pacsv.ReadOptions(
+                encoding=enc, use_threads=use_threads, block_size=16 << 20
+            ),
+            parse_options=pacsv.ParseOptions(
+                invalid_row_handler=on_invalid, newlines_in_values=False
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
-                strings_can_be_null=False, quoted_strings_can_be_null=False),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
 
     try:
@@ -283,13 +318,16 @@ def read_csv(path: Path, encoding: str | None = None) -> Staged:
         if table is None or bad_rows or lines is not None:  # row numbers need one thread
             table = read(use_threads=False)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not valid {enc} text ({exc.reason} at byte {exc.start}); "
-                         "pass the right --encoding, e.g. --encoding gbk") from None
+        raise InputError(
+            f"{path}: not valid {enc} text ({exc.reason} at byte {exc.start}); "
+            "pass the right --encoding, e.g. --encoding gbk"
+        ) from None
     except pa.ArrowInvalid as exc:
         msg = str(exc)
         if "utf8" in msg.lower() or "utf-8" in msg.lower():
-            raise InputError(f"{path}: not valid {enc} text; pass the right --encoding, "
-                             "e.g. --encoding gbk") from None
+            raise InputError(
+                f"{path}: not valid {enc} text; pass the right --encoding, e.g. --encoding gbk"
+            ) from None
         raise InputError(f"{path}: unreadable CSV: {msg}") from None
     staged.records = len(table) + len(bad_rows) + (len(lines.bad) if lines else 0)
 
@@ -303,24 +341,35 @@ def read_csv(path: Path, encoding: str | None = None) -> Staged:
         parsed = [lines.kept[i] for i in range(1, len(lines.kept)) if i + 1 not in skipped]
         table = table.append_column(RECORD, pa.array([f"row {n}" for n in parsed], pa.string()))
     elif skipped_lines:  # line numbers shift past each skipped line
-        table = table.append_column(RECORD, pa.array(_line_numbers(len(table), skipped_lines),
-                                                     pa.string()))
+        table = table.append_column(
+            RECORD, pa.array(_line_numbers(len(table), skipped_lines), pa.string())
+        )
     else:
         staged.first_row = 2
     for row in bad_rows:
         number = physical(row.number)
-        staged.rejects.append(Reject(
-            source=str(path), record=f"row {number}" if number else "row ?",
-            field=None, raw=row.text,
-            reason=f"expected {row.expected_columns} fields, found {row.actual_columns} "
-                   "(truncated or malformed line)"))
+        staged.rejects.append(
+            Reject(
+                source=str(path),
+                record=f"row {number}" if number else "row ?",
+                field=None,
+                raw=row.text,
+                reason=f"expected {row.expected_columns} fields, found {row.actual_columns} "
+                "(truncated or malformed line)",
+            )
+        )
     if lines is not None and lines.bad:
         for number, reason, text in lines.bad:
-            staged.rejects.append(Reject(source=str(path), record=f"row {number}", field=None,
-                                         reason=reason, raw=text))
-        staged.warnings.append(f"{len(lines.bad)} 行编码有误, 已隔离 / {len(lines.bad)} line(s) "
-                               f"not readable as {lines.encoding} text were quarantined "
-                               "(mixed encodings or corrupted characters)")
+            staged.rejects.append(
+                Reject(
+                    source=str(path), record=f"row {number}", field=None, reason=reason, raw=text
+                )
+            )
+        staged.warnings.append(
+            f"{len(lines.bad)} 行编码有误, 已隔离 / {len(lines.bad)} line(s) "
+            f"not readable as {lines.encoding} text were quarantined "
+            "(mixed encodings or corrupted characters)"
+        )
     staged.tables["?"] = table
     return staged
 
@@ -329,8 +378,10 @@ def _by_line(path: Path, enc: str, encoding: str | None) -> tuple[_Lines, str, i
     lines = _decode_lines(path, enc, explicit=encoding is not None)
     if not lines.kept or lines.kept[0] != 1:
         first = lines.bad[0][1] if lines.bad and lines.bad[0][0] == 1 else "empty"
-        raise InputError(f"{path}: the header line cannot be read ({first}); "
-                         "pass the right --encoding, e.g. --encoding gbk")
+        raise InputError(
+            f"{path}: the header line cannot be read ({first}); "
+            "pass the right --encoding, e.g. --encoding gbk"
+        )
     return lines, "utf-8", io.BytesIO(lines.data)
 
 
@@ -354,8 +405,10 @@ def _header(source: Path | io.BytesIO, enc: str, path: Path) -> list[str]:
             try:
                 first = fh.readline()
             except UnicodeDecodeError as exc:
-                raise InputError(f"{path}: not valid {enc} text ({exc.reason}); pass the "
-                                 "right --encoding, e.g. --encoding gbk") from None
+                raise InputError(
+                    f"{path}: not valid {enc} text ({exc.reason}); pass the "
+                    "right --encoding, e.g. --encoding gbk"
+                ) from None
     names = next(csv.reader(io.StringIO(first)), [])
     names = [n.strip() for n in names]
     if not names or not any(names):
@@ -371,8 +424,7 @@ def read_parquet(path: Path) -> Staged:
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"{path}: unreadable Parquet ({exc}); the file may be truncated") \
-            from None
+        raise InputError(f"{path}: unreadable Parquet ({exc}); the file may be truncated") from None
     return Staged(source=str(path), tables={"?": table}, records=len(table))
 
 
@@ -398,25 +450,31 @@ def read_jsonl(path: Path, encoding: str | None = None, *, max_depth: int = 64) 
             staged.records += 1
             staged.rejects.append(Reject(str(path), f"line {number}", None, reason, text))
         if lines.bad:
-            staged.warnings.append(f"{len(lines.bad)} 行编码有误, 已隔离 / {len(lines.bad)} "
-                                   f"line(s) not readable as {lines.encoding} text were "
-                                   "quarantined (mixed encodings or corrupted characters)")
+            staged.warnings.append(
+                f"{len(lines.bad)} 行编码有误, 已隔离 / {len(lines.bad)} "
+                f"line(s) not readable as {lines.encoding} text were "
+                "quarantined (mixed encodings or corrupted characters)"
+            )
     for number, line in numbered:
         if not line.strip():
             continue
         staged.records += 1
         obj, reason = _json_line(line, max_depth)
         if reason is not None:
-            staged.rejects.append(Reject(str(path), f"line {number}", None, reason,
-                                         line.rstrip()))
+            staged.rejects.append(Reject(str(path), f"line {number}", None, reason, line.rstrip()))
             continue
         fresh = [k for k in obj if k not in known]
         if fresh and len(known) + len(fresh) > MAX_FIELDS:
-            staged.rejects.append(Reject(
-                str(path), f"line {number}", None,
-                f"字段过多 / the line adds {len(fresh):,} new field(s); a file may have at most "
-                f"{MAX_FIELDS:,} distinct fields (every row would carry them all)",
-                line.rstrip()))
+            staged.rejects.append(
+                Reject(
+                    str(path),
+                    f"line {number}",
+                    None,
+                    f"字段过多 / the line adds {len(fresh):,} new field(s); a file may have at "
+                    f"most {MAX_FIELDS:,} distinct fields (every row would carry them all)",
+                    line.rstrip(),
+                )
+            )
             continue
         known.update(dict.fromkeys(fresh))
         rows.append(obj)
@@ -428,8 +486,11 @@ def read_jsonl(path: Path, encoding: str | None = None, *, max_depth: int = 64) 
             columns.setdefault(key, [None] * i)
         for key, values in columns.items():
             v = row.get(key)
-            values.append(json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list)
-                          else (None if v is None else str(v)))
+            values.append(
+                json.dumps(v, ensure_ascii=False)
+                if isinstance(v, dict | list)
+                else (None if v is None else str(v))
+            )
     data = {k: pa.array(v, pa.string()) for k, v in columns.items()}
     data[RECORD] = pa.array(records, pa.string())
     staged.tables["?"] = pa.table(data) if rows else pa.table({RECORD: pa.array([], pa.string())})

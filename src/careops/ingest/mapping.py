@@ -55,53 +55,81 @@ class Mapping:
             raise _error(path, "expected keys table/columns/values")
         unknown = set(data) - {"table", "columns", "values", "identifiers"}
         if unknown:
-            raise _error(path, f"unknown key(s) {', '.join(sorted(unknown))}; "
-                               "allowed: table, columns, values, identifiers")
+            raise _error(
+                path,
+                f"unknown key(s) {', '.join(sorted(unknown))}; "
+                "allowed: table, columns, values, identifiers",
+            )
         table = data.get("table")
         if table is not None and table not in TABLES:
-            raise _error(path, f"table {table!r} is not a canonical table; "
-                               f"known: {', '.join(TABLES)}")
+            raise _error(
+                path, f"table {table!r} is not a canonical table; known: {', '.join(TABLES)}"
+            )
         columns = data.get("columns") or {}
         values = data.get("values") or {}
-        if not isinstance(columns, dict) or not isinstance(values, dict) or not all(
-                isinstance(v, dict) for v in values.values()):
-            raise _error(path, "'columns' must map names to names and "
-                               "'values' must map a column to {from: to} pairs")
+        if (
+            not isinstance(columns, dict)
+            or not isinstance(values, dict)
+            or not all(isinstance(v, dict) for v in values.values())
+        ):
+            raise _error(
+                path,
+                "'columns' must map names to names and "
+                "'values' must map a column to {from: to} pairs",
+            )
         identifiers = data.get("identifiers") or {}
         if not isinstance(identifiers, dict):
-            raise _error(path, "'identifiers' must map a column to a contacts field "
-                               f"({', '.join(FIELDS)})")
+            raise _error(
+                path, f"'identifiers' must map a column to a contacts field ({', '.join(FIELDS)})"
+            )
         columns = {str(k): str(v) for k, v in columns.items()}
         identifiers = {str(k): str(v) for k, v in identifiers.items()}
         for column, target in identifiers.items():
             if target not in FIELDS:
-                raise _error(path, f"identifiers: {column} -> {target!r} is not a contacts "
-                                   f"field{_closest(target, FIELDS)}; use one of "
-                                   f"{', '.join(FIELDS)}")
+                raise _error(
+                    path,
+                    f"identifiers: {column} -> {target!r} is not a contacts "
+                    f"field{_closest(target, FIELDS)}; use one of "
+                    f"{', '.join(FIELDS)}",
+                )
         for column, target in columns.items():
             if target.startswith(PREFIX):
-                if target[len(PREFIX):] not in FIELDS:
-                    raise _error(path, f"columns: {column} -> {target!r} is not a contacts "
-                                       f"field{_closest(target, [PREFIX + f for f in FIELDS])}")
-                identifiers.setdefault(column, target[len(PREFIX):])
+                if target[len(PREFIX) :] not in FIELDS:
+                    raise _error(
+                        path,
+                        f"columns: {column} -> {target!r} is not a contacts "
+                        f"field{_closest(target, [PREFIX + f for f in FIELDS])}",
+                    )
+                identifiers.setdefault(column, target[len(PREFIX) :])
                 continue
-            known = TABLES[table].names if table else sorted(
-                {n for spec in TABLES.values() for n in spec.names})
+            known = (
+                TABLES[table].names
+                if table
+                else sorted({n for spec in TABLES.values() for n in spec.names})
+            )
             if target not in known:
                 where = f"of table {table}" if table else "of any canonical table"
-                raise _error(path, f"columns: {column} -> {target!r} is not a column {where}"
-                                   f"{_closest(target, known)}")
+                raise _error(
+                    path,
+                    f"columns: {column} -> {target!r} is not a column {where}"
+                    f"{_closest(target, known)}",
+                )
         targets: dict[str, str] = {}
         for column, target in columns.items():
             if target in targets:
-                raise _error(path, f"columns {targets[target]!r} and {column!r} both map to "
-                                   f"{target!r}; a column can be filled from one only")
+                raise _error(
+                    path,
+                    f"columns {targets[target]!r} and {column!r} both map to "
+                    f"{target!r}; a column can be filled from one only",
+                )
             targets[target] = column
         columns = {k: v for k, v in columns.items() if not v.startswith(PREFIX)}
-        return cls(table=table, columns=columns,
-                   values={str(c): {str(k): str(v) for k, v in m.items()}
-                           for c, m in values.items()},
-                   identifiers=identifiers)
+        return cls(
+            table=table,
+            columns=columns,
+            values={str(c): {str(k): str(v) for k, v in m.items()} for c, m in values.items()},
+            identifiers=identifiers,
+        )
 
     def apply(self, table: pa.Table) -> pa.Table:
         """Rename columns, then translate values (text compare after trimming)."""
@@ -109,9 +137,11 @@ class Mapping:
         seen: dict[str, str] = {}
         for before, after in zip(table.column_names, names, strict=True):
             if after in seen:
-                raise InputError(f"映射后列名重复 / after the mapping, columns {seen[after]!r} "
-                                 f"and {before!r} are both {after!r}; map only one of them "
-                                 "(or rename the other)")
+                raise InputError(
+                    f"映射后列名重复 / after the mapping, columns {seen[after]!r} "
+                    f"and {before!r} are both {after!r}; map only one of them "
+                    "(or rename the other)"
+                )
             seen[after] = before
         table = table.rename_columns(names)
         for column, pairs in self.values.items():

@@ -35,8 +35,17 @@ from careops.warehouse.load import Batch, TablePart, apply_batch
 KINDS = ("auto", "fhir", *TABLES)
 ORDER = ["doctors", "catalogue", "patients", "marketing_spend", "enrollments"]
 DATA_SUFFIXES = {".csv", ".tsv", ".txt", ".parquet", ".pq", ".jsonl", ".ndjson", ".json", ".gz"}
-FHIR_TYPES = {"Patient", "Observation", "Condition", "Encounter", "MedicationRequest",
-              "AllergyIntolerance", "FamilyMemberHistory", "Medication", "Bundle"}
+FHIR_TYPES = {
+    "Patient",
+    "Observation",
+    "Condition",
+    "Encounter",
+    "MedicationRequest",
+    "AllergyIntolerance",
+    "FamilyMemberHistory",
+    "Medication",
+    "Bundle",
+}
 
 
 @dataclass
@@ -68,8 +77,9 @@ class IngestReport:
             if f.status != "loaded":
                 continue
             for table, counts in f.tables.items():
-                acc = out.setdefault(table, {"loaded": 0, "duplicates": 0, "quarantined": 0,
-                                             "flagged": 0})
+                acc = out.setdefault(
+                    table, {"loaded": 0, "duplicates": 0, "quarantined": 0, "flagged": 0}
+                )
                 for k, v in counts.items():
                     acc[k] = acc.get(k, 0) + v
         return out
@@ -93,12 +103,21 @@ class IngestReport:
     def to_json(self) -> dict:
         return {
             "tables": self.tables,
-            "rejected": [{"source": f.source, "reason": f.message}
-                         for f in self.files if f.status == "rejected"],
-            "unreadable": [{"source": f.source, "reason": f.message}
-                           for f in self.files if f.status == "unreadable"],
-            "skipped": [{"source": f.source, "reason": f.message}
-                        for f in self.files if f.status in ("skipped", "already_loaded")],
+            "rejected": [
+                {"source": f.source, "reason": f.message}
+                for f in self.files
+                if f.status == "rejected"
+            ],
+            "unreadable": [
+                {"source": f.source, "reason": f.message}
+                for f in self.files
+                if f.status == "unreadable"
+            ],
+            "skipped": [
+                {"source": f.source, "reason": f.message}
+                for f in self.files
+                if f.status in ("skipped", "already_loaded")
+            ],
             "removed": self.removed,
             "files": [f.__dict__ for f in self.files],
             "notes": [message(n, "en") for n in self.notes],
@@ -130,11 +149,12 @@ def ingest_paths(
     (the service audits there).
     """
     if kind not in KINDS:
-        raise InputError(f"未知的 --kind / unknown --kind {kind!r}; use one of: "
-                         f"{', '.join(KINDS)}")
+        raise InputError(f"未知的 --kind / unknown --kind {kind!r}; use one of: {', '.join(KINDS)}")
     if replace and backend_kind(con) == "pyspark":
-        raise InputError("--replace 不支持 Spark 仓库 / --replace needs a DuckDB or PostgreSQL "
-                         "warehouse (Spark tables cannot delete rows)")
+        raise InputError(
+            "--replace 不支持 Spark 仓库 / --replace needs a DuckDB or PostgreSQL "
+            "warehouse (Spark tables cannot delete rows)"
+        )
     ratio = settings.ingest.max_bad_ratio if max_bad_ratio is None else max_bad_ratio
     report = IngestReport()
     files: list[tuple[Path, str | None]] = []
@@ -150,25 +170,40 @@ def ingest_paths(
                 answers.setdefault(root, set()).add(part + ("/" if part == GROUND_TRUTH else ""))
                 continue
             files.append((file, _kind_of(file, kind, mapping, in_folder=path.is_dir())))
-    report.notes = [{"key": "simulator_note", "folder": str(root),
-                     "files": ", ".join(sorted(parts, reverse=True))}
-                    for root, parts in answers.items()]
+    report.notes = [
+        {
+            "key": "simulator_note",
+            "folder": str(root),
+            "files": ", ".join(sorted(parts, reverse=True)),
+        }
+        for root, parts in answers.items()
+    ]
     files.sort(key=_rank)
     earlier = {file: earlier_loads(con, file, k) if replace else [] for file, k in files}
     never = [str(f) for f, loads in earlier.items() if replace and not loads]
     if never:
-        raise InputError(f"--replace: {', '.join(never)} 从未成功导入过 / never loaded (no "
-                         "'loaded' entry in the _loads ledger for this path, this content or "
-                         "this file name); ingest without --replace")
+        raise InputError(
+            f"--replace: {', '.join(never)} 从未成功导入过 / never loaded (no "
+            "'loaded' entry in the _loads ledger for this path, this content or "
+            "this file name); ingest without --replace"
+        )
     known = _known_users(con)
     for n, (file, file_kind) in enumerate(files, start=1):
         if progress:
             progress(str(file), n, len(files))
         siblings = [f for f, k in files if k == "fhir" and f.parent == file.parent]
-        result, loaded_patients = _ingest_file(con, file, file_kind, settings=settings,
-                                               mapping=mapping, encoding=encoding, ratio=ratio,
-                                               known=known, siblings=siblings,
-                                               replaces=earlier[file])
+        result, loaded_patients = _ingest_file(
+            con,
+            file,
+            file_kind,
+            settings=settings,
+            mapping=mapping,
+            encoding=encoding,
+            ratio=ratio,
+            known=known,
+            siblings=siblings,
+            replaces=earlier[file],
+        )
         if loaded_patients is not None:
             known = pa.concat_arrays([known, loaded_patients])
         report.files.append(result)
@@ -181,7 +216,8 @@ def _simulator_root(file: Path) -> Path | None:
     """The simulator output folder `file` is an answer of (ground truth, calibration), if any."""
     for parent in list(file.parents)[:2]:
         if (parent / GROUND_TRUTH / "config.json").is_file() and (
-                file == parent / "calibration.json" or file.parent == parent / GROUND_TRUTH):
+            file == parent / "calibration.json" or file.parent == parent / GROUND_TRUTH
+        ):
             return parent
     return None
 
@@ -210,15 +246,21 @@ def _expand(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     found = sorted(p for p in path.rglob("*") if p.is_file())
-    files = [p for p in found
-             if not any(part.startswith(".") for part in p.relative_to(path).parts)]
+    files = [
+        p for p in found if not any(part.startswith(".") for part in p.relative_to(path).parts)
+    ]
     if not files:
         hidden = [str(p.relative_to(path)) for p in found]
         shown = ", ".join(hidden[:5]) + (" …" if len(hidden) > 5 else "")
-        raise InputError(f"文件夹 {path} 中没有可导入的文件 / no files to import in {path} "
-                         + (f"(找到 {len(found)} 个文件, 均为隐藏文件 / found {len(found)} "
-                            f"file(s), all hidden: {shown})" if found else "(文件夹是空的 / "
-                            "the folder is empty)"))
+        raise InputError(
+            f"文件夹 {path} 中没有可导入的文件 / no files to import in {path} "
+            + (
+                f"(找到 {len(found)} 个文件, 均为隐藏文件 / found {len(found)} "
+                f"file(s), all hidden: {shown})"
+                if found
+                else "(文件夹是空的 / the folder is empty)"
+            )
+        )
     return files
 
 
@@ -264,8 +306,12 @@ def _content_hash(path: Path) -> str:
 
 def _already_loaded(con: BaseBackend, content_hash: str) -> str | None:
     loads = con.table("_loads")
-    hit = (loads.filter((loads.content_hash == content_hash) & (loads.status == "loaded"))
-           .select("load_id").limit(1).to_pyarrow())
+    hit = (
+        loads.filter((loads.content_hash == content_hash) & (loads.status == "loaded"))
+        .select("load_id")
+        .limit(1)
+        .to_pyarrow()
+    )
     return hit["load_id"][0].as_py() if len(hit) else None
 
 
@@ -279,9 +325,12 @@ def earlier_loads(con: BaseBackend, file: Path, kind: str | None = None) -> list
     matched only by name are ambiguous: an error names them.
     """
     loads = con.table("_loads")
-    rows = (loads.filter(loads.status == "loaded")
-            .select("load_id", "source", "path", "content_hash", "table_name", "started_at",
-                    "replaces").to_pyarrow().to_pylist())
+    rows = (
+        loads.filter(loads.status == "loaded")
+        .select("load_id", "source", "path", "content_hash", "table_name", "started_at", "replaces")
+        .to_pyarrow()
+        .to_pylist()
+    )
     if not rows:
         return []
     gone = {x for r in rows if r["replaces"] for x in r["replaces"].split(",")}
@@ -296,21 +345,28 @@ def earlier_loads(con: BaseBackend, file: Path, kind: str | None = None) -> list
         digest = _content_hash(file)
         hits = [r for r in rows if r["content_hash"] == digest]
     if not hits:
-        hits = [r for r in rows if Path(r["source"]).name == file.name
-                and (kind not in TABLES or r["table_name"] == kind)]
+        hits = [
+            r
+            for r in rows
+            if Path(r["source"]).name == file.name
+            and (kind not in TABLES or r["table_name"] == kind)
+        ]
         paths = sorted({path_of(r) for r in hits})
         if len(paths) > 1:
-            raise InputError(f"--replace: {file} 同名的文件导入过多次, 无法确定替换哪个 / "
-                             f"files named {file.name} were loaded from several places "
-                             f"({', '.join(paths)}); give the path of the one to correct")
+            raise InputError(
+                f"--replace: {file} 同名的文件导入过多次, 无法确定替换哪个 / "
+                f"files named {file.name} were loaded from several places "
+                f"({', '.join(paths)}); give the path of the one to correct"
+            )
     first: dict[str, dt.datetime] = {}
     for r in hits:
         first[r["load_id"]] = min(first.get(r["load_id"], r["started_at"]), r["started_at"])
     return sorted(first, key=lambda load: first[load])
 
 
-def _read(path: Path, kind: str, encoding: str | None, siblings: list[Path],
-          max_depth: int = 64) -> Staged:
+def _read(
+    path: Path, kind: str, encoding: str | None, siblings: list[Path], max_depth: int = 64
+) -> Staged:
     if kind == "fhir":
         return read_fhir(path, context=[f for f in siblings if f != path], max_depth=max_depth)
     suffix = [s.lower() for s in path.suffixes if s.lower() != ".gz"][-1:]
@@ -333,14 +389,26 @@ def _guess_table(columns: list[str]) -> str | None:
     return best
 
 
-def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
-                 mapping: Mapping | None, encoding: str | None, ratio: float,
-                 known: pa.Array, siblings: list[Path], replaces: list[str]
-                 ) -> tuple[FileResult, pa.Array | None]:
+def _ingest_file(
+    con,
+    path: Path,
+    kind: str | None,
+    *,
+    settings: Settings,
+    mapping: Mapping | None,
+    encoding: str | None,
+    ratio: float,
+    known: pa.Array,
+    siblings: list[Path],
+    replaces: list[str],
+) -> tuple[FileResult, pa.Array | None]:
     source = str(path)
     if kind is None:
-        return FileResult(source, "skipped", "unknown kind of file (not CSV, Parquet, JSON "
-                          "Lines or FHIR); pass --kind to load it"), None
+        return FileResult(
+            source,
+            "skipped",
+            "unknown kind of file (not CSV, Parquet, JSON Lines or FHIR); pass --kind to load it",
+        ), None
     started = dt.datetime.now(dt.UTC)
     content_hash = _content_hash(path)
     previous = None if replaces else _already_loaded(con, content_hash)
@@ -350,9 +418,18 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
         staged = _read(path, kind, encoding, siblings, settings.ingest.max_depth)
     except InputError as exc:
         load_id = uuid.uuid4().hex[:16]
-        apply_batch(con, Batch(load_id=load_id, source=source, content_hash=content_hash,
-                               started_at=started, status="unreadable", message=str(exc),
-                               path=str(path.resolve())))
+        apply_batch(
+            con,
+            Batch(
+                load_id=load_id,
+                source=source,
+                content_hash=content_hash,
+                started_at=started,
+                status="unreadable",
+                message=str(exc),
+                path=str(path.resolve()),
+            ),
+        )
         return FileResult(source, "unreadable", str(exc), load_id=load_id), None
     result = FileResult(source, "loaded", warnings=list(staged.warnings))
     origins: list[tuple[str, str]] = []  # the quarantined records a repaired export holds
@@ -364,33 +441,52 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
                 table = mapping.apply(table)
             target = kind if kind not in ("?", "?folder") else _guess_table(table.column_names)
             if target is None and kind == "?folder":
-                return FileResult(source, "skipped", "columns match no canonical table "
-                                  f"({', '.join(table.column_names[:8])}); pass --kind to load "
-                                  "it"), None
+                return FileResult(
+                    source,
+                    "skipped",
+                    "columns match no canonical table "
+                    f"({', '.join(table.column_names[:8])}); pass --kind to load "
+                    "it",
+                ), None
             if target is None:
-                return FileResult(source, "unreadable",
-                                  "cannot tell which table this file holds from its name or "
-                                  f"columns ({', '.join(table.column_names[:8])}); name the "
-                                  "file after the table (orders.csv) or pass --kind"), None
+                return FileResult(
+                    source,
+                    "unreadable",
+                    "cannot tell which table this file holds from its name or "
+                    f"columns ({', '.join(table.column_names[:8])}); name the "
+                    "file after the table (orders.csv) or pass --kind",
+                ), None
             parts[target] = table
         staged.tables.update(parts)
         first = next(iter(staged.tables), None)
         staged.rejects = [replace(r, table=r.table or first) for r in staged.rejects]
     load_id = uuid.uuid4().hex[:16]
-    batch = Batch(load_id=load_id, source=source, content_hash=content_hash, started_at=started,
-                  replaces=replaces, path=str(path.resolve()))
+    batch = Batch(
+        load_id=load_id,
+        source=source,
+        content_hash=content_hash,
+        started_at=started,
+        replaces=replaces,
+        path=str(path.resolve()),
+    )
     rejects: list[Reject] = list(staged.rejects)
     patients = None
     for table, rows in staged.tables.items():
         spec = TABLES[table]
         missing = [c for c in spec.required if c not in rows.column_names]
         if missing:
-            result.hint = {"key": "hint_mapping", "file": source, "table": table,
-                           "columns": ", ".join(missing)}
+            result.hint = {
+                "key": "hint_mapping",
+                "file": source,
+                "table": table,
+                "columns": ", ".join(missing),
+            }
             batch.status = "rejected"
-            batch.message = (f"{table}: missing required column(s) {', '.join(missing)}; "
-                             f"found {', '.join(c for c in rows.column_names if c[0] != '_')}. "
-                             "Rename the columns or use --mapping")
+            batch.message = (
+                f"{table}: missing required column(s) {', '.join(missing)}; "
+                f"found {', '.join(c for c in rows.column_names if c[0] != '_')}. "
+                "Rename the columns or use --mapping"
+            )
             batch.parts.append(TablePart(table=table, rows=rows.slice(0, 0), rows_in=len(rows)))
             continue
         own = None
@@ -398,22 +494,47 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
             own = staged.tables["patients"]["user_id"].combine_chunks().cast(pa.string())
         users = pa.concat_arrays([known, own]) if own is not None else known
         found = find_identifiers(rows, spec.names, mapping.identifiers if mapping else None)
-        v = validate(rows, spec, source=source, settings=settings.ingest,
-                     timezone=settings.timezone, known_users=users,
-                     first_row=staged.first_row, identifiers=found)
+        v = validate(
+            rows,
+            spec,
+            source=source,
+            settings=settings.ingest,
+            timezone=settings.timezone,
+            known_users=users,
+            first_row=staged.first_row,
+            identifiers=found,
+        )
         rejects.extend(v.rejects)
         if v.extra_columns:
-            result.warnings.append(f"{table}: columns not in the canonical table were kept in "
-                                   f"ingest_extras: {', '.join(v.extra_columns)}")
-        sealed = protect(v.identifiers, found, contacts_key(
-            settings.privacy.contacts_key.get_secret_value()
-            if settings.privacy.contacts_key else None) if found else None)
+            result.warnings.append(
+                f"{table}: columns not in the canonical table were kept in "
+                f"ingest_extras: {', '.join(v.extra_columns)}"
+            )
+        sealed = protect(
+            v.identifiers,
+            found,
+            contacts_key(
+                settings.privacy.contacts_key.get_secret_value()
+                if settings.privacy.contacts_key
+                else None
+            )
+            if found
+            else None,
+        )
         if sealed.warning:
             result.warnings.append(f"{table}: {sealed.warning}")
-        batch.parts.append(TablePart(table=table, rows=v.good, rows_in=v.rows_in,
-                                     duplicates_in_batch=v.duplicates,
-                                     quarantined=len(v.rejects), flags=v.flags,
-                                     extras=v.extras, contacts=sealed.rows))
+        batch.parts.append(
+            TablePart(
+                table=table,
+                rows=v.good,
+                rows_in=v.rows_in,
+                duplicates_in_batch=v.duplicates,
+                quarantined=len(v.rejects),
+                flags=v.flags,
+                extras=v.extras,
+                contacts=sealed.rows,
+            )
+        )
         if table == "patients":
             patients = v.good["user_id"].combine_chunks()
     for r in staged.rejects:  # rejects from the door count against the table they were for
@@ -424,9 +545,11 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
     total = max(staged.records, sum(p.rows_in for p in batch.parts), 1)
     if batch.status != "rejected" and len(rejects) / total > ratio:
         batch.status = "rejected"
-        batch.message = (f"{len(rejects)} of {total} records are bad "
-                         f"({len(rejects) / total:.1%} > {ratio:.0%}); nothing of this file "
-                         "was loaded")
+        batch.message = (
+            f"{len(rejects)} of {total} records are bad "
+            f"({len(rejects) / total:.1%} > {ratio:.0%}); nothing of this file "
+            "was loaded"
+        )
         result.hint = {"key": "hint_rejected", "file": source, "load": load_id}
     elif batch.status == "loaded" and rejects:
         result.hint = {"key": "hint_quarantined", "file": source, "load": load_id}
@@ -443,33 +566,61 @@ def _ingest_file(con, path: Path, kind: str | None, *, settings: Settings,
         result.replaces = replaces
         result.removed = dict(batch.removed)
         per_table = ", ".join(f"{t} {n}" for t, n in sorted(batch.removed.items()))
-        result.warnings.append(f"replaces load(s) {', '.join(replaces)}: "
-                               f"{sum(batch.removed.values())} row(s) removed first"
-                               + (f" ({per_table})" if per_table else ""))
+        result.warnings.append(
+            f"replaces load(s) {', '.join(replaces)}: "
+            f"{sum(batch.removed.values())} row(s) removed first"
+            + (f" ({per_table})" if per_table else "")
+        )
     for part in batch.parts:
         result.tables[part.table] = {
-            "loaded": part.loaded, "duplicates": part.duplicates,
+            "loaded": part.loaded,
+            "duplicates": part.duplicates,
             "quarantined": part.quarantined,
             "flagged": 0 if part.flags is None or batch.status != "loaded" else len(part.flags),
         }
     if staged.skipped:
-        result.warnings.append("not mapped: " + ", ".join(
-            f"{k} × {v}" for k, v in sorted(staged.skipped.items())))
+        result.warnings.append(
+            "not mapped: " + ", ".join(f"{k} × {v}" for k, v in sorted(staged.skipped.items()))
+        )
     return result, patients if batch.status == "loaded" else None
 
 
 def _seen(source: str, previous: str) -> FileResult:
-    return FileResult(source, "already_loaded", f"same content already loaded (load {previous}); "
-                      "nothing to do", load_id=previous,
-                      hint={"key": "hint_replace", "file": source})
+    return FileResult(
+        source,
+        "already_loaded",
+        f"same content already loaded (load {previous}); nothing to do",
+        load_id=previous,
+        hint={"key": "hint_replace", "file": source},
+    )
 
 
 def _quarantine_rows(rejects: list[Reject], load_id: str) -> pa.Table:
     now = dt.datetime.now(dt.UTC)
-    return pa.Table.from_pylist([{
-        "load_id": load_id, "source": r.source, "table_name": r.table, "record": r.record,
-        "field": r.field, "reason": r.reason, "raw": r.raw, "quarantined_at": now,
-    } for r in rejects], schema=pa.schema([
-        ("load_id", pa.string()), ("source", pa.string()), ("table_name", pa.string()),
-        ("record", pa.string()), ("field", pa.string()), ("reason", pa.string()),
-        ("raw", pa.string()), ("quarantined_at", pa.timestamp("us", tz="UTC"))]))
+    return pa.Table.from_pylist(
+        [
+            {
+                "load_id": load_id,
+                "source": r.source,
+                "table_name": r.table,
+                "record": r.record,
+                "field": r.field,
+                "reason": r.reason,
+                "raw": r.raw,
+                "quarantined_at": now,
+            }
+            for r in rejects
+        ],
+        schema=pa.schema(
+            [
+                ("load_id", pa.string()),
+                ("source", pa.string()),
+                ("table_name", pa.string()),
+                ("record", pa.string()),
+                ("field", pa.string()),
+                ("reason", pa.string()),
+                ("raw", pa.string()),
+                ("quarantined_at", pa.timestamp("us", tz="UTC")),
+            ]
+        ),
+    )

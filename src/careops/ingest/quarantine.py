@@ -35,9 +35,15 @@ EXPORT_COLUMNS: dict[str, tuple[str, str]] = {
 _HEADERS = {h: key for key, pair in EXPORT_COLUMNS.items() for h in pair}
 
 
-def read_quarantine(con: BaseBackend, load_id: str | None = None, table: str | None = None,
-                    limit: int | None = None, *, include_resolved: bool = False,
-                    sources: list[str] | None = None) -> pa.Table:
+def read_quarantine(
+    con: BaseBackend,
+    load_id: str | None = None,
+    table: str | None = None,
+    limit: int | None = None,
+    *,
+    include_resolved: bool = False,
+    sources: list[str] | None = None,
+) -> pa.Table:
     """Quarantined records, newest first, with `status` (open | resolved) and `resolved_by`.
 
     Only open records unless `include_resolved`; only those of `sources` if given.
@@ -53,7 +59,8 @@ def read_quarantine(con: BaseBackend, load_id: str | None = None, table: str | N
         r = con.table("quarantine_resolved")
         r = r.group_by(["load_id", "record"]).agg(resolved_by=r.resolved_by.max())
         q = q.left_join(r, [q.load_id == r.load_id, q.record == r.record]).select(
-            *q.columns, "resolved_by")
+            *q.columns, "resolved_by"
+        )
     else:
         q = q.mutate(resolved_by=ibis.null("string"))
     if not include_resolved:
@@ -96,32 +103,44 @@ def _columns(raw: str | None) -> dict[str, str | None] | None:
         return None
     if not isinstance(data, dict) or "resourceType" in data:
         return None
-    return {k: None if v is None else (v if isinstance(v, str) else json.dumps(v))
-            for k, v in data.items()}
+    return {
+        k: None if v is None else (v if isinstance(v, str) else json.dumps(v))
+        for k, v in data.items()
+    }
 
 
-def split_repair(table: pa.Table, first_row: int = 1
-                 ) -> tuple[dict[str | None, pa.Table], list[tuple[str, str]]]:
+def split_repair(
+    table: pa.Table, first_row: int = 1
+) -> tuple[dict[str | None, pa.Table], list[tuple[str, str]]]:
     """A repaired export: its rows by the table they are for (None if not said), and the
     (load, record) pairs they came from. Any other table comes back as {None: table}, []."""
     meta = {_HEADERS[c]: c for c in table.column_names if c in _HEADERS}
     if "load_id" not in meta or "record" not in meta:
         return {None: table}, []
-    origins = [(load, record) for load, record in zip(
-        table[meta["load_id"]].to_pylist(), table[meta["record"]].to_pylist(), strict=True)
-        if load and record]
+    origins = [
+        (load, record)
+        for load, record in zip(
+            table[meta["load_id"]].to_pylist(), table[meta["record"]].to_pylist(), strict=True
+        )
+        if load and record
+    ]
     data = table.drop_columns(list(meta.values()))
     if "table_name" not in meta:
         return {None: data}, origins
     if RECORD not in data.column_names:  # keep each row's line number across the split
-        data = data.append_column(RECORD, pa.array(
-            [f"row {i + first_row}" for i in range(len(data))], pa.string()))
+        data = data.append_column(
+            RECORD, pa.array([f"row {i + first_row}" for i in range(len(data))], pa.string())
+        )
     names = pc.fill_null(table[meta["table_name"]].cast(pa.string()), "")
     parts: dict[str | None, pa.Table] = {}
     for name in pc.unique(names).to_pylist():
         part = data.filter(pc.equal(names, name))
-        keep = [c for c in part.column_names if c == RECORD or pc.any(
-            pc.not_equal(pc.fill_null(part[c].cast(pa.string()), ""), "")).as_py()]
+        keep = [
+            c
+            for c in part.column_names
+            if c == RECORD
+            or pc.any(pc.not_equal(pc.fill_null(part[c].cast(pa.string()), ""), "")).as_py()
+        ]
         parts[name or None] = part.select(keep)
     return parts, origins
 
@@ -131,17 +150,23 @@ def resolve(con: BaseBackend, load_id: str, source: str, origins: list[tuple[str
     records a repaired export carried (`origins`); return how many."""
     open_rows = read_quarantine(con, sources=same_file(source))
     earlier = open_rows.filter(pc.not_equal(open_rows["load_id"], load_id))
-    pairs = dict.fromkeys([*zip(earlier["load_id"].to_pylist(), earlier["record"].to_pylist(),
-                                strict=True), *origins])
+    pairs = dict.fromkeys(
+        [*zip(earlier["load_id"].to_pylist(), earlier["record"].to_pylist(), strict=True), *origins]
+    )
     if not pairs:
         return 0
     now = dt.datetime.now(dt.UTC)
-    con.insert("quarantine_resolved", pa.table({
-        "load_id": pa.array([p[0] for p in pairs], pa.string()),
-        "record": pa.array([p[1] for p in pairs], pa.string()),
-        "resolved_by": pa.array([load_id] * len(pairs), pa.string()),
-        "resolved_at": pa.array([now] * len(pairs), pa.timestamp("us", tz="UTC")),
-    }))
+    con.insert(
+        "quarantine_resolved",
+        pa.table(
+            {
+                "load_id": pa.array([p[0] for p in pairs], pa.string()),
+                "record": pa.array([p[1] for p in pairs], pa.string()),
+                "resolved_by": pa.array([load_id] * len(pairs), pa.string()),
+                "resolved_at": pa.array([now] * len(pairs), pa.timestamp("us", tz="UTC")),
+            }
+        ),
+    )
     return len(pairs)
 
 

@@ -30,8 +30,16 @@ if TYPE_CHECKING:
 
     from careops.service import Ops
 
-__all__ = ["ExportResult", "IngestOptions", "IngestReport", "QuarantineRecord", "export_quarantine",
-           "ingest_files", "list_quarantine", "writable_warehouse"]
+__all__ = [
+    "ExportResult",
+    "IngestOptions",
+    "IngestReport",
+    "QuarantineRecord",
+    "export_quarantine",
+    "ingest_files",
+    "list_quarantine",
+    "writable_warehouse",
+]
 
 
 @dataclass(frozen=True)
@@ -46,8 +54,12 @@ class IngestOptions:
     wait_seconds: float = 0.0  # DuckDB: wait this long for another writer to finish
 
 
-def ingest_files(ops: Ops, paths: Iterable[Path], options: IngestOptions | None = None,
-                 progress: Progress | None = None) -> IngestReport:
+def ingest_files(
+    ops: Ops,
+    paths: Iterable[Path],
+    options: IngestOptions | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
     """Load every file under `paths` into the warehouse (tables created or brought up to date
     first) and audit each file as it is done."""
     from careops.ingest.mapping import Mapping
@@ -57,30 +69,55 @@ def ingest_files(ops: Ops, paths: Iterable[Path], options: IngestOptions | None 
     options = options or IngestOptions()
     ratio = options.max_bad_ratio
     if ratio is not None and not 0 <= ratio <= 1:
-        raise InvalidInput(f"坏行比例上限应在 0 到 1 之间 / the bad-row ratio must be between 0 "
-                           f"and 1 (e.g. 0.05), not {ratio}")
+        raise InvalidInput(
+            f"坏行比例上限应在 0 到 1 之间 / the bad-row ratio must be between 0 "
+            f"and 1 (e.g. 0.05), not {ratio}"
+        )
     if options.wait_seconds < 0:
         raise InvalidInput("等待时间不能为负 / the time to wait cannot be negative")
     spec = Mapping.load(options.mapping) if options.mapping else None
 
     def audit(result: FileResult) -> None:
-        ops.audit("ingest", target=result.source, detail={
-            "status": result.status, "load_id": result.load_id, "tables": result.tables,
-            **({"replaces": result.replaces, "removed": result.removed}
-               if result.replaces else {}),
-            **({"reason": result.message} if result.status in ("unreadable", "rejected")
-               else {})})
+        ops.audit(
+            "ingest",
+            target=result.source,
+            detail={
+                "status": result.status,
+                "load_id": result.load_id,
+                "tables": result.tables,
+                **(
+                    {"replaces": result.replaces, "removed": result.removed}
+                    if result.replaces
+                    else {}
+                ),
+                **(
+                    {"reason": result.message}
+                    if result.status in ("unreadable", "rejected")
+                    else {}
+                ),
+            },
+        )
 
     with writable_warehouse(ops, options.wait_seconds) as con:
         create_tables(con)
-        return ingest_paths(con, paths, settings=ops.settings, kind=options.kind, mapping=spec,
-                            encoding=options.encoding, max_bad_ratio=ratio, progress=progress,
-                            replace=options.replace, on_file=audit)
+        return ingest_paths(
+            con,
+            paths,
+            settings=ops.settings,
+            kind=options.kind,
+            mapping=spec,
+            encoding=options.encoding,
+            max_bad_ratio=ratio,
+            progress=progress,
+            replace=options.replace,
+            on_file=audit,
+        )
 
 
 @contextmanager
-def writable_warehouse(ops: Ops, wait_seconds: float = 0.0,
-                       sleep: Callable[[float], None] = time.sleep) -> Iterator[BaseBackend]:
+def writable_warehouse(
+    ops: Ops, wait_seconds: float = 0.0, sleep: Callable[[float], None] = time.sleep
+) -> Iterator[BaseBackend]:
     """The warehouse opened for writing, retrying while another process holds it (DuckDB) for
     up to `wait_seconds`; then `WarehouseBusy` saying how long it waited."""
     deadline = time.monotonic() + wait_seconds
@@ -121,9 +158,14 @@ class QuarantineRecord:
     resolved_by: str | None
 
 
-def list_quarantine(ops: Ops, load_id: str | None = None, table: str | None = None,
-                    limit: int | None = 50, *, include_resolved: bool = False
-                    ) -> list[QuarantineRecord]:
+def list_quarantine(
+    ops: Ops,
+    load_id: str | None = None,
+    table: str | None = None,
+    limit: int | None = 50,
+    *,
+    include_resolved: bool = False,
+) -> list[QuarantineRecord]:
     """Quarantined records, newest first: open ones, or all with `include_resolved`."""
     from careops.ingest.quarantine import read_quarantine
 
@@ -140,9 +182,15 @@ class ExportResult:
     rows: int
 
 
-def export_quarantine(ops: Ops, path: Path, load_id: str | None = None,
-                      table: str | None = None, *, include_resolved: bool = False,
-                      headers: Literal["zh", "en"] = "zh") -> ExportResult:
+def export_quarantine(
+    ops: Ops,
+    path: Path,
+    load_id: str | None = None,
+    table: str | None = None,
+    *,
+    include_resolved: bool = False,
+    headers: Literal["zh", "en"] = "zh",
+) -> ExportResult:
     """Write quarantined records with their own columns to `path` (.csv or .parquet) for
     repair, the quarantine columns headed in `headers`' language; audited, since patient-level
     rows leave the system."""
@@ -153,7 +201,13 @@ def export_quarantine(ops: Ops, path: Path, load_id: str | None = None,
     with ops.warehouse(read_only=True) as con:
         data = read_quarantine(con, load_id, table, include_resolved=include_resolved)
     write_table(export_rows(data, headers), path)
-    ops.audit("quarantine_export", target=str(path.resolve()), detail={
-        "filter": {"load_id": load_id, "table": table, "include_resolved": include_resolved},
-        "rows": len(data), "path": str(path.resolve())})
+    ops.audit(
+        "quarantine_export",
+        target=str(path.resolve()),
+        detail={
+            "filter": {"load_id": load_id, "table": table, "include_resolved": include_resolved},
+            "rows": len(data),
+            "path": str(path.resolve()),
+        },
+    )
     return ExportResult(path=path, rows=len(data))

@@ -74,11 +74,15 @@ def validate(
     """
     now = now or dt.datetime.now(dt.UTC)
     private = [c for c in (identifiers or {}) if c in staged.column_names]
-    extra_columns = [c for c in staged.column_names
-                     if c not in spec.names and c not in (RECORD, RAW) and c not in private]
+    extra_columns = [
+        c
+        for c in staged.column_names
+        if c not in spec.names and c not in (RECORD, RAW) and c not in private
+    ]
     staged = staged.append_column(IDX, pa.array(np.arange(len(staged), dtype=np.int64)))
-    inner = staged.drop_columns([c for c in (RAW, *extra_columns, *private)
-                                 if c in staged.column_names])
+    inner = staged.drop_columns(
+        [c for c in (RAW, *extra_columns, *private) if c in staged.column_names]
+    )
     out = _run(inner, spec, settings, timezone, now, known_users, first_row)
 
     status = out["_status"]
@@ -91,21 +95,27 @@ def validate(
     if spec.user_column and "_flag" in good.column_names:
         flagged = good.filter(pc.is_valid(good["_flag"]))
         if len(flagged):
-            flags = pa.table({
-                "record_id": _key_text(flagged, spec),
-                "user_id": flagged[spec.user_column],
-                "flag": flagged["_flag"],
-            })
+            flags = pa.table(
+                {
+                    "record_id": _key_text(flagged, spec),
+                    "user_id": flagged[spec.user_column],
+                    "flag": flagged["_flag"],
+                }
+            )
     extras = None
     if extra_columns and len(good):
         extras = _extras(staged, good, spec, extra_columns)
     plain = None
     if private and len(good):
         rows = staged.take(good[IDX]).select(private)
-        user = (good[spec.user_column].cast(pa.string()) if spec.user_column
-                else pa.nulls(len(good), pa.string()))
+        user = (
+            good[spec.user_column].cast(pa.string())
+            if spec.user_column
+            else pa.nulls(len(good), pa.string())
+        )
         plain = rows.append_column("record_id", _key_text(good, spec)).append_column(
-            "user_id", user)
+            "user_id", user
+        )
     return Validated(
         table=spec.name,
         rows_in=len(staged),
@@ -128,8 +138,11 @@ def _run(inner, spec, settings, timezone, now, known_users, first_row) -> pa.Tab
     parsed: dict[str, ir.Value] = {}
     errors: list[ir.StringValue] = []
     for col in spec.columns:
-        raw = t[col.name] if col.name in inner.column_names else ibis.null(col.type if col.type
-                                                                            != "json" else "string")
+        raw = (
+            t[col.name]
+            if col.name in inner.column_names
+            else ibis.null(col.type if col.type != "json" else "string")
+        )
         value, error = _parse(col, raw, settings, timezone, now)
         parsed[col.name] = value
         errors.append(error)
@@ -144,13 +157,20 @@ def _run(inner, spec, settings, timezone, now, known_users, first_row) -> pa.Tab
         w = ibis.window(group_by=[v[k] for k in keys], order_by=v[IDX])
         content = ibis.struct({c.name: v[c.name] for c in spec.columns}).hash()
         v = v.mutate(_rn=ibis.row_number().over(w), _h=content)
-        first = (v[RECORD] if labelled else "row " + (v[IDX] + first_row).cast("string"))
+        first = v[RECORD] if labelled else "row " + (v[IDX] + first_row).cast("string")
         v = v.mutate(_first_h=v._h.first().over(w), _first_rec=first.first().over(w))
         key_text = " / ".join(keys)
-        conflict = ibis.literal(f"{keys[0]}{_SEP}duplicate {key_text} with different values "
-                                f"(first at ") + v._first_rec + ")"
-        v = v.mutate(_error=ibis.coalesce(v._error, ibis.ifelse(
-            (v._rn > 0) & (v._h != v._first_h), conflict, ibis.null("string"))))
+        conflict = (
+            ibis.literal(f"{keys[0]}{_SEP}duplicate {key_text} with different values (first at ")
+            + v._first_rec
+            + ")"
+        )
+        v = v.mutate(
+            _error=ibis.coalesce(
+                v._error,
+                ibis.ifelse((v._rn > 0) & (v._h != v._first_h), conflict, ibis.null("string")),
+            )
+        )
         status = ibis.cases((v._error.notnull(), "bad"), (v._rn > 0, "dup"), else_="ok")
     else:
         status = ibis.ifelse(v._error.notnull(), "bad", "ok")
@@ -173,8 +193,9 @@ def _has_repeated_keys(con, t: ir.Table, keys: list[str]) -> bool:
     return con.execute(distinct) < con.execute(t.count())
 
 
-def _parse(col: Column, raw: ir.Value, settings: IngestSettings, timezone: str,
-           now: dt.datetime) -> tuple[ir.Value, ir.StringValue]:
+def _parse(
+    col: Column, raw: ir.Value, settings: IngestSettings, timezone: str, now: dt.datetime
+) -> tuple[ir.Value, ir.StringValue]:
     """The parsed value of one column and its error (`field<SEP>reason`, or null)."""
     name = col.name
     is_text = raw.type().is_string()
@@ -194,35 +215,55 @@ def _parse(col: Column, raw: ir.Value, settings: IngestSettings, timezone: str,
     if col.type in ("string", "json"):
         value = text if is_text else raw.cast("string")
         if col.type == "json":
-            checks.append(err(value.notnull() & value.try_cast("json").isnull(),
-                              ibis.literal("not valid JSON") + shown))
+            checks.append(
+                err(
+                    value.notnull() & value.try_cast("json").isnull(),
+                    ibis.literal("not valid JSON") + shown,
+                )
+            )
     elif col.type in ("float64", "int64"):
         value = _numeric(raw, col.type)
         checks.append(err(unparsed(value), ibis.literal("not a number") + shown))
         if col.type == "float64":  # 'inf', 'NaN', 1e309 parse, but are no measurement
-            checks.append(err(value.isinf() | value.isnan(),
-                              ibis.literal("not a finite number") + shown))
+            checks.append(
+                err(value.isinf() | value.isnan(), ibis.literal("not a finite number") + shown)
+            )
             value = ibis.ifelse(value.isinf() | value.isnan(), ibis.null("float64"), value)
         if col.type == "int64" and is_text:
             as_float = text.try_cast("float64")
-            checks.append(err(as_float.notnull() & (as_float != as_float.round()),
-                              ibis.literal("not a whole number") + shown))
+            checks.append(
+                err(
+                    as_float.notnull() & (as_float != as_float.round()),
+                    ibis.literal("not a whole number") + shown,
+                )
+            )
     elif col.type == "timestamp":
         value = _timestamp(raw, timezone, settings.naive_timestamps)
         checks.append(err(unparsed(value), ibis.literal("not a valid date/time") + shown))
         limit = now + dt.timedelta(minutes=settings.future_tolerance_minutes)
-        checks.append(err(value > ibis.literal(limit, "timestamp('UTC')"),
-                          ibis.literal("in the future") + shown))
-        checks.append(err(value < ibis.literal(dt.datetime(1900, 1, 1, tzinfo=dt.UTC),
-                                               "timestamp('UTC')"),
-                          ibis.literal("before 1900") + shown))
+        checks.append(
+            err(
+                value > ibis.literal(limit, "timestamp('UTC')"),
+                ibis.literal("in the future") + shown,
+            )
+        )
+        checks.append(
+            err(
+                value < ibis.literal(dt.datetime(1900, 1, 1, tzinfo=dt.UTC), "timestamp('UTC')"),
+                ibis.literal("before 1900") + shown,
+            )
+        )
     elif col.type == "date":
         value = _date(raw)
         checks.append(err(unparsed(value), ibis.literal("not a valid date") + shown))
         today = now.astimezone(ZoneInfo(timezone)).date()
         checks.append(err(value > ibis.literal(today), ibis.literal("in the future") + shown))
-        checks.append(err(value < ibis.literal(dt.date(settings.min_birth_year, 1, 1)),
-                          ibis.literal(f"implausible: before {settings.min_birth_year}") + shown))
+        checks.append(
+            err(
+                value < ibis.literal(dt.date(settings.min_birth_year, 1, 1)),
+                ibis.literal(f"implausible: before {settings.min_birth_year}") + shown,
+            )
+        )
     else:  # pragma: no cover - schema types are closed
         raise AssertionError(col.type)
 
@@ -230,9 +271,14 @@ def _parse(col: Column, raw: ir.Value, settings: IngestSettings, timezone: str,
         checks.insert(0, err(~present, "required field is empty"))
     if col.enum:
         allowed = ", ".join(col.enum)
-        checks.append(err(value.notnull() & ~value.isin(list(col.enum)),
-                          ibis.literal("unknown value") + shown
-                          + ibis.literal(f"; expected one of {allowed}")))
+        checks.append(
+            err(
+                value.notnull() & ~value.isin(list(col.enum)),
+                ibis.literal("unknown value")
+                + shown
+                + ibis.literal(f"; expected one of {allowed}"),
+            )
+        )
     if col.min is not None:
         checks.append(err(value < col.min, ibis.literal(f"below the minimum {col.min:g}") + shown))
     if col.max is not None:
@@ -258,8 +304,7 @@ def _numeric(raw: ir.Value, type_: str) -> ir.NumericValue:
     text = _text(raw)
     as_float = text.try_cast("float64")
     if type_ == "int64":
-        return ibis.ifelse(as_float == as_float.round(), as_float.cast("int64"),
-                           ibis.null("int64"))
+        return ibis.ifelse(as_float == as_float.round(), as_float.cast("int64"), ibis.null("int64"))
     return as_float
 
 
@@ -295,7 +340,8 @@ def _fixed_offset(timezone: str) -> int | None:
     zone = ZoneInfo(timezone)
     offsets = {
         zone.utcoffset(dt.datetime(year, month, 15))
-        for year in range(1992, 2041) for month in (1, 4, 7, 10)
+        for year in range(1992, 2041)
+        for month in (1, 4, 7, 10)
     }
     if len(offsets) != 1:
         return None
@@ -313,9 +359,11 @@ def _date(raw: ir.Value) -> ir.DateValue:
 
 @cache
 def _units_table() -> pa.Table:
-    rows = [(code, alias, canonical, factor, offset, lo, hi)
-            for code, (canonical, aliases, (lo, hi)) in OBSERVATION_UNITS.items()
-            for alias, (factor, offset) in aliases.items()]
+    rows = [
+        (code, alias, canonical, factor, offset, lo, hi)
+        for code, (canonical, aliases, (lo, hi)) in OBSERVATION_UNITS.items()
+        for alias, (factor, offset) in aliases.items()
+    ]
     names = ["_ucode", "_ualias", "_ucanon", "_factor", "_offset", "_lo", "_hi"]
     return pa.table(list(zip(*rows, strict=True)), names=names)
 
@@ -334,18 +382,35 @@ def _convert_units(t: ir.Table, parsed: dict[str, ir.Value]):
     converted = t._factor * value + t._offset
     is_known = code.isin(sorted(OBSERVATION_UNITS))
     expect = ibis.cases(
-        *[(code == c, f"{canon} (accepted: {', '.join(aliases)})")
-          for c, (canon, aliases, _) in OBSERVATION_UNITS.items()],
+        *[
+            (code == c, f"{canon} (accepted: {', '.join(aliases)})")
+            for c, (canon, aliases, _) in OBSERVATION_UNITS.items()
+        ],
         else_="",
     )
     reason = ibis.cases(
-        (is_known & unit.isnull(), ibis.literal("unit" + _SEP + "unit missing for LOINC ")
-         + code + "; expected " + expect),
-        (is_known & t._factor.isnull(), ibis.literal("unit" + _SEP + "unit '") + unit
-         + "' is not valid for LOINC " + code + "; expected " + expect),
-        (is_known & ((converted < t._lo) | (converted > t._hi)),
-         ibis.literal("value" + _SEP + "implausible value ") + converted.round(2).cast("string")
-         + " " + t._ucanon + " for LOINC " + code),
+        (
+            is_known & unit.isnull(),
+            ibis.literal("unit" + _SEP + "unit missing for LOINC ") + code + "; expected " + expect,
+        ),
+        (
+            is_known & t._factor.isnull(),
+            ibis.literal("unit" + _SEP + "unit '")
+            + unit
+            + "' is not valid for LOINC "
+            + code
+            + "; expected "
+            + expect,
+        ),
+        (
+            is_known & ((converted < t._lo) | (converted > t._hi)),
+            ibis.literal("value" + _SEP + "implausible value ")
+            + converted.round(2).cast("string")
+            + " "
+            + t._ucanon
+            + " for LOINC "
+            + code,
+        ),
         else_=ibis.null("string"),
     )
     out = dict(parsed)
@@ -354,28 +419,45 @@ def _convert_units(t: ir.Table, parsed: dict[str, ir.Value]):
     return out, reason
 
 
-def _rejects(bad: pa.Table, staged: pa.Table, spec: Table, source: str,
-             first_row: int) -> list[Reject]:
+def _rejects(
+    bad: pa.Table, staged: pa.Table, spec: Table, source: str, first_row: int
+) -> list[Reject]:
     """Quarantine records for the bad rows: first failing field, every reason, the raw row."""
     if not len(bad):
         return []
     bad = bad.sort_by(IDX)
     idx = bad[IDX]
     originals = staged.take(idx)
-    raws = (originals[RAW].to_pylist() if RAW in originals.column_names
-            else [json.dumps({k: v for k, v in row.items()
-                              if k not in (RECORD, IDX) and v is not None},
-                             ensure_ascii=False, default=str)
-                  for row in originals.to_pylist()])
+    raws = (
+        originals[RAW].to_pylist()
+        if RAW in originals.column_names
+        else [
+            json.dumps(
+                {k: v for k, v in row.items() if k not in (RECORD, IDX) and v is not None},
+                ensure_ascii=False,
+                default=str,
+            )
+            for row in originals.to_pylist()
+        ]
+    )
     out = []
-    records = (bad[RECORD].to_pylist() if RECORD in bad.column_names
-               else [f"row {i + first_row}" for i in idx.to_pylist()])
-    for record, error, raw in zip(records, bad["_error"].to_pylist(), raws,
-                                  strict=True):
+    records = (
+        bad[RECORD].to_pylist()
+        if RECORD in bad.column_names
+        else [f"row {i + first_row}" for i in idx.to_pylist()]
+    )
+    for record, error, raw in zip(records, bad["_error"].to_pylist(), raws, strict=True):
         parts = [e.split(_SEP, 1) for e in error.split(_RS) if e]
-        out.append(Reject(source=source, record=record, field=parts[0][0],
-                          reason="; ".join(f"{f}: {r}" for f, r in parts), raw=raw or "",
-                          table=spec.name))
+        out.append(
+            Reject(
+                source=source,
+                record=record,
+                field=parts[0][0],
+                reason="; ".join(f"{f}: {r}" for f, r in parts),
+                raw=raw or "",
+                table=spec.name,
+            )
+        )
     return out
 
 
@@ -389,6 +471,8 @@ def _key_text(rows: pa.Table, spec: Table) -> pa.Array:
 def _extras(staged: pa.Table, good: pa.Table, spec: Table, extra: list[str]) -> pa.Table:
     """Columns beyond the canonical ones, per loaded row, as JSON text."""
     rows = staged.take(good[IDX]).select(extra).to_pylist()
-    data = [json.dumps({k: v for k, v in r.items() if v is not None}, ensure_ascii=False,
-                       default=str) for r in rows]
+    data = [
+        json.dumps({k: v for k, v in r.items() if v is not None}, ensure_ascii=False, default=str)
+        for r in rows
+    ]
     return pa.table({"record_id": _key_text(good, spec), "data": pa.array(data, pa.string())})

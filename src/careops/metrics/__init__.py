@@ -12,7 +12,18 @@ from careops.metrics.registry import REGISTRY, Metric, all_metrics, get_metric
 from careops.metrics.result import CohortResult, FunnelResult, MetricResult
 
 __all__ = [
-    "REGISTRY", "AsOfError", "BreakdownError", "CohortResult", "FunnelResult", "Metric",
-    "MetricContext", "MetricError", "MetricResult", "UnknownMetricError", "all_metrics",
-    "compute", "get_metric", "register_dimension",
+    "REGISTRY",
+    "AsOfError",
+    "BreakdownError",
+    "CohortResult",
+    "FunnelResult",
+    "Metric",
+    "MetricContext",
+    "MetricError",
+    "MetricResult",
+    "UnknownMetricError",
+    "all_metrics",
+    "compute",
+    "get_metric",
+    "register_dimension",
 ]

@@ -33,7 +33,12 @@ def attributed_cost(ctx: MetricContext, since) -> ir.Table:
 
 
 @unit_metric(
-    "new_users", "acquisition", "新增用户", "New users", kind="sum", unit="count",
+    "new_users",
+    "acquisition",
+    "新增用户",
+    "New users",
+    kind="sum",
+    unit="count",
     description="Patients who registered in the window (by channel: source_channel).",
     formula="count(patients with registered_at in [as_of - window, as_of))",
     window_days=None,
@@ -44,7 +49,11 @@ def new_users(ctx: MetricContext, window_days: int | None) -> ir.Table:
 
 
 @unit_metric(
-    "cac", "acquisition", "获客成本", "CAC", unit="cny",
+    "cac",
+    "acquisition",
+    "获客成本",
+    "CAC",
+    unit="cny",
     description="Marketing spend per new user in the window. Each new user carries their "
     "channel's spend / new users; organic channels (no spend) carry 0, so the overall figure "
     "is the blended CAC.",
@@ -57,14 +66,19 @@ def cac(ctx: MetricContext, window_days: int | None) -> ir.Table:
 
 
 @unit_metric(
-    "precise_reach_rate", "acquisition", "精准触达率", "Precise-reach rate",
+    "precise_reach_rate",
+    "acquisition",
+    "精准触达率",
+    "Precise-reach rate",
     description=f"Share of messages reaching a user who was in the message's target segment "
     f"({REACH_EVENT} events with properties.in_target; events without it are not counted).",
     formula=f"count({REACH_EVENT} with in_target=true) / count({REACH_EVENT} with in_target)",
     window_days=None,
     per_user=False,
-    empty=(f"暂无触达数据: 旅程发送消息时写入 {REACH_EVENT} 事件(含 in_target)",
-           f"no reach data yet: journeys write {REACH_EVENT} events (with in_target)"),
+    empty=(
+        f"暂无触达数据: 旅程发送消息时写入 {REACH_EVENT} 事件(含 in_target)",
+        f"no reach data yet: journeys write {REACH_EVENT} events (with in_target)",
+    ),
 )
 def precise_reach_rate(ctx: MetricContext, window_days: int | None) -> ir.Table:
     e = ctx.facts("events", "ts", ctx.days_before(window(ctx, window_days)))

@@ -20,6 +20,7 @@ DimensionFn = Callable[[MetricContext], ir.Table]
 DIMENSIONS: dict[str, DimensionFn] = {}
 UNKNOWN = "(unknown)"
 
+
 def register_dimension(name: str, fn: DimensionFn) -> None:
     """Make `--by name` available: `fn(ctx)` returns a `(user_id, group)` table."""
     DIMENSIONS[name] = fn
@@ -72,8 +73,11 @@ def group_label(by: str | None, code: str | None, lang: str = "zh") -> str:
 
 #: Built-in breakdowns' names as people read them.
 BY_LABELS: dict[str, tuple[str, str]] = {
-    "sex": ("性别", "sex"), "region": ("地区", "region"), "city": ("城市", "city"),
-    "source_channel": ("渠道", "channel"), "channel": ("渠道", "channel"),
+    "sex": ("性别", "sex"),
+    "region": ("地区", "region"),
+    "city": ("城市", "city"),
+    "source_channel": ("渠道", "channel"),
+    "channel": ("渠道", "channel"),
 }
 
 

@@ -56,8 +56,13 @@ def metrics_command(
 
     from careops.metrics.service import metric
 
-    params = {"window_days": window_days, "steps": steps, "conversion_days": conversion_days,
-              "period_days": period_days, "grain": grain}
+    params = {
+        "window_days": window_days,
+        "steps": steps,
+        "conversion_days": conversion_days,
+        "period_days": period_days,
+        "grain": grain,
+    }
     given = {k: v for k, v in params.items() if v is not None}
     day = parse_as_of(as_of) if as_of is not None else None
     answer = metric(ops(warehouse), name, day, by=by, lang=language, **given)
@@ -85,8 +90,12 @@ def show_list(lang: str, as_json: bool) -> None:
         print(json.dumps([m.describe() for m in metrics], ensure_ascii=False, indent=2))
         return
     t = Table(title="指标 Metrics" if lang == "zh" else "Metrics")
-    for col in ("name", "类别" if lang == "zh" else "category", "指标" if lang == "zh" else
-                "metric", "定义" if lang == "zh" else "formula"):
+    for col in (
+        "name",
+        "类别" if lang == "zh" else "category",
+        "指标" if lang == "zh" else "metric",
+        "定义" if lang == "zh" else "formula",
+    ):
         t.add_column(col)
     for m in metrics:
         cat = CATEGORY_LABELS[m.category][0 if lang == "zh" else 1]
@@ -98,11 +107,16 @@ def show(result: Result, lang: str) -> None:
     zh = lang == "zh"
     if isinstance(result, MetricResult):
         ratio = get_metric(result.name).kind == "ratio"
-        detail = (f"  = {fmt_number(result.numerator)} / {fmt_number(result.denominator)}"
-                  if ratio else "")
-        out.print(f"[bold]{result.label}[/] ({result.name}, {window_text(result.params, lang)})"
-                  f" {'截至' if zh else 'as of'} {result.as_of}: "
-                  f"[bold cyan]{fmt(result.value, result.unit, lang)}[/]{detail}")
+        detail = (
+            f"  = {fmt_number(result.numerator)} / {fmt_number(result.denominator)}"
+            if ratio
+            else ""
+        )
+        out.print(
+            f"[bold]{result.label}[/] ({result.name}, {window_text(result.params, lang)})"
+            f" {'截至' if zh else 'as of'} {result.as_of}: "
+            f"[bold cyan]{fmt(result.value, result.unit, lang)}[/]{detail}"
+        )
         if result.note:
             out.print(f"[yellow]{result.note}[/]")
         if result.groups:
@@ -123,12 +137,17 @@ def show(result: Result, lang: str) -> None:
         out.print(funnel_text(result, lang))
         _funnel_table(result.steps, zh, "")
         for group, steps in result.groups.items():
-            _funnel_table(steps, zh,
-                          f"{by_label(result.by, lang)} = {group_label(result.by, group, lang)}")
+            _funnel_table(
+                steps, zh, f"{by_label(result.by, lang)} = {group_label(result.by, group, lang)}"
+            )
     elif isinstance(result, CohortResult):
         t = Table(title=f"{result.label} as of {result.as_of} ({result.grain})")
-        cols = ["cohort", *(["group"] if result.by else []), "size",
-                *[f"D{n}" for n in result.days]]
+        cols = [
+            "cohort",
+            *(["group"] if result.by else []),
+            "size",
+            *[f"D{n}" for n in result.days],
+        ]
         for c in cols:
             t.add_column(c)
         for r in result.rows:
@@ -141,11 +160,20 @@ def show(result: Result, lang: str) -> None:
 
 def _funnel_table(steps, zh: bool, title: str) -> None:
     t = Table(title=title or None)
-    for col in ("步骤" if zh else "step", "用户" if zh else "users",
-                "环节转化" if zh else "from previous", "总转化" if zh else "from first",
-                "流失" if zh else "dropped"):
+    for col in (
+        "步骤" if zh else "step",
+        "用户" if zh else "users",
+        "环节转化" if zh else "from previous",
+        "总转化" if zh else "from first",
+        "流失" if zh else "dropped",
+    ):
         t.add_column(col)
     for s in steps:
-        t.add_row(safe(s.label), str(s.users), fmt(s.rate_from_previous, "ratio"),
-                  fmt(s.rate_from_first, "ratio"), str(s.dropped))
+        t.add_row(
+            safe(s.label),
+            str(s.users),
+            fmt(s.rate_from_previous, "ratio"),
+            fmt(s.rate_from_first, "ratio"),
+            str(s.dropped),
+        )
     out.print(t)

@@ -37,15 +37,28 @@ def _days(days: str | tuple[int, ...] | list[int]) -> tuple[int, ...]:
 
 
 @analysis(
-    "cohort_retention", "retention", "同期群留存", "Cohort retention",
+    "cohort_retention",
+    "retention",
+    "同期群留存",
+    "Cohort retention",
     description="D1/D7/D30 retention (exact day n) per registration week or month over the "
     "window; a member counts for day n once that day is over.",
     formula="cohort users active on reg_day + n / cohort users whose day n < as_of",
-    grain="week", days="1,7,30", window_days=182,
+    grain="week",
+    days="1,7,30",
+    window_days=182,
 )
-def cohort_retention(ctx: MetricContext, metric: Metric, groups: ir.Table | None,
-                     by: str | None, *, lang: str, grain: str, days: str,
-                     window_days: int) -> CohortResult:
+def cohort_retention(
+    ctx: MetricContext,
+    metric: Metric,
+    groups: ir.Table | None,
+    by: str | None,
+    *,
+    lang: str,
+    grain: str,
+    days: str,
+    window_days: int,
+) -> CohortResult:
     if grain not in GRAINS:
         raise MetricError(f"grain: must be one of {', '.join(GRAINS)}, got {grain!r}")
     ns = _days(days)
@@ -67,13 +80,16 @@ def cohort_retention(ctx: MetricContext, metric: Metric, groups: ir.Table | None
     hits = hits.mutate(n=hits.dn - hits.rn)
     hits = hits.filter(hits.n.isin(list(ns)))
     flags = hits.group_by("user_id").aggregate(
-        **{f"r{n}": ibis.ifelse(hits.n == n, 1, 0).max() for n in ns})
+        **{f"r{n}": ibis.ifelse(hits.n == n, 1, 0).max() for n in ns}
+    )
     flags = flags.rename(fid="user_id")
     j = p.left_join(flags, p.user_id == flags.fid)
-    per_user = j.select("user_id", "reg_day", "group",
-                        **{f"r{n}": ibis.coalesce(j[f"r{n}"], 0) for n in ns})
+    per_user = j.select(
+        "user_id", "reg_day", "group", **{f"r{n}": ibis.coalesce(j[f"r{n}"], 0) for n in ns}
+    )
     per_day = per_user.group_by(["reg_day", "group"]).aggregate(
-        size=per_user.user_id.count(), **{f"r{n}": per_user[f"r{n}"].sum() for n in ns},
+        size=per_user.user_id.count(),
+        **{f"r{n}": per_user[f"r{n}"].sum() for n in ns},
     )
     size: dict[tuple[date, str], int] = defaultdict(int)
     eligible: dict[tuple[date, str, int], int] = defaultdict(int)
@@ -87,14 +103,31 @@ def cohort_retention(ctx: MetricContext, metric: Metric, groups: ir.Table | None
                 kept[(*key, n)] += int(r[f"r{n}"] or 0)
     out = []
     rank = {g: i for i, g in enumerate(group_order(by, {g for _, g in size}))}
-    for (start, group), n_users in sorted(size.items(), key=lambda kv: (rank[kv[0][1]],
-                                                                        kv[0][0])):
-        ret = {n: (kept[(start, group, n)] / eligible[(start, group, n)]
-                   if eligible[(start, group, n)] else None) for n in ns}
-        out.append(CohortRow(cohort=start, group=group if by else None, size=n_users,
-                             retention=ret, retained={n: kept[(start, group, n)] for n in ns}))
+    for (start, group), n_users in sorted(size.items(), key=lambda kv: (rank[kv[0][1]], kv[0][0])):
+        ret = {
+            n: (
+                kept[(start, group, n)] / eligible[(start, group, n)]
+                if eligible[(start, group, n)]
+                else None
+            )
+            for n in ns
+        }
+        out.append(
+            CohortRow(
+                cohort=start,
+                group=group if by else None,
+                size=n_users,
+                retention=ret,
+                retained={n: kept[(start, group, n)] for n in ns},
+            )
+        )
     return CohortResult(
-        name=metric.name, label=metric.label(lang), as_of=ctx.as_of, grain=grain, days=ns,
-        rows=tuple(out), by=by, params={"grain": grain, "days": list(ns),
-                                         "window_days": int(window_days)},
+        name=metric.name,
+        label=metric.label(lang),
+        as_of=ctx.as_of,
+        grain=grain,
+        days=ns,
+        rows=tuple(out),
+        by=by,
+        params={"grain": grain, "days": list(ns), "window_days": int(window_days)},
     )

@@ -17,9 +17,16 @@ from careops.metrics.registry import Metric, get_metric
 from careops.metrics.result import GroupValue, MetricResult, Result
 
 
-def compute(con: BaseBackend, name: str, as_of: date, *, by: str | ir.Table | None = None,
-            lang: str | None = None, ctx: MetricContext | None = None,
-            **params: Any) -> Result:
+def compute(
+    con: BaseBackend,
+    name: str,
+    as_of: date,
+    *,
+    by: str | ir.Table | None = None,
+    lang: str | None = None,
+    ctx: MetricContext | None = None,
+    **params: Any,
+) -> Result:
     """The metric `name` as of `as_of` (facts before 00:00 hospital time of that day)."""
     metric = get_metric(name)
     lang = lang or get_settings().lang
@@ -43,11 +50,20 @@ def compute(con: BaseBackend, name: str, as_of: date, *, by: str | ir.Table | No
     return evaluate(metric, ctx, units, groups, by_name, lang, merged)
 
 
-def evaluate(metric: Metric, ctx: MetricContext, units: ir.Table, groups: ir.Table | None,
-             by: str | None, lang: str, params: dict[str, Any]) -> MetricResult:
+def evaluate(
+    metric: Metric,
+    ctx: MetricContext,
+    units: ir.Table,
+    groups: ir.Table | None,
+    by: str | None,
+    lang: str,
+    params: dict[str, Any],
+) -> MetricResult:
     """Sum a `(user_id, num, den)` table overall and per group into a `MetricResult`."""
     units = units.select(
-        user_id=units.user_id, num=units.num.cast("float64"), den=units.den.cast("float64"),
+        user_id=units.user_id,
+        num=units.num.cast("float64"),
+        den=units.den.cast("float64"),
     )
     overall = units.aggregate(num=units.num.sum(), den=units.den.sum()).to_pyarrow().to_pylist()
     total = _value(metric, overall[0]["num"], overall[0]["den"], None)
@@ -56,20 +72,31 @@ def evaluate(metric: Metric, ctx: MetricContext, units: ir.Table, groups: ir.Tab
         g = groups.select(gid=groups.user_id, group=groups.group)
         joined = units.left_join(g, units.user_id == g.gid)
         joined = joined.select(
-            group=ibis.coalesce(joined.group, ibis.literal(UNKNOWN)), num=joined.num,
+            group=ibis.coalesce(joined.group, ibis.literal(UNKNOWN)),
+            num=joined.num,
             den=joined.den,
         )
         agg = joined.group_by("group").aggregate(num=joined.num.sum(), den=joined.den.sum())
-        values = {r["group"]: _value(metric, r["num"], r["den"], r["group"])
-                  for r in agg.to_pyarrow().to_pylist()}
+        values = {
+            r["group"]: _value(metric, r["num"], r["den"], r["group"])
+            for r in agg.to_pyarrow().to_pylist()
+        }
         rows = tuple(values[g] for g in group_order(by, values))
     note = None
     if metric.empty and metric.kind == "ratio" and not total.denominator:
         note = metric.empty[0 if lang == "zh" else 1]
     return MetricResult(
-        name=metric.name, label=metric.label(lang), unit=metric.unit, as_of=ctx.as_of,
-        value=total.value, numerator=total.numerator, denominator=total.denominator, by=by,
-        groups=rows, params=params, note=note,
+        name=metric.name,
+        label=metric.label(lang),
+        unit=metric.unit,
+        as_of=ctx.as_of,
+        value=total.value,
+        numerator=total.numerator,
+        denominator=total.denominator,
+        by=by,
+        groups=rows,
+        params=params,
+        note=note,
     )
 
 

@@ -84,7 +84,11 @@ def stale_note(end: date | None, as_of: date, lang: str = "zh") -> str | None:
         return None
     nxt = end + timedelta(days=1)
     if lang == "zh":
-        return (f"提示: 数据截止 {end}，早于统计日 {as_of}，近期窗口内可能没有数据；"
-                f"用 --as-of {nxt} 统计到数据末尾")
-    return (f"note: the data ends on {end}, before as-of {as_of}, so recent windows may be "
-            f"empty; use --as-of {nxt} to count up to the end of the data")
+        return (
+            f"提示: 数据截止 {end}，早于统计日 {as_of}，近期窗口内可能没有数据；"
+            f"用 --as-of {nxt} 统计到数据末尾"
+        )
+    return (
+        f"note: the data ends on {end}, before as-of {as_of}, so recent windows may be "
+        f"empty; use --as-of {nxt} to count up to the end of the data"
+    )

@@ -22,7 +22,10 @@ def bookers(ctx: MetricContext, since) -> ir.Table:
 
 
 @unit_metric(
-    "consult_rate", "conversion", "问诊率", "Consult rate",
+    "consult_rate",
+    "conversion",
+    "问诊率",
+    "Consult rate",
     description="Share of users active in the window who had at least one consultation in it.",
     formula="active users with >=1 consultations row in window / active users in window",
     window_days=None,
@@ -33,7 +36,10 @@ def consult_rate(ctx: MetricContext, window_days: int | None) -> ir.Table:
 
 
 @unit_metric(
-    "booking_rate", "conversion", "预约率", "Booking rate",
+    "booking_rate",
+    "conversion",
+    "预约率",
+    "Booking rate",
     description="Share of users active in the window who booked offline care in it: an "
     "offline-mode consultation or an encounter.",
     formula="active users with an offline consultation or encounter / active users in window",
@@ -45,7 +51,10 @@ def booking_rate(ctx: MetricContext, window_days: int | None) -> ir.Table:
 
 
 @unit_metric(
-    "paid_conversion", "conversion", "付费转化率", "Paid conversion",
+    "paid_conversion",
+    "conversion",
+    "付费转化率",
+    "Paid conversion",
     description="Share of users active in the window with at least one paid order in it.",
     formula="active users with >=1 paid order in window / active users in window",
     window_days=None,
@@ -56,7 +65,11 @@ def paid_conversion(ctx: MetricContext, window_days: int | None) -> ir.Table:
 
 
 @unit_metric(
-    "arpu", "conversion", "客单价(ARPU)", "ARPU", unit="cny",
+    "arpu",
+    "conversion",
+    "客单价(ARPU)",
+    "ARPU",
+    unit="cny",
     description="Paid revenue in the window per user active in it (refunds excluded).",
     formula="sum(paid orders.amount_cny in window) / active users in window",
     window_days=None,

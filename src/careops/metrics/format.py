@@ -52,7 +52,8 @@ def funnel_text(result: FunnelResult, lang: str = "zh") -> str:
     steps = " → ".join(funnel_step_label(s.step, lang) for s in result.steps)
     last = until - timedelta(days=1)
     if lang == "zh":
-        return (f"步骤 {steps} · 进入期 {since} 至 {last}（{period}天）"
-                f" · 转化窗口 进入后{conv}天内")
-    return (f"steps {steps} · entry period {since} to {last} ({period} days)"
-            f" · conversion window {conv} days after entry")
+        return f"步骤 {steps} · 进入期 {since} 至 {last}（{period}天） · 转化窗口 进入后{conv}天内"
+    return (
+        f"steps {steps} · entry period {since} to {last} ({period} days)"
+        f" · conversion window {conv} days after entry"
+    )

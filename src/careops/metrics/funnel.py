@@ -100,9 +100,7 @@ def parse_steps(steps: str | list[str] | tuple[str, ...]) -> list[str]:
         raise MetricError(f"steps: a funnel needs at least two steps, got {codes}")
     for code in codes:
         if code not in STEPS and not (code.startswith("event:") and len(code) > 6):
-            raise MetricError(
-                f"steps: unknown step {code!r}; use {', '.join(STEPS)} or event:NAME"
-            )
+            raise MetricError(f"steps: unknown step {code!r}; use {', '.join(STEPS)} or event:NAME")
     return codes
 
 
@@ -113,8 +111,9 @@ def _step(code: str, lang: str) -> tuple[str, StepFn]:
     return (zh if lang == "zh" else en), fn
 
 
-def reached(ctx: MetricContext, codes: list[str], period_days: int,
-            conversion_days: int) -> list[ir.Table]:
+def reached(
+    ctx: MetricContext, codes: list[str], period_days: int, conversion_days: int
+) -> list[ir.Table]:
     """For each step, the users who reached it (tables of `user_id`)."""
     since = ctx.days_before(period_days + conversion_days)
     until = ctx.days_before(conversion_days)
@@ -130,8 +129,13 @@ def reached(ctx: MetricContext, codes: list[str], period_days: int,
         occ = _step(code, "en")[1](ctx)
         oseq = occ.seq if "seq" in occ.columns else ibis.null("int64")
         occ = occ.select(uid=occ.user_id, ots=occ.ts, oseq=oseq)
-        j = cur.join(occ, (cur.user_id == occ.uid) & (occ.ots >= cur.t)
-                     & (occ.ots <= cur.t0 + span) & (occ.oseq.isnull() | (occ.oseq > cur.seq)))
+        j = cur.join(
+            occ,
+            (cur.user_id == occ.uid)
+            & (occ.ots >= cur.t)
+            & (occ.ots <= cur.t0 + span)
+            & (occ.oseq.isnull() | (occ.oseq > cur.seq)),
+        )
         # earliest match; seq ranks follow time, so the smallest rank is the earliest order
         agg = j.group_by(["user_id", "t0", "seq"]).aggregate(t=j.ots.min(), s=j.oseq.min())
         cur = agg.select("user_id", "t0", "t", seq=ibis.coalesce(agg.s, agg.seq))
@@ -143,26 +147,44 @@ def _steps(labels: list[tuple[str, str]], counts: list[int]) -> tuple[FunnelStep
     steps = []
     for i, ((code, label), n) in enumerate(zip(labels, counts, strict=True)):
         prev = counts[i - 1] if i else None
-        steps.append(FunnelStep(
-            step=code, label=label, users=n,
-            rate_from_previous=(n / prev if prev else None) if i else 1.0,
-            rate_from_first=n / counts[0] if counts[0] else None,
-            dropped=(prev - n) if prev is not None else 0,
-        ))
+        steps.append(
+            FunnelStep(
+                step=code,
+                label=label,
+                users=n,
+                rate_from_previous=(n / prev if prev else None) if i else 1.0,
+                rate_from_first=n / counts[0] if counts[0] else None,
+                dropped=(prev - n) if prev is not None else 0,
+            )
+        )
     return tuple(steps)
 
 
 @analysis(
-    "funnel", "conversion", "转化漏斗", "Conversion funnel", unit="ratio",
+    "funnel",
+    "conversion",
+    "转化漏斗",
+    "Conversion funnel",
+    unit="ratio",
     description="Ordered funnel (default register → search → consult → pay → repurchase): "
     "users entering at step 1 in the period, how many reach each later step in order within "
     "the conversion window, and the drop-off at each step.",
     formula="users reaching step k in order within conversion_days of entry / step k-1",
-    steps=DEFAULT_STEPS, period_days=None, conversion_days=30,
+    steps=DEFAULT_STEPS,
+    period_days=None,
+    conversion_days=30,
 )
-def funnel(ctx: MetricContext, metric: Metric, groups: ir.Table | None, by: str | None, *,
-           lang: str, steps: str, period_days: int | None,
-           conversion_days: int) -> FunnelResult:
+def funnel(
+    ctx: MetricContext,
+    metric: Metric,
+    groups: ir.Table | None,
+    by: str | None,
+    *,
+    lang: str,
+    steps: str,
+    period_days: int | None,
+    conversion_days: int,
+) -> FunnelResult:
     codes = parse_steps(steps)
     period = int(period_days or ctx.settings.metrics.window_days)
     if conversion_days < 0:
@@ -170,8 +192,12 @@ def funnel(ctx: MetricContext, metric: Metric, groups: ir.Table | None, by: str 
     tables = reached(ctx, codes, period, int(conversion_days))
     # one schema for every step: a key column is NOT NULL on PostgreSQL (patients.user_id),
     # the same column of a fact table is not, and a union needs equal schemas
-    stacked = ibis.union(*[t.select(user_id=t.user_id.cast("string"), step=ibis.literal(i))
-                           for i, t in enumerate(tables)])
+    stacked = ibis.union(
+        *[
+            t.select(user_id=t.user_id.cast("string"), step=ibis.literal(i))
+            for i, t in enumerate(tables)
+        ]
+    )
     labels = [(c, _step(c, lang)[0]) for c in codes]
     overall = stacked.group_by("step").aggregate(n=stacked.user_id.nunique())
     total = [0] * len(codes)
@@ -188,7 +214,11 @@ def funnel(ctx: MetricContext, metric: Metric, groups: ir.Table | None, by: str 
             counts.setdefault(r["group"], [0] * len(codes))[r["step"]] = int(r["n"])
         per_group = {k: _steps(labels, counts[k]) for k in group_order(by, counts)}
     return FunnelResult(
-        name=metric.name, label=metric.label(lang), as_of=ctx.as_of,
-        steps=_steps(labels, total), by=by, groups=per_group,
+        name=metric.name,
+        label=metric.label(lang),
+        as_of=ctx.as_of,
+        steps=_steps(labels, total),
+        by=by,
+        groups=per_group,
         params={"steps": codes, "period_days": period, "conversion_days": conversion_days},
     )

@@ -38,11 +38,15 @@ def pdc(ctx: MetricContext, window_days: int) -> ir.Table:
 
 
 @unit_metric(
-    "adherence_rate", "medical", "用药依从率", "Medication adherence",
+    "adherence_rate",
+    "medical",
+    "用药依从率",
+    "Medication adherence",
     description="Share of patients with medication supply in the window whose PDC is at least "
     "metrics.adherence_pdc_min (0.8).",
     formula="patients with PDC >= 0.8 / patients with supply in window",
-    window_days=None, window_setting="adherence_window_days",
+    window_days=None,
+    window_setting="adherence_window_days",
 )
 def adherence_rate(ctx: MetricContext, window_days: int | None) -> ir.Table:
     m = ctx.settings.metrics
@@ -51,10 +55,14 @@ def adherence_rate(ctx: MetricContext, window_days: int | None) -> ir.Table:
 
 
 @unit_metric(
-    "pdc_mean", "medical", "平均用药覆盖率(PDC)", "Mean PDC",
+    "pdc_mean",
+    "medical",
+    "平均用药覆盖率(PDC)",
+    "Mean PDC",
     description="Mean proportion of days covered by prescriptions in the window.",
     formula="mean over patients of covered days / days from first supply to as_of",
-    window_days=None, window_setting="adherence_window_days",
+    window_days=None,
+    window_setting="adherence_window_days",
 )
 def pdc_mean(ctx: MetricContext, window_days: int | None) -> ir.Table:
     d = pdc(ctx, int(window_days or ctx.settings.metrics.adherence_window_days))
@@ -65,14 +73,18 @@ def last_value(ctx: MetricContext, codes: tuple[str, ...], since) -> ir.Table:
     """Each patient's latest reading among `codes` in [since, as_of): `(user_id, value)`."""
     o = ctx.facts("observations", "ts", since)
     o = o.filter(o.code.isin(list(codes)))
-    rank = ibis.row_number().over(group_by=o.user_id,
-                                  order_by=[ibis.desc(o.ts), ibis.desc(o.observation_id)])
+    rank = ibis.row_number().over(
+        group_by=o.user_id, order_by=[ibis.desc(o.ts), ibis.desc(o.observation_id)]
+    )
     o = o.mutate(rank=rank)
     return o.filter(o.rank == 0).select("user_id", "value")
 
 
 @unit_metric(
-    "bp_control_rate", "medical", "血压控制率", "BP control rate",
+    "bp_control_rate",
+    "medical",
+    "血压控制率",
+    "BP control rate",
     description="Share of patients with a BP reading in the window whose last systolic is "
     "below health.bp_systolic_max (140) and last diastolic below bp_diastolic_max (90).",
     formula="patients with last SBP < 140 and last DBP < 90 / patients with SBP and DBP",
@@ -90,7 +102,10 @@ def bp_control_rate(ctx: MetricContext, window_days: int) -> ir.Table:
 
 
 @unit_metric(
-    "glucose_control_rate", "medical", "血糖控制率", "Glucose control rate",
+    "glucose_control_rate",
+    "medical",
+    "血糖控制率",
+    "Glucose control rate",
     description="Share of patients with a glucose reading (LOINC 2339-0, 2345-7, 15074-8, "
     "14749-6, mmol/L) in the window whose last reading is below "
     "metrics.glucose_control_max_mmol (7.0, the fasting target of the Chinese T2DM guideline).",
@@ -104,7 +119,10 @@ def glucose_control_rate(ctx: MetricContext, window_days: int) -> ir.Table:
 
 
 @unit_metric(
-    "package_activation_rate", "medical", "服务包激活率", "Package activation",
+    "package_activation_rate",
+    "medical",
+    "服务包激活率",
+    "Package activation",
     description="Share of service-package enrollments (started in the window and at least "
     "health.package_activation_days (90) before as_of) with health.package_activation_uses "
     "(5) entitlement uses within their first 90 days.",
@@ -126,7 +144,10 @@ def package_activation_rate(ctx: MetricContext, window_days: int) -> ir.Table:
 
 
 @unit_metric(
-    "renewal_rate", "medical", "续费率", "Renewal rate",
+    "renewal_rate",
+    "medical",
+    "续费率",
+    "Renewal rate",
     description="Share of enrollments that ended in the window (and at least "
     "metrics.renewal_grace_days before as_of) that were renewed: a later enrollment with "
     "renewal_of = it, or the same package for the same patient starting after it and no "
@@ -142,13 +163,23 @@ def renewal_rate(ctx: MetricContext, window_days: int) -> ir.Table:
     ended = allx.filter(allx.end_at.notnull() & ~allx.status.isin(["cancelled", "refunded"]))
     ended = ended.mutate(ed=ctx.days_after(ended.end_at, ctx.as_of))
     ended = ended.filter((ended.ed >= -window_days) & (ended.ed < -grace))
-    nxt = allx.select(nid=allx.enrollment_id, nuser=allx.user_id, npkg=allx.package_id,
-                      nsd=allx.sd, nof=allx.renewal_of)
+    nxt = allx.select(
+        nid=allx.enrollment_id,
+        nuser=allx.user_id,
+        npkg=allx.package_id,
+        nsd=allx.sd,
+        nof=allx.renewal_of,
+    )
     # two equi-joins (hash joins) rather than one OR join (a nested loop on large data)
     by_link = ended.join(nxt, nxt.nof == ended.enrollment_id)
-    by_package = ended.join(nxt, (nxt.nuser == ended.user_id) & (nxt.npkg == ended.package_id)
-                            & (nxt.nsd > ended.sd) & (nxt.nsd <= ended.ed + grace)
-                            & (nxt.nid != ended.enrollment_id))
+    by_package = ended.join(
+        nxt,
+        (nxt.nuser == ended.user_id)
+        & (nxt.npkg == ended.package_id)
+        & (nxt.nsd > ended.sd)
+        & (nxt.nsd <= ended.ed + grace)
+        & (nxt.nid != ended.enrollment_id),
+    )
     renewed = ibis.union(by_link.select("enrollment_id"), by_package.select("enrollment_id"))
     hit = ended.enrollment_id.isin(renewed.enrollment_id)
     return rows(ended, ibis.ifelse(hit, 1, 0))

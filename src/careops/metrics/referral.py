@@ -27,12 +27,14 @@ def invites(ctx: MetricContext, since) -> ir.Table:
     p = ctx.patients()
     p = p.filter(p.referrer_id.notnull()).select(pid=p.user_id, ref=p.referrer_id)
     j = e.left_join(p, (e.invitee_id == p.pid) & (e.user_id == p.ref))
-    return j.select(j.user_id, j.invitee_id,
-                    converted=ibis.ifelse(j.pid.notnull(), 1, 0))
+    return j.select(j.user_id, j.invitee_id, converted=ibis.ifelse(j.pid.notnull(), 1, 0))
 
 
 @unit_metric(
-    "share_rate", "referral", "分享率", "Share rate",
+    "share_rate",
+    "referral",
+    "分享率",
+    "Share rate",
     description="Share of users active in the window who shared or invited at least once.",
     formula="active users with a share or invite event in window / active users in window",
     window_days=None,
@@ -44,7 +46,11 @@ def share_rate(ctx: MetricContext, window_days: int | None) -> ir.Table:
 
 
 @unit_metric(
-    "invites_per_user", "referral", "人均邀请数", "Invites per user", unit="per_user",
+    "invites_per_user",
+    "referral",
+    "人均邀请数",
+    "Invites per user",
+    unit="per_user",
     description="Distinct invitees invited in the window per user active in it.",
     formula="distinct (inviter, invitee) invites in window / active users in window",
     window_days=None,
@@ -56,7 +62,10 @@ def invites_per_user(ctx: MetricContext, window_days: int | None) -> ir.Table:
 
 
 @unit_metric(
-    "invite_conversion", "referral", "邀请转化率", "Invite conversion",
+    "invite_conversion",
+    "referral",
+    "邀请转化率",
+    "Invite conversion",
     description="Share of invites sent in the window whose invitee registered (before as_of) "
     "with the inviter as referrer_id.",
     formula="converted invites / invites in window",
@@ -69,7 +78,11 @@ def invite_conversion(ctx: MetricContext, window_days: int | None) -> ir.Table:
 
 
 @unit_metric(
-    "k_factor", "referral", "裂变系数(K因子)", "K-factor", unit="per_user",
+    "k_factor",
+    "referral",
+    "裂变系数(K因子)",
+    "K-factor",
+    unit="per_user",
     description="Invites per active user × invite conversion: new users brought by each "
     "active user's invitations in the window.",
     formula="invites per user × invite conversion = converted invites / active users",

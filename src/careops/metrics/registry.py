@@ -66,15 +66,22 @@ class Metric:
     def label(self, lang: str = "zh") -> str:
         from careops.labels import label_or  # the catalogue's name wins (glossary)
 
-        return label_or(f"metric.{self.name}", self.label_zh if lang == "zh" else self.label_en,
-                        lang)
+        return label_or(
+            f"metric.{self.name}", self.label_zh if lang == "zh" else self.label_en, lang
+        )
 
     def describe(self) -> dict[str, Any]:
         return {
-            "name": self.name, "category": self.category, "label_zh": self.label_zh,
-            "label_en": self.label_en, "description": self.description,
-            "formula": self.formula, "unit": self.unit, "kind": self.kind,
-            "params": self.params, "per_user": self.per_user,
+            "name": self.name,
+            "category": self.category,
+            "label_zh": self.label_zh,
+            "label_en": self.label_en,
+            "description": self.description,
+            "formula": self.formula,
+            "unit": self.unit,
+            "kind": self.kind,
+            "params": self.params,
+            "per_user": self.per_user,
         }
 
 
@@ -89,32 +96,78 @@ def register(metric: Metric) -> Metric:
     return metric
 
 
-def unit_metric(name: str, category: Category, label_zh: str, label_en: str, *,
-                description: str, formula: str, unit: Unit = "ratio",
-                kind: Literal["ratio", "sum"] = "ratio", scale: float = 1.0,
-                per_user: bool = True, empty: tuple[str, str] | None = None,
-                window_setting: str = "window_days", **params: Any) -> Callable[[UnitsFn], UnitsFn]:
+def unit_metric(
+    name: str,
+    category: Category,
+    label_zh: str,
+    label_en: str,
+    *,
+    description: str,
+    formula: str,
+    unit: Unit = "ratio",
+    kind: Literal["ratio", "sum"] = "ratio",
+    scale: float = 1.0,
+    per_user: bool = True,
+    empty: tuple[str, str] | None = None,
+    window_setting: str = "window_days",
+    **params: Any,
+) -> Callable[[UnitsFn], UnitsFn]:
     """Decorator registering `fn(ctx, **params) -> (user_id, num, den)` as a metric;
     `per_user=False` when the denominator is not one per user (see `Metric.per_user`);
     `empty` says (zh, en) why it may have no data."""
 
     def deco(fn: UnitsFn) -> UnitsFn:
-        register(Metric(name, category, label_zh, label_en, description, formula, unit, kind,
-                        units=fn, scale=scale, params=params, per_user=per_user, empty=empty,
-                        window_setting=window_setting))
+        register(
+            Metric(
+                name,
+                category,
+                label_zh,
+                label_en,
+                description,
+                formula,
+                unit,
+                kind,
+                units=fn,
+                scale=scale,
+                params=params,
+                per_user=per_user,
+                empty=empty,
+                window_setting=window_setting,
+            )
+        )
         return fn
 
     return deco
 
 
-def analysis(name: str, category: Category, label_zh: str, label_en: str, *,
-             description: str, formula: str, unit: Unit = "ratio",
-             **params: Any) -> Callable[[AnalysisFn], AnalysisFn]:
+def analysis(
+    name: str,
+    category: Category,
+    label_zh: str,
+    label_en: str,
+    *,
+    description: str,
+    formula: str,
+    unit: Unit = "ratio",
+    **params: Any,
+) -> Callable[[AnalysisFn], AnalysisFn]:
     """Decorator registering `fn(ctx, metric, groups, by, **params) -> Result`."""
 
     def deco(fn: AnalysisFn) -> AnalysisFn:
-        register(Metric(name, category, label_zh, label_en, description, formula, unit,
-                        "analysis", run=fn, params=params))
+        register(
+            Metric(
+                name,
+                category,
+                label_zh,
+                label_en,
+                description,
+                formula,
+                unit,
+                "analysis",
+                run=fn,
+                params=params,
+            )
+        )
         return fn
 
     return deco
@@ -150,5 +203,3 @@ def _load() -> None:
         retention,
         value,
     )
-
-

@@ -103,9 +103,12 @@ class CohortResult:
         out["as_of"] = self.as_of.isoformat()
         out["kind"] = "cohort"
         out["rows"] = [
-            {**asdict(r), "cohort": r.cohort.isoformat(),
-             "retention": {str(k): v for k, v in r.retention.items()},
-             "retained": {str(k): v for k, v in r.retained.items()}}
+            {
+                **asdict(r),
+                "cohort": r.cohort.isoformat(),
+                "retention": {str(k): v for k, v in r.retention.items()},
+                "retained": {str(k): v for k, v in r.retained.items()},
+            }
             for r in self.rows
         ]
         return out

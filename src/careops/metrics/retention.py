@@ -18,15 +18,17 @@ from careops.metrics.registry import unit_metric
 from careops.metrics.units import flag, paid_orders, window
 
 
-def retained_on_day(ctx: MetricContext, cohort_users: ir.Table, n: int,
-                    since: date | None = None) -> ir.Table:
+def retained_on_day(
+    ctx: MetricContext, cohort_users: ir.Table, n: int, since: date | None = None
+) -> ir.Table:
     """Users of `cohort_users(user_id, reg_day)` active exactly n days after registering.
 
     `since`: the first day a cohort member's day n can fall on; active days are read from there
     only (a windowed scan shared with MAU, instead of every active day in the history)."""
     origin = ctx.as_of
-    c = cohort_users.select(cid=cohort_users.user_id,
-                            rn=ctx.days_from(cohort_users.reg_day, origin))
+    c = cohort_users.select(
+        cid=cohort_users.user_id, rn=ctx.days_from(cohort_users.reg_day, origin)
+    )
     a = ctx.active_days(since)
     a = a.select(user_id=a.user_id, dn=a.dn - ctx.day_number_lit())
     j = a.join(c, (a.user_id == c.cid) & (a.dn == c.rn + n))
@@ -35,7 +37,10 @@ def retained_on_day(ctx: MetricContext, cohort_users: ir.Table, n: int,
 
 def _dn(n: int, zh: str, en: str) -> None:
     @unit_metric(
-        f"d{n}_retention", "retention", zh, en,
+        f"d{n}_retention",
+        "retention",
+        zh,
+        en,
         description=f"Share of users registered in the window (shifted back {n} days so day "
         f"{n} is over) who were active exactly on day {n} after registration.",
         formula=f"cohort users active on reg_day + {n} / cohort users, cohort = "
@@ -45,8 +50,10 @@ def _dn(n: int, zh: str, en: str) -> None:
     def dn(ctx: MetricContext, window_days: int | None) -> ir.Table:
         w = window(ctx, window_days)
         p = ctx.patients()
-        p = p.filter((p.reg_day >= ctx.date_literal(ctx.days_before(n + w)))
-                     & (p.reg_day < ctx.date_literal(ctx.days_before(n))))
+        p = p.filter(
+            (p.reg_day >= ctx.date_literal(ctx.days_before(n + w)))
+            & (p.reg_day < ctx.date_literal(ctx.days_before(n)))
+        )
         # reg_day ≥ as_of − n − w, so day n falls on or after as_of − w
         return flag(p, retained_on_day(ctx, p, n, since=ctx.days_before(w)))
 
@@ -57,7 +64,12 @@ _dn(30, "30日留存", "D30 retention")
 
 
 @unit_metric(
-    "mau", "retention", "月活(MAU)", "MAU", kind="sum", unit="count",
+    "mau",
+    "retention",
+    "月活(MAU)",
+    "MAU",
+    kind="sum",
+    unit="count",
     description="Users with at least one active day in the 30 days before as_of.",
     formula="count(distinct users active in [as_of - 30, as_of))",
     window_days=30,
@@ -68,8 +80,11 @@ def mau(ctx: MetricContext, window_days: int) -> ir.Table:
 
 
 @unit_metric(
-    "monthly_active_days", "retention", "月活用户人均活跃天数",
-    "Active days per monthly active user", unit="days",
+    "monthly_active_days",
+    "retention",
+    "月活用户人均活跃天数",
+    "Active days per monthly active user",
+    unit="days",
     description="Average number of active days in the last 30 days per monthly active user.",
     formula="sum(active days in [as_of - 30, as_of)) / MAU",
     window_days=30,
@@ -81,7 +96,10 @@ def monthly_active_days(ctx: MetricContext, window_days: int) -> ir.Table:
 
 
 @unit_metric(
-    "repurchase_rate", "retention", "复购率", "Repurchase rate",
+    "repurchase_rate",
+    "retention",
+    "复购率",
+    "Repurchase rate",
     description="Among users with a paid order in the window, the share with two or more.",
     formula="users with >=2 paid orders in window / users with >=1 paid order in window",
     window_days=365,
@@ -89,12 +107,14 @@ def monthly_active_days(ctx: MetricContext, window_days: int) -> ir.Table:
 def repurchase_rate(ctx: MetricContext, window_days: int) -> ir.Table:
     o = paid_orders(ctx, ctx.days_before(window_days))
     per = o.group_by("user_id").aggregate(n=o.order_id.count())
-    return per.select(user_id=per.user_id, num=ibis.ifelse(per.n >= 2, 1, 0),
-                      den=ibis.literal(1))
+    return per.select(user_id=per.user_id, num=ibis.ifelse(per.n >= 2, 1, 0), den=ibis.literal(1))
 
 
 @unit_metric(
-    "silent_recall_rate", "retention", "沉默用户召回率", "Silent-user recall rate",
+    "silent_recall_rate",
+    "retention",
+    "沉默用户召回率",
+    "Silent-user recall rate",
     description="Users silent at the start of the window (last active day between "
     "lifecycle.silent_min_days and lifecycle.churned_min_days before it) who were active "
     "again during the window.",

@@ -20,8 +20,15 @@ class MetricAnswer:
     data_end: date | None = None
 
 
-def metric(ops: Ops, name: str, as_of: date | None = None, *, by: str | None = None,
-           lang: str | None = None, **params: Any) -> MetricAnswer:
+def metric(
+    ops: Ops,
+    name: str,
+    as_of: date | None = None,
+    *,
+    by: str | None = None,
+    lang: str | None = None,
+    **params: Any,
+) -> MetricAnswer:
     """The metric `name` as of `as_of` (default: today, hospital time)."""
     from careops.metrics.compute import compute
     from careops.metrics.context import data_end

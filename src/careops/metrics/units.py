@@ -17,7 +17,9 @@ def flag(population: ir.Table, members: ir.Table) -> ir.Table:
     """`(user_id, num, den)`: den 1 per user of `population`, num 1 if also in `members`."""
     hit = population.user_id.isin(members.user_id)
     return population.select(
-        user_id=population.user_id, num=ibis.ifelse(hit, 1, 0), den=ibis.literal(1),
+        user_id=population.user_id,
+        num=ibis.ifelse(hit, 1, 0),
+        den=ibis.literal(1),
     )
 
 
@@ -27,7 +29,8 @@ def per_user(population: ir.Table, values: ir.Table, column: str) -> ir.Table:
     v = v.select(uid=v.user_id, val=v.val)
     j = population.left_join(v, population.user_id == v.uid)
     return j.select(
-        user_id=j.user_id, num=ibis.coalesce(j.val.cast("float64"), 0),
+        user_id=j.user_id,
+        num=ibis.coalesce(j.val.cast("float64"), 0),
         den=ibis.literal(1),
     )
 
@@ -38,8 +41,9 @@ def rows(table: ir.Table, num: ir.Value, den: ir.Value | int = 1) -> ir.Table:
     Constants are integers cast to float64: PostgreSQL reads a bare `1.0` as NUMERIC.
     """
     den_value = den if isinstance(den, ir.Value) else ibis.literal(int(den))
-    return table.select(user_id=table.user_id, num=num.cast("float64"),
-                        den=den_value.cast("float64"))
+    return table.select(
+        user_id=table.user_id, num=num.cast("float64"), den=den_value.cast("float64")
+    )
 
 
 def paid_orders(ctx: MetricContext, since=None) -> ir.Table:

@@ -21,7 +21,11 @@ LIFETIME_START = date(1900, 1, 1)
 
 
 @unit_metric(
-    "ltv", "value", "历史LTV", "Historical LTV", unit="cny",
+    "ltv",
+    "value",
+    "历史LTV",
+    "Historical LTV",
+    unit="cny",
     description="Paid revenue per patient registered before as_of, over their whole history.",
     formula="sum(paid orders.amount_cny before as_of) / patients registered before as_of",
 )
@@ -30,7 +34,10 @@ def ltv(ctx: MetricContext) -> ir.Table:
 
 
 @unit_metric(
-    "roi", "value", "投资回报率(ROI)", "ROI",
+    "roi",
+    "value",
+    "投资回报率(ROI)",
+    "ROI",
     description="(LTV − CAC) / CAC with historical LTV and lifetime CAC per channel; > 1 is "
     "healthy, > 3 ideal. Undefined for groups that cost nothing (organic only).",
     formula="(sum(LTV) − sum(attributed CAC)) / sum(attributed CAC)",
@@ -42,4 +49,3 @@ def roi(ctx: MetricContext) -> ir.Table:
     c = cost.select(cid=cost.user_id, cost=cost.cost)
     j = value.join(c, value.user_id == c.cid)
     return j.select(user_id=j.user_id, num=j.num - j.cost, den=j.cost)
-

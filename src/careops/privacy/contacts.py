@@ -23,9 +23,11 @@ from careops.errors import ConfigError, InvalidInput
 
 FIELDS = ("name", "phone", "email", "wechat_openid", "id_number")
 NONCE_BYTES = 12
-KEY_HINT = ("set privacy.contacts_key to base64 of 32 random bytes, e.g. "
-            "CAREOPS_PRIVACY__CONTACTS_KEY=$(python -c \"import os,base64;"
-            "print(base64.b64encode(os.urandom(32)).decode())\")")
+KEY_HINT = (
+    "set privacy.contacts_key to base64 of 32 random bytes, e.g. "
+    'CAREOPS_PRIVACY__CONTACTS_KEY=$(python -c "import os,base64;'
+    'print(base64.b64encode(os.urandom(32)).decode())")'
+)
 # keys seen in examples and documentation: never accepted
 _KNOWN_DEFAULTS = {bytes(32), b"0123456789abcdef0123456789abcdef", b"changeme" * 4}
 
@@ -37,14 +39,19 @@ class ContactsKey:
         try:
             raw = base64.b64decode(encoded.strip(), validate=True)
         except (binascii.Error, ValueError):
-            raise ConfigError("privacy.contacts_key 不是 base64 / is not base64; "
-                              + KEY_HINT) from None
+            raise ConfigError(
+                "privacy.contacts_key 不是 base64 / is not base64; " + KEY_HINT
+            ) from None
         if len(raw) != 32:
-            raise ConfigError(f"privacy.contacts_key 须为 32 字节 / must decode to 32 bytes "
-                              f"(got {len(raw)}); " + KEY_HINT)
+            raise ConfigError(
+                f"privacy.contacts_key 须为 32 字节 / must decode to 32 bytes "
+                f"(got {len(raw)}); " + KEY_HINT
+            )
         if raw in _KNOWN_DEFAULTS or len(set(raw)) < 8:
-            raise ConfigError("privacy.contacts_key 是默认或弱密钥, 拒绝使用 / is a default or "
-                              "weak key, refused; " + KEY_HINT)
+            raise ConfigError(
+                "privacy.contacts_key 是默认或弱密钥, 拒绝使用 / is a default or "
+                "weak key, refused; " + KEY_HINT
+            )
         self._aead = AESGCM(raw)
         self.key_id = hashlib.sha256(b"careops-contacts" + raw).hexdigest()[:12]
 
@@ -64,8 +71,10 @@ class ContactsKey:
             data = base64.b64decode(token, validate=True)
             plain = self._aead.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], _aad(field))
         except (binascii.Error, ValueError, InvalidTag):
-            raise InvalidInput(f"联系方式无法解密 / cannot decrypt a contacts.{field} value: "
-                               "wrong privacy.contacts_key, or the value was altered") from None
+            raise InvalidInput(
+                f"联系方式无法解密 / cannot decrypt a contacts.{field} value: "
+                "wrong privacy.contacts_key, or the value was altered"
+            ) from None
         return plain.decode("utf-8")
 
 
@@ -112,17 +121,21 @@ class Protected:
     warning: str | None = None
 
 
-def protect(plain: pa.Table | None, columns: dict[str, str],
-            key: ContactsKey | None) -> Protected:
+def protect(plain: pa.Table | None, columns: dict[str, str], key: ContactsKey | None) -> Protected:
     """Seal the identifier columns of `plain` (record_id, user_id, then the file's identifier
     columns) for the contacts table; without a key drop them and say how to keep them."""
     if plain is None or not columns:
         return Protected(None, columns)
     names = ", ".join(columns)
     if key is None:
-        return Protected(None, columns, warning=(
-            f"直接标识列未保存 / identifier column(s) {names} were dropped, not stored: no "
-            f"contacts key is configured; {KEY_HINT}"))
+        return Protected(
+            None,
+            columns,
+            warning=(
+                f"直接标识列未保存 / identifier column(s) {names} were dropped, not stored: no "
+                f"contacts key is configured; {KEY_HINT}"
+            ),
+        )
     out: dict[str, list[str | None]] = {f: [None] * len(plain) for f in FIELDS}
     for column, field in columns.items():
         values = plain[column].to_pylist()
@@ -131,10 +144,19 @@ def protect(plain: pa.Table | None, columns: dict[str, str],
             text = None if v is None else str(v).strip()
             if text and target[i] is None:
                 target[i] = key.seal(field, text)
-    table = pa.table({"record_id": plain["record_id"].cast(pa.string()),
-                      "user_id": plain["user_id"].cast(pa.string()),
-                      **{f: pa.array(v, pa.string()) for f, v in out.items()},
-                      "key_id": pa.array([key.key_id] * len(plain), pa.string())})
-    return Protected(table, columns, warning=(
-        f"直接标识列已加密存入 contacts / identifier column(s) {names} were encrypted into "
-        "the contacts table, not kept in ingest_extras"))
+    table = pa.table(
+        {
+            "record_id": plain["record_id"].cast(pa.string()),
+            "user_id": plain["user_id"].cast(pa.string()),
+            **{f: pa.array(v, pa.string()) for f, v in out.items()},
+            "key_id": pa.array([key.key_id] * len(plain), pa.string()),
+        }
+    )
+    return Protected(
+        table,
+        columns,
+        warning=(
+            f"直接标识列已加密存入 contacts / identifier column(s) {names} were encrypted into "
+            "the contacts table, not kept in ingest_extras"
+        ),
+    )

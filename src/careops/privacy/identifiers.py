@@ -21,15 +21,55 @@ from careops.privacy.contacts import FIELDS
 
 PREFIX = "contacts."
 _HEADERS: dict[str, tuple[str, ...]] = {
-    "name": ("姓名", "患者姓名", "病人姓名", "客户姓名", "联系人", "名字", "真实姓名", "name",
-             "full_name", "fullname", "patient_name", "real_name", "contact_name"),
-    "phone": ("手机", "手机号", "手机号码", "电话", "电话号码", "联系电话", "联系方式", "移动电话",
-              "mobile", "mobile_phone", "phone", "phone_number", "telephone", "tel", "cellphone",
-              "cell"),
+    "name": (
+        "姓名",
+        "患者姓名",
+        "病人姓名",
+        "客户姓名",
+        "联系人",
+        "名字",
+        "真实姓名",
+        "name",
+        "full_name",
+        "fullname",
+        "patient_name",
+        "real_name",
+        "contact_name",
+    ),
+    "phone": (
+        "手机",
+        "手机号",
+        "手机号码",
+        "电话",
+        "电话号码",
+        "联系电话",
+        "联系方式",
+        "移动电话",
+        "mobile",
+        "mobile_phone",
+        "phone",
+        "phone_number",
+        "telephone",
+        "tel",
+        "cellphone",
+        "cell",
+    ),
     "email": ("邮箱", "电子邮箱", "电子邮件", "邮件", "email", "e_mail", "mail"),
-    "id_number": ("身份证", "身份证号", "身份证号码", "证件号", "证件号码", "居民身份证",
-                  "id_card", "idcard", "id_number", "id_no", "national_id", "citizen_id",
-                  "identity_card"),
+    "id_number": (
+        "身份证",
+        "身份证号",
+        "身份证号码",
+        "证件号",
+        "证件号码",
+        "居民身份证",
+        "id_card",
+        "idcard",
+        "id_number",
+        "id_no",
+        "national_id",
+        "citizen_id",
+        "identity_card",
+    ),
     "wechat_openid": ("openid", "wechat_openid", "微信openid", "微信号", "wechat_id"),
 }
 _BY_HEADER = {h: f for f, names in _HEADERS.items() for h in names}
@@ -57,8 +97,8 @@ def _normal(header: str) -> str:
 def by_header(header: str) -> str | None:
     """The contacts field a column header names, if any."""
     h = _normal(header)
-    if h.startswith(PREFIX) and h[len(PREFIX):] in FIELDS:
-        return h[len(PREFIX):]
+    if h.startswith(PREFIX) and h[len(PREFIX) :] in FIELDS:
+        return h[len(PREFIX) :]
     if h in _BY_HEADER:
         return _BY_HEADER[h]
     for name, field in _BY_HEADER.items():  # 患者手机号, 联系人电话, patient_mobile
@@ -86,8 +126,9 @@ def by_content(values: pa.ChunkedArray | pa.Array) -> str | None:
     return None
 
 
-def find_identifiers(table: pa.Table, canonical: tuple[str, ...] | list[str],
-                     declared: dict[str, str] | None = None) -> dict[str, str]:
+def find_identifiers(
+    table: pa.Table, canonical: tuple[str, ...] | list[str], declared: dict[str, str] | None = None
+) -> dict[str, str]:
     """Identifier columns of `table` outside the canonical ones: column -> contacts field."""
     out: dict[str, str] = {}
     for column in table.column_names:
@@ -95,8 +136,9 @@ def find_identifiers(table: pa.Table, canonical: tuple[str, ...] | list[str],
             continue
         field = (declared or {}).get(column) or by_header(column)
         kind = table.schema.field(column).type
-        if field is None and (pa.types.is_string(kind) or pa.types.is_large_string(kind)
-                              or pa.types.is_integer(kind)):
+        if field is None and (
+            pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)
+        ):
             field = by_content(table[column])
         if field is not None:
             out[column] = field

@@ -8,8 +8,10 @@ from typing import Any
 # scheme://user:password@host → scheme://user:***@host (any scheme, password up to the last @
 # before the host, so a password containing '@' or ':' is hidden whole)
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)(?P<pw>[^\s/]*)@")
-_SECRET_PARAM = re.compile(r"(?i)\b(password|passwd|pwd|secret|token|api_?key|access_?key)"
-                           r"(\s*[=:]\s*)([^\s&;,'\"]+)")
+_SECRET_PARAM = re.compile(
+    r"(?i)\b(password|passwd|pwd|secret|token|api_?key|access_?key)"
+    r"(\s*[=:]\s*)([^\s&;,'\"]+)"
+)
 SECRET_KEYS = re.compile(r"(?i)(password|passwd|secret|token|api_?key|access_?key|credential)")
 
 
@@ -25,8 +27,12 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {k: "***" if isinstance(k, str) and SECRET_KEYS.search(k) and v not in (None, "")
-                else redact_value(v) for k, v in value.items()}
+        return {
+            k: "***"
+            if isinstance(k, str) and SECRET_KEYS.search(k) and v not in (None, "")
+            else redact_value(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [redact_value(v) for v in value]
     return value

@@ -20,20 +20,47 @@ from careops.metrics.result import CohortResult, FunnelResult, MetricResult, Uni
 
 #: KPI cards, in reading order.
 KPIS: tuple[str, ...] = (
-    "new_users", "cac", "precise_reach_rate",
-    "consult_rate", "booking_rate", "paid_conversion", "arpu",
-    "mau", "monthly_active_days", "d1_retention", "d7_retention", "d30_retention",
-    "repurchase_rate", "silent_recall_rate",
-    "share_rate", "invites_per_user", "invite_conversion", "k_factor",
-    "ltv", "roi",
-    "nps", "satisfaction", "complaint_rate", "first_reply_sla_rate", "first_reply_mean_s",
-    "adherence_rate", "pdc_mean", "bp_control_rate", "glucose_control_rate",
-    "package_activation_rate", "renewal_rate",
+    "new_users",
+    "cac",
+    "precise_reach_rate",
+    "consult_rate",
+    "booking_rate",
+    "paid_conversion",
+    "arpu",
+    "mau",
+    "monthly_active_days",
+    "d1_retention",
+    "d7_retention",
+    "d30_retention",
+    "repurchase_rate",
+    "silent_recall_rate",
+    "share_rate",
+    "invites_per_user",
+    "invite_conversion",
+    "k_factor",
+    "ltv",
+    "roi",
+    "nps",
+    "satisfaction",
+    "complaint_rate",
+    "first_reply_sla_rate",
+    "first_reply_mean_s",
+    "adherence_rate",
+    "pdc_mean",
+    "bp_control_rate",
+    "glucose_control_rate",
+    "package_activation_rate",
+    "renewal_rate",
 )
 CHANNEL_METRICS = ("new_users", "cac", "ltv", "roi")
 LAYER_METRICS = ("d7_retention", "d30_retention", "paid_conversion", "repurchase_rate")
-MEDICAL = ("adherence_rate", "bp_control_rate", "glucose_control_rate",
-           "package_activation_rate", "renewal_rate")
+MEDICAL = (
+    "adherence_rate",
+    "bp_control_rate",
+    "glucose_control_rate",
+    "package_activation_rate",
+    "renewal_rate",
+)
 
 
 @dataclass(frozen=True)
@@ -69,8 +96,9 @@ class ReportData:
     """The hospital date of the latest fact in the warehouse."""
 
 
-def build_report(con: BaseBackend, as_of: date, *, by: str = "channel",
-                 timings: dict[str, float] | None = None) -> ReportData:
+def build_report(
+    con: BaseBackend, as_of: date, *, by: str = "channel", timings: dict[str, float] | None = None
+) -> ReportData:
     """Compute the report's metrics as of `as_of`; `by` is the layer of the breakdown charts.
 
     `timings`, if given, receives the seconds each metric took (for benchmarks).
@@ -87,16 +115,28 @@ def build_report(con: BaseBackend, as_of: date, *, by: str = "channel",
             timings[key] = round(time.perf_counter() - t0, 3)
         return result
 
-    data = ReportData(as_of=as_of, timezone=ctx.settings.timezone, by=by,
-                      data_end=data_end(con, ctx.settings))
+    data = ReportData(
+        as_of=as_of, timezone=ctx.settings.timezone, by=by, data_end=data_end(con, ctx.settings)
+    )
     results: dict[str, MetricResult] = {}
     for name in KPIS:
         r = compute(con, name, as_of, ctx=ctx)
         assert isinstance(r, MetricResult)
         results[name] = r
         m = get_metric(name)
-        data.kpis.append(Kpi(name, m.category, m.kind, r.unit, r.value, r.numerator,
-                             r.denominator, dict(r.params), r.note is not None))
+        data.kpis.append(
+            Kpi(
+                name,
+                m.category,
+                m.kind,
+                r.unit,
+                r.value,
+                r.numerator,
+                r.denominator,
+                dict(r.params),
+                r.note is not None,
+            )
+        )
     funnel = compute(con, "funnel", as_of, ctx=ctx)
     cohort = compute(con, "cohort_retention", as_of, ctx=ctx, window_days=84)
     assert isinstance(funnel, FunnelResult) and isinstance(cohort, CohortResult)

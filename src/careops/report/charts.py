@@ -29,12 +29,19 @@ def funnel_chart(f: FunnelResult, lang: str) -> dict[str, Any]:
     return {
         **BASE,
         "tooltip": {"trigger": "item", "formatter": "{b}: {c}"},
-        "series": [{
-            "type": "funnel", "sort": "none", "left": "10%", "width": "80%", "gap": 2,
-            "label": {"show": True, "position": "inside", "formatter": "{b} {c}"},
-            "data": [{"name": funnel_step_label(s.step, lang), "value": s.users}
-                     for s in f.steps],
-        }],
+        "series": [
+            {
+                "type": "funnel",
+                "sort": "none",
+                "left": "10%",
+                "width": "80%",
+                "gap": 2,
+                "label": {"show": True, "position": "inside", "formatter": "{b} {c}"},
+                "data": [
+                    {"name": funnel_step_label(s.step, lang), "value": s.users} for s in f.steps
+                ],
+            }
+        ],
     }
 
 
@@ -42,8 +49,12 @@ def cohort_chart(c: CohortResult, lang: str) -> dict[str, Any]:
     """Heatmap of D-n retention; the colour scale spans the data (0 to its maximum)."""
     cohorts = [r.cohort.isoformat() for r in c.rows]
     days = [f"D{n}" for n in c.days]
-    data = [[j, i, _pct(r.retention[n])] for i, r in enumerate(c.rows)
-            for j, n in enumerate(c.days) if r.retention[n] is not None]
+    data = [
+        [j, i, _pct(r.retention[n])]
+        for i, r in enumerate(c.rows)
+        for j, n in enumerate(c.days)
+        if r.retention[n] is not None
+    ]
     top = max((v for *_, v in data if v is not None), default=0.0)
     top = max(1, math.ceil(top / 5) * 5) if top < 100 else 100  # a round 5 % step above the max
     return {
@@ -51,14 +62,26 @@ def cohort_chart(c: CohortResult, lang: str) -> dict[str, Any]:
         "tooltip": {"position": "top"},
         "grid": {"left": 110, "right": 30, "top": 30, "bottom": 80},
         "xAxis": {"type": "category", "data": days, "splitArea": {"show": True}},
-        "yAxis": {"type": "category", "data": cohorts, "splitArea": {"show": True},
-                  "name": t("cohort_col", lang)},
-        "visualMap": {"min": 0, "max": top, "calculable": False, "orient": "horizontal",
-                      "left": "center", "bottom": 0, "itemHeight": 200,
-                      "inRange": {"color": ["#f4f9ff", "#2f7ed8"]},
-                      "text": [f"{top}%", "0%"]},
-        "series": [{"type": "heatmap", "data": data,
-                    "label": {"show": True, "formatter": "{@[2]}%"}}],
+        "yAxis": {
+            "type": "category",
+            "data": cohorts,
+            "splitArea": {"show": True},
+            "name": t("cohort_col", lang),
+        },
+        "visualMap": {
+            "min": 0,
+            "max": top,
+            "calculable": False,
+            "orient": "horizontal",
+            "left": "center",
+            "bottom": 0,
+            "itemHeight": 200,
+            "inRange": {"color": ["#f4f9ff", "#2f7ed8"]},
+            "text": [f"{top}%", "0%"],
+        },
+        "series": [
+            {"type": "heatmap", "data": data, "label": {"show": True, "formatter": "{@[2]}%"}}
+        ],
     }
 
 
@@ -90,27 +113,50 @@ def channel_chart(results: dict[str, MetricResult], lang: str) -> dict[str, Any]
     right, left = t("axis_right", lang), t("axis_left", lang)
     new_l, cac_l, ltv_l = (metric_label(r.name, lang) for r in (new, cac, ltv))
     series = [
-        {"name": f"{new_l}{right}", "type": "bar", "yAxisIndex": 1,
-         "data": [counts.get(g) for g in groups]},
-        {"name": f"{cac_l}{left}", "type": "bar", "yAxisIndex": 0,
-         "data": [_round(_trusted(cac, g)) for g in groups]},
-        {"name": f"{ltv_l}{left}", "type": "bar", "yAxisIndex": 0,
-         "data": [_round(_trusted(ltv, g)) for g in groups]},
+        {
+            "name": f"{new_l}{right}",
+            "type": "bar",
+            "yAxisIndex": 1,
+            "data": [counts.get(g) for g in groups],
+        },
+        {
+            "name": f"{cac_l}{left}",
+            "type": "bar",
+            "yAxisIndex": 0,
+            "data": [_round(_trusted(cac, g)) for g in groups],
+        },
+        {
+            "name": f"{ltv_l}{left}",
+            "type": "bar",
+            "yAxisIndex": 0,
+            "data": [_round(_trusted(ltv, g)) for g in groups],
+        },
     ]
     return {
-        **BASE, "tooltip": {"trigger": "axis"},
-        "legend": {"top": 0}, "grid": {"left": 70, "right": 70, "top": 50, "bottom": 90},
-        "xAxis": {"type": "category", "axisLabel": X_LABELS,
-                  "data": [_axis_label(new.by, g, g in small, lang) for g in groups]},
-        "yAxis": [{"type": "value", "name": f"¥ · {cac_l} / {ltv_l}"},
-                  {"type": "value", "name": f"{t('users', lang)} · {new_l}",
-                   "splitLine": {"show": False}}],
+        **BASE,
+        "tooltip": {"trigger": "axis"},
+        "legend": {"top": 0},
+        "grid": {"left": 70, "right": 70, "top": 50, "bottom": 90},
+        "xAxis": {
+            "type": "category",
+            "axisLabel": X_LABELS,
+            "data": [_axis_label(new.by, g, g in small, lang) for g in groups],
+        },
+        "yAxis": [
+            {"type": "value", "name": f"¥ · {cac_l} / {ltv_l}"},
+            {
+                "type": "value",
+                "name": f"{t('users', lang)} · {new_l}",
+                "splitLine": {"show": False},
+            },
+        ],
         "series": series,
     }
 
 
-def rate_bars(results: dict[str, MetricResult], lang: str,
-              groups_of: bool = True) -> dict[str, Any]:
+def rate_bars(
+    results: dict[str, MetricResult], lang: str, groups_of: bool = True
+) -> dict[str, Any]:
     """Grouped bars of ratio metrics (in %): per group of a breakdown (groups in the tag's
     order; those with fewer than MIN_GROUP_USERS users left out, label marked), or one bar
     each."""
@@ -118,19 +164,35 @@ def rate_bars(results: dict[str, MetricResult], lang: str,
         first = next(iter(results.values()))
         by = first.by
         groups = group_order(by, {g.group for r in results.values() for g in r.groups})
-        size = {g: max((x.denominator or 0 for r in results.values() for x in r.groups
-                        if x.group == g), default=0) for g in groups}
+        size = {
+            g: max(
+                (x.denominator or 0 for r in results.values() for x in r.groups if x.group == g),
+                default=0,
+            )
+            for g in groups
+        }
         small = {g for g in groups if size[g] < MIN_GROUP_USERS}
-        series = [{"name": metric_label(r.name, lang), "type": "bar",
-                   "data": [_pct(_trusted(r, x)) for x in groups]}
-                  for r in results.values()]
+        series = [
+            {
+                "name": metric_label(r.name, lang),
+                "type": "bar",
+                "data": [_pct(_trusted(r, x)) for x in groups],
+            }
+            for r in results.values()
+        ]
         x = [_axis_label(by, g, g in small, lang) for g in groups]
     else:
         x = [metric_label(r.name, lang) for r in results.values()]
-        series = [{"type": "bar", "data": [_pct(r.value) for r in results.values()],
-                   "label": {"show": True, "position": "top", "formatter": "{c}%"}}]
+        series = [
+            {
+                "type": "bar",
+                "data": [_pct(r.value) for r in results.values()],
+                "label": {"show": True, "position": "top", "formatter": "{c}%"},
+            }
+        ]
     return {
-        **BASE, "tooltip": {"trigger": "axis"},
+        **BASE,
+        "tooltip": {"trigger": "axis"},
         "legend": {"top": 0} if groups_of else {"show": False},
         "grid": {"left": 50, "right": 20, "top": 50, "bottom": 90},
         "xAxis": {"type": "category", "data": x, "axisLabel": X_LABELS},

@@ -6,7 +6,8 @@ from __future__ import annotations
 from careops.labels import label, section
 
 TEXT: dict[str, dict[str, str]] = {
-    k: {"zh": zh, "en": en} for k, (zh, en) in section("report").items()}
+    k: {"zh": zh, "en": en} for k, (zh, en) in section("report").items()
+}
 
 
 def t(key: str, lang: str, **kw: object) -> str:

@@ -37,7 +37,10 @@ from careops.report.build import Kpi, ReportData
 _ENV = Environment(
     loader=PackageLoader("careops.report", "templates"),
     autoescape=select_autoescape(["html"], default=True),
-    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
 )
 
 
@@ -48,8 +51,13 @@ def _asset(name: str) -> str:
 def script_json(value: Any) -> Markup:
     """`value` as JSON safe inside a `<script>` element (no `</script>`, `<!--` or `&`)."""
     text = json.dumps(value, ensure_ascii=False)
-    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                    ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for ch, esc in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(ch, esc)
     return Markup(text)
 
@@ -59,28 +67,40 @@ def _kpi_card(k: Kpi, lang: str) -> dict[str, str]:
     if k.empty:
         empty = get_metric(k.name).empty
         note = (empty[1] if lang == "en" else empty[0]) if empty else ""
-    detail = (f"{fmt_number(k.numerator)} / {fmt_number(k.denominator)}"
-              if k.kind == "ratio" else "")
+    detail = f"{fmt_number(k.numerator)} / {fmt_number(k.denominator)}" if k.kind == "ratio" else ""
     window = window_text(k.params.get("window_days"), lang)
-    return {"name": k.name, "label": metric_label(k.name, lang),
-            "value": fmt(k.value, k.unit, lang),
-            "detail": " · ".join(p for p in (window, detail) if p), "note": note}
+    return {
+        "name": k.name,
+        "label": metric_label(k.name, lang),
+        "value": fmt(k.value, k.unit, lang),
+        "detail": " · ".join(p for p in (window, detail) if p),
+        "note": note,
+    }
 
 
 def kpi_groups(data: ReportData, lang: str) -> list[dict[str, Any]]:
     """KPI cards grouped by category, in the order of `KPIS`."""
     groups: dict[str, dict[str, Any]] = {}
     for k in data.kpis:
-        group = groups.setdefault(k.category, {"title": category_label(k.category, lang),
-                                               "cards": []})
+        group = groups.setdefault(
+            k.category, {"title": category_label(k.category, lang), "cards": []}
+        )
         group["cards"].append(_kpi_card(k, lang))
     return list(groups.values())
 
 
 def funnel_rows(data: ReportData, lang: str) -> list[list[str]]:
     assert data.funnel is not None
-    return [[funnel_step_label(s.step, lang), f"{s.users:,}", fmt(s.rate_from_previous, "ratio"),
-             fmt(s.rate_from_first, "ratio"), f"{s.dropped:,}"] for s in data.funnel.steps]
+    return [
+        [
+            funnel_step_label(s.step, lang),
+            f"{s.users:,}",
+            fmt(s.rate_from_previous, "ratio"),
+            fmt(s.rate_from_first, "ratio"),
+            f"{s.dropped:,}",
+        ]
+        for s in data.funnel.steps
+    ]
 
 
 def channel_rows(data: ReportData, lang: str) -> list[list[str]]:
@@ -98,8 +118,9 @@ def channel_rows(data: ReportData, lang: str) -> list[list[str]]:
         for name in charts.CHANNEL_TABLE:
             r = data.channels.get(name)
             value = next((x.value for x in r.groups if x.group == g), None) if r else None
-            row.append("—" if (small and name != "new_users") or r is None
-                       else fmt(value, r.unit, lang))
+            row.append(
+                "—" if (small and name != "new_users") or r is None else fmt(value, r.unit, lang)
+            )
         rows.append(row)
     return rows
 
@@ -124,8 +145,10 @@ def render_html(data: ReportData, lang: str = "zh") -> str:
         return label(f"report.{key}", lang, **kw)
 
     return _ENV.get_template("report.html").render(
-        t=t, html_lang="zh-CN" if lang == "zh" else "en",
-        as_of=data.as_of.isoformat(), timezone=data.timezone,
+        t=t,
+        html_lang="zh-CN" if lang == "zh" else "en",
+        as_of=data.as_of.isoformat(),
+        timezone=data.timezone,
         generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         data_end=data.data_end.isoformat() if data.data_end else None,
         stale=stale_note(data.data_end, data.as_of, lang),
@@ -135,9 +158,11 @@ def render_html(data: ReportData, lang: str = "zh") -> str:
         funnel_rows=funnel_rows(data, lang),
         channel_head=[t("channel"), *(metric_label(n, lang) for n in charts.CHANNEL_TABLE)],
         channel_rows=channel_rows(data, lang),
-        by=by_label(data.by, lang), min_users=charts.MIN_GROUP_USERS,
+        by=by_label(data.by, lang),
+        min_users=charts.MIN_GROUP_USERS,
         echarts=Markup(_asset("static/echarts.min.js").replace("</script", "<\\/script")),
-        options=script_json(chart_options(data, lang)), no_data=script_json(t("no_data")),
+        options=script_json(chart_options(data, lang)),
+        no_data=script_json(t("no_data")),
     )
 
 

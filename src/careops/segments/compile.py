@@ -30,23 +30,40 @@ class EventSpec:
 
 
 EVENTS: dict[str, EventSpec] = {
-    "searched": EventSpec(("text",), ("within", "times"),
-                          'searched("失眠", within="30d", times=1): a search whose query '
-                          'contains the text'),
-    "viewed": EventSpec((), ("topic", "within", "times"),
-                        'viewed(topic="高血压", within="30d", times=1): content views (whose '
-                        'topic contains the text)'),
-    "did": EventSpec(("name",), ("within", "times"),
-                     'did("share", within="30d", times=2): app events of that name'),
-    "did_not": EventSpec(("name",), ("within",),
-                         'did_not("app_open", within="7d"): no such app event'),
-    "consulted": EventSpec((), ("department", "within", "times"),
-                           'consulted(department="心血管内科", within="90d", times=1)'),
-    "bought": EventSpec((), ("category", "within", "times", "min_amount"),
-                        'bought(category="药品", within="90d", times=2): paid orders'),
-    "measured": EventSpec(("kind",), ("within", "times"),
-                          'measured("bp", within="30d"): bp (血压), glucose (血糖) or a LOINC '
-                          'code'),
+    "searched": EventSpec(
+        ("text",),
+        ("within", "times"),
+        'searched("失眠", within="30d", times=1): a search whose query contains the text',
+    ),
+    "viewed": EventSpec(
+        (),
+        ("topic", "within", "times"),
+        'viewed(topic="高血压", within="30d", times=1): content views (whose '
+        "topic contains the text)",
+    ),
+    "did": EventSpec(
+        ("name",),
+        ("within", "times"),
+        'did("share", within="30d", times=2): app events of that name',
+    ),
+    "did_not": EventSpec(
+        ("name",), ("within",), 'did_not("app_open", within="7d"): no such app event'
+    ),
+    "consulted": EventSpec(
+        (),
+        ("department", "within", "times"),
+        'consulted(department="心血管内科", within="90d", times=1)',
+    ),
+    "bought": EventSpec(
+        (),
+        ("category", "within", "times", "min_amount"),
+        'bought(category="药品", within="90d", times=2): paid orders',
+    ),
+    "measured": EventSpec(
+        ("kind",),
+        ("within", "times"),
+        'measured("bp", within="30d"): bp (血压), glucose (血糖) or a LOINC code',
+    ),
 }
 _WITHIN = re.compile(r"^(\d+)\s*([dwDW]?)$")
 
@@ -112,8 +129,9 @@ def _check_compare(tag: Tag, n: Compare):
     op, value = n.op, n.value
     if op == "true":
         if tag.type != "bool":
-            raise RuleError(f"tag {tag.name!r} is not true/false; compare it, "
-                            f"e.g. {tag.name} == … ")
+            raise RuleError(
+                f"tag {tag.name!r} is not true/false; compare it, e.g. {tag.name} == … "
+            )
         return None
     if op in ("is null", "is not null"):
         return None
@@ -129,8 +147,9 @@ def _check_compare(tag: Tag, n: Compare):
         return [_scalar(tag, v) for v in value]
     if op == "contains":
         if tag.type != "string" or not isinstance(value, str):
-            raise RuleError(f"'contains' needs a text tag and a text value ({tag.name!r} is "
-                            f"{tag.type})")
+            raise RuleError(
+                f"'contains' needs a text tag and a text value ({tag.name!r} is {tag.type})"
+            )
         return value
     if op not in OPS:
         raise RuleError(f"unknown operator {op!r}")
@@ -144,7 +163,7 @@ def _days(value: Value, where: str) -> int | None:
         return None
     m = _WITHIN.match(str(value)) if not isinstance(value, bool) else None
     if not m:
-        raise RuleError(f"{where}: within={value!r} is not a window; use e.g. \"30d\" or \"4w\"")
+        raise RuleError(f'{where}: within={value!r} is not a window; use e.g. "30d" or "4w"')
     n = int(m.group(1)) * (7 if m.group(2).lower() == "w" else 1)
     if n <= 0:
         raise RuleError(f"{where}: within must be at least 1 day")
@@ -154,16 +173,18 @@ def _days(value: Value, where: str) -> int | None:
 def _check_event(n: Event) -> Event:
     spec = EVENTS.get(n.kind)
     if spec is None:
-        raise RuleError(unknown_message("event condition", n.kind, EVENTS)
-                        + f"; known: {', '.join(EVENTS)}")
+        raise RuleError(
+            unknown_message("event condition", n.kind, EVENTS) + f"; known: {', '.join(EVENTS)}"
+        )
     if len(n.args) > len(spec.positional):
         raise RuleError(f"{n.kind}: too many arguments; {spec.help}")
     kw = n.kw()
     for key in kw:
         if key not in (*spec.positional, *spec.optional):
-            raise RuleError(unknown_message(f"argument of {n.kind}()", key,
-                                            (*spec.positional, *spec.optional))
-                            + f"; {spec.help}")
+            raise RuleError(
+                unknown_message(f"argument of {n.kind}()", key, (*spec.positional, *spec.optional))
+                + f"; {spec.help}"
+            )
     values = dict(zip(spec.positional, n.args, strict=False)) | kw
     for key in spec.positional:
         if not isinstance(values.get(key), str) or not values[key]:
@@ -175,8 +196,9 @@ def _check_event(n: Event) -> Event:
     for key in ("department", "category", "topic"):
         if key in values and not isinstance(values[key], str):
             raise RuleError(f"{n.kind}: {key} must be text")
-    if "min_amount" in values and (isinstance(values["min_amount"], bool)
-                                   or not isinstance(values["min_amount"], int | float)):
+    if "min_amount" in values and (
+        isinstance(values["min_amount"], bool) or not isinstance(values["min_amount"], int | float)
+    ):
         raise RuleError(f"{n.kind}: min_amount must be a number")
     return Event(n.kind, (), tuple(vocab.normalise(n.kind, values).items()))
 
@@ -187,8 +209,11 @@ def _event_users(ctx: TagContext, n: Event) -> tuple[ir.Column, bool]:
     days = _days(kw.get("within"), n.kind)
     times = int(kw.get("times", 1))
     negate = n.kind == "did_not"
-    table, ts = {"consulted": ("consultations", "started_at"), "bought": ("orders", "ts"),
-                 "measured": ("observations", "ts")}.get(n.kind, ("events", "ts"))
+    table, ts = {
+        "consulted": ("consultations", "started_at"),
+        "bought": ("orders", "ts"),
+        "measured": ("observations", "ts"),
+    }.get(n.kind, ("events", "ts"))
     t = ctx.facts(table, ts)
     if days is not None:  # the time window first: a cheap comparison, skips old row groups
         t = t.filter(ctx.since(t[ts], days))
@@ -196,8 +221,9 @@ def _event_users(ctx: TagContext, n: Event) -> tuple[ir.Column, bool]:
         # the value of properties.query / .topic, read as JSON: the text of the whole document
         # would match the key ("query") and miss values written with \u escapes
         if n.kind == "searched":
-            t = t.filter(t.name == "search",
-                         ctx.prop(t.properties, "query").contains(str(kw["text"])))
+            t = t.filter(
+                t.name == "search", ctx.prop(t.properties, "query").contains(str(kw["text"]))
+            )
         elif n.kind == "viewed":
             t = t.filter(t.name == "view_content")
             if "topic" in kw:
@@ -253,8 +279,14 @@ def build(node: Node, t: ir.Table, ctx: TagContext) -> ir.BooleanValue:
         return (~col.isin(v)).fill_null(False)
     if op == "contains":
         return col.contains(v).fill_null(False)
-    expr = {"==": col == v, "!=": col != v, ">": col > v, ">=": col >= v, "<": col < v,
-            "<=": col <= v}[op]
+    expr = {
+        "==": col == v,
+        "!=": col != v,
+        ">": col > v,
+        ">=": col >= v,
+        "<": col < v,
+        "<=": col <= v,
+    }[op]
     return expr.fill_null(False)
 
 

@@ -21,8 +21,14 @@ from careops.tags.labels import with_labels
 from careops.tags.snapshot import tags_at
 
 
-def members(con: BaseBackend, rule: str | dict | Node, as_of: date, *,
-            columns: Iterable[str] = (), settings: Settings | None = None) -> ir.Table:
+def members(
+    con: BaseBackend,
+    rule: str | dict | Node,
+    as_of: date,
+    *,
+    columns: Iterable[str] = (),
+    settings: Settings | None = None,
+) -> ir.Table:
     """The patients matching a rule as of a date: `user_id`, the tags it reads, `columns`."""
     settings = settings or get_settings()
     node, names = check(parse_rule(rule))
@@ -35,15 +41,23 @@ def members(con: BaseBackend, rule: str | dict | Node, as_of: date, *,
     return t.filter(build(node, t, ctx))
 
 
-def count(con: BaseBackend, rule: str | dict | Node, as_of: date, *,
-          settings: Settings | None = None) -> int:
+def count(
+    con: BaseBackend, rule: str | dict | Node, as_of: date, *, settings: Settings | None = None
+) -> int:
     """How many patients match the rule as of the date (0 is a normal answer)."""
     require_patients(con, as_of, settings)
     return int(members(con, rule, as_of, settings=settings).count().execute())
 
 
-def sample(con: BaseBackend, rule: str | dict | Node, as_of: date, n: int = 10, *,
-           columns: Iterable[str] = (), settings: Settings | None = None) -> list[dict]:
+def sample(
+    con: BaseBackend,
+    rule: str | dict | Node,
+    as_of: date,
+    n: int = 10,
+    *,
+    columns: Iterable[str] = (),
+    settings: Settings | None = None,
+) -> list[dict]:
     """Up to `n` matching patients (the first by user_id, so the answer is reproducible)."""
     if n < 1:
         raise RuleError(f"--limit must be at least 1, got {n}")
@@ -52,8 +66,15 @@ def sample(con: BaseBackend, rule: str | dict | Node, as_of: date, n: int = 10, 
     return t.order_by("user_id").limit(n).to_pyarrow().to_pylist()
 
 
-def export(con: BaseBackend, rule: str | dict | Node, as_of: date, path: str | Path, *,
-           columns: Iterable[str] = (), settings: Settings | None = None) -> int:
+def export(
+    con: BaseBackend,
+    rule: str | dict | Node,
+    as_of: date,
+    path: str | Path,
+    *,
+    columns: Iterable[str] = (),
+    settings: Settings | None = None,
+) -> int:
     """Write the matching patients to CSV or Parquet (by the file suffix); return the count.
 
     CSV is for people: UTF-8 with a BOM (Excel) and a label column beside each coded tag."""
@@ -61,8 +82,11 @@ def export(con: BaseBackend, rule: str | dict | Node, as_of: date, path: str | P
     if path.suffix.lower() not in (".csv", ".parquet"):
         raise RuleError(f"export to {path.name!r}: use a .csv or .parquet file name")
     require_patients(con, as_of, settings)
-    data: pa.Table = members(con, rule, as_of, columns=columns, settings=settings) \
-        .order_by("user_id").to_pyarrow()
+    data: pa.Table = (
+        members(con, rule, as_of, columns=columns, settings=settings)
+        .order_by("user_id")
+        .to_pyarrow()
+    )
     if path.suffix.lower() == ".csv":
         data = with_labels(data, (settings or get_settings()).lang)
     write_table(data, path)

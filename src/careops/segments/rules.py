@@ -63,14 +63,17 @@ Node = Compare | Event | Not | BoolOp
 
 # ---------------------------------------------------------------- text form
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<num>-?\d+(?:\.\d+)?(?![\w.]))
   | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
   | (?P<op>==|!=|>=|<=|>|<|=)
   | (?P<punct>[()\[\],])
   | (?P<name>[^\W\d]\w*)
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 KEYWORDS = {"and", "or", "not", "between", "in", "is", "null", "true", "false", "contains"}
 
 
@@ -105,8 +108,10 @@ def tokenize(text: str) -> list[Token]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m:
-            raise RuleError(f"cannot read {text[pos]!r} at column {pos + 1}: "
-                            "use tag names, quoted strings, numbers and and/or/not")
+            raise RuleError(
+                f"cannot read {text[pos]!r} at column {pos + 1}: "
+                "use tag names, quoted strings, numbers and and/or/not"
+            )
         kind = m.lastgroup or ""
         if kind != "ws":
             tok_text = m.group()
@@ -181,8 +186,10 @@ class _Parser:
         if open_tok:
             node = self.or_expr()
             if not self.accept("punct", ")"):
-                raise RuleError(f"unbalanced '(' at column {open_tok.pos + 1}: missing ')' "
-                                f"{self.where(self.peek())}")
+                raise RuleError(
+                    f"unbalanced '(' at column {open_tok.pos + 1}: missing ')' "
+                    f"{self.where(self.peek())}"
+                )
             return node
         name = self.accept("name")
         if name is None:
@@ -193,8 +200,10 @@ class _Parser:
 
     def value(self) -> Value:
         tok = self.peek()
-        if tok is not None and (tok.kind in ("num", "str")
-                                or (tok.kind == "kw" and tok.text in ("true", "false", "null"))):
+        if tok is not None and (
+            tok.kind in ("num", "str")
+            or (tok.kind == "kw" and tok.text in ("true", "false", "null"))
+        ):
             self.i += 1
             return tok.value
         raise self.fail("a value (a number, a quoted string, true, false or null)")
@@ -204,8 +213,12 @@ class _Parser:
         kwargs: list[tuple[str, Value]] = []
         if not self.accept("punct", ")"):
             while True:
-                if (self.peek() and self.peek().kind == "name" and self.peek(1)
-                        and self.peek(1).text == "="):
+                if (
+                    self.peek()
+                    and self.peek().kind == "name"
+                    and self.peek(1)
+                    and self.peek(1).text == "="
+                ):
                     key = self.expect("name").text
                     self.expect("op", "=")
                     kwargs.append((key, self.value()))
@@ -216,9 +229,11 @@ class _Parser:
                 if self.accept("punct", ")"):
                     break
                 if not self.accept("punct", ","):
-                    raise RuleError(f"unbalanced '(' after {name.text} at column "
-                                    f"{name.pos + 1}: expected ',' or ')' "
-                                    f"{self.where(self.peek())}")
+                    raise RuleError(
+                        f"unbalanced '(' after {name.text} at column "
+                        f"{name.pos + 1}: expected ',' or ')' "
+                        f"{self.where(self.peek())}"
+                    )
         return Event(name.text, tuple(args), tuple(kwargs))
 
     def comparison(self, tag: str) -> Compare:
@@ -260,6 +275,7 @@ def parse_text(text: str) -> Node:
 
 
 # ---------------------------------------------------------------- JSON / YAML form
+
 
 def from_data(data: Any, path: str = "rule") -> Node:
     """Build a rule from its JSON/YAML structure, naming the path of any mistake."""

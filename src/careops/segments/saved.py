@@ -50,8 +50,9 @@ if TYPE_CHECKING:
 OLD_DEFINITIONS = "segment_definitions"
 MEMBERS = "segment_members"
 TS = "timestamp('UTC')"
-MEMBERS_SCHEMA = ibis.schema({"segment": "string", "as_of": "date", "user_id": "string",
-                              "computed_at": TS})
+MEMBERS_SCHEMA = ibis.schema(
+    {"segment": "string", "as_of": "date", "user_id": "string", "computed_at": TS}
+)
 _NAME = re.compile(r"^[\w\-]{1,64}$")
 
 
@@ -96,15 +97,26 @@ class SavedSegment(BaseModel):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     @classmethod
-    def of(cls, name: str, rule: str | dict[str, Any] | Node, description: str = "",
-           version: int = 1, saved_by: str = "", saved_at: datetime | None = None
-           ) -> SavedSegment:
+    def of(
+        cls,
+        name: str,
+        rule: str | dict[str, Any] | Node,
+        description: str = "",
+        version: int = 1,
+        saved_by: str = "",
+        saved_at: datetime | None = None,
+    ) -> SavedSegment:
         """A checked rule as a saved segment, not (yet) stored anywhere."""
         node, _ = check(parse_rule(rule))
-        return cls(name=SegmentCreate(name=name, rule="x").name, version=version,
-                   rule=json.loads(json.dumps(to_data(node), ensure_ascii=False, default=str)),
-                   rule_text=to_text(node), description=description,
-                   saved_at=saved_at or datetime.now(UTC), saved_by=saved_by)
+        return cls(
+            name=SegmentCreate(name=name, rule="x").name,
+            version=version,
+            rule=json.loads(json.dumps(to_data(node), ensure_ascii=False, default=str)),
+            rule_text=to_text(node),
+            description=description,
+            saved_at=saved_at or datetime.now(UTC),
+            saved_by=saved_by,
+        )
 
     @property
     def node(self) -> Node:
@@ -115,8 +127,13 @@ class SavedSegment(BaseModel):
         return self.rule_text
 
     def public(self) -> SegmentPublic:
-        return SegmentPublic(name=self.name, version=self.version, rule=self.rule_text,
-                             description=self.description, saved_at=self.saved_at)
+        return SegmentPublic(
+            name=self.name,
+            version=self.version,
+            rule=self.rule_text,
+            description=self.description,
+            saved_at=self.saved_at,
+        )
 
 
 class SegmentPublic(BaseModel):
@@ -135,14 +152,19 @@ def _stored(row: Any) -> SavedSegment:
     return SavedSegment.model_validate(dict(row._mapping))
 
 
-def save_segment(conn: Connection, segment: SegmentCreate, actor: str,
-                 now: datetime | None = None) -> SavedSegment:
+def save_segment(
+    conn: Connection, segment: SegmentCreate, actor: str, now: datetime | None = None
+) -> SavedSegment:
     """Check the rule and save it under its name inside `conn`'s transaction: a new name, or a
     new version of an existing one (the old versions are kept)."""
-    current = conn.execute(sa.select(sa.func.max(saved_segment_versions.c.version)).where(
-        saved_segment_versions.c.name == segment.name)).scalar()
-    saved = SavedSegment.of(segment.name, segment.rule, segment.description,
-                            (current or 0) + 1, actor, now)
+    current = conn.execute(
+        sa.select(sa.func.max(saved_segment_versions.c.version)).where(
+            saved_segment_versions.c.name == segment.name
+        )
+    ).scalar()
+    saved = SavedSegment.of(
+        segment.name, segment.rule, segment.description, (current or 0) + 1, actor, now
+    )
     values = saved.model_dump()
     conn.execute(saved_segment_versions.insert().values(values))
     conn.execute(saved_segments.delete().where(saved_segments.c.name == segment.name))
@@ -162,11 +184,14 @@ def get_segment(conn: Connection, name: str) -> SavedSegment:
 
     row = conn.execute(sa.select(saved_segments).where(saved_segments.c.name == name)).first()
     if row is None:
-        found = [r[0] for r in conn.execute(
-            sa.select(saved_segments.c.name).order_by(saved_segments.c.name))]
-        raise SegmentNotFound(unknown_message("saved segment", name, found)
-                              + (f"; saved: {', '.join(found)}" if found else
-                                 "; none saved yet"))
+        found = [
+            r[0]
+            for r in conn.execute(sa.select(saved_segments.c.name).order_by(saved_segments.c.name))
+        ]
+        raise SegmentNotFound(
+            unknown_message("saved segment", name, found)
+            + (f"; saved: {', '.join(found)}" if found else "; none saved yet")
+        )
     return _stored(row)
 
 
@@ -179,6 +204,7 @@ def delete_segment(conn: Connection, name: str) -> SavedSegment:
 
 # --- carry-over from the warehouse of earlier versions -------------------------------------
 
+
 def carry_over_source(warehouse_url: str) -> str:
     """The key under which the copy from this warehouse is recorded (credentials redacted)."""
     from careops.privacy.redact import redact
@@ -187,8 +213,12 @@ def carry_over_source(warehouse_url: str) -> str:
 
 
 def carried(conn: Connection, source: str) -> bool:
-    return conn.execute(sa.select(carried_over.c.source).where(
-        carried_over.c.source == source)).first() is not None
+    return (
+        conn.execute(
+            sa.select(carried_over.c.source).where(carried_over.c.source == source)
+        ).first()
+        is not None
+    )
 
 
 def old_definitions(con: BaseBackend) -> list[dict[str, Any]]:
@@ -199,8 +229,13 @@ def old_definitions(con: BaseBackend) -> list[dict[str, Any]]:
     return t.order_by([t.name, t.saved_at]).to_pyarrow().to_pylist()
 
 
-def carry_over(conn: Connection, source: str, rows: list[dict[str, Any]], actor: str,
-               now: datetime | None = None) -> dict[str, int]:
+def carry_over(
+    conn: Connection,
+    source: str,
+    rows: list[dict[str, Any]],
+    actor: str,
+    now: datetime | None = None,
+) -> dict[str, int]:
     """Copy old warehouse definitions into the state store inside `conn`'s transaction, once
     per `source`. A name the state store already has keeps its own definition (it was saved
     here after the upgrade); a row whose rule is not readable JSON is skipped (a rule naming a
@@ -210,8 +245,11 @@ def carry_over(conn: Connection, source: str, rows: list[dict[str, Any]], actor:
 
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[conn.dialect.name]
     now = now or datetime.now(UTC)
-    claimed = conn.execute(insert(carried_over).values(
-        source=source, carried_at=now, rows=len(rows)).on_conflict_do_nothing()).rowcount
+    claimed = conn.execute(
+        insert(carried_over)
+        .values(source=source, carried_at=now, rows=len(rows))
+        .on_conflict_do_nothing()
+    ).rowcount
     if not claimed:  # another process copied it first
         return {}
     have = {r[0] for r in conn.execute(sa.select(saved_segment_versions.c.name).distinct())}
@@ -227,27 +265,38 @@ def carry_over(conn: Connection, source: str, rows: list[dict[str, Any]], actor:
         except (ValueError, TypeError, RuleError):
             skipped += 1
             continue
-        versions.setdefault(row["name"], []).append({
-            "name": row["name"], "version": len(versions.get(row["name"], [])) + 1,
-            "rule": rule, "rule_text": row["rule_text"] or "",
-            "description": row["description"] or "",
-            "saved_at": row["saved_at"] or now, "saved_by": "carried-over"})
+        versions.setdefault(row["name"], []).append(
+            {
+                "name": row["name"],
+                "version": len(versions.get(row["name"], [])) + 1,
+                "rule": rule,
+                "rule_text": row["rule_text"] or "",
+                "description": row["description"] or "",
+                "saved_at": row["saved_at"] or now,
+                "saved_by": "carried-over",
+            }
+        )
     for rows_of_name in versions.values():
         conn.execute(saved_segment_versions.insert(), rows_of_name)
         conn.execute(saved_segments.insert().values(rows_of_name[-1]))
-    return {"segments": len(versions), "versions": sum(map(len, versions.values())),
-            "skipped": skipped}
+    return {
+        "segments": len(versions),
+        "versions": sum(map(len, versions.values())),
+        "skipped": skipped,
+    }
 
 
 # --- membership snapshots, in the warehouse --------------------------------------------------
+
 
 def _ensure_members(con: BaseBackend) -> None:
     if MEMBERS not in con.list_tables():
         con.create_table(MEMBERS, schema=MEMBERS_SCHEMA)
 
 
-def refresh_members(con: BaseBackend, segment: SavedSegment, as_of: date, *,
-                    settings: Settings | None = None) -> int:
+def refresh_members(
+    con: BaseBackend, segment: SavedSegment, as_of: date, *, settings: Settings | None = None
+) -> int:
     """Evaluate a saved segment as of a date and append its members; return how many."""
     from careops.segments.evaluate import members
     from careops.tags.compute import require_patients
@@ -257,19 +306,34 @@ def refresh_members(con: BaseBackend, segment: SavedSegment, as_of: date, *,
     m = members(con, segment.rule, as_of, settings=settings)
     now = datetime.now(UTC)
     rows = m.select(
-        segment=ibis.literal(segment.name), as_of=ibis.literal(as_of, type="date"),
+        segment=ibis.literal(segment.name),
+        as_of=ibis.literal(as_of, type="date"),
         user_id=m.user_id,
-        computed_at=ibis.literal(now.replace(tzinfo=None), type="timestamp").cast(TS))
+        computed_at=ibis.literal(now.replace(tzinfo=None), type="timestamp").cast(TS),
+    )
     con.insert(MEMBERS, rows)
     # one marker row per run (user_id null), so an evaluation with no members is recorded too
-    con.insert(MEMBERS, pa.table({
-        "segment": [segment.name], "as_of": pa.array([as_of], pa.date32()),
-        "user_id": pa.array([None], pa.string()),
-        "computed_at": pa.array([now], pa.timestamp("us", tz="UTC"))}))
+    con.insert(
+        MEMBERS,
+        pa.table(
+            {
+                "segment": [segment.name],
+                "as_of": pa.array([as_of], pa.date32()),
+                "user_id": pa.array([None], pa.string()),
+                "computed_at": pa.array([now], pa.timestamp("us", tz="UTC")),
+            }
+        ),
+    )
     t = con.table(MEMBERS).filter(ibis._.user_id.notnull())
-    return int(t.filter(t.segment == segment.name, t.as_of == as_of,
-                        t.computed_at.cast("timestamp") == now.replace(tzinfo=None))
-               .count().execute())
+    return int(
+        t.filter(
+            t.segment == segment.name,
+            t.as_of == as_of,
+            t.computed_at.cast("timestamp") == now.replace(tzinfo=None),
+        )
+        .count()
+        .execute()
+    )
 
 
 def membership_history(con: BaseBackend, name: str) -> list[dict]:
@@ -278,10 +342,13 @@ def membership_history(con: BaseBackend, name: str) -> list[dict]:
         return []
     t = con.table(MEMBERS).filter(ibis._.segment == name)
     batches = t.group_by("as_of").aggregate(latest=t.computed_at.max())
-    cur = t.join(batches, (t.as_of == batches.as_of) & (t.computed_at == batches.latest)) \
-        .select("as_of", "user_id")
-    sizes = {r["as_of"]: int(r["n"]) for r in
-             cur.group_by("as_of").aggregate(n=cur.user_id.count()).to_pyarrow().to_pylist()}
+    cur = t.join(batches, (t.as_of == batches.as_of) & (t.computed_at == batches.latest)).select(
+        "as_of", "user_id"
+    )
+    sizes = {
+        r["as_of"]: int(r["n"])
+        for r in cur.group_by("as_of").aggregate(n=cur.user_id.count()).to_pyarrow().to_pylist()
+    }
     cur = cur.filter(cur.user_id.notnull())
     out, previous = [], None
     for day in sorted(sizes):

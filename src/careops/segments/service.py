@@ -88,7 +88,7 @@ def _missing_duckdb(url: str) -> bool:
     """A DuckDB warehouse file that does not exist yet (so it holds no old definitions)."""
     if not url.startswith("duckdb://"):
         return False
-    path = url[len("duckdb://"):]
+    path = url[len("duckdb://") :]
     path = path[1:] if path.startswith("/") else path
     return path in ("", ":memory:") or not Path(path).is_file()
 
@@ -116,12 +116,16 @@ def count(ops: Ops, target: Target, as_of: date, lang: str = "zh") -> Evaluation
     """How many patients match as of the date (0 is a normal answer)."""
     from careops.segments import evaluate
 
-    return _evaluate(ops, target, as_of, lang, lambda con, node: (
-        evaluate.count(con, node, as_of, settings=ops.settings), [], None))
+    return _evaluate(
+        ops,
+        target,
+        as_of,
+        lang,
+        lambda con, node: (evaluate.count(con, node, as_of, settings=ops.settings), [], None),
+    )
 
 
-def sample(ops: Ops, target: Target, as_of: date, limit: int = 10,
-           lang: str = "zh") -> Evaluation:
+def sample(ops: Ops, target: Target, as_of: date, limit: int = 10, lang: str = "zh") -> Evaluation:
     """Up to `limit` matching patients (the first by user_id) with the tags the rule reads."""
     from careops.segments import evaluate
 
@@ -132,8 +136,14 @@ def sample(ops: Ops, target: Target, as_of: date, limit: int = 10,
     return _evaluate(ops, target, as_of, lang, run)
 
 
-def export(ops: Ops, target: Target, as_of: date, path: str | Path,
-           columns: list[str] | None = None, lang: str = "zh") -> Evaluation:
+def export(
+    ops: Ops,
+    target: Target,
+    as_of: date,
+    path: str | Path,
+    columns: list[str] | None = None,
+    lang: str = "zh",
+) -> Evaluation:
     """Write the matching patients to CSV or Parquet, and audit the export: who, which rule or
     saved segment, as of when, how many rows, to which file (a patient list leaving CareOps).
     If the audit row cannot be written, the file is removed and the error raised."""
@@ -142,17 +152,25 @@ def export(ops: Ops, target: Target, as_of: date, path: str | Path,
     path = Path(path)
 
     def run(con, node):
-        n = evaluate.export(con, node, as_of, path, columns=columns or (),
-                            settings=ops.settings)
+        n = evaluate.export(con, node, as_of, path, columns=columns or (), settings=ops.settings)
         return n, [], path
 
     with ops.state.connect():  # an unreachable state store fails before any list is written
         pass
     result = _evaluate(ops, target, as_of, lang, run)
     try:
-        ops.audit("segment.export", target.label, {
-            "segment": result.segment, "rule": result.rule_text, "as_of": as_of.isoformat(),
-            "rows": result.count, "path": str(path.resolve()), "columns": list(columns or [])})
+        ops.audit(
+            "segment.export",
+            target.label,
+            {
+                "segment": result.segment,
+                "rule": result.rule_text,
+                "as_of": as_of.isoformat(),
+                "rows": result.count,
+                "path": str(path.resolve()),
+                "columns": list(columns or []),
+            },
+        )
     except BaseException:
         path.unlink(missing_ok=True)  # no patient list leaves without its audit row
         raise
@@ -176,9 +194,12 @@ def save(ops: Ops, segment: SegmentCreate, lang: str = "zh") -> tuple[SavedSegme
         ensure_carried_over(ops)
     with ops.state.begin() as conn:
         saved = store.save_segment(conn, segment, ops.actor.label)
-        ops.audit("segment.save", segment.name, {
-            "version": saved.version, "rule": saved.rule_text,
-            "description": saved.description}, conn=conn)
+        ops.audit(
+            "segment.save",
+            segment.name,
+            {"version": saved.version, "rule": saved.rule_text, "description": saved.description},
+            conn=conn,
+        )
     return saved, notes
 
 
@@ -205,11 +226,17 @@ def delete(ops: Ops, name: str) -> SavedSegment:
     with ops.state.begin() as conn:
         users = experiments_targeting(conn, name)
         if users:
-            raise Conflict(f"saved segment {name!r} is targeted by experiment(s) "
-                           f"{', '.join(users)}; it is kept while they exist")
+            raise Conflict(
+                f"saved segment {name!r} is targeted by experiment(s) "
+                f"{', '.join(users)}; it is kept while they exist"
+            )
         segment = store.delete_segment(conn, name)
-        ops.audit("segment.delete", name, {"version": segment.version,
-                                           "rule": segment.rule_text}, conn=conn)
+        ops.audit(
+            "segment.delete",
+            name,
+            {"version": segment.version, "rule": segment.rule_text},
+            conn=conn,
+        )
     return segment
 
 

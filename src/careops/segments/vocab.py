@@ -11,14 +11,22 @@ from ibis.backends import BaseBackend
 from careops.segments.errors import RuleError
 from careops.segments.rules import BoolOp, Event, Node, Not
 
-ORDER_CATEGORIES = (("consultation", "问诊", "Consultation"), ("drug", "药品", "Drug"),
-                    ("checkup", "体检", "Check-up"), ("package", "服务包", "Service package"),
-                    ("device", "设备", "Device"), ("other", "其他", "Other"))
+ORDER_CATEGORIES = (
+    ("consultation", "问诊", "Consultation"),
+    ("drug", "药品", "Drug"),
+    ("checkup", "体检", "Check-up"),
+    ("package", "服务包", "Service package"),
+    ("device", "设备", "Device"),
+    ("other", "其他", "Other"),
+)
 MEASURE_KINDS = (("bp", "血压", "Blood pressure"), ("glucose", "血糖", "Blood glucose"))
 #: (event condition, argument) → (table, column) whose values the argument is matched against
-FREE_VALUES = {("consulted", "department"): ("consultations", "department"),
-               ("did", "name"): ("events", "name"), ("did_not", "name"): ("events", "name"),
-               ("measured", "kind"): ("observations", "code")}
+FREE_VALUES = {
+    ("consulted", "department"): ("consultations", "department"),
+    ("did", "name"): ("events", "name"),
+    ("did_not", "name"): ("events", "name"),
+    ("measured", "kind"): ("observations", "code"),
+}
 
 
 def _code(value: str, vocabulary: tuple[tuple[str, str, str], ...]) -> str | None:
@@ -35,8 +43,10 @@ def normalise(kind: str, values: dict) -> dict:
         code = _code(out["category"], ORDER_CATEGORIES)
         if code is None:
             allowed = ", ".join(f"{c} ({zh})" for c, zh, _ in ORDER_CATEGORIES)
-            raise RuleError(f"bought: category {out['category']!r} is not an order category; "
-                            f"use one of {allowed}")
+            raise RuleError(
+                f"bought: category {out['category']!r} is not an order category; "
+                f"use one of {allowed}"
+            )
         out["category"] = code
     if kind == "measured" and isinstance(out.get("kind"), str):
         out["kind"] = _code(out["kind"], MEASURE_KINDS) or out["kind"]
@@ -86,8 +96,11 @@ def rule_warnings(con: BaseBackend, rule, lang: str = "zh") -> list[str]:
             if kind == "measured" and value in ("bp", "glucose"):
                 continue
             if (table, column) not in cache:
-                values = con.table(table).select(column).distinct().to_pyarrow() \
-                    .column(0).to_pylist() if table in have else []
+                values = (
+                    con.table(table).select(column).distinct().to_pyarrow().column(0).to_pylist()
+                    if table in have
+                    else []
+                )
                 cache[table, column] = sorted(v for v in values if v is not None)
             known = cache[table, column]
             if value in known:
@@ -96,11 +109,15 @@ def rule_warnings(con: BaseBackend, rule, lang: str = "zh") -> list[str]:
             everyone = kind == "did_not"
             if lang == "zh":
                 hint = f"; 最接近的: {', '.join(near)}" if near else ""
-                out.append(f"{kind}({arg}={value!r}): 仓库中没有这个值, 条件"
-                           f"{'对所有人成立' if everyone else '不会匹配任何人'}{hint}")
+                out.append(
+                    f"{kind}({arg}={value!r}): 仓库中没有这个值, 条件"
+                    f"{'对所有人成立' if everyone else '不会匹配任何人'}{hint}"
+                )
             else:
                 hint = f"; closest: {', '.join(near)}" if near else ""
-                out.append(f"{kind}({arg}={value!r}): no row of the warehouse has this value, "
-                           f"so the condition matches {'everyone' if everyone else 'nobody'}"
-                           f"{hint}")
+                out.append(
+                    f"{kind}({arg}={value!r}): no row of the warehouse has this value, "
+                    f"so the condition matches {'everyone' if everyone else 'nobody'}"
+                    f"{hint}"
+                )
     return out

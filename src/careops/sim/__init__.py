@@ -12,5 +12,12 @@ from careops.sim.summary import summary
 from careops.sim.truth import churn_labels
 from careops.sim.writer import table_paths
 
-__all__ = ["SimConfig", "SimResult", "churn_labels", "respond", "simulate", "summary",
-           "table_paths"]
+__all__ = [
+    "SimConfig",
+    "SimResult",
+    "churn_labels",
+    "respond",
+    "simulate",
+    "summary",
+    "table_paths",
+]

@@ -18,10 +18,14 @@ Tables = dict[str, ir.Table]
 #: Labels say which definition each is: these are not the metric library's `d30_retention`
 #: (active exactly on day 30) nor `monthly_active_days` (per monthly active user).
 LABELS = {
-    "retention_d30": ("次月留存率(注册后第30–59天内有活跃)",
-                      "second-month retention (active on any of days 30–59 after sign-up)"),
-    "monthly_active_days": ("全体注册用户每30天活跃天数",
-                            "active days per 30 days signed up (all patients)"),
+    "retention_d30": (
+        "次月留存率(注册后第30–59天内有活跃)",
+        "second-month retention (active on any of days 30–59 after sign-up)",
+    ),
+    "monthly_active_days": (
+        "全体注册用户每30天活跃天数",
+        "active days per 30 days signed up (all patients)",
+    ),
     "consult_to_visit": ("问诊→线下就诊转化率(30天内)", "consult → offline visit within 30 days"),
     "online_consult_price": ("在线问诊均价(元)", "mean online consultation price (¥)"),
     "paid_cac_min": ("付费渠道最低获客成本(元)", "lowest CAC of paid channels (¥)"),
@@ -71,8 +75,9 @@ def consult_to_visit(t: Tables, cfg: SimConfig) -> float:
 def online_consult_price(t: Tables, cfg: SimConfig) -> float:
     """Mean amount of paid consultation orders."""
     o = t["orders"]
-    return float(o.filter((o.category == "consultation") & (o.status == "paid"))
-                 .amount_cny.mean().execute())
+    return float(
+        o.filter((o.category == "consultation") & (o.status == "paid")).amount_cny.mean().execute()
+    )
 
 
 def paid_cac(t: Tables, cfg: SimConfig) -> dict[str, float]:
@@ -80,8 +85,7 @@ def paid_cac(t: Tables, cfg: SimConfig) -> dict[str, float]:
     m = t["marketing_spend"]
     g = m.group_by("channel").aggregate(spend=m.amount_cny.sum(), new=m.new_users.sum())
     df = g.filter(g.spend > 0).execute()
-    return {r.channel: float(r.spend / r.new) if r.new else float("inf")
-            for r in df.itertuples()}
+    return {r.channel: float(r.spend / r.new) if r.new else float("inf") for r in df.itertuples()}
 
 
 def paid_cac_min(t: Tables, cfg: SimConfig) -> float:
@@ -95,7 +99,8 @@ def _ended(t: Tables, cfg: SimConfig) -> ir.Table:
     ended = e.filter(e.end_at < end - ibis.interval(hours=cfg.timezone_offset_hours))
     r = e.filter(e.renewal_of.notnull()).select(renewed_id=e.renewal_of)
     return ended.left_join(r, ended.enrollment_id == r.renewed_id).mutate(
-        renewed=lambda x: x.renewed_id.notnull())
+        renewed=lambda x: x.renewed_id.notnull()
+    )
 
 
 def package_renewal(t: Tables, cfg: SimConfig) -> float | None:
@@ -114,11 +119,16 @@ def renewal_by_activation(t: Tables, cfg: SimConfig) -> dict[str, float]:
     window = _days(j.start_at, j.ts) < cfg.activation_days
     uses = j.filter(window).group_by("enrollment_id").aggregate(uses=lambda g: g.count())
     y = x.left_join(uses, "enrollment_id").mutate(
-        activated=lambda z: z.uses.fill_null(0) >= cfg.activation_uses)
-    df = y.group_by("activated").aggregate(rate=y.renewed.cast("float64").mean(),
-                                           n=y.count()).execute()
-    return {("activated" if r.activated else "not_activated"): float(r.rate)
-            for r in df.itertuples()}
+        activated=lambda z: z.uses.fill_null(0) >= cfg.activation_uses
+    )
+    df = (
+        y.group_by("activated")
+        .aggregate(rate=y.renewed.cast("float64").mean(), n=y.count())
+        .execute()
+    )
+    return {
+        ("activated" if r.activated else "not_activated"): float(r.rate) for r in df.itertuples()
+    }
 
 
 METRICS: dict[str, Callable[[Tables, SimConfig], float | None]] = {
@@ -149,12 +159,28 @@ def calibrate(out: Path, cfg: SimConfig) -> dict:
         lo, hi = cfg.targets.get(name, (None, None))
         ok = value is not None and (lo is None or value >= lo) and (hi is None or value <= hi)
         zh, en = LABELS[name]
-        rows.append({"metric": name, "label_zh": zh, "label_en": en,
-                     "value": None if value is None else round(value, 4),
-                     "target_low": lo, "target_high": hi, "ok": bool(ok)})
-    return {"seed": cfg.seed, "users": cfg.users, "days": cfg.days,
-            "start": cfg.start.isoformat(), "all_ok": all(r["ok"] for r in rows),
-            "metrics": rows,
-            "details": {"cac_by_channel": {k: round(v, 2) for k, v in paid_cac(t, cfg).items()},
-                        "renewal_by_activation": {k: round(v, 4) for k, v in
-                                                  renewal_by_activation(t, cfg).items()}}}
+        rows.append(
+            {
+                "metric": name,
+                "label_zh": zh,
+                "label_en": en,
+                "value": None if value is None else round(value, 4),
+                "target_low": lo,
+                "target_high": hi,
+                "ok": bool(ok),
+            }
+        )
+    return {
+        "seed": cfg.seed,
+        "users": cfg.users,
+        "days": cfg.days,
+        "start": cfg.start.isoformat(),
+        "all_ok": all(r["ok"] for r in rows),
+        "metrics": rows,
+        "details": {
+            "cac_by_channel": {k: round(v, 2) for k, v in paid_cac(t, cfg).items()},
+            "renewal_by_activation": {
+                k: round(v, 4) for k, v in renewal_by_activation(t, cfg).items()
+            },
+        },
+    }

@@ -47,8 +47,12 @@ def simulate_command(
         bar.update(task, total=cfg.users)
         result = simulate(cfg, out, progress=lambda done, total: bar.update(task, completed=done))
     if as_json:
-        print(json.dumps({"out": str(result.out), "rows": result.rows,
-                          "calibration": result.calibration}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {"out": str(result.out), "rows": result.rows, "calibration": result.calibration},
+                ensure_ascii=False,
+            )
+        )
         return
     print_summary(out)
 
@@ -56,8 +60,14 @@ def simulate_command(
 @contextmanager
 def progress_bar(disable: bool) -> Iterator[tuple[Progress, TaskID]]:
     """The simulation's progress bar (patients done of total)."""
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, disable=disable) as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=disable,
+    ) as bar:
         yield bar, bar.add_task(label("sim.progress", get_settings().lang), total=None)
 
 

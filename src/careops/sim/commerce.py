@@ -27,15 +27,31 @@ def enrollments(ch: Chunk, parts: Parts) -> dict[str, pa.Table]:
     eid = au.ids(prefix, e["eid"], 9)
     ren = e["renewal_of"]
     status = np.where(end > ch.end_us, 0, 1)
-    enr = au.table("enrollments", {
-        "enrollment_id": eid, "user_id": ch.uid(e["u"]),
-        "package_id": au.take(PACKAGE_IDS, e["pkg"]), "start_at": au.ts_array(start),
-        "end_at": au.ts_array(end), "price_cny": e["price"].astype(float),
-        "status": au.take(("active", "expired"), status),
-        "renewal_of": pa.array(au.ids(prefix, np.maximum(ren, 0), 9).to_pylist(), pa.string(),
-                               mask=ren < 0) if n else pa.array([], pa.string())})
-    parts.order(e["u"], start - 60_000_000, "package", au.take(PACKAGE_IDS, e["pkg"]),
-                e["price"], np.zeros(n))
+    enr = au.table(
+        "enrollments",
+        {
+            "enrollment_id": eid,
+            "user_id": ch.uid(e["u"]),
+            "package_id": au.take(PACKAGE_IDS, e["pkg"]),
+            "start_at": au.ts_array(start),
+            "end_at": au.ts_array(end),
+            "price_cny": e["price"].astype(float),
+            "status": au.take(("active", "expired"), status),
+            "renewal_of": pa.array(
+                au.ids(prefix, np.maximum(ren, 0), 9).to_pylist(), pa.string(), mask=ren < 0
+            )
+            if n
+            else pa.array([], pa.string()),
+        },
+    )
+    parts.order(
+        e["u"],
+        start - 60_000_000,
+        "package",
+        au.take(PACKAGE_IDS, e["pkg"]),
+        e["price"],
+        np.zeros(n),
+    )
     # entitlement use: the kind drawn among the package's entitlements
     us = ch.trace.usage
     m = len(us.get("u", []))
@@ -50,10 +66,16 @@ def enrollments(ch: Chunk, parts: Parts) -> dict[str, pa.Table]:
         uts = ch.ts(us["t"], ch.sod(us["u"], us["t"]))
         uts = np.maximum(uts, start[row] + 60_000_000)
         keep = uts < ch.end_us
-        use = au.table("entitlement_usage", {
-            "usage_id": ch.ids("EU", int(keep.sum())), "enrollment_id": eid.take(
-                pa.array(row[keep])), "user_id": ch.uid(us["u"][keep]),
-            "ts": au.ts_array(uts[keep]), "entitlement": au.take(kinds, pick[keep])})
+        use = au.table(
+            "entitlement_usage",
+            {
+                "usage_id": ch.ids("EU", int(keep.sum())),
+                "enrollment_id": eid.take(pa.array(row[keep])),
+                "user_id": ch.uid(us["u"][keep]),
+                "ts": au.ts_array(uts[keep]),
+                "entitlement": au.take(kinds, pick[keep]),
+            },
+        )
     else:
         use = au.table("entitlement_usage", {"usage_id": pa.array([], pa.string())})
     return {"enrollments": enr, "entitlement_usage": use}
@@ -65,13 +87,20 @@ def checkups(ch: Chunk, parts: Parts) -> None:
     if not len(c.get("u", [])):
         return
     u = c["u"]
-    kind = np.where(ch.pop.age[u] >= 60, 1,
-                    np.where(ch.pop.female[u] & (ch.rng.random(len(u)) < 0.5), 2, 0))
+    kind = np.where(
+        ch.pop.age[u] >= 60, 1, np.where(ch.pop.female[u] & (ch.rng.random(len(u)) < 0.5), 2, 0)
+    )
     skus = tuple(vocab.CHECKUPS)
     price = np.array([vocab.CHECKUPS[s][1] for s in skus])[kind]
     status = np.where(ch.rng.random(len(u)) < 0.03, 3, 0)
-    parts.order(u, ch.ts(c["t"], ch.sod(u, c["t"])) + 900_000_000, "checkup",
-                au.take(skus, kind), price, status)
+    parts.order(
+        u,
+        ch.ts(c["t"], ch.sod(u, c["t"])) + 900_000_000,
+        "checkup",
+        au.take(skus, kind),
+        price,
+        status,
+    )
 
 
 def orders(ch: Chunk, parts: Parts) -> pa.Table:
@@ -82,11 +111,18 @@ def orders(ch: Chunk, parts: Parts) -> pa.Table:
     ts = np.minimum(cat("ts"), ch.end_us - 1)
     order = np.argsort(ts, kind="stable")
     sku = pa.concat_arrays([p["sku"].cast(pa.string()) for p in parts.orders])
-    return au.table("orders", {
-        "order_id": ch.ids("OR", len(ts)), "user_id": ch.uid(cat("u")[order]),
-        "ts": au.ts_array(ts[order]), "category": au.take(ORDER_CATEGORIES, cat("cat")[order]),
-        "sku": sku.take(pa.array(order)), "amount_cny": cat("amount")[order],
-        "status": au.take(ORDER_STATUS, cat("status")[order])})
+    return au.table(
+        "orders",
+        {
+            "order_id": ch.ids("OR", len(ts)),
+            "user_id": ch.uid(cat("u")[order]),
+            "ts": au.ts_array(ts[order]),
+            "category": au.take(ORDER_CATEGORIES, cat("cat")[order]),
+            "sku": sku.take(pa.array(order)),
+            "amount_cny": cat("amount")[order],
+            "status": au.take(ORDER_STATUS, cat("status")[order]),
+        },
+    )
 
 
 def count_signups(ch: Chunk, counts: np.ndarray) -> None:
@@ -103,10 +139,16 @@ def marketing_spend(cfg: SimConfig, counts: np.ndarray) -> pa.Table:
     day = np.repeat(np.arange(cfg.days), len(paid))
     chan = np.tile(np.array(paid, dtype=np.int64), cfg.days)
     new = counts[day, chan]
-    amount = np.round(new * cac[chan] * rng.lognormal(-0.02, 0.2, len(day))
-                      + rng.uniform(20, 120, len(day)), 2)
+    amount = np.round(
+        new * cac[chan] * rng.lognormal(-0.02, 0.2, len(day)) + rng.uniform(20, 120, len(day)), 2
+    )
     start = au.day_number(cfg.start)
-    return au.table("marketing_spend", {
-        "date": au.date_array(start + day), "channel": au.take(names, chan),
-        "amount_cny": amount, "new_users": new.astype(np.int64)})
-
+    return au.table(
+        "marketing_spend",
+        {
+            "date": au.date_array(start + day),
+            "channel": au.take(names, chan),
+            "amount_cny": amount,
+            "new_users": new.astype(np.int64),
+        },
+    )

@@ -28,8 +28,9 @@ class Persona(BaseModel):
     hazard_early: float = Field(description="daily stop hazard right after sign-up")
     hazard_late: float = Field(description="daily stop hazard once settled")
     departments: dict[str, float] = Field(description="department weights of episodes")
-    conditions: dict[str, float] = Field(default_factory=dict,
-                                         description="ICD-10 chronic condition → prevalence")
+    conditions: dict[str, float] = Field(
+        default_factory=dict, description="ICD-10 chronic condition → prevalence"
+    )
     health_need: dict[str, float] = Field(description="latent health-need layer weights")
     device_p: float = Field(0.0, ge=0, le=1, description="consult → buys a home device")
     package: str | None = Field(None, description="package this persona enrols in")
@@ -45,68 +46,184 @@ def _personas() -> dict[str, Persona]:
     resp = {"呼吸内科": 0.45, "消化内科": 0.35, "感染科": 0.2}
     return {
         "office_worker": Persona(
-            label_zh="年轻上班族", share=0.26, age=(22, 40), female=0.52, hours="night",
-            active_rate=0.045, novelty=3.0, episode_rate=0.012, consult_p=0.45,
-            hazard_early=0.0825, hazard_late=0.024,
-            departments={"神经内科": 0.3, "消化内科": 0.25, "呼吸内科": 0.2, "精神心理科": 0.15,
-                         "中医科": 0.1},
+            label_zh="年轻上班族",
+            share=0.26,
+            age=(22, 40),
+            female=0.52,
+            hours="night",
+            active_rate=0.045,
+            novelty=3.0,
+            episode_rate=0.012,
+            consult_p=0.45,
+            hazard_early=0.0825,
+            hazard_late=0.024,
+            departments={
+                "神经内科": 0.3,
+                "消化内科": 0.25,
+                "呼吸内科": 0.2,
+                "精神心理科": 0.15,
+                "中医科": 0.1,
+            },
             conditions={"G47.0": 0.08},
             health_need={"prevention": 0.45, "acute": 0.35, "medical_resources": 0.2},
-            checkup_rate=0.015, channel="wechat", open_propensity=0.18, invite_rate=0.02),
+            checkup_rate=0.015,
+            channel="wechat",
+            open_propensity=0.18,
+            invite_rate=0.02,
+        ),
         "parent": Persona(
-            label_zh="宝爸宝妈", share=0.12, age=(28, 45), female=0.7, hours="evening",
-            active_rate=0.05, novelty=3.0, episode_rate=0.01, consult_p=0.5,
-            hazard_early=0.0675, hazard_late=0.02,
+            label_zh="宝爸宝妈",
+            share=0.12,
+            age=(28, 45),
+            female=0.7,
+            hours="evening",
+            active_rate=0.05,
+            novelty=3.0,
+            episode_rate=0.01,
+            consult_p=0.5,
+            hazard_early=0.0675,
+            hazard_late=0.02,
             departments={"呼吸内科": 0.3, "消化内科": 0.3, "中医科": 0.2, "神经内科": 0.2},
             health_need={"prevention": 0.5, "acute": 0.3, "medical_resources": 0.2},
-            checkup_rate=0.02, channel="wechat", open_propensity=0.22, invite_rate=0.03),
+            checkup_rate=0.02,
+            channel="wechat",
+            open_propensity=0.22,
+            invite_rate=0.03,
+        ),
         "child": Persona(
-            label_zh="儿童(家长代管)", share=0.10, age=(0, 14), female=0.48, hours="evening",
-            active_rate=0.03, novelty=2.0, episode_rate=0.02, consult_p=0.75,
-            hazard_early=0.0675, hazard_late=0.018,
-            departments={"儿科": 1.0}, package="PKG-CHILD", package_p=0.06,
+            label_zh="儿童(家长代管)",
+            share=0.10,
+            age=(0, 14),
+            female=0.48,
+            hours="evening",
+            active_rate=0.03,
+            novelty=2.0,
+            episode_rate=0.02,
+            consult_p=0.75,
+            hazard_early=0.0675,
+            hazard_late=0.018,
+            departments={"儿科": 1.0},
+            package="PKG-CHILD",
+            package_p=0.06,
             health_need={"acute": 0.6, "prevention": 0.3, "medical_resources": 0.1},
-            managed_share=1.0, channel="wechat", open_propensity=0.25, invite_rate=0.0),
+            managed_share=1.0,
+            channel="wechat",
+            open_propensity=0.25,
+            invite_rate=0.0,
+        ),
         "elderly_chronic": Persona(
-            label_zh="老年慢病", share=0.12, age=(60, 85), female=0.5, hours="morning",
-            active_rate=0.05, novelty=1.5, episode_rate=0.008, consult_p=0.6,
-            followup_rate=0.02, hazard_early=0.045, hazard_late=0.012,
+            label_zh="老年慢病",
+            share=0.12,
+            age=(60, 85),
+            female=0.5,
+            hours="morning",
+            active_rate=0.05,
+            novelty=1.5,
+            episode_rate=0.008,
+            consult_p=0.6,
+            followup_rate=0.02,
+            hazard_early=0.045,
+            hazard_late=0.012,
             departments={"心血管内科": 0.5, "内分泌科": 0.3, "呼吸内科": 0.2},
             conditions={"I10": 0.65, "E11": 0.35, "I25": 0.2},
             health_need={"health_management": 0.6, "medical_resources": 0.4},
-            device_p=0.12, package="PKG-HTN90", package_p=0.1, checkup_rate=0.03,
-            managed_share=0.6, channel="sms", open_propensity=0.3, invite_rate=0.0),
+            device_p=0.12,
+            package="PKG-HTN90",
+            package_p=0.1,
+            checkup_rate=0.03,
+            managed_share=0.6,
+            channel="sms",
+            open_propensity=0.3,
+            invite_rate=0.0,
+        ),
         "pregnant": Persona(
-            label_zh="孕产妇", share=0.06, age=(24, 38), female=1.0, hours="evening",
-            active_rate=0.08, novelty=2.0, episode_rate=0.01, consult_p=0.7,
-            followup_rate=0.012, hazard_early=0.0375, hazard_late=0.016,
+            label_zh="孕产妇",
+            share=0.06,
+            age=(24, 38),
+            female=1.0,
+            hours="evening",
+            active_rate=0.08,
+            novelty=2.0,
+            episode_rate=0.01,
+            consult_p=0.7,
+            followup_rate=0.012,
+            hazard_early=0.0375,
+            hazard_late=0.016,
             departments={"妇产科": 0.85, "消化内科": 0.15},
-            health_need={"health_management": 0.5, "prevention": 0.3,
-                         "medical_resources": 0.2},
-            package="PKG-MAT", package_p=0.08, checkup_rate=0.04, channel="wechat",
-            open_propensity=0.3, invite_rate=0.03),
+            health_need={"health_management": 0.5, "prevention": 0.3, "medical_resources": 0.2},
+            package="PKG-MAT",
+            package_p=0.08,
+            checkup_rate=0.04,
+            channel="wechat",
+            open_propensity=0.3,
+            invite_rate=0.03,
+        ),
         "hypertension": Persona(
-            label_zh="高血压患者", share=0.08, age=(40, 70), female=0.45, hours="morning",
-            active_rate=0.06, novelty=1.5, episode_rate=0.004, consult_p=0.6,
-            followup_rate=0.02, hazard_early=0.045, hazard_late=0.012,
-            departments={"心血管内科": 1.0}, conditions={"I10": 1.0, "I25": 0.1},
+            label_zh="高血压患者",
+            share=0.08,
+            age=(40, 70),
+            female=0.45,
+            hours="morning",
+            active_rate=0.06,
+            novelty=1.5,
+            episode_rate=0.004,
+            consult_p=0.6,
+            followup_rate=0.02,
+            hazard_early=0.045,
+            hazard_late=0.012,
+            departments={"心血管内科": 1.0},
+            conditions={"I10": 1.0, "I25": 0.1},
             health_need={"health_management": 0.8, "medical_resources": 0.2},
-            device_p=0.5, package="PKG-HTN90", package_p=0.16, checkup_rate=0.02,
-            channel="app_push", open_propensity=0.25, invite_rate=0.005),
+            device_p=0.5,
+            package="PKG-HTN90",
+            package_p=0.16,
+            checkup_rate=0.02,
+            channel="app_push",
+            open_propensity=0.25,
+            invite_rate=0.005,
+        ),
         "diabetes": Persona(
-            label_zh="糖尿病患者", share=0.07, age=(40, 70), female=0.45, hours="morning",
-            active_rate=0.06, novelty=1.5, episode_rate=0.004, consult_p=0.6,
-            followup_rate=0.02, hazard_early=0.045, hazard_late=0.012,
-            departments={"内分泌科": 1.0}, conditions={"E11": 1.0, "I10": 0.4},
+            label_zh="糖尿病患者",
+            share=0.07,
+            age=(40, 70),
+            female=0.45,
+            hours="morning",
+            active_rate=0.06,
+            novelty=1.5,
+            episode_rate=0.004,
+            consult_p=0.6,
+            followup_rate=0.02,
+            hazard_early=0.045,
+            hazard_late=0.012,
+            departments={"内分泌科": 1.0},
+            conditions={"E11": 1.0, "I10": 0.4},
             health_need={"health_management": 0.8, "medical_resources": 0.2},
-            device_p=0.6, package="PKG-DM90", package_p=0.18, checkup_rate=0.02,
-            channel="app_push", open_propensity=0.25, invite_rate=0.005),
+            device_p=0.6,
+            package="PKG-DM90",
+            package_p=0.18,
+            checkup_rate=0.02,
+            channel="app_push",
+            open_propensity=0.25,
+            invite_rate=0.005,
+        ),
         "acute_oneoff": Persona(
-            label_zh="一次性急症用户", share=0.19, age=(18, 60), female=0.5, hours="daytime",
-            active_rate=0.02, novelty=2.0, episode_rate=0.006, consult_p=0.7,
-            hazard_early=0.18, hazard_late=0.04, departments=resp,
+            label_zh="一次性急症用户",
+            share=0.19,
+            age=(18, 60),
+            female=0.5,
+            hours="daytime",
+            active_rate=0.02,
+            novelty=2.0,
+            episode_rate=0.006,
+            consult_p=0.7,
+            hazard_early=0.18,
+            hazard_late=0.04,
+            departments=resp,
             health_need={"acute": 0.85, "medical_resources": 0.15},
-            channel="sms", open_propensity=0.1, invite_rate=0.002),
+            channel="sms",
+            open_propensity=0.1,
+            invite_rate=0.002,
+        ),
     }
 
 
@@ -141,12 +258,22 @@ class MessageType(BaseModel):
 
 def _message_types() -> dict[str, MessageType]:
     return {
-        "health_reminder": MessageType(label_zh="健康提醒", click_p=0.35, order_p=0.05,
-                                       order_category="device", order_sku="DEV-BP"),
+        "health_reminder": MessageType(
+            label_zh="健康提醒",
+            click_p=0.35,
+            order_p=0.05,
+            order_category="device",
+            order_sku="DEV-BP",
+        ),
         "coupon": MessageType(label_zh="问诊优惠券", click_p=0.45, order_p=0.25),
         "content": MessageType(label_zh="健康科普", click_p=0.3, order_p=0.02),
-        "renewal_offer": MessageType(label_zh="续费优惠", click_p=0.4, order_p=0.2,
-                                     order_category="package", order_sku="PKG-DM90"),
+        "renewal_offer": MessageType(
+            label_zh="续费优惠",
+            click_p=0.4,
+            order_p=0.2,
+            order_category="package",
+            order_sku="PKG-DM90",
+        ),
         "recall": MessageType(label_zh="沉默召回", click_p=0.25, order_p=0.08),
     }
 
@@ -173,8 +300,9 @@ class SimConfig(BaseModel):
     episode_boost_days: int = Field(5, ge=0)
     events_per_session: float = Field(9.0, gt=0, description="mean events after app_open")
     sessions_per_day: float = Field(1.5, ge=1)
-    invite_conversion: float = Field(0.25, gt=0, le=1,
-                                     description="share of invites whose invitee signs up")
+    invite_conversion: float = Field(
+        0.25, gt=0, le=1, description="share of invites whose invitee signs up"
+    )
     # experience → churn
     reply_timeout_s: float = Field(600.0, description="first reply slower than this is late")
     late_reply_share: float = Field(0.08, ge=0, le=1)
@@ -190,8 +318,9 @@ class SimConfig(BaseModel):
     prescription_p: float = Field(0.45, ge=0, le=1)
     diagnosed_share: float = Field(0.7, ge=0, le=1, description="true conditions on record")
     poor_control_share: float = Field(0.4, ge=0, le=1)
-    glucose_crisis_share: float = Field(0.15, ge=0, le=1,
-                                        description="poorly controlled diabetics with a run > 13.9")
+    glucose_crisis_share: float = Field(
+        0.15, ge=0, le=1, description="poorly controlled diabetics with a run > 13.9"
+    )
     measure_p: float = Field(0.35, ge=0, le=1, description="device owner measures on a day")
     refill_adherence: float = Field(0.55, ge=0, le=1)
     # commerce
@@ -206,18 +335,21 @@ class SimConfig(BaseModel):
     survey_csat_p: float = Field(0.25, ge=0, le=1, description="CSAT after a consultation")
     # messages (sim.respond)
     off_channel_factor: float = Field(0.5, gt=0, le=1, description="open rate off own channel")
-    stopped_response_factor: float = Field(0.3, ge=0, le=1,
-                                           description="response of people who truly stopped")
+    stopped_response_factor: float = Field(
+        0.3, ge=0, le=1, description="response of people who truly stopped"
+    )
 
     # calibration targets (metric → (low, high)); None = unbounded side
-    targets: dict[str, tuple[float | None, float | None]] = Field(default_factory=lambda: {
-        "retention_d30": (None, 0.20),
-        "monthly_active_days": (None, 1.0),
-        "consult_to_visit": (None, 0.08),
-        "online_consult_price": (50.0, 80.0),
-        "paid_cac_min": (500.0, None),
-        "package_renewal": (0.24, 0.36),
-    })
+    targets: dict[str, tuple[float | None, float | None]] = Field(
+        default_factory=lambda: {
+            "retention_d30": (None, 0.20),
+            "monthly_active_days": (None, 1.0),
+            "consult_to_visit": (None, 0.08),
+            "online_consult_price": (50.0, 80.0),
+            "paid_cac_min": (500.0, None),
+            "package_renewal": (0.24, 0.36),
+        }
+    )
 
     @model_validator(mode="after")
     def _shares_sum_to_one(self) -> SimConfig:

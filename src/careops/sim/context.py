@@ -52,5 +52,6 @@ class Chunk:
     def doctor_in(self, dept: np.ndarray) -> np.ndarray:
         """A random doctor (index) of each department."""
         w = self.world
-        return w.dept_doctor_start[dept] + (self.rng.random(len(dept))
-                                            * w.dept_doctor_count[dept]).astype(np.int64)
+        return w.dept_doctor_start[dept] + (
+            self.rng.random(len(dept)) * w.dept_doctor_count[dept]
+        ).astype(np.int64)

@@ -36,8 +36,10 @@ class Records:
             self.parts.setdefault(k, []).append(arr)
 
     def cat(self) -> dict[str, np.ndarray]:
-        return {k: np.concatenate(v) if v else np.array([], dtype=np.int64)
-                for k, v in self.parts.items()}
+        return {
+            k: np.concatenate(v) if v else np.array([], dtype=np.int64)
+            for k, v in self.parts.items()
+        }
 
 
 @dataclass
@@ -79,8 +81,9 @@ def base_hazard(cfg: SimConfig, pop: Population, age_days: np.ndarray) -> np.nda
 
 def experience_factor(cfg: SimConfig, complaint: np.ndarray, value: np.ndarray) -> np.ndarray:
     """Hazard multiplier from recent complaints (up) and value received (down)."""
-    return (cfg.complaint_hazard_mult ** np.minimum(complaint, 3.0)
-            * cfg.value_hazard_mult ** np.minimum(value, 3.0))
+    return cfg.complaint_hazard_mult ** np.minimum(
+        complaint, 3.0
+    ) * cfg.value_hazard_mult ** np.minimum(value, 3.0)
 
 
 def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
@@ -94,15 +97,17 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
     device_p = _persona_array(cfg, "device_p", pop.persona)
     package_p = _persona_array(cfg, "package_p", pop.persona)
     checkup_rate = _persona_array(cfg, "checkup_rate", pop.persona)
-    pkg_of = np.array([PACKAGE_IDS.index(p.package) if p.package else -1
-                       for p in cfg.personas.values()])[pop.persona]
+    pkg_of = np.array(
+        [PACKAGE_IDS.index(p.package) if p.package else -1 for p in cfg.personas.values()]
+    )[pop.persona]
     has_dm = pop.conditions[:, CONDITION_CODES.index("E11")]
     has_htn = pop.conditions[:, CONDITION_CODES.index("I10")]
     chronic = pop.conditions[:, :3].any(axis=1)
     dm_persona = pop.persona == names.index("diabetes") if "diabetes" in names else has_dm
     want_kind = np.where(has_dm & (dm_persona | ~has_htn), 1, 0)
-    chronic_drug_of = np.where(want_kind == 1, DRUG_CODES.index("A10BA02"),
-                               DRUG_CODES.index("C08CA05"))
+    chronic_drug_of = np.where(
+        want_kind == 1, DRUG_CODES.index("A10BA02"), DRUG_CODES.index("C08CA05")
+    )
     one_off = names.index("acute_oneoff") if "acute_oneoff" in names else -1
     nps_base = 8.0 - 1.5 * (pop.persona == one_off)
 
@@ -118,8 +123,20 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
     refills_left = np.zeros(n, dtype=np.int64)
     pk = Packages(cfg, n, Records())
     enrolled = pk.package
-    R = {k: Records() for k in ("active", "consults", "devices", "measures", "refills",
-                                 "checkups", "usage", "nps", "questions")}
+    R = {
+        k: Records()
+        for k in (
+            "active",
+            "consults",
+            "devices",
+            "measures",
+            "refills",
+            "checkups",
+            "usage",
+            "nps",
+            "questions",
+        )
+    }
     R["enrollments"] = pk.records
 
     for t in range(cfg.days):
@@ -153,11 +170,15 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
             pos = np.searchsorted(ui, ci)
             day_dept[pos] = cdept
             late = rng.random(len(ci)) < cfg.late_reply_share
-            reply = np.where(late, rng.uniform(cfg.reply_timeout_s, 4 * 3600, len(ci)),
-                             rng.lognormal(np.log(90), 0.8, len(ci)).clip(5, cfg.reply_timeout_s))
+            reply = np.where(
+                late,
+                rng.uniform(cfg.reply_timeout_s, 4 * 3600, len(ci)),
+                rng.lognormal(np.log(90), 0.8, len(ci)).clip(5, cfg.reply_timeout_s),
+            )
             failed = rng.random(len(ci)) < cfg.payment_failure_p
-            rating = np.where(late, rng.integers(1, 4, len(ci)),
-                              rng.choice([3, 4, 5], len(ci), p=[0.1, 0.3, 0.6]))
+            rating = np.where(
+                late, rng.integers(1, 4, len(ci)), rng.choice([3, 4, 5], len(ci), p=[0.1, 0.3, 0.6])
+            )
             c_late = late & (rng.random(len(ci)) < cfg.late_reply_complaint_p)
             c_fail = failed & (rng.random(len(ci)) < cfg.payment_failure_complaint_p)
             complaint[ci] += c_late + c_fail
@@ -170,12 +191,22 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
             n_ref = np.where(rx_chronic, rng.integers(1, 6, len(ci)), 0)
             refills_left[ci[rx_chronic]] = n_ref[rx_chronic]
             visit = rng.random(len(ci)) < cfg.offline_visit_p
-            R["consults"].add(u=ci, t=t, dept=cdept, followup=consult_fu[ci].astype(np.int64),
-                              late=late.astype(np.int64), reply=reply, failed=failed.astype(
-                                  np.int64), rating=rating, c_late=c_late.astype(np.int64),
-                              c_fail=c_fail.astype(np.int64), rx=rx.astype(np.int64),
-                              rx_chronic=rx_chronic.astype(np.int64), refills=n_ref,
-                              visit=visit.astype(np.int64))
+            R["consults"].add(
+                u=ci,
+                t=t,
+                dept=cdept,
+                followup=consult_fu[ci].astype(np.int64),
+                late=late.astype(np.int64),
+                reply=reply,
+                failed=failed.astype(np.int64),
+                rating=rating,
+                c_late=c_late.astype(np.int64),
+                c_fail=c_fail.astype(np.int64),
+                rx=rx.astype(np.int64),
+                rx_chronic=rx_chronic.astype(np.int64),
+                refills=n_ref,
+                visit=visit.astype(np.int64),
+            )
             # devices
             buy = (device_kind[ci] < 0) & chronic[ci] & (rng.random(len(ci)) < device_p[ci])
             bi = ci[buy]
@@ -194,12 +225,15 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
         meas = present & (device_kind >= 0) & (in_crisis | (rng.random(n) < cfg.measure_p))
         mi = np.flatnonzero(meas)
         if len(mi):
-            R["measures"].add(u=mi, t=t, kind=device_kind[mi],
-                              crisis=in_crisis[mi].astype(np.int64))
+            R["measures"].add(
+                u=mi, t=t, kind=device_kind[mi], crisis=in_crisis[mi].astype(np.int64)
+            )
         # refills of chronic prescriptions
         due = present & (t >= next_refill) & (refills_left > 0)
-        ok = due & (rng.random(n) < np.where(t == next_refill, cfg.refill_adherence,
-                                             cfg.refill_adherence * 0.2))
+        ok = due & (
+            rng.random(n)
+            < np.where(t == next_refill, cfg.refill_adherence, cfg.refill_adherence * 0.2)
+        )
         ri = np.flatnonzero(ok)
         if len(ri):
             R["refills"].add(u=ri, t=t, drug=refill_drug[ri])
@@ -211,8 +245,11 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
         if len(ki):
             R["checkups"].add(u=ki, t=t)
         # package entitlement use, then expiry and renewal
-        use = present & (enrolled >= 0) & (rng.random(n) < cfg.package_use_p
-                                           * np.sqrt(pop.activity / 0.05).clip(0.3, 3))
+        use = (
+            present
+            & (enrolled >= 0)
+            & (rng.random(n) < cfg.package_use_p * np.sqrt(pop.activity / 0.05).clip(0.3, 3))
+        )
         si = np.flatnonzero(use)
         if len(si):
             R["usage"].add(u=si, t=t, eid=pk.eid[si])
@@ -222,8 +259,18 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
         # surveys and questions
         ni = np.flatnonzero(active & (rng.random(n) < cfg.survey_nps_p))
         if len(ni):
-            score = np.clip(np.round(rng.normal(nps_base[ni] - 2.5 * np.minimum(
-                complaint[ni], 2) + 0.5 * np.minimum(value[ni], 2), 1.8)), 0, 10)
+            score = np.clip(
+                np.round(
+                    rng.normal(
+                        nps_base[ni]
+                        - 2.5 * np.minimum(complaint[ni], 2)
+                        + 0.5 * np.minimum(value[ni], 2),
+                        1.8,
+                    )
+                ),
+                0,
+                10,
+            )
             R["nps"].add(u=ni, t=t, score=score.astype(np.int64))
         qi = np.flatnonzero(active & (rng.random(n) < 0.004))
         if len(qi):
@@ -231,16 +278,29 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
 
     age_end = cfg.days - pop.reg_day
     hazard_end = base_hazard(cfg, pop, age_end) * experience_factor(cfg, complaint, value)
-    hazard_end = np.minimum(np.where(enrolled >= 0, hazard_end * cfg.enrolled_hazard_mult,
-                                     hazard_end), 0.9)
-    return Trace(active=R["active"].cat(), consults=R["consults"].cat(),
-                 devices=R["devices"].cat(), measures=R["measures"].cat(),
-                 refills=R["refills"].cat(), checkups=R["checkups"].cat(),
-                 enrollments=R["enrollments"].cat(), usage=R["usage"].cat(),
-                 nps=R["nps"].cat(), questions=R["questions"].cat(), stop_day=stop_day,
-                 hazard_end=hazard_end, complaint_score=complaint, value_score=value,
-                 enrolled_pkg=enrolled, enrolled_until=np.where(enrolled >= 0, pk.end, -1),
-                 device_kind=device_kind, refill_drug=refill_drug)
+    hazard_end = np.minimum(
+        np.where(enrolled >= 0, hazard_end * cfg.enrolled_hazard_mult, hazard_end), 0.9
+    )
+    return Trace(
+        active=R["active"].cat(),
+        consults=R["consults"].cat(),
+        devices=R["devices"].cat(),
+        measures=R["measures"].cat(),
+        refills=R["refills"].cat(),
+        checkups=R["checkups"].cat(),
+        enrollments=R["enrollments"].cat(),
+        usage=R["usage"].cat(),
+        nps=R["nps"].cat(),
+        questions=R["questions"].cat(),
+        stop_day=stop_day,
+        hazard_end=hazard_end,
+        complaint_score=complaint,
+        value_score=value,
+        enrolled_pkg=enrolled,
+        enrolled_until=np.where(enrolled >= 0, pk.end, -1),
+        device_kind=device_kind,
+        refill_drug=refill_drug,
+    )
 
 
 class Packages:
@@ -257,15 +317,17 @@ class Packages:
         self.launch = np.array([vocab.PACKAGES[p]["launch_price"] for p in PACKAGE_IDS])
         self.days = np.array([vocab.PACKAGES[p]["days"] for p in PACKAGE_IDS])
 
-    def enrol(self, who: np.ndarray, t: int, pkg: np.ndarray,
-              renewal_of: np.ndarray | None = None) -> None:
+    def enrol(
+        self, who: np.ndarray, t: int, pkg: np.ndarray, renewal_of: np.ndarray | None = None
+    ) -> None:
         """Start an enrolment (new, or a renewal of `renewal_of`) for `who` on day t."""
         eids = np.arange(self.next_eid, self.next_eid + len(who))
         self.next_eid += len(who)
         paid = self.launch[pkg] if t < self.cfg.launch_days else self.price[pkg]
         ren = renewal_of if renewal_of is not None else np.full(len(who), -1)
-        self.records.add(u=who, t=t, pkg=pkg, price=np.asarray(paid, dtype=float),
-                         renewal_of=ren, eid=eids)
+        self.records.add(
+            u=who, t=t, pkg=pkg, price=np.asarray(paid, dtype=float), renewal_of=ren, eid=eids
+        )
         self.package[who], self.eid[who], self.start[who] = pkg, eids, t
         self.end[who] = t + self.days[pkg]
         self.uses[who] = 0

@@ -30,8 +30,9 @@ class Props:
         items = vocab.content_items()
         self.c_base = len(texts)
         texts += [vocab.json_text({"content_id": c, "topic": t}) for c, t in items]
-        self.topic_of_dept = np.array([vocab.TOPICS.index(vocab.DEPARTMENTS[d].topic)
-                                       for d in DEPTS])
+        self.topic_of_dept = np.array(
+            [vocab.TOPICS.index(vocab.DEPARTMENTS[d].topic) for d in DEPTS]
+        )
         self.d_base = len(texts)
         texts += [vocab.json_text({"doctor_id": str(d)}) for d in doctor_ids]
         self.texts = pa.array(texts, type=pa.string())
@@ -45,8 +46,9 @@ class Props:
         return self.c_base + self.topic_of_dept[dept] * vocab.CONTENT_PER_TOPIC + k
 
 
-def events(ch: Chunk, parts: Parts, props: Props,
-           invites: tuple[np.ndarray, np.ndarray, np.ndarray]) -> pa.Table:
+def events(
+    ch: Chunk, parts: Parts, props: Props, invites: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> pa.Table:
     """All app events of the chunk, sorted by time; `invites` are the referral sign-ups'
     (invitee, inviter, day), joined by invites nobody takes up (`people.lost_invites`)."""
     cfg, rng, a = ch.cfg, ch.rng, ch.trace.active
@@ -84,8 +86,10 @@ def events(ch: Chunk, parts: Parts, props: Props,
     # then the invites nobody takes up, at the time of one of the inviter's events
     invitee, inviter, day = invites
     lost_ids, lost_inviter, lost_ts = people.lost_invites(ch, len(invitee), eu, ets)
-    sent = [(ch.uid(invitee), inviter, ch.ts(day, ch.sod(inviter, day)) if len(invitee)
-             else None), (lost_ids, lost_inviter, lost_ts)]
+    sent = [
+        (ch.uid(invitee), inviter, ch.ts(day, ch.sod(inviter, day)) if len(invitee) else None),
+        (lost_ids, lost_inviter, lost_ts),
+    ]
     for ids, who, its in sent:
         if len(ids):
             inv_props = pa.compute.binary_join_element_wise('{"invitee_id": "', ids, '"}', "")
@@ -95,7 +99,13 @@ def events(ch: Chunk, parts: Parts, props: Props,
             pr = pa.concat_arrays([pr, inv_props.cast(pa.string())])
     ts = np.minimum(ts, ch.end_us - 1)
     order = np.argsort(ts, kind="stable")
-    return au.table("events", {
-        "event_id": ch.ids("E", len(uu)), "user_id": ch.uid(uu[order]),
-        "ts": au.ts_array(ts[order]), "name": au.take(NAMES, nm[order]),
-        "properties": pr.take(pa.array(order))})
+    return au.table(
+        "events",
+        {
+            "event_id": ch.ids("E", len(uu)),
+            "user_id": ch.uid(uu[order]),
+            "ts": au.ts_array(ts[order]),
+            "name": au.take(NAMES, nm[order]),
+            "properties": pr.take(pa.array(order)),
+        },
+    )

@@ -34,8 +34,12 @@ class SimResult:
     calibration: dict
 
 
-def simulate(cfg: SimConfig, out: Path | str, progress: Progress | None = None,
-             now: dt.datetime | None = None) -> SimResult:
+def simulate(
+    cfg: SimConfig,
+    out: Path | str,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+) -> SimResult:
     """Simulate `cfg.users` patients over `cfg.days` days from `cfg.start` into folder `out`."""
     out = Path(out)
     check_window(cfg, now)
@@ -70,25 +74,30 @@ def simulate(cfg: SimConfig, out: Path | str, progress: Progress | None = None,
     from careops.sim.calibration import calibrate
 
     report = calibrate(out, cfg)
-    (out / "calibration.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n",
-                                          encoding="utf-8")
+    (out / "calibration.json").write_text(
+        json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     (out / GROUND_TRUTH / "config.json").write_text(
-        cfg.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        cfg.model_dump_json(indent=2) + "\n", encoding="utf-8"
+    )
     return SimResult(out=out, rows=dict(w.rows), calibration=report)
 
 
 def end_utc(cfg: SimConfig) -> dt.datetime:
     """The instant the window ends: local midnight after the last day, in UTC."""
     return dt.datetime.combine(cfg.end, dt.time(), dt.UTC) - dt.timedelta(
-        hours=cfg.timezone_offset_hours)
+        hours=cfg.timezone_offset_hours
+    )
 
 
 def check_window(cfg: SimConfig, now: dt.datetime | None = None) -> None:
     """Refuse a window that ends in the future: simulated facts must be in the past."""
     now = now or dt.datetime.now(dt.UTC)
     if end_utc(cfg) > now:
-        raise ConfigError(f"start: the window {cfg.start}..{cfg.end} ends in the future; "
-                          "choose an earlier --start or fewer --days")
+        raise ConfigError(
+            f"start: the window {cfg.start}..{cfg.end} ends in the future; "
+            "choose an earlier --start or fewer --days"
+        )
 
 
 def _write_chunk(ch: Chunk, w: TableWriter, props: events.Props) -> None:

@@ -35,8 +35,9 @@ def assign_referrers(ch: Chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lo = np.searchsorted(cand_t, pop.reg_day[who] - 3, side="left")
     hi = np.searchsorted(cand_t, pop.reg_day[who] - 1, side="right")
     ok = hi > lo
-    pick = np.minimum(lo + (ch.rng.random(len(who)) * (hi - lo)).astype(np.int64),
-                      np.maximum(hi - 1, 0))
+    pick = np.minimum(
+        lo + (ch.rng.random(len(who)) * (hi - lo)).astype(np.int64), np.maximum(hi - 1, 0)
+    )
     organic = names.index("organic") if "organic" in names else 0
     pop.channel[who[~ok]] = organic
     who, pick = who[ok], pick[ok]
@@ -44,8 +45,9 @@ def assign_referrers(ch: Chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return who, cand[pick], cand_t[pick]
 
 
-def lost_invites(ch: Chunk, converted: int, u: np.ndarray,
-                 ts: np.ndarray) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+def lost_invites(
+    ch: Chunk, converted: int, u: np.ndarray, ts: np.ndarray
+) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """Invites whose invitee never signs up, so that `invite_conversion` of all invites convert.
 
     About `converted × (1 − p) / p` of them (p = `invite_conversion`), each at the time of an
@@ -75,18 +77,31 @@ def patients(ch: Chunk) -> pa.Table:
     birth = np.minimum(birth, reg_date)
     managed = pop.managed_by >= 0
     ref = ch.referrer if ch.referrer is not None else np.full(pop.n, -1)
-    return au.table("patients", {
-        "user_id": ch.uid(idx),
-        "registered_at": au.ts_array(reg_us),
-        "birth_date": au.date_array(birth),
-        "sex": au.take(("M", "F"), pop.female.astype(np.int64)),
-        "region": au.take(tuple(vocab.REGIONS), pop.region),
-        "city": pa.array(pop.city, type=pa.string()),
-        "source_channel": au.take(tuple(cfg.channels), pop.channel),
-        "referrer_id": pa.array(np.where(ref >= 0, np.asarray(ch.uid(np.maximum(ref, 0))
-                                                             .to_numpy(zero_copy_only=False)),
-                                         None)),
-        "managed_by": pa.array(np.where(managed, np.asarray(ch.uid(np.maximum(
-            pop.managed_by, 0)).to_numpy(zero_copy_only=False)), None)),
-    })
-
+    return au.table(
+        "patients",
+        {
+            "user_id": ch.uid(idx),
+            "registered_at": au.ts_array(reg_us),
+            "birth_date": au.date_array(birth),
+            "sex": au.take(("M", "F"), pop.female.astype(np.int64)),
+            "region": au.take(tuple(vocab.REGIONS), pop.region),
+            "city": pa.array(pop.city, type=pa.string()),
+            "source_channel": au.take(tuple(cfg.channels), pop.channel),
+            "referrer_id": pa.array(
+                np.where(
+                    ref >= 0,
+                    np.asarray(ch.uid(np.maximum(ref, 0)).to_numpy(zero_copy_only=False)),
+                    None,
+                )
+            ),
+            "managed_by": pa.array(
+                np.where(
+                    managed,
+                    np.asarray(
+                        ch.uid(np.maximum(pop.managed_by, 0)).to_numpy(zero_copy_only=False)
+                    ),
+                    None,
+                )
+            ),
+        },
+    )

@@ -77,24 +77,30 @@ def draw_population(cfg: SimConfig, rng: np.random.Generator, offset: int, n: in
     female = rng.random(n) < np.array([p.female for p in pers])[persona]
     region = rng.choice(len(vocab.REGIONS), size=n, p=vocab.REGION_WEIGHTS)
     city_lists = list(vocab.REGIONS.values())
-    city = np.array([c[k % len(c)] for c, k in
-                     zip((city_lists[r] for r in region), rng.integers(0, 60, n), strict=True)])
+    city = np.array(
+        [
+            c[k % len(c)]
+            for c, k in zip((city_lists[r] for r in region), rng.integers(0, 60, n), strict=True)
+        ]
+    )
     chans = list(cfg.channels.values())
     channel = rng.choice(len(chans), size=n, p=[c.share for c in chans])
 
     def gamma_around(mean: np.ndarray, shape: float) -> np.ndarray:
         return rng.gamma(shape, 1.0, n) * mean / shape
 
-    activity = np.minimum(gamma_around(np.array([p.active_rate for p in pers])[persona], 1.5),
-                          0.9)
+    activity = np.minimum(gamma_around(np.array([p.active_rate for p in pers])[persona], 1.5), 0.9)
     episode_rate = gamma_around(np.array([p.episode_rate for p in pers])[persona], 2.0)
     hazard_mult = rng.lognormal(0.0, 0.35, n)
     prev = persona_matrix_raw(cfg, "conditions", CONDITION_CODES)
     conditions = rng.random((n, len(CONDITION_CODES))) < prev[persona]
     chronic = conditions[:, :3].any(axis=1)
     poor_control = chronic & (rng.random(n) < cfg.poor_control_share)
-    glucose_crisis = (poor_control & conditions[:, CONDITION_CODES.index("E11")]
-                      & (rng.random(n) < cfg.glucose_crisis_share / cfg.poor_control_share))
+    glucose_crisis = (
+        poor_control
+        & conditions[:, CONDITION_CODES.index("E11")]
+        & (rng.random(n) < cfg.glucose_crisis_share / cfg.poor_control_share)
+    )
     health_need = pick(rng, persona_matrix(cfg, "health_need", NEEDS), persona)
     # message response: own-channel open rate, and per message type click / order propensities
     mean_open = np.array([p.open_propensity for p in pers])[persona]
@@ -105,12 +111,27 @@ def draw_population(cfg: SimConfig, rng: np.random.Generator, offset: int, n: in
     click_p = rng.beta(2.0, 2.0 * (1 - click_mean) / click_mean, (n, len(mts)))
     order_p = rng.beta(2.0, 2.0 * (1 - order_mean) / order_mean, (n, len(mts)))
     return Population(
-        offset=offset, persona=persona, reg_day=reg_day, reg_sod=reg_sod, age=age,
-        female=female, region=region, city=city, channel=channel,
-        managed_by=_managers(cfg, rng, persona, reg_day), activity=activity,
-        episode_rate=episode_rate, hazard_mult=hazard_mult, conditions=conditions,
-        poor_control=poor_control, glucose_crisis=glucose_crisis, health_need=health_need,
-        open_p=open_p, click_p=click_p, order_p=order_p)
+        offset=offset,
+        persona=persona,
+        reg_day=reg_day,
+        reg_sod=reg_sod,
+        age=age,
+        female=female,
+        region=region,
+        city=city,
+        channel=channel,
+        managed_by=_managers(cfg, rng, persona, reg_day),
+        activity=activity,
+        episode_rate=episode_rate,
+        hazard_mult=hazard_mult,
+        conditions=conditions,
+        poor_control=poor_control,
+        glucose_crisis=glucose_crisis,
+        health_need=health_need,
+        open_p=open_p,
+        click_p=click_p,
+        order_p=order_p,
+    )
 
 
 def persona_matrix_raw(cfg: SimConfig, field: str, keys: tuple[str, ...]) -> np.ndarray:
@@ -122,19 +143,21 @@ def persona_matrix_raw(cfg: SimConfig, field: str, keys: tuple[str, ...]) -> np.
     return m
 
 
-def _managers(cfg: SimConfig, rng: np.random.Generator, persona: np.ndarray,
-              reg_day: np.ndarray) -> np.ndarray:
+def _managers(
+    cfg: SimConfig, rng: np.random.Generator, persona: np.ndarray, reg_day: np.ndarray
+) -> np.ndarray:
     """Family accounts: children are run by a parent, many elderly by an adult child."""
     names = list(cfg.personas)
     managed_share = np.array([p.managed_share for p in cfg.personas.values()])[persona]
     managed = rng.random(len(persona)) < managed_share
     out = np.full(len(persona), -1, dtype=np.int64)
-    for kind, pool_names in (("child", ("parent",)),
-                             ("elderly_chronic", ("office_worker", "parent"))):
+    for kind, pool_names in (
+        ("child", ("parent",)),
+        ("elderly_chronic", ("office_worker", "parent")),
+    ):
         if kind not in names:
             continue
-        pool = np.flatnonzero(np.isin(persona, [names.index(p) for p in pool_names
-                                                if p in names]))
+        pool = np.flatnonzero(np.isin(persona, [names.index(p) for p in pool_names if p in names]))
         who = np.flatnonzero(managed & (persona == names.index(kind)))
         if len(pool) and len(who):
             out[who] = pool[rng.integers(0, len(pool), len(who))]

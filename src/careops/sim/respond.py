@@ -94,16 +94,22 @@ def respond(sends: pa.Table | list[dict], out: Path | str, seed: int = 0) -> dic
         first = users.filter(pa.array(rmask))[0].as_py()
         raise InputError(f"sends.user_id: {int(rmask.sum())} unknown user(s), e.g. {first!r}")
     row = found.to_numpy(zero_copy_only=False).astype(np.int64)
-    ts_us = t.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(
-        zero_copy_only=False)
+    ts_us = (
+        t.column("ts")
+        .cast(pa.timestamp("us", tz="UTC"))
+        .cast(pa.int64())
+        .to_numpy(zero_copy_only=False)
+    )
     chan = t.column("channel").to_pylist()
     mtype = t.column("message_type").to_pylist()
     uid = users.to_pylist()
     if "send_id" in t.column_names:
         send_id = [str(s) for s in t.column("send_id").to_pylist()]
     else:
-        send_id = ["S" + hashlib.sha1(f"{u}|{s}|{c}|{m}".encode()).hexdigest()[:16]
-                   for u, s, c, m in zip(uid, ts_us, chan, mtype, strict=True)]
+        send_id = [
+            "S" + hashlib.sha1(f"{u}|{s}|{c}|{m}".encode()).hexdigest()[:16]
+            for u, s, c, m in zip(uid, ts_us, chan, mtype, strict=True)
+        ]
     r = _uniforms(seed, send_id, 6)
     tj = np.array([types.index(m) for m in mtype], dtype=np.int64)
 
@@ -111,8 +117,10 @@ def respond(sends: pa.Table | list[dict], out: Path | str, seed: int = 0) -> dic
         return truth.column(name).to_numpy(zero_copy_only=False)[row]
 
     p_open = col("open_propensity") * np.where(
-        np.array(chan) == np.asarray(col("preferred_channel"), dtype=object), 1.0,
-        cfg.off_channel_factor)
+        np.array(chan) == np.asarray(col("preferred_channel"), dtype=object),
+        1.0,
+        cfg.off_channel_factor,
+    )
     stop_day = truth.column("true_stop_date").cast(pa.int32()).to_numpy(zero_copy_only=False)[row]
     stopped = (ts_us + cfg.timezone_offset_hours * 3_600_000_000) // au.US_PER_DAY >= stop_day
     p_open = np.where(stopped, p_open * cfg.stopped_response_factor, p_open)
@@ -125,15 +133,18 @@ def respond(sends: pa.Table | list[dict], out: Path | str, seed: int = 0) -> dic
     t_open = ts_us + (delay * 1e6).astype(np.int64)
     t_click = t_open + (-np.log1p(-r[:, 4]) * 120e6).astype(np.int64)
     t_order = t_click + (60 + r[:, 5] * 1800).astype(np.int64) * 1_000_000
-    return {"events": _events(send_id, uid, mtype, chan, opened, clicked, t_open, t_click),
-            "orders": _orders(cfg, send_id, uid, mtype, ordered, t_order)}
+    return {
+        "events": _events(send_id, uid, mtype, chan, opened, clicked, t_open, t_click),
+        "orders": _orders(cfg, send_id, uid, mtype, ordered, t_order),
+    }
 
 
 def _events(send_id, uid, mtype, chan, opened, clicked, t_open, t_click) -> pa.Table:
     rows_id, rows_u, rows_ts, rows_name, rows_prop = [], [], [], [], []
     for i in range(len(send_id)):
-        prop = vocab.json_text({"send_id": send_id[i], "message_type": mtype[i],
-                                "channel": chan[i]})
+        prop = vocab.json_text(
+            {"send_id": send_id[i], "message_type": mtype[i], "channel": chan[i]}
+        )
         steps = [("message_open", t_open[i])] if opened[i] else []
         if clicked[i]:
             steps += [("message_click", t_click[i]), ("app_open", t_click[i] + 5_000_000)]
@@ -143,10 +154,16 @@ def _events(send_id, uid, mtype, chan, opened, clicked, t_open, t_click) -> pa.T
             rows_ts.append(int(when))
             rows_name.append(name)
             rows_prop.append(prop)
-    return au.table("events", {
-        "event_id": pa.array(rows_id, pa.string()), "user_id": pa.array(rows_u, pa.string()),
-        "ts": au.ts_array(np.array(rows_ts, dtype=np.int64)),
-        "name": pa.array(rows_name, pa.string()), "properties": pa.array(rows_prop, pa.string())})
+    return au.table(
+        "events",
+        {
+            "event_id": pa.array(rows_id, pa.string()),
+            "user_id": pa.array(rows_u, pa.string()),
+            "ts": au.ts_array(np.array(rows_ts, dtype=np.int64)),
+            "name": pa.array(rows_name, pa.string()),
+            "properties": pa.array(rows_prop, pa.string()),
+        },
+    )
 
 
 def _orders(cfg: SimConfig, send_id, uid, mtype, ordered, t_order) -> pa.Table:
@@ -159,8 +176,15 @@ def _orders(cfg: SimConfig, send_id, uid, mtype, ordered, t_order) -> pa.Table:
         mt = cfg.message_types[mtype[i]]
         sku = "SVC-CONSULT-1" if mt.order_sku == "SVC-CONSULT" else mt.order_sku
         amount = prices.get(sku, 0.0) - (_COUPON_OFF if mtype[i] == "coupon" else 0.0)
-        rows.append({"order_id": f"{send_id[i]}-order", "user_id": uid[i],
-                     "ts": dt.datetime.fromtimestamp(t_order[i] / 1e6, dt.UTC),
-                     "category": mt.order_category, "sku": sku, "amount_cny": amount,
-                     "status": "paid"})
+        rows.append(
+            {
+                "order_id": f"{send_id[i]}-order",
+                "user_id": uid[i],
+                "ts": dt.datetime.fromtimestamp(t_order[i] / 1e6, dt.UTC),
+                "category": mt.order_category,
+                "sku": sku,
+                "amount_cny": amount,
+                "status": "paid",
+            }
+        )
     return pa.Table.from_pylist(rows, schema=TABLES["orders"].arrow_schema())

@@ -20,14 +20,21 @@ def summary(out: Path | str) -> dict:
     out = Path(out)
     truth = pq.read_table(out / GROUND_TRUTH / "users.parquet", columns=["persona", "persona_zh"])
     counts = truth.group_by(["persona", "persona_zh"]).aggregate([("persona", "count")])
-    personas = sorted(({"persona": r["persona"], "label_zh": r["persona_zh"],
-                        "patients": r["persona_count"]} for r in counts.to_pylist()),
-                      key=lambda r: -r["patients"])
+    personas = sorted(
+        (
+            {"persona": r["persona"], "label_zh": r["persona_zh"], "patients": r["persona_count"]}
+            for r in counts.to_pylist()
+        ),
+        key=lambda r: -r["patients"],
+    )
     orders = pq.read_table(out / "orders.parquet", columns=["amount_cny", "status"])
     paid = pc.equal(orders.column("status"), "paid")
     revenue = pc.sum(pc.filter(orders.column("amount_cny"), paid)).as_py() or 0.0
     calibration = json.loads((out / "calibration.json").read_text(encoding="utf-8"))
-    return {"personas": personas,
-            "events": pq.ParquetFile(out / "events.parquet").metadata.num_rows,
-            "orders": orders.num_rows, "revenue_cny": round(revenue, 2),
-            "calibration": calibration["metrics"]}
+    return {
+        "personas": personas,
+        "events": pq.ParquetFile(out / "events.parquet").metadata.num_rows,
+        "orders": orders.num_rows,
+        "revenue_cny": round(revenue, 2),
+        "calibration": calibration["metrics"],
+    }

@@ -31,16 +31,24 @@ MEAN_DRUG = float(np.mean([d[1] for d in vocab.DRUGS.values()]))
 def daily_spend(ch: Chunk) -> np.ndarray:
     """Expected yuan per day while a person is still a user, from their latent rates."""
     cfg, pop, tr = ch.cfg, ch.pop, ch.trace
-    consult = (pop.episode_rate * _persona_array(cfg, "consult_p", pop.persona)
-               + _persona_array(cfg, "followup_rate", pop.persona))
+    consult = pop.episode_rate * _persona_array(cfg, "consult_p", pop.persona) + _persona_array(
+        cfg, "followup_rate", pop.persona
+    )
     spend = consult * (MEAN_CONSULT + cfg.prescription_p * MEAN_DRUG)
     drug_price = np.array([vocab.DRUGS[c][1] for c in vocab.DRUGS])
-    spend += np.where(tr.refill_drug >= 0, cfg.refill_adherence * 2 * drug_price[
-        tr.refill_drug.clip(0)] / 30, 0.0)
-    pkg_price = np.array([vocab.PACKAGES[p]["price"] / vocab.PACKAGES[p]["days"]
-                          for p in PACKAGE_IDS])
-    spend += np.where(tr.enrolled_pkg >= 0, pkg_price[tr.enrolled_pkg.clip(0)] * (
-        cfg.renewal_p_activated + cfg.renewal_p_not_activated) / 2, 0.0)
+    spend += np.where(
+        tr.refill_drug >= 0, cfg.refill_adherence * 2 * drug_price[tr.refill_drug.clip(0)] / 30, 0.0
+    )
+    pkg_price = np.array(
+        [vocab.PACKAGES[p]["price"] / vocab.PACKAGES[p]["days"] for p in PACKAGE_IDS]
+    )
+    spend += np.where(
+        tr.enrolled_pkg >= 0,
+        pkg_price[tr.enrolled_pkg.clip(0)]
+        * (cfg.renewal_p_activated + cfg.renewal_p_not_activated)
+        / 2,
+        0.0,
+    )
     checkup = np.mean([c[1] for c in vocab.CHECKUPS.values()])
     spend += pop.activity * _persona_array(cfg, "checkup_rate", pop.persona) * checkup
     return spend
@@ -79,17 +87,22 @@ def users(ch: Chunk) -> pa.Table:
         "persona": au.take(tuple(cfg.personas), pop.persona),
         "persona_zh": au.take([p.label_zh for p in cfg.personas.values()], pop.persona),
         "health_need": au.take(NEEDS, pop.health_need),
-        "true_conditions": pa.array([",".join(c for c, has in zip(CONDITION_CODES, row,
-                                                                   strict=True) if has)
-                                     for row in pop.conditions], pa.string()),
-        "poor_control": pop.poor_control, "glucose_crisis": pop.glucose_crisis,
-        "activity": pop.activity, "episode_rate": pop.episode_rate,
+        "true_conditions": pa.array(
+            [
+                ",".join(c for c, has in zip(CONDITION_CODES, row, strict=True) if has)
+                for row in pop.conditions
+            ],
+            pa.string(),
+        ),
+        "poor_control": pop.poor_control,
+        "glucose_crisis": pop.glucose_crisis,
+        "activity": pop.activity,
+        "episode_rate": pop.episode_rate,
         "churn_hazard": np.minimum(tr.hazard_end, 0.9),
         "stopped_in_window": tr.stop_day != NONE,
         "true_stop_date": au.date_array(base + stop),
         "expected_spend_365d": np.round(exp_spend, 2),
-        "preferred_channel": au.take(
-            [p.channel for p in cfg.personas.values()], pop.persona),
+        "preferred_channel": au.take([p.channel for p in cfg.personas.values()], pop.persona),
         "open_propensity": pop.open_p,
     }
     for j, mt in enumerate(cfg.message_types):
@@ -104,18 +117,19 @@ def churn_labels(out: Path | str, as_of: dt.date, days: int) -> pa.Table:
     """True churn labels for any as-of date: for every user signed up before `as_of` and not yet
     gone, whether they truly stop within the next `days` days (user_id, stops_within)."""
     out = Path(out)
-    truth = pq.read_table(out / GROUND_TRUTH / "users.parquet",
-                          columns=["user_id", "true_stop_date"])
+    truth = pq.read_table(
+        out / GROUND_TRUTH / "users.parquet", columns=["user_id", "true_stop_date"]
+    )
     reg = pq.read_table(out / "patients.parquet", columns=["user_id", "registered_at"])
     if not truth.column("user_id").equals(reg.column("user_id")):  # both written in user order
         reg, truth = reg.sort_by("user_id"), truth.sort_by("user_id")
     cfg = SimConfig.model_validate_json((out / GROUND_TRUTH / "config.json").read_text("utf-8"))
     midnight = dt.datetime.combine(as_of, dt.time(), dt.UTC) - dt.timedelta(
-        hours=cfg.timezone_offset_hours)  # local midnight starting `as_of`, in UTC
+        hours=cfg.timezone_offset_hours
+    )  # local midnight starting `as_of`, in UTC
     stop = truth.column("true_stop_date")
     limit = pa.scalar(as_of, pa.date32())
-    signed = pc.less(reg.column("registered_at"),
-                     pa.scalar(midnight, pa.timestamp("us", tz="UTC")))
+    signed = pc.less(reg.column("registered_at"), pa.scalar(midnight, pa.timestamp("us", tz="UTC")))
     here = pc.and_(signed, pc.greater(stop, limit))
     soon = pc.less_equal(stop, pa.scalar(as_of + dt.timedelta(days=days), pa.date32()))
     return pa.table({"user_id": truth.column("user_id"), "stops_within": soon}).filter(here)

@@ -29,13 +29,22 @@ def check_table(name: str, t: pa.Table, end: dt.datetime, end_date: dt.date) -> 
         if c.enum is not None:
             bad = pc.filter(col, pc.invert(pc.is_in(col, pa.array(c.enum)))).drop_null()
             if len(bad):
-                problems.append(f"{name}.{c.name}: values outside {c.enum}: "
-                                f"{sorted(set(bad.to_pylist()))[:5]}")
-        if c.min is not None and len(col) and pc.min(col).as_py() is not None \
-                and pc.min(col).as_py() < c.min:
+                problems.append(
+                    f"{name}.{c.name}: values outside {c.enum}: {sorted(set(bad.to_pylist()))[:5]}"
+                )
+        if (
+            c.min is not None
+            and len(col)
+            and pc.min(col).as_py() is not None
+            and pc.min(col).as_py() < c.min
+        ):
             problems.append(f"{name}.{c.name}: below min {c.min}")
-        if c.max is not None and len(col) and pc.max(col).as_py() is not None \
-                and pc.max(col).as_py() > c.max:
+        if (
+            c.max is not None
+            and len(col)
+            and pc.max(col).as_py() is not None
+            and pc.max(col).as_py() > c.max
+        ):
             problems.append(f"{name}.{c.name}: above max {c.max}")
         if c.not_future and len(col) and col.null_count < len(col):
             latest = pc.max(col).as_py()

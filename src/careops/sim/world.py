@@ -38,36 +38,74 @@ def build_world(seed: int) -> World:
         tix = rng.choice(len(vocab.TITLES), size=n, p=title_p)
         for k in range(n):
             ids.append(f"D{di:02d}{k:03d}")
-            names.append(vocab.SURNAMES[rng.integers(len(vocab.SURNAMES))]
-                         + vocab.FIRST_NAMES[rng.integers(len(vocab.FIRST_NAMES))] + "医生")
+            names.append(
+                vocab.SURNAMES[rng.integers(len(vocab.SURNAMES))]
+                + vocab.FIRST_NAMES[rng.integers(len(vocab.FIRST_NAMES))]
+                + "医生"
+            )
             depts.append(dept)
             titles.append(vocab.TITLES[tix[k]][0])
             prices.append(vocab.TITLES[tix[k]][1])
             title_idx.append(int(tix[k]))
-    doctors = pa.Table.from_pydict({"doctor_id": ids, "name": names, "department": depts,
-                                    "title": titles}, schema=TABLES["doctors"].arrow_schema())
-    return World(doctors=doctors, catalogue=_catalogue(), doctor_ids=np.array(ids),
-                 doctor_price=np.array(prices), doctor_title_idx=np.array(title_idx),
-                 dept_doctor_start=np.array(starts), dept_doctor_count=np.array(counts))
+    doctors = pa.Table.from_pydict(
+        {"doctor_id": ids, "name": names, "department": depts, "title": titles},
+        schema=TABLES["doctors"].arrow_schema(),
+    )
+    return World(
+        doctors=doctors,
+        catalogue=_catalogue(),
+        doctor_ids=np.array(ids),
+        doctor_price=np.array(prices),
+        doctor_title_idx=np.array(title_idx),
+        dept_doctor_start=np.array(starts),
+        dept_doctor_count=np.array(counts),
+    )
 
 
 def _catalogue() -> pa.Table:
     rows: list[dict] = []
     for i, (title, price, _) in enumerate(vocab.TITLES):
-        rows.append({"item_id": f"SVC-CONSULT-{i}", "kind": "service",
-                     "name": f"在线图文问诊({title})", "price_cny": price})
+        rows.append(
+            {
+                "item_id": f"SVC-CONSULT-{i}",
+                "kind": "service",
+                "name": f"在线图文问诊({title})",
+                "price_cny": price,
+            }
+        )
     for pid, p in vocab.PACKAGES.items():
-        rows.append({"item_id": pid, "kind": "package", "name": p["name"],
-                     "department": p["department"], "price_cny": p["price"], "topic": p["topic"],
-                     "duration_days": p["days"],
-                     "entitlements": vocab.json_text(p["entitlements"])})
+        rows.append(
+            {
+                "item_id": pid,
+                "kind": "package",
+                "name": p["name"],
+                "department": p["department"],
+                "price_cny": p["price"],
+                "topic": p["topic"],
+                "duration_days": p["days"],
+                "entitlements": vocab.json_text(p["entitlements"]),
+            }
+        )
     for code, (name, price, _) in vocab.DRUGS.items():
         rows.append({"item_id": f"DRUG-{code}", "kind": "drug", "name": name, "price_cny": price})
     for sku, (name, price) in {**vocab.DEVICES, **vocab.CHECKUPS}.items():
-        rows.append({"item_id": sku, "kind": "device" if sku.startswith("DEV") else "service",
-                     "name": name, "price_cny": price})
+        rows.append(
+            {
+                "item_id": sku,
+                "kind": "device" if sku.startswith("DEV") else "service",
+                "name": name,
+                "price_cny": price,
+            }
+        )
     for cid, topic in vocab.content_items():
-        rows.append({"item_id": cid, "kind": "content", "name": f"{topic}科普{cid[-2:]}",
-                     "topic": topic, "price_cny": 0.0})
+        rows.append(
+            {
+                "item_id": cid,
+                "kind": "content",
+                "name": f"{topic}科普{cid[-2:]}",
+                "topic": topic,
+                "price_cny": 0.0,
+            }
+        )
     schema = TABLES["catalogue"].arrow_schema()
     return pa.Table.from_pylist(rows, schema=schema)

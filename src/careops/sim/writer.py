@@ -41,8 +41,9 @@ class TableWriter:
         if w is None:
             path = self.path(name)
             path.parent.mkdir(parents=True, exist_ok=True)
-            w = pq.ParquetWriter(path, table.schema, compression="zstd", compression_level=3,
-                                 write_statistics=True)
+            w = pq.ParquetWriter(
+                path, table.schema, compression="zstd", compression_level=3, write_statistics=True
+            )
             self._writers[name] = w
         w.write_table(table, row_group_size=1_000_000)
         self.rows[name] = self.rows.get(name, 0) + table.num_rows

@@ -7,7 +7,8 @@ import sqlalchemy as sa
 metadata = sa.MetaData()
 
 audit_log = sa.Table(
-    "audit_log", metadata,
+    "audit_log",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("actor", sa.String(128), nullable=False),
@@ -17,7 +18,8 @@ audit_log = sa.Table(
 )
 
 experiments = sa.Table(
-    "experiments", metadata,
+    "experiments",
+    metadata,
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("definition", sa.JSON, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -25,16 +27,17 @@ experiments = sa.Table(
 )
 
 experiment_exposures = sa.Table(
-    "experiment_exposures", metadata,
-    sa.Column("experiment_key", sa.String(64), sa.ForeignKey("experiments.key"),
-              primary_key=True),
+    "experiment_exposures",
+    metadata,
+    sa.Column("experiment_key", sa.String(64), sa.ForeignKey("experiments.key"), primary_key=True),
     sa.Column("user_id", sa.String(128), primary_key=True),
     sa.Column("variant", sa.String(64), nullable=False),
     sa.Column("exposed_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 saved_segments = sa.Table(
-    "saved_segments", metadata,
+    "saved_segments",
+    metadata,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("rule", sa.JSON, nullable=False),
@@ -46,7 +49,8 @@ saved_segments = sa.Table(
 """The current version of each saved segment (journeys and experiments name them)."""
 
 saved_segment_versions = sa.Table(
-    "saved_segment_versions", metadata,
+    "saved_segment_versions",
+    metadata,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("rule", sa.JSON, nullable=False),
@@ -58,7 +62,8 @@ saved_segment_versions = sa.Table(
 """Every version ever saved (also of deleted segments): which rule a segment meant when."""
 
 carried_over = sa.Table(
-    "carried_over", metadata,
+    "carried_over",
+    metadata,
     sa.Column("source", sa.String(512), primary_key=True),
     sa.Column("carried_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("rows", sa.Integer, nullable=False),

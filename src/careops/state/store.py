@@ -37,8 +37,10 @@ def connect_state(url: str | None = None) -> Engine:
     try:
         return sa.create_engine(url)
     except (sa.exc.ArgumentError, ModuleNotFoundError) as exc:
-        raise ConfigError(f"bad state-store URL {redact(url)!r}: {exc}; use "
-                          "sqlite:///path/state.db or postgresql://user@host/db") from None
+        raise ConfigError(
+            f"bad state-store URL {redact(url)!r}: {exc}; use "
+            "sqlite:///path/state.db or postgresql://user@host/db"
+        ) from None
 
 
 def migrate(engine: Engine) -> str:
@@ -75,20 +77,36 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
         os.close(folder)  # releases the lock
 
 
-def audit(engine: Engine, action: str, target: str | None = None,
-          detail: dict[str, Any] | None = None, actor: str | None = None) -> None:
+def audit(
+    engine: Engine,
+    action: str,
+    target: str | None = None,
+    detail: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> None:
     """Record who did what to which data (PIPL audit trail), in a transaction of its own."""
     with engine.begin() as conn:
         write_audit(conn, action, target, detail, actor)
 
 
-def write_audit(conn: Connection, action: str, target: str | None = None,
-                detail: dict[str, Any] | None = None, actor: str | None = None) -> None:
+def write_audit(
+    conn: Connection,
+    action: str,
+    target: str | None = None,
+    detail: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> None:
     """Add an audit entry inside `conn`'s transaction, so it commits or rolls back with the
     change it records. Credentials in the target and detail are redacted."""
-    conn.execute(audit_log.insert().values(
-        at=dt.datetime.now(dt.UTC), actor=actor or whoami(), action=action,
-        target=redact(target) if target else target, detail=redact_value(detail)))
+    conn.execute(
+        audit_log.insert().values(
+            at=dt.datetime.now(dt.UTC),
+            actor=actor or whoami(),
+            action=action,
+            target=redact(target) if target else target,
+            detail=redact_value(detail),
+        )
+    )
 
 
 def read_audit(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:

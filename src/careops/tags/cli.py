@@ -42,13 +42,19 @@ def compute(as_of: str = AS_OF, warehouse: WarehouseOpt = None) -> None:
     day = parse_as_of(as_of)
     with out.status(f"computing tags as of {day} …"):
         done = service.compute(ops(warehouse), day)
-    out.print(f"已计算 {done.patients} 位患者的标签 / tagged {done.patients} patients → "
-              f"{done.table}")
+    out.print(
+        f"已计算 {done.patients} 位患者的标签 / tagged {done.patients} patients → {done.table}"
+    )
 
 
 @tags_app.command("show")
-def show(user_id: str, as_of: str = AS_OF, warehouse: WarehouseOpt = None,
-         as_json: bool = JSON, lang: str | None = LANG) -> None:
+def show(
+    user_id: str,
+    as_of: str = AS_OF,
+    warehouse: WarehouseOpt = None,
+    as_json: bool = JSON,
+    lang: str | None = LANG,
+) -> None:
     """A patient's full portrait as of a date."""
     from careops.tags import service
     from careops.tags.portrait import labelled, summary, tier_note
@@ -57,8 +63,15 @@ def show(user_id: str, as_of: str = AS_OF, warehouse: WarehouseOpt = None,
     tags = service.portrait(ops(warehouse), user_id, parse_as_of(as_of)).tags
     note = tier_note(tags, lang)
     if as_json:
-        _dump({"user_id": user_id, "as_of": as_of, "summary": summary(tags, lang),
-               "notes": [note] if note else [], "tags": tags})
+        _dump(
+            {
+                "user_id": user_id,
+                "as_of": as_of,
+                "summary": summary(tags, lang),
+                "notes": [note] if note else [],
+                "tags": tags,
+            }
+        )
         return
     out.print(f"[bold]{safe(user_id)}[/]: {safe(summary(tags, lang))}")
     if note:
@@ -75,8 +88,17 @@ def list_tags(as_json: bool = JSON, lang: str | None = LANG) -> None:
     from careops.tags.registry import all_tags
 
     lang = _lang(lang)
-    rows = [{"name": t.name, "label": t.label(lang), "kind": t.kind, "type": t.type,
-             "values": list(t.codes), "description": t.description} for t in all_tags()]
+    rows = [
+        {
+            "name": t.name,
+            "label": t.label(lang),
+            "kind": t.kind,
+            "type": t.type,
+            "values": list(t.codes),
+            "description": t.description,
+        }
+        for t in all_tags()
+    ]
     if as_json:
         _dump(rows)
         return
@@ -96,9 +118,13 @@ def _print_table(headers: list[str], rows: list[list[str]], numeric_from: int = 
 
 
 @layers_app.callback(invoke_without_command=True)
-def layers(ctx: typer.Context, as_of: str | None = typer.Option(None, "--as-of"),
-           warehouse: WarehouseOpt = None, as_json: bool = JSON,
-           lang: str | None = LANG) -> None:
+def layers(
+    ctx: typer.Context,
+    as_of: str | None = typer.Option(None, "--as-of"),
+    warehouse: WarehouseOpt = None,
+    as_json: bool = JSON,
+    lang: str | None = LANG,
+) -> None:
     """Users per layer of each dimension, with shares (`careops layers --as-of D`)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -127,17 +153,22 @@ def _snapshot_note(day, why: str | None, lang: str) -> None:
         reason = "是用旧设置计算的" if why == "settings" else "早于之后载入的数据"
         text = f"提示: {day} 的标签快照{reason}, 上表为实时计算; 更新快照: {fix}"
     else:
-        reason = "was made with other settings" if why == "settings" else \
-            "predates data loaded since"
+        reason = (
+            "was made with other settings" if why == "settings" else "predates data loaded since"
+        )
         text = f"note: the tag snapshot of {day} {reason}; computed live. Update it: {fix}"
     out.print(text, style="yellow")
 
 
 @layers_app.command("migrate")
-def migrate(start: str = typer.Option(..., "--from"), end: str = typer.Option(..., "--to"),
-            dimension: str = typer.Option("lifecycle", "--dimension"),
-            warehouse: WarehouseOpt = None, as_json: bool = JSON,
-            lang: str | None = LANG) -> None:
+def migrate(
+    start: str = typer.Option(..., "--from"),
+    end: str = typer.Option(..., "--to"),
+    dimension: str = typer.Option("lifecycle", "--dimension"),
+    warehouse: WarehouseOpt = None,
+    as_json: bool = JSON,
+    lang: str | None = LANG,
+) -> None:
     """The migration matrix of a layer dimension between two dates."""
     from careops.tags import service
     from careops.tags.layers_view import migration_table
@@ -154,11 +185,14 @@ def migrate(start: str = typer.Option(..., "--from"), end: str = typer.Option(..
 
 
 @layers_app.command("history")
-def history(user_id: str | None = typer.Option(None, "--user", help="one patient only"),
-            dimension: str = typer.Option("lifecycle", "--dimension"),
-            limit: int = typer.Option(50, "--limit", help="rows to show (default 50)"),
-            warehouse: WarehouseOpt = None, as_json: bool = JSON,
-            lang: str | None = LANG) -> None:
+def history(
+    user_id: str | None = typer.Option(None, "--user", help="one patient only"),
+    dimension: str = typer.Option("lifecycle", "--dimension"),
+    limit: int = typer.Option(50, "--limit", help="rows to show (default 50)"),
+    warehouse: WarehouseOpt = None,
+    as_json: bool = JSON,
+    lang: str | None = LANG,
+) -> None:
     """Layer changes per user across the stored daily snapshots."""
     from careops.tags import service
     from careops.tags.layers_view import history_table, omitted_note
@@ -174,10 +208,14 @@ def history(user_id: str | None = typer.Option(None, "--user", help="one patient
         out.print(note, style="yellow")
 
 
-def cluster_command(as_of: str = AS_OF, warehouse: WarehouseOpt = None,
-                    k_min: int = typer.Option(2, "--k-min"),
-                    k_max: int = typer.Option(8, "--k-max"),
-                    seed: int = typer.Option(0, "--seed"), as_json: bool = JSON) -> None:
+def cluster_command(
+    as_of: str = AS_OF,
+    warehouse: WarehouseOpt = None,
+    k_min: int = typer.Option(2, "--k-min"),
+    k_max: int = typer.Option(8, "--k-max"),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = JSON,
+) -> None:
     """聚类分层 K-Means on behaviour and value features; proposes named, data-driven layers."""
     from careops.tags.cluster import cluster_patients, layers_text
 
@@ -186,12 +224,19 @@ def cluster_command(as_of: str = AS_OF, warehouse: WarehouseOpt = None,
     if as_json:
         _dump(result.to_dict())
         return
-    out.print(f"k = {result.k} (silhouette {result.silhouette:.3f}; "
-              + ", ".join(f"k={k}: {s:.3f}" for k, s in result.scores.items()) + ")")
+    out.print(
+        f"k = {result.k} (silhouette {result.silhouette:.3f}; "
+        + ", ".join(f"k={k}: {s:.3f}" for k, s in result.scores.items())
+        + ")"
+    )
     table = Table("群", "名称", "用户数", "占比", "主要特征", "偏多的分层")
     for c in result.clusters:
-        table.add_row(str(c.cluster), c.name_zh, f"{c.size:,}", f"{c.share:.1%}",
-                      "; ".join(c.traits), layers_text(c) or "—")
+        table.add_row(
+            str(c.cluster),
+            c.name_zh,
+            f"{c.size:,}",
+            f"{c.share:.1%}",
+            "; ".join(c.traits),
+            layers_text(c) or "—",
+        )
     out.print(table)
-
-

@@ -83,8 +83,14 @@ def _matrix(table) -> tuple[np.ndarray, np.ndarray]:
     return (raw - mean) / std, raw
 
 
-def cluster_patients(con: BaseBackend, as_of: date, *, k_range: tuple[int, int] = (2, 8),
-                     seed: int = 0, settings: Settings | None = None) -> Clustering:
+def cluster_patients(
+    con: BaseBackend,
+    as_of: date,
+    *,
+    k_range: tuple[int, int] = (2, 8),
+    seed: int = 0,
+    settings: Settings | None = None,
+) -> Clustering:
     """Cluster the patients as of a date; k from `k_range` by silhouette."""
     from threadpoolctl import threadpool_limits
 
@@ -92,14 +98,18 @@ def cluster_patients(con: BaseBackend, as_of: date, *, k_range: tuple[int, int] 
     if k_min < 2 or k_max < k_min:
         raise TagError(f"k range {k_min}–{k_max}: needs 2 ≤ k-min ≤ k-max")
     require_patients(con, as_of, settings)
-    data = tags_at(con, as_of, [*FEATURES, *PROFILE_LAYERS], settings=settings) \
-        .order_by("user_id").to_pyarrow()
+    data = (
+        tags_at(con, as_of, [*FEATURES, *PROFILE_LAYERS], settings=settings)
+        .order_by("user_id")
+        .to_pyarrow()
+    )
     n = data.num_rows
     z, _ = _matrix(data)
     distinct = len(np.unique(z.round(9), axis=0))
     if distinct < 3:
-        raise TagError(f"only {distinct} distinct behaviour profiles among {n} patients: "
-                       "too few to cluster")
+        raise TagError(
+            f"only {distinct} distinct behaviour profiles among {n} patients: too few to cluster"
+        )
     k_max = min(k_max, distinct - 1)
     k_min = min(k_min, k_max)
     rng = np.random.default_rng(seed)
@@ -123,16 +133,19 @@ def _fit_range(fit: np.ndarray, k_min: int, k_max: int, seed: int) -> tuple[dict
     scores, models = {}, {}
     for k in range(k_min, k_max + 1):
         if len(fit) > MINIBATCH_ABOVE:
-            model = MiniBatchKMeans(n_clusters=k, n_init=N_INIT, batch_size=4096,
-                                    random_state=seed).fit(fit)
+            model = MiniBatchKMeans(
+                n_clusters=k, n_init=N_INIT, batch_size=4096, random_state=seed
+            ).fit(fit)
         else:
             model = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(fit)
         labels = model.labels_
         if len(set(labels)) < 2:
             continue
-        scores[k] = float(silhouette_score(fit, labels,
-                                           sample_size=min(SILHOUETTE_SAMPLE, len(fit)),
-                                           random_state=seed))
+        scores[k] = float(
+            silhouette_score(
+                fit, labels, sample_size=min(SILHOUETTE_SAMPLE, len(fit)), random_state=seed
+            )
+        )
         models[k] = model
     return scores, models
 
@@ -152,8 +165,11 @@ def _profile(data, z: np.ndarray, labels: np.ndarray, k: int) -> list[Cluster]:
             high, low, _ = FEATURES[names[i]]
             word = high if means[i] > 0 else low
             traits.append(f"{word} ({names[i]} z={means[i]:+.2f})")
-            if abs(means[i]) >= 0.3 and len(words) < 2 and not any(
-                    _overlap(word, w) for w in words):
+            if (
+                abs(means[i]) >= 0.3
+                and len(words) < 2
+                and not any(_overlap(word, w) for w in words)
+            ):
                 words.append(word)
         layers, lifts = {}, {}
         for d, values in layer_values.items():
@@ -167,18 +183,29 @@ def _profile(data, z: np.ndarray, labels: np.ndarray, k: int) -> list[Cluster]:
                 layers[d] = str(best)
                 lifts[d] = round(float(lift), 2)
         name = "".join(words) + "人群" if words else "普通人群"
-        out.append(Cluster(rank, int(mask.sum()), float(mask.sum() / n), name, traits,
-                           {names[i]: round(float(means[i]), 3) for i in range(len(names))},
-                           layers, lifts))
+        out.append(
+            Cluster(
+                rank,
+                int(mask.sum()),
+                float(mask.sum() / n),
+                name,
+                traits,
+                {names[i]: round(float(means[i]), 3) for i in range(len(names))},
+                layers,
+                lifts,
+            )
+        )
     return out
 
 
 def _overlap(a: str, b: str) -> bool:
     """Two name words share two characters in a row (近期活跃 / 活跃): one doubles the other."""
-    return any(a[i:i + 2] in b for i in range(len(a) - 1))
+    return any(a[i : i + 2] in b for i in range(len(a) - 1))
 
 
 def layers_text(c: Cluster, lang: str = "zh") -> str:
     """A cluster's over-represented layer values: "生命周期 活跃用户 ×2.3; 价值 高价值 ×3.1"."""
-    return "; ".join(f"{layer_label(d, lang)} {value_label(d, v, lang)} ×{c.lifts[d]:.1f}"
-                     for d, v in c.layers.items())
+    return "; ".join(
+        f"{layer_label(d, lang)} {value_label(d, v, lang)} ×{c.lifts[d]:.1f}"
+        for d, v in c.layers.items()
+    )

@@ -17,8 +17,7 @@ from careops.tags.context import TagContext, check_as_of
 from careops.tags.families import DECLARED, FAMILIES
 from careops.tags.registry import IBIS_TYPES, Scope, Tag, all_tags, get_tag
 
-PATIENT_COLUMNS = ("user_id", "registered_at", "birth_date", "sex", "region", "city",
-                   "managed_by")
+PATIENT_COLUMNS = ("user_id", "registered_at", "birth_date", "sex", "region", "city", "managed_by")
 
 
 class _Probe(Scope):
@@ -79,8 +78,13 @@ def _needed(names: tuple[str, ...], as_of: date, settings_json: str) -> tuple[st
     return tuple(name for name in FAMILIES if name in probe.used)
 
 
-def tag_frame(con: BaseBackend, as_of: date, names: Iterable[str] | None = None, *,
-              settings: Settings | None = None) -> ir.Table:
+def tag_frame(
+    con: BaseBackend,
+    as_of: date,
+    names: Iterable[str] | None = None,
+    *,
+    settings: Settings | None = None,
+) -> ir.Table:
     """An Ibis table: one row per patient registered before as-of, `user_id` + the tags."""
     ctx = TagContext(con, check_as_of(as_of), settings or get_settings())
     tags = [get_tag(n) for n in names] if names is not None else all_tags()
@@ -91,8 +95,9 @@ def tag_frame(con: BaseBackend, as_of: date, names: Iterable[str] | None = None,
         fam = families[name]
         wide = wide.left_join(fam, base.user_id == fam[f"{name}__user_id"])
     scope = Scope(ctx, wide.select(*wide.columns) if wide is not base else base)
-    return wide.select(user_id=wide.user_id,
-                       **{t.name: scope.tag(t.name).cast(IBIS_TYPES[t.type]) for t in tags})
+    return wide.select(
+        user_id=wide.user_id, **{t.name: scope.tag(t.name).cast(IBIS_TYPES[t.type]) for t in tags}
+    )
 
 
 def require_patients(con: BaseBackend, as_of: date, settings: Settings | None = None) -> int:
@@ -102,8 +107,13 @@ def require_patients(con: BaseBackend, as_of: date, settings: Settings | None = 
     return 1
 
 
-def compute_tags(con: BaseBackend, as_of: date, names: Iterable[str] | None = None, *,
-                 settings: Settings | None = None) -> pa.Table:
+def compute_tags(
+    con: BaseBackend,
+    as_of: date,
+    names: Iterable[str] | None = None,
+    *,
+    settings: Settings | None = None,
+) -> pa.Table:
     """Compute tags for every patient as of a date and return them as Arrow (sorted by user)."""
     require_patients(con, as_of, settings)
     return tag_frame(con, as_of, names, settings=settings).order_by("user_id").to_pyarrow()

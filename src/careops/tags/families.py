@@ -49,15 +49,24 @@ def activity(ctx: TagContext) -> ir.Table:
     One pass over the facts grouped by user: the latest fact (its local day is found once per
     user), the number of facts, and distinct local days counted only inside the window."""
     window = ctx.settings.lifecycle.active_window_days
-    facts = ibis.union(*(ctx.facts(table, ts).select("user_id", ts=ts) for table, ts in (
-        ("events", "ts"), ("consultations", "started_at"), ("orders", "ts"))), distinct=False)
+    facts = ibis.union(
+        *(
+            ctx.facts(table, ts).select("user_id", ts=ts)
+            for table, ts in (("events", "ts"), ("consultations", "started_at"), ("orders", "ts"))
+        ),
+        distinct=False,
+    )
     per = facts.group_by("user_id").aggregate(
         last_ts=facts.ts.max(),
         facts=facts.count(),
         days_window=ctx.day_number(facts.ts).nunique(where=ctx.since(facts.ts, window)),
     )
-    return per.select("user_id", last_day=ctx.local_day(per.last_ts), days_total=per.facts,
-                      days_window=per.days_window)
+    return per.select(
+        "user_id",
+        last_day=ctx.local_day(per.last_ts),
+        days_total=per.facts,
+        days_window=per.days_window,
+    )
 
 
 @family("ev")
@@ -72,10 +81,17 @@ def events(ctx: TagContext) -> ir.Table:
     t = t.filter(ctx.since(t.ts, _event_days(ctx)))
     # what a search asked (properties.query) or a viewed item is about (properties.topic), read
     # once per event as JSON values (the document's text holds the keys too)
-    t = t.select("user_id", "name", "ts", hour=ctx.local_hour(t.ts), text=ibis.cases(
-        (t.name == "search", ctx.prop(t.properties, "query")),
-        (t.name == "view_content", ctx.prop(t.properties, "topic")),
-        else_=ibis.literal("")).fill_null(""))
+    t = t.select(
+        "user_id",
+        "name",
+        "ts",
+        hour=ctx.local_hour(t.ts),
+        text=ibis.cases(
+            (t.name == "search", ctx.prop(t.properties, "query")),
+            (t.name == "view_content", ctx.prop(t.properties, "topic")),
+            else_=ibis.literal(""),
+        ).fill_null(""),
+    )
     hour = t.hour
     start, end = s.night_hours
     night = (hour >= start) | (hour < end) if start > end else (hour >= start) & (hour < end)
@@ -88,23 +104,34 @@ def events(ctx: TagContext) -> ir.Table:
         habit=t.count(where=habit),
         night=t.count(where=habit & night),
         search_self_check=t.count(where=search & ctx.since(t.ts, s.self_check_days)),
-        interactive_window=t.count(where=t.name.isin(codes.INTERACTIVE_EVENTS)
-                                   & ctx.since(t.ts, active)),
+        interactive_window=t.count(
+            where=t.name.isin(codes.INTERACTIVE_EVENTS) & ctx.since(t.ts, active)
+        ),
         contribution=t.count(where=t.name.isin(codes.CONTRIBUTION_EVENTS) & need),
         acute_need=t.count(where=text_event & need & _any(props, codes.ACUTE_WORDS, "contains")),
         prevention_need=t.count(
-            where=text_event & need & _any(props, codes.PREVENTION_WORDS, "contains")),
+            where=text_event & need & _any(props, codes.PREVENTION_WORDS, "contains")
+        ),
         resource_need=t.count(
-            where=text_event & need & _any(props, codes.RESOURCE_WORDS, "contains")),
-        recent_acute=t.count(where=search & ctx.since(t.ts, s.urgent_days)
-                             & _any(props, codes.ACUTE_WORDS, "contains")),
+            where=text_event & need & _any(props, codes.RESOURCE_WORDS, "contains")
+        ),
+        recent_acute=t.count(
+            where=search
+            & ctx.since(t.ts, s.urgent_days)
+            & _any(props, codes.ACUTE_WORDS, "contains")
+        ),
     )
 
 
 def _event_days(ctx: TagContext) -> int:
     s = ctx.settings.tags
-    return max(s.habit_days, s.need_days, s.self_check_days, s.urgent_days,
-               ctx.settings.lifecycle.active_window_days)
+    return max(
+        s.habit_days,
+        s.need_days,
+        s.self_check_days,
+        s.urgent_days,
+        ctx.settings.lifecycle.active_window_days,
+    )
 
 
 @family("hour")
@@ -194,9 +221,9 @@ def observations(ctx: TagContext) -> ir.Table:
         need=t.count(where=ctx.since(t.ts, ctx.settings.tags.need_days)),
         abnormal_urgent=t.count(where=abnormal & urgent),
     )
-    return per.mutate(last_bp_day=ctx.local_day(per.last_bp),
-                      last_glucose_day=ctx.local_day(per.last_glucose)
-                      ).drop("last_bp", "last_glucose")
+    return per.mutate(
+        last_bp_day=ctx.local_day(per.last_bp), last_glucose_day=ctx.local_day(per.last_glucose)
+    ).drop("last_bp", "last_glucose")
 
 
 @family("cd")
@@ -210,7 +237,8 @@ def conditions(ctx: TagContext) -> ir.Table:
     cols: dict[str, ir.Value] = {}
     for c in codes.CHRONIC:
         hit = ((t.system == "icd10") & _any(t.code, c.icd10)) | (
-            (t.system == "snomed") & t.code.isin(c.snomed) if c.snomed else ibis.literal(False))
+            (t.system == "snomed") & t.code.isin(c.snomed) if c.snomed else ibis.literal(False)
+        )
         cols[f"{c.code}"] = t.count(where=clinical & hit)
     return t.group_by("user_id").aggregate(
         total=t.count(),
@@ -243,7 +271,8 @@ def prescriptions(ctx: TagContext) -> ir.Table:
 def encounters(ctx: TagContext) -> ir.Table:
     t = ctx.facts("encounters", "start_at")
     return t.group_by("user_id").aggregate(
-        total=t.count(), need=t.count(where=ctx.since(t.start_at, ctx.settings.tags.need_days)))
+        total=t.count(), need=t.count(where=ctx.since(t.start_at, ctx.settings.tags.need_days))
+    )
 
 
 @family("pk")
@@ -252,10 +281,11 @@ def packages(ctx: TagContext) -> ir.Table:
     u = ctx.facts("entitlement_usage", "ts")
     e = ctx.facts("enrollments", "start_at")
     window = ctx.settings.lifecycle.active_window_days
-    uses = u.group_by("user_id").aggregate(
-        uses_window=u.count(where=ctx.since(u.ts, window)))
-    running = e.filter(e.end_at.isnull() | ~ctx.before(e.end_at),
-                       e.status.fill_null("active").isin(("active", "expired")))
+    uses = u.group_by("user_id").aggregate(uses_window=u.count(where=ctx.since(u.ts, window)))
+    running = e.filter(
+        e.end_at.isnull() | ~ctx.before(e.end_at),
+        e.status.fill_null("active").isin(("active", "expired")),
+    )
     enrolled = running.group_by("user_id").aggregate(enrolled=running.count())
     joined = uses.outer_join(enrolled, "user_id")
     return joined.select(

@@ -17,11 +17,36 @@ import pyarrow as pa
 
 from careops.tags.context import TagContext
 
-STOPWORDS = frozenset([
-    "怎么办", "怎么", "什么", "如何", "为什么", "可以", "吗", "的",
-    "了", "和", "是", "有", "在", "我", "你", "会", "要", "能",
-    "好", "还是", "一下", "一直", "需要", "应该", "哪些", "多少",
-])
+STOPWORDS = frozenset(
+    [
+        "怎么办",
+        "怎么",
+        "什么",
+        "如何",
+        "为什么",
+        "可以",
+        "吗",
+        "的",
+        "了",
+        "和",
+        "是",
+        "有",
+        "在",
+        "我",
+        "你",
+        "会",
+        "要",
+        "能",
+        "好",
+        "还是",
+        "一下",
+        "一直",
+        "需要",
+        "应该",
+        "哪些",
+        "多少",
+    ]
+)
 
 
 @lru_cache(maxsize=100_000)
@@ -57,15 +82,24 @@ def keyword_table(ctx: TagContext) -> ir.Table:
     t = t.filter(t.name == "search", ctx.since(t.ts, s.keyword_days))
     pairs = t.group_by("user_id", "properties").aggregate(n=t.count()).to_pyarrow()
     counts: dict[str, Counter] = defaultdict(Counter)
-    for user, props, n in zip(pairs["user_id"].to_pylist(), pairs["properties"].to_pylist(),
-                              pairs["n"].to_pylist(), strict=True):
+    for user, props, n in zip(
+        pairs["user_id"].to_pylist(),
+        pairs["properties"].to_pylist(),
+        pairs["n"].to_pylist(),
+        strict=True,
+    ):
         for tok in tokens(query_of(props)):
             counts[user][tok] += n
     users = sorted(counts)
-    words = [",".join(w for w, _ in sorted(counts[u].items(), key=lambda kv: (-kv[1], kv[0]))
-                      [: s.keyword_top]) for u in users]
-    data = pa.table({"kw__user_id": pa.array(users, pa.string()),
-                     "kw__keywords": pa.array(words, pa.string())})
+    words = [
+        ",".join(
+            w for w, _ in sorted(counts[u].items(), key=lambda kv: (-kv[1], kv[0]))[: s.keyword_top]
+        )
+        for u in users
+    ]
+    data = pa.table(
+        {"kw__user_id": pa.array(users, pa.string()), "kw__keywords": pa.array(words, pa.string())}
+    )
     return ibis.memtable(data)
 
 

@@ -22,7 +22,12 @@ def with_labels(table: pa.Table, lang: str = "zh") -> pa.Table:
         header = tag_label(name, "zh") if lang == "zh" else f"{name}_label"
         if header in out.column_names:
             header = f"{name}_label"
-        labels = pa.array([None if v is None else value_label(name, v, lang)
-                           for v in out.column(name).to_pylist()], pa.string())
+        labels = pa.array(
+            [
+                None if v is None else value_label(name, v, lang)
+                for v in out.column(name).to_pylist()
+            ],
+            pa.string(),
+        )
         out = out.add_column(out.column_names.index(name) + 1, header, labels)
     return out

@@ -20,8 +20,15 @@ from careops.tags.snapshot import (
 )
 
 DIMENSIONS = ("lifecycle", "health_need", "value", "data_richness")
-GROUPS = ("churn_risk", "frequent_consulter", "health_manager", "interactive", "chronic",
-          "elderly", "child")
+GROUPS = (
+    "churn_risk",
+    "frequent_consulter",
+    "health_manager",
+    "interactive",
+    "chronic",
+    "elderly",
+    "child",
+)
 
 
 @dataclass(frozen=True)
@@ -33,26 +40,37 @@ class LayerCount:
     share: float
 
 
-def layer_counts(con: BaseBackend, as_of: date, *, lang: str = "zh",
-                 settings: Settings | None = None) -> list[LayerCount]:
+def layer_counts(
+    con: BaseBackend, as_of: date, *, lang: str = "zh", settings: Settings | None = None
+) -> list[LayerCount]:
     """Users per value of each layer dimension (and per group flag), with shares of all users."""
     t = tags_at(con, as_of, [*DIMENSIONS, *GROUPS], settings=settings)
-    aggs = {f"{d}__{code}": (t[d] == code).ifelse(1, 0).sum()
-            for d in DIMENSIONS for code in get_tag(d).codes}
+    aggs = {
+        f"{d}__{code}": (t[d] == code).ifelse(1, 0).sum()
+        for d in DIMENSIONS
+        for code in get_tag(d).codes
+    }
     aggs |= {f"groups__{g}": t[g].ifelse(1, 0).sum() for g in GROUPS}
     row = t.aggregate(total=t.count(), **aggs).to_pyarrow().to_pylist()[0]
     total = int(row.pop("total") or 0)
     out = []
     for key, n in row.items():
         dim, code = key.split("__", 1)
-        label = get_tag(dim).value_label(code, lang) if dim != "groups" else \
-            get_tag(code).label(lang)
+        label = (
+            get_tag(dim).value_label(code, lang) if dim != "groups" else get_tag(code).label(lang)
+        )
         out.append(LayerCount(dim, code, label, int(n or 0), (n or 0) / total if total else 0.0))
     return out
 
 
-def migration_matrix(con: BaseBackend, start: date, end: date, dimension: str = "lifecycle", *,
-                     settings: Settings | None = None) -> list[dict]:
+def migration_matrix(
+    con: BaseBackend,
+    start: date,
+    end: date,
+    dimension: str = "lifecycle",
+    *,
+    settings: Settings | None = None,
+) -> list[dict]:
     """How many users moved from each layer at `start` to each layer at `end`.
 
     Users registered after `start` appear with `from` = None (they joined in between).
@@ -65,8 +83,10 @@ def migration_matrix(con: BaseBackend, start: date, end: date, dimension: str = 
     b = tags_at(con, end, [dimension], settings=settings).rename(after=dimension)
     j = b.left_join(a, b.user_id == a.user_id)
     m = j.group_by([j.before, j.after]).aggregate(users=j.count())
-    rows = [{"from": r["before"], "to": r["after"], "users": int(r["users"])}
-            for r in m.to_pyarrow().to_pylist()]
+    rows = [
+        {"from": r["before"], "to": r["after"], "users": int(r["users"])}
+        for r in m.to_pyarrow().to_pylist()
+    ]
     return sorted(rows, key=lambda r: (r["from"] is not None, r["from"] or "", r["to"] or ""))
 
 
@@ -82,8 +102,14 @@ class LayerHistory:
         return self.total - len(self.rows)
 
 
-def layer_history(con: BaseBackend, user_id: str | None = None, dimension: str = "lifecycle",
-                  *, limit: int | None = None, settings: Settings | None = None) -> LayerHistory:
+def layer_history(
+    con: BaseBackend,
+    user_id: str | None = None,
+    dimension: str = "lifecycle",
+    *,
+    limit: int | None = None,
+    settings: Settings | None = None,
+) -> LayerHistory:
     """Layer changes found in the stored snapshots: (user, day, from, to), by user then day.
 
     "entered silent on D" is the first stored day D whose snapshot says silent while the
@@ -103,14 +129,18 @@ def layer_history(con: BaseBackend, user_id: str | None = None, dimension: str =
         raise TagError(stale_message(stale[0]))
     if stale:
         days = ", ".join(d.isoformat() for d in stale)
-        raise TagError(f"the tag snapshots of {days} were computed with other settings; "
-                       f"recompute each: careops tags compute --as-of D")
+        raise TagError(
+            f"the tag snapshots of {days} were computed with other settings; "
+            f"recompute each: careops tags compute --as-of D"
+        )
     parts = []
     for d in dates:
         s = con.table(snapshot_name(d))
         if dimension not in s.columns:
-            raise TagError(f"the tag snapshot of {d.isoformat()} has no {dimension!r}; "
-                           f"recompute it: careops tags compute --as-of {d.isoformat()}")
+            raise TagError(
+                f"the tag snapshot of {d.isoformat()} has no {dimension!r}; "
+                f"recompute it: careops tags compute --as-of {d.isoformat()}"
+            )
         if user_id is not None:
             s = s.filter(s.user_id == user_id)
         parts.append(s.select("user_id", day=ibis.literal(d, type="date"), layer=s[dimension]))
@@ -122,6 +152,8 @@ def layer_history(con: BaseBackend, user_id: str | None = None, dimension: str =
     changes = changes.order_by(["user_id", "day"])
     if limit is not None:
         changes = changes.limit(limit)
-    rows = [{"user_id": r["user_id"], "day": r["day"], "from": r["before"], "to": r["layer"]}
-            for r in changes.to_pyarrow().to_pylist()]
+    rows = [
+        {"user_id": r["user_id"], "day": r["day"], "from": r["before"], "to": r["layer"]}
+        for r in changes.to_pyarrow().to_pylist()
+    ]
     return LayerHistory(rows, total)

@@ -24,26 +24,34 @@ def dimension_label(dimension: str, lang: str = "zh") -> str:
 
 def value_label(dimension: str, code: str | None, lang: str = "zh") -> str:
     """A layer value as people read it; None (no row at that date) reads 未注册."""
-    return _pick(NOT_REGISTERED, lang) if code is None else get_tag(dimension).value_label(code,
-                                                                                        lang)
+    return (
+        _pick(NOT_REGISTERED, lang) if code is None else get_tag(dimension).value_label(code, lang)
+    )
 
 
 def counts_table(counts: list[LayerCount], lang: str = "zh") -> tuple[list[str], list[list[str]]]:
     """Headers and rows of `careops layers`: a dimension's name on its first row only."""
-    headers = ["维度", "分层", "用户数", "占比"] if lang == "zh" else [
-        "dimension", "layer", "users", "share"]
+    headers = (
+        ["维度", "分层", "用户数", "占比"]
+        if lang == "zh"
+        else ["dimension", "layer", "users", "share"]
+    )
     rows, previous = [], None
     for c in counts:
         dim = dimension_label(c.dimension, lang) if c.dimension != previous else ""
-        label = get_tag(c.code).label(lang) if c.dimension == "groups" else \
-            value_label(c.dimension, c.code, lang)
+        label = (
+            get_tag(c.code).label(lang)
+            if c.dimension == "groups"
+            else value_label(c.dimension, c.code, lang)
+        )
         rows.append([dim, label, f"{c.users:,}", f"{c.share:.1%}"])
         previous = c.dimension
     return headers, rows
 
 
-def migration_table(rows: list[dict], dimension: str, start: date, end: date,
-                    lang: str = "zh") -> tuple[list[str], list[list[str]]]:
+def migration_table(
+    rows: list[dict], dimension: str, start: date, end: date, lang: str = "zh"
+) -> tuple[list[str], list[list[str]]]:
     """The migration matrix: layers at `start` down, at `end` across, in declared order, with
     totals; users registered in between in a last 未注册 row."""
     declared = list(get_tag(dimension).codes)
@@ -57,30 +65,39 @@ def migration_table(rows: list[dict], dimension: str, start: date, end: date,
     body = []
     for f in froms:
         line = [cells.get((f, t), 0) for t in codes]
-        body.append([value_label(dimension, f, lang), *(f"{n:,}" for n in line),
-                     f"{sum(line):,}"])
+        body.append([value_label(dimension, f, lang), *(f"{n:,}" for n in line), f"{sum(line):,}"])
     sums = [sum(cells.get((f, t), 0) for f in froms) for t in codes]
     body.append([total, *(f"{n:,}" for n in sums), f"{sum(sums):,}"])
     return headers, body
 
 
-def history_table(history: LayerHistory, dimension: str,
-                  lang: str = "zh") -> tuple[list[str], list[list[str]]]:
+def history_table(
+    history: LayerHistory, dimension: str, lang: str = "zh"
+) -> tuple[list[str], list[list[str]]]:
     """Headers and rows of `careops layers history` (labels, "—" before the first snapshot)."""
     headers = ["用户", "日期", "从", "到"] if lang == "zh" else ["user", "day", "from", "to"]
     label = get_tag(dimension).value_label
-    return headers, [[r["user_id"], str(r["day"]),
-                      "—" if r["from"] is None else label(r["from"], lang),
-                      "—" if r["to"] is None else label(r["to"], lang)]
-                     for r in history.rows]
+    return headers, [
+        [
+            r["user_id"],
+            str(r["day"]),
+            "—" if r["from"] is None else label(r["from"], lang),
+            "—" if r["to"] is None else label(r["to"], lang),
+        ]
+        for r in history.rows
+    ]
 
 
 def omitted_note(history: LayerHistory, lang: str = "zh") -> str | None:
-    """"另有 N 行未显示" when --limit cut the list, else None."""
+    """ "另有 N 行未显示" when --limit cut the list, else None."""
     if not history.omitted:
         return None
     if lang == "zh":
-        return (f"共 {history.total:,} 行, 另有 {history.omitted:,} 行未显示 "
-                "(用 --limit 显示更多, --user 只看一位患者)")
-    return (f"{history.total:,} rows, {history.omitted:,} not shown "
-            "(--limit for more, --user for one patient)")
+        return (
+            f"共 {history.total:,} 行, 另有 {history.omitted:,} 行未显示 "
+            "(用 --limit 显示更多, --user 只看一位患者)"
+        )
+    return (
+        f"{history.total:,} rows, {history.omitted:,} not shown "
+        "(--limit for more, --user for one patient)"
+    )

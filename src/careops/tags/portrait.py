@@ -15,8 +15,9 @@ from careops.tags.registry import all_tags, get_tag
 from careops.tags.snapshot import tags_at
 
 
-def user_tags(con: BaseBackend, user_id: str, as_of: date, *,
-              settings: Settings | None = None) -> dict:
+def user_tags(
+    con: BaseBackend, user_id: str, as_of: date, *, settings: Settings | None = None
+) -> dict:
     """Every tag of one patient as of a date (from the snapshot when it is current).
 
     A patient registered on or after as-of has no portrait of that day: the error says when they
@@ -39,7 +40,8 @@ def user_tags(con: BaseBackend, user_id: str, as_of: date, *,
         raise TagError(
             f"患者 {user_id!r} 于 {day} 注册, 晚于统计日 {as_of.isoformat()}, 当日没有画像; 用 "
             f"--as-of {day + timedelta(days=1)} 或更晚 / patient {user_id!r} registered on {day}, "
-            f"after as_of {as_of.isoformat()}: no portrait for that day")
+            f"after as_of {as_of.isoformat()}: no portrait for that day"
+        )
     live = tag_frame(con, as_of, settings=settings)
     rows = live.filter(live.user_id == user_id).to_pyarrow().to_pylist()
     return rows[0]
@@ -55,9 +57,10 @@ def summary(tags: dict, lang: str = "zh") -> str:
         parts.append(f"{age} 岁{sex[0]}" if zh else f"{age}, {sex[1]}".rstrip(", "))
     elif sex[0]:
         parts.append(sex[0] if zh else sex[1])
-    for key, zh_text, en_text in (("days_without_bp", "天未测血压", "days without a BP reading"),
-                                  ("days_without_glucose", "天未测血糖",
-                                   "days without a glucose reading")):
+    for key, zh_text, en_text in (
+        ("days_without_bp", "天未测血压", "days without a BP reading"),
+        ("days_without_glucose", "天未测血糖", "days without a glucose reading"),
+    ):
         days = tags.get(key)
         if days is not None and days >= 30:
             parts.append(f"{days} {zh_text}" if zh else f"{days} {en_text}")
@@ -89,11 +92,15 @@ def tier_note(tags: dict, lang: str = "zh", settings: Settings | None = None) ->
     score = (tags.get("rfm_score") or 0) + (tags.get("health_contribution") or 0)
     spend = tags.get("spend_cny") or 0.0
     if lang == "zh":
-        return (f"价值与LTV分层不同: 价值看近 {t.rfm_days} 天 RFM + 健康贡献 (得分 {score}, "
-                f"高价值需 ≥ {t.value_high_min} 且已复购), LTV 只看累计消费 (¥{spend:,.0f})")
-    return (f"value and LTV tier differ: value scores RFM + health contribution over "
-            f"{t.rfm_days} days ({score}; high needs ≥ {t.value_high_min} and a repurchase), "
-            f"the LTV tier only total spend (¥{spend:,.0f})")
+        return (
+            f"价值与LTV分层不同: 价值看近 {t.rfm_days} 天 RFM + 健康贡献 (得分 {score}, "
+            f"高价值需 ≥ {t.value_high_min} 且已复购), LTV 只看累计消费 (¥{spend:,.0f})"
+        )
+    return (
+        f"value and LTV tier differ: value scores RFM + health contribution over "
+        f"{t.rfm_days} days ({score}; high needs ≥ {t.value_high_min} and a repurchase), "
+        f"the LTV tier only total spend (¥{spend:,.0f})"
+    )
 
 
 def labelled(tags: dict, lang: str = "zh") -> list[tuple[str, str, str]]:

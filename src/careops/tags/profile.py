@@ -9,8 +9,9 @@ from careops.tags.registry import Scope, tag
 SEXES = (("M", "男", "Male"), ("F", "女", "Female"), ("U", "未知", "Unknown"))
 
 
-@tag("age", "年龄", "Age", "static", "int",
-     "Whole years at as-of from birth_date (null if unknown)")
+@tag(
+    "age", "年龄", "Age", "static", "int", "Whole years at as-of from birth_date (null if unknown)"
+)
 def age(s: Scope):
     b = s.wide.birth_date
     d = s.ctx.as_of
@@ -41,9 +42,18 @@ def _register_age_band() -> None:
     from careops.config import get_settings
     from careops.tags.registry import Tag, register
 
-    register(Tag("age_band", "年龄段", "Age band", "static", "category",
-                 "Age band at as-of; bounds from settings tags.age_bands", _age_band,
-                 _band_values(get_settings().tags.age_bands)))
+    register(
+        Tag(
+            "age_band",
+            "年龄段",
+            "Age band",
+            "static",
+            "category",
+            "Age band at as-of; bounds from settings tags.age_bands",
+            _age_band,
+            _band_values(get_settings().tags.age_bands),
+        )
+    )
 
 
 _register_age_band()
@@ -59,25 +69,49 @@ def region(s: Scope):
     return s.wide.region
 
 
-@tag("registered_days", "注册天数", "Days since registration", "static", "int",
-     "Calendar days from the registration day (hospital time) to as-of; yesterday = 1")
+@tag(
+    "registered_days",
+    "注册天数",
+    "Days since registration",
+    "static",
+    "int",
+    "Calendar days from the registration day (hospital time) to as-of; yesterday = 1",
+)
 def registered_days(s: Scope):
     return s.ctx.days_since(s.ctx.local_day(s.wide.registered_at)).cast("int64")
 
 
-@tag("managed_by", "代管账号", "Managed by", "static", "string",
-     "The family account that manages this patient (patients.managed_by)")
+@tag(
+    "managed_by",
+    "代管账号",
+    "Managed by",
+    "static",
+    "string",
+    "The family account that manages this patient (patients.managed_by)",
+)
 def managed_by(s: Scope):
     return s.wide.managed_by
 
 
-@tag("proxy_managed", "家属代管", "Managed by family", "static", "bool",
-     "This patient's account is managed by a family member (proxy registration)")
+@tag(
+    "proxy_managed",
+    "家属代管",
+    "Managed by family",
+    "static",
+    "bool",
+    "This patient's account is managed by a family member (proxy registration)",
+)
 def proxy_managed(s: Scope):
     return s.wide.managed_by.notnull()
 
 
-@tag("family_manager", "家庭账号管理者", "Family account manager", "static", "bool",
-     "This patient manages at least one family member's account")
+@tag(
+    "family_manager",
+    "家庭账号管理者",
+    "Family account manager",
+    "static",
+    "bool",
+    "This patient manages at least one family member's account",
+)
 def family_manager(s: Scope):
     return s.col("fam.manages").fill_null(0) > 0

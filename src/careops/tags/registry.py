@@ -22,8 +22,13 @@ Kind = Literal["static", "dynamic", "smart"]
 TagType = Literal["string", "category", "int", "float", "bool", "date", "timestamp"]
 
 IBIS_TYPES: dict[str, str] = {
-    "string": "string", "category": "string", "int": "int64", "float": "float64",
-    "bool": "boolean", "date": "date", "timestamp": "timestamp",
+    "string": "string",
+    "category": "string",
+    "int": "int64",
+    "float": "float64",
+    "bool": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
 }
 
 
@@ -66,13 +71,21 @@ def register(tag: Tag) -> Tag:
     return tag
 
 
-def tag(name: str, label_zh: str, label_en: str, kind: Kind, type: TagType, description: str,
-        *, values: tuple[tuple[str, str, str], ...] = (), dimension: str | None = None):
+def tag(
+    name: str,
+    label_zh: str,
+    label_en: str,
+    kind: Kind,
+    type: TagType,
+    description: str,
+    *,
+    values: tuple[tuple[str, str, str], ...] = (),
+    dimension: str | None = None,
+):
     """Decorator form of `register` for a builder function."""
 
     def wrap(build: Callable[[Scope], ir.Value]) -> Callable[[Scope], ir.Value]:
-        register(Tag(name, label_zh, label_en, kind, type, description, build, values,
-                     dimension))
+        register(Tag(name, label_zh, label_en, kind, type, description, build, values, dimension))
         return build
 
     return wrap
@@ -94,12 +107,14 @@ def resolve_tag(text: str) -> Tag:
     if text in REGISTRY:
         return REGISTRY[text]
     labels = {t.label_zh: t for t in REGISTRY.values()} | {
-        t.label_en.lower(): t for t in REGISTRY.values()}
+        t.label_en.lower(): t for t in REGISTRY.values()
+    }
     found = labels.get(text) or labels.get(text.lower())
     if found is not None:
         return found
     known = {t.name: t.name for t in REGISTRY.values()} | {
-        t.label_zh: f"{t.name} ({t.label_zh})" for t in REGISTRY.values()}
+        t.label_zh: f"{t.name} ({t.label_zh})" for t in REGISTRY.values()
+    }
     close = difflib.get_close_matches(text, list(known), n=1, cutoff=0.5)
     hint = f"; did you mean {known[close[0]]!r}?" if close else ""
     raise TagError(f"unknown tag {text!r}{hint} (`careops tags list` shows every tag)")

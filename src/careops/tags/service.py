@@ -92,13 +92,15 @@ def migration(ops: Ops, start: date, end: date, dimension: str = "lifecycle") ->
 
     with ops.warehouse(read_only=True) as con:
         rows = migration_matrix(con, start, end, dimension, settings=ops.settings)
-        stale = {d: why for d in (start, end)
-                 if (why := staleness(con, d, ops.settings)) is not None}
+        stale = {
+            d: why for d in (start, end) if (why := staleness(con, d, ops.settings)) is not None
+        }
     return Migration(start, end, dimension, rows, stale)
 
 
-def history(ops: Ops, user_id: str | None = None, dimension: str = "lifecycle",
-            limit: int | None = 50) -> LayerHistory:
+def history(
+    ops: Ops, user_id: str | None = None, dimension: str = "lifecycle", limit: int | None = 50
+) -> LayerHistory:
     """Layer changes per user across the stored daily snapshots."""
     from careops.tags.layers_report import layer_history
 

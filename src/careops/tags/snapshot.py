@@ -46,8 +46,9 @@ def snapshot_name(as_of: date) -> str:
 def settings_hash(settings: Settings | None = None) -> str:
     """A short fingerprint of the settings tags depend on (12 hex digits)."""
     s = settings or get_settings()
-    data = {"timezone": s.timezone} | {k: getattr(s, k).model_dump(mode="json")
-                                        for k in TAG_SETTINGS}
+    data = {"timezone": s.timezone} | {
+        k: getattr(s, k).model_dump(mode="json") for k in TAG_SETTINGS
+    }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -80,8 +81,7 @@ def loads_mark(con: BaseBackend) -> str:
     return f"{row['n']}@{last.isoformat() if last is not None else ''}"
 
 
-def staleness(con: BaseBackend, as_of: date, settings: Settings | None = None
-              ) -> Staleness | None:
+def staleness(con: BaseBackend, as_of: date, settings: Settings | None = None) -> Staleness | None:
     """Why a stored snapshot of the date may not be served (None: it may; also when there is
     none): made with other settings, or before loads that came later."""
     if snapshot_name(as_of) not in con.list_tables():
@@ -96,8 +96,7 @@ def staleness(con: BaseBackend, as_of: date, settings: Settings | None = None
 def is_current(con: BaseBackend, as_of: date, settings: Settings | None = None) -> bool:
     """True when a snapshot of the date exists, was made with the settings in force and has
     seen every load."""
-    return (snapshot_name(as_of) in con.list_tables()
-            and staleness(con, as_of, settings) is None)
+    return snapshot_name(as_of) in con.list_tables() and staleness(con, as_of, settings) is None
 
 
 def stale_message(as_of: date, why: Staleness = "settings") -> str:
@@ -106,21 +105,32 @@ def stale_message(as_of: date, why: Staleness = "settings") -> str:
     day = as_of.isoformat()
     fix = f"careops tags compute --as-of {day}"
     if why == "loads":
-        return (f"{day} 的标签快照计算之后又载入了新数据, 快照已过时; 重新计算: {fix} / the tag "
-                f"snapshot of {day} was computed before data loaded since; recompute it: {fix}")
-    return (f"{day} 的标签快照是用旧设置计算的; 重新计算: {fix} / the tag snapshot of {day} was "
-            f"computed with other settings (lifecycle, value, health or tag thresholds, or the "
-            f"timezone, have changed since); recompute it: {fix}")
+        return (
+            f"{day} 的标签快照计算之后又载入了新数据, 快照已过时; 重新计算: {fix} / the tag "
+            f"snapshot of {day} was computed before data loaded since; recompute it: {fix}"
+        )
+    return (
+        f"{day} 的标签快照是用旧设置计算的; 重新计算: {fix} / the tag snapshot of {day} was "
+        f"computed with other settings (lifecycle, value, health or tag thresholds, or the "
+        f"timezone, have changed since); recompute it: {fix}"
+    )
 
 
-def store_snapshot(con: BaseBackend, as_of: date, names: Iterable[str] | None = None, *,
-                   settings: Settings | None = None) -> int:
+def store_snapshot(
+    con: BaseBackend,
+    as_of: date,
+    names: Iterable[str] | None = None,
+    *,
+    settings: Settings | None = None,
+) -> int:
     """Compute the tags as of a date, store them as that date's snapshot; return the row count."""
     require_patients(con, as_of, settings)
     frame = tag_frame(con, as_of, names, settings=settings)
-    frame = frame.mutate(as_of=ibis.literal(as_of, type="date"),
-                         settings_hash=ibis.literal(settings_hash(settings), type="string"),
-                         loads_mark=ibis.literal(loads_mark(con), type="string"))
+    frame = frame.mutate(
+        as_of=ibis.literal(as_of, type="date"),
+        settings_hash=ibis.literal(settings_hash(settings), type="string"),
+        loads_mark=ibis.literal(loads_mark(con), type="string"),
+    )
     stored = replace_table(con, snapshot_name(as_of), frame)
     return int(stored.count().execute())
 
@@ -135,31 +145,37 @@ def snapshot_dates(con: BaseBackend) -> list[date]:
     return sorted(out)
 
 
-def read_snapshot(con: BaseBackend, as_of: date, *,
-                  settings: Settings | None = None) -> ir.Table:
+def read_snapshot(con: BaseBackend, as_of: date, *, settings: Settings | None = None) -> ir.Table:
     """The stored snapshot of a date; an error listing the stored dates when there is none, or
     saying how to recompute it when it was made with other settings."""
     name = snapshot_name(as_of)
     if name not in con.list_tables():
         have = ", ".join(d.isoformat() for d in snapshot_dates(con)) or "none"
-        raise TagError(f"no tag snapshot for {as_of.isoformat()} (stored: {have}); "
-                       f"run `careops tags compute --as-of {as_of.isoformat()}`")
+        raise TagError(
+            f"no tag snapshot for {as_of.isoformat()} (stored: {have}); "
+            f"run `careops tags compute --as-of {as_of.isoformat()}`"
+        )
     why = staleness(con, as_of, settings)
     if why is not None:
         raise TagError(stale_message(as_of, why))
     return con.table(name)
 
 
-def tags_at(con: BaseBackend, as_of: date, names: Iterable[str] | None = None, *,
-            settings: Settings | None = None) -> ir.Table:
+def tags_at(
+    con: BaseBackend,
+    as_of: date,
+    names: Iterable[str] | None = None,
+    *,
+    settings: Settings | None = None,
+) -> ir.Table:
     """The stored snapshot of a date when it has the tags asked for and was made with the
     settings in force, else a live computation."""
     names = list(names) if names is not None else None
     if snapshot_name(as_of) in con.list_tables():
         snap = con.table(snapshot_name(as_of))
-        if ((names is None or set(names) <= set(snap.columns))
-                and is_current(con, as_of, settings)):
-            return snap.select("user_id", *(names or [c for c in snap.columns
-                                                      if c not in SNAPSHOT_COLUMNS]))
+        if (names is None or set(names) <= set(snap.columns)) and is_current(con, as_of, settings):
+            return snap.select(
+                "user_id", *(names or [c for c in snap.columns if c not in SNAPSHOT_COLUMNS])
+            )
     require_patients(con, as_of, settings)
     return tag_frame(con, as_of, names, settings=settings)

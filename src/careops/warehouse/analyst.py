@@ -76,8 +76,11 @@ class QueryRun:
         assert self._runner is not None
         for batch in self._runner.batches():
             self.rows += batch.num_rows
-            yield batch.rename_columns(self.schema.names) if batch.schema.names != \
-                self.schema.names else batch
+            yield (
+                batch.rename_columns(self.schema.names)
+                if batch.schema.names != self.schema.names
+                else batch
+            )
 
     def cancel(self) -> None:
         """Interrupt the engine (safe from any thread, or a signal handler)."""
@@ -86,8 +89,9 @@ class QueryRun:
 
 
 @contextmanager
-def run_query(ops: Ops, text: str, *, timeout_s: float | None = None,
-              batch_rows: int = BATCH_ROWS) -> Iterator[QueryRun]:
+def run_query(
+    ops: Ops, text: str, *, timeout_s: float | None = None, batch_rows: int = BATCH_ROWS
+) -> Iterator[QueryRun]:
     """Check and start one analyst query; yield it to be iterated; audit it when done.
 
     Raises `InvalidInput` (does not parse, too long or deep, failed, timed out), `Forbidden`
@@ -106,8 +110,9 @@ def run_query(ops: Ops, text: str, *, timeout_s: float | None = None,
             _reach_audit_trail(ops)  # before any row leaves
             checked = check_statement(text, engine)
             session = _open(engine, con, ops, timeout, batch_rows)
-            runner = _Runner(session, checked.canonical if engine == "pyspark" else text,
-                             timeout, started)
+            runner = _Runner(
+                session, checked.canonical if engine == "pyspark" else text, timeout, started
+            )
             try:
                 schema = runner.start()
                 run = QueryRun(schema=schema, engine=engine, timeout_s=timeout, _runner=runner)
@@ -127,8 +132,10 @@ def run_query(ops: Ops, text: str, *, timeout_s: float | None = None,
             outcome, problem = "refused", str(exc)
             raise
         except InvalidInput as exc:
-            outcome, problem = ("failed" if run is not None or "query failed" in str(exc)
-                                else "invalid"), str(exc)
+            outcome, problem = (
+                ("failed" if run is not None or "query failed" in str(exc) else "invalid"),
+                str(exc),
+            )
             raise
         except GeneratorExit:
             outcome = "stopped"  # the caller stopped reading (an API client went away)
@@ -146,16 +153,30 @@ def _reach_audit_trail(ops: Ops) -> None:
     except CareOpsError:
         raise
     except Exception as exc:
-        raise Unavailable(f"审计库无法访问, 查询未运行 / the audit trail (state store) cannot be "
-                          f"reached, so the query was not run: {type(exc).__name__}") from None
+        raise Unavailable(
+            f"审计库无法访问, 查询未运行 / the audit trail (state store) cannot be "
+            f"reached, so the query was not run: {type(exc).__name__}"
+        ) from None
 
 
-def _audit(ops: Ops, text: str, engine: str, run: QueryRun | None, outcome: Outcome,
-           problem: str | None, seconds: float) -> None:
+def _audit(
+    ops: Ops,
+    text: str,
+    engine: str,
+    run: QueryRun | None,
+    outcome: Outcome,
+    problem: str | None,
+    seconds: float,
+) -> None:
     query = (text if isinstance(text, str) else repr(text)).replace("\x00", "\\x00")
-    detail = {"query": query[:AUDIT_QUERY_CHARS], "query_chars": len(query), "engine": engine,
-              "outcome": outcome, "rows": run.rows if run is not None else 0,
-              "seconds": round(seconds, 3)}
+    detail = {
+        "query": query[:AUDIT_QUERY_CHARS],
+        "query_chars": len(query),
+        "engine": engine,
+        "outcome": outcome,
+        "rows": run.rows if run is not None else 0,
+        "seconds": round(seconds, 3),
+    }
     if problem:
         detail["problem"] = problem[:500]
     try:
@@ -252,8 +273,9 @@ class _Runner:
                     self.close()
                     raise self._translate(self.failure or RuntimeError("stopped")) from None
                 if not self.thread.is_alive() and self.items.empty():
-                    raise self._translate(self.failure or RuntimeError(
-                        "the engine stopped without an answer")) from None
+                    raise self._translate(
+                        self.failure or RuntimeError("the engine stopped without an answer")
+                    ) from None
                 continue
             except KeyboardInterrupt:
                 self.cancel("cancelled")
@@ -270,7 +292,8 @@ class _Runner:
         return QueryTimeout(
             f"查询超过 {self.timeout_s:g} 秒, 已取消 / the query ran longer than "
             f"{self.timeout_s:g} s and was cancelled; narrow it (WHERE, LIMIT) or raise "
-            "sql.timeout_s")
+            "sql.timeout_s"
+        )
 
     def _put(self, item) -> bool:
         while not self.stop.is_set():
@@ -316,6 +339,9 @@ def _is_timeout(exc: BaseException) -> bool:
 def _is_permission(exc: BaseException) -> bool:
     name = type(exc).__name__
     sqlstate = getattr(exc, "sqlstate", None)
-    return (name == "PermissionException" or sqlstate in ("42501", "25006")
-            or "disabled by configuration" in str(exc)
-            or "configuration has been locked" in str(exc))
+    return (
+        name == "PermissionException"
+        or sqlstate in ("42501", "25006")
+        or "disabled by configuration" in str(exc)
+        or "configuration has been locked" in str(exc)
+    )

@@ -86,7 +86,8 @@ class DuckDBSession:
             self.raw.execute(statement)
         locked = self.raw.execute(
             "SELECT current_setting('enable_external_access'), "
-            "current_setting('lock_configuration')").fetchone()
+            "current_setting('lock_configuration')"
+        ).fetchone()
         if locked != (False, True):  # never run analyst SQL on an open connection
             raise Forbidden("DuckDB could not be locked down for analyst SQL")
 
@@ -97,8 +98,9 @@ class DuckDBSession:
         if self.relation is None:  # a statement that is not a query ran and returned nothing
             raise ConfigError("query failed: not a query")
         schema = self.relation.limit(0).to_arrow_table().schema
-        return pa.schema([f.with_name(n) for f, n in zip(schema, unique_names(schema.names),
-                                                         strict=True)])
+        return pa.schema(
+            [f.with_name(n) for f, n in zip(schema, unique_names(schema.names), strict=True)]
+        )
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         assert self.relation is not None
@@ -116,10 +118,21 @@ class DuckDBSession:
 
 # PostgreSQL type oids → Arrow types; anything else is shown as text
 _PG_TYPES: dict[int, pa.DataType] = {
-    16: pa.bool_(), 20: pa.int64(), 21: pa.int64(), 23: pa.int64(), 26: pa.int64(),
-    700: pa.float64(), 701: pa.float64(), 1700: pa.float64(),
-    25: pa.string(), 1043: pa.string(), 1042: pa.string(), 19: pa.string(),
-    1082: pa.date32(), 1114: pa.timestamp("us"), 1184: pa.timestamp("us", tz="UTC"),
+    16: pa.bool_(),
+    20: pa.int64(),
+    21: pa.int64(),
+    23: pa.int64(),
+    26: pa.int64(),
+    700: pa.float64(),
+    701: pa.float64(),
+    1700: pa.float64(),
+    25: pa.string(),
+    1043: pa.string(),
+    1042: pa.string(),
+    19: pa.string(),
+    1082: pa.date32(),
+    1114: pa.timestamp("us"),
+    1184: pa.timestamp("us", tz="UTC"),
     17: pa.binary(),
 }
 
@@ -150,8 +163,9 @@ class PostgresSession:
     """Analyst SQL in a READ ONLY transaction as the analyst role, through a server-side cursor
     (rows arrive `batch_rows` at a time; the whole result is never held)."""
 
-    def __init__(self, warehouse_url: str, settings: Settings, timeout_s: float,
-                 batch_rows: int) -> None:
+    def __init__(
+        self, warehouse_url: str, settings: Settings, timeout_s: float, batch_rows: int
+    ) -> None:
         import psycopg
         from psycopg import sql
 
@@ -163,13 +177,13 @@ class PostgresSession:
         _, warehouse_schema = pg_conninfo(warehouse_url)
         schema = schema or warehouse_schema
         try:
-            self.conn = psycopg.connect(conninfo, autocommit=False, connect_timeout=10,
-                                        application_name="careops sql")
+            self.conn = psycopg.connect(
+                conninfo, autocommit=False, connect_timeout=10, application_name="careops sql"
+            )
         except psycopg.Error as exc:
             from careops.errors import WarehouseError
 
-            raise WarehouseError(f"cannot connect for analyst SQL: {exc}".splitlines()[0]) \
-                from None
+            raise WarehouseError(f"cannot connect for analyst SQL: {exc}".splitlines()[0]) from None
         self.conn.read_only = True  # BEGIN READ ONLY for every transaction of this connection
         self.cursor_name = f"careops_sql_{uuid.uuid4().hex[:8]}"
         self.cur = None
@@ -177,12 +191,17 @@ class PostgresSession:
         try:
             with self.conn.cursor() as cur:
                 ms = str(max(1, int(timeout_s * 1000)))
-                cur.execute("SELECT set_config('statement_timeout', %s, true), "
-                            "set_config('idle_in_transaction_session_timeout', %s, true), "
-                            "set_config('TimeZone', 'UTC', true)", (ms, ms))
+                cur.execute(
+                    "SELECT set_config('statement_timeout', %s, true), "
+                    "set_config('idle_in_transaction_session_timeout', %s, true), "
+                    "set_config('TimeZone', 'UTC', true)",
+                    (ms, ms),
+                )
                 if schema:
-                    cur.execute("SELECT set_config('search_path', %s, true)",
-                                (sql.Identifier(schema).as_string(self.conn),))
+                    cur.execute(
+                        "SELECT set_config('search_path', %s, true)",
+                        (sql.Identifier(schema).as_string(self.conn),),
+                    )
                 if not analyst_url:
                     _set_role(cur, settings.sql.analyst_role)
                 verify_analyst(cur, settings.sql.analyst_role if not analyst_url else None)
@@ -231,14 +250,16 @@ def _set_role(cur, role: str) -> None:
         raise ConfigError(
             f"PostgreSQL 中没有分析角色 {role} / the analyst role {role} does not exist in this "
             "PostgreSQL cluster: run `careops init` as the warehouse owner, or have the DBA "
-            "create it (docs/sql.md)")
+            "create it (docs/sql.md)"
+        )
     try:
         cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
     except errors.InsufficientPrivilege:
         raise ConfigError(
             f"仓库账号不能切换到分析角色 {role} / the warehouse login may not SET ROLE {role}: "
             f"GRANT {role} TO the warehouse login, or set sql.analyst_url to a login of the "
-            "analyst role (docs/sql.md)") from None
+            "analyst role (docs/sql.md)"
+        ) from None
 
 
 class SparkSession:
@@ -257,8 +278,9 @@ class SparkSession:
         self.session.sparkContext.setJobGroup(self.group, "careops sql", True)
         self.frame = self.session.sql(text)
         arrow = to_arrow_schema(self.frame.schema)
-        self.schema = pa.schema([f.with_name(n) for f, n in zip(
-            arrow, unique_names(arrow.names), strict=True)])
+        self.schema = pa.schema(
+            [f.with_name(n) for f, n in zip(arrow, unique_names(arrow.names), strict=True)]
+        )
         return self.schema
 
     def batches(self) -> Iterator[pa.RecordBatch]:
@@ -280,8 +302,7 @@ class SparkSession:
             values = [r[i] for r in rows]
             if pa.types.is_timestamp(field.type) and field.type.tz:
                 # PySpark hands timestamps back as naive local time of this process
-                values = [v.astimezone(dt.UTC) if isinstance(v, dt.datetime) else v
-                          for v in values]
+                values = [v.astimezone(dt.UTC) if isinstance(v, dt.datetime) else v for v in values]
             columns.append(pa.array(values, type=field.type))
         return pa.RecordBatch.from_arrays(columns, schema=self.schema)
 

@@ -37,28 +37,44 @@ def ensure_analyst_role(con, role: str) -> RoleSetup:
         cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
         if cur.fetchone() is None:
             try:
-                cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
-                                    "NOINHERIT NOREPLICATION NOBYPASSRLS")
-                            .format(sql.Identifier(role)))
+                cur.execute(
+                    sql.SQL(
+                        "CREATE ROLE {} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                        "NOINHERIT NOREPLICATION NOBYPASSRLS"
+                    ).format(sql.Identifier(role))
+                )
                 created = True
             except (errors.DuplicateObject, errors.UniqueViolation):
                 pass  # another init created it just now
             except errors.InsufficientPrivilege:
-                return RoleSetup(role, False, (), problem=(
-                    f"the warehouse login may not create roles; a DBA creates {role} "
-                    "with docs/sql.md"))
-        cur.execute("SELECT current_schema(), "
-                    "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)")
+                return RoleSetup(
+                    role,
+                    False,
+                    (),
+                    problem=(
+                        f"the warehouse login may not create roles; a DBA creates {role} "
+                        "with docs/sql.md"
+                    ),
+                )
+        cur.execute(
+            "SELECT current_schema(), (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"
+        )
         schema, superuser = cur.fetchone()
         cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
         present = sorted(r[0] for r in cur.fetchall() if r[0] in ANALYST_TABLES)
         try:
-            cur.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
-                sql.Identifier(schema), sql.Identifier(role)))
+            cur.execute(
+                sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+                    sql.Identifier(schema), sql.Identifier(role)
+                )
+            )
             if present:
-                cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
-                    sql.SQL(", ").join(sql.Identifier(schema, t) for t in present),
-                    sql.Identifier(role)))
+                cur.execute(
+                    sql.SQL("GRANT SELECT ON {} TO {}").format(
+                        sql.SQL(", ").join(sql.Identifier(schema, t) for t in present),
+                        sql.Identifier(role),
+                    )
+                )
             if not superuser:  # the owner may then SET ROLE to it (superusers always may)
                 cur.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
         except (errors.InsufficientPrivilege, errors.InvalidGrantOperation) as exc:
@@ -80,10 +96,19 @@ def verify_analyst(cur, expected_role: str | None) -> None:
     user, superuser, bypass, member, owner = cur.fetchone()
     if expected_role is not None and user != expected_role:
         raise Forbidden(f"analyst SQL runs as {user}, not {expected_role}")
-    why = ("a superuser" if superuser else "allowed to bypass row security" if bypass
-           else "a member of other roles" if member else "the owner of warehouse tables"
-           if owner else None)
+    why = (
+        "a superuser"
+        if superuser
+        else "allowed to bypass row security"
+        if bypass
+        else "a member of other roles"
+        if member
+        else "the owner of warehouse tables"
+        if owner
+        else None
+    )
     if why:
         raise Forbidden(
             f"分析查询不能以 {user} 运行 / analyst SQL will not run as {user}: it is {why}; "
-            "sql.analyst_url must log in as a role that can only SELECT (docs/sql.md)")
+            "sql.analyst_url must log in as a role that can only SELECT (docs/sql.md)"
+        )

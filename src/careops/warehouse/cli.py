@@ -22,9 +22,14 @@ from careops.cliutil import (
 from careops.errors import ConfigError
 from careops.i18n import label
 
-StateOpt = Annotated[str | None, typer.Option(
-    "--state", help="状态库 URL / state store: sqlite:///path.db, postgresql://… "
-    "(默认读取配置 CAREOPS_STATE)")]
+StateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--state",
+        help="状态库 URL / state store: sqlite:///path.db, postgresql://… "
+        "(默认读取配置 CAREOPS_STATE)",
+    ),
+]
 
 
 def init(warehouse: WarehouseOpt = None, state: StateOpt = None) -> None:
@@ -32,15 +37,19 @@ def init(warehouse: WarehouseOpt = None, state: StateOpt = None) -> None:
     from careops.warehouse.service import init_warehouse
 
     done = init_warehouse(ops(warehouse, state))
-    out.print(f"仓库就绪 / warehouse ready: {len(done.created)} table(s) created"
-              + (f" ({', '.join(done.created)})" if done.created else ""))
+    out.print(
+        f"仓库就绪 / warehouse ready: {len(done.created)} table(s) created"
+        + (f" ({', '.join(done.created)})" if done.created else "")
+    )
     if done.analyst is not None:
         a = done.analyst
         if a.problem:
             out.print(f"分析角色未就绪 / analyst role {safe(a.role)} not set up: {safe(a.problem)}")
         else:
-            out.print(f"分析角色 / analyst role {safe(a.role)}"
-                      f"{' created' if a.created else ''}: SELECT on {len(a.granted)} table(s)")
+            out.print(
+                f"分析角色 / analyst role {safe(a.role)}"
+                f"{' created' if a.created else ''}: SELECT on {len(a.granted)} table(s)"
+            )
     out.print(f"状态库就绪 / state store ready at revision {done.revision}")
 
 
@@ -54,23 +63,36 @@ def tables(warehouse: WarehouseOpt = None, json_out: JsonOpt = False, lang: Lang
     if json_out:
         print_json(counts)
         return
-    out.print(rich_table(label("tables_title", lg), [label("table", lg), "中文" if lg == "zh"
-                                                     else "label", label("rows", lg)],
-                         [[n, TABLES[n].label_zh, f"{c:,}"] for n, c in counts.items()]))
+    out.print(
+        rich_table(
+            label("tables_title", lg),
+            [label("table", lg), "中文" if lg == "zh" else "label", label("rows", lg)],
+            [[n, TABLES[n].label_zh, f"{c:,}"] for n, c in counts.items()],
+        )
+    )
 
 
 def sql(
-    query: Annotated[str | None, typer.Argument(
-        help='只读 SQL, 如 "SELECT count(*) FROM events"; 或用 --file')] = None,
-    file: Annotated[str | None, typer.Option(
-        "--file", "-f", help="从文件读取查询, - 为标准输入 / read the query from a file, - for "
-        "stdin")] = None,
+    query: Annotated[
+        str | None, typer.Argument(help='只读 SQL, 如 "SELECT count(*) FROM events"; 或用 --file')
+    ] = None,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="从文件读取查询, - 为标准输入 / read the query from a file, - for stdin",
+        ),
+    ] = None,
     csv: Annotated[bool, typer.Option("--csv", help="CSV 输出全部行 / every row as CSV")] = False,
-    json_out: Annotated[bool, typer.Option(
-        "--json", help="JSON 输出全部行 / every row as JSON")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="JSON 输出全部行 / every row as JSON")
+    ] = False,
     limit: Annotated[int, typer.Option(help="表格最多显示行数 / rows shown in the table")] = 100,
-    timeout: Annotated[float | None, typer.Option(
-        help="超时秒数 / cancel after this many seconds (default sql.timeout_s)")] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="超时秒数 / cancel after this many seconds (default sql.timeout_s)"),
+    ] = None,
     warehouse: WarehouseOpt = None,
     state: StateOpt = None,
 ) -> None:
@@ -109,8 +131,10 @@ def sql(
 
 def _query_text(query: str | None, file: str | None) -> str:
     if (query is None) == (file is None):
-        raise ConfigError("给出查询或 --file 之一 / give the query as an argument or with --file "
-                          "PATH (- for stdin), not both")
+        raise ConfigError(
+            "给出查询或 --file 之一 / give the query as an argument or with --file "
+            "PATH (- for stdin), not both"
+        )
     if file is None:
         return query  # type: ignore[return-value]
     from careops.warehouse.query import MAX_CHARS
@@ -124,8 +148,9 @@ def _query_text(query: str | None, file: str | None) -> str:
     except FileNotFoundError:
         raise ConfigError(f"没有文件 / no such file: {file}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"无法读取查询文件 / cannot read the query file {file}: "
-                          f"{type(exc).__name__}: {exc}") from None
+        raise ConfigError(
+            f"无法读取查询文件 / cannot read the query file {file}: {type(exc).__name__}: {exc}"
+        ) from None
     return text
 
 
@@ -135,8 +160,9 @@ def _local(batch, tz: str):
 
     for i, f in enumerate(batch.schema):
         if pa.types.is_timestamp(f.type) and f.type.tz:
-            batch = batch.set_column(i, f.name, batch.column(i).cast(pa.timestamp(f.type.unit,
-                                                                                  tz=tz)))
+            batch = batch.set_column(
+                i, f.name, batch.column(i).cast(pa.timestamp(f.type.unit, tz=tz))
+            )
     return batch
 
 
@@ -155,8 +181,12 @@ def _write_csv(run, tz: str) -> None:
     if writer is None:  # no rows: still the header
         from careops.warehouse.analyst_engines import unique_names
 
-        stream.write((",".join(json.dumps(n, ensure_ascii=False)
-                               for n in unique_names(run.schema.names)) + "\n").encode())
+        stream.write(
+            (
+                ",".join(json.dumps(n, ensure_ascii=False) for n in unique_names(run.schema.names))
+                + "\n"
+            ).encode()
+        )
     else:
         writer.close()
     stream.flush()
@@ -169,8 +199,10 @@ def _write_json(run, tz: str) -> None:
     write("[")
     for batch in run:
         for row in _local(batch, tz).to_pylist():
-            write(("\n  " if first else ",\n  ")
-                  + json.dumps(row, ensure_ascii=False, default=_json_value))
+            write(
+                ("\n  " if first else ",\n  ")
+                + json.dumps(row, ensure_ascii=False, default=_json_value)
+            )
             first = False
         sys.stdout.flush()
     write("\n]\n" if not first else "]\n")
@@ -195,10 +227,16 @@ def _print_table(run, tz: str, limit: int) -> None:
         if len(shown) < limit:
             part = _local(batch.slice(0, limit - len(shown)), tz)
             shown.extend(list(r.values()) for r in part.to_pylist())
-    columns = [f"{f.name} ({tz})" if pa.types.is_timestamp(f.type) and f.type.tz else f.name
-               for f in run.schema]
+    columns = [
+        f"{f.name} ({tz})" if pa.types.is_timestamp(f.type) and f.type.tz else f.name
+        for f in run.schema
+    ]
     more = run.rows - len(shown)
     out.print(rich_table(f"{run.rows:,} rows", columns, shown))
     if more:
-        out.print(f"另有 {more:,} 行未显示 / {more:,} more rows not shown (--limit N, or --csv / "
-                  "--json for every row)", soft_wrap=True, highlight=False)
+        out.print(
+            f"另有 {more:,} 行未显示 / {more:,} more rows not shown (--limit N, or --csv / "
+            "--json for every row)",
+            soft_wrap=True,
+            highlight=False,
+        )

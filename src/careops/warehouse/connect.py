@@ -88,7 +88,7 @@ def scratch() -> BaseBackend:
 
 
 def _duckdb(url: str, read_only: bool) -> BaseBackend:
-    path = url[len("duckdb://"):]
+    path = url[len("duckdb://") :]
     if path.startswith("/"):
         path = path[1:]  # duckdb:///rel/path -> rel/path ; duckdb:////abs/path -> /abs/path
     if path in ("", ":memory:"):
@@ -107,9 +107,11 @@ def _duckdb(url: str, read_only: bool) -> BaseBackend:
 
 def _busy(path: str, read_only: bool) -> str:
     doing = "读取" if read_only else "写入"
-    return (f"仓库 {path} 正被另一个进程写入, 暂时无法{doing}; 等它结束(如正在运行的 careops "
-            f"ingest / tags compute / serve)后重试 / the warehouse {path} is held by another "
-            "process writing to it (DuckDB allows one writer); retry when it has finished")
+    return (
+        f"仓库 {path} 正被另一个进程写入, 暂时无法{doing}; 等它结束(如正在运行的 careops "
+        f"ingest / tags compute / serve)后重试 / the warehouse {path} is held by another "
+        "process writing to it (DuckDB allows one writer); retry when it has finished"
+    )
 
 
 def _postgres(parsed) -> BaseBackend:
@@ -125,8 +127,10 @@ def _postgres(parsed) -> BaseBackend:
 
 
 def _missing(where: str) -> str:
-    return (f"仓库不存在 / warehouse {where} does not exist; check --warehouse (-w) or "
-            "CAREOPS_WAREHOUSE, or create it with `careops init` / `careops ingest`")
+    return (
+        f"仓库不存在 / warehouse {where} does not exist; check --warehouse (-w) or "
+        "CAREOPS_WAREHOUSE, or create it with `careops init` / `careops ingest`"
+    )
 
 
 def _spark(parsed, read_only: bool) -> BaseBackend:

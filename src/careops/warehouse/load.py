@@ -80,8 +80,10 @@ def apply_batch(con: BaseBackend, batch: Batch) -> Batch:
             return _apply(writer, batch)
         except Exception as exc:
             # keys taken in one order make this rare; PostgreSQL still may pick a victim
-            if type(exc).__name__ not in ("DeadlockDetected", "SerializationFailure") \
-                    or attempt == 3:
+            if (
+                type(exc).__name__ not in ("DeadlockDetected", "SerializationFailure")
+                or attempt == 3
+            ):
                 raise
             batch.removed.clear()
     raise AssertionError("unreachable")
@@ -100,15 +102,18 @@ def _apply(writer, batch: Batch) -> Batch:
         for part in sorted(batch.parts, key=lambda p: p.table):  # one lock order for all loads
             if batch.status == "loaded" and len(part.rows):
                 part.loaded = writer.insert_new(part.table, part.rows, batch.load_id)
-            part.duplicates = part.duplicates_in_batch + (len(part.rows) - part.loaded
-                                                          if batch.status == "loaded" else 0)
+            part.duplicates = part.duplicates_in_batch + (
+                len(part.rows) - part.loaded if batch.status == "loaded" else 0
+            )
             if batch.status == "loaded":
-                for name, extra in (("ingest_flags", part.flags), ("ingest_extras", part.extras),
-                                    ("contacts", part.contacts)):
+                for name, extra in (
+                    ("ingest_flags", part.flags),
+                    ("ingest_extras", part.extras),
+                    ("contacts", part.contacts),
+                ):
                     if extra is not None and len(extra):
                         extra = _with(extra, load_id=batch.load_id, table_name=part.table)
-                        writer.append(name, extra.select(_system(name).names)
-                                      .cast(_system(name)))
+                        writer.append(name, extra.select(_system(name).names).cast(_system(name)))
         if batch.quarantine is not None and len(batch.quarantine):
             writer.append("quarantine", batch.quarantine.cast(_system("quarantine")))
         writer.append("_loads", _ledger(batch))
@@ -146,28 +151,49 @@ def _with(table: pa.Table, **constants: str) -> pa.Table:
 def _ledger(batch: Batch) -> pa.Table:
     now = dt.datetime.now(dt.UTC)
     parts = batch.parts or [TablePart(table="", rows=pa.table({}), rows_in=0)]
-    rows = [{
-        "load_id": batch.load_id, "source": batch.source, "content_hash": batch.content_hash,
-        "table_name": p.table, "rows_in": p.rows_in, "loaded": p.loaded,
-        "duplicates": p.duplicates, "quarantined": p.quarantined,
-        "flagged": 0 if p.flags is None or batch.status != "loaded" else len(p.flags),
-        "status": batch.status, "message": batch.message,
-        "started_at": batch.started_at, "finished_at": now, "path": batch.path or None,
-        "replaced": batch.removed.get(p.table, 0) if batch.status == "loaded" else 0,
-        "replaces": ",".join(batch.replaces) or None,
-    } for p in parts]
+    rows = [
+        {
+            "load_id": batch.load_id,
+            "source": batch.source,
+            "content_hash": batch.content_hash,
+            "table_name": p.table,
+            "rows_in": p.rows_in,
+            "loaded": p.loaded,
+            "duplicates": p.duplicates,
+            "quarantined": p.quarantined,
+            "flagged": 0 if p.flags is None or batch.status != "loaded" else len(p.flags),
+            "status": batch.status,
+            "message": batch.message,
+            "started_at": batch.started_at,
+            "finished_at": now,
+            "path": batch.path or None,
+            "replaced": batch.removed.get(p.table, 0) if batch.status == "loaded" else 0,
+            "replaces": ",".join(batch.replaces) or None,
+        }
+        for p in parts
+    ]
     if batch.status == "loaded":  # tables the replaced loads had and this file has not
-        rows += [{**rows[0], "table_name": t, "rows_in": 0, "loaded": 0, "duplicates": 0,
-                  "quarantined": 0, "flagged": 0, "replaced": n}
-                 for t, n in batch.removed.items() if t not in {p.table for p in parts}]
+        rows += [
+            {
+                **rows[0],
+                "table_name": t,
+                "rows_in": 0,
+                "loaded": 0,
+                "duplicates": 0,
+                "quarantined": 0,
+                "flagged": 0,
+                "replaced": n,
+            }
+            for t, n in batch.removed.items()
+            if t not in {p.table for p in parts}
+        ]
     return pa.Table.from_pylist(rows, schema=_system("_loads"))
 
 
 # Fact tables stored in time order on DuckDB: each load's rows are inserted sorted by this
 # column, so a table loaded over time keeps narrow min/max per row group and a query for the
 # last N days (tags, segments) skips older row groups instead of scanning all of history.
-TIME_ORDER = {"events": "ts", "orders": "ts", "observations": "ts",
-              "consultations": "started_at"}
+TIME_ORDER = {"events": "ts", "orders": "ts", "observations": "ts", "consultations": "started_at"}
 
 
 def in_time_order(rows: pa.Table, column: str) -> bool:
@@ -187,28 +213,40 @@ class _DuckDB:
         self._owned: dict[str, bool] = {}
 
     def transaction(self):
-        return _Tx(lambda: self.raw.execute("BEGIN TRANSACTION"),
-                   lambda: self.raw.execute("COMMIT"), lambda: self.raw.execute("ROLLBACK"))
+        return _Tx(
+            lambda: self.raw.execute("BEGIN TRANSACTION"),
+            lambda: self.raw.execute("COMMIT"),
+            lambda: self.raw.execute("ROLLBACK"),
+        )
 
     def lock(self, content_hash: str) -> None:
         """Nothing to take: the process holds the file's only write lock."""
 
     def loaded_by(self, content_hash: str) -> str | None:
-        hit = self.raw.execute("SELECT load_id FROM _loads WHERE content_hash = ? AND status = "
-                               "'loaded' LIMIT 1", [content_hash]).fetchone()
+        hit = self.raw.execute(
+            "SELECT load_id FROM _loads WHERE content_hash = ? AND status = 'loaded' LIMIT 1",
+            [content_hash],
+        ).fetchone()
         return hit[0] if hit else None
 
     def ledger_tables(self, loads: list[str]) -> dict[str, int]:
-        return dict(self.raw.execute(
-            "SELECT table_name, sum(loaded) FROM _loads WHERE load_id IN (SELECT unnest(?)) "
-            "GROUP BY 1", [loads]).fetchall())
+        return dict(
+            self.raw.execute(
+                "SELECT table_name, sum(loaded) FROM _loads WHERE load_id IN (SELECT unnest(?)) "
+                "GROUP BY 1",
+                [loads],
+            ).fetchall()
+        )
 
     def owns(self, table: str) -> bool:
         if table not in self._owned:
-            self._owned[table] = bool(self.raw.execute(
-                "SELECT 1 FROM information_schema.columns WHERE table_name = ? AND "
-                "column_name = ? AND table_schema = current_schema()",
-                [table, LOAD_ID]).fetchone())
+            self._owned[table] = bool(
+                self.raw.execute(
+                    "SELECT 1 FROM information_schema.columns WHERE table_name = ? AND "
+                    "column_name = ? AND table_schema = current_schema()",
+                    [table, LOAD_ID],
+                ).fetchone()
+            )
         return self._owned[table]
 
     def insert_new(self, table: str, rows: pa.Table, load_id: str) -> int:
@@ -217,15 +255,19 @@ class _DuckDB:
         cols = ", ".join(f'"{c}"' for c in rows.column_names)
         owned = self.owns(table)
         # sort only what is not in time order already (a sorted export costs one compare)
-        order = (f' ORDER BY s."{TIME_ORDER[table]}"' if table in TIME_ORDER
-                 and not in_time_order(rows, TIME_ORDER[table]) else "")
+        order = (
+            f' ORDER BY s."{TIME_ORDER[table]}"'
+            if table in TIME_ORDER and not in_time_order(rows, TIME_ORDER[table])
+            else ""
+        )
         self.raw.register("_careops_stage", rows)
         try:
             n = self.raw.execute(
                 f'INSERT INTO "{table}" ({cols}{f", {LOAD_ID}" if owned else ""}) '
-                f'SELECT {cols}{", ?" if owned else ""} FROM _careops_stage s '
+                f"SELECT {cols}{', ?' if owned else ''} FROM _careops_stage s "
                 f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE {cond}){order}',
-                [load_id] if owned else []).fetchone()[0]
+                [load_id] if owned else [],
+            ).fetchone()[0]
         finally:
             self.raw.unregister("_careops_stage")
         return int(n)
@@ -241,17 +283,22 @@ class _DuckDB:
     def delete_loads(self, table: str, loads: list[str]) -> int:
         if not self.owns(table):
             return 0
-        return int(self.raw.execute(
-            f'DELETE FROM "{table}" WHERE "{LOAD_ID}" IN (SELECT unnest(?))',
-            [loads]).fetchone()[0])
+        return int(
+            self.raw.execute(
+                f'DELETE FROM "{table}" WHERE "{LOAD_ID}" IN (SELECT unnest(?))', [loads]
+            ).fetchone()[0]
+        )
 
     def delete_matching(self, table: str, rows: pa.Table) -> int:
         cond = " AND ".join(f't."{c}" = s."{c}"' for c in rows.column_names)
         self.raw.register("_careops_stage", rows)
         try:
-            return int(self.raw.execute(
-                f'DELETE FROM "{table}" t WHERE EXISTS (SELECT 1 FROM _careops_stage s '
-                f'WHERE {cond})').fetchone()[0])
+            return int(
+                self.raw.execute(
+                    f'DELETE FROM "{table}" t WHERE EXISTS (SELECT 1 FROM _careops_stage s '
+                    f"WHERE {cond})"
+                ).fetchone()[0]
+            )
         finally:
             self.raw.unregister("_careops_stage")
 
@@ -280,39 +327,52 @@ class _Postgres:
         self._rows("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (content_hash,))
 
     def loaded_by(self, content_hash: str) -> str | None:
-        hit = self._rows("SELECT load_id FROM _loads WHERE content_hash = %s AND status = "
-                         "'loaded' LIMIT 1", (content_hash,))
+        hit = self._rows(
+            "SELECT load_id FROM _loads WHERE content_hash = %s AND status = 'loaded' LIMIT 1",
+            (content_hash,),
+        )
         return hit[0][0] if hit else None
 
     def ledger_tables(self, loads: list[str]) -> dict[str, int]:
-        return {t: int(n) for t, n in self._rows(
-            "SELECT table_name, sum(loaded) FROM _loads WHERE load_id = ANY(%s) GROUP BY 1",
-            (loads,))}
+        return {
+            t: int(n)
+            for t, n in self._rows(
+                "SELECT table_name, sum(loaded) FROM _loads WHERE load_id = ANY(%s) GROUP BY 1",
+                (loads,),
+            )
+        }
 
     def owns(self, table: str) -> bool:
         if table not in self._owned:
-            self._owned[table] = bool(self._rows(
-                "SELECT 1 FROM information_schema.columns WHERE table_name = %s AND "
-                "column_name = %s AND table_schema = current_schema()", (table, LOAD_ID)))
+            self._owned[table] = bool(
+                self._rows(
+                    "SELECT 1 FROM information_schema.columns WHERE table_name = %s AND "
+                    "column_name = %s AND table_schema = current_schema()",
+                    (table, LOAD_ID),
+                )
+            )
         return self._owned[table]
 
     def _copy(self, target: str, rows: pa.Table) -> None:
         buf = io.BytesIO()
         pacsv.write_csv(rows, buf, write_options=pacsv.WriteOptions(include_header=False))
         cols = ", ".join(f'"{c}"' for c in rows.column_names)
-        with self.raw.cursor() as cur, cur.copy(
-                f'COPY {target} ({cols}) FROM STDIN (FORMAT csv)') as copy:
+        with (
+            self.raw.cursor() as cur,
+            cur.copy(f"COPY {target} ({cols}) FROM STDIN (FORMAT csv)") as copy,
+        ):
             view = buf.getbuffer()
             for start in range(0, len(view), 1 << 20):
-                copy.write(view[start:start + (1 << 20)])
+                copy.write(view[start : start + (1 << 20)])
 
     def _stage(self, table: str, rows: pa.Table) -> str:
         self._n += 1
         stage = f"_careops_stage_{self._n}"
         cols = ", ".join(f'"{c}"' for c in rows.column_names)
         with self.raw.cursor() as cur:
-            cur.execute(f'CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {cols} '
-                        f'FROM "{table}" LIMIT 0')
+            cur.execute(
+                f'CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {cols} FROM "{table}" LIMIT 0'
+            )
         self._copy(stage, rows)
         return stage
 
@@ -322,9 +382,12 @@ class _Postgres:
         cols = ", ".join(f'"{c}"' for c in rows.column_names)
         owned = self.owns(table)
         with self.raw.cursor() as cur:
-            cur.execute(f'INSERT INTO "{table}" ({cols}{f", {LOAD_ID}" if owned else ""}) '
-                        f'SELECT {cols}{", %s" if owned else ""} FROM {stage} ORDER BY {keys} '
-                        "ON CONFLICT DO NOTHING", (load_id,) if owned else ())
+            cur.execute(
+                f'INSERT INTO "{table}" ({cols}{f", {LOAD_ID}" if owned else ""}) '
+                f"SELECT {cols}{', %s' if owned else ''} FROM {stage} ORDER BY {keys} "
+                "ON CONFLICT DO NOTHING",
+                (load_id,) if owned else (),
+            )
             return cur.rowcount
 
     def append(self, table: str, rows: pa.Table) -> None:
@@ -361,8 +424,12 @@ class _Spark:
         from pyspark.sql import functions as F
 
         loads = self.session.table("_loads")
-        hit = (loads.filter((F.col("content_hash") == content_hash)
-                            & (F.col("status") == "loaded")).select("load_id").limit(1).collect())
+        hit = (
+            loads.filter((F.col("content_hash") == content_hash) & (F.col("status") == "loaded"))
+            .select("load_id")
+            .limit(1)
+            .collect()
+        )
         return hit[0][0] if hit else None
 
     def _frame(self, table: str, rows: pa.Table):
@@ -371,9 +438,14 @@ class _Spark:
         frame = self.session.createDataFrame(rows)
         from pyspark.sql import functions as F
 
-        return frame.select(*[(frame[c] if c in rows.column_names else F.lit(None))
-                              .cast(target.schema[c].dataType).alias(c)
-                              for c in target.columns])
+        return frame.select(
+            *[
+                (frame[c] if c in rows.column_names else F.lit(None))
+                .cast(target.schema[c].dataType)
+                .alias(c)
+                for c in target.columns
+            ]
+        )
 
     def insert_new(self, table: str, rows: pa.Table, load_id: str) -> int:
         keys = list(TABLES[table].key)

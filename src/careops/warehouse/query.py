@@ -45,25 +45,75 @@ carry identifiers the canonical tables never keep; `_loads` and `ingest_flags` n
 and paths. Those are read through `careops quarantine` and `careops ingest`, which show them
 masked and audited."""
 
-FORBIDDEN_FUNCTIONS: frozenset[str] = frozenset({
-    # read or list files, other databases, the environment, the configuration
-    "glob", "getenv", "current_setting", "set_config", "sniff_csv", "read_text", "read_blob",
-    "parquet_metadata", "parquet_schema", "parquet_file_metadata", "parquet_kv_metadata",
-    "which_secret", "load", "install", "attach", "detach", "checkpoint", "force_checkpoint",
-    "enable_profiling",
-    # run a string as SQL
-    "query", "query_table", "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema",
-    "cursor_to_xml", "cursor_to_xmlschema", "table_to_xml", "table_to_xmlschema",
-    "table_to_xml_and_xmlschema", "schema_to_xml", "schema_to_xmlschema",
-    "schema_to_xml_and_xmlschema", "database_to_xml", "database_to_xmlschema",
-    "database_to_xml_and_xmlschema", "xmlparse", "ts_stat", "ts_rewrite",
-    # Spark: call any Java method
-    "reflect", "java_method", "try_reflect", "input_file_name", "input_file_block_start",
-    "input_file_block_length",
-})
+FORBIDDEN_FUNCTIONS: frozenset[str] = frozenset(
+    {
+        # read or list files, other databases, the environment, the configuration
+        "glob",
+        "getenv",
+        "current_setting",
+        "set_config",
+        "sniff_csv",
+        "read_text",
+        "read_blob",
+        "parquet_metadata",
+        "parquet_schema",
+        "parquet_file_metadata",
+        "parquet_kv_metadata",
+        "which_secret",
+        "load",
+        "install",
+        "attach",
+        "detach",
+        "checkpoint",
+        "force_checkpoint",
+        "enable_profiling",
+        # run a string as SQL
+        "query",
+        "query_table",
+        "query_to_xml",
+        "query_to_xmlschema",
+        "query_to_xml_and_xmlschema",
+        "cursor_to_xml",
+        "cursor_to_xmlschema",
+        "table_to_xml",
+        "table_to_xmlschema",
+        "table_to_xml_and_xmlschema",
+        "schema_to_xml",
+        "schema_to_xmlschema",
+        "schema_to_xml_and_xmlschema",
+        "database_to_xml",
+        "database_to_xmlschema",
+        "database_to_xml_and_xmlschema",
+        "xmlparse",
+        "ts_stat",
+        "ts_rewrite",
+        # Spark: call any Java method
+        "reflect",
+        "java_method",
+        "try_reflect",
+        "input_file_name",
+        "input_file_block_start",
+        "input_file_block_length",
+    }
+)
 FORBIDDEN_PREFIXES: tuple[str, ...] = (
-    "read_", "pg_", "lo_", "dblink", "duckdb_", "sqlite_", "postgres_", "mysql_", "iceberg_",
-    "delta_", "ducklake_", "http_", "s3_", "json_execute", "txid_", "currval", "nextval",
+    "read_",
+    "pg_",
+    "lo_",
+    "dblink",
+    "duckdb_",
+    "sqlite_",
+    "postgres_",
+    "mysql_",
+    "iceberg_",
+    "delta_",
+    "ducklake_",
+    "http_",
+    "s3_",
+    "json_execute",
+    "txid_",
+    "currval",
+    "nextval",
     "setval",
 )
 FORBIDDEN_SUFFIXES: tuple[str, ...] = ("_scan", "_attach", "_query", "_execute")
@@ -86,8 +136,10 @@ def check_statement(text: str, kind: Kind) -> Checked:
     if not isinstance(text, str) or not text.strip():
         raise ConfigError("查询为空 / the query is empty: give one SELECT")
     if len(text) > MAX_CHARS:
-        raise ConfigError(f"查询过长 / the query is {len(text):,} characters long; at most "
-                          f"{MAX_CHARS:,} are accepted")
+        raise ConfigError(
+            f"查询过长 / the query is {len(text):,} characters long; at most "
+            f"{MAX_CHARS:,} are accepted"
+        )
     if "\x00" in text:
         raise ConfigError("查询含有空字符 / the query contains a NUL character")
     dialect = DIALECT[kind]
@@ -96,14 +148,28 @@ def check_statement(text: str, kind: Kind) -> Checked:
         raise ConfigError("只能给一条语句 / give exactly one statement (a SELECT)")
     statement = statements[0]
     if not isinstance(statement, exp.Query):
-        raise Forbidden(f"只允许查询 / only SELECT queries are allowed here, not "
-                        f"{_what(statement)}")
+        raise Forbidden(
+            f"只允许查询 / only SELECT queries are allowed here, not {_what(statement)}"
+        )
     tables: list[str] = []
     try:
         for node in statement.walk():
-            if isinstance(node, exp.DML | exp.DDL | exp.Command | exp.Set | exp.Pragma
-                          | exp.Use | exp.Copy | exp.Into | exp.LoadData | exp.Transaction
-                          | exp.Commit | exp.Rollback | exp.Describe):
+            if isinstance(
+                node,
+                exp.DML
+                | exp.DDL
+                | exp.Command
+                | exp.Set
+                | exp.Pragma
+                | exp.Use
+                | exp.Copy
+                | exp.Into
+                | exp.LoadData
+                | exp.Transaction
+                | exp.Commit
+                | exp.Rollback
+                | exp.Describe,
+            ):
                 raise Forbidden(f"只允许读取 / only reading is allowed; found {_what(node)}")
             if isinstance(node, exp.Table):
                 tables.append(_check_table(node))
@@ -131,8 +197,10 @@ def _parse(text: str, dialect: str) -> list[exp.Expression]:
 
 
 def _too_deep() -> ConfigError:
-    return ConfigError("查询嵌套过深 / the query is nested too deeply (about 40 levels of "
-                       "parentheses at most); flatten it with WITH … AS (…)")
+    return ConfigError(
+        "查询嵌套过深 / the query is nested too deeply (about 40 levels of "
+        "parentheses at most); flatten it with WITH … AS (…)"
+    )
 
 
 def _what(node: exp.Expression) -> str:
@@ -148,17 +216,23 @@ def _check_table(table: exp.Table) -> str:
         if isinstance(target, exp.Func):
             _check_function(target)
         what = function_name(target) if isinstance(target, exp.Func) else target.key
-        raise Forbidden(f"只能读取仓库表 / only warehouse tables can be read here; "
-                        f"{what}(…) in FROM is not allowed")
+        raise Forbidden(
+            f"只能读取仓库表 / only warehouse tables can be read here; "
+            f"{what}(…) in FROM is not allowed"
+        )
     name = target.name
     if table.args.get("db") or table.args.get("catalog"):
-        raise Forbidden(f"只能读取本仓库的表 / only this warehouse's tables can be read, by "
-                        f"their plain name; {table.sql()[:80]!r} names another schema, "
-                        "database or file")
+        raise Forbidden(
+            f"只能读取本仓库的表 / only this warehouse's tables can be read, by "
+            f"their plain name; {table.sql()[:80]!r} names another schema, "
+            "database or file"
+        )
     if name.lower() in ANALYST_TABLES or _is_visible_cte(table, name):
         return name.lower()
-    raise Forbidden(f"不能读取 {name[:80]!r} / {name[:80]!r} is not a table analysts may read; "
-                    f"the analyst tables are: {', '.join(sorted(ANALYST_TABLES))}")
+    raise Forbidden(
+        f"不能读取 {name[:80]!r} / {name[:80]!r} is not a table analysts may read; "
+        f"the analyst tables are: {', '.join(sorted(ANALYST_TABLES))}"
+    )
 
 
 def _is_visible_cte(table: exp.Table, name: str) -> bool:
@@ -179,8 +253,11 @@ def _is_visible_cte(table: exp.Table, name: str) -> bool:
                 return True
         elif isinstance(node, exp.Query):
             with_ = node.args.get("with_") or node.args.get("with")
-            if with_ is not None and child is not with_ and any(
-                    c.alias_or_name.lower() == key for c in with_.expressions):
+            if (
+                with_ is not None
+                and child is not with_
+                and any(c.alias_or_name.lower() == key for c in with_.expressions)
+            ):
                 return True
         child, node = node, node.parent
     return False
@@ -198,7 +275,12 @@ def function_name(node: exp.Func) -> str:
 
 def _check_function(node: exp.Func) -> None:
     name = function_name(node)
-    if (name in FORBIDDEN_FUNCTIONS or name.startswith(FORBIDDEN_PREFIXES)
-            or name.endswith(FORBIDDEN_SUFFIXES)):
-        raise Forbidden(f"不允许的函数 / {name}() reads files or reaches outside the warehouse "
-                        "tables; query warehouse tables only")
+    if (
+        name in FORBIDDEN_FUNCTIONS
+        or name.startswith(FORBIDDEN_PREFIXES)
+        or name.endswith(FORBIDDEN_SUFFIXES)
+    ):
+        raise Forbidden(
+            f"不允许的函数 / {name}() reads files or reaches outside the warehouse "
+            "tables; query warehouse tables only"
+        )

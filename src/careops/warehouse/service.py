@@ -34,8 +34,12 @@ def init_warehouse(ops: Ops) -> InitResult:
     revision = migrate(ops.state)
     detail = {"created": created}
     if analyst is not None:
-        detail["analyst_role"] = {"role": analyst.role, "created": analyst.created,
-                                  "granted": list(analyst.granted), "problem": analyst.problem}
+        detail["analyst_role"] = {
+            "role": analyst.role,
+            "created": analyst.created,
+            "granted": list(analyst.granted),
+            "problem": analyst.problem,
+        }
     ops.audit("init", target=ops.warehouse_url, detail=detail)
     return InitResult(created=tuple(created), revision=revision, analyst=analyst)
 
@@ -46,5 +50,4 @@ def table_counts(ops: Ops) -> dict[str, int]:
 
     with ops.warehouse(read_only=True) as con:
         present = set(con.list_tables())
-        return {name: int(con.table(name).count().execute())
-                for name in TABLES if name in present}
+        return {name: int(con.table(name).count().execute()) for name in TABLES if name in present}

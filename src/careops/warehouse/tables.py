@@ -29,37 +29,82 @@ SYSTEM_TABLES: dict[str, ibis.Schema] = {
     # `path`: the file's canonical (absolute, resolved) path; `replaced`: rows of earlier loads
     # (`replaces`, comma-separated load ids) removed by this one; unreadable files are recorded
     # too (status `unreadable`, the reason in `message`)
-    "_loads": ibis.schema({
-        "load_id": "string", "source": "string", "content_hash": "string",
-        "table_name": "string", "rows_in": "int64", "loaded": "int64", "duplicates": "int64",
-        "quarantined": "int64", "flagged": "int64", "status": "string", "message": "string",
-        "started_at": TS, "finished_at": TS,
-        "path": "string", "replaced": "int64", "replaces": "string",
-    }),
+    "_loads": ibis.schema(
+        {
+            "load_id": "string",
+            "source": "string",
+            "content_hash": "string",
+            "table_name": "string",
+            "rows_in": "int64",
+            "loaded": "int64",
+            "duplicates": "int64",
+            "quarantined": "int64",
+            "flagged": "int64",
+            "status": "string",
+            "message": "string",
+            "started_at": TS,
+            "finished_at": TS,
+            "path": "string",
+            "replaced": "int64",
+            "replaces": "string",
+        }
+    ),
     # bad records kept aside for repair, with where they came from and why
-    "quarantine": ibis.schema({
-        "load_id": "string", "source": "string", "table_name": "string", "record": "string",
-        "field": "string", "reason": "string", "raw": "string", "quarantined_at": TS,
-    }),
+    "quarantine": ibis.schema(
+        {
+            "load_id": "string",
+            "source": "string",
+            "table_name": "string",
+            "record": "string",
+            "field": "string",
+            "reason": "string",
+            "raw": "string",
+            "quarantined_at": TS,
+        }
+    ),
     # quarantined records fixed by a later load (of the same file, or of a repaired export)
-    "quarantine_resolved": ibis.schema({
-        "load_id": "string", "record": "string", "resolved_by": "string", "resolved_at": TS,
-    }),
+    "quarantine_resolved": ibis.schema(
+        {
+            "load_id": "string",
+            "record": "string",
+            "resolved_by": "string",
+            "resolved_at": TS,
+        }
+    ),
     # loaded rows worth a second look (events or orders of a user_id not among the patients)
-    "ingest_flags": ibis.schema({
-        "load_id": "string", "table_name": "string", "record_id": "string",
-        "user_id": "string", "flag": "string",
-    }),
+    "ingest_flags": ibis.schema(
+        {
+            "load_id": "string",
+            "table_name": "string",
+            "record_id": "string",
+            "user_id": "string",
+            "flag": "string",
+        }
+    ),
     # columns a file had beyond the canonical ones: kept, not silently dropped
-    "ingest_extras": ibis.schema({
-        "load_id": "string", "table_name": "string", "record_id": "string", "data": "string",
-    }),
+    "ingest_extras": ibis.schema(
+        {
+            "load_id": "string",
+            "table_name": "string",
+            "record_id": "string",
+            "data": "string",
+        }
+    ),
     # direct identifiers (DESIGN §2 contacts), AES-GCM sealed: see careops.privacy.contacts
-    "contacts": ibis.schema({
-        "load_id": "string", "table_name": "string", "record_id": "string", "user_id": "string",
-        "name": "string", "phone": "string", "email": "string", "wechat_openid": "string",
-        "id_number": "string", "key_id": "string",
-    }),
+    "contacts": ibis.schema(
+        {
+            "load_id": "string",
+            "table_name": "string",
+            "record_id": "string",
+            "user_id": "string",
+            "name": "string",
+            "phone": "string",
+            "email": "string",
+            "wechat_openid": "string",
+            "id_number": "string",
+            "key_id": "string",
+        }
+    ),
 }
 
 # one number for every process that creates or migrates tables in a PostgreSQL database
@@ -129,9 +174,13 @@ def _execute(con: BaseBackend, sql: str, params: tuple = ()) -> list[tuple]:
 
 def _ensure_key(con: BaseBackend, name: str) -> None:
     """Give a PostgreSQL table its key as a PRIMARY KEY, unless it has one already."""
-    has = _execute(con, "SELECT 1 FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
-                        "WHERE t.relname = %s AND t.relnamespace = current_schema()::regnamespace "
-                        "AND c.contype IN ('p', 'u')", (name,))
+    has = _execute(
+        con,
+        "SELECT 1 FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
+        "WHERE t.relname = %s AND t.relnamespace = current_schema()::regnamespace "
+        "AND c.contype IN ('p', 'u')",
+        (name,),
+    )
     if has:
         return
     keys = TABLES[name].key
@@ -140,16 +189,18 @@ def _ensure_key(con: BaseBackend, name: str) -> None:
 
     try:
         with con.con.transaction(), con.con.cursor() as cur:
-            cur.execute(f'ALTER TABLE "{name}" ADD CONSTRAINT "{name}_key" '
-                        f"PRIMARY KEY ({cols})")
+            cur.execute(f'ALTER TABLE "{name}" ADD CONSTRAINT "{name}_key" PRIMARY KEY ({cols})')
     except (psycopg.errors.UniqueViolation, psycopg.errors.NotNullViolation) as exc:
-        find = (f"SELECT {cols}, count(*) FROM {name} GROUP BY {cols} HAVING count(*) > 1"
-                if isinstance(exc, psycopg.errors.UniqueViolation)
-                else f"SELECT * FROM {name} WHERE " + " OR ".join(f"{k} IS NULL" for k in keys))
+        find = (
+            f"SELECT {cols}, count(*) FROM {name} GROUP BY {cols} HAVING count(*) > 1"
+            if isinstance(exc, psycopg.errors.UniqueViolation)
+            else f"SELECT * FROM {name} WHERE " + " OR ".join(f"{k} IS NULL" for k in keys)
+        )
         what = "重复的键" if isinstance(exc, psycopg.errors.UniqueViolation) else "空的键"
         why = "duplicate keys" if what == "重复的键" else "empty keys"
         raise Conflict(
             f"表 {name} 已有{what}, 无法加上主键 ({', '.join(keys)}) / table {name} already holds "
             f"{why}, so its key ({', '.join(keys)}) cannot be made a PRIMARY KEY, and loads "
-            f"running at once could store rows twice. Find them with: careops sql \"{find}\"; "
-            "remove the extra rows, then run careops init again") from None
+            f'running at once could store rows twice. Find them with: careops sql "{find}"; '
+            "remove the extra rows, then run careops init again"
+        ) from None

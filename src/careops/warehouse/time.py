@@ -44,8 +44,9 @@ def _is_duckdb(con: BaseBackend | None) -> bool:
     return getattr(con, "name", None) == "duckdb"
 
 
-def local_seconds(con: BaseBackend | None, ts: ir.TimestampValue, offset: timedelta
-                  ) -> ir.IntegerValue:
+def local_seconds(
+    con: BaseBackend | None, ts: ir.TimestampValue, offset: timedelta
+) -> ir.IntegerValue:
     """Whole seconds since 1970-01-01 00:00 local time (UTC + `offset`) of `ts`."""
     off = int(offset.total_seconds())
     if _is_duckdb(con):
@@ -57,14 +58,16 @@ def _div(con: BaseBackend | None, a: ir.IntegerValue, b: int) -> ir.IntegerValue
     return _duckdb_div(a, b) if _is_duckdb(con) else a // b
 
 
-def day_number(con: BaseBackend | None, ts: ir.TimestampValue, offset: timedelta
-               ) -> ir.IntegerValue:
+def day_number(
+    con: BaseBackend | None, ts: ir.TimestampValue, offset: timedelta
+) -> ir.IntegerValue:
     """The local day of `ts` as days since 1970-01-01."""
     return _div(con, local_seconds(con, ts, offset), DAY_S)
 
 
-def local_hour(con: BaseBackend | None, ts: ir.TimestampValue, offset: timedelta
-               ) -> ir.IntegerValue:
+def local_hour(
+    con: BaseBackend | None, ts: ir.TimestampValue, offset: timedelta
+) -> ir.IntegerValue:
     """The local hour of day (0–23) of `ts`."""
     return _div(con, local_seconds(con, ts, offset), 3_600) % 24
 

@@ -111,8 +111,7 @@ def frequentist_test(
     Welch's t-test otherwise (means, or CUPED-adjusted moments)."""
     s = settings or FrequentistSettings()
     if s.sequential:
-        return sequential_test(control.moments(), treatment.moments(), s.alpha,
-                               s.sequential_tuning)
+        return sequential_test(control.moments(), treatment.moments(), s.alpha, s.sequential_tuning)
     if isinstance(control, Proportion) and isinstance(treatment, Proportion):
         return two_proportion_z_test(control, treatment, s.alpha)
     return welch_t_test(control.moments(), treatment.moments(), s.alpha)

@@ -31,12 +31,15 @@ def _on_valid(p_values: npt.ArrayLike, adjust_sorted) -> np.ndarray:
 
 def holm(p_values: npt.ArrayLike) -> np.ndarray:
     """Holm step-down adjusted p-values: max over j ≤ i of (m − j + 1) p_(j), capped at 1."""
-    return _on_valid(p_values, lambda ranked, m: np.minimum(
-        np.maximum.accumulate(ranked * (m - np.arange(m))), 1.0))
+    return _on_valid(
+        p_values,
+        lambda ranked, m: np.minimum(np.maximum.accumulate(ranked * (m - np.arange(m))), 1.0),
+    )
 
 
 def benjamini_hochberg(p_values: npt.ArrayLike) -> np.ndarray:
     """Benjamini–Hochberg step-up adjusted p-values: min over j ≥ i of m p_(j) / j, capped at 1."""
+
     def step_up(ranked: np.ndarray, m: int) -> np.ndarray:
         scaled = ranked * m / np.arange(1, m + 1)
         return np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)

@@ -23,8 +23,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "experiment_exposures",
-        sa.Column("experiment_key", sa.String(64), sa.ForeignKey("experiments.key"),
-                  primary_key=True),
+        sa.Column(
+            "experiment_key", sa.String(64), sa.ForeignKey("experiments.key"), primary_key=True
+        ),
         sa.Column("user_id", sa.String(128), primary_key=True),
         sa.Column("variant", sa.String(64), nullable=False),
         sa.Column("exposed_at", sa.DateTime(timezone=True), nullable=False),
