@@ -29,6 +29,12 @@ from careops.segments.errors import RuleError
 
 Value = str | int | float | bool | None
 OPS = ("==", "!=", ">=", "<=", ">", "<")
+# limits that keep a hostile rule from exhausting the parser or the engine (a real segment
+# is a handful of conditions, a few levels deep)
+MAX_DEPTH = 32  # nested parentheses, `not`s and JSON levels
+MAX_CONDITIONS = 1000  # comparisons and event conditions in one rule
+MAX_LENGTH = 100_000  # characters of rule text
+MAX_INT = 2**63 - 1  # numbers must fit the engines' BIGINT / DOUBLE
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,13 @@ class Token:
     @property
     def value(self) -> Value:
         if self.kind == "num":
-            return float(self.text) if "." in self.text else int(self.text)
+            number = float(self.text) if "." in self.text else int(self.text)
+            if len(self.text) > 30 or abs(number) > MAX_INT:
+                raise RuleError(
+                    f"number {self.text[:20]}… at column {self.pos + 1} is too large "
+                    f"(at most {MAX_INT:,})"
+                )
+            return number
         if self.kind == "str":
             return _unescape(self.text[1:-1])
         if self.text == "true":
@@ -124,9 +136,31 @@ def tokenize(text: str) -> list[Token]:
 
 class _Parser:
     def __init__(self, text: str) -> None:
+        if len(text) > MAX_LENGTH:
+            raise RuleError(f"the rule is {len(text):,} characters long; at most {MAX_LENGTH:,}")
         self.text = text
         self.toks = tokenize(text)
         self.i = 0
+        self.depth = 0
+        self.conditions = 0
+
+    def nested(self, tok: Token) -> None:
+        """One level deeper (a '(' or a `not`); refuse past MAX_DEPTH."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise RuleError(
+                f"the rule nests deeper than {MAX_DEPTH} levels at column {tok.pos + 1}; "
+                "simplify it (and/or lists need no parentheses)"
+            )
+
+    def counted(self, node: Node) -> Node:
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise RuleError(
+                f"the rule has more than {MAX_CONDITIONS} conditions; use `in [...]` for lists "
+                "of values, or save smaller segments and combine them"
+            )
+        return node
 
     def peek(self, offset: int = 0) -> Token | None:
         j = self.i + offset
@@ -177,26 +211,32 @@ class _Parser:
         return items[0] if len(items) == 1 else BoolOp("and", tuple(items))
 
     def not_expr(self) -> Node:
-        if self.accept("kw", "not"):
-            return Not(self.not_expr())
+        tok = self.accept("kw", "not")
+        if tok:
+            self.nested(tok)
+            node = Not(self.not_expr())
+            self.depth -= 1
+            return node
         return self.primary()
 
     def primary(self) -> Node:
         open_tok = self.accept("punct", "(")
         if open_tok:
+            self.nested(open_tok)
             node = self.or_expr()
             if not self.accept("punct", ")"):
                 raise RuleError(
                     f"unbalanced '(' at column {open_tok.pos + 1}: missing ')' "
                     f"{self.where(self.peek())}"
                 )
+            self.depth -= 1
             return node
         name = self.accept("name")
         if name is None:
             raise self.fail("a tag name, an event condition like searched(\"…\") or '('")
         if self.accept("punct", "("):
-            return self.call(name)
-        return self.comparison(name.text)
+            return self.counted(self.call(name))
+        return self.counted(self.comparison(name.text))
 
     def value(self) -> Value:
         tok = self.peek()
@@ -279,6 +319,34 @@ def parse_text(text: str) -> Node:
 
 def from_data(data: Any, path: str = "rule") -> Node:
     """Build a rule from its JSON/YAML structure, naming the path of any mistake."""
+    _check_data(data, path)
+    return _from_data(data, path)
+
+
+def _check_data(data: Any, path: str) -> None:
+    """Refuse a structure nested past MAX_DEPTH or holding more than MAX_CONDITIONS conditions,
+    before anything recurses into it."""
+    stack, conditions = [(data, 0)], 0
+    while stack:
+        item, depth = stack.pop()
+        if depth > 2 * MAX_DEPTH + 2:  # each level is an object and a list
+            raise RuleError(f"{path}: nested deeper than {MAX_DEPTH} levels; simplify the rule")
+        if isinstance(item, dict):
+            conditions += "tag" in item or "event" in item
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+        elif (
+            isinstance(item, int | float)
+            and not isinstance(item, bool)
+            and not abs(item) <= MAX_INT  # also NaN and infinity
+        ):
+            raise RuleError(f"{path}: the number {item!r} is out of range")
+        if conditions > MAX_CONDITIONS:
+            raise RuleError(f"{path}: more than {MAX_CONDITIONS} conditions")
+
+
+def _from_data(data: Any, path: str) -> Node:
     if not isinstance(data, dict):
         raise RuleError(f"{path}: expected an object, got {type(data).__name__}")
     if "and" in data or "or" in data:
@@ -286,9 +354,9 @@ def from_data(data: Any, path: str = "rule") -> Node:
         items = data[op]
         if not isinstance(items, list) or not items:
             raise RuleError(f"{path}.{op}: expected a non-empty list of conditions")
-        return BoolOp(op, tuple(from_data(x, f"{path}.{op}[{i}]") for i, x in enumerate(items)))
+        return BoolOp(op, tuple(_from_data(x, f"{path}.{op}[{i}]") for i, x in enumerate(items)))
     if "not" in data:
-        return Not(from_data(data["not"], f"{path}.not"))
+        return Not(_from_data(data["not"], f"{path}.not"))
     if "tag" in data:
         tag, op = data["tag"], data.get("op", "true")
         if not isinstance(tag, str):
@@ -367,8 +435,14 @@ def parse_rule(rule: str | dict | Node) -> Node:
         raise RuleError(f"a rule is text or a JSON/YAML object, not {type(rule).__name__}")
     stripped = rule.strip()
     if stripped.startswith("{"):
+        if len(stripped) > MAX_LENGTH:
+            raise RuleError(
+                f"the rule is {len(stripped):,} characters long; at most {MAX_LENGTH:,}"
+            )
         try:
             return from_data(json.loads(stripped))
         except json.JSONDecodeError as exc:
             raise RuleError(f"the rule looks like JSON but is not valid: {exc}") from None
+        except RecursionError:
+            raise RuleError(f"the rule nests deeper than {MAX_DEPTH} levels") from None
     return parse_text(rule)
