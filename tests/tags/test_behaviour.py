@@ -53,12 +53,13 @@ def tags(module_duck):
     h.patient("chronic_quiet").condition("chronic_quiet", "I10")
     h.patient("basic")
     # active sub-groups: 5 consultations on 5 days in the window → frequent consulter
+    # lifecycle.frequent_consulter_min = 3 consultations in the active window
     h.patient("freq")
-    for d in range(1, 6):
+    for d in range(1, 4):
         h.consult("freq", d)
-    h.patient("four")
-    for d in range(1, 5):
-        h.consult("four", d)
+    h.patient("two").event("two", 3)  # active (3 active days), one consultation short
+    for d in range(1, 3):
+        h.consult("two", d)
     h.patient("sharer").event("sharer", 1, "share").event("sharer", 2).consult("sharer", 3)
     h.load(module_duck)
     return by_user(compute_tags(module_duck, AS_OF, TAGS))
@@ -127,9 +128,9 @@ def test_active_sub_groups(tags):
     assert tags["freq"]["lifecycle"] == "active"
     assert tags["freq"]["frequent_consulter"] is True
     assert tags["freq"]["active_subgroup"] == "frequent_consulter"
-    assert tags["four"]["lifecycle"] == "active"
-    assert tags["four"]["frequent_consulter"] is False
-    assert tags["four"]["active_subgroup"] is None
+    assert tags["two"]["lifecycle"] == "active"
+    assert tags["two"]["frequent_consulter"] is False
+    assert tags["two"]["active_subgroup"] is None
     assert tags["sharer"]["interactive"] is True
     assert tags["sharer"]["active_subgroup"] == "interactive"
     assert tags["manage"]["health_manager"] is False  # not active: 2 active days only
