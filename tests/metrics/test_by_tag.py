@@ -6,7 +6,8 @@ import pytest
 
 from careops.config import get_settings
 from careops.ingest.pipeline import ingest_paths
-from careops.metrics.breakdown import UNKNOWN, group_label
+from careops.labels import group_label
+from careops.metrics.breakdown import UNKNOWN
 from careops.metrics.compute import compute
 from careops.metrics.errors import BreakdownError
 from careops.sim import SimConfig, simulate, table_paths
@@ -60,7 +61,8 @@ def test_missing_table_is_a_clear_cli_error(run_cli, tmp_path):
         ("lifecycle", "silent", "zh", "沉默用户"),
         ("lifecycle", "occasional", "en", "Occasional"),
         ("sex", "F", "zh", "女"),
-        ("channel", "wechat", "zh", "wechat"),
+        ("channel", "wechat", "zh", "微信"),  # channel codes read as labels
+        ("channel", "zz_custom", "zh", "zz_custom"),  # a hospital's own channel: its code
         ("lifecycle", UNKNOWN, "zh", "未知"),
         (None, None, "en", "unknown"),
     ],

@@ -63,34 +63,6 @@ def resolve(ctx: MetricContext, by: str | ir.Table) -> tuple[str, ir.Table]:
     raise BreakdownError(f"by: no column or tag called {by!r}{hint} (known: {', '.join(known)})")
 
 
-def group_label(by: str | None, code: str | None, lang: str = "zh") -> str:
-    """How a group reads to people: a tag's value label (活跃用户, 女), else the code itself."""
-    if code is None or code == UNKNOWN:
-        return "未知" if lang == "zh" else "unknown"
-    tag = _tag(by)
-    return tag.value_label(code, lang) if tag is not None and tag.values else str(code)
-
-
-#: Built-in breakdowns' names as people read them.
-BY_LABELS: dict[str, tuple[str, str]] = {
-    "sex": ("性别", "sex"),
-    "region": ("地区", "region"),
-    "city": ("城市", "city"),
-    "source_channel": ("渠道", "channel"),
-    "channel": ("渠道", "channel"),
-}
-
-
-def by_label(by: str | None, lang: str = "zh") -> str:
-    """How a breakdown's name reads to people: 渠道, 生命周期 (a tag's label), else the name."""
-    if by is None:
-        return "分组" if lang == "zh" else "group"
-    if by in BY_LABELS:
-        return BY_LABELS[by][0 if lang == "zh" else 1]
-    tag = _tag(by)
-    return tag.label(lang) if tag is not None else by
-
-
 def group_order(by: str | None, groups: Iterable[str | None]) -> list[str | None]:
     """Groups in the tag's declared value order (新/活跃/低频/沉默/流失; age bands young to
     old), others alphabetically after them, unknown last."""

@@ -14,7 +14,7 @@ from careops.asof import parse_as_of
 from careops.cliutil import WarehouseOpt, ops, safe
 from careops.config import get_settings
 from careops.errors import ConfigError
-from careops.metrics.breakdown import by_label, group_label
+from careops.labels import by_label, group_label, metric_description
 from careops.metrics.context import data_end, stale_note
 from careops.metrics.format import fmt, fmt_number, funnel_text, window_text
 from careops.metrics.registry import CATEGORY_LABELS, all_metrics, get_metric
@@ -94,12 +94,12 @@ def show_list(lang: str, as_json: bool) -> None:
         "name",
         "类别" if lang == "zh" else "category",
         "指标" if lang == "zh" else "metric",
-        "定义" if lang == "zh" else "formula",
+        "说明" if lang == "zh" else "description",
     ):
         t.add_column(col)
-    for m in metrics:
+    for m in metrics:  # the formula is in --json and docs/metrics.md
         cat = CATEGORY_LABELS[m.category][0 if lang == "zh" else 1]
-        t.add_row(m.name, cat, m.label(lang), m.formula)
+        t.add_row(m.name, cat, m.label(lang), metric_description(m.name, lang))
     out.print(t)
 
 

@@ -85,6 +85,7 @@ def show(
 @tags_app.command("list")
 def list_tags(as_json: bool = JSON, lang: str | None = LANG) -> None:
     """The tag registry: name, label, kind, type."""
+    from careops.labels import tag_description
     from careops.tags.registry import all_tags
 
     lang = _lang(lang)
@@ -95,14 +96,19 @@ def list_tags(as_json: bool = JSON, lang: str | None = LANG) -> None:
             "kind": t.kind,
             "type": t.type,
             "values": list(t.codes),
-            "description": t.description,
+            "description": tag_description(t.name, lang),
         }
         for t in all_tags()
     ]
     if as_json:
         _dump(rows)
         return
-    table = Table("tag", "label", "kind", "type", "description")
+    heads = (
+        ("标签", "名称", "类别", "类型", "说明")
+        if lang == "zh"
+        else ("tag", "label", "kind", "type", "description")
+    )
+    table = Table(*heads)
     for r in rows:
         table.add_row(r["name"], r["label"], r["kind"], r["type"], r["description"])
     out.print(table)
