@@ -200,6 +200,21 @@ def test_rejected_rows_do_not_keep_identifiers_in_quarantine(tmp_path, ingest_js
     assert "王五" not in q["raw"] and "13700000000" not in q["raw"]
 
 
+def test_a_malformed_line_keeps_no_plain_phone_or_id_in_quarantine(tmp_path, ingest_json):
+    """A line the reader cannot split keeps its raw text in quarantine: mobile numbers and
+    resident ids in it are masked (they were kept in plain text)."""
+    lines = ["user_id,registered_at,sex,note"] + [
+        f"u{i},2025-01-0{i % 9 + 1}T08:00:00,F,ok" for i in range(40)
+    ]
+    lines.append("u99,2025-01-02T08:00:00,F,13812345678,11010519491231002X,one too many")
+    write(tmp_path / "patients.csv", "\n".join(lines) + "\n")
+    code, _report = ingest_json(tmp_path / "patients.csv", "--max-bad-ratio", "0.5")
+    assert code == 0
+    (q,) = rows(ingest_json.url, "quarantine")
+    assert "13812345678" not in q["raw"] and "11010519491231002X" not in q["raw"]
+    assert "138****5678" in q["raw"] and "1101*************X" in q["raw"]
+
+
 # --- 4. mapping mistakes, huge raw records ------------------------------------------------------
 
 

@@ -34,8 +34,10 @@ class Reject:
     table: str | None = None
 
     def __post_init__(self) -> None:
-        if len(self.raw) > RAW_LIMIT:
-            object.__setattr__(self, "raw", cap_raw(self.raw))
+        from careops.privacy.identifiers import mask_text
+
+        raw = cap_raw(self.raw) if len(self.raw) > RAW_LIMIT else self.raw
+        object.__setattr__(self, "raw", mask_text(raw))  # no plain phone/id in quarantine
 
 
 @dataclass

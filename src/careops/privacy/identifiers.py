@@ -143,3 +143,17 @@ def find_identifiers(
         if field is not None:
             out[column] = field
     return out
+
+
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+_ID_IN_TEXT = re.compile(r"(?<![\dXx])(\d{4})(\d{13})([\dXx])(?![\dXx])")
+
+
+def mask_text(text: str) -> str:
+    """`text` with mainland mobile numbers (138****5678) and resident ids with a valid check
+    digit (1101*************X) masked — for raw records kept in quarantine, which may hold a
+    hospital's identifier columns in plain text."""
+    text = _MOBILE_IN_TEXT.sub(lambda m: f"{m[1]}****{m[3]}", text)
+    return _ID_IN_TEXT.sub(
+        lambda m: f"{m[1]}{'*' * 13}{m[3]}" if resident_id_ok(m[0]) else m[0], text
+    )
