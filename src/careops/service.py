@@ -68,8 +68,9 @@ def state_url_for(warehouse_url: str, settings: Settings | None = None) -> str:
     parsed = urlparse(warehouse_url)
     scheme = parsed.scheme.lower()
     if scheme == "duckdb":
-        path = warehouse_url[len("duckdb://") :]
-        path = path[1:] if path.startswith("/") else path
+        from careops.warehouse.connect import duckdb_path
+
+        path = duckdb_path(warehouse_url)
         if path in ("", ":memory:"):
             return "sqlite:///:memory:"
         p = Path(path)

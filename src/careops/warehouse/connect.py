@@ -13,6 +13,7 @@ import ibis
 from ibis.backends import BaseBackend
 
 from careops.errors import CareOpsError, ConfigError, WarehouseBusy, WarehouseError
+from careops.privacy.redact import redact
 
 Backend = BaseBackend
 Kind = Literal["duckdb", "postgres", "pyspark"]
@@ -73,9 +74,9 @@ def connect(url: str | None = None, *, read_only: bool = False) -> BaseBackend:
     except CareOpsError:
         raise
     except Exception as exc:
-        raise WarehouseError(f"cannot open warehouse {_redact(url)}: {exc}") from exc
+        raise WarehouseError(f"cannot open warehouse {redact(url)}: {exc}") from exc
     raise ConfigError(
-        f"unknown warehouse URL {_redact(url)!r}: use duckdb:///path/to/file.duckdb, "
+        f"unknown warehouse URL {redact(url)!r}: use duckdb:///path/to/file.duckdb, "
         "postgresql://user@host:5432/db or spark://local"
     )
 
@@ -87,10 +88,14 @@ def scratch() -> BaseBackend:
     return con
 
 
-def _duckdb(url: str, read_only: bool) -> BaseBackend:
+def duckdb_path(url: str) -> str:
+    """The file of a `duckdb://` URL: duckdb:///rel/path -> rel/path, duckdb:////abs -> /abs."""
     path = url[len("duckdb://") :]
-    if path.startswith("/"):
-        path = path[1:]  # duckdb:///rel/path -> rel/path ; duckdb:////abs/path -> /abs/path
+    return path[1:] if path.startswith("/") else path
+
+
+def _duckdb(url: str, read_only: bool) -> BaseBackend:
+    path = duckdb_path(url)
     if path in ("", ":memory:"):
         return ibis.duckdb.connect(":memory:")
     if read_only and not Path(path).is_file():
@@ -148,10 +153,3 @@ def _spark(parsed, read_only: bool) -> BaseBackend:
         con.create_database(database, force=True)
         session.catalog.setCurrentDatabase(database)
     return con
-
-
-def _redact(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.password:
-        return url.replace(f":{parsed.password}@", ":***@")
-    return url
