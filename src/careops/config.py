@@ -132,6 +132,21 @@ class PrivacySettings(BaseModel):
     )
 
 
+class ApiSettings(BaseModel):
+    """The HTTP service `careops serve` (docs/api.md): tokens, lock-out, request limits."""
+
+    secret_key: SecretStr | None = Field(
+        None,
+        description="key signing access tokens (32+ random bytes); empty: one is generated "
+        "once and kept in the state store, so every service process of a deployment agrees",
+    )
+    token_ttl_s: int = Field(900, ge=60, le=86400, description="access tokens expire after")
+    max_failed_logins: int = Field(5, ge=1, description="failed logins before a lock-out")
+    lockout_s: int = Field(900, ge=1, description="how long a locked account stays locked")
+    max_body_bytes: int = Field(2_000_000, ge=1024, description="larger requests get 413")
+    max_page: int = Field(1000, ge=1, description="most items one page may hold")
+
+
 class SparkSettings(BaseModel):
     """Local Spark session used for `spark://local` warehouses."""
 
@@ -176,6 +191,7 @@ class Settings(BaseSettings):
     tags: TagSettings = TagSettings()
     metrics: MetricsSettings = MetricsSettings()
     privacy: PrivacySettings = PrivacySettings()
+    api: ApiSettings = ApiSettings()
     spark: SparkSettings = SparkSettings()
     sql: SqlSettings = SqlSettings()
 

@@ -42,6 +42,13 @@ class Conflict(CareOpsError):
     exit_code = 3
 
 
+class Unauthorized(CareOpsError):
+    """The caller is not known: no credentials, a wrong password, a forged, expired or revoked
+    token, a locked account (HTTP 401)."""
+
+    status = 401
+
+
 class Forbidden(CareOpsError):
     """The caller may not do this: role, department, consent, or an analyst query that reaches
     outside the warehouse (HTTP 403)."""
@@ -84,6 +91,7 @@ MEANINGS: tuple[type[CareOpsError], ...] = (
     NotFound,
     AlreadyExists,
     Conflict,
+    Unauthorized,
     Forbidden,
     Unavailable,
 )

@@ -43,11 +43,28 @@ class Actor:
     kind: ActorKind = "os"
     roles: tuple[str, ...] = ()
     departments: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()  # an API key's permissions (apps hold scopes, not roles)
 
     @property
     def label(self) -> str:
         """How the audit trail names this actor: `os:alice`, `user:13`, `app:his`."""
         return f"{self.kind}:{self.name}"
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        """What this actor may do: its roles' grants, or an app's scopes. An OS login (the CLI
+        on the warehouse's own machine) is trusted as an administrator of that machine."""
+        from careops.identity.roles import GRANTS, permissions_of
+
+        if self.kind == "os" and not self.roles:
+            return GRANTS["admin"]
+        if self.kind == "app":
+            return frozenset(self.scopes)
+        return permissions_of(self.roles)
+
+    def can(self, permission: str) -> bool:
+        """Whether this actor holds `permission` (see `careops.identity.roles`)."""
+        return permission in self.permissions
 
     @classmethod
     def os_user(cls) -> Actor:
@@ -80,6 +97,16 @@ def state_url_for(warehouse_url: str, settings: Settings | None = None) -> str:
     return f"sqlite:///{Path(settings.spark.warehouse_dir) / 'state.db'}"
 
 
+@dataclass(frozen=True)
+class Request:
+    """Where a call came from, for the audit trail: the API's request id and client address,
+    and the purpose the caller declared (PIPL: why personal data was read)."""
+
+    request_id: str | None = None
+    source_ip: str | None = None
+    purpose: str | None = None
+
+
 @dataclass
 class Ops:
     """One caller's view of CareOps: settings, warehouse URL, state store, actor."""
@@ -88,6 +115,8 @@ class Ops:
     state_url: str
     actor: Actor
     settings: Settings = field(repr=False)
+    request: Request = field(default_factory=Request)
+    shared_state: Engine | None = field(default=None, repr=False)  # the service's, kept open
 
     @classmethod
     def open(
@@ -96,6 +125,8 @@ class Ops:
         state: str | None = None,
         actor: Actor | None = None,
         settings: Settings | None = None,
+        request: Request | None = None,
+        shared_state: Engine | None = None,
     ) -> Ops:
         """The context from explicit URLs (CLI flags, a request), else the settings."""
         settings = settings or get_settings()
@@ -105,7 +136,18 @@ class Ops:
             state_url=state or state_url_for(url, settings),
             actor=actor or Actor.os_user(),
             settings=settings,
+            request=request or Request(),
+            shared_state=shared_state,
         )
+
+    def require(self, permission: str) -> None:
+        """Raise `Forbidden` unless the actor holds `permission`."""
+        if not self.actor.can(permission):
+            from careops.errors import Forbidden
+            from careops.identity.roles import PERMISSIONS
+
+            zh, en = PERMISSIONS.get(permission, (permission, permission))
+            raise Forbidden(f"无权限: {zh} / not allowed: {en} ({permission})")
 
     @contextmanager
     def warehouse(self, *, read_only: bool = False) -> Iterator[BaseBackend]:
@@ -117,9 +159,12 @@ class Ops:
 
     @cached_property
     def state(self) -> Engine:
-        """The state store, migrated to the current schema on first use."""
+        """The state store, migrated to the current schema on first use (a long-running service
+        hands its own engine, migrated once, as `shared_state`)."""
         from careops.state.store import connect_state, migrate
 
+        if self.shared_state is not None:
+            return self.shared_state
         engine = connect_state(self.state_url)
         migrate(engine)
         return engine
@@ -131,19 +176,28 @@ class Ops:
         detail: dict[str, Any] | None = None,
         *,
         conn: Connection | None = None,
+        subject: str | None = None,
     ) -> None:
-        """Record who did what to which data (PIPL); inside `conn`'s transaction when given."""
+        """Record who did what to which data (PIPL); inside `conn`'s transaction when given.
+        `subject`: the patient whose data was read or changed."""
         from careops.state.store import write_audit
 
+        context = {
+            "role": ",".join(self.actor.roles) or None,
+            "subject": subject,
+            "purpose": self.request.purpose,
+            "source_ip": self.request.source_ip,
+            "request_id": self.request.request_id,
+        }
         if conn is not None:
-            write_audit(conn, action, target, detail, self.actor.label)
+            write_audit(conn, action, target, detail, self.actor.label, **context)
             return
         with self.state.begin() as c:
-            write_audit(c, action, target, detail, self.actor.label)
+            write_audit(c, action, target, detail, self.actor.label, **context)
 
     def close(self) -> None:
-        """Release the state store's connections."""
-        if "state" in self.__dict__:
+        """Release the state store's connections (not a service's shared engine)."""
+        if "state" in self.__dict__ and self.shared_state is None:
             self.state.dispose()
 
 

@@ -14,8 +14,8 @@ def state_url(request, tmp_path):
 
 def test_migrate_is_idempotent_and_audit_reads_back(state_url):
     engine = connect_state(state_url)
-    assert migrate(engine) == "0003"
-    assert migrate(engine) == "0003"
+    assert migrate(engine) == "0004"
+    assert migrate(engine) == "0004"
     audit(engine, "ingest", target="orders.csv", detail={"loaded": 3}, actor="ops-zhang")
     audit(engine, "export", target="segment:insomnia", actor="ops-li")
     rows = read_audit(engine)
@@ -99,7 +99,7 @@ def test_0003_upgrades_a_store_with_experiments_and_keeps_them(state_url):
             "('e1', '{}', '2026-01-01 00:00:00+00:00', 'os:x')"
         )
     assert not sa.inspect(engine).has_table("saved_segments")
-    assert migrate(engine) == "0003"
+    assert migrate(engine) == "0004"
     inspector = sa.inspect(engine)
     assert {"saved_segments", "saved_segment_versions", "carried_over"} <= set(
         inspector.get_table_names()

@@ -15,6 +15,13 @@ audit_log = sa.Table(
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("target", sa.String(512)),
     sa.Column("detail", sa.JSON),
+    sa.Column("role", sa.String(128)),
+    sa.Column("subject", sa.String(128)),  # the patient concerned, if any
+    sa.Column("purpose", sa.String(256)),
+    sa.Column("source_ip", sa.String(64)),
+    sa.Column("request_id", sa.String(64)),
+    sa.Column("prev_hash", sa.String(64)),  # hash chain: tampering with a row breaks it
+    sa.Column("hash", sa.String(64)),
 )
 
 experiments = sa.Table(
@@ -70,3 +77,64 @@ carried_over = sa.Table(
 )
 """Data once kept elsewhere and copied into the state store, one row per source, so that a copy
 happens once (a segment deleted afterwards does not come back)."""
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(128), nullable=False, server_default=""),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("departments", sa.JSON, nullable=False),
+    sa.Column("password_hash", sa.String(256), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=False),
+)
+"""Staff accounts: one role each, departments for object-level checks, Argon2 password hashes."""
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),  # public part, shown in lists
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(128), nullable=False),  # SHA-256 of the secret part
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("departments", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.Column("last_used_at", sa.DateTime(timezone=True)),
+)
+"""Keys of the hospital's apps and systems: scoped, revocable, the secret shown once."""
+
+revoked_tokens = sa.Table(
+    "revoked_tokens",
+    metadata,
+    sa.Column("jti", sa.String(64), primary_key=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+"""Access tokens ended before their expiry (logout, disabled account); purged once expired."""
+
+service_secrets = sa.Table(
+    "service_secrets",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+"""Secrets a deployment generates once and all its processes share (the token signing key when
+none is configured)."""
+
+care_assignments = sa.Table(
+    "care_assignments",
+    metadata,
+    sa.Column("username", sa.String(64), primary_key=True),  # the health manager
+    sa.Column("user_id", sa.String(128), primary_key=True),  # the patient
+    sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("assigned_by", sa.String(128), nullable=False),
+)
+"""Which patients each health manager looks after (their object-level scope)."""

@@ -95,9 +95,16 @@ def write_audit(
     target: str | None = None,
     detail: dict[str, Any] | None = None,
     actor: str | None = None,
+    *,
+    role: str | None = None,
+    subject: str | None = None,
+    purpose: str | None = None,
+    source_ip: str | None = None,
+    request_id: str | None = None,
 ) -> None:
     """Add an audit entry inside `conn`'s transaction, so it commits or rolls back with the
-    change it records. Credentials in the target and detail are redacted."""
+    change it records. Credentials in the target and detail are redacted. `subject` is the
+    patient concerned; `purpose`, `source_ip` and `request_id` come from an API request."""
     conn.execute(
         audit_log.insert().values(
             at=dt.datetime.now(dt.UTC),
@@ -105,6 +112,11 @@ def write_audit(
             action=action,
             target=redact(target) if target else target,
             detail=redact_value(detail),
+            role=role,
+            subject=subject,
+            purpose=purpose,
+            source_ip=source_ip,
+            request_id=request_id,
         )
     )
 

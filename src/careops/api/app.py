@@ -1,0 +1,89 @@
+"""The FastAPI application: `create_app(settings)` wires the routes, errors and middleware.
+
+The app keeps one state-store engine (migrated once at start) for every request; each request
+gets its own `Ops` (who asks, from which address, with which request id), and each route calls
+one domain service function.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from careops import __version__
+from careops.api import problems
+from careops.api.middleware import BodyLimit, RequestId
+from careops.config import Settings, get_settings
+from careops.service import state_url_for
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """CareOps 互联网医院运营平台 API / the CareOps operations API.
+
+登录: `POST /api/v1/auth/token`, 然后在请求头中携带 `Authorization: Bearer <token>`。
+错误统一为 `{"error": {"code", "message", "detail", "request_id"}}`, `message` 随
+`Accept-Language` 为中文(默认)或英文。Log in, then send the token as a bearer credential;
+errors share one shape, their message in Chinese unless `Accept-Language` asks for English.
+"""
+
+
+def create_app(
+    settings: Settings | None = None, warehouse: str | None = None, state: str | None = None
+) -> FastAPI:
+    """The service over the warehouse `warehouse` (default: the settings')."""
+    from careops.state.store import connect_state, migrate
+
+    settings = settings or get_settings()
+    warehouse_url = warehouse or settings.warehouse
+    state_url = state or state_url_for(warehouse_url, settings)
+    engine = connect_state(state_url)
+    migrate(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="CareOps API",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.warehouse_url = warehouse_url
+    app.state.state_url = state_url
+    app.state.state_engine = engine
+
+    problems.install(app)
+    app.add_middleware(BodyLimit, limit=settings.api.max_body_bytes)
+    app.add_middleware(RequestId)  # outermost: even a 413 carries the request id
+
+    v1 = APIRouter(prefix=API_PREFIX)
+    for module in route_modules():
+        if getattr(module, "UNVERSIONED", False):
+            app.include_router(module.router)
+        else:
+            v1.include_router(module.router)
+    app.include_router(v1)
+    return app
+
+
+def route_modules() -> list:
+    """Every module of `careops.api.routes` that has a `router`, in name order (a capability
+    adds its routes by adding a module; nothing else to register)."""
+    import careops.api.routes as package
+
+    modules = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        if hasattr(module, "router"):
+            modules.append(module)
+    return modules

@@ -1,0 +1,28 @@
+"""`careops serve`: run the HTTP service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from careops.cliutil import ops as open_ops
+from careops.cliutil import safe
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="监听地址 / address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="端口 / port")] = 8000,
+    warehouse: Annotated[
+        str | None, typer.Option("--warehouse", "-w", help="仓库 URL / warehouse URL")
+    ] = None,
+) -> None:
+    """运行 HTTP 服务 / Run the HTTP service (API under /api/v1, OpenAPI at /openapi.json)."""
+    import uvicorn
+
+    from careops.api.app import create_app
+
+    ops = open_ops(warehouse)
+    app = create_app(ops.settings, warehouse=ops.warehouse_url, state=ops.state_url)
+    typer.echo(f"CareOps API: http://{safe(host)}:{port}/docs (Ctrl-C 停止 / to stop)")
+    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

@@ -1,0 +1,78 @@
+"""What every route depends on: the caller's `Ops` (who asks, from a bearer token) and the
+permission a route needs. Routes never open a connection or check a role by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from careops.errors import Unauthorized
+from careops.service import Actor, Ops
+from careops.service import Request as Origin
+
+_bearer = HTTPBearer(auto_error=False, description="登录令牌或 API 密钥 / token or API key")
+
+
+def _origin(request: Request) -> Origin:
+    purpose = request.headers.get("x-purpose", "")[:256] or None
+    client = request.client.host if request.client else None
+    return Origin(
+        request_id=getattr(request.state, "request_id", None), source_ip=client, purpose=purpose
+    )
+
+
+def _ops(request: Request, actor: Actor) -> Ops:
+    app = request.app.state
+    return Ops.open(
+        warehouse=app.warehouse_url,
+        state=app.state_url,
+        actor=actor,
+        settings=app.settings,
+        request=_origin(request),
+        shared_state=app.state_engine,
+    )
+
+
+def anonymous_ops(request: Request) -> Iterator[Ops]:
+    """An `Ops` for a route anyone may call (login, health): the actor is `system:anonymous`."""
+    ops = _ops(request, Actor(name="anonymous", kind="system"))
+    try:
+        yield ops
+    finally:
+        ops.close()
+
+
+def caller_ops(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Iterator[Ops]:
+    """The authenticated caller's `Ops`; 401 without a valid token or key."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("需要登录 / authentication required: send 'Authorization: Bearer …'")
+    from careops.identity.accounts import actor_for_token
+
+    anon = _ops(request, Actor(name="anonymous", kind="system"))
+    actor = actor_for_token(anon, credentials.credentials)
+    ops = _ops(request, actor)
+    try:
+        yield ops
+    finally:
+        ops.close()
+
+
+Caller = Annotated[Ops, Depends(caller_ops)]
+Anonymous = Annotated[Ops, Depends(anonymous_ops)]
+
+
+def require(permission: str) -> Callable[..., Ops]:
+    """A dependency giving the caller's `Ops` once it holds `permission` (else 403)."""
+
+    def dependency(ops: Caller) -> Ops:
+        ops.require(permission)
+        return ops
+
+    dependency.__name__ = f"require_{permission.replace('.', '_')}"
+    return dependency

@@ -1,0 +1,93 @@
+"""One error shape for every answer that is not a success:
+`{"error": {"code", "message", "detail", "request_id"}}`.
+
+`message` is a short sentence for people in the caller's language (`Accept-Language`: Chinese by
+default, English when asked); `detail` is the specific reason (a string, or a list of
+`{"loc", "reason"}` for invalid fields). No traceback or internal text ever leaves the service.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from careops.errors import CareOpsError
+
+log = logging.getLogger("careops.api")
+
+#: HTTP status -> (code, 中文, English)
+MESSAGES: dict[int, tuple[str, str, str]] = {
+    400: ("bad_request", "请求格式错误", "The request is malformed."),
+    401: ("unauthorized", "未登录或凭证无效", "Not authenticated, or the credentials are invalid."),
+    403: ("forbidden", "无权访问", "You are not allowed to do this."),
+    404: ("not_found", "未找到", "Not found."),
+    405: ("method_not_allowed", "不支持该方法", "Method not allowed."),
+    409: ("conflict", "与当前状态冲突", "The request conflicts with the current state."),
+    413: ("too_large", "请求过大", "The request is too large."),
+    415: ("unsupported_media_type", "不支持的内容类型", "Unsupported content type."),
+    422: ("invalid_input", "输入不合法", "The input is not valid."),
+    429: ("too_many_requests", "请求过于频繁", "Too many requests."),
+    500: ("internal_error", "服务内部错误", "Internal error."),
+    503: ("unavailable", "服务暂不可用", "The service is unavailable; try again shortly."),
+}
+
+
+def wants_english(request: Request) -> bool:
+    """Whether the caller prefers English over Chinese (`Accept-Language`, first match wins)."""
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return False
+        if tag.startswith("en"):
+            return True
+    return False
+
+
+def problem(
+    request: Request, status: int, detail: Any = None, headers: dict | None = None
+) -> JSONResponse:
+    """The JSON error answer for `status`."""
+    code, zh, en = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
+    body = {
+        "error": {
+            "code": code,
+            "message": en if wants_english(request) else zh,
+            "detail": detail,
+            "request_id": getattr(request.state, "request_id", None),
+        }
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error in the one shape."""
+
+    @app.exception_handler(CareOpsError)
+    async def _careops(request: Request, exc: CareOpsError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if exc.status >= 500:
+            log.warning("%s: %s", type(exc).__name__, exc)
+        return problem(request, exc.status, str(exc), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [
+            {"loc": [str(p) for p in e.get("loc", ())], "reason": str(e.get("msg", ""))[:300]}
+            for e in exc.errors()[:50]
+        ]
+        return problem(request, 422, detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem(request, exc.status_code, detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error (request %s)", getattr(request.state, "request_id", "-"))
+        return problem(request, 500, None)

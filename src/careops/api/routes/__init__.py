@@ -1,0 +1,1 @@
+"""API routes, one module per capability; each a thin shell over `careops.<domain>.service`."""

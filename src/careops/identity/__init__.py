@@ -1,0 +1,1 @@
+"""Who may do what: staff accounts, the hospital's API keys, roles and departments."""
