@@ -75,4 +75,18 @@ def require(permission: str) -> Callable[..., Ops]:
         return ops
 
     dependency.__name__ = f"require_{permission.replace('.', '_')}"
+    dependency.permission = permission  # type: ignore[attr-defined]  # read by the role matrix
     return dependency
+
+
+def route_permission(route) -> str | None:
+    """The permission a route requires (from its `require(...)` dependency), if any."""
+    return _permission(route.dependant)
+
+
+def _permission(dependant) -> str | None:
+    for dep in dependant.dependencies:
+        found = getattr(dep.call, "permission", None) or _permission(dep)
+        if found:
+            return found
+    return None
