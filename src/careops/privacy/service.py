@@ -125,7 +125,7 @@ def latest_rows(con, user_id: str) -> list[dict]:
         *[c[f] for f in FIELDS], c.key_id, c.load_id, c.record_id, starts.started
     )
     ordered = j.order_by(
-        [ibis.desc("started").nulls_last(), ibis.desc("load_id"), ibis.desc("record_id")]
+        [ibis.desc("started", nulls_first=False), ibis.desc("load_id"), ibis.desc("record_id")]
     )
     return ordered.to_pyarrow().to_pylist()
 
