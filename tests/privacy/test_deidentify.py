@@ -147,7 +147,7 @@ def test_exports_refuse_without_a_usable_key_and_for_contacts(hospital, tmp_path
             str(tmp_path / "o"),
         )
     export(tmp_path / "once", "patients")
-    with pytest.raises(AlreadyExists, match="patients.parquet"):
+    with pytest.raises(AlreadyExists, match=r"patients\.parquet"):
         export(tmp_path / "once", "patients")
     for bad in ("short", hospital.contacts_key):
         use_settings(monkeypatch, CAREOPS_PRIVACY__PSEUDONYM_KEY=bad)
@@ -160,7 +160,7 @@ def test_exports_refuse_without_a_usable_key_and_for_contacts(hospital, tmp_path
     assert not (tmp_path / "none").exists()
 
 
-def test_the_api_serves_pages_to_analysts_only(hospital, api, login):
+def test_the_api_serves_pages_to_analysts_only(hospital, api, login):  # noqa: F811
     analyst = login("analyst")
     r = api.get("/api/v1/deidentified/consultations?limit=2&offset=0", headers=analyst)
     assert r.status_code == 200, r.text
