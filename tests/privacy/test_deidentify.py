@@ -181,3 +181,26 @@ def test_the_api_serves_pages_to_analysts_only(hospital, api, login):  # noqa: F
     for q in ("limit=0", "limit=100000", "offset=-1", "limit=abc"):
         r = api.get(f"/api/v1/deidentified/patients?{q}", headers=analyst)
         assert r.status_code == 422 and "error" in r.json(), q
+
+
+def test_every_column_has_a_decided_treatment_and_unknown_text_is_dropped(monkeypatch):
+    """Each canonical column is exported (transformed or kept) or listed in DROPPED; a text
+    column nobody declared safe is dropped, not passed through."""
+    import pyarrow as pa
+
+    from careops.privacy import deidentify
+
+    d = Deidentifier(PSEUDONYM.encode(), "shift", 30, (0, 15, 60), dt.date(2025, 1, 1))
+
+    def columns(name: str) -> set[str]:
+        schema = TABLES[name].arrow_schema()
+        empty = pa.table({f.name: pa.nulls(0, f.type) for f in schema})
+        return set(d.table(name, empty).column_names)
+
+    for name, spec in TABLES.items():
+        dropped = deidentify.DROPPED.get(name, set())
+        assert columns(name) - {"age_band"} == set(spec.names) - dropped, name
+    monkeypatch.setattr(
+        deidentify, "KEEP_TEXT", deidentify.KEEP_TEXT - {("prescriptions", "drug_name")}
+    )
+    assert "drug_name" not in columns("prescriptions")

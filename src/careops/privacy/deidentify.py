@@ -43,8 +43,27 @@ DateMode = Literal["shift", "month"]
 #: columns naming a patient (pseudonymised like user_id)
 USER_COLUMNS = {"user_id", "referrer_id", "managed_by"}
 #: ids of staff, products and codes: not personal, kept for joins with the catalogue
-KEPT_IDS = {"doctor_id", "item_id", "sku", "drug_code", "diagnosis_code", "code"}
-#: free text and staff names: dropped
+KEPT_IDS = {"doctor_id", "item_id", "package_id", "sku", "drug_code", "diagnosis_code", "code"}
+#: record references not named after the id they hold: hashed in that id's namespace
+REFERENCES = {"renewal_of": "enrollment_id"}
+#: text columns of patients' tables kept as they are: categories and codes, not free text.
+#: Any other text column without a fixed set of values is dropped (default deny), so a column
+#: added to the schema later is not exported until someone decides it is safe.
+KEEP_TEXT = {
+    ("patients", "region"),
+    ("patients", "source_channel"),
+    ("events", "name"),
+    ("consultations", "department"),
+    ("consultations", "diagnosis_code"),
+    ("prescriptions", "drug_name"),
+    ("observations", "unit"),
+    ("observations", "source"),
+    ("conditions", "display"),
+    ("encounters", "class"),
+    ("encounters", "department"),
+    ("entitlement_usage", "entitlement"),
+}
+#: free text and staff names: dropped (listed so the decision is visible and tested)
 DROPPED: dict[str, set[str]] = {
     "consultations": {"complaint"},
     "surveys": {"comment"},
@@ -261,12 +280,22 @@ class Deidentifier:
             values = rows[c]
             if c in USER_COLUMNS:
                 out[c] = self._ids(values, "user")
+            elif c in REFERENCES:
+                out[c] = self._ids(values, REFERENCES[c])
             elif c.endswith("_id") and c not in KEPT_IDS and spec.user_column:
                 out[c] = self._ids(values, c)
             elif col.type in ("timestamp", "date") and spec.user_column:
                 out[c] = self._dates(values, offsets)
             elif name == "events" and c == "properties":
                 out[c] = pa.array([self.properties(v) for v in values.to_pylist()], pa.string())
+            elif (
+                spec.user_column
+                and col.type in ("string", "json")
+                and col.enum is None
+                and c not in KEPT_IDS
+                and (name, c) not in KEEP_TEXT
+            ):
+                continue  # free text nobody declared safe
             else:
                 out[c] = values.combine_chunks()
         if name == "patients":
