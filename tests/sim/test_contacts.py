@@ -60,7 +60,7 @@ def test_every_patient_gets_contacts_that_cannot_be_real(small_out):
     assert 0.3 < mails < 0.5
     assert len({r["contacts.phone"] for r in rows}) > 0.99 * len(rows)
     assert by_content(t["contacts.id_number"]) == "id_number"
-    assert by_content(t["contacts.phone"]) == "phone"
+    assert by_content(t["contacts.phone"]) is None  # by header only: 12x codes exist in files
     assert find_identifiers(t, TABLES["patients"].names) == {
         "contacts.name": "name",
         "contacts.phone": "phone",
