@@ -122,6 +122,7 @@ def test_age_bands_and_regions():
         "0-14",
     ]
     assert d.age_band(dt.date(2000, 6, 16)) == "15-24" and d.age_band(None) is None
+    assert PSEUDONYM not in repr(d) and "key" not in repr(d)
     rows = pa.table(
         {
             "user_id": ["U1", "U2"],
