@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
+import weakref
 from dataclasses import dataclass
 
 import jwt
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from careops.errors import Unauthorized
 from careops.state.models import revoked_tokens, service_secrets
@@ -35,10 +36,20 @@ class Claims:
     expires_at: dt.datetime
 
 
+#: the generated signing key of each state store, read once per engine (not once per request)
+_KEYS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
 def signing_key(engine: Engine, configured: str | None) -> str:
     """The configured key, else the deployment's generated one (created on first use)."""
     if configured:
         return configured
+    if engine not in _KEYS:
+        _KEYS[engine] = _stored_key(engine)
+    return _KEYS[engine]
+
+
+def _stored_key(engine: Engine) -> str:
     name = "token_signing_key"
     with engine.begin() as conn:
         row = conn.execute(
@@ -123,3 +134,29 @@ def verify(engine: Engine, key: str, token: str) -> Claims:
     if revoked:
         raise Unauthorized("令牌已注销 / the token has been revoked; log in again")
     return claims
+
+
+def revoke(engine: Engine, jti: str, expires_at: dt.datetime) -> None:
+    """End the token `jti` before its expiry (logout); rows of tokens that have expired anyway
+    are purged on the way, so the list stays as short as the live tokens it bars."""
+    with engine.begin() as conn:
+        revoke_in(conn, [(jti, expires_at)])
+
+
+def revoke_in(conn: Connection, ended: list[tuple[str, dt.datetime]]) -> int:
+    """Bar tokens `(jti, expires_at)` inside `conn`'s transaction (already barred ones are
+    skipped), after purging expired rows; how many were added."""
+    now = dt.datetime.now(dt.UTC)
+    conn.execute(revoked_tokens.delete().where(revoked_tokens.c.expires_at < now))
+    live = {jti: exp for jti, exp in ended if exp > now}
+    if not live:
+        return 0
+    known = set(
+        conn.execute(
+            sa.select(revoked_tokens.c.jti).where(revoked_tokens.c.jti.in_(list(live)))
+        ).scalars()
+    )
+    rows = [{"jti": j, "expires_at": e} for j, e in live.items() if j not in known]
+    if rows:
+        conn.execute(revoked_tokens.insert(), rows)
+    return len(rows)
