@@ -84,7 +84,7 @@ def _role(role: str, lang: str) -> str:
 
 
 def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 def _account_json(a) -> dict:
@@ -149,10 +149,15 @@ def list_(
     if json_:
         print_json([_account_json(a) for a in items])
         return
+    if not items:
+        out.print(
+            "还没有账号 / no accounts yet: careops users add NAME --role admin --password-stdin"
+        )
+        return
     language = lang_of(lang)
     zh = language == "zh"
     columns = (
-        ["用户名", "显示名", "角色", "科室", "状态", "锁定至", "创建于"]
+        ["用户名", "显示名", "角色", "科室", "状态", "锁定至 (UTC)", "创建于 (UTC)"]
         if zh
         else [
             "username",
@@ -299,9 +304,17 @@ def key_list(
         return
     zh = lang_of(lang) == "zh"
     columns = (
-        ["名称", "密钥 ID", "权限范围", "科室", "状态", "最近使用", "创建于"]
+        ["名称", "密钥 ID", "权限范围", "科室", "状态", "最近使用 (UTC)", "创建于 (UTC)"]
         if zh
-        else ["name", "key id", "scopes", "departments", "status", "last used", "created"]
+        else [
+            "name",
+            "key id",
+            "scopes",
+            "departments",
+            "status",
+            "last used (UTC)",
+            "created (UTC)",
+        ]
     )
     rows = [
         [
