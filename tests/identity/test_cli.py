@@ -78,7 +78,7 @@ def test_an_empty_password_at_the_prompt_is_refused(run_cli, monkeypatch):
 def test_bad_input_is_an_error_without_a_traceback(run_cli, stdin):
     stdin(PASSWORD)
     code, _, err = run_cli("users", "add", "Bad Name", "--role", "analyst", "--password-stdin")
-    assert code == 2 and "bad name" in err and "Traceback" not in err
+    assert code == 2 and "bad username" in err and "Traceback" not in err
     stdin(PASSWORD)
     code, _, err = run_cli("users", "add", "bob", "--role", "root", "--password-stdin")
     assert code == 2 and "unknown role" in err

@@ -33,7 +33,9 @@ __all__ = [
     "update_user",
 ]
 
-USERNAME = re.compile(r"[a-z][a-z0-9_.-]{1,63}")
+#: account and API-key names (also the pattern of the API's path and body fields)
+NAME_PATTERN = r"^[a-z][a-z0-9_.-]{1,63}$"
+USERNAME = re.compile(NAME_PATTERN.strip("^$"))
 DEPARTMENT = re.compile(r"[^\x00-\x1f\x7f-\x9f<>\"'&\u202a-\u202e\u2066-\u2069]{1,64}")
 DISPLAY_NAME = re.compile(r"[^\x00-\x1f\x7f-\x9f<>\"'&\u202a-\u202e\u2066-\u2069]{0,128}")
 
@@ -76,11 +78,12 @@ def _account(row) -> Account:
     )
 
 
-def check_username(username: str) -> str:
-    """`username` if it is a valid account (or key) name, else `InvalidInput` saying why."""
+def check_username(username: str, zh: str = "用户名", en: str = "username") -> str:
+    """`username` if it is a valid account (or key, `zh`/`en` naming which) name, else
+    `InvalidInput` saying why."""
     if not isinstance(username, str) or not USERNAME.fullmatch(username):
         raise InvalidInput(
-            f"用户名不合法 / bad name {str(username)[:80]!r}: 2–64 lower-case letters, digits, "
+            f"{zh}不合法 / bad {en} {str(username)[:80]!r}: 2–64 lower-case letters, digits, "
             "'_', '.', '-', starting with a letter"
         )
     return username

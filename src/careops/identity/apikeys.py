@@ -96,7 +96,7 @@ def create_key(
 ) -> NewKey:
     """A new key for the app `name`; the secret is in the answer and nowhere else."""
     ops.require("users.manage")
-    check_username(name)
+    check_username(name, "密钥名", "key name")
     scopes = check_scopes(scopes)
     departments = check_departments(departments)
     key_id = secrets.token_hex(8)

@@ -75,8 +75,8 @@ def logout(ops: Ops, token: str) -> None:
     key = tokens.signing_key(ops.state, secret(ops))
     claims = tokens.verify(ops.state, key, token)
     with ops.state.begin() as conn:
-        tokens.revoke_in(conn, [(claims.jti, claims.expires_at)])
-        ops.audit("auth.logout", target=f"user:{claims.username}", conn=conn)
+        if tokens.revoke_in(conn, [(claims.jti, claims.expires_at)]):
+            ops.audit("auth.logout", target=f"user:{claims.username}", conn=conn)
 
 
 #: the longest a token can live (`api.token_ttl_s` allows up to a day): logins older than this

@@ -151,12 +151,26 @@ def revoke_in(conn: Connection, ended: list[tuple[str, dt.datetime]]) -> int:
     live = {jti: exp for jti, exp in ended if exp > now}
     if not live:
         return 0
+    rows = [{"jti": j, "expires_at": e} for j, e in live.items()]
+    if conn.dialect.name in ("postgresql", "sqlite"):  # one statement, no race with a twin
+        insert = _upsert_module(conn.dialect.name).insert(revoked_tokens)
+        return conn.execute(insert.on_conflict_do_nothing(index_elements=["jti"]), rows).rowcount
     known = set(
         conn.execute(
             sa.select(revoked_tokens.c.jti).where(revoked_tokens.c.jti.in_(list(live)))
         ).scalars()
     )
-    rows = [{"jti": j, "expires_at": e} for j, e in live.items() if j not in known]
+    rows = [r for r in rows if r["jti"] not in known]
     if rows:
         conn.execute(revoked_tokens.insert(), rows)
     return len(rows)
+
+
+def _upsert_module(dialect: str):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from careops.api.deps import require
 from careops.api.pages import Page, PageParams, page_params
 from careops.identity import apikeys
+from careops.identity.accounts import NAME_PATTERN
 from careops.service import Ops
 
 router = APIRouter(prefix="/api-keys", tags=["api-keys"])
@@ -24,7 +25,9 @@ class KeyCreate(BaseModel):
     """A new key: the app's name, its scopes (see `APP_SCOPES`), optional departments."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=2, max_length=64, description="应用名 / the app's name")
+    name: str = Field(
+        min_length=2, max_length=64, pattern=NAME_PATTERN, description="应用名 / the app's name"
+    )
     scopes: list[Short] = Field(min_length=1, max_length=20, description="权限范围 / scopes")
     departments: list[Short] = Field(default=[], max_length=50, description="科室 / departments")
 

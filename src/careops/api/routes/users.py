@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from careops.api.deps import require
 from careops.api.pages import Page, PageParams, page_params
 from careops.identity import accounts, assignments
+from careops.identity.accounts import NAME_PATTERN
 from careops.identity.roles import Role
 from careops.service import Ops
 
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/users", tags=["users"])
 Manage = Annotated[Ops, Depends(require("users.manage"))]
 Username = Annotated[
     str,
-    Path(min_length=2, max_length=64, pattern=r"^[a-z][a-z0-9_.-]{1,63}$", description="用户名"),
+    Path(min_length=2, max_length=64, pattern=NAME_PATTERN, description="用户名"),
 ]
 Department = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -29,7 +30,12 @@ class UserCreate(BaseModel):
     """A new staff account. Only these fields: counters, locks and hashes are not input."""
 
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(min_length=2, max_length=64, description="用户名 / username")
+    username: str = Field(
+        min_length=2,
+        max_length=64,
+        pattern=NAME_PATTERN,
+        description="用户名(小写字母开头) / username: lower-case, a letter first",
+    )
     password: str = Field(min_length=1, max_length=256, description="初始密码 / initial password")
     role: Role = Field(description="角色 / role")
     departments: list[Department] = Field(default=[], max_length=50, description="科室")
