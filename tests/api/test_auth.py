@@ -221,7 +221,8 @@ def test_a_password_reset_ends_the_accounts_tokens(api, login, admin_ops):
 def test_changing_ones_own_password(api, login):
     headers = login("analyst")
     body = {"current_password": "wrong password!", "new_password": "another passphrase 2"}
-    assert api.post("/api/v1/auth/password", json=body, headers=headers).status_code == 401
+    r = api.post("/api/v1/auth/password", json=body, headers=headers)
+    assert r.status_code == 403 and "current password" in r.json()["error"]["detail"]
     body["current_password"] = PASSWORD
     body["new_password"] = "short"
     r = api.post("/api/v1/auth/password", json=body, headers=headers)
@@ -262,3 +263,17 @@ def test_an_api_key_cannot_log_out(api, admin_ops):
     r = api.post("/api/v1/auth/logout", headers=_bearer(key))
     assert r.status_code == 422
     assert api.get(ME, headers=_bearer(key)).json()["kind"] == "app"
+
+
+def test_guessing_the_current_password_with_a_token_locks_the_account(api, login, monkeypatch):
+    """A stolen token must not become a password-guessing oracle without lock-out."""
+    monkeypatch.setattr(api.app.state.settings.api, "max_failed_logins", 3)
+    headers = login("analyst")
+    guess = {"current_password": "guess number 1", "new_password": "another passphrase 2"}
+    for _ in range(3):
+        assert api.post("/api/v1/auth/password", json=guess, headers=headers).status_code == 403
+    right = {"current_password": PASSWORD, "new_password": "another passphrase 2"}
+    r = api.post("/api/v1/auth/password", json=right, headers=headers)
+    assert r.status_code == 403 and "locked" in r.json()["error"]["detail"]
+    r = api.post("/api/v1/auth/token", json={"username": "uanalyst-all", "password": PASSWORD})
+    assert r.status_code == 401

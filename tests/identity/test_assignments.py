@@ -38,6 +38,8 @@ def test_only_health_managers_have_patients_assigned(ops):
         assignments.assign(ops, "olga", ["p1"])
     with pytest.raises(NotFound):
         assignments.assign(ops, "nobody", ["p1"])
+    with pytest.raises(NotFound):
+        assignments.patients_of(ops, "nobody")
 
 
 @pytest.mark.parametrize("ids", [[], ["p1", ""], ["<script>"], ["p" * 129], ["p1\n"]])

@@ -74,6 +74,14 @@ def caller_ops(request: Request, credential: Annotated[str, Depends(bearer)]) ->
         ops.close()
 
 
+#: the error answers every authenticated route may give, for its OpenAPI description (each in
+#: the one error shape of `careops.api.problems`)
+AUTH_ERRORS: dict[int | str, dict] = {
+    401: {"description": "未登录或凭证无效 / not authenticated, or a bad token or key"},
+    403: {"description": "无权限 / not allowed for this role or key"},
+    422: {"description": "输入不合法 / invalid input (field and reason in `detail`)"},
+}
+
 Caller = Annotated[Ops, Depends(caller_ops)]
 Credential = Annotated[str, Depends(bearer)]
 Anonymous = Annotated[Ops, Depends(anonymous_ops)]

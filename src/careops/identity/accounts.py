@@ -295,15 +295,21 @@ def set_password(ops: Ops, username: str, password: str) -> Account:
 
 def change_own_password(ops: Ops, current: str, new: str) -> None:
     """A logged-in member of staff changes their own password, proving the current one; their
-    other tokens end (the one in hand too: they log in again)."""
+    tokens end (the one in hand too: they log in again). A wrong current password counts as a
+    failed login, so a stolen token cannot be used to guess the password without lock-out."""
     if ops.actor.kind != "user":
         raise Forbidden("只有员工账号可以修改密码 / only a staff account has a password")
     username = ops.actor.name
     with ops.state.connect() as conn:
         row = conn.execute(sa.select(users).where(users.c.username == username)).first()
-    if row is None or not passwords.verify_password(row.password_hash, current):
-        ops.audit("user.password_change_failed", target=f"user:{username}")
-        raise Unauthorized("当前密码错误 / the current password is wrong")
+    if row is None:
+        raise Unauthorized(sessions.INVALID)
+    locked = aware(row.locked_until)
+    if locked is not None and locked > dt.datetime.now(dt.UTC):
+        raise Forbidden(_LOCKED)
+    if not passwords.verify_password(row.password_hash, current):
+        _count_failure(ops, row.id, username, "password_change")
+        raise Forbidden("当前密码错误 / the current password is wrong")
     if current == new:
         raise InvalidInput("新密码不能与当前密码相同 / the new password equals the current one")
     passwords.check_strength(new, username)

@@ -128,6 +128,7 @@ def patients_of(ops: Ops, manager: str, limit: int = 1000, offset: int = 0) -> l
     if not (ops.actor.kind == "user" and ops.actor.name == manager):
         ops.require("users.manage")
     with ops.state.connect() as conn:
+        _manager(conn, manager)
         rows = conn.execute(
             sa.select(care_assignments)
             .where(care_assignments.c.username == manager)

@@ -20,7 +20,7 @@ from careops.identity import tokens
 from careops.service import Actor, Ops
 from careops.state.models import audit_log, users
 
-_INVALID = "令牌无效 / invalid token"
+INVALID = "令牌无效 / invalid token"
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def actor_for_token(ops: Ops, token: str) -> Actor:
     with ops.state.connect() as conn:
         row = conn.execute(sa.select(users).where(users.c.username == claims.username)).first()
     if row is None or row.disabled or row.role != claims.role:
-        raise Unauthorized(_INVALID)
+        raise Unauthorized(INVALID)
     return Actor(
         name=row.username,
         kind="user",

@@ -9,13 +9,21 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from careops.api.deps import require
+from careops.api.deps import AUTH_ERRORS, require
 from careops.api.pages import Page, PageParams, page_params
 from careops.identity import apikeys
 from careops.identity.accounts import NAME_PATTERN
 from careops.service import Ops
 
-router = APIRouter(prefix="/api-keys", tags=["api-keys"])
+router = APIRouter(
+    prefix="/api-keys",
+    tags=["api-keys"],
+    responses={
+        **AUTH_ERRORS,
+        404: {"description": "没有该密钥 / no such key"},
+        409: {"description": "名称已用或已吊销 / name taken, or already revoked"},
+    },
+)
 
 Manage = Annotated[Ops, Depends(require("users.manage"))]
 Short = Annotated[str, Field(min_length=1, max_length=64)]

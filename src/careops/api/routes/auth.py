@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from careops.api.deps import Anonymous, Caller, Credential
+from careops.api.deps import AUTH_ERRORS, Anonymous, Caller, Credential
 from careops.identity import accounts, sessions
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -46,13 +46,16 @@ class PasswordChange(BaseModel):
     new_password: str = Field(min_length=1, max_length=256)
 
 
-_UNAUTHORIZED = {401: {"description": "未登录或令牌无效 / not authenticated"}}
+_UNAUTHORIZED = {401: AUTH_ERRORS[401]}
 
 
 @router.post(
     "/token",
     summary="登录, 取得访问令牌 / log in for an access token",
-    responses={401: {"description": "用户名或密码错误, 或账号锁定 / wrong credentials or locked"}},
+    responses={
+        401: {"description": "用户名或密码错误, 或账号锁定 / wrong credentials or locked"},
+        422: AUTH_ERRORS[422],
+    },
 )
 def token(body: Credentials, ops: Anonymous) -> TokenOut:
     """Exchange a username and password for a short-lived token."""
@@ -64,7 +67,7 @@ def token(body: Credentials, ops: Anonymous) -> TokenOut:
     "/logout",
     status_code=204,
     summary="注销当前令牌 / log out: the token in hand stops working",
-    responses=_UNAUTHORIZED,
+    responses={401: AUTH_ERRORS[401], 422: {"description": "API 密钥不能注销 / a key cannot"}},
 )
 def logout(ops: Caller, credential: Credential) -> Response:
     """Revoke the presented access token (an API key is revoked by an administrator instead)."""
@@ -90,7 +93,10 @@ def me(ops: Caller) -> MeOut:
     "/password",
     status_code=204,
     summary="修改自己的密码 / change one's own password (every token ends)",
-    responses=_UNAUTHORIZED,
+    responses={
+        **AUTH_ERRORS,
+        403: {"description": "当前密码错误或账号锁定 / wrong current password, or locked"},
+    },
 )
 def change_password(body: PasswordChange, ops: Caller) -> Response:
     """Change the caller's own password; all their tokens end, this one included."""

@@ -9,14 +9,22 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from careops.api.deps import require
+from careops.api.deps import AUTH_ERRORS, require
 from careops.api.pages import Page, PageParams, page_params
 from careops.identity import accounts, assignments
 from careops.identity.accounts import NAME_PATTERN
 from careops.identity.roles import Role
 from careops.service import Ops
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(
+    prefix="/users",
+    tags=["users"],
+    responses={
+        **AUTH_ERRORS,
+        404: {"description": "没有该账号 / no such account"},
+        409: {"description": "已存在或与当前状态冲突 / exists already, or a conflict"},
+    },
+)
 
 Manage = Annotated[Ops, Depends(require("users.manage"))]
 Username = Annotated[
