@@ -159,6 +159,11 @@ def test_logout_revokes_the_token_and_only_that_token(api, login):
     assert r.status_code == 401 and "注销" in r.json()["error"]["detail"]
     assert api.post("/api/v1/auth/logout", headers=first).status_code == 401  # not twice
     assert api.get(ME, headers=second).status_code == 200
+    from careops.state.store import read_audit
+
+    audit = read_audit(api.app.state.state_engine)
+    assert [r["action"] for r in audit].count("auth.logout") == 1
+    assert audit[0]["actor"] == "user:uanalyst-all"
 
 
 def test_logout_purges_expired_revocations(api, login, admin_ops):

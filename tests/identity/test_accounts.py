@@ -91,6 +91,7 @@ def test_disable_revokes_live_tokens_and_enable_clears_the_lock(ops):
     accounts.update_user(ops, "alice", disabled=True)
     with ops.state.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(revoked_tokens)).scalar() == 2
+    assert read_audit(ops.state)[0]["detail"]["sessions_ended"] == 2
     accounts.update_user(ops, "alice", disabled=False)
     for t in (t1, t2):
         with pytest.raises(Unauthorized):

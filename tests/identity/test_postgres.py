@@ -13,6 +13,7 @@ from careops.errors import Unauthorized
 from careops.identity import accounts, apikeys, sessions
 from careops.service import Ops
 from careops.state.models import users
+from careops.state.store import read_audit
 from tests.identity.conftest import PASSWORD
 from tests.identity.test_accounts import _fail_concurrently
 
@@ -53,7 +54,9 @@ def test_login_logout_and_api_keys_over_http_on_postgres(pg_ops):
 def test_disable_ends_tokens_on_postgres(pg_ops):
     accounts.add_user(pg_ops, "bob", "analyst", PASSWORD)
     token = accounts.login(pg_ops, "bob", PASSWORD).access_token
+    accounts.login(pg_ops, "bob", PASSWORD)
     accounts.update_user(pg_ops, "bob", disabled=True)
+    assert read_audit(pg_ops.state)[0]["detail"]["sessions_ended"] == 2
     accounts.update_user(pg_ops, "bob", disabled=False)
     with pytest.raises(Unauthorized):
         sessions.actor_for_token(pg_ops, token)

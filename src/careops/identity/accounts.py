@@ -255,7 +255,7 @@ def update_user(
         ops.audit(
             "user.disable" if values.get("disabled") else "user.update",
             target=f"user:{username}",
-            detail={"changes": changes, "tokens_ended": ended},
+            detail={"changes": changes, "sessions_ended": ended},
             conn=conn,
         )
         row = conn.execute(sa.select(users).where(users.c.id == row.id)).first()
@@ -287,7 +287,7 @@ def set_password(ops: Ops, username: str, password: str) -> Account:
         ops.audit(
             "user.password_set",
             target=f"user:{username}",
-            detail={"tokens_ended": ended},
+            detail={"sessions_ended": ended},
             conn=conn,
         )
     return get_user(ops, username)
@@ -326,7 +326,7 @@ def change_own_password(ops: Ops, current: str, new: str) -> None:
         ops.audit(
             "user.password_change",
             target=f"user:{username}",
-            detail={"tokens_ended": ended},
+            detail={"sessions_ended": ended},
             conn=conn,
         )
 

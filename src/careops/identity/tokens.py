@@ -136,38 +136,34 @@ def verify(engine: Engine, key: str, token: str) -> Claims:
     return claims
 
 
-def revoke(engine: Engine, jti: str, expires_at: dt.datetime) -> None:
-    """End the token `jti` before its expiry (logout); rows of tokens that have expired anyway
-    are purged on the way, so the list stays as short as the live tokens it bars."""
-    with engine.begin() as conn:
-        revoke_in(conn, [(jti, expires_at)])
-
-
 def revoke_in(conn: Connection, ended: list[tuple[str, dt.datetime]]) -> int:
-    """Bar tokens `(jti, expires_at)` inside `conn`'s transaction (already barred ones are
-    skipped), after purging expired rows; how many were added."""
+    """Bar tokens `(jti, expires_at)` inside `conn`'s transaction (logout, a disabled account),
+    after purging rows of tokens that have expired anyway, so the list stays as short as the
+    live tokens it bars. Already barred ones are skipped; how many were added."""
     now = dt.datetime.now(dt.UTC)
     conn.execute(revoked_tokens.delete().where(revoked_tokens.c.expires_at < now))
-    live = {jti: exp for jti, exp in ended if exp > now}
-    if not live:
-        return 0
-    rows = [{"jti": j, "expires_at": e} for j, e in live.items()]
-    if conn.dialect.name in ("postgresql", "sqlite"):  # one statement, no race with a twin
-        insert = _upsert_module(conn.dialect.name).insert(revoked_tokens)
-        return conn.execute(insert.on_conflict_do_nothing(index_elements=["jti"]), rows).rowcount
-    known = set(
-        conn.execute(
-            sa.select(revoked_tokens.c.jti).where(revoked_tokens.c.jti.in_(list(live)))
-        ).scalars()
-    )
-    rows = [r for r in rows if r["jti"] not in known]
-    if rows:
-        conn.execute(revoked_tokens.insert(), rows)
-    return len(rows)
+    added = 0
+    for jti, expires_at in dict(ended).items():
+        if expires_at <= now:
+            continue
+        if conn.dialect.name in ("postgresql", "sqlite"):  # one statement: no race with a twin
+            insert = _dialect(conn.dialect.name).insert(revoked_tokens)
+            statement = (
+                insert.values(jti=jti, expires_at=expires_at)
+                .on_conflict_do_nothing(index_elements=["jti"])
+                .returning(revoked_tokens.c.jti)  # rowcount is not reliable here (psycopg: -1)
+            )
+            added += len(conn.execute(statement).all())
+        elif not conn.execute(
+            sa.select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti)
+        ).first():
+            conn.execute(revoked_tokens.insert().values(jti=jti, expires_at=expires_at))
+            added += 1
+    return added
 
 
-def _upsert_module(dialect: str):
-    if dialect == "postgresql":
+def _dialect(name: str):
+    if name == "postgresql":
         from sqlalchemy.dialects import postgresql
 
         return postgresql
