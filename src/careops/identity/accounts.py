@@ -36,7 +36,9 @@ __all__ = [
 #: account and API-key names (also the pattern of the API's path and body fields)
 NAME_PATTERN = r"^[a-z][a-z0-9_.-]{1,63}$"
 USERNAME = re.compile(NAME_PATTERN.strip("^$"))
-DEPARTMENT = re.compile(r"[^\x00-\x1f\x7f-\x9f<>\"'&\u202a-\u202e\u2066-\u2069]{1,64}")
+#: a department name: no control characters, markup or bidirectional overrides
+DEPARTMENT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f<>\"'&\u202a-\u202e\u2066-\u2069]{1,64}$"
+DEPARTMENT = re.compile(DEPARTMENT_PATTERN.strip("^$"))
 DISPLAY_NAME = re.compile(r"[^\x00-\x1f\x7f-\x9f<>\"'&\u202a-\u202e\u2066-\u2069]{0,128}")
 
 

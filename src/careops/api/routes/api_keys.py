@@ -4,7 +4,7 @@ is in the creation answer and nowhere else."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from careops.api.deps import AUTH_ERRORS, require
 from careops.api.pages import Page, PageParams, page_params
 from careops.identity import apikeys
-from careops.identity.accounts import NAME_PATTERN
+from careops.identity.accounts import DEPARTMENT_PATTERN, NAME_PATTERN
+from careops.identity.roles import APP_SCOPES
 from careops.service import Ops
 
 router = APIRouter(
@@ -26,7 +27,8 @@ router = APIRouter(
 )
 
 Manage = Annotated[Ops, Depends(require("users.manage"))]
-Short = Annotated[str, Field(min_length=1, max_length=64)]
+Department = Annotated[str, Field(min_length=1, max_length=64, pattern=DEPARTMENT_PATTERN)]
+Scope = Literal[tuple(sorted(APP_SCOPES))]  # type: ignore[valid-type]
 
 
 class KeyCreate(BaseModel):
@@ -36,8 +38,10 @@ class KeyCreate(BaseModel):
     name: str = Field(
         min_length=2, max_length=64, pattern=NAME_PATTERN, description="应用名 / the app's name"
     )
-    scopes: list[Short] = Field(min_length=1, max_length=20, description="权限范围 / scopes")
-    departments: list[Short] = Field(default=[], max_length=50, description="科室 / departments")
+    scopes: list[Scope] = Field(min_length=1, max_length=20, description="权限范围 / scopes")
+    departments: list[Department] = Field(
+        default=[], max_length=50, description="科室 / departments"
+    )
 
 
 class KeyOut(BaseModel):

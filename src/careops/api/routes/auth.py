@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from careops.api.deps import AUTH_ERRORS, Anonymous, Caller, Credential
 from careops.identity import accounts, sessions
+from careops.identity.passwords import MAX_LENGTH, MIN_LENGTH
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -42,8 +43,8 @@ class PasswordChange(BaseModel):
     """A member of staff's own password change: the current one proves it is them."""
 
     model_config = ConfigDict(extra="forbid")
-    current_password: str = Field(min_length=1, max_length=256)
-    new_password: str = Field(min_length=1, max_length=256)
+    current_password: str = Field(min_length=1, max_length=MAX_LENGTH)
+    new_password: str = Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)
 
 
 _UNAUTHORIZED = {401: AUTH_ERRORS[401]}

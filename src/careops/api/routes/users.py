@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from careops.api.deps import AUTH_ERRORS, require
 from careops.api.pages import Page, PageParams, page_params
 from careops.identity import accounts, assignments
-from careops.identity.accounts import NAME_PATTERN
+from careops.identity.accounts import DEPARTMENT_PATTERN, NAME_PATTERN
+from careops.identity.passwords import MAX_LENGTH, MIN_LENGTH
 from careops.identity.roles import Role
 from careops.service import Ops
 
@@ -31,7 +32,7 @@ Username = Annotated[
     str,
     Path(min_length=2, max_length=64, pattern=NAME_PATTERN, description="用户名"),
 ]
-Department = Annotated[str, Field(min_length=1, max_length=64)]
+Department = Annotated[str, Field(min_length=1, max_length=64, pattern=DEPARTMENT_PATTERN)]
 
 
 class UserCreate(BaseModel):
@@ -44,7 +45,9 @@ class UserCreate(BaseModel):
         pattern=NAME_PATTERN,
         description="用户名(小写字母开头) / username: lower-case, a letter first",
     )
-    password: str = Field(min_length=1, max_length=256, description="初始密码 / initial password")
+    password: str = Field(
+        min_length=MIN_LENGTH, max_length=MAX_LENGTH, description="初始密码 / initial password"
+    )
     role: Role = Field(description="角色 / role")
     departments: list[Department] = Field(default=[], max_length=50, description="科室")
     display_name: str = Field(default="", max_length=128, description="显示名 / display name")
@@ -64,7 +67,7 @@ class PasswordSet(BaseModel):
     """An administrator's password reset."""
 
     model_config = ConfigDict(extra="forbid")
-    password: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)
 
 
 class UserOut(BaseModel):
