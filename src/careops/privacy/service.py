@@ -66,21 +66,13 @@ def reveal(ops: Ops, user_id: str, purpose: str) -> Contact:
     user_id = _user_id(user_id)
     purpose = _purpose(purpose)
     values = _open(ops, user_id)
-    from careops.state.store import write_audit
-
-    with ops.state.begin() as conn:  # the record first: no audit, no plain values
-        write_audit(
-            conn,
-            "contacts.reveal",
-            "contacts",
-            {"fields": sorted(f for f, v in values.items() if v is not None)},
-            ops.actor.label,
-            role=",".join(ops.actor.roles) or None,
-            subject=user_id,
-            purpose=purpose,
-            source_ip=ops.request.source_ip,
-            request_id=ops.request.request_id,
-        )
+    ops.audit(  # the record first: no audit, no plain values
+        "contacts.reveal",
+        target="contacts",
+        detail={"fields": sorted(f for f, v in values.items() if v is not None)},
+        subject=user_id,
+        purpose=purpose,
+    )
     return Contact(user_id, **values, masked=False)
 
 
