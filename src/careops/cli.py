@@ -104,6 +104,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         SERVICE,
         "运行 HTTP 服务 / Run the HTTP service (API under /api/v1, OpenAPI at /openapi.json).",
     ),
+    "audit": (
+        "careops.state.cli:audit_app",
+        SERVICE,
+        "审计日志 / The audit trail: who read or changed what, and whether it is intact.",
+    ),
 }
 
 

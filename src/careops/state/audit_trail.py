@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -28,6 +28,9 @@ from sqlalchemy.engine import Engine
 from careops.errors import InvalidInput
 from careops.state.models import audit_log
 from careops.state.store import GENESIS, row_hash
+
+if TYPE_CHECKING:
+    from careops.service import Ops
 
 MAX_LIMIT = 10_000
 
@@ -179,3 +182,35 @@ def verify_chain(engine: Engine, *, expect_head: str | None = None) -> Verificat
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+# -- the service functions the CLI and the API share (permission checked, the reading audited)
+
+
+def read_trail(
+    ops: Ops, where: AuditFilter | None = None, *, limit: int = 50, offset: int = 0
+) -> tuple[list[AuditEntry], int]:
+    """`list_audit` for a caller holding `audit.read`; the listing is itself audited."""
+    ops.require("audit.read")
+    entries, total = list_audit(ops.state, where, limit=limit, offset=offset)
+    ops.audit("audit.list", detail={"filter": _described(where), "returned": len(entries)})
+    return entries, total
+
+
+def verify(ops: Ops, *, expect_head: str | None = None) -> Verification:
+    """`verify_chain` for a caller holding `audit.read`; the verification and its outcome are
+    audited (after it ran, so the entry is not part of what it judged)."""
+    ops.require("audit.read")
+    result = verify_chain(ops.state, expect_head=expect_head)
+    ops.audit("audit.verify", detail={"ok": result.ok, "broken_id": result.broken_id})
+    return result
+
+
+def _described(where: AuditFilter | None) -> dict[str, str]:
+    if where is None:
+        return {}
+    return {
+        k: v.isoformat() if isinstance(v, dt.datetime) else v
+        for k, v in vars(where).items()
+        if v is not None
+    }
