@@ -109,6 +109,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         SERVICE,
         "审计日志 / The audit trail: who read or changed what, and whether it is intact.",
     ),
+    "privacy": (
+        "careops.privacy.cli:privacy_app",
+        SERVICE,
+        "患者权利 / Patients' rights (PIPL): erase a patient.",
+    ),
 }
 
 
