@@ -103,3 +103,27 @@ def test_verify_names_the_tampered_row(api, login, admin_ops):
     with engine.connect() as conn:
         actions = conn.execute(sa.select(audit_log.c.action)).scalars().all()
     assert actions.count("audit.verify") == 2  # each verification is itself recorded
+
+
+def test_the_read_helper_records_fields_route_and_origin(api, admin_ops):
+    """What other routes call after showing a patient's data (here with an API request's
+    origin, as `deps` builds it)."""
+    from careops.service import Actor, Ops, Request
+    from careops.state.audit_trail import audit_read
+
+    ops = Ops.open(
+        actor=Actor("13", kind="user", roles=("medical",), departments=("儿科",)),
+        request=Request(request_id="r-9", source_ip="10.1.2.3", purpose="treatment"),
+    )
+    audit_read(ops, "p7", ["observations", "conditions", "observations"], route="/api/v1/x")
+    [row] = list_audit(admin_ops.state, AuditFilter(subject="p7"))[0]
+    assert row.action == "patient.read" and row.target == "patient:p7"
+    assert row.detail == {"fields": ["conditions", "observations"], "route": "/api/v1/x"}
+    assert (row.actor, row.role, row.request_id, row.source_ip, row.purpose) == (
+        "user:13",
+        "medical",
+        "r-9",
+        "10.1.2.3",
+        "treatment",
+    )
+    ops.close()

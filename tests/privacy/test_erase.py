@@ -180,6 +180,7 @@ def stores(request, tmp_path, monkeypatch):
         for uid in (GONE, KEPT):
             fill(con, _canonical_rows(uid))
             _system_rows(con, uid)
+        con.create_view("patient_ids", con.table("patients").select("user_id"))  # not erasable
     finally:
         close(con)
     ops = Ops.open(url, state)

@@ -184,6 +184,27 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+# -- the helper every read of personal or clinical data calls
+
+
+def audit_read(
+    ops: Ops,
+    subject: str,
+    fields: list[str] | tuple[str, ...],
+    *,
+    route: str | None = None,
+    action: str = "patient.read",
+) -> None:
+    """Record that the caller read `fields` of patient `subject` (PIPL: who looked at what).
+    The request's id, client address and declared purpose (`X-Purpose`) and the caller's role
+    come from `ops`; `route` names the API path or page that showed the data. Call it after the
+    read succeeded, once per patient (a list of patients: once per patient shown)."""
+    detail: dict[str, Any] = {"fields": sorted(set(fields))}
+    if route:
+        detail["route"] = route
+    ops.audit(action, f"patient:{subject}", detail, subject=subject)
+
+
 # -- the service functions the CLI and the API share (permission checked, the reading audited)
 
 

@@ -46,7 +46,7 @@ def erase_user(
             f"{con.name} 仓库不支持删除患者 / erasure needs a transactional warehouse (DuckDB or "
             "PostgreSQL); on Spark, rewrite the tables without the patient"
         )
-    tables = {name: _columns(con, name) for name in con.list_tables() if name not in skip}
+    tables = {name: _columns(con, name) for name in _base_tables(con) if name not in skip}
     report: dict[str, int] = {}
     with _transaction(con) as run:
         for name, key in _extras_keys(tables):
@@ -72,6 +72,23 @@ def erase_user(
             for prop in EVENT_PROPERTIES:
                 report[f"events.properties.{prop}"] = run(*_drop_property(con.name, prop, user_id))
     return {k: v for k, v in report.items() if v}
+
+
+def _base_tables(con: BaseBackend) -> list[str]:
+    """The tables of the current schema, views left out (a view cannot be deleted from; the
+    rows it shows are erased in its tables)."""
+    sql = (
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+        "AND table_type = 'BASE TABLE' ORDER BY table_name"
+    )
+    if con.name == "duckdb":
+        return [r[0] for r in con.con.execute(sql).fetchall()]
+    with con.con.cursor() as cur:
+        cur.execute(sql)
+        names = [r[0] for r in cur.fetchall()]
+    if not con.con.autocommit:
+        con.con.commit()
+    return names
 
 
 def _columns(con: BaseBackend, name: str) -> frozenset[str]:
