@@ -359,3 +359,14 @@ def test_an_id_with_regex_characters_matches_only_itself(tmp_path):
         close(con)
     report = erase_patient(Ops.open(url, f"sqlite:///{tmp_path / 's.db'}"), "a.b(1)")
     assert report.warehouse["quarantine"] == 1
+
+
+def test_a_spark_warehouse_is_refused_with_a_reason():
+    """Spark has no transactions: half an erasure is worse than a clear refusal."""
+    from careops.warehouse.erase import erase_user
+
+    class Spark:
+        name = "pyspark"
+
+    with pytest.raises(InvalidInput, match="DuckDB or PostgreSQL"):
+        erase_user(Spark(), GONE)
