@@ -2,13 +2,13 @@
 
 The audit trail is a hash chain: each row's `hash` is SHA-256 over a canonical serialisation of
 its fields and `prev_hash`, the hash of the row written before it (`GENESIS` for the first), so
-an edited, deleted or reordered row breaks the chain at that row (`careops.state.audit.verify_chain`
-finds it). Writers take turns: on PostgreSQL a transaction-level advisory lock is taken before the
-last hash is read (held until the writing transaction ends, so two writers never both extend the
-same row); on SQLite the transaction takes the database's write lock (`BEGIN IMMEDIATE`) before
-reading. Both stores also refuse UPDATE, DELETE (and on PostgreSQL TRUNCATE) of audit rows with a
-trigger: the application never changes the trail; someone who drops the trigger is caught by the
-chain.
+an edited, deleted or reordered row breaks the chain at that row
+(`careops.state.audit_trail.verify_chain` finds it). Writers take turns: on PostgreSQL a
+transaction-level advisory lock is taken before the last hash is read (held until the writing
+transaction ends, so two writers never both extend the same row); on SQLite the transaction takes
+the database's write lock (`BEGIN IMMEDIATE`) before reading. Both stores also refuse UPDATE,
+DELETE (and on PostgreSQL TRUNCATE) of audit rows with a trigger: the application never changes
+the trail; someone who drops the trigger is caught by the chain.
 """
 
 from __future__ import annotations
