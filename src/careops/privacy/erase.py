@@ -5,8 +5,8 @@
    column (canonical tables, contacts, ingestion flags and extras, quarantined rows holding the
    id, tag snapshots, segment memberships, model scores), and references from other patients
    (`referrer_id`, `managed_by`, invite events) cut;
-2. the state store, in one transaction: every table with a `user_id` column
-   (`experiment_exposures`, `care_assignments`, …), then every eraser registered by a later
+2. the state store, in one transaction: every table of `careops.state.models` with a `user_id`
+   column (`experiment_exposures`, `care_assignments`, …), then every eraser registered by a later
    module (`@eraser("journeys")`: enrolments, a queued send's outbox, …), then the audit entry —
    so the state-store deletions and their audit entry commit together.
 A failure in step 2 leaves step 1 done; running the erasure again finishes it (each step only
@@ -102,17 +102,16 @@ def erase_patient(ops: Ops, user_id: str) -> ErasureReport:
 
 
 def erase_state(conn: Connection, user_id: str) -> dict[str, int]:
-    """Delete the patient's rows from every state-store table with a `user_id` column, then run
-    the registered erasers; rows removed per table (zero counts left out)."""
+    """Delete the patient's rows from every state-store table (`careops.state.models`) with a
+    `user_id` column, dependants first, then run the registered erasers; rows removed per table
+    (zero counts left out). Only the state store's own tables: on PostgreSQL the warehouse may
+    share the database, and its tables were erased already."""
     report: dict[str, int] = {}
-    inspector = sa.inspect(conn)
-    for name in sorted(inspector.get_table_names()):
-        if name in KEPT:
+    for table in reversed(metadata.sorted_tables):
+        if table.name in KEPT or "user_id" not in table.c:
             continue
-        if "user_id" in {c["name"] for c in inspector.get_columns(name)}:
-            table = sa.table(name, sa.column("user_id"))
-            n = conn.execute(sa.delete(table).where(table.c.user_id == user_id)).rowcount
-            report[name] = report.get(name, 0) + n
+        n = conn.execute(table.delete().where(table.c.user_id == user_id)).rowcount
+        report[table.name] = report.get(table.name, 0) + n
     for _, function in sorted(ERASERS.items()):
         for name, n in function(conn, user_id).items():
             report[name] = report.get(name, 0) + n
