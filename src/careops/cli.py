@@ -109,6 +109,17 @@ LAZY: dict[str, tuple[str, str, str]] = {
         SERVICE,
         "账号与 API 密钥 / Staff accounts, care assignments and API keys.",
     ),
+    "audit": (
+        "careops.state.cli:audit_app",
+        SERVICE,
+        "审计日志 / The audit trail: who read or changed what, and whether it is intact.",
+    ),
+    "privacy": (
+        "careops.privacy.cli:privacy_app",
+        SERVICE,
+        "患者隐私 / Privacy (PIPL): erase a patient, rotate the contacts key, de-identified "
+        "exports.",
+    ),
 }
 
 

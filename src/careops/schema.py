@@ -334,6 +334,37 @@ TABLES: dict[str, Table] = {
             label_zh="权益使用",
         ),
         Table(
+            "consents",
+            ("user_id", "channel", "purpose", "ts"),
+            (
+                USER,
+                Column(
+                    "channel",
+                    required=True,
+                    enum=("sms", "wechat", "app_push", "email", "phone", "all"),
+                    label_zh="渠道",
+                ),
+                Column(
+                    "purpose",
+                    required=True,
+                    enum=("marketing", "service", "medical", "all"),
+                    label_zh="目的",
+                ),
+                Column(
+                    "granted",
+                    "int64",
+                    required=True,
+                    min=0,
+                    max=1,
+                    label_zh="同意",
+                    description="1 granted, 0 withdrawn",
+                ),
+                _ts("ts", label="时间"),
+                Column("source", label_zh="来源"),
+            ),
+            label_zh="授权同意",
+        ),
+        Table(
             "marketing_spend",
             ("date", "channel"),
             (

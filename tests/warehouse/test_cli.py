@@ -238,7 +238,7 @@ def test_init_on_postgres_sets_up_the_analyst_role(pg_database, run_cli):
     url = pg_database()
     code, out, err = run_cli("init", "-w", url)
     assert code == 0, err
-    assert "analyst role careops_analyst" in out and "SELECT on 15 table(s)" in out
+    assert "analyst role careops_analyst" in out and "SELECT on 16 table(s)" in out
     with psycopg.connect(url) as db:
         granted = {
             r[0]

@@ -1,9 +1,22 @@
-"""Open the state store, bring its schema up to date, and write the audit trail."""
+"""Open the state store, bring its schema up to date, and write the audit trail.
+
+The audit trail is a hash chain: each row's `hash` is SHA-256 over a canonical serialisation of
+its fields and `prev_hash`, the hash of the row written before it (`GENESIS` for the first), so
+an edited, deleted or reordered row breaks the chain at that row
+(`careops.state.audit_trail.verify_chain` finds it). Writers take turns: on PostgreSQL a
+transaction-level advisory lock is taken before the last hash is read (held until the writing
+transaction ends, so two writers never both extend the same row); on SQLite the transaction takes
+the database's write lock (`BEGIN IMMEDIATE`) before reading. Both stores also refuse UPDATE,
+DELETE (and on PostgreSQL TRUNCATE) of audit rows with a trigger: the application never changes
+the trail; someone who drops the trigger is caught by the chain.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import hashlib
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,6 +69,7 @@ def migrate(engine: Engine) -> str:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('careops.migrate'))"))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+        _protect_audit(conn)
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision() or ""
 
@@ -75,6 +89,52 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
         yield
     finally:
         os.close(folder)  # releases the lock
+
+
+#: `prev_hash` of the first chained row
+GENESIS = "0" * 64
+#: the PostgreSQL advisory lock audit writers take in turn (a fixed 64-bit number: 'careaudi')
+AUDIT_LOCK = 0x6361726561756469
+
+_APPEND_ONLY_FUNCTION = """
+CREATE OR REPLACE FUNCTION careops_audit_append_only() RETURNS trigger AS $$
+BEGIN
+  RAISE EXCEPTION 'audit_log is append-only (%% refused)', TG_OP
+    USING ERRCODE = 'insufficient_privilege';
+END $$ LANGUAGE plpgsql
+"""
+_APPEND_ONLY_PG = {
+    "audit_log_append_only": "BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW",
+    "audit_log_no_truncate": "BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT",
+}
+_APPEND_ONLY_SQLITE = (
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only (UPDATE refused)'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only (DELETE refused)'); END",
+)
+
+
+def _protect_audit(conn: Connection) -> None:
+    """Make `audit_log` append-only (idempotent; run after every migration). Triggers, not a
+    migration, so that a store migrated by any version gets them; an owner of the table can still
+    drop them, which is why the hash chain exists."""
+    if conn.dialect.name == "postgresql":
+        have = set(
+            conn.execute(
+                sa.text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass")
+            ).scalars()
+        )
+        if set(_APPEND_ONLY_PG) - have:
+            conn.exec_driver_sql(_APPEND_ONLY_FUNCTION)
+        for name, when in _APPEND_ONLY_PG.items():
+            if name not in have:
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER {name} {when} EXECUTE FUNCTION careops_audit_append_only()"
+                )
+    elif conn.dialect.name == "sqlite":
+        for statement in _APPEND_ONLY_SQLITE:
+            conn.exec_driver_sql(statement)
 
 
 def audit(
@@ -103,22 +163,105 @@ def write_audit(
     request_id: str | None = None,
 ) -> None:
     """Add an audit entry inside `conn`'s transaction, so it commits or rolls back with the
-    change it records. Credentials in the target and detail are redacted. `subject` is the
-    patient concerned; `purpose`, `source_ip` and `request_id` come from an API request."""
-    conn.execute(
-        audit_log.insert().values(
-            at=dt.datetime.now(dt.UTC),
-            actor=actor or whoami(),
-            action=action,
-            target=redact(target) if target else target,
-            detail=redact_value(detail),
-            role=role,
-            subject=subject,
-            purpose=purpose,
-            source_ip=source_ip,
-            request_id=request_id,
-        )
-    )
+    change it records, chained to the entry before it. Credentials in the target and detail are
+    redacted. `subject` is the patient concerned; `purpose`, `source_ip` and `request_id` come
+    from an API request. Values longer than their column are cut to fit (the hash covers what is
+    stored)."""
+    _take_chain_lock(conn)  # first: times then follow the chain's order
+    row = {
+        "at": _utc(dt.datetime.now(dt.UTC)),
+        "actor": _fit(actor or whoami(), "actor"),
+        "action": _fit(action, "action"),
+        "target": _fit(redact(target) if target else target, "target"),
+        "detail": _json_safe(redact_value(detail)),
+        "role": _fit(role, "role"),
+        "subject": _fit(subject, "subject"),
+        "purpose": _fit(purpose, "purpose"),
+        "source_ip": _fit(source_ip, "source_ip"),
+        "request_id": _fit(request_id, "request_id"),
+    }
+    prev = conn.execute(
+        sa.select(audit_log.c.hash)
+        .where(audit_log.c.hash.is_not(None))
+        .order_by(audit_log.c.id.desc())
+        .limit(1)
+    ).scalar()
+    row["prev_hash"] = prev or GENESIS
+    row["hash"] = row_hash(row)
+    conn.execute(audit_log.insert().values(**row))
+
+
+#: the fields a row's hash covers, in this order
+HASHED = (
+    "at",
+    "actor",
+    "action",
+    "target",
+    "detail",
+    "role",
+    "subject",
+    "purpose",
+    "source_ip",
+    "request_id",
+    "prev_hash",
+)
+
+
+def row_hash(row: Any) -> str:
+    """SHA-256 (hex) of an audit row's canonical form: a JSON array of the `HASHED` fields, the
+    time as UTC ISO text with microseconds, the detail with sorted keys."""
+    values = []
+    for name in HASHED:
+        value = row[name]
+        if name == "at":
+            value = _utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        values.append(value)
+    text = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _take_chain_lock(conn: Connection) -> None:
+    """Make this transaction the only audit writer until it ends, before it reads the last hash
+    (else two writers would both extend the same row: a fork)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK})
+    elif conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection
+        # pysqlite opens a transaction only before the first write; one already open has written
+        # and so holds the write lock. Otherwise take it now (waits up to the busy timeout).
+        if raw is not None and not raw.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """`value` in UTC (SQLite gives back naive times: they were stored in UTC)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def _fit(value: str | None, column: str) -> str | None:
+    size = audit_log.c[column].type.length
+    return value[:size] if value is not None and size else value
+
+
+def _json_safe(value: Any) -> Any:
+    """`value` as it reads back from a JSON column (tuples become lists, dates text), so the hash
+    of what was written equals the hash of what is read."""
+    if value is None:
+        return None
+    return json.loads(json.dumps(_finite(value), ensure_ascii=False, default=str))
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities as text (JSON has no such numbers; PostgreSQL refuses them)."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def read_audit(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
