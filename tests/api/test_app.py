@@ -62,3 +62,17 @@ def test_unknown_user_and_wrong_password_answer_alike(api, admin_ops):
 def test_extra_fields_in_a_login_are_refused(api):
     r = api.post("/api/v1/auth/token", json={"username": "a", "password": "b", "role": "admin"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input"
+
+
+def test_a_chinese_purpose_header_reaches_the_audit_as_written(api, login):
+    import sqlalchemy as sa
+
+    from careops.state.models import audit_log
+
+    headers = login("admin") | {"X-Purpose": "复诊提醒\x07".encode()}
+    assert api.get("/api/v1/auth/me", headers=headers).status_code == 200
+    api.post("/api/v1/auth/logout", headers=headers)
+    engine = api.app.state.state_engine
+    with engine.connect() as conn:
+        purposes = {r[0] for r in conn.execute(sa.select(audit_log.c.purpose))}
+    assert "复诊提醒" in purposes

@@ -16,8 +16,18 @@ from careops.service import Request as Origin
 _bearer = HTTPBearer(auto_error=False, description="登录令牌或 API 密钥 / token or API key")
 
 
+def _header_text(raw: str) -> str:
+    """A header as the client wrote it: HTTP hands headers over as latin-1, while a Chinese
+    purpose (为复诊提醒) is sent as UTF-8 bytes; control characters are dropped."""
+    try:
+        text = raw.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        text = raw
+    return "".join(c for c in text if c.isprintable()).strip()
+
+
 def _origin(request: Request) -> Origin:
-    purpose = request.headers.get("x-purpose", "")[:256] or None
+    purpose = _header_text(request.headers.get("x-purpose", ""))[:256] or None
     client = request.client.host if request.client else None
     return Origin(
         request_id=getattr(request.state, "request_id", None), source_ip=client, purpose=purpose
