@@ -1,0 +1,62 @@
+"""How well predicted value ranks and totals the true future value (on the simulator, whose
+`ground_truth/users.parquet` holds each user's `expected_spend_365d`).
+
+Figures: Pearson and Spearman correlation, the share of the total true value held by the top
+decile by prediction (beside the oracle's share, the best possible), and the aggregate error
+(Σ predicted − Σ true) / Σ true. The baseline is past-year spend read as next year's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from careops.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class ValueCheck:
+    """One predictor's agreement with the true value."""
+
+    name: str
+    users: int
+    correlation: float
+    spearman: float
+    top_decile_share: float
+    oracle_top_decile_share: float
+    aggregate_error: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def top_share(score: np.ndarray, truth: np.ndarray, fraction: float = 0.1) -> float:
+    """Share of Σ truth held by the `fraction` of users ranked highest by `score` (ties broken
+    by position, stable)."""
+    k = max(1, int(round(len(score) * fraction)))
+    order = np.argsort(-score, kind="stable")[:k]
+    total = truth.sum()
+    return float(truth[order].sum() / total) if total > 0 else 0.0
+
+
+def value_check(name: str, predicted, truth) -> ValueCheck:
+    """Compare `predicted` with `truth` (aligned arrays, yuan)."""
+    p = np.asarray(predicted, dtype=np.float64)
+    t = np.asarray(truth, dtype=np.float64)
+    if len(p) != len(t) or len(p) < 2:
+        raise InvalidInput("predicted and true values must be aligned arrays of ≥ 2 users")
+    corr = float(np.corrcoef(p, t)[0, 1]) if p.std() > 0 and t.std() > 0 else 0.0
+    rho = float(spearmanr(p, t).statistic) if p.std() > 0 and t.std() > 0 else 0.0
+    total = t.sum()
+    return ValueCheck(
+        name=name,
+        users=len(p),
+        correlation=corr,
+        spearman=rho,
+        top_decile_share=top_share(p, t),
+        oracle_top_decile_share=top_share(t, t),
+        aggregate_error=float((p.sum() - total) / total) if total > 0 else float("nan"),
+    )
