@@ -188,7 +188,7 @@ class BetaGeo:
         params = BetaGeoParams(*map(float, np.exp(best.x)))
         self.params_ = params
         self.log_likelihood_ = float(np.dot(uw, log_likelihood(params, ux, ut, uT)))
-        self.n_customers_ = int(round(total))
+        self.n_customers_ = round(float(total))
         self.converged_ = bool(np.isfinite(self.log_likelihood_))
         return self
 

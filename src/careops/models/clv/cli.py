@@ -69,7 +69,7 @@ def fit(
     unit: Annotated[str, typer.Option("--unit", help="时间单位 week|day")] = "week",
     as_json: JsonOpt = False,
 ) -> None:
-    """拟合 BG/NBD (+Gamma-Gamma) 于任意交易记录 / Fit BG/NBD (+ Gamma-Gamma) on a transaction log."""
+    """拟合 BG/NBD (+Gamma-Gamma) / Fit BG/NBD (+ Gamma-Gamma) on a transaction log."""
     from careops.models.clv.service import fit_file
 
     if unit not in ("week", "day"):

@@ -36,7 +36,7 @@ class ValueCheck:
 def top_share(score: np.ndarray, truth: np.ndarray, fraction: float = 0.1) -> float:
     """Share of Σ truth held by the `fraction` of users ranked highest by `score` (ties broken
     by position, stable)."""
-    k = max(1, int(round(len(score) * fraction)))
+    k = max(1, round(len(score) * fraction))
     order = np.argsort(-score, kind="stable")[:k]
     total = truth.sum()
     return float(truth[order].sum() / total) if total > 0 else 0.0

@@ -130,9 +130,8 @@ def _customers(col: pa.ChunkedArray, name: str) -> np.ndarray:
     text = pc.utf8_trim_whitespace(col.combine_chunks().cast(pa.string()))
     empty = pc.fill_null(pc.equal(pc.utf8_length(text), 0), True)
     if pc.any(empty).as_py():
-        raise LogError(
-            f"客户编号为空 / column {name!r}: empty customer id at {_rows(empty.to_numpy(zero_copy_only=False))}"
-        )
+        rows = _rows(empty.to_numpy(zero_copy_only=False))
+        raise LogError(f"客户编号为空 / column {name!r}: empty customer id at {rows}")
     return np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
 
 
@@ -177,7 +176,7 @@ def _days(col: pa.ChunkedArray, name: str, date_format: str | None, today: date)
     if future.any():
         first = day_date(int(days[future][0]))
         raise LogError(
-            f"日期在未来 / column {name!r}: {first} is after today ({today}) at {_rows(future)}"
+            f"日期在未来 / column {name!r}: {first} is in the future (after today, {today}) at {_rows(future)}"
         )
     return days
 
