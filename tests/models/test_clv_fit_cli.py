@@ -90,7 +90,10 @@ def fit(run_cli, path, *extra, calibration_end="2024-06-30"):
     )
 
 
-GOOD = "cid,day,amount\na,2024-01-01,10\na,2024-02-01,12\nb,2024-01-05,30\nb,2024-03-05,20\nc,2024-01-02,5\n"
+GOOD = (
+    "cid,day,amount\na,2024-01-01,10\na,2024-02-01,12\nb,2024-01-05,30\nb,2024-03-05,20\n"
+    "c,2024-01-02,5\n"
+)
 
 
 def test_small_iso_log_fits(run_cli, tmp_path):

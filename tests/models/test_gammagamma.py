@@ -52,7 +52,7 @@ def test_expected_spend_is_the_credibility_weighted_mean():
 
 
 def test_infinite_population_mean_is_refused():
-    with pytest.raises(InvalidInput, match="q = 0.9"):
+    with pytest.raises(InvalidInput, match=r"q = 0\.9"):
         expected_spend(GammaGammaParams(p=2, q=0.9, v=10), [1], [5])
 
 

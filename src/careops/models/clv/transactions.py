@@ -176,7 +176,8 @@ def _days(col: pa.ChunkedArray, name: str, date_format: str | None, today: date)
     if future.any():
         first = day_date(int(days[future][0]))
         raise LogError(
-            f"日期在未来 / column {name!r}: {first} is in the future (after today, {today}) at {_rows(future)}"
+            f"日期在未来 / column {name!r}: {first} is in the future (after today, {today}) at "
+            f"{_rows(future)}"
         )
     return days
 
