@@ -364,8 +364,15 @@ def score_clv(
     customers = load_customers(frame)
     if len(customers) == 0:
         raise ClvError(f"as_of {as_of}: 没有患者 / no patient registered before as_of")
-    fits = {o: fit_variant(customers, o, horizon_days, discount_rate) for o in ORIGINS}
-    chosen = fits[origin]
+    chosen = fit_variant(customers, origin, horizon_days, discount_rate)
+    fits = {origin: chosen}
+    notes = []
+    for other in ORIGINS:
+        if other != origin:
+            try:  # the other variant is reported beside the chosen one when it can be fitted
+                fits[other] = fit_variant(customers, other, horizon_days, discount_rate)
+            except ClvError as exc:
+                notes.append(f"{other}: {exc}")
     tiers = ltv_tiers(chosen.predicted_value, settings)
     table = pa.table(
         {
@@ -377,7 +384,6 @@ def score_clv(
         }
     )
     labels, counts = np.unique(tiers, return_counts=True)
-    notes = []
     if origin == "first_purchase":
         unmodelled = int((customers.purchases == 0).sum())
         if unmodelled:

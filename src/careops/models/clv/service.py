@@ -53,7 +53,10 @@ def score(
     written (CSV or Parquet) and the export audited — no file leaves without its audit row."""
     from careops.io import write_table
 
+    from careops.models.clv.score import check_horizon
+
     ops.require("models.read")
+    check_horizon(horizon_days, discount_rate)
     with ops.warehouse(read_only=True) as con:
         result = score_clv(
             con,
