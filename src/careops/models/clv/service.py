@@ -52,7 +52,6 @@ def score(
     """Predicted value of every patient as of `as_of`; with `out`, the per-patient table is
     written (CSV or Parquet) and the export audited — no file leaves without its audit row."""
     from careops.io import write_table
-
     from careops.models.clv.score import check_horizon
 
     ops.require("models.read")
