@@ -60,3 +60,37 @@ def value_check(name: str, predicted, truth) -> ValueCheck:
         oracle_top_decile_share=top_share(t, t),
         aggregate_error=float((p.sum() - total) / total) if total > 0 else float("nan"),
     )
+
+
+def simulator_check(
+    con, sim_dir, as_of, *, horizon_days: int = 365, settings=None
+) -> dict[str, ValueCheck]:
+    """Both BG/NBD variants and the past-year baseline against the simulator's
+    `expected_spend_365d` of every patient registered before `as_of` (which should be the day
+    after the simulated window: that is where the truth's 365 days start)."""
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from careops.asof import AsOf
+    from careops.config import get_settings
+    from careops.models.clv.score import ORIGINS, fit_variant, load_customers
+    from careops.sim.writer import GROUND_TRUTH
+
+    frame = AsOf(con, as_of, settings or get_settings())
+    customers = load_customers(frame)
+    truth = pq.read_table(
+        Path(sim_dir) / GROUND_TRUTH / "users.parquet", columns=["user_id", "expected_spend_365d"]
+    )
+    idx = pc.index_in(pa.array(customers.user_id, pa.string()), truth.column("user_id"))
+    if pc.any(pc.is_null(idx)).as_py():
+        raise InvalidInput("the warehouse has patients the simulator's ground truth does not know")
+    true = pc.take(truth.column("expected_spend_365d"), idx).to_numpy(zero_copy_only=False)
+    checks = {
+        o: value_check(o, fit_variant(customers, o, horizon_days).predicted_value, true)
+        for o in ORIGINS
+    }
+    checks["past_year"] = value_check("past_year", customers.spend_365d, true)
+    return checks
