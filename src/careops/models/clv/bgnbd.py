@@ -146,6 +146,8 @@ class BetaGeo:
     log_likelihood_: float | None = None
     n_customers_: int = 0
     converged_: bool = False
+    #: a parameter ran into its bound (e^±12): the data do not pin it down
+    at_bound_: bool = False
 
     def fit(self, x, t_x, T, weights=None) -> BetaGeo:
         """Maximum-likelihood fit on per-customer (x, t_x, T) (optionally weighted)."""
@@ -190,6 +192,7 @@ class BetaGeo:
         self.log_likelihood_ = float(np.dot(uw, log_likelihood(params, ux, ut, uT)))
         self.n_customers_ = round(float(total))
         self.converged_ = bool(np.isfinite(self.log_likelihood_))
+        self.at_bound_ = bool(np.any(np.abs(best.x) >= LOG_BOUND - 1e-3))
         return self
 
     @property

@@ -175,6 +175,11 @@ def fit_log(
     model = BetaGeo().fit(summary.x, summary.t_x, summary.T)
     params = model.params.as_dict()
     notes: list[str] = []
+    if model.at_bound_:
+        notes.append(
+            "BG/NBD 参数触及边界, 数据不足以确定 / a BG/NBD parameter hit its bound (e^±12): the "
+            "data do not pin it down"
+        )
     spend = None
     if log.amount is not None:
         fitted = fit_spend(summary)
@@ -186,6 +191,11 @@ def fit_log(
         else:
             gg, spend = fitted
             params |= gg.params.as_dict()
+            if gg.at_bound_:
+                notes.append(
+                    "消费模型参数触及边界 / a spend-model parameter hit its bound (e^±12): "
+                    "spend per purchase barely varies within a customer"
+                )
             if abs(spend.frequency_spend_correlation) > 0.3:
                 notes.append(
                     f"购买频次与客单价相关 {spend.frequency_spend_correlation:.2f}: Gamma-Gamma "

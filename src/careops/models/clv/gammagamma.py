@@ -97,6 +97,9 @@ class GammaGamma:
     params_: GammaGammaParams | None = None
     log_likelihood_: float | None = None
     n_customers_: int = 0
+    #: a parameter ran into its bound (e^±12): the likelihood is flat that way, e.g. spend per
+    #: purchase barely varies within a customer (p → ∞: each customer's own mean is trusted)
+    at_bound_: bool = False
 
     def fit(self, n, m) -> GammaGamma:
         """Maximum-likelihood fit on customers' purchase counts and mean spend."""
@@ -127,6 +130,7 @@ class GammaGamma:
             if best is None or res.fun <= best.fun:
                 best = res
         self.params_ = GammaGammaParams(*map(float, np.exp(best.x)))
+        self.at_bound_ = bool(np.any(np.abs(best.x) >= LOG_BOUND - 1e-3))
         self.log_likelihood_ = float(np.sum(log_likelihood(self.params_, n, m)))
         self.n_customers_ = len(n)
         return self

@@ -384,6 +384,17 @@ def score_clv(
         }
     )
     labels, counts = np.unique(tiers, return_counts=True)
+    if chosen.spend.at_bound_:
+        notes.append(
+            "消费模型参数触及边界: 同一患者每次消费金额几乎不变, 预测主要依据其自身均值 / the "
+            "spend model hit a parameter bound: spend per purchase barely varies within a "
+            "patient, so each patient's own mean is trusted"
+        )
+    if chosen.bgnbd.at_bound_:
+        notes.append(
+            "BG/NBD 参数触及边界, 数据不足以确定 / a BG/NBD parameter hit its bound: the data "
+            "do not pin it down"
+        )
     if origin == "first_purchase":
         unmodelled = int((customers.purchases == 0).sum())
         if unmodelled:
