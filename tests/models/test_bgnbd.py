@@ -159,3 +159,18 @@ def test_bad_summaries_are_refused_with_the_reason(x, t_x, T, words):
 def test_unfitted_model_says_so():
     with pytest.raises(InvalidInput, match="not fitted"):
         BetaGeo().p_alive([0], [0], [1])
+
+
+def test_analytic_gradient_matches_finite_differences(summary):
+    from scipy.optimize import approx_fprime
+
+    from careops.models.clv.bgnbd import log_likelihood_and_gradient
+
+    x, t_x, T = summary.x[:300], summary.t_x[:300], summary.T[:300]
+    theta = np.array([0.3, 5.0, 0.9, 2.0])
+
+    def total(v):
+        return log_likelihood(BetaGeoParams(*v), x, t_x, T).sum()
+
+    _, grad = log_likelihood_and_gradient(BetaGeoParams(*theta), x, t_x, T)
+    np.testing.assert_allclose(grad.sum(axis=1), approx_fprime(theta, total, 1e-7), rtol=1e-4)

@@ -69,3 +69,19 @@ def test_bad_spend_input_is_refused(n, m, words):
     with pytest.raises(InvalidInput) as exc:
         GammaGamma().fit(n, m)
     assert words in str(exc.value)
+
+
+def test_analytic_gradient_matches_finite_differences():
+    from scipy.optimize import approx_fprime
+
+    from careops.models.clv.gammagamma import gradient, log_likelihood
+
+    pub = cdnow.published_summary()
+    n, m = pub["x"][pub["x"] > 0], pub["zbar"][pub["x"] > 0]
+    theta = np.array([5.0, 3.0, 12.0])
+
+    def total(v):
+        return log_likelihood(GammaGammaParams(*v), n, m).sum()
+
+    got = gradient(GammaGammaParams(*theta), n, m).sum(axis=1)
+    np.testing.assert_allclose(got, approx_fprime(theta, total, 1e-6), rtol=1e-4)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import betaln, expit, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from careops.errors import InvalidInput
 
@@ -71,6 +71,34 @@ def log_likelihood(params: BetaGeoParams, x, t_x, T) -> np.ndarray:
     xr = x[repeat]
     gone[repeat] = betaln(a + 1, b + xr - 1) - (r + xr) * np.log(alpha + t_x[repeat])
     return common + np.logaddexp(alive, gone)
+
+
+def log_likelihood_and_gradient(
+    params: BetaGeoParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-customer log-likelihood and its gradient (4 × n: d/dr, d/dα, d/da, d/db).
+
+    ℓ = C + logaddexp(A, G): C the common terms, A "still alive at T", G "dropped out after the
+    last purchase" (x > 0 only); the gradient is ∂C + w_A ∂A + w_G ∂G with w the posterior
+    weights of the two branches (digamma ψ for the Γ and B terms)."""
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    repeat = x > 0
+    xg = np.where(repeat, x, 1.0)  # keeps b + x − 1 > 0 where G is unused
+    C = gammaln(r + x) - gammaln(r) + r * np.log(alpha) - betaln(a, b)
+    A = betaln(a, b + x) - (r + x) * np.log(alpha + T)
+    G = np.where(repeat, betaln(a + 1, b + xg - 1) - (r + x) * np.log(alpha + t_x), -np.inf)
+    mix = np.logaddexp(A, G)
+    wA = np.exp(A - mix)
+    wG = 1.0 - wA
+    psi_abx = digamma(a + b + x)
+    dr = digamma(r + x) - digamma(r) + np.log(alpha) - wA * np.log(alpha + T)
+    dr -= wG * np.log(alpha + t_x)
+    dalpha = r / alpha - wA * (r + x) / (alpha + T) - wG * (r + x) / (alpha + t_x)
+    da = -(digamma(a) - digamma(a + b)) + wA * (digamma(a) - psi_abx)
+    da += wG * (digamma(a + 1) - psi_abx)
+    db = -(digamma(b) - digamma(a + b)) + wA * (digamma(b + x) - psi_abx)
+    db += wG * (digamma(b + xg - 1) - psi_abx)
+    return C + mix, np.stack([dr, dalpha, da, db])
 
 
 def _log_odds_gone(params: BetaGeoParams, x, t_x, T) -> np.ndarray:
@@ -123,6 +151,31 @@ def expected_purchases_new(params: BetaGeoParams, t) -> np.ndarray:
     return (c / (a - 1)) * (1 - tail)
 
 
+def minimize_log(objective, start: np.ndarray):
+    """Minimise `objective(θ) -> (value, gradient)` over bounded log-parameters: L-BFGS-B with
+    the analytic gradient; Nelder-Mead from its end point only when it did not converge."""
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
+    best = minimize(
+        objective,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": 3000, "ftol": 1e-15, "gtol": 1e-10},
+    )
+    if not best.success:
+        polish = minimize(
+            lambda theta: objective(theta)[0],
+            best.x,
+            method="Nelder-Mead",
+            bounds=bounds,
+            options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-13},
+        )
+        if polish.fun <= best.fun:
+            best = polish
+    return best
+
+
 def _collapse(x, t_x, T, weights=None):
     """Identical (x, t_x, T) rows as one row with a weight (integer days repeat a lot)."""
     rows = np.stack([x, t_x, T], axis=1)
@@ -166,27 +219,17 @@ class BetaGeo:
         total = uw.sum()
         scale = max(float(np.mean(T[T > 0])), 1e-9)  # α lives on the scale of T
 
-        def objective(theta: np.ndarray) -> float:
-            p = BetaGeoParams(*np.exp(theta))
-            ll = float(np.dot(uw, log_likelihood(p, ux, ut, uT))) / total
-            if not np.isfinite(ll):
-                return 1e30
-            return -ll + self.penalizer * float(np.sum(np.exp(theta) ** 2))
+        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            values = np.exp(theta)
+            ll, grad = log_likelihood_and_gradient(BetaGeoParams(*values), ux, ut, uT)
+            f = float(np.dot(uw, ll)) / total
+            if not np.isfinite(f):
+                return 1e30, np.zeros(4)
+            g = (grad @ uw) / total * values  # d/dlog(θ) = θ · d/dθ
+            penalty = self.penalizer * values**2
+            return -f + float(penalty.sum()), -g + 2 * penalty
 
-        start = np.log([1.0, scale, 1.0, 1.0])
-        best = None
-        for method in ("L-BFGS-B", "Nelder-Mead"):
-            res = minimize(
-                objective,
-                start if best is None else best.x,
-                method=method,
-                bounds=[(-LOG_BOUND, LOG_BOUND)] * 4,
-                options={"maxiter": 2000}
-                if method == "L-BFGS-B"
-                else {"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-12},
-            )
-            if best is None or res.fun <= best.fun:
-                best = res
+        best = minimize_log(objective, np.log([1.0, scale, 1.0, 1.0]))
         params = BetaGeoParams(*map(float, np.exp(best.x)))
         self.params_ = params
         self.log_likelihood_ = float(np.dot(uw, log_likelihood(params, ux, ut, uT)))

@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.special import gammaln
+from scipy.special import digamma, gammaln
 
 from careops.errors import InvalidInput
-from careops.models.clv.bgnbd import LOG_BOUND
+from careops.models.clv.bgnbd import LOG_BOUND, minimize_log
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +64,18 @@ def log_likelihood(params: GammaGammaParams, n, m) -> np.ndarray:
     )
 
 
+def gradient(params: GammaGammaParams, n: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Per-customer gradient of `log_likelihood` (3 × n: d/dp, d/dq, d/dv)."""
+    p, q, v = params.p, params.q, params.v
+    px = p * n
+    log_total = np.log(n * m + v)
+    shared = digamma(px + q)
+    dp = n * (shared - digamma(px) + np.log(m) + np.log(n) - log_total)
+    dq = shared - digamma(q) + np.log(v) - log_total
+    dv = q / v - (px + q) / (n * m + v)
+    return np.stack([dp, dq, dv])
+
+
 def expected_spend(params: GammaGammaParams, n, m) -> np.ndarray:
     """E[value of a purchase | n purchases of mean m]: a weighted mean of the population mean
     and the customer's own mean; customers without purchases (n = 0) get the population mean."""
@@ -111,24 +122,17 @@ class GammaGamma:
             )
         scale = float(np.log(np.mean(m)))
 
-        def objective(theta: np.ndarray) -> float:
-            params = GammaGammaParams(*np.exp(theta))
+        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            values = np.exp(theta)
+            params = GammaGammaParams(*values)
             ll = float(np.mean(log_likelihood(params, n, m)))
             if not np.isfinite(ll):
-                return 1e30
-            return -ll + self.penalizer * float(np.sum(np.exp(theta) ** 2))
+                return 1e30, np.zeros(3)
+            g = gradient(params, n, m).mean(axis=1) * values  # d/dlog(θ) = θ · d/dθ
+            penalty = self.penalizer * values**2
+            return -ll + float(penalty.sum()), -g + 2 * penalty
 
-        best = None
-        for method in ("L-BFGS-B", "Nelder-Mead"):
-            res = minimize(
-                objective,
-                np.array([0.0, 0.7, scale]) if best is None else best.x,
-                method=method,
-                bounds=[(-LOG_BOUND, LOG_BOUND)] * 3,
-                options={"maxiter": 4000},
-            )
-            if best is None or res.fun <= best.fun:
-                best = res
+        best = minimize_log(objective, np.array([0.0, 0.7, scale]))
         self.params_ = GammaGammaParams(*map(float, np.exp(best.x)))
         self.at_bound_ = bool(np.any(np.abs(best.x) >= LOG_BOUND - 1e-3))
         self.log_likelihood_ = float(np.sum(log_likelihood(self.params_, n, m)))
