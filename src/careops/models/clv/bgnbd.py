@@ -163,13 +163,14 @@ def minimize_log(objective, start: np.ndarray):
         bounds=bounds,
         options={"maxiter": 3000, "ftol": 1e-15, "gtol": 1e-10},
     )
-    if not best.success:
+    at_bound = np.abs(best.x) >= LOG_BOUND - 1e-3
+    if not best.success and not at_bound.any():  # at a bound the likelihood is flat that way
         polish = minimize(
             lambda theta: objective(theta)[0],
             best.x,
             method="Nelder-Mead",
             bounds=bounds,
-            options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-13},
+            options={"maxiter": 2000, "xatol": 1e-8, "fatol": 1e-13},
         )
         if polish.fun <= best.fun:
             best = polish
@@ -177,13 +178,15 @@ def minimize_log(objective, start: np.ndarray):
 
 
 def _collapse(x, t_x, T, weights=None):
-    """Identical (x, t_x, T) rows as one row with a weight (integer days repeat a lot)."""
-    rows = np.stack([x, t_x, T], axis=1)
-    unique, inverse = np.unique(rows, axis=0, return_inverse=True)
-    w = np.bincount(
-        inverse.ravel(), weights=None if weights is None else weights, minlength=len(unique)
-    )
-    return unique[:, 0], unique[:, 1], unique[:, 2], w
+    """Identical (x, t_x, T) rows as one row with a weight (integer days repeat a lot); a
+    lexsort and a diff, much faster than `np.unique(axis=0)` on a million rows."""
+    order = np.lexsort((T, t_x, x))
+    xs, ts, Ts = x[order], t_x[order], T[order]
+    new = np.ones(len(xs), dtype=bool)
+    new[1:] = (xs[1:] != xs[:-1]) | (ts[1:] != ts[:-1]) | (Ts[1:] != Ts[:-1])
+    group = np.cumsum(new) - 1
+    w = np.bincount(group, weights=None if weights is None else weights[order])
+    return xs[new], ts[new], Ts[new], w
 
 
 @dataclass

@@ -76,7 +76,7 @@ def simulator_check(
 
     from careops.asof import AsOf
     from careops.config import get_settings
-    from careops.models.clv.score import ORIGINS, fit_variant, load_customers
+    from careops.models.clv.score import ORIGINS, fit_spend_model, fit_variant, load_customers
     from careops.sim.writer import GROUND_TRUTH
 
     frame = AsOf(con, as_of, settings or get_settings())
@@ -88,8 +88,9 @@ def simulator_check(
     if pc.any(pc.is_null(idx)).as_py():
         raise InvalidInput("the warehouse has patients the simulator's ground truth does not know")
     true = pc.take(truth.column("expected_spend_365d"), idx).to_numpy(zero_copy_only=False)
+    spend = fit_spend_model(customers)
     checks = {
-        o: value_check(o, fit_variant(customers, o, horizon_days).predicted_value, true)
+        o: value_check(o, fit_variant(customers, o, horizon_days, 0.0, spend).predicted_value, true)
         for o in ORIGINS
     }
     checks["past_year"] = value_check("past_year", customers.spend_365d, true)

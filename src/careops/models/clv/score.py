@@ -183,17 +183,17 @@ def _discounted_purchases(
     return total
 
 
-def fit_variant(
-    customers: Customers, origin: Origin, horizon_days: int, discount_rate: float = 0.0
-) -> ModelFit:
-    """Fit BG/NBD (`origin`) and Gamma-Gamma, and predict every patient's value."""
-    modelled, x, t_x, T = customers.rfm(origin)
-    if not (x[modelled] > 0).any():
-        raise ClvError(
-            "没有患者复购, 无法拟合 BG/NBD / no patient has a repeat purchase before as_of: "
-            "BG/NBD needs some patients with two or more paid purchase days"
-        )
-    bgnbd = BetaGeo().fit(x[modelled], t_x[modelled], T[modelled])
+@dataclass(frozen=True)
+class SpendModel:
+    """Gamma-Gamma on every paying patient's mean purchase-day value, and each patient's
+    expected value of a future purchase (the population mean for those who have not paid)."""
+
+    model: GammaGamma
+    per_purchase: np.ndarray
+
+
+def fit_spend_model(customers: Customers) -> SpendModel:
+    """Fit the spend model once; both BG/NBD variants share it."""
     buyers = customers.purchases > 0
     n = customers.purchases[buyers].astype(np.float64)
     m = customers.spend[buyers] / n
@@ -203,31 +203,48 @@ def fit_variant(
             "付费患者少于 2 位, 无法拟合消费模型 / fewer than two patients with paid orders of "
             "positive amount: the spend model cannot be fitted"
         )
-    spend = GammaGamma().fit(n[positive], m[positive])
-    mean_spend = np.zeros(len(customers))
+    model = GammaGamma().fit(n[positive], m[positive])
     own = np.zeros(len(customers))
     count = np.zeros(len(customers))
     own[buyers] = m
     count[buyers] = n
-    mean_spend = spend.expected_spend(count, own)
+    return SpendModel(model, model.expected_spend(count, own))
+
+
+def fit_variant(
+    customers: Customers,
+    origin: Origin,
+    horizon_days: int,
+    discount_rate: float = 0.0,
+    spend: SpendModel | None = None,
+) -> ModelFit:
+    """Fit BG/NBD (`origin`) (and the spend model unless given), and predict every patient's
+    value."""
+    modelled, x, t_x, T = customers.rfm(origin)
+    if not (x[modelled] > 0).any():
+        raise ClvError(
+            "没有患者复购, 无法拟合 BG/NBD / no patient has a repeat purchase before as_of: "
+            "BG/NBD needs some patients with two or more paid purchase days"
+        )
+    spend = spend or fit_spend_model(customers)
+    xm, tm, Tm = x[modelled], t_x[modelled], T[modelled]
+    bgnbd = BetaGeo().fit(xm, tm, Tm)
     purchases = np.zeros(len(customers))
     alive = np.zeros(len(customers))
-    purchases[modelled] = bgnbd.expected_purchases(
-        horizon_days, x[modelled], t_x[modelled], T[modelled]
-    )
-    alive[modelled] = bgnbd.p_alive(x[modelled], t_x[modelled], T[modelled])
-    discounted = np.zeros(len(customers))
-    discounted[modelled] = _discounted_purchases(
-        bgnbd, horizon_days, discount_rate, x[modelled], t_x[modelled], T[modelled]
-    )
+    purchases[modelled] = bgnbd.expected_purchases(horizon_days, xm, tm, Tm)
+    alive[modelled] = bgnbd.p_alive(xm, tm, Tm)
+    discounted = purchases
+    if discount_rate:
+        discounted = np.zeros(len(customers))
+        discounted[modelled] = _discounted_purchases(bgnbd, horizon_days, discount_rate, xm, tm, Tm)
     return ModelFit(
         origin=origin,
         bgnbd=bgnbd,
-        spend=spend,
+        spend=spend.model,
         expected_purchases=purchases,
         p_alive=alive,
-        spend_per_purchase=mean_spend,
-        predicted_value=discounted * mean_spend,
+        spend_per_purchase=spend.per_purchase,
+        predicted_value=discounted * spend.per_purchase,
     )
 
 
@@ -364,13 +381,37 @@ def score_clv(
     customers = load_customers(frame)
     if len(customers) == 0:
         raise ClvError(f"as_of {as_of}: 没有患者 / no patient registered before as_of")
-    chosen = fit_variant(customers, origin, horizon_days, discount_rate)
+    return score_customers(
+        customers,
+        as_of,
+        marketing_spend(frame),
+        horizon_days=horizon_days,
+        origin=origin,
+        discount_rate=discount_rate,
+        settings=settings,
+    )
+
+
+def score_customers(
+    customers: Customers,
+    as_of: date,
+    spend_by_channel: dict[str, float],
+    *,
+    horizon_days: int = 365,
+    origin: Origin = "registration",
+    discount_rate: float = 0.0,
+    settings: Settings | None = None,
+) -> ClvScores:
+    """The numpy part of `score_clv`, on per-patient arrays already loaded."""
+    settings = settings or get_settings()
+    spend = fit_spend_model(customers)
+    chosen = fit_variant(customers, origin, horizon_days, discount_rate, spend)
     fits = {origin: chosen}
     notes = []
     for other in ORIGINS:
         if other != origin:
             try:  # the other variant is reported beside the chosen one when it can be fitted
-                fits[other] = fit_variant(customers, other, horizon_days, discount_rate)
+                fits[other] = fit_variant(customers, other, horizon_days, discount_rate, spend)
             except ClvError as exc:
                 notes.append(f"{other}: {exc}")
     tiers = ltv_tiers(chosen.predicted_value, settings)
@@ -410,7 +451,7 @@ def score_clv(
         table=table,
         params={o: f.params() for o, f in fits.items()},
         log_likelihood={o: float(f.bgnbd.log_likelihood_ or 0.0) for o, f in fits.items()},
-        channels=channel_values(customers, chosen.predicted_value, marketing_spend(frame)),
+        channels=channel_values(customers, chosen.predicted_value, spend_by_channel),
         tiers={k: int(counts[labels == k].sum()) for k in ("ltv_high", "ltv_mid", "ltv_low")},
         patients=len(customers),
         buyers=int((customers.purchases > 0).sum()),
