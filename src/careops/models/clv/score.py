@@ -211,6 +211,17 @@ def fit_spend_model(customers: Customers) -> SpendModel:
     return SpendModel(model, model.expected_spend(count, own))
 
 
+def check_repeat(customers: Customers, origin: Origin):
+    """`customers.rfm(origin)`, refused when nobody has a repeat purchase to learn from."""
+    modelled, x, t_x, T = customers.rfm(origin)
+    if not (x[modelled] > 0).any():
+        raise ClvError(
+            "没有患者复购, 无法拟合 BG/NBD / no patient has a repeat purchase before as_of: "
+            "BG/NBD needs some patients with two or more paid purchase days"
+        )
+    return modelled, x, t_x, T
+
+
 def fit_variant(
     customers: Customers,
     origin: Origin,
@@ -220,12 +231,7 @@ def fit_variant(
 ) -> ModelFit:
     """Fit BG/NBD (`origin`) (and the spend model unless given), and predict every patient's
     value."""
-    modelled, x, t_x, T = customers.rfm(origin)
-    if not (x[modelled] > 0).any():
-        raise ClvError(
-            "没有患者复购, 无法拟合 BG/NBD / no patient has a repeat purchase before as_of: "
-            "BG/NBD needs some patients with two or more paid purchase days"
-        )
+    modelled, x, t_x, T = check_repeat(customers, origin)
     spend = spend or fit_spend_model(customers)
     xm, tm, Tm = x[modelled], t_x[modelled], T[modelled]
     bgnbd = BetaGeo().fit(xm, tm, Tm)
@@ -404,6 +410,7 @@ def score_customers(
 ) -> ClvScores:
     """The numpy part of `score_clv`, on per-patient arrays already loaded."""
     settings = settings or get_settings()
+    check_repeat(customers, origin)
     spend = fit_spend_model(customers)
     chosen = fit_variant(customers, origin, horizon_days, discount_rate, spend)
     fits = {origin: chosen}
