@@ -257,9 +257,25 @@ def _state_url(tmp_path) -> str:
         (["--as-of", "yesterday"], "not a date"),
         (["--as-of", "2025-07-01", "--out", "x.txt"], ".csv or .parquet"),
         (["--as-of", "2025-07-01", "--origin", "x"], "--origin"),
+        (["--as-of", "2025-07-01", "--segment-by", "age"], "--segment-by"),
         (["--as-of", "2025-07-01", "--horizon-days", "-3"], "--horizon-days"),
     ],
 )
 def test_cli_bad_options(run_cli, tmp_path, args, words):
     code, _, err = run_cli("clv", "score", *args, "--warehouse", f"duckdb:///{tmp_path}/none.db")
     assert code == 2 and words in " ".join(err.split()) and "Traceback" not in err
+
+
+@pytest.mark.parametrize("by", ["chronic", "channel"])
+def test_small_segments_keep_the_pooled_model(make_warehouse, by):
+    con = make_warehouse("duckdb")
+    load(con)
+    pooled = score_clv(con, AS_OF)
+    result = score_clv(con, AS_OF, segment_by=by)
+    s = result.segments
+    assert s is not None and s.by == by and not s.used and s.df == 0 and s.p_value == 1.0
+    assert all(seg["params"] is None for seg in s.segments.values())  # < 30 repeat buyers each
+    assert sum(seg["customers"] for seg in s.segments.values()) == 4
+    assert s.log_likelihood == pytest.approx(s.pooled_log_likelihood)
+    assert result.table.equals(pooled.table)
+    assert any("pooled" in n for n in result.notes)

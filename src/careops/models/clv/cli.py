@@ -144,6 +144,13 @@ def score(
     discount_rate: Annotated[
         float, typer.Option("--discount-rate", help="年折现率, 如 0.1 / annual discount rate")
     ] = 0.0,
+    segment_by: Annotated[
+        str,
+        typer.Option(
+            "--segment-by",
+            help="分组拟合 none|chronic|channel (差异显著时采用) / per-segment BG/NBD",
+        ),
+    ] = "none",
     as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -165,6 +172,7 @@ def score(
         horizon_days=horizon_days,
         origin=origin,  # type: ignore[arg-type]
         discount_rate=discount_rate,
+        segment_by=segment_by,  # type: ignore[arg-type]
         out=out_file,
     )
     if as_json:
@@ -208,6 +216,12 @@ def score(
             ],
         )
     )
+    if result.segments:
+        s = result.segments
+        out.print(
+            f"分组 / segments by {safe(s.by)}: LR = {s.lr_statistic:.1f}, df = {s.df}, "
+            f"p = {s.p_value:.3g} → {'采用分组模型 / segmented' if s.used else '整体模型 / pooled'}"
+        )
     for note in result.notes:
         out.print(f"[yellow]{safe(note)}[/]")
     if out_file:

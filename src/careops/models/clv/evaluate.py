@@ -64,8 +64,9 @@ def value_check(name: str, predicted, truth) -> ValueCheck:
 
 def simulator_check(
     con, sim_dir, as_of, *, horizon_days: int = 365, settings=None
-) -> dict[str, ValueCheck]:
-    """Both BG/NBD variants and the past-year baseline against the simulator's
+) -> tuple[dict[str, ValueCheck], dict]:
+    """Both BG/NBD variants, each also segmented by the `chronic` tag (with its likelihood-ratio
+    report), and the past-year baseline against the simulator's
     `expected_spend_365d` of every patient registered before `as_of` (which should be the day
     after the simulated window: that is where the truth's 365 days start)."""
     from pathlib import Path
@@ -77,6 +78,7 @@ def simulator_check(
     from careops.asof import AsOf
     from careops.config import get_settings
     from careops.models.clv.score import ORIGINS, fit_spend_model, fit_variant, load_customers
+    from careops.models.clv.segmented import fit_segments, segment_labels
     from careops.sim.writer import GROUND_TRUTH
 
     frame = AsOf(con, as_of, settings or get_settings())
@@ -88,10 +90,15 @@ def simulator_check(
     if pc.any(pc.is_null(idx)).as_py():
         raise InvalidInput("the warehouse has patients the simulator's ground truth does not know")
     true = pc.take(truth.column("expected_spend_365d"), idx).to_numpy(zero_copy_only=False)
+    reports = {}
     spend = fit_spend_model(customers)
-    checks = {
-        o: value_check(o, fit_variant(customers, o, horizon_days, 0.0, spend).predicted_value, true)
-        for o in ORIGINS
-    }
+    checks = {}
+    for o in ORIGINS:
+        pooled = fit_variant(customers, o, horizon_days, 0.0, spend)
+        checks[o] = value_check(o, pooled.predicted_value, true)
+        labels = segment_labels(con, as_of, customers, "chronic", frame.settings)
+        segmented, report = fit_segments(customers, o, labels, horizon_days, 0.0, pooled, "chronic")
+        checks[f"{o}+chronic"] = value_check(f"{o}+chronic", segmented.predicted_value, true)
+        reports[o] = report
     checks["past_year"] = value_check("past_year", customers.spend_365d, true)
-    return checks
+    return checks, reports

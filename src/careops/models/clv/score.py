@@ -36,6 +36,13 @@ from careops.config import Settings, get_settings
 from careops.errors import InvalidInput
 from careops.models.clv.bgnbd import BetaGeo
 from careops.models.clv.gammagamma import GammaGamma
+from careops.models.clv.segmented import (
+    SEGMENT_BY,
+    SegmentBy,
+    SegmentReport,
+    fit_segments,
+    segment_labels,
+)
 from careops.warehouse import time as wtime
 
 Origin = Literal["registration", "first_purchase"]
@@ -333,6 +340,7 @@ class ClvScores:
     patients: int
     buyers: int
     total_predicted_value: float
+    segments: SegmentReport | None = None
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -351,8 +359,20 @@ class ClvScores:
             "params": self.params,
             "log_likelihood": self.log_likelihood,
             "channels": [asdict(c) for c in self.channels],
+            "segments": None if self.segments is None else self.segments.to_dict(),
             "notes": self.notes,
         }
+
+
+def check_options(
+    horizon_days: int, discount_rate: float, origin: str = "registration", segment_by: str = "none"
+) -> None:
+    """Refuse options out of range, naming the flag (before any warehouse is opened)."""
+    check_horizon(horizon_days, discount_rate)
+    if origin not in ORIGINS:
+        raise ClvError(f"--origin {origin!r}: expected registration or first_purchase")
+    if segment_by not in SEGMENT_BY:
+        raise ClvError(f"--segment-by {segment_by!r}: expected none, chronic or channel")
 
 
 def check_horizon(horizon_days: int, discount_rate: float) -> None:
@@ -374,14 +394,14 @@ def score_clv(
     horizon_days: int = 365,
     origin: Origin = "registration",
     discount_rate: float = 0.0,
+    segment_by: SegmentBy = "none",
     settings: Settings | None = None,
 ) -> ClvScores:
     """Fit both BG/NBD variants and Gamma-Gamma on paid orders before `as_of`; per-patient
-    value over `horizon_days` from the `origin` variant; per-channel LTV, CAC and ROI."""
+    value over `horizon_days` from the `origin` variant (segmented by `segment_by` when the
+    segments differ significantly); per-channel LTV, CAC and ROI."""
     settings = settings or get_settings()
-    check_horizon(horizon_days, discount_rate)
-    if origin not in ORIGINS:
-        raise ClvError(f"--origin {origin!r}: expected registration or first_purchase")
+    check_options(horizon_days, discount_rate, origin, segment_by)
     frame = AsOf(con, as_of, settings)
     frame.validate()
     customers = load_customers(frame)
@@ -394,6 +414,8 @@ def score_clv(
         horizon_days=horizon_days,
         origin=origin,
         discount_rate=discount_rate,
+        labels=segment_labels(con, as_of, customers, segment_by, settings),
+        segment_by=segment_by,
         settings=settings,
     )
 
@@ -406,9 +428,12 @@ def score_customers(
     horizon_days: int = 365,
     origin: Origin = "registration",
     discount_rate: float = 0.0,
+    labels: np.ndarray | None = None,
+    segment_by: str = "none",
     settings: Settings | None = None,
 ) -> ClvScores:
-    """The numpy part of `score_clv`, on per-patient arrays already loaded."""
+    """The numpy part of `score_clv`, on per-patient arrays already loaded (`labels`: the
+    segment of each patient for the segmented BG/NBD)."""
     settings = settings or get_settings()
     check_repeat(customers, origin)
     spend = fit_spend_model(customers)
@@ -421,6 +446,19 @@ def score_customers(
                 fits[other] = fit_variant(customers, other, horizon_days, discount_rate, spend)
             except ClvError as exc:
                 notes.append(f"{other}: {exc}")
+    segments = None
+    if labels is not None:
+        segmented, segments = fit_segments(
+            customers, origin, labels, horizon_days, discount_rate, chosen, segment_by
+        )
+        if segments.used:
+            chosen = segmented
+        else:
+            notes.append(
+                f"按 {segment_by} 分组的模型与整体模型无显著差异 (LR p = {segments.p_value:.3g}), "
+                f"沿用整体模型 / segments by {segment_by} do not differ significantly: the pooled "
+                "model is used"
+            )
     tiers = ltv_tiers(chosen.predicted_value, settings)
     table = pa.table(
         {
@@ -463,5 +501,6 @@ def score_customers(
         patients=len(customers),
         buyers=int((customers.purchases > 0).sum()),
         total_predicted_value=float(chosen.predicted_value.sum()),
+        segments=segments,
         notes=notes,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 from careops.asof import today
 from careops.models.clv.fit import FitReport, Unit, fit_log
 from careops.models.clv.score import ClvScores, Origin, score_clv
+from careops.models.clv.segmented import SegmentBy
 from careops.models.clv.transactions import read_log
 from careops.service import Ops
 
@@ -47,15 +48,16 @@ def score(
     horizon_days: int = 365,
     origin: Origin = "registration",
     discount_rate: float = 0.0,
+    segment_by: SegmentBy = "none",
     out: Path | None = None,
 ) -> ClvScores:
     """Predicted value of every patient as of `as_of`; with `out`, the per-patient table is
     written (CSV or Parquet) and the export audited — no file leaves without its audit row."""
     from careops.io import write_table
-    from careops.models.clv.score import check_horizon
+    from careops.models.clv.score import check_options
 
     ops.require("models.read")
-    check_horizon(horizon_days, discount_rate)
+    check_options(horizon_days, discount_rate, origin, segment_by)
     with ops.warehouse(read_only=True) as con:
         result = score_clv(
             con,
@@ -63,6 +65,7 @@ def score(
             horizon_days=horizon_days,
             origin=origin,
             discount_rate=discount_rate,
+            segment_by=segment_by,
             settings=ops.settings,
         )
     if out is not None:
@@ -76,6 +79,7 @@ def score(
                     "as_of": as_of.isoformat(),
                     "horizon_days": horizon_days,
                     "origin": origin,
+                    "segment_by": segment_by,
                     "rows": result.table.num_rows,
                 },
             )
