@@ -101,6 +101,19 @@ def test_small_iso_log_fits(run_cli, tmp_path):
     assert code == 0, err
     data = json.loads(out)
     assert data["customers"] == 3 and data["repeat_customers"] == 2
+    assert any("only 2 customers made a repeat purchase" in n for n in data["notes"])
+
+
+def test_header_with_bom_spaces_and_tabs(run_cli, tmp_path):
+    rows = "a,2024-01-01\na,2024-02-01\nb,2024-01-03\n"
+    for name, text in (
+        ("bom.csv", "\ufeffcid,day\n" + rows),
+        ("spaced.csv", " cid , day \n" + rows),
+        ("log.tsv", "cid\tday\n" + rows.replace(",", "\t")),
+    ):
+        code, out, err = fit(run_cli, write_csv(tmp_path, text, name), "--json")
+        assert code == 0, (name, err)
+        assert json.loads(out)["customers"] == 2
 
 
 @pytest.mark.parametrize(
@@ -140,6 +153,7 @@ def test_small_iso_log_fits(run_cli, tmp_path):
         (GOOD, ["--unit", "month"], ["--unit", "week or day"]),
         (GOOD, ["--holdout-end", "soon"], ["--holdout-end", "not a date"]),
         ('cid,day\n"a,2024-01-01\n', [], ["cannot read"]),
+        ("cid,cid,day\na,a,2024-01-01\n", [], ["'cid'", "2 times"]),
     ],
 )
 def test_bad_input_names_field_and_reason(run_cli, tmp_path, text, extra, words):

@@ -23,6 +23,8 @@ from careops.models.clv.transactions import TransactionLog, day_number
 
 Unit = Literal["week", "day"]
 UNIT_DAYS: dict[str, int] = {"week": 7, "day": 1}
+#: below this many repeat customers the fit gets a note that it is unstable
+FEW_REPEATERS = 30
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,12 @@ def fit_log(
     model = BetaGeo().fit(summary.x, summary.t_x, summary.T)
     params = model.params.as_dict()
     notes: list[str] = []
+    repeaters = int((summary.x > 0).sum())
+    if repeaters < FEW_REPEATERS:
+        notes.append(
+            f"仅 {repeaters} 位客户复购, 参数估计不稳定 / only {repeaters} customers made a repeat "
+            "purchase: the estimates are unstable"
+        )
     if model.at_bound_:
         notes.append(
             "BG/NBD 参数触及边界, 数据不足以确定 / a BG/NBD parameter hit its bound (e^±12): the "

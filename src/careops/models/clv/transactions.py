@@ -96,17 +96,25 @@ def _read_table(path: Path, columns: list[str]) -> pa.Table:
         names = [h.strip() for h in header]
         _check_columns(names, columns, path)
         wanted = list(dict.fromkeys(columns))
-        return pacsv.read_csv(
+        twice = [c for c in wanted if names.count(c) > 1]
+        if twice:
+            raise LogError(
+                f"列名重复 / column {twice[0]!r} appears {names.count(twice[0])} times in the "
+                f"header of {path.name}; which one is meant is not clear"
+            )
+        raw = {n: h for n, h in zip(names, header, strict=True)}  # header text as written
+        table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(encoding="utf8", block_size=1 << 22),
             parse_options=pacsv.ParseOptions(delimiter=delimiter),
             convert_options=pacsv.ConvertOptions(
-                include_columns=wanted,
-                column_types={c: pa.string() for c in wanted},
+                include_columns=[raw[c] for c in wanted],
+                column_types={raw[c]: pa.string() for c in wanted},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
+        return table.rename_columns([n.strip() for n in table.column_names])
     except (UnicodeDecodeError, csv.Error, pa.ArrowException, OSError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise NotFound(f"找不到交易文件 / transactions file not found: {path}") from None
