@@ -145,6 +145,11 @@ def test_score_channels_by_hand(make_warehouse):
     assert by["baidu"].cac == 600.0 and by["baidu"].users == 1
     assert by["organic"].cac is None and by["organic"].roi is None and by["organic"].band is None
     assert sum(result.tiers.values()) == 4 and result.buyers == 3
+    # the classic model does not cover u3 (never paid): value 0, p_alive unknown (null)
+    classic = score_clv(con, AS_OF, origin="first_purchase").table
+    assert classic.column("p_alive").to_pylist()[2] is None
+    assert classic.column("predicted_value").to_pylist()[2] == 0
+    assert classic.column("p_alive").null_count == 1
 
 
 def test_tiers_and_bands_follow_the_settings():

@@ -243,7 +243,7 @@ def fit_variant(
     xm, tm, Tm = x[modelled], t_x[modelled], T[modelled]
     bgnbd = BetaGeo().fit(xm, tm, Tm)
     purchases = np.zeros(len(customers))
-    alive = np.zeros(len(customers))
+    alive = np.full(len(customers), np.nan)  # not modelled: unknown, not "gone"
     purchases[modelled] = bgnbd.expected_purchases(horizon_days, xm, tm, Tm)
     alive[modelled] = bgnbd.p_alive(xm, tm, Tm)
     discounted = purchases
@@ -465,7 +465,7 @@ def score_customers(
             "user_id": pa.array(customers.user_id, pa.string()),
             "predicted_value": np.round(chosen.predicted_value, 2),
             "expected_purchases": np.round(chosen.expected_purchases, 4),
-            "p_alive": np.round(chosen.p_alive, 4),
+            "p_alive": pa.array(np.round(chosen.p_alive, 4), from_pandas=True),  # NaN → null
             "ltv_tier": pa.array(tiers, pa.string()),
         }
     )
