@@ -120,6 +120,29 @@ def p_alive(params: BetaGeoParams, x, t_x, T) -> np.ndarray:
     return expit(-_log_odds_gone(params, x, t_x, T))
 
 
+def gauss_2f1(A, B, C, z) -> np.ndarray:
+    """₂F₁(A, B; C; z) for 0 ≤ z < 1: SciPy's `hyp2f1`, and where it gives up (SciPy 1.17 returns
+    inf when C − A − B is exactly an integer and z > 0.9) the power series, summed until its terms
+    are below 1e-16 of the sum (it converges for |z| < 1; used on those entries only)."""
+    A, B, C, z = (np.asarray(v, dtype=np.float64) for v in np.broadcast_arrays(A, B, C, z))
+    out = np.array(hyp2f1(A, B, C, z), dtype=np.float64)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        a_, b_, c_, z_ = A[bad], B[bad], C[bad], z[bad]
+        term = np.ones_like(z_)
+        total = np.ones_like(z_)
+        active = np.ones(z_.shape, dtype=bool)
+        k = 0
+        while active.any() and k < 5_000_000:
+            term = np.where(active, term * (a_ + k) * (b_ + k) / ((c_ + k) * (k + 1)) * z_, 0.0)
+            total += term
+            k += 1
+            if k % 64 == 0:
+                active &= np.abs(term) > 1e-16 * np.abs(total)
+        out[bad] = total
+    return out
+
+
 def _off_one(a: float) -> float:
     """`a`, nudged off 1 where the closed form has a removable 0/0 (its limit is continuous)."""
     return a if abs(a - 1) > 1e-7 else 1 + 1e-7
@@ -136,7 +159,7 @@ def expected_purchases(params: BetaGeoParams, t, x, t_x, T) -> np.ndarray:
     z = t / (alpha + T + t)
     c = a + b + x - 1
     # ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; c; z) = (1−z)^(a−1) · 2F1(c−r−x, a−1; c; z)
-    tail = np.exp((a - 1) * np.log1p(-z)) * hyp2f1(c - r - x, a - 1, c, z)
+    tail = np.exp((a - 1) * np.log1p(-z)) * gauss_2f1(c - r - x, a - 1, c, z)
     numerator = (c / (a - 1)) * (1 - tail)
     return numerator * expit(-_log_odds_gone(params, x, t_x, T))
 
@@ -147,7 +170,7 @@ def expected_purchases_new(params: BetaGeoParams, t) -> np.ndarray:
     t = np.asarray(t, dtype=np.float64)
     z = t / (alpha + t)
     c = a + b - 1
-    tail = np.exp((a - 1) * np.log1p(-z)) * hyp2f1(c - r, a - 1, c, z)
+    tail = np.exp((a - 1) * np.log1p(-z)) * gauss_2f1(c - r, a - 1, c, z)
     return (c / (a - 1)) * (1 - tail)
 
 
