@@ -64,6 +64,7 @@ SPEND = [
     (date(2025, 1, 1), "douyin", 1000.0, 2),
     (date(2025, 7, 2), "douyin", 5000.0, 1),  # after as_of
     (date(2024, 3, 1), "baidu", 600.0, 1),
+    (date(2025, 5, 1), "xiaohongshu", 300.0, 0),  # spend that brought nobody
 ]
 
 
@@ -145,6 +146,7 @@ def test_score_channels_by_hand(make_warehouse):
     assert by["baidu"].cac == 600.0 and by["baidu"].users == 1
     assert by["organic"].cac is None and by["organic"].roi is None and by["organic"].band is None
     assert sum(result.tiers.values()) == 4 and result.buyers == 3
+    assert any("xiaohongshu" in n and "brought no patient" in n for n in result.notes)
     # the classic model does not cover u3 (never paid): value 0, p_alive unknown (null)
     classic = score_clv(con, AS_OF, origin="first_purchase").table
     assert classic.column("p_alive").to_pylist()[2] is None

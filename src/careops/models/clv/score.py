@@ -470,6 +470,12 @@ def score_customers(
         }
     )
     labels, counts = np.unique(tiers, return_counts=True)
+    orphan = sorted(set(spend_by_channel) - set(customers.channel.astype(str)))
+    for name in orphan:
+        notes.append(
+            f"渠道 {name} 投放 ¥{spend_by_channel[name]:,.0f} 但无注册患者 / channel {name} spent "
+            f"¥{spend_by_channel[name]:,.0f} before as_of and brought no patient (CAC undefined)"
+        )
     if chosen.spend.at_bound_:
         notes.append(
             "消费模型参数触及边界: 同一患者每次消费金额几乎不变, 预测主要依据其自身均值 / the "
