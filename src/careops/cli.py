@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # Typer vendors Click
 DATA_IN, TAGS, MEASURE = "数据接入 / Data in", "标签与分层 / Tags & layers", "度量 / Measurement"
 TOOLS = "工具 / Tools"
 SERVICE = "服务 / Service"
+MODELS = "模型 / Models"
 
 # command name -> ("module:attribute", help panel, one-line help for `careops --help`); the
 # attribute is a Typer app or a function. The one-line help lets `careops --help` list every
@@ -98,6 +99,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         "careops.report.cli:report_command",
         MEASURE,
         "运营报告 Report: the main metrics as one HTML file with charts (works offline).",
+    ),
+    "clv": (
+        "careops.models.clv.cli:clv_app",
+        MODELS,
+        "客户终身价值 Lifetime value: BG/NBD + Gamma-Gamma (fit on any log, score patients).",
     ),
     "serve": (
         "careops.api.cli:serve",

@@ -1,0 +1,1 @@
+"""Predictive models (smart tags): customer lifetime value in `careops.models.clv`."""
