@@ -13,6 +13,7 @@ from typing import Literal
 from urllib.parse import parse_qs, unquote, urlparse
 
 import ibis
+import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from careops.errors import CareOpsError, ConfigError, WarehouseBusy, WarehouseError
@@ -195,6 +196,19 @@ def scratch() -> BaseBackend:
     con = ibis.duckdb.connect(":memory:", threads=os.cpu_count() or 2)
     con.raw_sql("SET enable_progress_bar = false")  # keep stdout clean for `--json`
     return con
+
+
+def run_arrow(con: BaseBackend, sql: str, tables: dict[str, pa.Table]) -> pa.Table:
+    """Run `sql` on a DuckDB connection (a `scratch()` one) with Arrow `tables` visible under
+    their names for the query only (zero-copy); the result as Arrow."""
+    raw = con.con
+    for name, table in tables.items():
+        raw.register(name, table)
+    try:
+        return raw.execute(sql).fetch_arrow_table()
+    finally:
+        for name in tables:
+            raw.unregister(name)
 
 
 def duckdb_path(url: str) -> str:
