@@ -44,7 +44,8 @@ class IntakeResult:
 
 
 def receive_events(ops: Ops, events: list[Any]) -> IntakeResult:
-    """Check and durably store a batch of events; audited (who, how many, no content)."""
+    """Check and durably store a batch of events; audited (who, how many, no content) in the
+    state store, one transaction for the requests stored together."""
     ops.require("events.write")
     limit = ops.settings.intake.max_batch
     if len(events) > limit:
@@ -52,59 +53,65 @@ def receive_events(ops: Ops, events: list[Any]) -> IntakeResult:
             f"events: 一次最多 {limit} 个事件 / at most {limit} events per request, "
             f"got {len(events)}; split the batch"
         )
-    result = _committer(ops).submit(events) if events else IntakeResult(0, 0)
-    ops.audit(
-        "events.intake",
-        target="events",
-        detail={
-            "received": len(events),
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-            "rejected": len(result.rejected),
-        },
-    )
-    return result
+    return _committer(ops).submit(ops, events)
 
 
 class _Committer:
     """One thread per warehouse that checks and stores whatever requests arrived meanwhile,
-    as one group (up to `intake.max_batch` × 8 events)."""
+    as one group (up to `intake.max_batch` × 8 events); a second thread audits each stored
+    group and answers its requests, while the first already checks the next group."""
 
     def __init__(self, warehouse_url: str, settings: Settings) -> None:
         self.warehouse_url = warehouse_url
         self.settings = settings
         self.path = journal_path(warehouse_url, settings)
-        self._queue: queue.Queue[tuple[list[Any], Future]] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="careops-intake", daemon=True)
-        self._thread.start()
+        self._queue: queue.Queue[tuple[Ops, list[Any], Future]] = queue.Queue()
+        self._stored: queue.Queue[tuple[list, list[IntakeResult]]] = queue.Queue(maxsize=4)
+        for target, name in ((self._run, "careops-intake"), (self._finish, "careops-intake-audit")):
+            threading.Thread(target=target, name=name, daemon=True).start()
 
-    def submit(self, events: list[Any]) -> IntakeResult:
+    def submit(self, ops: Ops, events: list[Any]) -> IntakeResult:
         future: Future = Future()
-        self._queue.put((events, future))
+        self._queue.put((ops, events, future))
         return future.result()
 
     def _run(self) -> None:
         most = self.settings.intake.max_batch * 8
         while True:
             group = [self._queue.get()]
-            size = len(group[0][0])
+            size = len(group[0][1])
             while size < most:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 group.append(item)
-                size += len(item[0])
+                size += len(item[1])
             try:
-                results = self._commit([events for events, _ in group])
+                results = self._commit([events for _, events, _ in group])
             except BaseException as exc:  # every waiting request gets the error
-                for _, future in group:
+                for _, _, future in group:
                     future.set_exception(exc)
                 continue
-            for (_, future), result in zip(group, results, strict=True):
+            self._stored.put((group, results))
+
+    def _finish(self) -> None:
+        """Audit a stored group, then answer its requests (an audit that fails is the
+        requests' error: sent again, their events count as duplicates)."""
+        while True:
+            group, results = self._stored.get()
+            try:
+                _audit([(o, len(e), r) for (o, e, _), r in zip(group, results, strict=True)])
+            except BaseException as exc:
+                for _, _, future in group:
+                    future.set_exception(exc)
+                continue
+            for (_, _, future), result in zip(group, results, strict=True):
                 future.set_result(result)
 
     def _commit(self, batches: list[list[Any]]) -> list[IntakeResult]:
+        if not any(batches):
+            return [IntakeResult(0, 0) for _ in batches]
         checked = check_group(batches, self.settings)
         stored = self._store(checked.rows)
         return [_answer(c, stored, g, checked.owner) for g, c in enumerate(checked.checked)]
@@ -117,6 +124,28 @@ class _Committer:
 
         with warehouse(self.warehouse_url) as con:
             return store(con, rows, f"api-{uuid.uuid4().hex[:12]}")
+
+
+def _audit(done: list[tuple[Ops, int, IntakeResult]]) -> None:
+    """One audit entry per request (who, how many; never the events' content), written in one
+    transaction per state store."""
+    by_state: dict[int, list[tuple[Ops, int, IntakeResult]]] = {}
+    for item in done:
+        by_state.setdefault(id(item[0].state), []).append(item)
+    for items in by_state.values():
+        with items[0][0].state.begin() as conn:
+            for ops, received, r in items:
+                ops.audit(
+                    "events.intake",
+                    target="events",
+                    detail={
+                        "received": received,
+                        "accepted": r.accepted,
+                        "duplicates": r.duplicates,
+                        "rejected": len(r.rejected),
+                    },
+                    conn=conn,
+                )
 
 
 def _answer(
