@@ -162,6 +162,12 @@ class IntakeSettings(BaseModel):
         1.0, gt=0, le=300, description="DuckDB/Spark: journal → warehouse at least this often"
     )
     flush_max_rows: int = Field(200_000, ge=1000, description="most journal rows one flush moves")
+    journal_keep_days: float = Field(
+        7.0,
+        gt=0,
+        description="flushed events stay this long in the journal, which answers a re-sent "
+        "event_id as a duplicate (or a conflict); older ones the warehouse's key check skips",
+    )
     journal: str | None = Field(
         None,
         description="intake journal file (SQLite) of a DuckDB/Spark warehouse; empty: beside "

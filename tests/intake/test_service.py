@@ -188,3 +188,16 @@ def test_postgres_writers_at_once_store_each_event_once(pg_database):
     assert c.inserted >= 100 and len(a.same) + len(b.same) >= 100  # e200–299; e0–99 twice
     # e100–e199 were sent in two shapes: whoever came later sees a conflict, never a 2nd row
     assert len(a.different) + len(b.different) + len(c.different) >= 100
+
+
+def test_the_journal_forgets_old_flushed_events_and_the_warehouse_still_stores_once(ops):
+    receive_events(ops, [event(1), event(2)])
+    j = journal(journal_path(ops.warehouse_url, ops.settings))
+    j._db.execute("UPDATE events SET received_at = 0")  # received in 1970
+    receive_events(ops, [event(3)])
+    f = flush_journal(ops)
+    assert (f.loaded, f.pruned) == (3, 2)  # e3 is recent, and e1, e2 only once flushed
+    r = receive_events(ops, [event(1)])  # past the journal's memory: taken again …
+    assert r.accepted == 1
+    assert flush_journal(ops).loaded == 0  # … and the warehouse's key check skips it
+    assert len(stored(ops)) == 3

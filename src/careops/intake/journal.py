@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS events (
     properties TEXT,
     received_at INTEGER NOT NULL   -- microseconds since 1970-01-01 UTC
 );
+CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -165,6 +166,16 @@ class Journal:
                 "UPDATE meta SET value = ? WHERE key = 'flushed' AND CAST(value AS INTEGER) < ?",
                 (str(seq), seq),
             )
+
+    def prune(self, older_than: dt.datetime) -> int:
+        """Forget flushed events received before `older_than`; return how many."""
+        cutoff = int(older_than.timestamp() * 1_000_000)
+        with self._lock:
+            mark = int(self._meta("flushed"))
+            gone = self._db.execute(
+                "DELETE FROM events WHERE seq <= ? AND received_at < ?", (mark, cutoff)
+            )
+            return gone.rowcount
 
     def backlog(self) -> int:
         """Events accepted and not yet in the warehouse."""

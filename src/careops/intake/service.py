@@ -10,6 +10,7 @@ warehouse); each still gets its own answer and its own audit entry.
 
 from __future__ import annotations
 
+import datetime as dt
 import queue
 import threading
 import uuid
@@ -188,6 +189,7 @@ class FlushResult:
     duplicates: int
     load_id: str | None = None
     backlog: int = 0
+    pruned: int = 0  # flushed events older than `intake.journal_keep_days` forgotten
 
 
 def flush_journal(ops: Ops, limit: int | None = None) -> FlushResult:
@@ -226,7 +228,9 @@ def flush_journal(ops: Ops, limit: int | None = None) -> FlushResult:
             dups += len(rows) if batch.status == "already_loaded" else part.duplicates
             if len(rows) < limit:
                 break
-    return FlushResult(total, loaded, dups, load_id, j.backlog())
+    keep = dt.timedelta(days=ops.settings.intake.journal_keep_days)
+    pruned = j.prune(_now() - keep)
+    return FlushResult(total, loaded, dups, load_id, j.backlog(), pruned)
 
 
 def _now():
