@@ -84,6 +84,13 @@ def test_hostile_bodies_get_a_clear_answer_never_a_server_error(api, admin):
     assert 400 <= r.status_code < 500 and r.json()["error"]["code"]
     r = api.post(URL, content=b"\xff\xfe{", headers={**admin, "content-type": "application/json"})
     assert 400 <= r.status_code < 500
+    lone = '{"events": [{"event_id": "e\\ud800", "user_id": "u", "ts": "2026-01-01", "name": "x"}]}'
+    r = api.post(URL, content=lone, headers={**admin, "content-type": "application/json"})
+    assert r.status_code == 200 and r.json()["rejected"][0]["field"] == "event_id"
+    assert r.json()["rejected"][0]["event_id"] == "e\ufffd"
+    odd = '{"events": [{"\\udfff": 1, "event_id": "e1"}]}'
+    r = api.post(URL, content=odd, headers={**admin, "content-type": "application/json"})
+    assert r.status_code == 200 and r.json()["rejected"][0]["field"] == "\ufffd"
     nested: dict = {"v": 1}
     for _ in range(40):
         nested = {"d": nested}

@@ -55,6 +55,9 @@ def test_good_events_become_canonical_rows():
         (event(0, properties={"a": "x" * 9000}), "properties", "too large"),
         (event(0, properties={"n": float("nan")}), "properties", "not finite"),
         ({**event(0), "is_admin": True}, "is_admin", "unknown field"),
+        (event(0, event_id="a\ud800"), "event_id", "lone surrogate"),
+        (event(0, properties={"q": "\udfff"}), "properties", "lone surrogate"),
+        (event(0, properties={"\ud800": 1}), "properties", "lone surrogate"),
     ],
 )
 def test_a_bad_event_is_refused_by_index_and_the_good_ones_kept(bad, field, words):

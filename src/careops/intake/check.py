@@ -20,6 +20,7 @@ from careops.schema import TABLES
 
 FIELDS = ("event_id", "user_id", "ts", "name", "properties")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON can carry them; UTF-8 cannot
 # the file door validates on one cached in-memory DuckDB connection: one batch at a time
 _VALIDATING = threading.Lock()
 
@@ -121,6 +122,7 @@ def check_group(
     return Group(rows=v.good, owner=owner, checked=checked)
 
 
+_BAD_UNICODE = "无效的 Unicode (孤立代理项) / invalid Unicode: a lone surrogate (\\ud800–\\udfff)"
 _FIRST_AT = re.compile(r"\(first at (\d+)\)")
 
 
@@ -143,6 +145,8 @@ def _shape(event: Any, limits) -> tuple[tuple[str, str] | None, str | None]:
         )
     except ValueError:
         return ("properties", "含非有限数值 / holds a number that is not finite (NaN)"), None
+    if _SURROGATE.search(text):
+        return ("properties", _BAD_UNICODE), None
     size = len(text.encode("utf-8"))
     if size > limits.max_properties_bytes:
         return (
@@ -157,7 +161,7 @@ def _problem(event: Any, limits) -> tuple[str, str] | None:
         return "event", "应为 JSON 对象 / must be a JSON object"
     unknown = [k for k in event if k not in FIELDS]
     if unknown:
-        shown = str(unknown[0])[:40]
+        shown = _echo(str(unknown[0])[:40])
         return shown, (
             f"未知字段 / unknown field {shown!r}; allowed: {', '.join(FIELDS)} "
             "(put extra data in properties)"
@@ -177,6 +181,8 @@ def _problem(event: Any, limits) -> tuple[str, str] | None:
             return name, f"过长 / too long: {len(value)} characters, at most {most}"
         if _CONTROL.search(value):
             return name, "含控制字符 / contains control characters"
+        if _SURROGATE.search(value):
+            return name, _BAD_UNICODE
     props = event.get("properties")
     if props is None:
         return None
@@ -206,8 +212,13 @@ def _depth(value: Any, limit: int) -> int:
 
 def _id_of(event: Any, most: int) -> str | None:
     if isinstance(event, dict) and isinstance(event.get("event_id"), str):
-        return event["event_id"][:most]
+        return _echo(event["event_id"][:most])
     return None
+
+
+def _echo(text: str) -> str:
+    """A value as the answer may repeat it: lone surrogates (not UTF-8) shown as U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _json_type(value: Any) -> str:
