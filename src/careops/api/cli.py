@@ -36,5 +36,6 @@ def serve(
     app = create_app(
         ops.settings, warehouse=ops.warehouse_url, state=ops.state_url, worker=with_worker
     )
-    typer.echo(f"CareOps API: http://{safe(host)}:{port}/docs (Ctrl-C 停止 / to stop)")
+    shown = port or "<见下行 / see below>"  # port 0: uvicorn's own line names the port taken
+    typer.echo(f"CareOps API: http://{safe(host)}:{shown}/docs (Ctrl-C 停止 / to stop)")
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
