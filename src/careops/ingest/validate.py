@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from dataclasses import dataclass, field
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -50,9 +51,16 @@ class Validated:
     identifiers: pa.Table | None = None
 
 
-@cache
+_local = threading.local()
+
+
 def _con():
-    return scratch()
+    """This thread's in-memory DuckDB (a DuckDB connection is not to be shared by threads:
+    the service validates event batches and files at the same time)."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        con = _local.con = scratch()
+    return con
 
 
 def validate(

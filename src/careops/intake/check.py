@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +20,6 @@ from careops.schema import TABLES
 FIELDS = ("event_id", "user_id", "ts", "name", "properties")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # JSON can carry them; UTF-8 cannot
-# the file door validates on one cached in-memory DuckDB connection: one batch at a time
-_VALIDATING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -90,15 +87,14 @@ def check_group(
                 shaped[name].append(event[name])
             shaped["properties"].append(properties)
     staged = pa.table({k: pa.array(v, pa.string()) for k, v in shaped.items()})
-    with _VALIDATING:
-        v = validate(
-            staged,
-            TABLES["events"],
-            source="api:events",
-            settings=settings.ingest,
-            timezone=settings.timezone,
-            now=now,
-        )
+    v = validate(
+        staged,
+        TABLES["events"],
+        source="api:events",
+        settings=settings.ingest,
+        timezone=settings.timezone,
+        now=now,
+    )
     ids = shaped["event_id"]
     bad = set()
     for r in v.rejects:
