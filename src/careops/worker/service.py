@@ -25,7 +25,8 @@ def start_worker(
     ops = Ops.open(
         warehouse=warehouse_url,
         state=state_url,
-        actor=Actor(name="worker", kind="system", roles=("admin",)),
+        # a CareOps job: it holds the scopes it is given (what its jobs may do), no role
+        actor=Actor(name="worker", kind="system", scopes=("tags.compute", "events.write")),
         settings=settings,
         shared_state=engine,
     )
