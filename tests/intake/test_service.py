@@ -201,3 +201,20 @@ def test_the_journal_forgets_old_flushed_events_and_the_warehouse_still_stores_o
     assert r.accepted == 1
     assert flush_journal(ops).loaded == 0  # … and the warehouse's key check skips it
     assert len(stored(ops)) == 3
+
+
+def test_an_erased_patient_is_forgotten_by_the_journal_and_never_flushed_back(ops):
+    from careops.intake.service import forget_user
+
+    receive_events(ops, [event(1), event(2, user_id="gone"), event(3, user_id="gone")])
+    flush_journal(ops)
+    receive_events(ops, [event(4, user_id="gone")])  # accepted, not yet in the warehouse
+    assert forget_user(ops, "gone") == 3
+    assert flush_journal(ops).rows == 0
+    with ops.warehouse(read_only=True) as con:
+        users = con.raw_sql("SELECT DISTINCT user_id FROM events ORDER BY 1").fetchall()
+    assert users == [("gone",), ("u1",)]  # the warehouse's own erasure removes the flushed two
+    path = journal_path(ops.warehouse_url, ops.settings)
+    other = sqlite3.connect(path)
+    assert other.execute("SELECT count(*) FROM events WHERE user_id = 'gone'").fetchone() == (0,)
+    other.close()

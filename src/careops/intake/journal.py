@@ -177,6 +177,11 @@ class Journal:
             )
             return gone.rowcount
 
+    def forget_user(self, user_id: str) -> int:
+        """Remove every event of patient `user_id`, flushed or not (erasure); return how many."""
+        with self._lock:
+            return self._db.execute("DELETE FROM events WHERE user_id = ?", (user_id,)).rowcount
+
     def backlog(self) -> int:
         """Events accepted and not yet in the warehouse."""
         with self._lock:

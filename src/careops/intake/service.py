@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     from careops.config import Settings
     from careops.service import Ops
 
-__all__ = ["FlushResult", "IntakeResult", "Rejected", "flush_journal", "receive_events"]
+__all__ = [
+    "FlushResult",
+    "IntakeResult",
+    "Rejected",
+    "flush_journal",
+    "forget_user",
+    "receive_events",
+]
 
 CONFLICT = (
     "已存储同一 event_id 的不同内容 / an event with this event_id is already stored with "
@@ -237,3 +244,13 @@ def _now():
     from careops.service import now
 
     return now()
+
+
+def forget_user(ops: Ops, user_id: str) -> int:
+    """Erasure (PIPL): remove patient `user_id`'s events from the intake journal, those not yet
+    in the warehouse and those kept for duplicate answers, so that no flush brings them back;
+    return how many. To be called by the erasure before it erases the warehouse."""
+    path = journal_path(ops.warehouse_url, ops.settings)
+    if path is None or not Path(path).exists():
+        return 0
+    return journal(path).forget_user(user_id)
