@@ -160,6 +160,51 @@ class ApiSettings(BaseModel):
     max_page: int = Field(1000, ge=1, description="most items one page may hold")
 
 
+class IntakeSettings(BaseModel):
+    """Event intake `POST /api/v1/events` (docs/api.md): limits, and the journal of an
+    embedded warehouse that the service's writer flushes into it."""
+
+    max_batch: int = Field(1000, ge=1, le=10_000, description="most events one request holds")
+    max_id_chars: int = Field(128, ge=8, le=1024, description="longest event_id / user_id")
+    max_name_chars: int = Field(64, ge=8, le=1024, description="longest event name")
+    max_properties_bytes: int = Field(
+        8192, ge=256, le=1_000_000, description="largest properties object, as UTF-8 JSON"
+    )
+    max_depth: int = Field(8, ge=1, le=64, description="deepest nesting inside properties")
+    flush_interval_s: float = Field(
+        1.0, gt=0, le=300, description="DuckDB/Spark: journal → warehouse at least this often"
+    )
+    flush_max_rows: int = Field(200_000, ge=1000, description="most journal rows one flush moves")
+    journal_keep_days: float = Field(
+        7.0,
+        gt=0,
+        description="flushed events stay this long in the journal, which answers a re-sent "
+        "event_id as a duplicate (or a conflict); older ones the warehouse's key check skips",
+    )
+    journal: str | None = Field(
+        None,
+        description="intake journal file (SQLite) of a DuckDB/Spark warehouse; empty: beside "
+        "the warehouse (x/warehouse.duckdb → x/warehouse.intake.db)",
+    )
+
+
+class ServiceSettings(BaseModel):
+    """`careops serve`: sharing the embedded warehouse, and the in-process worker."""
+
+    busy_wait_s: float = Field(
+        10.0, ge=0, le=600, description="the service waits this long for a CLI holding DuckDB"
+    )
+    cli_wait_s: float = Field(
+        0.0, ge=0, le=3600, description="a CLI command waits this long for a busy DuckDB file"
+    )
+    snapshot_at: str = Field(
+        "02:30",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="local time (HH:MM, hospital timezone) of the nightly tag snapshot",
+    )
+    tick_s: float = Field(1.0, gt=0, le=60, description="how often the worker looks for due jobs")
+
+
 class SparkSettings(BaseModel):
     """Local Spark session used for `spark://local` warehouses."""
 
@@ -205,6 +250,8 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     privacy: PrivacySettings = PrivacySettings()
     api: ApiSettings = ApiSettings()
+    intake: IntakeSettings = IntakeSettings()
+    service: ServiceSettings = ServiceSettings()
     spark: SparkSettings = SparkSettings()
     sql: SqlSettings = SqlSettings()
 

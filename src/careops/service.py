@@ -151,10 +151,15 @@ class Ops:
 
     @contextmanager
     def warehouse(self, *, read_only: bool = False) -> Iterator[BaseBackend]:
-        """The warehouse, closed when the block ends (also on an exception)."""
+        """The warehouse, closed when the block ends (also on an exception).
+
+        A DuckDB file another process holds is retried for `service.cli_wait_s` seconds (0:
+        answered `WarehouseBusy` at once). In a service process that owns the file, the
+        service's gate opens it (`careops.warehouse.connect.own`)."""
         from careops.warehouse import warehouse
 
-        with warehouse(self.warehouse_url, read_only=read_only) as con:
+        wait = self.settings.service.cli_wait_s
+        with warehouse(self.warehouse_url, read_only=read_only, wait_s=wait) as con:
             yield con
 
     @cached_property

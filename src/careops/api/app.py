@@ -32,9 +32,15 @@ errors share one shape, their message in Chinese unless `Accept-Language` asks f
 
 
 def create_app(
-    settings: Settings | None = None, warehouse: str | None = None, state: str | None = None
+    settings: Settings | None = None,
+    warehouse: str | None = None,
+    state: str | None = None,
+    *,
+    worker: bool = False,
 ) -> FastAPI:
-    """The service over the warehouse `warehouse` (default: the settings')."""
+    """The service over the warehouse `warehouse` (default: the settings'). While it runs it
+    owns an embedded warehouse (`careops.warehouse.connect.own`) and runs its jobs: always the
+    intake flusher where events go through a journal, with `worker` the scheduled jobs too."""
     from careops.state.store import connect_state, migrate
 
     settings = settings or get_settings()
@@ -45,8 +51,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        engine.dispose()
+        from careops.worker.service import start_worker, stop_worker
+
+        app.state.worker = start_worker(settings, warehouse_url, state_url, engine, worker)
+        try:
+            yield
+        finally:
+            stop_worker(app.state.worker)
+            engine.dispose()
 
     app = FastAPI(
         title="CareOps API",

@@ -12,10 +12,20 @@ from careops.cliutil import safe
 
 def serve(
     host: Annotated[str, typer.Option(help="监听地址 / address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="端口 / port")] = 8000,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="端口 (0: 任一空闲端口) / port (0: any free one)")
+    ] = 8000,
     warehouse: Annotated[
         str | None, typer.Option("--warehouse", "-w", help="仓库 URL / warehouse URL")
     ] = None,
+    with_worker: Annotated[
+        bool,
+        typer.Option(
+            "--with-worker",
+            help="同时运行定时任务(每晚标签快照等) / also run the scheduled jobs (nightly tag "
+            "snapshot, …) in this process",
+        ),
+    ] = False,
 ) -> None:
     """运行 HTTP 服务 / Run the HTTP service (API under /api/v1, OpenAPI at /openapi.json)."""
     import uvicorn
@@ -23,6 +33,9 @@ def serve(
     from careops.api.app import create_app
 
     ops = open_ops(warehouse)
-    app = create_app(ops.settings, warehouse=ops.warehouse_url, state=ops.state_url)
-    typer.echo(f"CareOps API: http://{safe(host)}:{port}/docs (Ctrl-C 停止 / to stop)")
+    app = create_app(
+        ops.settings, warehouse=ops.warehouse_url, state=ops.state_url, worker=with_worker
+    )
+    shown = port or "<见下行 / see below>"  # port 0: uvicorn's own line names the port taken
+    typer.echo(f"CareOps API: http://{safe(host)}:{shown}/docs (Ctrl-C 停止 / to stop)")
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

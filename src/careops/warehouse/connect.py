@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlparse
 
 import ibis
+import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from careops.errors import CareOpsError, ConfigError, WarehouseBusy, WarehouseError
@@ -27,20 +31,126 @@ def backend_kind(con: BaseBackend) -> Kind:
     return name  # type: ignore[return-value]
 
 
+log = logging.getLogger("careops.warehouse")
+
+
 @contextmanager
-def warehouse(url: str | None = None, *, read_only: bool = False) -> Iterator[BaseBackend]:
+def warehouse(
+    url: str | None = None, *, read_only: bool = False, wait_s: float = 0.0
+) -> Iterator[BaseBackend]:
     """The one way to open the warehouse: `with warehouse(url, read_only=True) as con: ...`.
 
     The connection is closed when the block ends, also on an exception (an open DuckDB handle
     kept alive by a traceback would lock the file against the next process). `read_only`: a
     warehouse that does not exist is an error, nothing is created, and DuckDB opens the file
-    read-only so that any number of readers can run beside each other.
+    read-only so that any number of readers can run beside each other. `wait_s`: a DuckDB file
+    another process holds is retried this long before `WarehouseBusy`.
+
+    In a service process that owns an embedded warehouse (`own`), every open of it goes through
+    the service's gate instead: one connection mode, writers one at a time.
     """
-    con = connect(url, read_only=read_only)
+    gate = _gate_of(url)
+    if gate is not None:
+        with gate.open(read_only=read_only) as con:
+            yield con
+        return
+    con = _connect_waiting(url, read_only, wait_s)
     try:
         yield con
     finally:
         close(con)
+
+
+def _connect_waiting(url: str | None, read_only: bool, wait_s: float) -> BaseBackend:
+    """`connect`, retrying a DuckDB file held by another process for up to `wait_s` seconds."""
+    deadline = time.monotonic() + wait_s
+    told = False
+    while True:
+        try:
+            return connect(url, read_only=read_only)
+        except WarehouseBusy as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if wait_s:
+                    raise WarehouseBusy(f"{exc} (已等待 / waited {wait_s:g} s)") from None
+                raise
+            if not told:  # once, on stderr when nothing else is configured (the CLI)
+                log.warning(
+                    "仓库正被另一个进程使用, 最多等待 %g 秒 / the warehouse is held by another "
+                    "process (careops serve, ingest, tags compute?): waiting up to %g s",
+                    wait_s,
+                    wait_s,
+                )
+                told = True
+            time.sleep(min(0.2, left))
+
+
+class Gate:
+    """A service process's way into its embedded (DuckDB) warehouse file.
+
+    DuckDB lets one process write a file, and inside one process refuses to open a file
+    read-only while it is open read-write. So the service opens the file only for as long as a
+    request or job needs it (between uses a CLI command may take it), always in the same
+    read-write mode (DuckDB then shares one database instance between the threads), and lets
+    one writer in at a time; readers run beside each other and beside the writer. When a CLI
+    command holds the file, the service waits up to `wait_s`, then answers `WarehouseBusy`.
+    """
+
+    def __init__(self, url: str, wait_s: float = 10.0) -> None:
+        self.url = url
+        self.path = Path(duckdb_path(url))
+        self.wait_s = wait_s
+        self._writer = threading.RLock()
+
+    @contextmanager
+    def open(self, *, read_only: bool = False) -> Iterator[BaseBackend]:
+        """The warehouse for one use; `read_only=False` waits for the service's other writer."""
+        if read_only and not self.path.is_file():
+            raise WarehouseError(_missing(str(self.path)))
+        with nullcontext() if read_only else self._writer:
+            con = _connect_waiting(self.url, False, self.wait_s)
+            try:
+                yield con
+            finally:
+                close(con)
+
+
+_GATES: dict[str, Gate] = {}
+
+
+def own(url: str, wait_s: float = 10.0) -> Gate | None:
+    """Declare this process (the service) the owner of the embedded warehouse at `url`: from
+    now on every `warehouse(url)` here goes through its `Gate`. None for a server warehouse
+    (PostgreSQL, Spark), which many processes share by themselves."""
+    if urlparse(url).scheme.lower() != "duckdb" or duckdb_path(url) in ("", ":memory:"):
+        return None
+    key = str(Path(duckdb_path(url)).resolve())
+    gate = _GATES.get(key)
+    if gate is None:
+        gate = _GATES[key] = Gate(url, wait_s)
+    gate.wait_s = wait_s
+    return gate
+
+
+def disown(url: str) -> None:
+    """Forget the gate of `url` (the service stopped)."""
+    if urlparse(url).scheme.lower() == "duckdb":
+        _GATES.pop(str(Path(duckdb_path(url)).resolve()), None)
+
+
+def _gate_of(url: str | None) -> Gate | None:
+    if not _GATES:
+        return None
+    if url is None:
+        from careops.config import get_settings
+
+        url = get_settings().warehouse
+    if not url.lower().startswith("duckdb://"):
+        return None
+    path = duckdb_path(url)
+    if path in ("", ":memory:"):
+        return None
+    return _GATES.get(str(Path(path).resolve()))
 
 
 def close(con: BaseBackend) -> None:
@@ -88,6 +198,19 @@ def scratch() -> BaseBackend:
     return con
 
 
+def run_arrow(con: BaseBackend, sql: str, tables: dict[str, pa.Table]) -> pa.Table:
+    """Run `sql` on a DuckDB connection (a `scratch()` one) with Arrow `tables` visible under
+    their names for the query only (zero-copy); the result as Arrow."""
+    raw = con.con
+    for name, table in tables.items():
+        raw.register(name, table)
+    try:
+        return raw.execute(sql).fetch_arrow_table()
+    finally:
+        for name in tables:
+            raw.unregister(name)
+
+
 def duckdb_path(url: str) -> str:
     """The file of a `duckdb://` URL: duckdb:///rel/path -> rel/path, duckdb:////abs -> /abs."""
     path = url[len("duckdb://") :]
@@ -114,8 +237,10 @@ def _busy(path: str, read_only: bool) -> str:
     doing = "读取" if read_only else "写入"
     return (
         f"仓库 {path} 正被另一个进程写入, 暂时无法{doing}; 等它结束(如正在运行的 careops "
-        f"ingest / tags compute / serve)后重试 / the warehouse {path} is held by another "
-        "process writing to it (DuckDB allows one writer); retry when it has finished"
+        f"ingest / tags compute / serve)后重试, 或通过服务的 API 写入 / the warehouse {path} is "
+        "held by another process writing to it (DuckDB allows one writer); retry when it has "
+        "finished (`--wait SECONDS` where offered, or CAREOPS_SERVICE__CLI_WAIT_S), or, when "
+        "`careops serve` owns it, send the change through the service's API"
     )
 
 
