@@ -218,3 +218,17 @@ def test_an_erased_patient_is_forgotten_by_the_journal_and_never_flushed_back(op
     other = sqlite3.connect(path)
     assert other.execute("SELECT count(*) FROM events WHERE user_id = 'gone'").fetchone() == (0,)
     other.close()
+
+
+def test_erasing_a_patient_clears_their_unflushed_events_too(ops):
+    from careops.privacy.erase import erase_patient
+
+    receive_events(ops, [event(1), event(2, user_id="gone")])
+    flush_journal(ops)
+    receive_events(ops, [event(3, user_id="gone")])  # in the journal only
+    report = erase_patient(ops, "gone")
+    assert report.warehouse["events"] == 1 and report.warehouse["intake_journal"] == 2
+    assert flush_journal(ops).rows == 0
+    with ops.warehouse(read_only=True) as con:
+        users = con.raw_sql("SELECT DISTINCT user_id FROM events").fetchall()
+    assert users == [("u1",)]

@@ -81,10 +81,14 @@ def erase_patient(ops: Ops, user_id: str) -> ErasureReport:
     `patient.erase` without the id. Needs `privacy.erase`."""
     ops.require("privacy.erase")
     _check_id(user_id)
+    from careops.intake.service import forget_user
     from careops.warehouse.erase import erase_user
 
+    journaled = forget_user(ops, user_id)  # first: a later flush must not bring them back
     with ops.warehouse() as con:
         in_warehouse = erase_user(con, user_id, skip=frozenset(metadata.tables) | KEPT)
+    if journaled:
+        in_warehouse = {**in_warehouse, "intake_journal": journaled}
     engine = ops.state
     subject_hash = keyed_hash(engine, user_id)
     with engine.begin() as conn:
