@@ -12,10 +12,11 @@ import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from careops import __version__
 from careops.api import problems
+from careops.api.deps import known_query_only
 from careops.api.middleware import BodyLimit, RequestId
 from careops.config import Settings, get_settings
 from careops.service import state_url_for
@@ -79,13 +80,33 @@ def create_app(
     app.add_middleware(RequestId)  # outermost: even a 413 carries the request id
 
     v1 = APIRouter(prefix=API_PREFIX)
+    strict = [Depends(known_query_only)]
     for module in route_modules():
         if getattr(module, "UNVERSIONED", False):
-            app.include_router(module.router)
+            app.include_router(module.router, dependencies=strict)
         else:
-            v1.include_router(module.router)
+            v1.include_router(module.router, dependencies=strict)
     app.include_router(v1)
+    _document_errors(app)
     return app
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Publish the errors every route may answer (`problems.document_errors`) in the schema."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = problems.document_errors(spec)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def route_modules() -> list:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from careops.errors import Unauthorized
@@ -120,3 +121,50 @@ def _permission(dependant) -> str | None:
         if found:
             return found
     return None
+
+
+def known_query_only(request: Request) -> None:
+    """Refuse query parameters the route does not take (422 naming each), as bodies refuse
+    unknown fields: a misspelt `?limt=10` or a smuggled `?role=admin` is an error, not a
+    silently ignored wish. A request without credentials to a protected route is left to the
+    401 first."""
+    route = request.scope.get("route")
+    if route is None or not request.query_params:
+        return
+    known = _query_names(route)
+    if known is None or (known.needs_credentials and "authorization" not in request.headers):
+        return
+    unknown = sorted({k for k in request.query_params if k not in known.names})
+    if unknown:
+        raise RequestValidationError(
+            [
+                {"loc": ("query", name[:64]), "msg": "未知参数 / unknown parameter"}
+                for name in unknown[:20]
+            ]
+        )
+
+
+class _QueryNames:
+    __slots__ = ("names", "needs_credentials")
+
+    def __init__(self, names: frozenset[str], needs_credentials: bool) -> None:
+        self.names = names
+        self.needs_credentials = needs_credentials
+
+
+def _query_names(route) -> _QueryNames | None:
+    cached = getattr(route, "_careops_query_names", None)
+    if cached is None and hasattr(route, "dependant"):
+        every = [route.dependant, *_dependencies(route.dependant)]
+        cached = _QueryNames(
+            frozenset(p.alias for d in every for p in d.query_params),
+            any(d.call is bearer for d in every),
+        )
+        route._careops_query_names = cached
+    return cached
+
+
+def _dependencies(dependant):
+    for dep in dependant.dependencies:
+        yield dep
+        yield from _dependencies(dep)

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from careops.errors import CareOpsError
@@ -35,6 +36,30 @@ MESSAGES: dict[int, tuple[str, str, str]] = {
     500: ("internal_error", "服务内部错误", "Internal error."),
     503: ("unavailable", "服务暂不可用", "The service is unavailable; try again shortly."),
 }
+
+
+class FieldProblem(BaseModel):
+    """One invalid field: where it is (`["body", "role"]`, `["query", "limit"]`) and why."""
+
+    loc: list[str]
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    """What went wrong: a stable `code`, a sentence for people, the specific reason."""
+
+    code: str = Field(description="稳定的错误码 / a stable code, e.g. invalid_input")
+    message: str = Field(description="给人看的说明 (按 Accept-Language) / for people")
+    detail: str | list[FieldProblem] | None = Field(
+        description="具体原因, 或逐字段原因 / the reason, or the invalid fields"
+    )
+    request_id: str | None = Field(description="请求 ID (同 X-Request-ID) / the request id")
+
+
+class Problem(BaseModel):
+    """The one error shape of every answer that is not a success."""
+
+    error: ErrorBody
 
 
 def wants_english(request: Request) -> bool:
@@ -91,3 +116,59 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error (request %s)", getattr(request.state, "request_id", "-"))
         return problem(request, 500, None)
+
+
+#: the error answers the frame itself gives, and when: (status, description, applies to)
+GENERIC_ERRORS: tuple[tuple[int, str, str], ...] = (
+    (400, "请求体不是合法 JSON / the body is not valid JSON", "body"),
+    (401, "未登录或凭证无效 / not authenticated, or a bad token or key", "auth"),
+    (403, "无权限 / not allowed for this role or key", "auth"),
+    (404, "未找到 / not found", "path"),
+    (413, "请求过大 / the request body is too large", "body"),
+    (422, "输入不合法 / invalid input (field and reason in `detail`)", "input"),
+    (503, "服务暂不可用, 稍后重试 / unavailable (e.g. the warehouse is busy): retry", "auth"),
+)
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def document_errors(spec: dict) -> dict:
+    """Add the error answers every operation may give to the OpenAPI document `spec`, each in
+    the one error shape (`Problem`): 401/403/503 where a credential is needed, 404 where the
+    path names an object, 422 where there is input, 400/413 where there is a body. Responses a
+    route documents itself keep their description; FastAPI's own validation-error shape is
+    replaced by ours (it is not what the service answers)."""
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update({name: s for name, s in _problem_schemas().items() if name not in schemas})
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            params = operation.get("parameters", [])
+            has = {
+                "auth": bool(operation.get("security")),
+                "body": "requestBody" in operation,
+                "path": any(p.get("in") == "path" for p in params),
+                "input": bool(params) or "requestBody" in operation,
+            }
+            responses = operation["responses"]
+            for status, description, when in GENERIC_ERRORS:
+                if has[when]:
+                    responses.setdefault(str(status), {"description": description})
+            if responses.get("422", {}).get("description") == "Validation Error":  # FastAPI's
+                responses["422"]["description"] = GENERIC_ERRORS[5][1]
+            for status, response in responses.items():
+                if status[0] in "45":
+                    response["content"] = {"application/json": {"schema": _PROBLEM_REF}}
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return spec
+
+
+def _problem_schemas() -> dict[str, dict]:
+    from pydantic.json_schema import models_json_schema
+
+    _, top = models_json_schema(
+        [(Problem, "serialization")], ref_template="#/components/schemas/{model}"
+    )
+    return top["$defs"]
