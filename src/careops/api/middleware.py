@@ -1,7 +1,9 @@
-"""Request ids and request-size limits, as plain ASGI middleware (no body is buffered twice)."""
+"""Request ids, security headers and request-size limits, as plain ASGI middleware (no body
+is buffered twice)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 
@@ -9,10 +11,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
+#: headers on every answer: no MIME sniffing, no framing (clickjacking), no referrer leaving
+#: with a patient id in the URL, nothing cached by browsers or proxies
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+)
+#: on JSON answers (not the /docs page, which loads its viewer): nothing may run or be framed
+JSON_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+
 
 class RequestId:
     """Give every request an id (the caller's `X-Request-ID` when it is sane, else a new one),
-    kept in `request.state.request_id`, echoed in the response header and written to the audit."""
+    kept in `request.state.request_id`, echoed in the response header and written to the audit;
+    add the security headers to every answer."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -27,10 +41,11 @@ class RequestId:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"server"]
                 headers.append((b"x-request-id", rid.encode()))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                headers.append((b"cache-control", b"no-store"))
+                headers.extend(SECURITY_HEADERS)
+                if dict(headers).get(b"content-type", b"").startswith(b"application/json"):
+                    headers.append(JSON_CSP)
                 message["headers"] = headers
             await send(message)
 
@@ -54,19 +69,25 @@ class BodyLimit:
             await _too_large(scope, send, self.limit)
             return
         seen = 0
+        exceeded = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    exceeded = True
                     raise _TooLarge
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
+        async def unless_exceeded(message: Message) -> None:
+            if not exceeded:  # the app's answer to a body it could not read (FastAPI: 400)
+                await send(message)
+
+        with contextlib.suppress(_TooLarge):
+            await self.app(scope, counted, unless_exceeded)
+        if exceeded:
             await _too_large(scope, send, self.limit)
 
 
@@ -78,15 +99,17 @@ async def _too_large(scope: Scope, send: Send, limit: int) -> None:
     import json
 
     rid = scope.get("state", {}).get("request_id")
+    english = _prefers_english(dict(scope["headers"]).get(b"accept-language", b""))
     body = json.dumps(
         {
             "error": {
                 "code": "too_large",
-                "message": "请求过大",
-                "detail": f"request body over {limit} bytes",
+                "message": "The request is too large." if english else "请求过大",
+                "detail": f"请求体超过 {limit} 字节 / request body over {limit} bytes",
                 "request_id": rid,
             }
-        }
+        },
+        ensure_ascii=False,
     ).encode()
     await send(
         {
@@ -96,3 +119,13 @@ async def _too_large(scope: Scope, send: Send, limit: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _prefers_english(header: bytes) -> bool:
+    for part in header.decode("latin-1").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return False
+        if tag.startswith("en"):
+            return True
+    return False

@@ -110,6 +110,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            detail = "请求体不是合法 JSON (或嵌套过深) / the body is not valid JSON (or too deep)"
         return problem(request, exc.status_code, detail, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
