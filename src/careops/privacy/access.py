@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from careops.service import Actor, Ops
 
 MAX_USER_ID = 128
-_USER_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
+_USER_ID = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
 #: from the widest to the narrowest
 _ORDER: tuple[PatientScope, ...] = ("all_masked", "department", "assigned", "pseudonymous", "none")
 DENIED = "无权查看该患者 / not allowed to see this patient"
@@ -57,7 +57,7 @@ class Access:
 
 def check_user_id(user_id: str) -> str:
     """A patient id as given, refused when empty, over 128 characters or holding controls."""
-    if not isinstance(user_id, str) or not _USER_ID.match(user_id) or not user_id.strip():
+    if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id) or not user_id.strip():
         shown = repr(user_id[:40]) if isinstance(user_id, str) else type(user_id).__name__
         raise InvalidInput(
             f"患者 ID 不合法 / invalid user_id {shown}: 1–{MAX_USER_ID} characters, "
