@@ -83,3 +83,10 @@ def test_the_report_data_as_json(world):
     assert body["funnel"]["kind"] == "funnel" and body["cohort"]["kind"] == "cohort"
     assert set(body["channels"]) == {"new_users", "cac", "ltv", "roi"}
     assert body["as_of"] == DAY and body["by"] == "channel"
+
+
+def test_nan_and_infinities_become_null_at_any_depth():
+    from careops.api.encode import finite
+
+    data = {"a": float("nan"), "b": [1.5, float("inf"), {"c": -float("inf")}], "d": (2,), "e": "x"}
+    assert finite(data) == {"a": None, "b": [1.5, None, {"c": None}], "d": [2], "e": "x"}

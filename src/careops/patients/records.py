@@ -67,10 +67,10 @@ def patient_records(
         .limit(limit, offset=offset)
     )
     rows = page.to_pyarrow().to_pylist()
-    return [{k: _clean(v) for k, v in r.items()} for r in rows], total
+    return [{k: clean(v) for k, v in r.items()} for r in rows], total
 
 
-def _clean(value: object) -> object:
+def clean(value: object) -> object:
     """NaN and infinities read as missing (JSON has no such numbers); times in UTC."""
     if isinstance(value, float) and not math.isfinite(value):
         return None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from careops.patients.records import RecordKind, patient_records
+from careops.patients.records import RecordKind, clean, patient_records
 from careops.privacy.access import check_patient_access
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def portrait(ops: Ops, user_id: str, as_of: date) -> PatientPortrait:
         access = check_patient_access(ops, user_id, "patients.portrait", con=con)
         tags = user_tags(con, user_id, as_of, settings=ops.settings)
         contacts = masked_contacts(con, user_id, ops.settings)
-    tags.pop("user_id", None)
+    tags = {k: clean(v) for k, v in tags.items() if k != "user_id"}
     ops.audit(
         "patient.read",
         user_id,

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from careops.api.deps import require
+from careops.api.encode import finite
 from careops.api.params import Lang
 from careops.experiments import service
 from careops.experiments.records import ExperimentCreate, ExperimentPublic
@@ -93,4 +94,4 @@ def analyse(
     outcome = service.analyze_stored(
         ops, key, metrics, as_of=as_of, cuped=cuped, correction=correction, lang=lang
     )
-    return outcome.to_dict(lang)
+    return finite(outcome.to_dict(lang))

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from careops import labels
 from careops.api.deps import require
+from careops.api.encode import finite
 from careops.api.params import AsOf, Lang
 from careops.metrics import service
 from careops.metrics.registry import CATEGORY_LABELS
@@ -74,7 +75,7 @@ class ReportOut(BaseModel):
 
 def _result(result: Result, lang: str) -> dict[str, Any]:
     """A result as JSON, its labels (metric, groups, funnel steps) in `lang`."""
-    out = result.to_dict()
+    out = finite(result.to_dict())
     out["label"] = labels.metric_label(result.name, lang)
     if isinstance(result, MetricResult):
         for g in out["groups"]:
@@ -154,7 +155,7 @@ def get_report(
         timezone=data.timezone,
         by=data.by,
         data_end=data.data_end,
-        kpis=[asdict(k) | {"label": labels.metric_label(k.name, lang)} for k in data.kpis],
+        kpis=[finite(asdict(k)) | {"label": labels.metric_label(k.name, lang)} for k in data.kpis],
         funnel=data.funnel.to_dict() if data.funnel else None,
         cohort=data.cohort.to_dict() if data.cohort else None,
         channels={k: _result(v, lang) for k, v in data.channels.items()},
