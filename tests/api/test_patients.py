@@ -168,3 +168,13 @@ def test_unknown_record_kinds_get_422(world, kind):
     r = get(world, "medical", f"/p1/records/{kind}")
     assert r.status_code in (404, 422), r.text[:300]
     assert r.status_code != 500
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"since": "0001-01-01"}, {"until": "9999-12-31"}, {"since": "1899-12-31"}],
+)
+def test_record_days_without_a_utc_instant_are_422(world, params):
+    """0001-01-01 00:00 in Shanghai is before year 1 in UTC: was an OverflowError (500)."""
+    r = get(world, "medical", "/p1/records/observations", **params)
+    assert r.status_code == 422 and "out of range" in r.json()["error"]["detail"]

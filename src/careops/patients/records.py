@@ -25,6 +25,9 @@ TIME_AND_ID: dict[RecordKind, tuple[str, str]] = {
 }
 
 
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)  # a UTC instant exists for both
+
+
 def record_columns(kind: RecordKind) -> list[str]:
     """The columns a record of `kind` shows: the canonical ones but the patient's id."""
     return [c.name for c in TABLES[kind].columns if c.name != "user_id"]
@@ -51,6 +54,12 @@ def patient_records(
         raise InvalidInput(
             f"未知记录类型 / unknown record kind {kind[:40]!r}; use {', '.join(KINDS)}"
         )
+    for name, day in (("since", since), ("until", until)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise InvalidInput(
+                f"{name} {day.isoformat()} 超出范围 / is out of range: give a day between "
+                f"{EARLIEST} and {LATEST}"
+            )
     if since is not None and until is not None and until < since:
         raise InvalidInput(f"until {until} 早于 since {since} / until is before since")
     ts, key = TIME_AND_ID[kind]  # type: ignore[index]
