@@ -9,7 +9,8 @@ new route joins the matrix by itself — and fails it until it has an entry in `
 Adding a route: add `("METHOD", "/api/v1/path/{param}"): Example(...)` to `EXAMPLES` with path
 parameters, query and body that succeed for a role holding the permission in the world of
 `tests/api/world.py` (p1 in 心血管内科 and in the health manager's care). A route that changes
-or deletes something gets a `prepare` that creates a fresh object for each caller.
+or deletes something gets a `prepare` that creates a fresh object for each caller; a route that
+spends the caller's token (logout) sets `fresh_login`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from careops.api.deps import route_permission
 from careops.identity.roles import APP_SCOPES, GRANTS, ROLES
-from tests.api.world import AS_OF, World, close_world, make_world
+from tests.api.world import AS_OF, World, close_world, login, make_world
 
 Prepare = Callable[[World, str], dict[str, Any]]
 
@@ -38,6 +39,7 @@ class Example:
     body: Any = None
     body_for: Callable[[str], Any] | None = None  # a body per caller (unique keys)
     prepare: Prepare | None = None
+    fresh_login: bool = False  # the request spends its token (logout): log in anew for it
 
 
 def _saved_segment(world: World, who: str) -> dict[str, Any]:
@@ -222,9 +224,10 @@ def test_role_route_matrix(world, method, path, who):
     # anonymous callers of a `prepare` route: any value will do, they never get past the door
     url = path.format(**(dict.fromkeys(_names(path), "x") | example.path | params))
     body = example.body_for(who) if example.body_for else example.body
-    r = world.client.request(
-        method, url, params=example.query, json=body, headers=world.headers[who]
-    )
+    headers = world.headers[who]
+    if example.fresh_login and who in world.usernames:
+        headers = login(world.client, world.usernames[who])
+    r = world.client.request(method, url, params=example.query, json=body, headers=headers)
     assert r.status_code < 500, (r.status_code, r.text[:500])
     if who == "anonymous":
         assert r.status_code == 401, (r.status_code, r.text[:300])

@@ -40,6 +40,7 @@ class World:
     client: TestClient
     ops: Ops  # an administrator's view of the same warehouse and state store
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    usernames: dict[str, str] = field(default_factory=dict)  # role -> its account
 
 
 def contacts_key() -> str:
@@ -153,6 +154,7 @@ def staff_for_every_role(world: World) -> None:
     each logged in."""
     for role in ROLES:
         name = add_staff(world.ops, role, DEPARTMENTS.get(role, ()))
+        world.usernames[role] = name
         world.headers[role] = login(world.client, name)
     assign(world.ops, "health-manager", "p1")
 
