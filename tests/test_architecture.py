@@ -8,7 +8,7 @@ from pathlib import Path
 
 SRC = Path(__file__).parents[1] / "src" / "careops"
 # the shells: the CLI modules, their shared helpers and terminal views; the benchmark runner
-SHELLS = {"cli.py", "cliutil.py", "demo.py", "bench.py", "__main__.py", "view.py"}
+SHELLS = {"cli.py", "cliutil.py", "demo.py", "bench.py", "__main__.py", "view.py", "data_cli.py"}
 DRIVERS = {"duckdb", "psycopg", "pyspark"}
 
 

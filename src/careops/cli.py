@@ -104,6 +104,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         SERVICE,
         "运行 HTTP 服务 / Run the HTTP service (API under /api/v1, OpenAPI at /openapi.json).",
     ),
+    "users": (
+        "careops.identity.cli:users_app",
+        SERVICE,
+        "账号与 API 密钥 / Staff accounts, care assignments and API keys.",
+    ),
 }
 
 

@@ -130,6 +130,19 @@ class PrivacySettings(BaseModel):
         description="base64 of 32 random bytes: the AES-GCM key of the contacts table; "
         "empty: identifier columns are dropped at ingestion",
     )
+    pseudonym_key: SecretStr | None = Field(
+        None,
+        description="secret (32+ characters, not the contacts key) of the keyed hash "
+        "(HMAC-SHA256) behind pseudonymous ids in de-identified exports; empty: no export",
+    )
+    date_mode: Literal["shift", "month"] = Field(
+        "shift",
+        description="de-identified dates: shifted per patient by a keyed offset (intervals "
+        "kept) or truncated to the first of their month",
+    )
+    date_shift_days: int = Field(
+        30, ge=1, le=365, description="largest shift, in days, either way (date_mode shift)"
+    )
 
 
 class ApiSettings(BaseModel):

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from careops.cliutil import out, rich_table, safe
-from careops.config import get_settings
+from careops.config import Settings, get_settings
 from careops.errors import ConfigError
 from careops.labels import label
 
@@ -35,8 +35,17 @@ if TYPE_CHECKING:
 
 MARKER = ".careops-demo"
 SIMULATION, WAREHOUSE, STATE = "simulation", "warehouse.duckdb", "warehouse.state.db"
+CONFIG = "careops.yaml"  # the demo's own keys (never shared with any other warehouse)
 #: what a demo folder holds (removed when the demo starts over; nothing else is touched)
-OWN_ENTRIES = (SIMULATION, WAREHOUSE, f"{WAREHOUSE}.wal", STATE, f"{STATE}-journal", MARKER)
+OWN_ENTRIES = (
+    SIMULATION,
+    WAREHOUSE,
+    f"{WAREHOUSE}.wal",
+    STATE,
+    f"{STATE}-journal",
+    CONFIG,
+    MARKER,
+)
 
 
 class DemoFolderError(ConfigError):
@@ -173,6 +182,37 @@ def _write_marker(folder: Path, data: dict) -> None:
     (folder / MARKER).write_text(json.dumps(body, indent=2), encoding="utf-8")
 
 
+def demo_settings(folder: Path, settings: Settings) -> tuple[Settings, Path | None]:
+    """The settings the demo runs with. Where the caller set no contacts key or pseudonym key,
+    a random one is made for this demo only and written, with the demo warehouse, to
+    `folder/careops.yaml` (readable by its owner only), so the simulated contacts are sealed and
+    later commands reach them with `CAREOPS_CONFIG=folder/careops.yaml`. No key is ever built
+    in: each demo gets its own. Returns the settings and the file written (None: none)."""
+    import base64
+    import os
+    import secrets
+
+    import yaml
+    from pydantic import SecretStr
+
+    p = settings.privacy
+    made: dict[str, str] = {}
+    if p.contacts_key is None:
+        made["contacts_key"] = base64.b64encode(os.urandom(32)).decode("ascii")
+    if p.pseudonym_key is None:
+        made["pseudonym_key"] = secrets.token_urlsafe(32)
+    if not made:
+        return settings, None
+    path = folder / CONFIG
+    body = {"warehouse": warehouse_url(folder), "privacy": made}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("# careops demo: keys made for this demo warehouse only\n")
+        yaml.safe_dump(body, f, allow_unicode=True, sort_keys=False)
+    privacy = p.model_copy(update={k: SecretStr(v) for k, v in made.items()})
+    return settings.model_copy(update={"privacy": privacy}), path
+
+
 def run_demo(
     ops: Ops,
     folder: Path,
@@ -257,6 +297,7 @@ def demo(
     url = warehouse_url(folder)
     cfg = SimConfig(users=users, days=days, seed=seed)
     prepare_folder(folder, state_url_for(url, settings), start_over=yes)
+    settings, config_file = demo_settings(folder, settings)
     ops = Ops.open(url, settings=settings)
     titles = {
         "simulate": label("demo.simulate", lang, users=f"{users:,}", days=days)
@@ -292,8 +333,12 @@ def demo(
     out.print(
         f"\n{safe(label('demo.warehouse', lang))}: {safe(url)}\n"
         f"{safe(label('demo.use_it', lang))}:\n"
-        f"  export CAREOPS_WAREHOUSE=duckdb:///{safe(path)}\n"
-        f"{safe(label('demo.try', lang))}: careops tables\n"
+        + (
+            f"  export CAREOPS_CONFIG={safe(config_file.resolve())}\n"
+            if config_file
+            else f"  export CAREOPS_WAREHOUSE=duckdb:///{safe(path)}\n"
+        )
+        + f"{safe(label('demo.try', lang))}: careops tables\n"
         f'          careops sql "SELECT department, count(*) FROM consultations GROUP BY 1 '
         f'ORDER BY 2 DESC"\n'
         f"          careops layers --as-of {as_of}\n"

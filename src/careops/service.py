@@ -58,7 +58,7 @@ class Actor:
 
         if self.kind == "os" and not self.roles:
             return GRANTS["admin"]
-        if self.kind == "app":
+        if self.kind in ("app", "system"):  # an app key, or a CareOps job (journey worker)
             return frozenset(self.scopes)
         return permissions_of(self.roles)
 
@@ -177,15 +177,17 @@ class Ops:
         *,
         conn: Connection | None = None,
         subject: str | None = None,
+        purpose: str | None = None,
     ) -> None:
         """Record who did what to which data (PIPL); inside `conn`'s transaction when given.
-        `subject`: the patient whose data was read or changed."""
+        `subject`: the patient whose data was read or changed; `purpose`: why (default: the
+        purpose the request declared)."""
         from careops.state.store import write_audit
 
         context = {
             "role": ",".join(self.actor.roles) or None,
             "subject": subject,
-            "purpose": self.request.purpose,
+            "purpose": purpose or self.request.purpose,
             "source_ip": self.request.source_ip,
             "request_id": self.request.request_id,
         }

@@ -124,3 +124,30 @@ def test_by_content():
     assert by_content(pa.array(["12345678901", "小程序"])) is None
     t = pa.table({"user_id": ["u1"], "备用": ["13812345678"], "渠道": ["app"]})
     assert find_identifiers(t, ["user_id"]) == {"备用": "phone"}
+
+
+def test_synthetic_identifiers_are_recognised_and_still_masked():
+    from careops.privacy.identifiers import (
+        CHECK_CHARS,
+        check_digit,
+        mask_text,
+        synthetic_phone,
+        synthetic_resident_id,
+    )
+
+    first17 = "99123419850615001"
+    right = check_digit(first17)
+    wrong = CHECK_CHARS[(CHECK_CHARS.index(right) + 3) % 11]
+    fake = first17 + wrong
+    assert synthetic_resident_id(fake) and not resident_id_ok(fake)
+    assert not synthetic_resident_id(first17 + right)  # right check digit: not ours
+    assert not synthetic_resident_id("11010519491231002X")  # a real-looking id is no fake
+    other = "11010519491231002" + ("1" if check_digit("11010519491231002") != "1" else "2")
+    assert mask_text(f"证件 {fake} 号") == f"证件 9912{'*' * 13}{wrong} 号"
+    assert mask_text(f"单号 {other}") == f"单号 {other}"  # a wrong check digit elsewhere: no id
+    assert by_content(
+        pa.array([fake, first17 + CHECK_CHARS[(CHECK_CHARS.index(right) + 1) % 11]])
+    ) == ("id_number")
+    assert synthetic_phone("12012345678") and not synthetic_phone("13812345678")
+    assert mask_text("tel 12012345678") == "tel 120****5678"
+    assert by_content(pa.array(["12012345678", "12912345678"])) is None  # header only

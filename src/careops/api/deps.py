@@ -45,17 +45,28 @@ def anonymous_ops(request: Request) -> Iterator[Ops]:
         ops.close()
 
 
-def caller_ops(
-    request: Request,
+def bearer(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Iterator[Ops]:
-    """The authenticated caller's `Ops`; 401 without a valid token or key."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
+) -> str:
+    """The bearer credential of the request (a token or an API key); 401 without one."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("需要登录 / authentication required: send 'Authorization: Bearer …'")
-    from careops.identity.accounts import actor_for_token
+    return credentials.credentials
 
+
+def caller_ops(request: Request, credential: Annotated[str, Depends(bearer)]) -> Iterator[Ops]:
+    """The authenticated caller's `Ops`; 401 without a valid token or key. A credential
+    starting `cok_` is an app's API key (acting as `app:<name>` with its scopes), anything
+    else a staff member's access token."""
     anon = _ops(request, Actor(name="anonymous", kind="system"))
-    actor = actor_for_token(anon, credentials.credentials)
+    if credential.startswith("cok_"):
+        from careops.identity.apikeys import actor_for_key
+
+        actor = actor_for_key(anon, credential)
+    else:
+        from careops.identity.sessions import actor_for_token
+
+        actor = actor_for_token(anon, credential)
     ops = _ops(request, actor)
     try:
         yield ops
@@ -63,7 +74,16 @@ def caller_ops(
         ops.close()
 
 
+#: the error answers every authenticated route may give, for its OpenAPI description (each in
+#: the one error shape of `careops.api.problems`)
+AUTH_ERRORS: dict[int | str, dict] = {
+    401: {"description": "未登录或凭证无效 / not authenticated, or a bad token or key"},
+    403: {"description": "无权限 / not allowed for this role or key"},
+    422: {"description": "输入不合法 / invalid input (field and reason in `detail`)"},
+}
+
 Caller = Annotated[Ops, Depends(caller_ops)]
+Credential = Annotated[str, Depends(bearer)]
 Anonymous = Annotated[Ops, Depends(anonymous_ops)]
 
 

@@ -12,8 +12,11 @@ MIN_LENGTH = 10
 MAX_LENGTH = 256  # a megabyte "password" would make every login hash a megabyte
 
 
-def check_strength(password: str) -> None:
-    """Refuse passwords a hospital's staff account must not have."""
+def check_strength(password: str, username: str = "") -> None:
+    """Refuse passwords a hospital's staff account must not have: short, huge, a handful of
+    distinct characters, control characters, or the account's own name in it."""
+    if not isinstance(password, str):
+        raise InvalidInput("密码须为文本 / a password is text")
     if len(password) < MIN_LENGTH:
         raise InvalidInput(
             f"密码至少 {MIN_LENGTH} 个字符 / a password needs {MIN_LENGTH}+ characters"
@@ -22,6 +25,10 @@ def check_strength(password: str) -> None:
         raise InvalidInput(f"密码最多 {MAX_LENGTH} 个字符 / a password has at most {MAX_LENGTH}")
     if len(set(password)) < 4:
         raise InvalidInput("密码过于简单 / the password is too simple")
+    if any(ord(c) < 32 or ord(c) == 127 for c in password):
+        raise InvalidInput("密码不能含控制字符 / a password cannot hold control characters")
+    if username and username.lower() in password.lower():
+        raise InvalidInput("密码不能包含用户名 / a password cannot contain the username")
 
 
 def hash_password(password: str) -> str:

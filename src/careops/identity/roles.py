@@ -123,3 +123,14 @@ def permissions_of(roles: tuple[str, ...]) -> frozenset[str]:
     for role in roles:
         out |= GRANTS.get(role, frozenset())  # type: ignore[call-overload]
     return frozenset(out)
+
+
+#: role -> (中文, English), for lists and pages
+ROLE_NAMES: dict[Role, tuple[str, str]] = {
+    "admin": ("管理员", "administrator"),
+    "operations": ("运营", "operations"),
+    "medical": ("医生/医助", "doctor / medical assistant"),
+    "health_manager": ("健康管理师", "health manager"),
+    "analyst": ("数据分析师", "analyst"),
+    "auditor": ("审计员", "auditor"),
+}

@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
+import weakref
 from dataclasses import dataclass
 
 import jwt
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from careops.errors import Unauthorized
 from careops.state.models import revoked_tokens, service_secrets
@@ -35,10 +36,20 @@ class Claims:
     expires_at: dt.datetime
 
 
+#: the generated signing key of each state store, read once per engine (not once per request)
+_KEYS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
 def signing_key(engine: Engine, configured: str | None) -> str:
     """The configured key, else the deployment's generated one (created on first use)."""
     if configured:
         return configured
+    if engine not in _KEYS:
+        _KEYS[engine] = _stored_key(engine)
+    return _KEYS[engine]
+
+
+def _stored_key(engine: Engine) -> str:
     name = "token_signing_key"
     with engine.begin() as conn:
         row = conn.execute(
@@ -123,3 +134,39 @@ def verify(engine: Engine, key: str, token: str) -> Claims:
     if revoked:
         raise Unauthorized("令牌已注销 / the token has been revoked; log in again")
     return claims
+
+
+def revoke_in(conn: Connection, ended: list[tuple[str, dt.datetime]]) -> int:
+    """Bar tokens `(jti, expires_at)` inside `conn`'s transaction (logout, a disabled account),
+    after purging rows of tokens that have expired anyway, so the list stays as short as the
+    live tokens it bars. Already barred ones are skipped; how many were added."""
+    now = dt.datetime.now(dt.UTC)
+    conn.execute(revoked_tokens.delete().where(revoked_tokens.c.expires_at < now))
+    added = 0
+    for jti, expires_at in dict(ended).items():
+        if expires_at <= now:
+            continue
+        if conn.dialect.name in ("postgresql", "sqlite"):  # one statement: no race with a twin
+            insert = _dialect(conn.dialect.name).insert(revoked_tokens)
+            statement = (
+                insert.values(jti=jti, expires_at=expires_at)
+                .on_conflict_do_nothing(index_elements=["jti"])
+                .returning(revoked_tokens.c.jti)  # rowcount is not reliable here (psycopg: -1)
+            )
+            added += len(conn.execute(statement).all())
+        elif not conn.execute(
+            sa.select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti)
+        ).first():
+            conn.execute(revoked_tokens.insert().values(jti=jti, expires_at=expires_at))
+            added += 1
+    return added
+
+
+def _dialect(name: str):
+    if name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite

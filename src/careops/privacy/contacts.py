@@ -14,12 +14,16 @@ import binascii
 import hashlib
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from careops.errors import ConfigError, InvalidInput
+
+if TYPE_CHECKING:
+    from careops.config import Settings
 
 FIELDS = ("name", "phone", "email", "wechat_openid", "id_number")
 NONCE_BYTES = 12
@@ -89,6 +93,12 @@ def contacts_key(secret: str | None) -> ContactsKey | None:
     if secret is None or not secret.strip():
         return None
     return ContactsKey(secret)
+
+
+def configured_key(settings: Settings) -> ContactsKey | None:
+    """The key of the setting `privacy.contacts_key`, None when it is not set."""
+    secret = settings.privacy.contacts_key
+    return contacts_key(secret.get_secret_value() if secret else None)
 
 
 def masked(field: str, value: str | None) -> str | None:

@@ -8,6 +8,14 @@ address. Names are recognised by header only (a value cannot tell a name from a 
 
 Free text of canonical columns (a survey comment, a ticket reason) can hold a phone number too;
 that is not scanned here.
+
+Synthetic identifiers (the simulator's, `careops.sim.contacts`) are made so that they can never
+be a real person's, and are still treated as identifiers (sealed, masked in text and on display;
+synthetic ids are also recognised by content, synthetic phones by their column header only):
+- a synthetic resident id has the area code 99 (no province, region or county code of GB/T 2260
+  starts with 9) AND a deliberately wrong ISO 7064 check digit, so no issued id equals it;
+- a synthetic mobile number starts with 12: the 12x block holds public-service short numbers
+  (12315, 12345, 12320) and no 11-digit subscriber number is issued in it.
 """
 
 from __future__ import annotations
@@ -74,20 +82,48 @@ _HEADERS: dict[str, tuple[str, ...]] = {
 }
 _BY_HEADER = {h: f for f, names in _HEADERS.items() for h in names}
 MOBILE = r"^(?:\+?86[- ]?)?1[3-9]\d{9}$"
+SYNTHETIC_MOBILE = r"^12\d{9}$"
 RESIDENT_ID = r"^\d{17}[\dXx]$"
+SYNTHETIC_AREA = "99"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK = "10X98765432"
+CHECK_CHARS = "10X98765432"  # ISO 7064 MOD 11-2 check character by remainder
+_CHECK = CHECK_CHARS
 _SAMPLE = 1000
 _SHARE = 0.8  # of the non-empty sampled values
+
+
+def check_digit(first17: str) -> str:
+    """The ISO 7064 MOD 11-2 check character of the first 17 digits of a resident id."""
+    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
+    return _CHECK[total % 11]
 
 
 def resident_id_ok(value: str) -> bool:
     """Whether an 18-character mainland resident id has the right ISO 7064 MOD 11-2 check."""
     if not re.fullmatch(RESIDENT_ID, value):
         return False
-    total = sum(int(d) * w for d, w in zip(value[:17], _WEIGHTS, strict=True))
-    return _CHECK[total % 11] == value[17].upper()
+    return check_digit(value[:17]) == value[17].upper()
+
+
+def synthetic_resident_id(value: str) -> bool:
+    """Whether `value` is a simulator's resident id: area code 99 and a wrong check digit, so
+    it can never be an issued one."""
+    return (
+        re.fullmatch(RESIDENT_ID, value) is not None
+        and value.startswith(SYNTHETIC_AREA)
+        and check_digit(value[:17]) != value[17].upper()
+    )
+
+
+def synthetic_phone(value: str) -> bool:
+    """Whether `value` is a simulator's mobile number (12 + 9 digits: never a subscriber's)."""
+    return re.fullmatch(SYNTHETIC_MOBILE, value) is not None
+
+
+def resident_id_like(value: str) -> bool:
+    """A real-looking (check digit right) or a synthetic resident id: both are identifiers."""
+    return resident_id_ok(value) or synthetic_resident_id(value)
 
 
 def _normal(header: str) -> str:
@@ -115,12 +151,14 @@ def by_content(values: pa.ChunkedArray | pa.Array) -> str | None:
         return None
     sample = text.slice(0, _SAMPLE)
     n = len(sample)
+    # synthetic 12x phones are not looked for here: real files have 11-digit codes starting
+    # with 12 (order numbers), and the simulator names its columns (contacts.phone)
     for field, pattern in (("phone", MOBILE), ("email", EMAIL)):
         if pc.sum(pc.match_substring_regex(sample, pattern)).as_py() >= _SHARE * n:
             return field
     ids = pc.match_substring_regex(sample, RESIDENT_ID)
     if pc.sum(ids).as_py() >= _SHARE * n:
-        valid = sum(resident_id_ok(v) for v in sample.filter(ids).to_pylist())
+        valid = sum(resident_id_like(v) for v in sample.filter(ids).to_pylist())
         if valid >= _SHARE * n:
             return "id_number"
     return None
@@ -145,15 +183,15 @@ def find_identifiers(
     return out
 
 
-_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(1[2-9]\d)(\d{4})(\d{4})(?!\d)")
 _ID_IN_TEXT = re.compile(r"(?<![\dXx])(\d{4})(\d{13})([\dXx])(?![\dXx])")
 
 
 def mask_text(text: str) -> str:
     """`text` with mainland mobile numbers (138****5678) and resident ids with a valid check
     digit (1101*************X) masked — for raw records kept in quarantine, which may hold a
-    hospital's identifier columns in plain text."""
+    hospital's identifier columns in plain text. Synthetic ones (see above) are masked too."""
     text = _MOBILE_IN_TEXT.sub(lambda m: f"{m[1]}****{m[3]}", text)
     return _ID_IN_TEXT.sub(
-        lambda m: f"{m[1]}{'*' * 13}{m[3]}" if resident_id_ok(m[0]) else m[0], text
+        lambda m: f"{m[1]}{'*' * 13}{m[3]}" if resident_id_like(m[0]) else m[0], text
     )

@@ -15,7 +15,7 @@ import numpy as np
 from careops.errors import ConfigError
 from careops.schema import TABLES
 from careops.sim import arrow_util as au
-from careops.sim import clinical, commerce, engine, events, people, truth
+from careops.sim import clinical, commerce, contacts, engine, events, people, truth
 from careops.sim.config import SimConfig
 from careops.sim.context import Chunk
 from careops.sim.population import draw_population
@@ -103,7 +103,7 @@ def check_window(cfg: SimConfig, now: dt.datetime | None = None) -> None:
 def _write_chunk(ch: Chunk, w: TableWriter, props: events.Props) -> None:
     invites = people.assign_referrers(ch)
     parts = clinical.Parts()
-    w.write("patients", people.patients(ch))
+    w.write("patients", contacts.with_contacts(ch, people.patients(ch)))
     cons = clinical.consultations(ch, parts)
     w.write("consultations", cons["consultations"])
     w.write("prescriptions", cons["prescriptions"])

@@ -20,6 +20,12 @@ def check_table(name: str, t: pa.Table, end: dt.datetime, end_date: dt.date) -> 
     spec = TABLES[name]
     problems: list[str] = []
     expected = spec.arrow_schema()
+    if name == "patients":  # the synthetic contact columns (careops.sim.contacts) come after
+        from careops.sim.contacts import COLUMNS
+
+        names = set(t.column_names)
+        if set(expected.names) <= names and names - set(expected.names) <= set(COLUMNS):
+            t = t.select(expected.names)
     if not t.schema.equals(expected):
         return [f"{name}: schema {t.schema} differs from {expected}"]
     for c in spec.columns:

@@ -35,8 +35,13 @@ class TableWriter:
         return self.out / f"{name}.parquet"
 
     def write(self, name: str, table: pa.Table) -> None:
-        if name in TABLES:
-            table = table.cast(TABLES[name].arrow_schema())
+        if name in TABLES:  # canonical columns typed; extra ones (contacts.*) kept after them
+            schema = TABLES[name].arrow_schema()
+            extra = [c for c in table.column_names if c not in schema.names]
+            typed = table.select(schema.names).cast(schema)
+            for c in extra:
+                typed = typed.append_column(c, table[c])
+            table = typed
         w = self._writers.get(name)
         if w is None:
             path = self.path(name)
