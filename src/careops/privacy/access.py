@@ -3,7 +3,8 @@
 A permission (`patients.portrait`, `patients.clinical`) says what kind of patient data a role
 may read; `identity.roles.PATIENT_SCOPE` says *which* patients, one by one:
 
-- `all_masked`: any patient (operations, admin; a hospital app's key without departments).
+- `all_masked`: any patient (operations, admin; a hospital app's key or a CareOps job without
+  departments).
 - `department`: a patient with a consultation or an encounter in one of the caller's
   departments (doctors and their assistants; an app key bound to departments).
 - `assigned`: a patient assigned to the caller in `care_assignments` (health managers).
@@ -30,7 +31,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import ibis
-import sqlalchemy as sa
 
 from careops.errors import Forbidden, InvalidInput, NotFound
 from careops.identity.roles import GRANTS, PATIENT_SCOPE, PatientScope
@@ -44,7 +44,7 @@ MAX_USER_ID = 128
 _USER_ID = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
 #: from the widest to the narrowest
 _ORDER: tuple[PatientScope, ...] = ("all_masked", "department", "assigned", "pseudonymous", "none")
-DENIED = "无权查看该患者 / not allowed to see this patient"
+DENIED = "无权查看该患者 / this patient is outside your scope"
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def patient_scopes(actor: Actor, permission: str) -> tuple[PatientScope, ...]:
         return ()
     if actor.kind == "os" and not actor.roles:
         return ("all_masked",)  # the CLI on the warehouse's machine: trusted as admin
-    if actor.kind == "app":
+    if actor.kind in ("app", "system"):  # a hospital app's key, a CareOps job: their scopes
         return ("department",) if actor.departments else ("all_masked",)
     found = {
         PATIENT_SCOPE[role]  # type: ignore[index]
@@ -146,16 +146,11 @@ def seen_in_departments(con: BaseBackend, user_id: str, departments: tuple[str, 
 
 
 def is_assigned(ops: Ops, user_id: str) -> bool:
-    """Whether the patient is assigned to the caller (a staff account) in `care_assignments`."""
-    from careops.state.models import care_assignments as ca
+    """Whether the patient is in the caller's care (`care_assignments`); only a staff account
+    has patients assigned, so an app key or job sharing a manager's name has none."""
+    from careops.identity.assignments import is_assigned as in_care
 
-    if ops.actor.kind != "user":
-        return False
-    with ops.state.connect() as conn:
-        row = conn.execute(
-            sa.select(ca.c.user_id).where(ca.c.username == ops.actor.name, ca.c.user_id == user_id)
-        ).first()
-    return row is not None
+    return ops.actor.kind == "user" and in_care(ops, ops.actor.name, user_id)
 
 
 def sees_patient_ids(actor: Actor, permission: str) -> bool:
