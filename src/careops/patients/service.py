@@ -117,35 +117,21 @@ def records(
 
 
 def masked_contacts(con: BaseBackend, user_id: str, settings: Settings) -> dict | None:
-    """The patient's contacts, masked (138****5678, 张*), the latest load's value per field;
-    None when the warehouse has none for them or no key is configured to open them."""
-    from careops.privacy.contacts import FIELDS, contacts_key, masked
+    """The patient's contacts, masked (138****5678, 张*), the latest load's value per field
+    (`careops.privacy.service`); None when the warehouse has none for them, or they cannot be
+    opened (no key configured, or sealed under another key while a rotation is unfinished)."""
+    from careops.errors import Conflict
+    from careops.privacy.contacts import configured_key, masked
+    from careops.privacy.service import latest_rows, merge
 
-    secret = settings.privacy.contacts_key
-    key = contacts_key(secret.get_secret_value() if secret else None)
+    key = configured_key(settings)
     if key is None or "contacts" not in con.list_tables():
         return None
-    c = con.table("contacts")
-    rows = c.filter(c.user_id == user_id)
-    if "_loads" in con.list_tables():
-        loads = con.table("_loads").select("load_id", "started_at").distinct()
-        rows = rows.left_join(loads, rows.load_id == loads.load_id)
-        rows = rows.order_by([rows.started_at.desc(nulls_first=False), rows.record_id.desc()])
-    found = rows.limit(100).to_pyarrow().to_pylist()
-    if not found:
+    rows = latest_rows(con, user_id)
+    if not rows:
         return None
-    out: dict[str, str | None] = dict.fromkeys(FIELDS)
-    for row in found:  # latest first: the first value opened per field wins
-        for name in FIELDS:
-            if out[name] is None and row.get(name):
-                out[name] = _masked_or_none(key, name, row[name], masked)
-    return out
-
-
-def _masked_or_none(key, name: str, sealed: str, mask) -> str | None:
-    from careops.errors import InvalidInput
-
     try:
-        return mask(name, key.open(name, sealed))
-    except InvalidInput:  # sealed under another key or altered: nothing to show
+        values = merge(rows, key)
+    except Conflict:
         return None
+    return {name: masked(name, value) for name, value in values.items()}
