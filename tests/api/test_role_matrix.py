@@ -140,13 +140,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("GET", "/api/v1/experiments/{key}"): Example({"key": "exp-a"}),
     ("POST", "/api/v1/experiments/{key}/stop"): Example(prepare=_running_experiment),
     ("GET", "/api/v1/experiments/{key}/analysis"): Example({"key": "exp-a"}, {"as_of": DAY}),
-}
-
-#: examples for the routes of the branches merged next (identity: auth, users, API keys; audit:
-#: the trail, consents, erasure), written against their code; used while a route exists, to be
-#: moved into EXAMPLES once merged
-LANDING: dict[tuple[str, str], Example] = {
-    # identity
+    # identity: auth, staff accounts, care assignments, API keys
     ("POST", "/api/v1/auth/logout"): Example(fresh_login=True, app_status=422),
     ("GET", "/api/v1/auth/me"): Example(),
     ("POST", "/api/v1/auth/password"): Example(
@@ -182,6 +176,13 @@ LANDING: dict[tuple[str, str], Example] = {
         body_for=lambda who: {"name": f"app-{who.replace('_', '-')}", "scopes": ["events.write"]}
     ),
     ("DELETE", "/api/v1/api-keys/{name}"): Example(prepare=_api_key),
+    # de-identified data
+    ("GET", "/api/v1/deidentified/{table}"): Example({"table": "patients"}, {"limit": 5}),
+}
+
+#: examples for the routes of the branch merged next (audit: the trail, consents, erasure),
+#: written against its code; used while a route exists, to be moved into EXAMPLES once merged
+LANDING: dict[tuple[str, str], Example] = {
     # audit and patients' rights
     ("GET", "/api/v1/audit"): Example(query={"limit": 5}),
     ("GET", "/api/v1/audit/verify"): Example(),

@@ -174,7 +174,9 @@ def isolated_settings(**env: str) -> Settings:
 
 
 def make_world(tmp: Path) -> World:
-    settings = isolated_settings(CAREOPS_PRIVACY__CONTACTS_KEY=contacts_key())
+    settings = isolated_settings(
+        CAREOPS_PRIVACY__CONTACTS_KEY=contacts_key(), CAREOPS_PRIVACY__PSEUDONYM_KEY=contacts_key()
+    )
     client, ops = open_world(tmp, settings)
     client.__enter__()
     world = World(client, ops)
