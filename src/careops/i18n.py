@@ -122,8 +122,13 @@ _PHRASES: list[tuple[str, str]] = [
 ]
 
 
-#: a message written in both languages already: Chinese, then " / " and the English
-_CJK = re.compile(r"[\u4e00-\u9fff][^\n]*? / [A-Za-z]")
+#: a message written in both languages already: an optional "file: " prefix, the Chinese, then
+#: " / " and the English
+_BILINGUAL = re.compile(
+    r"^(?P<prefix>[^\u4e00-\u9fff\n]*?: )?(?P<zh>[^\n]*?[\u4e00-\u9fff][^\n]*?) / "
+    r"(?P<en>[A-Za-z].*)$",
+    re.S,
+)
 
 
 def label(key: str, lang: Lang = "zh") -> str:
@@ -133,8 +138,13 @@ def label(key: str, lang: Lang = "zh") -> str:
 
 def translate(text: str, lang: Lang = "zh") -> str:
     """Render an English message stored in the data in `lang` (phrase by phrase)."""
-    if lang == "en" or not text or _CJK.search(text):
-        return text  # English asked for, or a message that has its Chinese already ("中文 / …")
+    if not text:
+        return text
+    both = _BILINGUAL.match(text)
+    if both:  # written in both languages ("中文 / English"): the one asked for
+        return (both["prefix"] or "") + (both["en"] if lang == "en" else both["zh"])
+    if lang == "en":
+        return text
     for pattern, repl in _PHRASES:
         text = re.sub(pattern, repl, text)
     return text
