@@ -255,9 +255,12 @@ def test_api3_mass_assignment_every_body_refuses_fields_it_does_not_take(api, lo
         extras = {k: v for k, v in MASS_ASSIGNMENT.items() if k not in schema["properties"]}
         r = api.request(method, _path_with(path, "probe"), json=body | extras, headers=headers)
         assert r.status_code == 422, (method, path, r.status_code, r.text)
-        named = {tuple(d["loc"]) for d in r.json()["error"]["detail"]}
-        for field in extras:
-            assert ("body", field) in named, (method, path, field, named)
+        detail = r.json()["error"]["detail"]
+        for field in extras:  # by field, or by the domain's sentence naming them all
+            if isinstance(detail, list):
+                assert ("body", field) in {tuple(d["loc"]) for d in detail}, (path, field)
+            else:
+                assert field in detail, (method, path, field, detail)
         checked += 1
     assert checked >= 8
 
@@ -535,7 +538,7 @@ def test_injection_through_every_path_and_query_parameter_is_4xx_or_harmless(api
             continue
         short = text[:8_000]  # httpx refuses a query over 64 kB (the path takes all 100 kB)
         query = {p["name"]: short for p in op.get("parameters", []) if p["in"] == "query"}
-        r = api.request(method, _path_with(path, text[:60_000]), headers=headers)  # URL ≤ 64 kB
+        r = api.request(method, _path_with(path, text[:30_000]), headers=headers)  # URL ≤ 64 kB
         assert r.status_code < 500, (method, path, r.status_code, r.text[:300])
         if query:
             r = api.request(method, _path_with(path, "p1"), params=query, headers=headers)

@@ -16,6 +16,9 @@ first.
 from __future__ import annotations
 
 import itertools
+import re
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import schemathesis
@@ -24,6 +27,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import AcceptedNegativeData
 from schemathesis.python.asgi import ASGIClient
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -33,8 +37,24 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from careops.identity import accounts, passwords
-from tests.api.conftest import PASSWORD
+from careops.identity import passwords
+from tests.api.world import DEPARTMENTS, World, add_staff, close_world, login, make_world
+
+
+def negative_data_refused(ctx, response, case):
+    """`negative_data_rejection`, except where the violation never reached the service: an
+    extra query parameter generated with a null value is dropped by the HTTP client, so
+    the request that went out had only the parameters the route takes."""
+    try:
+        return negative_data_rejection(ctx, response, case)
+    except AcceptedNegativeData as failure:
+        sent = set(parse_qs(urlsplit(response.request.url).query, keep_blank_values=True))
+        known = {p.name for p in case.operation.query}
+        components = re.findall(r"^\s*- (\w+): violates", failure.message, re.M)
+        if sent <= known and set(components) <= {"query", "header"}:
+            return None
+        raise
+
 
 CHECKS = [
     not_a_server_error,
@@ -42,7 +62,7 @@ CHECKS = [
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
-    negative_data_rejection,
+    negative_data_refused,
 ]
 
 #: operations that spend the caller's token or lock its account on a wrong password: each case
@@ -54,7 +74,7 @@ PER_ITEM_ANSWERS = {("POST", "/api/v1/events")}
 BASE_URL = "http://testserver"
 
 FUZZ = settings(
-    max_examples=12,
+    max_examples=10,
     derandomize=True,
     deadline=None,
     database=None,
@@ -74,30 +94,37 @@ def _cheap_password_hashing(monkeypatch):
     monkeypatch.setattr(passwords, "DUMMY_HASH", cheap.hash("careops-no-such-user"))
 
 
-def _caller(role: str, api, login, admin_ops) -> dict:
-    """Headers of an account of `role`, and a way to get a throw-away one of that role."""
+@pytest.fixture
+def world(tmp_path) -> Iterator[World]:
+    """A small hospital behind the API (tests/api/world.py): patients p1–p4 in two
+    departments, sealed contacts, one account per role, so requests reach real objects."""
+    w = make_world(tmp_path)
+    yield w
+    close_world(w)
+
+
+def _caller(world: World, role: str) -> dict:
+    """Headers of the world's account of `role`, and a way to get a throw-away one."""
 
     def throwaway() -> dict[str, str]:
-        name = f"ufuzz-{role.replace('_', '-')}-{next(_fresh)}"
-        accounts.add_user(admin_ops, name, role, PASSWORD)
-        r = api.post("/api/v1/auth/token", json={"username": name, "password": PASSWORD})
-        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+        name = add_staff(world.ops, role, DEPARTMENTS.get(role, ()), f"fuzz-{next(_fresh)}")
+        return login(world.client, name)
 
-    return {"headers": login(role), "throwaway": throwaway}
+    return {"headers": world.headers[role], "throwaway": throwaway}
 
 
-def _fuzz(api, caller: dict) -> list[str]:
+def _fuzz(world: World, caller: dict, examples: int) -> list[str]:
     """Fuzz every operation the service publishes with valid, then invalid inputs; the
     failures found (operation, mode, what went wrong and a curl to reproduce it)."""
-    schema = schemathesis.openapi.from_dict(api.get("/openapi.json").json())
-    client = ASGIClient(api.app)  # not entered: the `api` fixture runs the app's lifespan
+    schema = schemathesis.openapi.from_dict(world.client.get("/openapi.json").json())
+    client = ASGIClient(world.client.app)  # not entered: the world's client runs the lifespan
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20, "the schema lost its operations"
     failures = []
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             try:
-                _fuzz_operation(operation, mode, client, caller)
+                _fuzz_operation(operation, mode, client, caller, examples)
             except Unsatisfiable:  # nothing invalid to send (a route without any input)
                 continue
             except (Exception, BaseExceptionGroup) as exc:  # every failure is reported
@@ -105,11 +132,13 @@ def _fuzz(api, caller: dict) -> list[str]:
     return failures
 
 
-def _fuzz_operation(operation, mode: GenerationMode, client: ASGIClient, caller: dict) -> None:
+def _fuzz_operation(
+    operation, mode: GenerationMode, client: ASGIClient, caller: dict, examples: int
+) -> None:
     key = (operation.method.upper(), operation.path)
-    checks = [c for c in CHECKS if c is not negative_data_rejection or key not in PER_ITEM_ANSWERS]
+    checks = [c for c in CHECKS if c is not negative_data_refused or key not in PER_ITEM_ANSWERS]
 
-    @FUZZ
+    @settings(FUZZ, max_examples=examples)
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case) -> None:
         if key in SPENDS_CREDENTIALS:
@@ -123,13 +152,11 @@ def _fuzz_operation(operation, mode: GenerationMode, client: ASGIClient, caller:
     run()
 
 
-def test_as_an_admin_every_operation_answers_within_its_schema_and_never_5xx(api, login, admin_ops):
-    failures = _fuzz(api, _caller("admin", api, login, admin_ops))
+def test_as_an_admin_every_operation_answers_within_its_schema_and_never_5xx(world):
+    failures = _fuzz(world, _caller(world, "admin"), examples=10)
     assert not failures, "\n\n".join(failures)
 
 
-def test_as_an_analyst_every_operation_answers_within_its_schema_and_never_5xx(
-    api, login, admin_ops
-):
-    failures = _fuzz(api, _caller("analyst", api, login, admin_ops))
+def test_as_an_analyst_every_operation_answers_within_its_schema_and_never_5xx(world):
+    failures = _fuzz(world, _caller(world, "analyst"), examples=4)
     assert not failures, "\n\n".join(failures)

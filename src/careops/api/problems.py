@@ -125,7 +125,7 @@ GENERIC_ERRORS: tuple[tuple[int, str, str], ...] = (
     (400, "请求体不是合法 JSON / the body is not valid JSON", "body"),
     (401, "未登录或凭证无效 / not authenticated, or a bad token or key", "auth"),
     (403, "无权限 / not allowed for this role or key", "auth"),
-    (404, "未找到 / not found", "path"),
+    (404, "未找到 (所指的对象不存在) / not found: what the request names does not exist", "named"),
     (413, "请求过大 / the request body is too large", "body"),
     (422, "输入不合法 / invalid input (field and reason in `detail`)", "input"),
     (503, "服务暂不可用, 稍后重试 / unavailable (e.g. the warehouse is busy): retry", "auth"),
@@ -136,8 +136,9 @@ _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 def document_errors(spec: dict) -> dict:
     """Add the error answers every operation may give to the OpenAPI document `spec`, each in
-    the one error shape (`Problem`): 401/403/503 where a credential is needed, 404 where the
-    path names an object, 422 where there is input, 400/413 where there is a body. Responses a
+    the one error shape (`Problem`): 401/403/503 where a credential is needed, 404 there or
+    where the path names an object (a body may name a saved segment or an experiment), 422
+    where there is input, 400/413 where there is a body. Responses a
     route documents itself keep their description; FastAPI's own validation-error shape is
     replaced by ours (it is not what the service answers)."""
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
@@ -150,7 +151,8 @@ def document_errors(spec: dict) -> dict:
             has = {
                 "auth": bool(operation.get("security")),
                 "body": "requestBody" in operation,
-                "path": any(p.get("in") == "path" for p in params),
+                "named": bool(operation.get("security"))
+                or any(p.get("in") == "path" for p in params),
                 "input": bool(params) or "requestBody" in operation,
             }
             responses = operation["responses"]
