@@ -147,16 +147,18 @@ def _fuzz_operation(
             headers = {}
         else:
             headers = caller["headers"]
-        case.call_and_validate(session=client, base_url=BASE_URL, headers=headers, checks=checks)
+        case.call_and_validate(
+            session=client, base_url=BASE_URL, headers=headers, checks=checks, timeout=120
+        )
 
     run()
 
 
 def test_as_an_admin_every_operation_answers_within_its_schema_and_never_5xx(world):
-    failures = _fuzz(world, _caller(world, "admin"), examples=10)
+    failures = _fuzz(world, _caller(world, "admin"), examples=8)
     assert not failures, "\n\n".join(failures)
 
 
 def test_as_an_analyst_every_operation_answers_within_its_schema_and_never_5xx(world):
-    failures = _fuzz(world, _caller(world, "analyst"), examples=4)
+    failures = _fuzz(world, _caller(world, "analyst"), examples=3)
     assert not failures, "\n\n".join(failures)

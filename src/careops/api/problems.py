@@ -112,7 +112,10 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else None
         if exc.status_code == 400 and detail == "There was an error parsing the body":
             detail = "请求体不是合法 JSON (或嵌套过深) / the body is not valid JSON (or too deep)"
-        return problem(request, exc.status_code, detail, getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        return problem(request, exc.status_code, detail, headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -176,3 +179,27 @@ def _problem_schemas() -> dict[str, dict]:
         [(Problem, "serialization")], ref_template="#/components/schemas/{model}"
     )
     return top["$defs"]
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route takes at the request's path, for a 405's `Allow` header
+    (Starlette names only the first route matching the path, while a path's methods are
+    spread over one route each)."""
+    import re
+
+    from fastapi.routing import iter_route_contexts
+    from starlette.routing import compile_path
+
+    table = getattr(request.app.state, "careops_methods", None)
+    if table is None:
+        table = []
+        for ctx in iter_route_contexts(request.app.routes):
+            if ctx.path and ctx.methods:
+                table.append((compile_path(ctx.path)[0], frozenset(ctx.methods)))
+        request.app.state.careops_methods = table
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for pattern, route_methods in table:
+        if isinstance(pattern, re.Pattern) and pattern.match(path):
+            methods |= route_methods
+    return ", ".join(sorted(methods))
