@@ -29,6 +29,7 @@ from careops.api.deps import route_permission
 from careops.config import get_settings
 from careops.identity import accounts, apikeys
 from careops.identity.roles import GRANTS, ROLES
+from careops.service import Ops
 from careops.warehouse import connect, create_tables
 from tests.api.conftest import PASSWORD
 
@@ -567,3 +568,22 @@ def test_injection_through_every_body_field_is_4xx_or_harmless(api, login, text)
         body = _fill(spec, content["schema"], text)
         r = api.request(method, _path_with(path, "p1"), json=body, headers=headers)
         assert r.status_code < 500, (method, path, r.status_code, r.text[:300])
+
+
+def test_api8_a_warehouse_never_loaded_answers_503_naming_the_table():
+    """A warehouse file opened for writing before any import has no tables: every route
+    reading it answers 503 saying what to do, not a 500 (found trying the service as a new
+    user: an erasure on an empty path made the file, then every read failed)."""
+    settings = get_settings()
+    connect(settings.warehouse).disconnect()  # an empty file, no tables
+    ops = Ops.open()
+    accounts.add_user(ops, "boss", "admin", PASSWORD)
+    ops.close()
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        token = client.post(
+            "/api/v1/auth/token", json={"username": "boss", "password": PASSWORD}
+        ).json()["access_token"]
+        for path in ["/api/v1/layers", "/api/v1/patients/p1", "/api/v1/report"]:
+            r = client.get(path, headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 503, (path, r.text)
+            assert "patients" in r.json()["error"]["detail"], path

@@ -117,6 +117,20 @@ def install(app: FastAPI) -> None:
             headers = {**(headers or {}), "Allow": allowed_methods(request)}
         return problem(request, exc.status_code, detail, headers)
 
+    from ibis.common.exceptions import TableNotFound
+
+    @app.exception_handler(TableNotFound)
+    async def _no_table(request: Request, exc: TableNotFound) -> JSONResponse:
+        # a warehouse file made but never loaded (e.g. opened for writing before any import)
+        table = str(exc)[:64]
+        log.warning("warehouse table missing: %s", table)
+        return problem(
+            request,
+            503,
+            f"仓库中还没有表 {table}, 请先导入数据 / the warehouse has no table {table!r} yet; "
+            "load data first (careops init, careops ingest)",
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error (request %s)", getattr(request.state, "request_id", "-"))
