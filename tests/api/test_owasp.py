@@ -587,3 +587,29 @@ def test_api8_a_warehouse_never_loaded_answers_503_naming_the_table():
             r = client.get(path, headers={"Authorization": f"Bearer {token}"})
             assert r.status_code == 503, (path, r.text)
             assert "patients" in r.json()["error"]["detail"], path
+
+
+def role_table() -> str:
+    """The role × permission table of docs/api.md, from `careops.identity.roles`."""
+    from careops.identity.roles import APP_SCOPES, PERMISSIONS, ROLE_NAMES
+
+    lines = [
+        "| 权限 / permission | "
+        + " | ".join(f"{ROLE_NAMES[r][0]} `{r}`" for r in ROLES)
+        + " | 应用密钥 / app key |",
+        "|" + "---|" * (len(ROLES) + 2),
+    ]
+    for p, (zh, en) in PERMISSIONS.items():
+        cells = ["✓" if p in GRANTS[r] else "" for r in ROLES]
+        app = "✓" if p in APP_SCOPES else ""
+        lines.append(f"| `{p}` {zh} / {en} | " + " | ".join(cells) + f" | {app} |")
+    return "\n".join(lines)
+
+
+def test_api5_the_role_table_in_docs_api_md_is_the_grants():
+    """docs/api.md's role × permission table equals GRANTS and APP_SCOPES (regenerate it with
+    `python -c "from tests.api.test_owasp import role_table; print(role_table())"`)."""
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    table = re.search(r"<!-- roles:begin[^>]*-->\n(.*?)\n<!-- roles:end -->", text, re.S)
+    assert table, "docs/api.md lost its roles:begin/end markers"
+    assert table.group(1) == role_table()
