@@ -243,7 +243,7 @@ def _busy(path: str, read_only: bool) -> str:
         f"仓库 {path} 正被另一个进程写入, 暂时无法{doing}; 等它结束(如正在运行的 careops "
         f"ingest / tags compute / serve)后重试, 或通过服务的 API 写入 / the warehouse {path} is "
         "held by another process writing to it (DuckDB allows one writer); retry when it has "
-        "finished (`--wait SECONDS` where offered, or CAREOPS_SERVICE__CLI_WAIT_S), or, when "
+        "finished (a command's wait option, or CAREOPS_SERVICE__CLI_WAIT_S), or, when "
         "`careops serve` owns it, send the change through the service's API"
     )
 
