@@ -233,13 +233,12 @@ def _count(keys: np.ndarray, weights: np.ndarray, lookup: np.ndarray) -> np.ndar
     return np.where(uniq[pos] == lookup, sums[pos], 0)
 
 
-def _latest_consent(
-    consents: pa.Table | None, users: pa.Array, n_users: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted combo keys (user × channel × purpose, `all` included) and the latest decision
-    key of each: ts_us × 2 + withdrawn, so a max picks the latest and a tie withdraws."""
+def _latest_consent(consents: pa.Table | None, users: pa.Array, n_users: int) -> dict:
+    """Per (channel, purpose) code present in `consents` (`all` included), the latest
+    decision key of each patient (-1: none): ts_us × 2 + withdrawn, so a max picks the latest
+    row and a tie withdraws. Dense arrays over the batch's patients: gathers, not searches."""
     if consents is None or consents.num_rows == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return {}
     u = _index(consents["user_id"], users)
     keep = u >= 0
     ch = _codes(consents["channel"], (*CHANNELS, "all"), "consents.channel")
@@ -247,22 +246,15 @@ def _latest_consent(
     granted = pc.fill_null(consents["granted"].cast(pa.bool_()), False).to_numpy(
         zero_copy_only=False
     )
-    ts = _us(consents["ts"])
-    combo = (u * 6 + ch) * 4 + pu
-    key = ts * 2 + (~granted).astype(np.int64)
-    combo, key = combo[keep], key[keep]
-    order = np.lexsort((key, combo))
-    combo, key = combo[order], key[order]
-    last = np.ones(len(combo), dtype=bool)
-    last[:-1] = combo[1:] != combo[:-1]
-    return combo[last], key[last]
-
-
-def _lookup(keys: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
-    if len(keys) == 0:
-        return np.full(len(at), -1, dtype=np.int64)
-    pos = np.minimum(np.searchsorted(keys, at), len(keys) - 1)
-    return np.where(keys[pos] == at, values[pos], -1)
+    key = _us(consents["ts"]) * 2 + (~granted).astype(np.int64)
+    combo = ch * 4 + pu
+    out: dict[int, np.ndarray] = {}
+    for code in np.unique(combo[keep]):
+        m = keep & (combo == code)
+        latest = np.full(n_users, -1, dtype=np.int64)
+        np.maximum.at(latest, u[m], key[m])
+        out[int(code)] = latest
+    return out
 
 
 def decide(
@@ -354,15 +346,17 @@ def decide(
     elderly = (age >= settings.tags.elderly_min_age)[uidx]
 
     # ---- consent per channel for each candidate (latest applicable row, `all` covers)
-    ckeys, cvals = _latest_consent(consents, users, n_users)
-    base = uidx * 6
+    latest = _latest_consent(consents, users, n_users)
     consent_ok = np.zeros((n, len(CHANNELS)), dtype=bool)
     consent_state = np.zeros((n, len(CHANNELS)), dtype=np.int8)  # 0 none, 1 granted, 2 withdrawn
     for c in range(len(CHANNELS)):
         best = np.full(n, -1, dtype=np.int64)
         for ch in (c, 5):
-            for pu in (purpose, np.full(n, 3)):
-                best = np.maximum(best, _lookup(ckeys, cvals, (base + ch) * 4 + pu))
+            for pu in range(4):  # the candidate's purpose, and `all`
+                if ch * 4 + pu in latest:
+                    hit = latest[ch * 4 + pu][uidx]
+                    applies = (purpose == pu) | (pu == 3)
+                    best = np.where(applies, np.maximum(best, hit), best)
         decided = best >= 0
         granted = decided & (best % 2 == 0)
         consent_state[:, c] = np.where(granted, 1, np.where(decided, 2, 0))
@@ -509,10 +503,11 @@ def _vector_open(
     out = when.copy()
     if not mask.any():
         return out
-    combo = np.stack([when[mask], purpose[mask], safety[mask].astype(np.int64)], axis=1)
-    uniq, inv = np.unique(combo, axis=0, return_inverse=True)
+    combo = when[mask] * 8 + purpose[mask] * 2 + safety[mask].astype(np.int64)
+    uniq, inv = np.unique(combo, return_inverse=True)
     opened = np.array(
-        [clock.open_from(int(w), PURPOSES[int(p)], bool(s)) for w, p, s in uniq], dtype=np.int64
+        [clock.open_from(int(c // 8), PURPOSES[int(c % 8) // 2], bool(c % 2)) for c in uniq],
+        dtype=np.int64,
     )
     out[mask] = opened[inv.reshape(-1)]
     return out
