@@ -35,7 +35,9 @@ def world(n: int, n_users: int, now: dt.datetime, seed: int = 0):
             "user_id": pa.array(users, pa.string()),
             "journey": pa.array(rng.choice(["new_user", "silent_recall", "chronic_bp"], n)),
             "step": pa.array(["s1"] * n),
-            "purpose": pa.array(rng.choice(["marketing", "service", "medical"], n, p=[0.7, 0.2, 0.1])),
+            "purpose": pa.array(
+                rng.choice(["marketing", "service", "medical"], n, p=[0.7, 0.2, 0.1])
+            ),
             "channel": pa.array(rng.choice(["auto", "sms", "wechat"], n)),
             "due_at": pa.array(np.full(n, now_us - 1), pa.int64()).cast(TS),
         }
@@ -62,8 +64,10 @@ def world(n: int, n_users: int, now: dt.datetime, seed: int = 0):
             ),
             "ts": pa.array(
                 np.concatenate(
-                    [np.full(n_users, now_us - 30 * 86_400_000_000),
-                     np.full(n_users // 5, now_us - 86_400_000_000)]
+                    [
+                        np.full(n_users, now_us - 30 * 86_400_000_000),
+                        np.full(n_users // 5, now_us - 86_400_000_000),
+                    ]
                 ),
                 pa.int64(),
             ).cast(TS),
@@ -75,7 +79,9 @@ def world(n: int, n_users: int, now: dt.datetime, seed: int = 0):
             "user_id": pa.array(uu[rng.integers(0, n_users, k)], pa.string()),
             "journey": pa.array(rng.choice(["new_user", "silent_recall"], k)),
             "purpose": pa.array(rng.choice(["marketing", "service"], k)),
-            "sent_at": pa.array(now_us - rng.integers(0, 7 * 86_400_000_000, k), pa.int64()).cast(TS),
+            "sent_at": pa.array(now_us - rng.integers(0, 7 * 86_400_000_000, k), pa.int64()).cast(
+                TS
+            ),
         }
     )
     return cand, profiles, consents, history
@@ -105,16 +111,24 @@ def main() -> None:
     rate = args.candidates / run.seconds
     base_rate = m / base.seconds
     result = {
-        "data": {"candidates": args.candidates, "users": args.users,
-                 "consent_rows": consents.num_rows, "history_rows": history.num_rows},
+        "data": {
+            "candidates": args.candidates,
+            "users": args.users,
+            "consent_rows": consents.num_rows,
+            "history_rows": history.num_rows,
+        },
         "cpus": os.cpu_count(),
         "seconds": round(run.seconds, 2),
         "decisions_per_s": round(rate),
         "peak_rss_gb": round(run.peak_gb, 2),
         "aim_seconds": 60,
         "meets_aim": run.seconds <= 60,
-        "baseline": {"what": "decide() one candidate at a time (each call re-reads the side tables)", "candidates": m,
-                     "seconds": round(base.seconds, 2), "decisions_per_s": round(base_rate)},
+        "baseline": {
+            "what": "decide() one candidate at a time (each call re-reads the side tables)",
+            "candidates": m,
+            "seconds": round(base.seconds, 2),
+            "decisions_per_s": round(base_rate),
+        },
         "ratio_to_baseline": round(rate / base_rate, 1),
         "decisions": {f"{r['decision']}:{r['reason']}": r["candidate_id_count"] for r in rows},
     }

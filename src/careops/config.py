@@ -266,7 +266,8 @@ class JourneySettings(BaseModel):
         }
     )
     journey_caps: CapSettings = Field(
-        CapSettings(), description="default caps per patient and journey (a journey may set its own)"
+        CapSettings(),
+        description="default caps per patient and journey (a journey may set its own)",
     )
     capped: Literal["drop", "defer"] = Field("drop", description="what happens to a capped send")
     quiet_start: str = Field("21:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")

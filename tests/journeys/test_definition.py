@@ -58,7 +58,9 @@ def test_a_good_definition_reads_into_models():
 
 def test_an_unknown_field_is_named_with_its_line_and_column():
     bad = GOOD.replace("    otherwise: ab", "    otherwise: ab\n    colour: red")
-    assert problems(bad) == ["j.yaml:12:5: steps[1].colour: 未知字段 / Extra inputs are not permitted"]
+    assert problems(bad) == [
+        "j.yaml:12:5: steps[1].colour: 未知字段 / Extra inputs are not permitted"
+    ]
 
 
 def test_a_missing_field_and_a_bad_value_are_both_reported():
@@ -76,9 +78,13 @@ def test_a_rule_with_an_unknown_tag_fails_at_its_line():
 
 
 def test_goto_to_an_unknown_step_and_instant_loops_are_refused():
-    assert "unknown step 'nowhere'" in problems(GOOD.replace("otherwise: ab", "otherwise: nowhere"))[0]
-    loop = GOOD.replace("{id: task, type: task, title: 回访, due: 1h}",
-                        "{id: task, type: task, title: 回访, due: 1h, next: pick}")
+    assert (
+        "unknown step 'nowhere'" in problems(GOOD.replace("otherwise: ab", "otherwise: nowhere"))[0]
+    )
+    loop = GOOD.replace(
+        "{id: task, type: task, title: 回访, due: 1h}",
+        "{id: task, type: task, title: 回访, due: 1h, next: pick}",
+    )
     assert "loop without a wait" in problems(loop)[0]
 
 

@@ -127,7 +127,9 @@ def show(
         print_json({**_summary(loaded, lg), "definition": j.model_dump(mode="json", by_alias=True)})
         return
     out.print(f"[bold]{safe(j.name.zh)} / {safe(j.name.en)}[/bold]  {j.key} v{j.version}")
-    out.print(f"{label('journeys.col.trigger', lg)}: {label(f'journeys.trigger.{j.trigger.kind}', lg)}")
+    out.print(
+        f"{label('journeys.col.trigger', lg)}: {label(f'journeys.trigger.{j.trigger.kind}', lg)}"
+    )
     rows = []
     for s in j.steps:
         detail = ""
@@ -138,7 +140,9 @@ def show(
         elif s.type == "branch":
             detail = f"{len(s.branches)} → {s.otherwise}"
         elif s.type == "split":
-            detail = ", ".join(f"{a.name} {a.weight:g}" for a in s.arms) + f", holdout {s.holdout:g}"
+            detail = (
+                ", ".join(f"{a.name} {a.weight:g}" for a in s.arms) + f", holdout {s.holdout:g}"
+            )
         elif s.type == "task":
             detail = f"{s.assignee} · {s.title} · {s.due}"
         elif s.type == "coupon":

@@ -340,7 +340,14 @@ class WebhookStep(_Step):
 
 
 Step = Annotated[
-    WaitStep | BranchStep | SplitStep | MessageStep | CouponStep | PointsStep | TaskStep | WebhookStep,
+    WaitStep
+    | BranchStep
+    | SplitStep
+    | MessageStep
+    | CouponStep
+    | PointsStep
+    | TaskStep
+    | WebhookStep,
     Field(discriminator="type"),
 ]
 ACTIONS = ("message", "coupon", "points", "task", "webhook")
@@ -495,7 +502,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}:{self.column}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 @dataclass(frozen=True)
@@ -566,19 +575,36 @@ def _data_path(data: Any, loc: tuple) -> tuple:
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             path.append(part)
             node = node[part]
-        elif isinstance(node, dict) and isinstance(part, str) and part not in node:
-            if part in _FIELDS:  # a field that is missing: name it, place it at its parent
-                path.append(part)
-                break
+        elif isinstance(node, dict) and isinstance(part, str) and part in _FIELDS:
+            path.append(part)  # a field that is missing: name it, place it at its parent
+            break
     return tuple(path)
 
 
 _FIELDS = {
     n
     for m in (
-        Journey, Name, EventTrigger, SegmentTrigger, LayerTrigger, DateTrigger, ScheduleTrigger,
-        WaitStep, BranchStep, Branch, SplitStep, Arm, Template, MessageStep, CouponStep,
-        PointsStep, TaskStep, WebhookStep, ExitCondition, Reentry, Caps,
+        Journey,
+        Name,
+        EventTrigger,
+        SegmentTrigger,
+        LayerTrigger,
+        DateTrigger,
+        ScheduleTrigger,
+        WaitStep,
+        BranchStep,
+        Branch,
+        SplitStep,
+        Arm,
+        Template,
+        MessageStep,
+        CouponStep,
+        PointsStep,
+        TaskStep,
+        WebhookStep,
+        ExitCondition,
+        Reentry,
+        Caps,
     )
     for n in m.model_fields
 } | {"for", "kind", "type"}
@@ -688,11 +714,10 @@ def webhook_problem(url: str, allow: list[str]) -> str | None:
     if not host or _CONTROL.search(url) or any(c.isspace() for c in url):
         return "URL 无效 / invalid URL"
     allowed = False
-    for entry in allow:
-        entry = entry.lower().rstrip(".")
-        if entry.startswith("*.") and host.endswith(entry[1:]) and host != entry[2:]:
-            allowed = True
-        elif entry == host or entry == f"{host}:{port}":
+    for raw in allow:
+        entry = raw.lower().rstrip(".")
+        wildcard = entry.startswith("*.") and host.endswith(entry[1:]) and host != entry[2:]
+        if wildcard or entry in (host, f"{host}:{port}"):
             allowed = True
     try:
         ip = ipaddress.ip_address(host.strip("[]"))
@@ -714,7 +739,15 @@ def load_file(path: str | Path, *, settings: Any = None) -> Loaded:
     try:
         if p.stat().st_size > yamlsafe.MAX_BYTES:
             raise DefinitionError(
-                [Problem(str(p), 0, 0, "", f"文件过大 / file larger than {yamlsafe.MAX_BYTES:,} bytes")]
+                [
+                    Problem(
+                        str(p),
+                        0,
+                        0,
+                        "",
+                        f"文件过大 / file larger than {yamlsafe.MAX_BYTES:,} bytes",
+                    )
+                ]
             )
         data = p.read_bytes()
     except FileNotFoundError:

@@ -105,7 +105,9 @@ class Caps:
     per_7_days: int | None = None
 
 
-def _codes(values: pa.ChunkedArray | pa.Array, vocabulary: tuple[str, ...], what: str) -> np.ndarray:
+def _codes(
+    values: pa.ChunkedArray | pa.Array, vocabulary: tuple[str, ...], what: str
+) -> np.ndarray:
     """Index of each value in `vocabulary`; InvalidInput names the first unknown value."""
     idx = pc.index_in(values, value_set=pa.array(vocabulary))
     bad = pc.is_null(idx)
@@ -160,7 +162,11 @@ class _Clock:
     def quiet_end_after(self, us: int) -> int:
         loc = self.local(us)
         end_today = self.at_local(loc.date(), self.quiet[1])
-        return end_today if end_today > us else self.at_local(loc.date() + dt.timedelta(1), self.quiet[1])
+        return (
+            end_today
+            if end_today > us
+            else self.at_local(loc.date() + dt.timedelta(1), self.quiet[1])
+        )
 
     def holiday_end(self, us: int, purpose: str) -> int | None:
         day = self.local(us).date()
@@ -405,7 +411,12 @@ def decide(
         for pu, name in enumerate(PURPOSES):
             if name in js.quiet_purposes:
                 m = (purpose == pu) & ~safety
-                settle(m, _DEFER, "quiet_hours", _vector_open(clock, np.full(n, now_us), purpose, safety, m))
+                settle(
+                    m,
+                    _DEFER,
+                    "quiet_hours",
+                    _vector_open(clock, np.full(n, now_us), purpose, safety, m),
+                )
 
     # ---- the usual active hour for marketing
     if js.active_hour:
@@ -451,10 +462,20 @@ def decide(
         settle(over, capped_as, why, later if capped_as == _DEFER else None)
 
     not_medical = purpose != 0
-    cap_step(jgroup, np.where(not_medical, jday, -1),
-             hist_j if hist else None, hist["today"] if hist else None, "journey_cap_day")
-    cap_step(jgroup, np.where(not_medical, jweek, -1),
-             hist_j if hist else None, hist["week"] if hist else None, "journey_cap_7_days")
+    cap_step(
+        jgroup,
+        np.where(not_medical, jday, -1),
+        hist_j if hist else None,
+        hist["today"] if hist else None,
+        "journey_cap_day",
+    )
+    cap_step(
+        jgroup,
+        np.where(not_medical, jweek, -1),
+        hist_j if hist else None,
+        hist["week"] if hist else None,
+        "journey_cap_7_days",
+    )
     day_limit = np.array([_lim(js.caps.get(p), "per_day") for p in PURPOSES])[purpose]
     week_limit = np.array([_lim(js.caps.get(p), "per_7_days") for p in PURPOSES])[purpose]
     pgroup = uidx * 3 + purpose
@@ -482,9 +503,9 @@ def decide(
             "purpose": candidates["purpose"],
             "channel": pa.array(np.array(CHANNELS, dtype=object)[channel], pa.string()),
             "decision": pa.array(np.array(DECISIONS, dtype=object)[decision], pa.string()),
-            "until": pa.array(
-                np.where(until == _NO, 0, until), pa.int64(), mask=until == _NO
-            ).cast(pa.timestamp("us", tz="UTC")),
+            "until": pa.array(np.where(until == _NO, 0, until), pa.int64(), mask=until == _NO).cast(
+                pa.timestamp("us", tz="UTC")
+            ),
             "reason": pa.array(np.array(REASONS, dtype=object)[reason], pa.string()),
         },
         schema=DECISION_SCHEMA,

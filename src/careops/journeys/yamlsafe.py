@@ -150,18 +150,24 @@ def _build(
             raise YamlProblem(f"无法读取的值 / unreadable value: {exc}", *_pos(node)) from None
     if isinstance(node, SequenceNode):
         if node.tag != "tag:yaml.org,2002:seq":
-            raise YamlProblem(f"不允许的 YAML 标签 / YAML tag {node.tag!r} is not allowed", *_pos(node))
+            raise YamlProblem(
+                f"不允许的 YAML 标签 / YAML tag {node.tag!r} is not allowed", *_pos(node)
+            )
         return [
             _build(item, (*path, i), marks, budget, loader, depth + 1)
             for i, item in enumerate(node.value)
         ]
     if isinstance(node, MappingNode):
         if node.tag != "tag:yaml.org,2002:map":
-            raise YamlProblem(f"不允许的 YAML 标签 / YAML tag {node.tag!r} is not allowed", *_pos(node))
+            raise YamlProblem(
+                f"不允许的 YAML 标签 / YAML tag {node.tag!r} is not allowed", *_pos(node)
+            )
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise YamlProblem("不支持合并键 / merge keys (<<) are not supported", *_pos(key_node))
+                raise YamlProblem(
+                    "不支持合并键 / merge keys (<<) are not supported", *_pos(key_node)
+                )
             if not isinstance(key_node, ScalarNode):
                 raise YamlProblem("键必须是文本 / keys must be plain text", *_pos(key_node))
             key = _build(key_node, path, {}, budget, loader, depth + 1)
