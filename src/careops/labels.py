@@ -163,7 +163,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "journeys.step.coupon": ("优惠券", "coupon"),
     "journeys.step.points": ("积分", "points"),
     "journeys.step.task": ("任务", "task"),
-    "journeys.step.webhook": ("Webhook", "webhook"),
+    "journeys.step.webhook": ("回调", "webhook"),
     "journeys.purpose.marketing": ("营销", "marketing"),
     "journeys.purpose.service": ("服务", "service"),
     "journeys.purpose.medical": ("医疗", "medical"),
