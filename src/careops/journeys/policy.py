@@ -46,8 +46,6 @@ import pyarrow.compute as pc
 from careops.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from ibis.backends import BaseBackend
-
     from careops.config import Settings
 
 CHANNELS = ("sms", "wechat", "app_push", "email", "phone")
@@ -551,33 +549,3 @@ def _history(history: pa.Table | None, users: pa.Array, now_us: int, clock: _Clo
         "today": ((sent >= start) & (sent <= now_us)).astype(np.int64),
         "week": ((sent > now_us - 7 * _DAY) & (sent <= now_us)).astype(np.int64),
     }
-
-
-def read_consents(con: BaseBackend, user_ids: pa.Array | None = None) -> pa.Table:
-    """The latest consent row per patient, channel and purpose from the warehouse (Ibis), for
-    the patients of `user_ids` (all when None); `decide` takes these rows as they are."""
-    import ibis
-
-    if "consents" not in con.list_tables():
-        return pa.table(
-            {
-                "user_id": pa.array([], pa.string()),
-                "channel": pa.array([], pa.string()),
-                "purpose": pa.array([], pa.string()),
-                "granted": pa.array([], pa.bool_()),
-                "ts": pa.array([], pa.timestamp("us", tz="UTC")),
-            }
-        )
-    t = con.table("consents")
-    if user_ids is not None:
-        wanted = ibis.memtable(pa.table({"user_id": pa.array(user_ids).cast(pa.string())}))
-        t = t.semi_join(wanted, "user_id")
-    latest = t.mutate(
-        _n=ibis.row_number().over(
-            group_by=[t.user_id, t.channel, t.purpose], order_by=[ibis.desc(t.ts), t.granted]
-        )
-    ).filter(lambda x: x._n == 0)
-    out = latest.select(
-        "user_id", "channel", "purpose", granted=latest.granted.cast("boolean"), ts=latest.ts
-    ).to_pyarrow()
-    return out
