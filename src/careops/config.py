@@ -273,7 +273,8 @@ class JourneySettings(BaseModel):
     quiet_start: str = Field("21:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     quiet_end: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     quiet_purposes: list[Literal["marketing", "service", "medical"]] = Field(
-        ["marketing", "service"], description="purposes held back in quiet hours"
+        ["marketing", "service", "medical"],
+        description="purposes held back in quiet hours (medical_safety sends always go)",
     )
     holidays: list[HolidaySettings] = Field(default_factory=list, max_length=366)
     slot_minutes: int = Field(60, ge=1, le=1440, description="one non-medical send per slot")

@@ -25,7 +25,7 @@ def at(h: int, m: int = 0, day: int = 2) -> dt.datetime:
 
 
 def cands(*rows) -> pa.Table:
-    """rows: (user, purpose, channel[, journey])."""
+    """rows: (user, purpose, channel[, journey[, medical_safety]])."""
     return pa.table(
         {
             "candidate_id": [f"c{i}" for i in range(len(rows))],
@@ -35,6 +35,7 @@ def cands(*rows) -> pa.Table:
             "purpose": [r[1] for r in rows],
             "channel": [r[2] for r in rows],
             "due_at": pa.array([at(0, day=1)] * len(rows), TS),
+            "medical_safety": [bool(r[4]) if len(r) > 4 else False for r in rows],
         }
     )
 
@@ -131,17 +132,22 @@ def test_global_control_never_gets_marketing_but_gets_service():
     assert one(out, 1)[:2] == ("send", "ok")
 
 
-def test_quiet_hours_defer_marketing_and_service_but_not_medical():
+def test_quiet_hours_defer_everything_but_medical_safety():
     out = decide(
-        cands((U, "marketing", "sms"), (V, "service", "sms"), (U, "medical", "sms")),
+        cands(
+            (U, "marketing", "sms"),
+            (V, "service", "sms"),
+            (U, "medical", "sms", "j", False),
+            (V, "medical", "sms", "j", True),
+        ),
         at(22, 30),
         consents=GRANT_ALL,
         settings=S,
     )
     morning = at(8, day=3).astimezone(dt.UTC)
-    assert one(out, 0)[:2] == ("defer", "quiet_hours") and one(out, 0)[3] == morning
-    assert one(out, 1)[:2] == ("defer", "quiet_hours") and one(out, 1)[3] == morning
-    assert one(out, 2)[:2] == ("send", "ok")
+    for i in range(3):
+        assert one(out, i)[:2] == ("defer", "quiet_hours") and one(out, i)[3] == morning
+    assert one(out, 3)[:2] == ("send", "ok")
 
 
 def test_daily_cap_counts_history_and_priority_orders_the_batch():
@@ -289,6 +295,7 @@ def worlds(draw):
             draw(st.sampled_from(PU)),
             draw(st.sampled_from(CH)),
             draw(st.sampled_from(["a", "b"])),
+            draw(st.booleans()),
         )
         for _ in range(n)
     ]
@@ -339,6 +346,7 @@ def test_no_send_ever_breaks_consent_caps_quiet_hours_or_the_control_group(world
     )
     out = decide(table, now, consents=cons, history=h, settings=S).to_pylist()
     local_day = now.date()
+    by_id = {f"c{i}": row for i, row in enumerate(rows)}
     sent = [r for r in out if r["decision"] == "send"]
     for r in sent:
         granted = _latest(crow, r["user_id"], r["channel"], r["purpose"])
@@ -347,7 +355,8 @@ def test_no_send_ever_breaks_consent_caps_quiet_hours_or_the_control_group(world
             assert not in_global_control([r["user_id"]], S.experiments.global_control_pct)[0]
         else:
             assert granted is not False
-        if r["purpose"] != "medical":
+        safe = r["purpose"] == "medical" and by_id[r["candidate_id"]][4]
+        if not safe:
             assert 8 <= now.hour < 21  # quiet hours 21:00–08:00
     for user in {r["user_id"] for r in sent}:
         mine = [r for r in sent if r["user_id"] == user and r["purpose"] == "marketing"]
@@ -360,7 +369,7 @@ def test_no_send_ever_breaks_consent_caps_quiet_hours_or_the_control_group(world
     for r in out:
         if r["decision"] == "defer":
             assert r["until"] is not None and r["until"] > now
-            if r["purpose"] != "medical":
+            if not (r["purpose"] == "medical" and by_id[r["candidate_id"]][4]):
                 assert 8 <= r["until"].astimezone(TZ).hour < 21
         else:
             assert r["until"] is None

@@ -16,8 +16,8 @@ decided afresh then, so nothing deferred counts against a cap. The rules, in ord
    service and medical go unless withdrawn (`consent_withdrawn`).
 5. holiday do-not-disturb periods (`journeys.holidays`, per purpose) → defer (`holiday`).
 6. quiet hours (`journeys.quiet_start`–`quiet_end`, hospital time) for `quiet_purposes`
-   (default marketing and service; medical and `medical_safety` sends are exempt) → defer to
-   the end of the quiet hours (`quiet_hours`).
+   (default all three; only `medical_safety` sends — a glucose alert — are exempt, from
+   holidays too) → defer to the end of the quiet hours (`quiet_hours`).
 7. marketing waits for the patient's usual active hour (tag `usual_active_hour`, moved into the
    open window when it falls in the quiet hours) → defer (`active_hour`).
 8. frequency caps among the sends still going, in priority order medical > service >
@@ -177,7 +177,7 @@ class _Clock:
         """The first moment at or after `us` outside the holidays and quiet hours that apply."""
         quiet = purpose in self.j.quiet_purposes and not exempt
         for _ in range(400):
-            end = self.holiday_end(us, purpose)
+            end = None if exempt else self.holiday_end(us, purpose)
             if end is not None:
                 us = end
                 continue
@@ -403,7 +403,7 @@ def decide(
     for pu, name in enumerate(PURPOSES):
         end = clock.holiday_end(now_us, name)
         if end is not None:
-            m = purpose == pu
+            m = (purpose == pu) & ~safety
             settle(m, _DEFER, "holiday", _vector_open(clock, np.full(n, end), purpose, safety, m))
     if clock.in_quiet(now_us):
         for pu, name in enumerate(PURPOSES):
