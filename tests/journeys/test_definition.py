@@ -150,3 +150,18 @@ def test_find_by_key_and_by_file(tmp_path):
 
     with pytest.raises(NotFound, match="no journey 'nope'"):
         find("nope", own)
+
+
+def test_a_compliance_finding_points_at_the_words_themselves():
+    text = GOOD.replace("template: {zh: 您好, en: Hello}", 'template: {zh: "您好, 药到病除"}')
+    (p,) = problems(text)
+    line = textwrap.dedent(text).splitlines()[p_line(p) - 1]
+    assert line[p_col(p) - 1 : p_col(p) + 3] == "药到病除"
+
+
+def p_line(problem: str) -> int:
+    return int(problem.split(":")[1])
+
+
+def p_col(problem: str) -> int:
+    return int(problem.split(":")[2])

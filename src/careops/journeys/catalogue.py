@@ -93,3 +93,15 @@ def _matches(entry: Entry, name: str) -> bool:
     if Path(entry.source).stem == name:
         return True
     return entry.loaded is not None and entry.loaded.journey.key == name
+
+
+def journey_caps(loaded: list[Loaded]) -> dict[str, Any]:
+    """The per-journey caps each definition sets (keyed by journey key) for `policy.decide`;
+    journeys without their own keep the `journeys.journey_caps` setting."""
+    from careops.journeys.policy import Caps
+
+    return {
+        item.journey.key: Caps(item.journey.caps.per_day, item.journey.caps.per_7_days)
+        for item in loaded
+        if item.journey.caps.per_day is not None or item.journey.caps.per_7_days is not None
+    }

@@ -673,14 +673,17 @@ def _check_actions(
                     continue
                 text = title + body if lang == "zh" else body  # the title is Chinese
                 path = ("steps", i, "template", lang)
-                line, col = doc.mark(path)
                 for f in compliance.check(text, step.purpose, rules):
+                    at_body = f.start - (len(title) if lang == "zh" else 0)
+                    line, col = (
+                        doc.text_mark(path, at_body) if f.words and at_body >= 0 else doc.mark(path)
+                    )
                     p = Problem(
                         source,
                         line,
                         col,
                         _dotted(path),
-                        f"{f.message()} (位置 / at {f.start})",
+                        f.message(),
                         "error" if f.severity == "block" else "warning",
                     )
                     (errors if f.severity == "block" else warnings).append(p)

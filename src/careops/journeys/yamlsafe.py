@@ -52,6 +52,26 @@ class Located:
 
     data: Any
     marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    scalars: dict[Path, tuple[int, int, str | None]] = field(default_factory=dict)
+
+    def text_mark(self, path: Path, offset: int) -> tuple[int, int]:
+        """Position of character `offset` of the string at `path`: exact for a one-line plain
+        or quoted scalar, else the start of the value (or of its key)."""
+        found = self.scalars.get(path)
+        value = self.data
+        try:
+            for part in path:
+                value = value[part]
+        except (KeyError, IndexError, TypeError):
+            value = None
+        if found is None or not isinstance(value, str) or "\n" in value:
+            return self.mark(path)
+        line, column, style = found
+        if style in (None, "'", '"'):
+            quoted = 1 if style else 0
+            raw_offset = offset if style != '"' or "\\" not in value else 0
+            return (line, column + quoted + raw_offset)
+        return (line, column)
 
     def mark(self, path: Path) -> tuple[int, int]:
         """Position of the deepest prefix of `path` that has one (the document start else)."""
@@ -120,12 +140,18 @@ def load(text: str | bytes) -> Located:
     if root is None:
         return out
     budget = [MAX_NODES]
-    out.data = _build(root, (), out.marks, budget, loader, 0)
+    out.data = _build(root, (), out.marks, budget, loader, 0, out.scalars)
     return out
 
 
 def _build(
-    node: Node, path: Path, marks: dict, budget: list[int], loader: yaml.SafeLoader, depth: int
+    node: Node,
+    path: Path,
+    marks: dict,
+    budget: list[int],
+    loader: yaml.SafeLoader,
+    depth: int,
+    scalars: dict | None = None,
 ) -> Any:
     budget[0] -= 1
     if budget[0] < 0:
@@ -137,6 +163,8 @@ def _build(
     if depth > MAX_DEPTH:  # aliases can nest beyond what the parser saw
         raise YamlProblem(f"嵌套过深 / nested deeper than {MAX_DEPTH} levels", *_pos(node))
     marks.setdefault(path, _pos(node))
+    if isinstance(node, ScalarNode) and scalars is not None:
+        scalars[path] = (*_pos(node), node.style)
     if isinstance(node, ScalarNode):
         if node.tag not in _SCALAR_TAGS:
             raise YamlProblem(
@@ -154,7 +182,7 @@ def _build(
                 f"不允许的 YAML 标签 / YAML tag {node.tag!r} is not allowed", *_pos(node)
             )
         return [
-            _build(item, (*path, i), marks, budget, loader, depth + 1)
+            _build(item, (*path, i), marks, budget, loader, depth + 1, scalars)
             for i, item in enumerate(node.value)
         ]
     if isinstance(node, MappingNode):
@@ -175,7 +203,9 @@ def _build(
                 key = str(key).lower() if isinstance(key, bool) else str(key)
             if key in result:
                 raise YamlProblem(f"重复的键 / duplicate key {key!r}", *_pos(key_node))
-            result[key] = _build(value_node, (*path, key), marks, budget, loader, depth + 1)
+            result[key] = _build(
+                value_node, (*path, key), marks, budget, loader, depth + 1, scalars
+            )
             marks[(*path, key)] = _pos(key_node)
         return result
     raise YamlProblem("无法读取的节点 / unreadable YAML node", *_pos(node))
