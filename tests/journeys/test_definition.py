@@ -9,7 +9,8 @@ import pytest
 
 from careops.config import Settings
 from careops.journeys.catalogue import TEMPLATES, entries, find, templates_dir
-from careops.journeys.definition import DefinitionError, parse, webhook_problem
+from careops.journeys.definition import DefinitionError, parse
+from careops.journeys.webhooks import webhook_problem
 
 GOOD = """\
 key: demo

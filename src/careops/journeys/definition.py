@@ -19,13 +19,10 @@ problem of a file is reported at once. See docs/journeys.md for the format.
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -660,6 +657,7 @@ def _check_actions(
 ) -> tuple[list[Problem], list[Problem]]:
     """Compliance of every message template and the webhook allow-list."""
     from careops.journeys import compliance
+    from careops.journeys.webhooks import webhook_problem
 
     errors: list[Problem] = []
     warnings: list[Problem] = []
@@ -688,52 +686,12 @@ def _check_actions(
                     )
                     (errors if f.severity == "block" else warnings).append(p)
         elif isinstance(step, WebhookStep):
-            reason = webhook_problem(step.url, settings.journeys.webhook_allow)
+            reason = webhook_problem(step.url, settings.journeys.webhook_allow)  # no SSRF
             if reason:
                 path = ("steps", i, "url")
                 line, col = doc.mark(path)
                 errors.append(Problem(source, line, col, _dotted(path), reason))
-    return errors, _dedupe_warnings(warnings)
-
-
-def _dedupe_warnings(warnings: list[Problem]) -> list[Problem]:
-    return _dedupe(warnings)
-
-
-def webhook_problem(url: str, allow: list[str]) -> str | None:
-    """Why `url` may not be called (None when it may): https only, no credentials, and the
-    host must be on the allow-list (exact host, or `*.domain` for its subdomains); a literal
-    private, loopback or link-local IP address is refused unless listed exactly."""
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower().rstrip(".")
-        port = parts.port
-    except ValueError:
-        return "URL 无效 / invalid URL"
-    if parts.scheme != "https":
-        return "webhook 只能用 https / webhooks must use https"
-    if parts.username or parts.password:
-        return "URL 不得含账号密码 / no credentials in the URL (use settings)"
-    if not host or _CONTROL.search(url) or any(c.isspace() for c in url):
-        return "URL 无效 / invalid URL"
-    allowed = False
-    for raw in allow:
-        entry = raw.lower().rstrip(".")
-        wildcard = entry.startswith("*.") and host.endswith(entry[1:]) and host != entry[2:]
-        if wildcard or entry in (host, f"{host}:{port}"):
-            allowed = True
-    try:
-        ip = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        ip = None
-    if ip is not None and not allowed:
-        return "不允许直接使用 IP 地址 / IP addresses are refused unless allow-listed exactly"
-    if not allowed:
-        return (
-            f"主机 {host!r} 不在 journeys.webhook_allow 中 / host {host!r} is not on the "
-            "webhook allow-list (setting journeys.webhook_allow)"
-        )
-    return None
+    return errors, _dedupe(warnings)
 
 
 def load_file(path: str | Path, *, settings: Any = None) -> Loaded:
@@ -760,8 +718,3 @@ def load_file(path: str | Path, *, settings: Any = None) -> Loaded:
     except IsADirectoryError:
         raise InvalidInput(f"这是一个目录 / {p} is a directory, not a file") from None
     return parse(data, str(p), settings=settings)
-
-
-def local_time(hhmm: str) -> dt.time:
-    h, m = hhmm.split(":")
-    return dt.time(int(h), int(m))
