@@ -66,15 +66,16 @@ def entries(settings: Any = None) -> list[Entry]:
     return out
 
 
-def find(name_or_file: str, settings: Any = None) -> Loaded:
-    """A definition by file path, else by key or file stem (the hospital's first)."""
+def find(name_or_file: str, settings: Any = None, *, files: bool = True) -> Loaded:
+    """A definition by file path (when `files`), else by key or file stem (the hospital's
+    first)."""
     from careops.config import get_settings
 
     settings = settings or get_settings()
     if len(name_or_file) > 4096 or "\x00" in name_or_file:
         raise InvalidInput("名称无效 / invalid journey name or file")
     p = Path(name_or_file)
-    if p.suffix in (".yaml", ".yml") or p.is_file():
+    if files and (p.suffix in (".yaml", ".yml") or p.is_file()):
         return load_file(p, settings=settings)
     found = [e for e in entries(settings) if _matches(e, name_or_file)]
     found.sort(key=lambda e: e.origin != "hospital")
