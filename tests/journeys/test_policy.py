@@ -265,6 +265,14 @@ def test_holidays_defer_marketing_to_after_the_period():
     assert one(out, 1)[:2] == ("send", "ok")
 
 
+def test_an_empty_batch_gives_no_decisions():
+    from careops.journeys.policy import CANDIDATE_COLUMNS, DECISION_SCHEMA
+
+    empty = pa.table({k: pa.array([], v) for k, v in CANDIDATE_COLUMNS.items()})
+    out = decide(empty, at(10), settings=S)
+    assert out.num_rows == 0 and out.schema == DECISION_SCHEMA
+
+
 def test_not_due_and_bad_input():
     c = cands((U, "service", "sms")).set_column(6, "due_at", pa.array([at(12)], TS))
     assert one(decide(c, at(10), settings=S))[:2] == ("defer", "not_due")
