@@ -105,6 +105,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         MODELS,
         "客户终身价值 Lifetime value: BG/NBD + Gamma-Gamma (fit on any log, score patients).",
     ),
+    "journeys": (
+        "careops.journeys.cli:app",
+        TAGS,
+        "自动化旅程 Journeys: validate definitions, list and show them.",
+    ),
     "serve": (
         "careops.api.cli:serve",
         SERVICE,
