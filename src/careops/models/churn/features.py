@@ -110,6 +110,11 @@ def _days_since(frame: AsOf, last_dn: ir.IntegerValue) -> ir.IntegerValue:
     return ibis.literal(frame.day_number_lit(0)) - last_dn
 
 
+def _flag(cond: ir.BooleanValue) -> ir.IntegerValue:
+    """0/1 (null = 0); a CASE, as PostgreSQL cannot cast a boolean to a small integer."""
+    return cond.fill_null(False).ifelse(1, 0)
+
+
 def feature_query(frame: AsOf) -> ir.Table:
     """The feature table as one Ibis expression (see the module docstring)."""
     s = frame.settings
@@ -227,13 +232,11 @@ def feature_query(frame: AsOf) -> ir.Table:
         searches_30d=n(j.searches30),
         days_since_search=today_dn - j.last_search_dn,
         message_opens_30d=n(j.msg_opens30),
-        searched_no_consult_30d=((n(j.searches30) > 0) & (n(j.consults30) == 0)).cast("int8"),
+        searched_no_consult_30d=_flag((n(j.searches30) > 0) & (n(j.consults30) == 0)),
         consults_90d=n(j.consults90),
         days_since_consult=today_dn - consult_dn,
         late_replies_90d=n(j.late90),
-        last_consult_late=(j.last_late_ts.notnull() & (j.last_late_ts == j.last_consult_ts))
-        .fill_null(False)
-        .cast("int8"),
+        last_consult_late=_flag(j.last_late_ts.notnull() & (j.last_late_ts == j.last_consult_ts)),
         low_ratings_90d=n(j.low90),
         paid_orders_365d=n(j.paid365),
         spend_365d=n(j.spend365),
@@ -244,11 +247,11 @@ def feature_query(frame: AsOf) -> ir.Table:
         days_since_complaint=today_dn - j.last_complaint_dn,
         tickets_90d=n(j.tickets90),
         nps_min_90d=j.nps_min,
-        enrolled=enrolled.cast("int8"),
+        enrolled=_flag(enrolled),
         package_days_left=j.pkg_end_dn - today_dn,
         entitlement_uses_90d=n(j.uses90),
         days_since_entitlement_use=today_dn - j.last_use_dn,
-        chronic=j.chronic.cast("int8"),
+        chronic=_flag(j.chronic),
         age=j.age,
         sex=j.sex,
         channel=j.channel,
