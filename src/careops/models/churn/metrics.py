@@ -47,8 +47,8 @@ def scorecard(name: str, y: np.ndarray, score: np.ndarray, *, probability: bool)
         lift = float(y[top].mean() / y.mean())
     ece, curve = None, []
     if probability and n:
-        edges = np.linspace(0, 1, BINS + 1)
-        which = np.clip(np.digitize(score, edges[1:-1]), 0, BINS - 1)
+        inner = np.arange(1, BINS) / BINS  # 0.1 … 0.9 exactly as written (not linspace's 0.3000…4)
+        which = np.clip(np.digitize(score, inner), 0, BINS - 1)
         ece = 0.0
         for b in range(BINS):
             m = which == b

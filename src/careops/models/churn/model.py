@@ -20,8 +20,9 @@ every feature comes from facts before T.
 **Time split.** The newest date (k = 0) is the calibration fold, the next (k = 1) the
 early-stopping fold, the older ones are training data. LightGBM (binary, 2 threads,
 deterministic, fixed seed) is fitted on the training dates with early stopping on k = 1; its
-scores are then calibrated by isotonic regression on k = 0 (a later fold than anything the trees
-saw). The recency-only baseline (days since the last active day) is calibrated the same way.
+scores are then calibrated on k = 0 (a later fold than anything the trees saw): isotonic
+regression, or Platt scaling when that fold has fewer than 2,000 patients (`Calibrator`).
+The recency-only baseline (days since the last active day) is calibrated on the training dates.
 
 **Score** = 100 × calibrated probability, rounded. **Reasons** = the top 3 positive
 contributions of LightGBM's `pred_contrib` (per-patient log-odds contributions, SHAP values
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,7 @@ PARAMS: dict[str, Any] = {
     "verbosity": -1,
 }
 MAX_ROUNDS, EARLY_STOP = 1000, 50
+ISOTONIC_MIN_ROWS = 2000
 
 
 class ChurnError(InvalidInput):
@@ -81,18 +83,29 @@ class ChurnError(InvalidInput):
 
 @dataclass
 class Calibrator:
-    """Isotonic regression stored as its breakpoints (JSON, applied with np.interp)."""
+    """Score → probability, stored as JSON. Isotonic regression (its breakpoints, applied with
+    np.interp) when the calibration fold has at least `ISOTONIC_MIN_ROWS` rows; below that,
+    Platt scaling (a logistic curve `1 / (1 + exp(-(a·s + b)))`, two parameters), which a few
+    hundred rows estimate far more steadily than a step function."""
 
     x: list[float]
     y: list[float]
+    kind: str = "isotonic"
 
     @classmethod
     def fit(cls, score: np.ndarray, label: np.ndarray) -> Calibrator:
+        if len(score) < ISOTONIC_MIN_ROWS:
+            from sklearn.linear_model import LogisticRegression
+
+            lr = LogisticRegression(C=1e6).fit(score.reshape(-1, 1), label.astype(int))
+            return cls([float(lr.coef_[0, 0])], [float(lr.intercept_[0])], "platt")
         iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
         iso.fit(score, label.astype(float))
         return cls([float(v) for v in iso.X_thresholds_], [float(v) for v in iso.y_thresholds_])
 
     def __call__(self, score: np.ndarray) -> np.ndarray:
+        if self.kind == "platt":
+            return 1.0 / (1.0 + np.exp(-(self.x[0] * np.asarray(score, float) + self.y[0])))
         return np.interp(score, np.asarray(self.x), np.asarray(self.y))
 
 
@@ -199,8 +212,8 @@ class ChurnModel:
                 {
                     "features": self.features,
                     "categories": self.encoding.codes,
-                    "calibration": {"x": self.calibrator.x, "y": self.calibrator.y},
-                    "baseline": {"x": self.baseline.x, "y": self.baseline.y},
+                    "calibration": asdict(self.calibrator),
+                    "baseline": asdict(self.baseline),
                     "diagnostics": self.diagnostics,
                 },
                 ensure_ascii=False,
