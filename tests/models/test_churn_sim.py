@@ -143,6 +143,8 @@ def test_cli_evaluate_and_models_list_show(hospital, run_cli, tmp_path):
     assert "oracle" in stdout and "AUC" in stdout
     saved = json.loads(out.read_text("utf-8"))
     assert set(saved["truth"]) == {"model", "baseline_recency", "oracle"}
+    page = out.with_suffix(".html").read_text("utf-8")
+    assert "可靠性曲线" in page and "echarts.init" in page and "<script src" not in page
     code, stdout, _ = run_cli("models", "list", "--json", "--warehouse", hospital["url"])
     ids = [m["model_id"] for m in json.loads(stdout)]
     assert ids == [hospital["late"].model_id, hospital["early"].model_id]

@@ -190,7 +190,10 @@ def evaluate(
     folder = registry(ops).folder(meta.model_id)
     write_report(ev, folder / f"evaluation-{as_of.isoformat()}.json")
     if out is not None:
+        from careops.models.churn.report import write_html
+
         write_report(ev, Path(out))
+        write_html(ev, Path(out).with_suffix(".html"))
     return ev
 
 
