@@ -101,7 +101,7 @@ def test_cli_score_writes_scores_and_reasons_with_an_audit_row(hospital, run_cli
     risky = [r for r in rows if r["churn_score"] >= 50]
     assert risky and all(r["reasons"] for r in risky)
     assert all(len(r["reasons"].split("; ")) <= 3 for r in rows)
-    state = connect_state(hospital["ops"].state_url)
+    state = connect_state(Ops.open(hospital["url"]).state_url)  # this test's state store
     assert [r for r in read_audit(state) if r["action"] == "churn.score.export"]
 
 

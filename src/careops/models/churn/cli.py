@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from careops.asof import parse_as_of
@@ -92,9 +93,7 @@ def score(
         )
     )
     t = result.table
-    top = t.take(
-        __import__("numpy").argsort(-t.column("churn_probability").to_numpy(), kind="stable")[:10]
-    )
+    top = t.take(np.argsort(-t.column("churn_probability").to_numpy(), kind="stable")[:10])
     out.print(
         rich_table(
             "风险最高的 10 位 / top 10",

@@ -61,8 +61,9 @@ NEVER_ACTIVE_DAYS = 10_000  # recency of a patient with no active day, for the b
 
 PARAMS: dict[str, Any] = {
     "objective": "binary",
-    "learning_rate": 0.05,
-    "num_leaves": 31,
+    "learning_rate": 0.1,
+    "num_leaves": 15,
+    "max_depth": 4,
     "min_data_in_leaf": 100,
     "feature_fraction": 0.9,
     "bagging_fraction": 0.8,
