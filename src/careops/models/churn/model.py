@@ -202,8 +202,14 @@ class ChurnModel:
         return self.baseline(recency(f))
 
     def reasons(self, f: FeatureFrame, top: int = 3) -> list[list[str]]:
+        return self.explain(f, top)[1]
+
+    def explain(self, f: FeatureFrame, top: int = 3) -> tuple[np.ndarray, list[list[str]]]:
+        """Calibrated probabilities and reasons from one `pred_contrib` pass (the contributions
+        and the bias column add up to the raw score, so the trees are walked once)."""
         contrib = self.booster.predict(f.matrix(self.encoding, self.features), pred_contrib=True)
-        return top_reasons(contrib[:, :-1], f.raw, self.features, top=top)
+        p = self.calibrator(contrib.sum(axis=1))
+        return p, top_reasons(contrib[:, :-1], f.raw, self.features, top=top)
 
     # -- files -------------------------------------------------------------------------------
     def save(self, folder: Path) -> None:

@@ -130,8 +130,7 @@ class ChurnScores:
 
 
 def score_frame(model: ChurnModel, f) -> pa.Table:
-    p = model.probability(f)
-    reasons = model.reasons(f)
+    p, reasons = model.explain(f)
     return pa.table(
         {
             "user_id": pa.array(f.user_id.tolist(), pa.string()),
