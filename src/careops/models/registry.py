@@ -182,7 +182,9 @@ class Registry:
             )
             raise NotFound(
                 f"没有截至 {as_of} 可用的 {kind} 模型{later} / no {kind} model trained as of "
-                f"{as_of} or earlier in {self.root}: run `careops {kind} train --as-of DATE`"
+                f"{as_of} or earlier in {self.root}: train one as of that date or earlier "
+                f"(careops {kind} train)",
+                field="as_of",
             )
         return usable[0]
 

@@ -126,7 +126,7 @@ def _truth(
     truth_dir = sim_dir / GROUND_TRUTH
     if not (truth_dir / "users.parquet").is_file():
         raise InvalidInput(
-            f"--sim {sim_dir}: 不是模拟器输出 / not a simulator output folder "
+            f"{sim_dir}: 不是模拟器输出目录 / not a simulator output folder "
             f"(no {GROUND_TRUTH}/users.parquet)"
         )
     labels = churn_labels(sim_dir, as_of, horizon)

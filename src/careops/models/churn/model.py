@@ -158,8 +158,9 @@ def training_dates(as_of: dt.date, settings: Settings, first_day: dt.date) -> li
             f"训练需要更长的历史 / too little history to train as of {as_of}: labels need "
             f"{m.churn_horizon_days + m.churn_confirm_days} days after each training date and "
             f"at least 3 dates {m.churn_step_days} days apart after the first registration "
-            f"({first_day}); use a later --as-of (at least "
-            f"{first_day + dt.timedelta(days=8 + 2 * m.churn_step_days) + (as_of - newest)})"
+            f"({first_day}); use a later as-of date (at least "
+            f"{first_day + dt.timedelta(days=8 + 2 * m.churn_step_days) + (as_of - newest)})",
+            field="as_of",
         )
     return dates
 
