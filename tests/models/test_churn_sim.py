@@ -6,8 +6,8 @@ stops within 7 days among those truly still users — beside the oracle (each us
 daily hazard as 1 − (1 − h)^7) and the recency-only baseline. A model trained 40 days earlier
 is also checked against the observable label (its facts are in the warehouse).
 
-Measured with this seed (docs/models.md): truth AUC 0.679 (oracle 0.740, 0.92×), PR-AUC 0.28–0.30,
-top-decile lift 2.3, recency baseline AUC 0.48; observed AUC 0.73, ECE 0.08–0.09 on 303
+Measured with this seed (docs/models.md): truth AUC 0.678 (oracle 0.740, 0.92×), PR-AUC 0.29,
+top-decile lift 2.2, recency baseline AUC 0.48; observed AUC 0.737, ECE 0.086 on 303
 patients. The thresholds sit a little under these values.
 """
 
