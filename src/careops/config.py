@@ -123,6 +123,24 @@ class MetricsSettings(BaseModel):
     renewal_grace_days: int = Field(30, ge=0, description="renewal may start this late")
 
 
+class ModelSettings(BaseModel):
+    """Predictive models (SPEC §4; docs/models.md): where trained models live, churn windows."""
+
+    dir: str | None = Field(
+        None, description="model registry folder; empty: `models/` beside the warehouse file"
+    )
+    churn_horizon_days: int = Field(7, ge=1, le=90, description="churn: goes quiet within")
+    churn_confirm_days: int = Field(
+        30, ge=7, le=180, description="churn label: then stays quiet this long (observed)"
+    )
+    churn_alive_days: int = Field(
+        3, ge=1, le=90, description="churn training: patients active within (known still users)"
+    )
+    churn_snapshots: int = Field(12, ge=3, le=52, description="training as-of dates")
+    churn_step_days: int = Field(7, ge=1, le=90, description="days between training dates")
+    churn_seed: int = 7
+
+
 class PrivacySettings(BaseModel):
     """Direct identifiers (name, phone, id number): where they go and under which key."""
 
@@ -310,6 +328,7 @@ class Settings(BaseSettings):
     tags: TagSettings = TagSettings()
     metrics: MetricsSettings = MetricsSettings()
     privacy: PrivacySettings = PrivacySettings()
+    models: ModelSettings = ModelSettings()
     api: ApiSettings = ApiSettings()
     intake: IntakeSettings = IntakeSettings()
     service: ServiceSettings = ServiceSettings()
