@@ -92,8 +92,13 @@ class Token:
     @property
     def value(self) -> Value:
         if self.kind == "num":
+            if len(self.text) > 30:  # before converting: int() of 4,300+ digits raises
+                raise RuleError(
+                    f"number {self.text[:20]}… at column {self.pos + 1} is too large "
+                    f"(at most {MAX_INT:,})"
+                )
             number = float(self.text) if "." in self.text else int(self.text)
-            if len(self.text) > 30 or abs(number) > MAX_INT:
+            if abs(number) > MAX_INT:
                 raise RuleError(
                     f"number {self.text[:20]}… at column {self.pos + 1} is too large "
                     f"(at most {MAX_INT:,})"
