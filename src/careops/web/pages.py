@@ -388,6 +388,7 @@ STATIC: dict[str, tuple[str, str, str]] = {
     "htmx.min.js": ("careops.web", "static/htmx.min.js", "text/javascript"),
     "cockpit.js": ("careops.web", "static/cockpit.js", "text/javascript"),
     "cockpit.css": ("careops.web", "static/cockpit.css", "text/css"),
+    "favicon.svg": ("careops.web", "static/favicon.svg", "image/svg+xml"),
 }
 
 
@@ -397,7 +398,8 @@ def static(request: Request) -> Response:
         return Response("not found", status_code=404, media_type="text/plain")
     package, path, media = STATIC[name]
     body = resources.files(package).joinpath(path).read_bytes()
-    return Response(body, media_type=f"{media}; charset=utf-8")
+    charset = "" if media.startswith("image/") else "; charset=utf-8"
+    return Response(body, media_type=media + charset)
 
 
 def router() -> Router:

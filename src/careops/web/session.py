@@ -20,7 +20,6 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from careops.api.problems import wants_english
 from careops.errors import Unauthorized
 from careops.service import Actor, Ops
 
@@ -119,11 +118,9 @@ def clear_cookie(request: Request, response: Response, name: str) -> None:
 
 
 def language(request: Request) -> str:
-    """The page language: the switch's cookie, else `Accept-Language`, else Chinese."""
-    chosen = request.cookies.get(LANG_COOKIE)
-    if chosen in ("zh", "en"):
-        return chosen
-    return "en" if wants_english(request) else "zh"
+    """The page language: Chinese, unless the English switch was used (its cookie). The
+    browser's `Accept-Language` is not followed: the cockpit is Chinese by default."""
+    return "en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"
 
 
 def safe_next(value: str | None) -> str:

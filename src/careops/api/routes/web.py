@@ -19,4 +19,9 @@ def _home(request: Request) -> RedirectResponse:
     return RedirectResponse(f"{PREFIX}/", status_code=307)
 
 
+def _favicon(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"{PREFIX}/static/favicon.svg", status_code=301)
+
+
 router.add_route("/", _home, methods=["GET"], include_in_schema=False)
+router.add_route("/favicon.ico", _favicon, methods=["GET"], include_in_schema=False)
