@@ -76,6 +76,15 @@ class Browser:
         self.driver.get(self.url(path))
         self.assert_clean_console()
 
+    def visit_refused(self, path: str, status: int = 403) -> None:
+        """Open a page the caller may not see: an error page with `status`, and no console
+        error but the browser's note of that status for the page itself."""
+        self.driver.get(self.url(path))
+        error = self.driver.find_element("id", "error")
+        assert error.get_attribute("data-status") == str(status)
+        errors = [e for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert all(f"status of {status}" in e["message"] for e in errors), errors
+
     def assert_clean_console(self) -> None:
         errors = [e for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, f"browser console errors: {errors}"
