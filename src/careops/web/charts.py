@@ -8,11 +8,11 @@ from typing import Any
 from careops.report.charts import BASE, X_LABELS
 
 
-def layer_bars(title: str, names: list[str], users: list[int], series_name: str) -> dict[str, Any]:
-    """Patients per layer of one dimension, as labelled bars."""
+def layer_bars(names: list[str], users: list[int], series_name: str) -> dict[str, Any]:
+    """Patients per layer of one dimension, as labelled bars (the section names the
+    dimension)."""
     return {
         **BASE,
-        "title": {"text": title, "left": "center", "textStyle": {"fontSize": 14}},
         "tooltip": {"trigger": "axis"},
         "grid": {"left": 60, "right": 20, "top": 40, "bottom": 70},
         "xAxis": {"type": "category", "data": names, "axisLabel": X_LABELS},

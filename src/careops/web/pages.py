@@ -303,7 +303,7 @@ def layers(page: Page) -> Response:
     matrix = views.migration(page.ops, start_day, end, dimension, page.lang)
     charts = {
         f"chart-{b.dimension}": layer_bars(
-            b.label, [r.label for r in b.rows], [r.users for r in b.rows], page.t("layers.users")
+            [r.label for r in b.rows], [r.users for r in b.rows], page.t("layers.users")
         )
         for b in view.blocks
     }

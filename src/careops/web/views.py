@@ -38,6 +38,8 @@ OVERVIEW_KPIS: tuple[str, ...] = (
     "bp_control_rate",
     "glucose_control_rate",
 )
+#: metrics where a fall is the good news (the card colours the change accordingly)
+LOWER_IS_BETTER = frozenset({"cac", "complaint_rate", "first_reply_mean_s"})
 #: a layer's patients are listed this many to a page
 DRILL_PAGE = 10
 RECORDS_PAGE = 20
@@ -80,6 +82,7 @@ class KpiCard:
     previous_text: str
     change_text: str
     trend: str  # up | down | flat | none
+    tone: str  # good | bad | neutral: whether the change is good news for this metric
     window_text: str
     note: str = ""
 
@@ -114,6 +117,8 @@ def overview(ops: Ops, as_of: date, lang: str) -> list[KpiCard]:
         except InvalidInput:  # before the first registration: no previous period
             prev_value = None
         change, trend = _change(r.value, prev_value, r.unit, lang)
+        better = "down" if name in LOWER_IS_BETTER else "up"
+        tone = "neutral" if trend in ("flat", "none") else "good" if trend == better else "bad"
         empty = get_metric(name).empty if r.note is not None else None
         cards.append(
             KpiCard(
@@ -124,6 +129,7 @@ def overview(ops: Ops, as_of: date, lang: str) -> list[KpiCard]:
                 previous_text=fmt(prev_value, r.unit, lang),
                 change_text=change,
                 trend=trend,
+                tone=tone,
                 window_text=labels.window_text(r.params.get("window_days"), lang),
                 note=(empty[1] if lang == "en" else empty[0]) if empty else "",
             )
