@@ -241,7 +241,9 @@ def main() -> None:
     try:
         app()
     except CareOpsError as exc:
-        _fail(str(exc), exc.exit_code)
+        from careops.cliutil import error_text
+
+        _fail(error_text(exc), exc.exit_code)
     except Exception as exc:
         if type(exc).__name__ != "TableNotFound":  # ibis' error, without importing ibis here
             raise

@@ -90,6 +90,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "truth and calibration), not hospital data; not loaded",
     ),
     # the HTML report (was careops.report.labels.TEXT)
+    "metrics.stale_note": (
+        "提示: 数据截止 {end}，早于统计日 {as_of}，近期窗口内可能没有数据；"
+        "用 --as-of {next} 统计到数据末尾",
+        "note: the data ends on {end}, before as-of {as_of}, so recent windows may be "
+        "empty; use --as-of {next} to count up to the end of the data",
+    ),
     "report.title": ("互联网医院运营指标报告", "Internet hospital operations report"),
     "report.as_of": ("统计截至", "As of"),
     "report.as_of_note": (

@@ -34,7 +34,10 @@ class Target:
 
     def __post_init__(self) -> None:
         if (self.rule is None) == (self.segment is None):
-            raise InvalidInput("give either a rule or a saved segment's name, not both")
+            raise InvalidInput(
+                "请给出规则或已保存人群的名称, 不能同时给出 / give either a rule or a saved "
+                "segment's name, not both"
+            )
 
     @property
     def label(self) -> str:
@@ -265,6 +268,7 @@ def delete(ops: Ops, name: str) -> SavedSegment:
         users = experiments_targeting(conn, name)
         if users:
             raise Conflict(
+                f"已保存的人群 {name!r} 是实验 {', '.join(users)} 的目标人群, 实验存在期间保留 / "
                 f"saved segment {name!r} is targeted by experiment(s) "
                 f"{', '.join(users)}; it is kept while they exist"
             )

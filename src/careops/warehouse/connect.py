@@ -27,7 +27,7 @@ def backend_kind(con: BaseBackend) -> Kind:
     """Which engine a connection runs on."""
     name = con.name
     if name not in ("duckdb", "postgres", "pyspark"):
-        raise WarehouseError(f"unsupported warehouse backend {name!r}")
+        raise WarehouseError(f"不支持的仓库引擎 {name!r} / unsupported warehouse backend {name!r}")
     return name  # type: ignore[return-value]
 
 
@@ -184,10 +184,14 @@ def connect(url: str | None = None, *, read_only: bool = False) -> BaseBackend:
     except CareOpsError:
         raise
     except Exception as exc:
-        raise WarehouseError(f"cannot open warehouse {redact(url)}: {exc}") from exc
+        raise WarehouseError(
+            f"无法打开仓库 {redact(url)} / cannot open warehouse {redact(url)}: {exc}",
+            field="warehouse",
+        ) from exc
     raise ConfigError(
-        f"unknown warehouse URL {redact(url)!r}: use duckdb:///path/to/file.duckdb, "
-        "postgresql://user@host:5432/db or spark://local"
+        f"无法识别的仓库 URL {redact(url)!r} / unknown warehouse URL {redact(url)!r}: use "
+        "duckdb:///path/to/file.duckdb, postgresql://user@host:5432/db or spark://local",
+        field="warehouse",
     )
 
 
@@ -222,7 +226,7 @@ def _duckdb(url: str, read_only: bool) -> BaseBackend:
     if path in ("", ":memory:"):
         return ibis.duckdb.connect(":memory:")
     if read_only and not Path(path).is_file():
-        raise WarehouseError(_missing(path))
+        raise WarehouseError(_missing(path), field="warehouse")
     if not read_only:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -258,8 +262,8 @@ def _postgres(parsed) -> BaseBackend:
 
 def _missing(where: str) -> str:
     return (
-        f"仓库不存在 / warehouse {where} does not exist; check --warehouse (-w) or "
-        "CAREOPS_WAREHOUSE, or create it with `careops init` / `careops ingest`"
+        f"仓库不存在 / warehouse {where} does not exist; check the warehouse URL (setting "
+        "CAREOPS_WAREHOUSE), or create it with `careops init` / `careops ingest`"
     )
 
 
@@ -273,7 +277,7 @@ def _spark(parsed, read_only: bool) -> BaseBackend:
     con = ibis.pyspark.connect(session)
     database = parsed.path.lstrip("/")
     if database and read_only and not session.catalog.databaseExists(database):
-        raise WarehouseError(_missing(f"spark database {database!r}"))
+        raise WarehouseError(_missing(f"spark database {database!r}"), field="warehouse")
     if database:
         con.create_database(database, force=True)
         session.catalog.setCurrentDatabase(database)

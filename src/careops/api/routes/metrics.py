@@ -128,7 +128,7 @@ def get_metric(
     return MetricOut(
         kind=r.to_dict()["kind"],
         name=r.name,
-        label=r.label,
+        label=labels.metric_label(r.name, lang),
         as_of=r.as_of,
         data_end=answer.data_end,
         result=_result(r, lang),
