@@ -321,10 +321,11 @@ def layers(page: Page) -> Response:
 
 def drill(page: Page) -> Response:
     assert page.ops is not None
-    as_of = page.as_of()
+    offset = page.offset()
     dimension = page.request.path_params["dimension"]
     code = page.request.path_params["code"]
-    view = views.drill(page.ops, dimension, code, as_of, page.offset(), page.lang)
+    views.layer_rule(dimension, code)  # an unknown layer is refused before any reading
+    view = views.drill(page.ops, dimension, code, page.as_of(), offset, page.lang)
     return page.render("drill.html", active="layers", view=view)
 
 
