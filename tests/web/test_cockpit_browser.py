@@ -224,3 +224,23 @@ def test_english_switch_and_logout_ending_the_token(browser):
     # the token itself is revoked, not only the cookie dropped
     r = httpx.get(browser.url("/api/v1/auth/me"), headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401
+
+
+def test_a_health_manager_reads_the_readings_of_assigned_patients_only(browser):
+    from careops.identity.assignments import assign
+
+    ops = browser.cockpit.ops
+    with ops.warehouse(read_only=True) as con:
+        o = con.table("observations")
+        ids = sorted(o.select("user_id").distinct().user_id.to_pyarrow().to_pylist())
+    mine, other = ids[0], ids[1]
+    assign(ops, browser.cockpit.users["health_manager"], [mine])
+    browser.login("health_manager")
+    assert [a.get_attribute("data-nav") for a in browser.all("nav a")] == ["layers", "portrait"]
+    browser.visit(f"/cockpit/patients/{mine}?as_of={DAY}")
+    browser.driver.find_element("css selector", "#clinical button[data-kind=observations]").click()
+    browser.wait_for(lambda: browser.all("#records-kind[data-kind=observations]"))
+    browser.assert_clean_console()
+    assert browser.all("#records-table tbody tr")
+    browser.screenshot("readings")
+    browser.visit_refused(f"/cockpit/patients/{other}?as_of={DAY}")
