@@ -61,6 +61,8 @@ def test_overview_kpis_equal_the_metrics_service(browser):
 
 
 def test_layers_counts_chart_migration_and_drilldown_to_masked_patients(browser):
+    import httpx
+
     from careops.segments import service as segments
     from careops.tags import service as tags
 
@@ -101,6 +103,11 @@ def test_layers_counts_chart_migration_and_drilldown_to_masked_patients(browser)
     for phone in browser.all("[data-role=phone]"):
         assert phone.text == "—" or re.fullmatch(r"\d{3}\*{4}\d{4}", phone.text), phone.text
     browser.screenshot("drill")
+    export = browser.driver.find_element("id", "export").get_attribute("href")
+    session = browser.driver.get_cookie("careops_session")["value"]
+    lines = httpx.get(export, cookies={"careops_session": session}).text.split()
+    assert lines[0] == "user_id" and len(lines) - 1 == count
+    assert lines[1] == patients[0].get_attribute("data-user")
 
     first = patients[0].get_attribute("data-user")
     patients[0].find_element("css selector", "a").click()

@@ -1,10 +1,11 @@
 """The cockpit's doors without a browser: session cookie, CSRF, redirects, hostile input,
-static files and headers, over the service's own app (an empty warehouse is enough)."""
+static files and headers, over the service's own app (a warehouse of two patients)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,6 +15,7 @@ from careops.identity import accounts
 from careops.service import Ops
 from careops.warehouse import connect, create_tables
 from tests.api.world import PASSWORD, isolated_settings
+from tests.tags.hospital import Hospital
 
 STAFF = {"operations": "ops-li", "medical": "dr-wang", "auditor": "aud-sun"}
 
@@ -26,6 +28,7 @@ def app(tmp_path_factory):
     state = f"sqlite:///{tmp_path / 'w.state.db'}"
     con = connect(warehouse)
     create_tables(con)
+    Hospital(date(2026, 1, 1)).patient("p1", 100).patient("p2", 10).load(con)
     con.disconnect()
     ops = Ops.open(warehouse=warehouse, state=state, settings=settings)
     for role, name in STAFF.items():
@@ -195,6 +198,17 @@ def test_markup_in_a_patient_id_is_shown_as_text(client):
     assert "<script>alert(1)" not in r.text
     r = client.get("/cockpit/patients/" + "9" * 5000 + "?as_of=2026-01-01")
     assert 400 <= r.status_code < 500
+
+
+def test_layer_lists_are_for_roles_that_may_export_patients(client):
+    login(client, "medical")  # may read layer counts, not export a layer's patients
+    for path in ("/cockpit/layers/lifecycle/silent", "/cockpit/layers/lifecycle/silent/export.csv"):
+        r = client.get(path + "?as_of=2026-01-01")
+        assert r.status_code == 403 and "segments.export" in r.text
+    page = client.get("/cockpit/layers?as_of=2026-01-01")
+    assert page.status_code == 200, page.text
+    assert 'data-layer="lifecycle/silent"' in page.text
+    assert "/cockpit/layers/lifecycle/" not in page.text  # no drill-down links either
 
 
 def test_clinical_records_are_for_clinical_roles_and_known_kinds(client):

@@ -321,12 +321,31 @@ def layers(page: Page) -> Response:
 
 def drill(page: Page) -> Response:
     assert page.ops is not None
+    page.ops.require("segments.export")
+    page.ops.require("patients.portrait")
     offset = page.offset()
     dimension = page.request.path_params["dimension"]
     code = page.request.path_params["code"]
     views.layer_rule(dimension, code)  # an unknown layer is refused before any reading
     view = views.drill(page.ops, dimension, code, page.as_of(), offset, page.lang)
     return page.render("drill.html", active="layers", view=view)
+
+
+def drill_export(page: Page) -> Response:
+    assert page.ops is not None
+    page.ops.require("segments.export")
+    dimension = page.request.path_params["dimension"]
+    code = page.request.path_params["code"]
+    views.layer_rule(dimension, code)
+    as_of = page.as_of()
+    ids = views.drill_export(page.ops, dimension, code, as_of)
+    body = "user_id\r\n" + "".join(f"{i}\r\n" for i in ids)
+    name = f"layer-{dimension}-{code}-{as_of.isoformat()}.csv"
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def portrait_search(page: Page) -> Response:
@@ -416,6 +435,7 @@ def router() -> Router:
             Route("/overview", endpoint(overview), methods=get),
             Route("/layers", endpoint(layers), methods=get),
             Route("/layers/{dimension}/{code}", endpoint(drill), methods=get),
+            Route("/layers/{dimension}/{code}/export.csv", endpoint(drill_export), methods=get),
             Route("/portrait", endpoint(portrait_search), methods=get),
             Route("/patients/{user_id}", endpoint(portrait), methods=get),
             Route("/patients/{user_id}/records/{kind}", endpoint(records), methods=get),

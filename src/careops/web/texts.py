@@ -59,6 +59,7 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "drill.total": ("共 {n} 人", "{n} patients"),
     "drill.back": ("返回分层", "Back to layers"),
+    "drill.export": ("导出名单 (CSV)", "Export the list (CSV)"),
     "prev": ("上一页", "Previous"),
     "next": ("下一页", "Next"),
     "page": ("第 {a}–{b} 条, 共 {n} 条", "{a}–{b} of {n}"),

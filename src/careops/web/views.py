@@ -300,6 +300,33 @@ def drill(ops: Ops, dimension: str, code: str, as_of: date, offset: int, lang: s
     return DrillView(dimension, code, label, as_of, page.count, offset, DRILL_PAGE, rows)
 
 
+#: a layer's list is exported this many ids per read (each read audited as an export page)
+EXPORT_PAGE = 10_000
+#: the longest list the cockpit exports in one file (larger: `careops segments export`)
+EXPORT_MAX = 200_000
+
+
+def drill_export(ops: Ops, dimension: str, code: str, as_of: date) -> list[str]:
+    """Every patient id of a layer (sorted), read page by page through the segments service
+    (each page audited as an export); refused above EXPORT_MAX patients."""
+    from careops.segments import service as segments
+
+    ops.require("segments.export")
+    target = segments.Target(rule=layer_rule(dimension, code))
+    ids: list[str] = []
+    while True:
+        page = segments.export_page(ops, target, as_of, limit=EXPORT_PAGE, offset=len(ids))
+        if page.count > EXPORT_MAX:
+            raise InvalidInput(
+                f"该分层 {page.count} 人, 超过网页导出上限 {EXPORT_MAX}, 请用命令行导出 / "
+                f"{page.count} patients is over the cockpit's export limit of {EXPORT_MAX}; "
+                "use `careops segments export`"
+            )
+        ids.extend(r["user_id"] for r in page.rows)
+        if not page.rows or len(ids) >= page.count:
+            return ids
+
+
 # ---------------------------------------------------------------- portrait
 
 
