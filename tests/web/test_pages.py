@@ -242,3 +242,8 @@ def test_english_on_request_chinese_by_default(client):
     page = client.get("/cockpit/login").text
     assert '<html lang="en">' in page and "Log in" in page
     assert client.get("/cockpit/lang/fr").status_code == 422
+
+
+def test_a_post_without_a_session_goes_to_the_login_page_not_back(client):
+    r = client.post("/cockpit/logout", data={"csrf": "x"})
+    assert r.status_code == 303 and r.headers["location"] == "/cockpit/login"

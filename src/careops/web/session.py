@@ -139,6 +139,9 @@ def safe_next(value: str | None) -> str:
 
 
 def login_url(request: Request) -> str:
-    """The login page, coming back to the page asked for."""
+    """The login page, coming back to the page asked for (a form post, whose session ended
+    meanwhile, comes back to the start page: it cannot be replayed)."""
+    if request.method != "GET":
+        return f"{PREFIX}/login"
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return f"{PREFIX}/login?next={quote(safe_next(target), safe='/')}"
