@@ -58,6 +58,15 @@ def test_overview_kpis_equal_the_metrics_service(browser):
     assert any(fmt(None, "count") != c.text for c in browser.all("[data-role=value]"))
     browser.screenshot("overview")
     assert browser.axe_critical() == []
+    browser.driver.set_window_size(1920, 1080)  # the wide screen of an operations room
+    try:
+        browser.screenshot("overview-1920")
+        width = browser.driver.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 1920  # nothing runs off to the side
+    finally:
+        browser.driver.set_window_size(1366, 768)
+    width = browser.driver.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 1366
 
 
 def test_layers_counts_chart_migration_and_drilldown_to_masked_patients(browser):

@@ -375,7 +375,7 @@ def records(page: Page) -> Response:
     page.ops.require("patients.clinical")
     user_id = page.request.path_params["user_id"]
     kind = page.request.path_params["kind"]
-    view = views.records(page.ops, user_id, kind, page.offset())
+    view = views.records(page.ops, user_id, kind, page.offset(), page.lang)
     partial = page.request.headers.get("hx-request") == "true"
     return page.render(
         "records_body.html" if partial else "records.html",

@@ -442,34 +442,40 @@ def portrait(ops: Ops, user_id: str, as_of: date, lang: str) -> PortraitView:
 @dataclass(frozen=True)
 class RecordsView:
     kind: str
-    columns: list[str]
+    columns: list[str]  # headings in the page's language
     rows: list[list[str]]
     total: int
     offset: int
     limit: int
 
 
-def records(ops: Ops, user_id: str, kind: str, offset: int) -> RecordsView:
+def records(ops: Ops, user_id: str, kind: str, offset: int, lang: str = "zh") -> RecordsView:
     """One page of a patient's clinical records of one kind (scope checked and audited by the
-    patients service)."""
+    patients service); times in the hospital's timezone, headings from the canonical schema."""
     from careops.patients import service as patients
     from careops.patients.records import KINDS, record_columns
+    from careops.schema import TABLES
 
     if kind not in KINDS:
         raise InvalidInput(f"记录类型不存在 / unknown record kind; use one of {', '.join(KINDS)}")
     page = patients.records(ops, user_id, kind, limit=RECORDS_PAGE, offset=offset)  # type: ignore[arg-type]
-    columns = [c for c in record_columns(kind) if c != "user_id"]  # type: ignore[arg-type]
-    rows = [[_cell(item.get(c)) for c in columns] for item in page.items]
-    return RecordsView(kind, columns, rows, page.total, offset, RECORDS_PAGE)
+    names = [c for c in record_columns(kind) if c != "user_id"]  # type: ignore[arg-type]
+    zh = {c.name: c.label_zh for c in TABLES[kind].columns}
+    headings = [(zh.get(c) or c) if lang == "zh" else c for c in names]
+    tz = ops.settings.tz
+    rows = [[_cell(item.get(c), tz) for c in names] for item in page.items]
+    return RecordsView(kind, headings, rows, page.total, offset, RECORDS_PAGE)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, tz: Any) -> str:
     if value is None:
         return ""
+    if hasattr(value, "hour"):
+        if value.tzinfo is not None:
+            value = value.astimezone(tz)
+        return value.strftime("%Y-%m-%d %H:%M")
     if hasattr(value, "isoformat"):
-        return (
-            value.isoformat(sep=" ", timespec="minutes") if hasattr(value, "hour") else str(value)
-        )
+        return value.isoformat()
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
