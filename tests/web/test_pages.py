@@ -247,3 +247,9 @@ def test_english_on_request_chinese_by_default(client):
 def test_a_post_without_a_session_goes_to_the_login_page_not_back(client):
     r = client.post("/cockpit/logout", data={"csrf": "x"})
     assert r.status_code == 303 and r.headers["location"] == "/cockpit/login"
+
+
+def test_an_unknown_cockpit_path_is_a_page_and_an_unknown_api_path_json(client):
+    r = client.get("/cockpit/no-such-page")
+    assert r.status_code == 404 and "<html" in r.text and "no such page" in r.text
+    assert client.get("/api/v1/no-such-route").json()["error"]["code"] == "not_found"

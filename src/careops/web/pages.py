@@ -422,6 +422,12 @@ def static(request: Request) -> Response:
     return Response(body, media_type=media + charset)
 
 
+def not_found(page: Page) -> Response:
+    from careops.errors import NotFound
+
+    raise NotFound("没有这个页面 / no such page")
+
+
 def router() -> Router:
     """The cockpit's routes (mounted at `/cockpit` by `careops.api.routes.web`)."""
     get, post = ["GET"], ["POST"]
@@ -441,5 +447,6 @@ def router() -> Router:
             Route("/patients/{user_id}/records/{kind}", endpoint(records), methods=get),
             Route("/audit", endpoint(audit), methods=get),
             Route("/static/{name}", static, methods=get),
+            Route("/{path:path}", endpoint(not_found, signed_in=False), methods=get),
         ]
     )
