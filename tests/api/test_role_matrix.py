@@ -186,6 +186,10 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         {"user_id": "p1"}, body={"channel": "sms", "purpose": "marketing", "granted": False}
     ),
     ("DELETE", "/api/v1/patients/{user_id}"): Example(prepare=_fresh_patient),
+    # journeys
+    ("GET", "/api/v1/journeys"): Example(),
+    ("GET", "/api/v1/journeys/{key}"): Example({"key": "silent_recall"}),
+    ("POST", "/api/v1/journeys/validate"): Example(body={"text": "key: x\n"}),
     # event intake
     ("POST", "/api/v1/events"): Example(
         body={
