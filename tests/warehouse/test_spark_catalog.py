@@ -282,3 +282,9 @@ def test_refuses_folders_that_are_not_the_table(spark_session, spark_db):
     pq.write_table(pa.table({"name": ["app_open"]}), folder / "events" / "part-0.parquet")
     with pytest.raises(Conflict, match="no column event_id"):
         adopt_table_folders(spark_session, name, _expected())
+    shutil.rmtree(folder / "events")
+    # a folder of another name without Parquet files is none of ours: left alone
+    (folder / "notes").mkdir()
+    (folder / "notes" / "readme.txt").write_text("kept by the operator", encoding="utf-8")
+    assert adopt_table_folders(spark_session, name, _expected()) == []
+    assert (folder / "notes" / "readme.txt").exists()

@@ -60,6 +60,7 @@ def spark_config(master: str, settings: SparkSettings) -> dict[str, str]:
         "spark.master": master,
         "spark.app.name": "careops",
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",  # stderr stays for messages
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.warehouse.dir": warehouse_uri(settings.warehouse_dir),
@@ -245,6 +246,9 @@ def adopt_table_folders(session, database: str, expected: dict) -> list[str]:
         if not staged and not _has_files(fs, status.getPath()):
             continue  # an empty folder: Spark creates the table over it
         schema = _schema_for(session, fs, status.getPath(), table, expected.get(table))
+        if schema is None:
+            log.warning("跳过非表目录 / left alone a folder that is no table: %s", folder)
+            continue
         if not staged:
             target = jvm.org.apache.hadoop.fs.Path(root, _STAGING + table)
             if not fs.rename(status.getPath(), target):
@@ -286,8 +290,9 @@ def _has_data(fs, path) -> bool:
 
 
 def _schema_for(session, fs, path, table: str, expected):
-    """The Spark schema to register the folder's table with; `Conflict` if the folder does not
-    hold the `expected` (ibis schema, key columns) table, or no Parquet data at all."""
+    """The Spark schema to register the folder's table with: None for a folder of another
+    name without Parquet data (not a table: left alone); `Conflict` if it does not hold the
+    `expected` (ibis schema, key columns) table."""
     from ibis.backends.pyspark.datatypes import PySparkSchema
 
     folder = str(path.toString())
@@ -296,10 +301,10 @@ def _schema_for(session, fs, path, table: str, expected):
         try:
             found = session.read.parquet(folder).schema
         except Exception as exc:
+            if expected is None:
+                return None  # not a table's folder: none of ours
             raise Conflict(_refusal(folder, table, f"not Parquet: {_cause(exc)}")) from None
     if expected is None:
-        if found is None:
-            raise Conflict(_refusal(folder, table, "no data files / 没有数据文件"))
         return found
     schema, keys = expected
     want = PySparkSchema.from_ibis(schema)
