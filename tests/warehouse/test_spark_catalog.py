@@ -72,6 +72,7 @@ def test_spark_config_carries_cluster_settings_and_passes_conf_through():
     assert conf["spark.executor.cores"] == "4"
     assert conf["spark.cores.max"] == "16"
     assert conf["spark.jars"] == "/opt/jars/postgresql.jar"
+    assert conf["spark.driver.extraClassPath"] == "/opt/jars/postgresql.jar"
     assert conf["spark.sql.catalogImplementation"] == "hive"
     assert conf["spark.sql.session.timeZone"] == "UTC"
     # passed-through settings win; unset ones leave spark-defaults.conf in force

@@ -76,7 +76,10 @@ def spark_config(master: str, settings: SparkSettings) -> dict[str, str]:
         "spark.executor.memory": settings.executor_memory,
         "spark.executor.cores": settings.executor_cores,
         "spark.cores.max": settings.cores_max,
+        # shipped to the executors, and on the driver's class path (a JDBC driver must be
+        # there: the metastore client does not see jars added to the running context)
         "spark.jars": ",".join(settings.jars) or None,
+        "spark.driver.extraClassPath": os.pathsep.join(settings.jars) or None,
     }
     conf |= {k: str(v) for k, v in optional.items() if v is not None}
     return conf | settings.conf
@@ -170,13 +173,14 @@ def catalog_errors(location: str) -> Iterator[None]:
                 "a metastore on PostgreSQL (spark.metastore_url) so that processes can share it"
             ) from None
         raise WarehouseError(
-            f"Spark 元数据库不可用 / the Spark warehouse's metastore failed: {_cause(exc)}"
+            f"Spark 元数据库不可用 / the Spark warehouse's metastore failed: {_cause(exc)} "
+            "(spark.metastore_url, spark.jars; docs/spark.md)"
         ) from exc
 
 
 def _cause(exc: BaseException) -> str:
     """The innermost Java cause of a Spark failure, in one line."""
-    java = getattr(exc, "java_exception", None)
+    java = getattr(exc, "_origin", None) or getattr(exc, "java_exception", None)
     if java is not None:
         with suppress(Exception):  # a best-effort description of an error already raised
             while java.getCause() is not None:
