@@ -124,9 +124,8 @@ def _configure_metastore(session, settings: SparkSettings) -> None:
         if settings.metastore_password:
             password = settings.metastore_password.get_secret_value()
             hconf.set("javax.jdo.option.ConnectionPassword", password)
-        # a new metastore database gets its schema on first use
-        hconf.set("datanucleus.schema.autoCreateAll", "true")
-        hconf.set("hive.metastore.schema.verification", "false")
+        # its schema comes from Hive's schematool, not from DataNucleus' auto-creation (which
+        # hung on PostgreSQL in our tests: docs/spark.md); an empty database fails clearly
         return
     loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
     if (
