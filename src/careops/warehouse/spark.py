@@ -125,7 +125,7 @@ def _configure_metastore(session, settings: SparkSettings) -> None:
             password = settings.metastore_password.get_secret_value()
             hconf.set("javax.jdo.option.ConnectionPassword", password)
         # its schema comes from Hive's schematool, not from DataNucleus' auto-creation (which
-        # hung on PostgreSQL in our tests: docs/spark.md); an empty database fails clearly
+        # hung on PostgreSQL in our tests: docs/spark.md)
         return
     loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
     if (
