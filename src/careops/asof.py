@@ -67,14 +67,20 @@ def check_day(
     """`as_of` if it is a date no later than `latest_as_of`, else `error`."""
     settings = settings or get_settings()
     if isinstance(as_of, datetime) or not isinstance(as_of, date):
-        raise error(f"as_of must be a date (YYYY-MM-DD), got {as_of!r}")
+        raise error(
+            f"统计日应为日期 (YYYY-MM-DD), 实际 {as_of!r} / as_of must be a date (YYYY-MM-DD), "
+            f"got {as_of!r}",
+            field="as_of",
+        )
     now_day = now_day or today(settings)
     latest = latest_as_of(settings, now_day=now_day)
     if as_of > latest:
         raise error(
+            f"统计日 {as_of.isoformat()} 在未来 (医院今天是 {now_day}), 最晚可用 {latest} / "
             f"as_of {as_of.isoformat()} is in the future (today is {now_day} in "
             f"{settings.timezone}); the latest is {latest} (facts up to the end of "
-            "today)"
+            "today)",
+            field="as_of",
         )
     return as_of
 
@@ -91,7 +97,9 @@ def parse_as_of(
         day = date.fromisoformat(text.strip())
     except (ValueError, AttributeError):
         raise AsOfError(
-            f"--as-of {text!r} is not a date: expected a date like 2026-03-01 (YYYY-MM-DD)"
+            f"统计日 {text!r} 不是日期, 应为 2026-03-01 这样的日期 (YYYY-MM-DD) / as-of "
+            f"{text!r} is not a date: expected a date like 2026-03-01 (YYYY-MM-DD)",
+            field="as_of",
         ) from None
     return check_day(day, settings, now_day=now_day)
 
@@ -237,10 +245,15 @@ class AsOf:
         self.check()
         first_day = self.first_registration_day()
         if first_day is None:
-            raise self.error("as_of: the warehouse has no patients yet; load data first")
+            raise self.error(
+                "仓库中还没有患者, 请先导入数据 / as_of: the warehouse has no patients yet; load "
+                "data first"
+            )
         if self.as_of <= first_day:
             raise self.error(
+                f"统计日 {self.as_of} 早于所有数据 (最早注册日 {first_day}), 请用更晚的日期 / "
                 f"as_of {self.as_of} is before any data: the first registration is on "
                 f"{first_day} (no patient was registered before as_of; earliest registration is "
-                f"{first_day}); use a later date"
+                f"{first_day}); use a later date",
+                field="as_of",
             )

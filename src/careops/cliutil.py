@@ -59,6 +59,48 @@ def safe(value: Any) -> str:
     return escape(plain(value))
 
 
+#: the flag that sets each field a domain error or result names (`CareOpsError.field`)
+FLAGS: dict[str, str] = {
+    "as_of": "--as-of",
+    "period": "--from / --to",
+    "limit": "--limit",
+    "encoding": "--encoding",
+    "kind": "--kind",
+    "mapping": "--mapping",
+    "replace": "--replace",
+    "control": "--control",
+    "segment": "--segment",
+    "where": "--where",
+    "warehouse": "--warehouse (-w)",
+    "start": "--start",
+    "days": "--days",
+    "users": "--user / --users",
+    "timeout": "--timeout",
+    "calibration_end": "--calibration-end",
+    "holdout_end": "--holdout-end",
+    "unit": "--unit",
+    "origin": "--origin",
+    "segment_by": "--segment-by",
+    "horizon_days": "--horizon-days",
+    "discount_rate": "--discount-rate",
+    "date_format": "--date-format",
+}
+
+
+def with_flag(message: str, field: str | None) -> str:
+    """`message` with the flag that changes `field` added, "… (--as-of)", unless it names the
+    flag already (a message of the domain names the field, never the flag)."""
+    flag = FLAGS.get(field or "")
+    if not flag or flag in message:
+        return message
+    return f"{message} ({flag})"
+
+
+def error_text(exc: BaseException) -> str:
+    """What the CLI prints for a CareOps error: its message and the flag to change."""
+    return with_flag(str(exc), getattr(exc, "field", None))
+
+
 def lang_of(lang: Lang | None) -> Lang:
     return lang or get_settings().lang
 

@@ -9,6 +9,7 @@ figures of SPEC.md. Every threshold an operations team may retune lives here, na
 from __future__ import annotations
 
 import os
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -120,6 +121,24 @@ class MetricsSettings(BaseModel):
     adherence_window_days: int = Field(180, ge=1)
     glucose_control_max_mmol: float = Field(7.0, description="last glucose below this: controlled")
     renewal_grace_days: int = Field(30, ge=0, description="renewal may start this late")
+
+
+class ModelSettings(BaseModel):
+    """Predictive models (SPEC §4; docs/models.md): where trained models live, churn windows."""
+
+    dir: str | None = Field(
+        None, description="model registry folder; empty: `models/` beside the warehouse file"
+    )
+    churn_horizon_days: int = Field(7, ge=1, le=90, description="churn: goes quiet within")
+    churn_confirm_days: int = Field(
+        30, ge=7, le=180, description="churn label: then stays quiet this long (observed)"
+    )
+    churn_alive_days: int = Field(
+        3, ge=1, le=90, description="churn training: patients active within (known still users)"
+    )
+    churn_snapshots: int = Field(12, ge=3, le=52, description="training as-of dates")
+    churn_step_days: int = Field(7, ge=1, le=90, description="days between training dates")
+    churn_seed: int = 7
 
 
 class PrivacySettings(BaseModel):
@@ -302,6 +321,66 @@ class SqlSettings(BaseModel):
     )
 
 
+class CapSettings(BaseModel):
+    """Frequency caps of one purpose, per patient (None: no cap)."""
+
+    per_day: int | None = Field(None, ge=0, le=100, description="per calendar day, hospital time")
+    per_7_days: int | None = Field(None, ge=0, le=700, description="per rolling 7 days")
+
+
+class HolidaySettings(BaseModel):
+    """A do-not-disturb period (local dates, both included) for some purposes."""
+
+    name: str = Field(max_length=64)
+    start: date
+    end: date
+    purposes: list[Literal["marketing", "service", "medical"]] = ["marketing"]
+
+
+class JourneySettings(BaseModel):
+    """Journeys and the send policy (SPEC §5; docs/journeys.md)."""
+
+    dir: str | None = Field(None, description="folder of the hospital's journey YAML files")
+    compliance_rules: str | None = Field(
+        None, description="YAML file of extra copy rules added to the shipped ones"
+    )
+    webhook_allow: list[str] = Field(
+        default_factory=list,
+        description="hosts (or *.domain) webhook steps may call over https; empty: none",
+    )
+    caps: dict[Literal["marketing", "service", "medical"], CapSettings] = Field(
+        default_factory=lambda: {
+            "marketing": CapSettings(per_day=1, per_7_days=3),
+            "service": CapSettings(),
+            "medical": CapSettings(),
+        }
+    )
+    journey_caps: CapSettings = Field(
+        CapSettings(),
+        description="default caps per patient and journey (a journey may set its own)",
+    )
+    capped: Literal["drop", "defer"] = Field("drop", description="what happens to a capped send")
+    quiet_start: str = Field("21:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    quiet_end: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    quiet_purposes: list[Literal["marketing", "service", "medical"]] = Field(
+        ["marketing", "service", "medical"],
+        description="purposes held back in quiet hours (medical_safety sends always go)",
+    )
+    holidays: list[HolidaySettings] = Field(default_factory=list, max_length=366)
+    slot_minutes: int = Field(60, ge=1, le=1440, description="one non-medical send per slot")
+    per_slot: int = Field(1, ge=1, le=10)
+    active_hour: bool = Field(True, description="marketing waits for the usual active hour")
+    elderly_channels: list[Literal["sms", "wechat", "app_push", "email", "phone"]] = [
+        "sms",
+        "phone",
+    ]
+    default_channels: list[Literal["sms", "wechat", "app_push", "email", "phone"]] = [
+        "wechat",
+        "app_push",
+        "sms",
+    ]
+
+
 class Settings(BaseSettings):
     """All of CareOps' configuration."""
 
@@ -321,11 +400,13 @@ class Settings(BaseSettings):
     tags: TagSettings = TagSettings()
     metrics: MetricsSettings = MetricsSettings()
     privacy: PrivacySettings = PrivacySettings()
+    models: ModelSettings = ModelSettings()
     api: ApiSettings = ApiSettings()
     intake: IntakeSettings = IntakeSettings()
     service: ServiceSettings = ServiceSettings()
     spark: SparkSettings = SparkSettings()
     sql: SqlSettings = SqlSettings()
+    journeys: JourneySettings = JourneySettings()
 
     @field_validator("timezone")
     @classmethod

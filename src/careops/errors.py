@@ -15,6 +15,12 @@ class CareOpsError(Exception):
     exit_code = 2
     status = 500
 
+    def __init__(self, *args: object, field: str | None = None) -> None:
+        super().__init__(*args)
+        #: the argument or field to change, in domain words (`as_of`, `limit`, `encoding`): the
+        #: CLI names its flag (`careops.cliutil.FLAGS`), the API its field
+        self.field = field
+
 
 class InvalidInput(CareOpsError):
     """An argument, a setting, a rule or a record is not acceptable as given (HTTP 422)."""

@@ -45,6 +45,9 @@ _PHRASES: list[tuple[str, str]] = [
     (r"a line must hold one JSON object", "每行必须是一个 JSON 对象"),
     (r"missing required column\(s\)", "缺少必需的列"),
     (r"Rename the columns or use --mapping", "请重命名列或使用 --mapping 映射"),
+    (r"Rename the columns or map them", "请重命名列或用映射文件 (--mapping) 映射"),
+    (r"name its kind to load it", "请指明文件类型"),
+    (r"or name its kind", "或指明文件类型"),
     (r"(\d+) of (\d+) records are bad", r"\2 条记录中 \1 条有误"),
     (r"nothing of this file was loaded", "本文件未导入任何数据"),
     (r"same content already loaded", "相同内容已导入过"),
@@ -119,6 +122,15 @@ _PHRASES: list[tuple[str, str]] = [
 ]
 
 
+#: a message written in both languages already: an optional "file: " prefix, the Chinese, then
+#: " / " and the English
+_BILINGUAL = re.compile(
+    r"^(?P<prefix>[^\u4e00-\u9fff\n]*?: )?(?P<zh>[^\n]*?[\u4e00-\u9fff][^\n]*?) / "
+    r"(?P<en>[A-Za-z].*)$",
+    re.S,
+)
+
+
 def label(key: str, lang: Lang = "zh") -> str:
     """The label of `key` in `lang` (`ingest.<key>` of the catalogue)."""
     return _label(f"ingest.{key}", lang)
@@ -126,7 +138,12 @@ def label(key: str, lang: Lang = "zh") -> str:
 
 def translate(text: str, lang: Lang = "zh") -> str:
     """Render an English message stored in the data in `lang` (phrase by phrase)."""
-    if lang == "en" or not text:
+    if not text:
+        return text
+    both = _BILINGUAL.match(text)
+    if both:  # written in both languages ("中文 / English"): the one asked for
+        return (both["prefix"] or "") + (both["en"] if lang == "en" else both["zh"])
+    if lang == "en":
         return text
     for pattern, repl in _PHRASES:
         text = re.sub(pattern, repl, text)

@@ -301,3 +301,31 @@ def test_a_bad_file_names_row_field_reason_and_imports_nothing(run_cli, tmp_path
     assert code == 2 and "missing column(s) user_id, exposed_at" in err
     code, _, err = run_cli(*args[:3], tmp_path / "nope.csv", *args[4:])
     assert code == 2 and "does not exist" in err
+
+
+def test_import_refuses_users_outside_the_targeting_segment(run_cli, tmp_path, where):
+    wh, state = where
+    code, _, err = run_cli(
+        "segment", "save", "women", "--where", 'sex == "F"', "-w", wh, "--state", state
+    )
+    assert code == 0, err
+    assert _create(run_cli, tmp_path, where, {**RUNNING, "segment": "women"})[0] == 0
+    at = dt.datetime.now(dt.UTC).isoformat()
+    args = ["experiment", "import-exposures", "sms-reminder", "-w", wh, "--state", state]
+    _exposure_csv(
+        tmp_path / "mixed.csv", [("f1", "sms", at), ("m1", "control", at), ("nobody", "sms", at)]
+    )
+    code, _, err = run_cli(*args, tmp_path / "mixed.csv")
+    assert code == 2, err
+    assert "2 problem(s), nothing imported" in err
+    assert "row 3 user_id: user 'm1' is not in the experiment's segment 'women'" in err
+    assert "第 4 行 user_id：用户 'nobody'" in err and "不属于实验的目标人群" in err
+    assert "'f1'" not in err and "Traceback" not in err
+    engine = connect_state(state)
+    with engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT count(*) FROM experiment_exposures").scalar()
+    assert stored == 0
+    _exposure_csv(tmp_path / "women.csv", [("f1", "sms", at), ("f2", "control", at)])
+    code, out, err = run_cli(*args, tmp_path / "women.csv", "--json")
+    assert code == 0, err
+    assert json.loads(out)["inserted"] == 2

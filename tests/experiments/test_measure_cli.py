@@ -146,7 +146,7 @@ def test_as_of_before_the_start(open_both):
 
 def test_control_that_is_not_a_variant(open_both):
     engine, con = open_both
-    with pytest.raises(InputError, match=r"--control 'ctrl' is not a variant.*control, treat"):
+    with pytest.raises(InputError, match=r"control 'ctrl' is not a variant.*control, treat"):
         analyze_stored(con, engine, hb.KEY, ["arpu"], as_of=hb.AS_OF, control="ctrl")
 
 

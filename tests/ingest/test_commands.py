@@ -27,7 +27,7 @@ def loaded(tmp_path, run_cli):
 def test_init_is_idempotent(tmp_path, run_cli):
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     code, out, _ = run_cli("init", "-w", url)
-    assert code == 0 and "22 table(s) created" in out and "revision 0004" in out
+    assert code == 0 and "22 table(s) created" in out and "state store ready at revision 0" in out
     code, out, _ = run_cli("init", "-w", url)
     assert code == 0 and "0 table(s) created" in out
 

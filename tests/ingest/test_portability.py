@@ -140,7 +140,7 @@ def test_replace_and_resolved_quarantine_on_each_backend(kind, make_warehouse, t
     assert read_quarantine(con, include_resolved=True)["status"].to_pylist() == ["resolved"]
     path.write_text(head + "o1,u1,2025-01-05,drug,3,paid\n", encoding="utf-8")
     if kind == "spark":
-        with pytest.raises(InputError, match="--replace needs a DuckDB or PostgreSQL"):
+        with pytest.raises(InputError, match="replacing a load needs a DuckDB or PostgreSQL"):
             ingest_paths(con, [path], settings=get_settings(), replace=True)
         return
     report = ingest_paths(con, [path], settings=get_settings(), replace=True)

@@ -98,7 +98,8 @@ def test_replace_needs_an_earlier_load(tmp_path, run_cli):
     code, _, err = run_cli(
         "ingest", tmp_path / "orders.csv", "--replace", "-w", f"duckdb:///{tmp_path / 'w.duckdb'}"
     )
-    assert code == 2 and "never loaded" in err and "without --replace" in err
+    assert code == 2 and "never loaded" in err and "without replacing" in err
+    assert "(--replace)" in err  # the CLI names the flag of the field the error names
 
 
 ORDERS = "order_id,user_id,ts,category,amount_cny,status\n"

@@ -22,7 +22,10 @@ def groups(result):
 def test_d7_retention_is_exact_day_on_the_hospital_calendar(hospital_wh):
     r = value(hospital_wh, "d7_retention", h.AS_OF_RETENTION)
     assert (r.numerator, r.denominator, r.value) == (2, 4, 0.5)
-    assert r.label == "7日留存"
+    from careops.metrics.format import labelled
+
+    assert not hasattr(r, "label")  # results carry codes; the shell names them
+    assert labelled(r, "zh")["label"] == "7日留存" and labelled(r, "en")["label"] == "D7 retention"
 
 
 def test_d1_and_d30_retention(hospital_wh):
@@ -60,7 +63,10 @@ def test_funnel_with_known_drop_offs(hospital_wh):
     r = value(hospital_wh, "funnel", h.AS_OF_CONVERSION)
     assert [s.users for s in r.steps] == [5, 3, 2, 2, 1]
     assert [s.dropped for s in r.steps] == [0, 2, 1, 0, 1]
-    assert [s.label for s in r.steps] == ["注册", "搜索", "问诊", "支付", "复购"]
+    assert [s.step for s in r.steps] == ["register", "search", "consult", "pay", "repurchase"]
+    from careops.metrics.format import labelled
+
+    assert [s["label"] for s in labelled(r)["steps"]] == ["注册", "搜索", "问诊", "支付", "复购"]
     assert r.steps[1].rate_from_previous == pytest.approx(0.6)
     assert r.steps[4].rate_from_first == pytest.approx(0.2)
 

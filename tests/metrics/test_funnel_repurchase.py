@@ -85,7 +85,7 @@ def wh(tmp_path_factory):
 
 def test_repurchase_needs_an_order_after_the_paid_step(wh):
     r = compute(wh, "funnel", AS_OF)
-    assert [s.label for s in r.steps] == ["注册", "搜索", "问诊", "支付", "复购"]
+    assert [s.step for s in r.steps] == ["register", "search", "consult", "pay", "repurchase"]
     assert [s.users for s in r.steps] == [3, 3, 3, 3, 1]
 
 

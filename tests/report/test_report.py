@@ -158,12 +158,13 @@ def test_cohort_colour_scale_spans_the_data_with_one_legend(zh_report):
 
 
 def _result(name, label, unit, by, groups):
+    """A metric result (codes only: `label` is what the chart must show, from the catalogue)."""
     from datetime import date
 
     from careops.metrics.result import GroupValue, MetricResult
 
     gs = tuple(GroupValue(g, v, v * n if v else 0, n) for g, v, n in groups)
-    return MetricResult(name, label, unit, date(2026, 1, 1), None, 0, 0, by=by, groups=gs)
+    return MetricResult(name, unit, date(2026, 1, 1), None, 0, 0, by=by, groups=gs)
 
 
 def test_breakdown_charts_order_groups_name_axes_and_hide_small_groups():

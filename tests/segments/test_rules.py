@@ -79,9 +79,9 @@ and:
         ("sex == 'F' and", "expected a tag name"),
         ("age between 25", "'and' in 'between"),
         ("sex == 'F'; DROP TABLE patients; --", "cannot read ';'"),
-        ('{"and": 3}', "rule.and: expected a non-empty list"),
-        ('{"tag": "age", "op": "~"}', "rule.op: unknown operator '~'"),
-        ('{"and": [{"foo": 1}]}', "rule.and[0]: expected one of the keys"),
+        ('{"and": 3}', "rule.and: 应为非空的条件列表 / expected a non-empty list"),
+        ('{"tag": "age", "op": "~"}', "rule.op: 未知的运算符 '~'"),
+        ('{"and": [{"foo": 1}]}', "rule.and[0]: 应为以下键之一"),
         ("{not json", "not valid"),
     ],
 )

@@ -23,6 +23,7 @@ from careops.segments.rules import MAX_CONDITIONS, MAX_DEPTH, parse_rule
         ("not " * 5000 + "chronic", "nests deeper"),
         ('{"and": ' * 2000 + '{"tag": "age", "op": ">", "value": 1}' + "}" * 2000, "deeper"),
         ("age > 1" + "0" * 400, "too large"),
+        ("age > " + "9" * 10_000, "too large"),  # past int()'s 4,300-digit limit: was a ValueError
         ('{"tag": "age", "op": ">", "value": 1e400}', "out of range"),
         ('{"tag": "age", "op": ">", "value": NaN}', "out of range"),
         (" or ".join(f"age == {i}" for i in range(MAX_CONDITIONS + 1)), "conditions"),

@@ -197,9 +197,10 @@ def test_changed_thresholds_are_not_hidden_by_a_stored_snapshot(url, monkeypatch
     assert after["occasional"] == before["occasional"] + before["active"]
     assert json.loads(run(*count).output)["count"] == 0
     r = run("layers", "--as-of", "2026-06-01", "--warehouse", url)
-    assert "careops tags compute --as-of 2026-06-01" in " ".join(r.output.split())
+    assert "careops tags compute --as-of 2026-06-01" in " ".join(r.output.split())  # the shell
     r = runner.invoke(app, ["layers", "history", "--warehouse", url])
-    assert "recompute it: careops tags compute --as-of 2026-06-01" in str(r.exception)
+    assert "recompute the tags of 2026-06-01 (careops tags compute)" in str(r.exception)
+    assert r.exception.field == "as_of"  # the CLI adds "(--as-of)" when it prints
 
 
 def test_layers_read_in_chinese_in_declared_order(url):

@@ -9,9 +9,9 @@ from careops.tags.layers_view import counts_table, history_table, migration_tabl
 def test_counts_table_has_labels_and_thousands_separators():
     headers, rows = counts_table(
         [
-            LayerCount("lifecycle", "active", "活跃用户", 20045, 0.5),
-            LayerCount("lifecycle", "silent", "沉默用户", 20045, 0.5),
-            LayerCount("groups", "churn_risk", "流失预警", 1234, 0.03),
+            LayerCount("lifecycle", "active", 20045, 0.5),
+            LayerCount("lifecycle", "silent", 20045, 0.5),
+            LayerCount("groups", "churn_risk", 1234, 0.03),
         ]
     )
     assert headers == ["维度", "分层", "用户数", "占比"]

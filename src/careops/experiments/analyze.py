@@ -206,11 +206,17 @@ def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
     """Validate design weights: positive and summing to 1."""
     for name, w in weights.items():
         if not w > 0:
-            raise ConfigError(f"weight of variant {name!r} is {w}; weights must be positive")
+            raise ConfigError(
+                f"组别 {name!r} 的权重为 {w}, 权重必须为正 / weight of variant {name!r} is {w}; "
+                "weights must be positive"
+            )
     total = math.fsum(weights.values())
     if abs(total - 1.0) > WEIGHT_TOLERANCE:
         listed = ", ".join(f"{k}={v:g}" for k, v in weights.items())
-        raise ConfigError(f"variant weights sum to {total:g}, not 1 ({listed})")
+        raise ConfigError(
+            f"组别权重之和为 {total:g}, 不是 1 ({listed}) / variant weights sum to {total:g}, not "
+            f"1 ({listed})"
+        )
     return dict(weights)
 
 
@@ -240,16 +246,18 @@ def resolve_variants(
             control = "control"
         else:
             msg = (
-                f"no variant is called 'control'; name the control group with --control"
+                f"没有名为 'control' 的组, 请指明对照组 (现有组别: {', '.join(names)}) / no "
+                "variant is called 'control'; name the control group"
                 f" (variants present: {', '.join(names)})"
             )
-            raise ConfigError(msg)
+            raise ConfigError(msg, field="control")
     if control not in names:
         msg = (
+            f"对照组 {control!r} 不在列 {variant_col!r} 的组别中 (现有: {', '.join(names)}) / "
             f"control {control!r} is not a variant in column {variant_col!r}; variants present:"
             f" {', '.join(names)}"
         )
-        raise ConfigError(msg)
+        raise ConfigError(msg, field="control")
     if len(names) < 2:
         msg = f"only one variant ({names[0]!r}) is present; an experiment needs at least two"
         raise InputError(msg)
@@ -454,10 +462,11 @@ def analyze_experiment(
     """
     if control is not None and control not in experiment.weights:
         msg = (
-            f"--control {control!r} is not a variant of experiment {experiment.key!r};"
-            f" variants are {', '.join(experiment.weights)}"
+            f"对照组 {control!r} 不是实验 {experiment.key!r} 的组别 (组别: "
+            f"{', '.join(experiment.weights)}) / control {control!r} is not a variant of "
+            f"experiment {experiment.key!r}; variants are {', '.join(experiment.weights)}"
         )
-        raise ConfigError(msg)
+        raise ConfigError(msg, field="control")
     rows = table.filter(table[variant_col].cast("string") != GLOBAL_CONTROL)
     return analyze_ibis(
         rows,
@@ -511,7 +520,7 @@ def analyze_warehouse_table(
     if weights:
         check_weights(weights)
     if name not in con.list_tables():
-        raise InputError(f"table {name!r} is not in the warehouse")
+        raise InputError(f"仓库中没有表 {name!r} / table {name!r} is not in the warehouse")
     table = con.table(name)
     inferred = check_ibis_rows(table, variant_col, metric_col, covariate_col)
     return _analyze_rows(

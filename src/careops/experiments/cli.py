@@ -20,6 +20,7 @@ from rich.table import Table
 from careops.cliutil import JsonOpt, LangOpt, WarehouseOpt, err, lang_of, ops, print_json, safe
 from careops.errors import ConfigError
 from careops.experiments.labels import label
+from careops.metrics.registry import get_metric
 
 if TYPE_CHECKING:
     from careops.experiments.analyze import Analysis
@@ -390,7 +391,8 @@ def _analyze_stored(
     across = len(outcome.metrics) > 1 and outcome.correction != "none"
     for m in outcome.metrics:
         role = f" · {label('role_' + m.role, lang)}" if m.role else ""
-        _render(m.analysis, lang, title=f"{m.label} ({m.name}){role}", adjusted=across)
+        title = f"{get_metric(m.name).label(lang)} ({m.name}){role}"
+        _render(m.analysis, lang, title=title, adjusted=across)
     if across:
         out.print(
             f"{label('correction', lang)}: {outcome.correction} ({label('across_metrics', lang)})"

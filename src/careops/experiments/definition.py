@@ -255,4 +255,7 @@ def _names(value: object, what: str, key: str) -> tuple[str, ...]:
         return (value,)
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise ConfigError(f"experiment {key!r}: {what} must be a list of metric keys, got {value!r}")
+    raise ConfigError(
+        f"实验 {key!r}: {what} 应为指标名列表, 实际 {value!r} / experiment {key!r}: {what} must "
+        f"be a list of metric keys, got {value!r}"
+    )

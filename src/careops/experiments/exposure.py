@@ -40,7 +40,9 @@ def exposure_table(
     Repeated ids are logged once. Refuses an instant outside the experiment's window.
     """
     if exposed_at.tzinfo is None:
-        raise ConfigError("exposed_at has no timezone; give it in UTC")
+        raise ConfigError(
+            "exposed_at 没有时区, 请用 UTC 时间 / exposed_at has no timezone; give it in UTC"
+        )
     if not experiment.is_running(exposed_at):
         msg = (
             f"experiment {experiment.key!r} is not running at {exposed_at.isoformat()}"

@@ -42,10 +42,10 @@ from careops.metrics.registry import Metric, all_metrics, get_metric
 
 @dataclass(frozen=True)
 class MetricOutcome:
-    """One metric's analysis and how it was measured."""
+    """One metric's analysis and how it was measured (the metric by its code; the shell names
+    it)."""
 
     name: str
-    label: str
     role: str  # primary, guardrail, or "" when asked for by name only
     per_user: bool
     analysis: Analysis
@@ -78,7 +78,7 @@ class ExperimentOutcome:
             "metrics": [
                 {
                     "name": m.name,
-                    "label": m.label,
+                    "label": get_metric(m.name).label(lang),
                     "role": m.role,
                     "measure": "per_user" if m.per_user else "ratio",
                     **m.analysis.to_dict(lang),
@@ -94,8 +94,10 @@ def experiment_metric(name: str) -> Metric:
     if metric.kind == "analysis":
         usable = ", ".join(m.name for m in all_metrics() if m.kind != "analysis")
         raise MetricError(
-            f"metric {name!r} is an analysis (a funnel or cohort table), not a value per user, "
-            f"so an experiment cannot compare it; use a unit metric: {usable}"
+            f"指标 {name!r} 是分析表 (漏斗或同期群), 不是每个用户的取值, 实验无法比较它; "
+            f"可用的指标: {usable} / metric {name!r} is an analysis (a funnel or cohort "
+            f"table), not a value per user, so an experiment cannot compare it; use a unit "
+            f"metric: {usable}"
         )
     return metric
 
@@ -115,21 +117,23 @@ def analyze_stored(
 ) -> ExperimentOutcome:
     """Analyse experiment `key` on `metrics` (default: its primary and guardrail metrics) as of
     `as_of` (default: today, hospital time). `settings` go to `analyze_statistics`
-    (frequentist, bayesian, srm_p)."""
-    lang = lang or get_settings().lang
+    (frequentist, bayesian, srm_p). The outcome carries codes; `lang` is not used (kept for
+    callers: `ExperimentOutcome.to_dict(lang)` and the CLI name things)."""
     definition = get_definition(engine, key)
     roles = _roles(definition, metrics)
     chosen = [(experiment_metric(name), role) for name, role in roles.items()]
     if control is not None and control not in definition.weights:
         raise InputError(
-            f"--control {control!r} is not a variant of experiment {key!r}; "
-            f"variants are {', '.join(definition.weights)}"
+            f"对照组 {control!r} 不是实验 {key!r} 的组别 (组别: {', '.join(definition.weights)}) "
+            f"/ control {control!r} is not a variant of experiment {key!r}; "
+            f"variants are {', '.join(definition.weights)}",
+            field="control",
         )
     exposures = read_exposures(engine, key)
     if not exposures.num_rows:
         raise InputError(
-            f"experiment {key!r} has no exposures yet; log exposures when users "
-            "meet it (careops.experiments.store.log_exposures)"
+            f"实验 {key!r} 还没有曝光记录; 请在用户进入实验时记录曝光或导入曝光 / experiment "
+            f"{key!r} has no exposures yet; log exposures when users meet it, or import them"
         )
     as_of = as_of or today()  # the frame's one default: today in hospital time
     post, exposures = _post_context(con, definition, exposures, as_of)
@@ -142,13 +146,11 @@ def analyze_stored(
         analysis = _analyze(
             definition, table, metric, pre is not None, control, correction, settings
         )
-        results.append(
-            MetricOutcome(metric.name, metric.label(lang), role, metric.per_user, analysis)
-        )
+        results.append(MetricOutcome(metric.name, role, metric.per_user, analysis))
     if len(results) > 1 and correction != "none":
         adjusted = correct_across([r.analysis for r in results], correction)
         results = [
-            MetricOutcome(r.name, r.label, r.role, r.per_user, a)
+            MetricOutcome(r.name, r.role, r.per_user, a)
             for r, a in zip(results, adjusted, strict=True)
         ]
     counts = pc.value_counts(exposures.column("variant")).to_pylist()
@@ -190,8 +192,11 @@ def _post_context(
     start = _start(definition, exposures)
     if probe.cutoff <= start:
         raise AsOfError(
+            f"统计日 {as_of} 不晚于实验 {definition.key!r} 的开始时间 "
+            f"({start.astimezone(probe.settings.tz).isoformat()}), 还没有可分析的数据 / "
             f"as_of {as_of} is not after the start of experiment {definition.key!r} "
-            f"({start.astimezone(probe.settings.tz).isoformat()}); nothing to analyse yet"
+            f"({start.astimezone(probe.settings.tz).isoformat()}); nothing to analyse yet",
+            field="as_of",
         )
     cutoff = probe.cutoff
     before = pc.less(
@@ -199,7 +204,11 @@ def _post_context(
     )
     exposures = exposures.filter(before)
     if not exposures.num_rows:
-        raise InputError(f"experiment {definition.key!r} has no exposures before as_of {as_of}")
+        raise InputError(
+            f"实验 {definition.key!r} 在统计日 {as_of} 之前没有曝光 / experiment "
+            f"{definition.key!r} has no exposures before as_of {as_of}",
+            field="as_of",
+        )
     starts = pa.table(
         {"user_id": exposures.column("user_id"), "since": exposures.column("exposed_at")}
     )

@@ -63,7 +63,8 @@ class ExperimentCreate(BaseModel):
             return data.model_dump()
         if not isinstance(data, Mapping):
             raise ConfigError(
-                "an experiment definition is a mapping with key, variants, "
+                "实验定义应为包含 key、variants、primary_metrics 等键的映射 / an experiment "
+                "definition is a mapping with key, variants, "
                 f"primary_metrics, …; got {type(data).__name__}"
             )
         return ExperimentDefinition.from_dict(data).to_dict()

@@ -22,7 +22,7 @@ def read_users(path: str | Path) -> pa.Table:
     """Read a per-user CSV or Parquet file into Arrow."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"file {p} does not exist")
+        raise InputError(f"文件不存在 / file {p} does not exist")
     suffix = p.suffix.lower()
     try:
         if suffix in {".parquet", ".pq"}:
@@ -35,8 +35,11 @@ def read_users(path: str | Path) -> pa.Table:
             parse = csv.ParseOptions(delimiter="\t" if suffix == ".tsv" else ",")
             return csv.read_csv(p, parse_options=parse)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"cannot read {p}: {exc}") from exc
-    raise InputError(f"{p}: unknown file kind {suffix!r}; give a .csv or .parquet file")
+        raise InputError(f"无法读取 {p} / cannot read {p}: {exc}") from exc
+    raise InputError(
+        f"{p}: 未知的文件类型 {suffix!r}, 请用 .csv 或 .parquet / unknown file kind {suffix!r}; "
+        "give a .csv or .parquet file"
+    )
 
 
 def first_row_number(path: str | Path) -> int:
@@ -107,7 +110,9 @@ def validate_users(
         if column is not None:
             _require_column(table, column, role)
     if table.num_rows == 0:
-        raise InputError("the data has no rows; it needs one row per user")
+        raise InputError(
+            "数据没有行, 需要每个用户一行 / the data has no rows; it needs one row per user"
+        )
     variants = pc.cast(table.column(variant_col), pa.string())
     empty = pc.indices_nonzero(
         pc.fill_null(pc.equal(pc.utf8_trim_whitespace(variants), ""), True)
@@ -119,7 +124,10 @@ def validate_users(
         )
         raise InputError(msg)
     if len({variant_col, metric_col, covariate_col} - {None}) < (3 if covariate_col else 2):
-        raise InputError("the variant, metric and covariate columns must be different columns")
+        raise InputError(
+            "组别列、指标列和协变量列必须是不同的列 / the variant, metric and covariate columns "
+            "must be different columns"
+        )
     columns = {
         variant_col: variants,
         metric_col: _numeric_column(table, metric_col, "metric", first_row),
@@ -159,7 +167,9 @@ def check_ibis_rows(
         checks["no_covariate"] = table[covariate_col].isnull().sum()
     found = table.aggregate(**checks).to_pyarrow().to_pylist()[0]
     if not found["rows"]:
-        raise InputError("the table has no rows; it needs one row per user")
+        raise InputError(
+            "表没有行, 需要每个用户一行 / the table has no rows; it needs one row per user"
+        )
     for key, column, role in (
         ("no_variant", variant_col, "variant"),
         ("no_metric", metric_col, "metric"),

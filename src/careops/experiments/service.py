@@ -11,7 +11,8 @@ Exposures: `expose` assigns with the experiment's deterministic assignment
 experiment targets a segment, users outside it as of the exposure's hospital day; a user is
 exposed once (the first exposure wins, also against a concurrent writer). `import_exposures`
 reads exposures logged elsewhere (CSV or Parquet: user_id, variant, exposed_at), checks every
-row before writing any, and writes them all in one transaction: a bad file is never half
+row before writing any (also that each user is in the targeting segment on the day of the
+exposure, as `expose` would), and writes them all in one transaction: a bad file is never half
 applied, and importing the same file twice adds nothing.
 """
 
@@ -151,7 +152,11 @@ def expose(
     stored = get(ops, key)
     definition = stored.definition.definition()
     exposure_table(definition, [], at)  # refuses an instant outside the window, before any work
-    targeted = _targeted(ops, definition, ids, at) if definition.segment else set(ids)
+    targeted = (
+        _targeted(ops, definition, {at.astimezone(ops.settings.tz).date(): ids})
+        if definition.segment
+        else set(ids)
+    )
     eligible = [u for u in ids if u in targeted]
     variants = (
         dict(
@@ -210,28 +215,30 @@ def _user_ids(users: Sequence[object]) -> list[str]:
 
 
 def _targeted(
-    ops: Ops, definition: ExperimentDefinition, ids: list[str], at: dt.datetime
+    ops: Ops, definition: ExperimentDefinition, ids_by_day: Mapping[date, Sequence[str]]
 ) -> set[str]:
-    """Those of `ids` in the experiment's segment as of the hospital day of `at` (facts before
-    00:00 of that day, so the answer does not change during the day)."""
+    """Those of the ids in the experiment's segment as of their hospital day (facts before
+    00:00 of that day, so the answer does not change during the day); one segment evaluation
+    per day, on one read-only connection."""
     import ibis
     import pyarrow as pa
 
     from careops.segments.evaluate import members
+    from careops.segments.service import list_saved
 
     assert definition.segment is not None
     rule: Any = definition.segment
-    from careops.segments.service import list_saved
-
     saved = {s.name: s for s in list_saved(ops)}
     if rule in saved:
         rule = saved[rule].rule
-    as_of = at.astimezone(ops.settings.tz).date()
-    wanted = ibis.memtable(pa.table({"exp_user": pa.array(ids, pa.string())}))
+    found: set[str] = set()
     with ops.warehouse(read_only=True) as con:
-        m = members(con, rule, as_of, settings=ops.settings)
-        hit = m.semi_join(wanted, m.user_id == wanted.exp_user).select("user_id")
-        return {r["user_id"] for r in hit.to_pyarrow().to_pylist()}
+        for as_of, ids in sorted(ids_by_day.items()):
+            wanted = ibis.memtable(pa.table({"exp_user": pa.array(list(ids), pa.string())}))
+            m = members(con, rule, as_of, settings=ops.settings)
+            hit = m.semi_join(wanted, m.user_id == wanted.exp_user).select("user_id")
+            found |= {r["user_id"] for r in hit.to_pyarrow().to_pylist()}
+    return found
 
 
 @dataclass(frozen=True)
@@ -258,7 +265,8 @@ def import_exposures(ops: Ops, key: str, path: str | Path) -> Imported:
     """Import exposures logged elsewhere: a CSV or Parquet file with user_id, variant and
     exposed_at (ISO time; without an offset it is hospital time). Every row is checked first
     (empty ids, unknown variants, bad or out-of-window times, a user given two variants, a user
-    already exposed to another variant); any problem refuses the whole file, naming row, field
+    already exposed to another variant, a user outside the targeting segment on the hospital day
+    of the exposure); any problem refuses the whole file, naming row, field
     and reason. Rows already stored are skipped, so importing twice adds nothing."""
     stored = get(ops, key)
     definition = stored.definition.definition()
@@ -278,6 +286,8 @@ def import_exposures(ops: Ops, key: str, path: str | Path) -> Imported:
             for u, r in rows.items()
             if u in before and before[u] != r.variant
         ]
+        if definition.segment:
+            problems += _outside_segment(ops, definition, rows)
     if problems:
         raise _refused(path, problems)
     records = [
@@ -303,6 +313,31 @@ class _Row:
     row: int
     variant: str
     at: dt.datetime
+
+
+def _outside_segment(
+    ops: Ops, definition: ExperimentDefinition, rows: Mapping[str, _Row]
+) -> list[RowProblem]:
+    """A problem for each user not in the experiment's targeting segment on the hospital day
+    of their exposure (the same check `expose` makes): exposures of users the experiment never
+    targeted would bias its analysis."""
+    by_day: dict[date, list[str]] = {}
+    for user, r in rows.items():
+        by_day.setdefault(r.at.astimezone(ops.settings.tz).date(), []).append(user)
+    inside = _targeted(ops, definition, by_day)
+    segment = definition.segment
+    return [
+        RowProblem(
+            r.row,
+            "user_id",
+            f"用户 {user!r} 在 {r.at.astimezone(ops.settings.tz).date()} 不属于实验的目标人群 "
+            f"{segment!r}",
+            f"user {user!r} is not in the experiment's segment {segment!r} on "
+            f"{r.at.astimezone(ops.settings.tz).date()}",
+        )
+        for user, r in sorted(rows.items(), key=lambda item: item[1].row)
+        if user not in inside
+    ]
 
 
 EXPOSURE_COLUMNS = ("user_id", "variant", "exposed_at")

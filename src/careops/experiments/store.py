@@ -52,7 +52,8 @@ def insert_experiment(
         sa.select(experiments.c.key).where(experiments.c.key == definition.key)
     ).first():
         raise AlreadyExists(
-            f"experiment {definition.key!r} exists already; a running "
+            f"实验 {definition.key!r} 已存在; 运行中的实验设计不能修改, 请换一个 key / experiment "
+            f"{definition.key!r} exists already; a running "
             "experiment's design is not changed — use a new key"
         )
     stored = ExperimentStored(
@@ -91,7 +92,10 @@ def fetch(conn: Connection, key: str, *, for_update: bool = False) -> Experiment
         known = [
             r[0] for r in conn.execute(sa.select(experiments.c.key).order_by(experiments.c.key))
         ]
-        raise ExperimentNotFound(f"no experiment {key!r}; known: {', '.join(known) or 'none'}")
+        raise ExperimentNotFound(
+            f"没有实验 {key!r} (已有: {', '.join(known) or '无'}) / no experiment {key!r}; "
+            f"known: {', '.join(known) or 'none'}"
+        )
     return _record(row)
 
 
@@ -109,11 +113,15 @@ def end_now(
     d = before.definition
     if d.start is not None and now <= d.start:
         raise Conflict(
+            f"实验 {key!r} 尚未开始 (开始于 {hospital_time(d.start)}), 无需停止, 可以删除它 / "
             f"experiment {key!r} has not started (start {hospital_time(d.start)}); "
             f"nothing to stop — delete it instead: careops experiment delete {key}"
         )
     if d.end is not None and d.end <= now:
-        raise Conflict(f"experiment {key!r} ended already (end {hospital_time(d.end)})")
+        raise Conflict(
+            f"实验 {key!r} 已经结束 (结束于 {hospital_time(d.end)}) / experiment {key!r} ended "
+            f"already (end {hospital_time(d.end)})"
+        )
     stopped = ExperimentCreate.model_validate(d.model_dump() | {"end": now})
     conn.execute(
         experiments.update().where(experiments.c.key == key).values(definition=stopped.to_json())
@@ -127,6 +135,7 @@ def remove(conn: Connection, key: str) -> ExperimentStored:
     exposed = count_exposures(conn, key)
     if exposed:
         raise Conflict(
+            f"实验 {key!r} 已有 {exposed:,} 位曝光用户, 数据须保留, 请停止而不是删除 / "
             f"experiment {key!r} has {exposed:,} exposed user(s); its data is "
             f"kept — stop it instead: careops experiment stop {key}"
         )
@@ -162,7 +171,8 @@ def _insert(conn: Connection):
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(conn.dialect.name)
     if insert is None:
         raise Unavailable(
-            f"state store {conn.dialect.name} is not supported; use sqlite or postgresql"
+            f"不支持 {conn.dialect.name} 状态库, 请用 sqlite 或 postgresql / state store "
+            f"{conn.dialect.name} is not supported; use sqlite or postgresql"
         )
     return insert
 

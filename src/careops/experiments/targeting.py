@@ -24,13 +24,12 @@ def check_segment(key: str, segment: str, saved: Collection[str]) -> Literal["sa
         check(parse_rule(segment))
     except RuleError as exc:
         known = (
-            ", ".join(sorted(saved))
-            if saved
-            else ("none yet — save one with careops segment save NAME --where RULE")
+            ", ".join(sorted(saved)) if saved else "none yet (save one with careops segment save)"
         )
         msg = (
+            f"实验 {key!r}: 人群 {segment!r} 既不是已保存的人群, 也不是有效规则 / "
             f"experiment {key!r}: segment {segment!r} is neither a saved segment nor a valid"
             f" rule ({exc}); saved segments: {known}"
         )
-        raise ConfigError(msg) from None
+        raise ConfigError(msg, field="segment") from None
     return "rule"

@@ -10,6 +10,7 @@ converts the staged rows the same way for every door.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,6 +95,9 @@ def too_deep(limit: int) -> str:
 def cap_raw(raw: str, limit: int = RAW_LIMIT) -> str:
     """A record's text as quarantine keeps it: whole up to `limit` characters, else its start
     and a note of its full size (a 200 KB line is not worth 200 KB per quarantined row)."""
-    if len(raw) <= limit:
+    if len(raw) <= limit or _CAPPED.search(raw[limit:]):  # whole, or capped already
         return raw
     return f"{raw[:limit]}… [truncated: {len(raw):,} characters in all]"
+
+
+_CAPPED = re.compile(r"… \[truncated: [\d,]+ characters in all\]$")

@@ -19,6 +19,7 @@ from careops.cliutil import (
     print_json,
     rich_table,
     safe,
+    with_flag,
 )
 from careops.errors import CareOpsError
 from careops.i18n import label, translate
@@ -132,7 +133,8 @@ def print_report(report, lg) -> None:
         if f.status == "loaded" and not f.warnings:
             continue
         message = f.message or "; ".join(f.warnings)
-        rows.append([Path(f.source).name, label(f.status + "_status", lg), translate(message, lg)])
+        text = with_flag(translate(message, lg), f.argument)
+        rows.append([Path(f.source).name, label(f.status + "_status", lg), text])
     if rows:
         out.print(
             rich_table(

@@ -115,15 +115,19 @@ def _worth_consulting(path: Path, wanted: frozenset[str]) -> bool:
 
 def _input_files(path: Path) -> list[Path]:
     if not path.exists():
-        raise InputError(f"{path}: no such file or directory")
+        raise InputError(f"{path}: 文件或目录不存在 / no such file or directory")
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and _kind(p) is not None)
         if not files:
-            raise InputError(f"{path}: no .json or .ndjson files in this directory")
+            raise InputError(
+                f"{path}: 目录中没有 .json 或 .ndjson 文件 / no .json or .ndjson files in this "
+                "directory"
+            )
         return files
     if _kind(path) is None:
         raise InputError(
-            f"{path}: not a FHIR input; expected a .json Bundle or resource, "
+            f"{path}: 不是 FHIR 输入, 应为 .json Bundle 或资源, 或批量导出的 .ndjson (可为 .gz) / "
+            "not a FHIR input; expected a .json Bundle or resource, "
             "or bulk-export .ndjson (optionally .gz)"
         )
     return [path]
@@ -239,10 +243,11 @@ class _Stager:
                 self._read_lines(lines)
         except UnicodeDecodeError as e:
             raise InputError(
-                f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); the file cannot be read"
+                f"{path}: 不是有效的 UTF-8 文本 (位于第 {e.start} 字节), 文件无法读取 / not UTF-8 "
+                f"text ({e.reason} at byte {e.start}); the file cannot be read"
             ) from None
         except (OSError, EOFError) as e:
-            raise InputError(f"{path}: cannot be read ({e})") from None
+            raise InputError(f"{path}: 无法读取 / cannot be read ({e})") from None
 
     def _read_json(self, path: Path, *, in_directory: bool) -> None:
         try:
@@ -250,7 +255,7 @@ class _Stager:
             if path.name.lower().endswith(".gz"):
                 data = gzip.decompress(data)
         except (OSError, EOFError) as e:
-            raise InputError(f"{path}: cannot be read ({e})") from None
+            raise InputError(f"{path}: 无法读取 / cannot be read ({e})") from None
         try:
             if bracket_depth(data) > self.max_depth:
                 doc = self._shallow(data, path)
@@ -260,15 +265,16 @@ class _Stager:
                 doc = json.loads(data)
         except UnicodeDecodeError as e:
             raise InputError(
-                f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); the file cannot be read"
+                f"{path}: 不是有效的 UTF-8 文本 (位于第 {e.start} 字节), 文件无法读取 / not UTF-8 "
+                f"text ({e.reason} at byte {e.start}); the file cannot be read"
             ) from None
         except json.JSONDecodeError as e:
             if e.msg == "Extra data" and _first_line_is_resource(data):
                 self._read_lines(data.decode("utf-8-sig").splitlines())  # NDJSON named .json
                 return
             raise InputError(
-                f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: "
-                f"{e.msg}); the file cannot be read"
+                f"{path}: 不是有效的 JSON (第 {e.lineno} 行第 {e.colno} 列), 文件无法读取 / not "
+                f"valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); the file cannot be read"
             ) from None
         if not isinstance(doc, dict) or not isinstance(doc.get("resourceType"), str):
             if in_directory:
@@ -276,7 +282,10 @@ class _Stager:
                     f"{path.name}: not a FHIR resource or Bundle (no resourceType), ignored"
                 )
                 return
-            raise InputError(f"{path}: not a FHIR resource or Bundle (no resourceType)")
+            raise InputError(
+                f"{path}: 不是 FHIR 资源或 Bundle(没有 resourceType) / not a FHIR resource or "
+                "Bundle (no resourceType)"
+            )
         if doc["resourceType"] == "Bundle":
             self._bundle(doc)
         else:
@@ -346,7 +355,8 @@ class _Stager:
         ends = np.flatnonzero(depth[start:] == 1)
         if not len(ends):
             raise InputError(
-                f"{path}: not valid JSON (the entry array is not closed); the file cannot be read"
+                f"{path}: 不是有效的 JSON (entry 数组没有结束), 文件无法读取 / not valid JSON (the "
+                "entry array is not closed); the file cannot be read"
             )
         end = start + int(ends[0])  # its ]
         commas = [
@@ -379,8 +389,9 @@ class _Stager:
             or int(depth[end:].max(initial=0)) > self.max_depth
         ):
             raise InputError(
-                f"{path}: the Bundle itself is nested deeper than "
-                f"{self.max_depth} levels (setting ingest.max_depth)"
+                f"{path}: Bundle 本身嵌套超过 {self.max_depth} 层 (设置 ingest.max_depth) / the "
+                f"Bundle itself is nested deeper than {self.max_depth} levels (setting "
+                "ingest.max_depth)"
             )
         doc = json.loads(shell)
         doc["entry"] = entries

@@ -32,7 +32,11 @@ def detect_encoding(path: Path, encoding: str | None = None) -> str:
         try:
             return codecs.lookup(encoding).name
         except LookupError:
-            raise InputError(f"{path}: unknown encoding {encoding!r} (try utf-8 or gbk)") from None
+            raise InputError(
+                f"{path}: 未知编码 {encoding!r}(可试 utf-8 或 gbk) / unknown encoding {encoding!r} "
+                "(try utf-8 or gbk)",
+                field="encoding",
+            ) from None
     head = (
         path.read_bytes()[:SNIFF_BYTES] if path.stat().st_size <= SNIFF_BYTES else _read_head(path)
     )
@@ -53,7 +57,11 @@ def detect_encoding(path: Path, encoding: str | None = None) -> str:
 
     best = from_bytes(head).best()
     if best is None:
-        raise InputError(f"{path}: cannot tell the text encoding; pass --encoding (e.g. gbk)")
+        raise InputError(
+            f"{path}: 无法判断文本编码, 请指定编码 (如 gbk) / cannot tell the text encoding; "
+            "name the encoding (e.g. gbk)",
+            field="encoding",
+        )
     return best.encoding
 
 
@@ -221,8 +229,9 @@ def _decode_lines(path: Path, enc: str, explicit: bool) -> _Lines:
         out.append(text.encode("utf-8"))
     if explicit and bad and len(bad) > len(kept) - 1:
         raise InputError(
-            f"{path}: not valid {enc} text (line {bad[0][0]}); pass the right "
-            "--encoding, e.g. --encoding gbk"
+            f"{path}: 第 {bad[0][0]} 行不是有效的 {enc} 文本, 请指定正确的编码 (如 gbk) / not "
+            f"valid {enc} text (line {bad[0][0]}); name the right encoding, e.g. gbk",
+            field="encoding",
         )
     return _Lines(enc, kept, b"\n".join(out) + b"\n", bad)
 
@@ -269,7 +278,9 @@ def read_csv(path: Path, encoding: str | None = None) -> Staged:
     """
     enc = detect_encoding(path, encoding)
     if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty (no header, no rows)")
+        raise InputError(
+            f"{path}: 文件为空(没有表头, 也没有数据行) / the file is empty (no header, no rows)"
+        )
     lines = None
     source: Path | io.BytesIO = path
     if not (enc in ("utf-8", "utf-8-sig") and _clean_utf8(path, enc, check_valid=False)):
@@ -319,16 +330,20 @@ def read_csv(path: Path, encoding: str | None = None) -> Staged:
             table = read(use_threads=False)
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"{path}: not valid {enc} text ({exc.reason} at byte {exc.start}); "
-            "pass the right --encoding, e.g. --encoding gbk"
+            f"{path}: 不是有效的 {enc} 文本 (第 {exc.start} 字节), 请指定正确的编码 (如 gbk) / "
+            f"not valid {enc} text ({exc.reason} at byte {exc.start}); name the right "
+            "encoding, e.g. gbk",
+            field="encoding",
         ) from None
     except pa.ArrowInvalid as exc:
         msg = str(exc)
         if "utf8" in msg.lower() or "utf-8" in msg.lower():
             raise InputError(
-                f"{path}: not valid {enc} text; pass the right --encoding, e.g. --encoding gbk"
+                f"{path}: 不是有效的 {enc} 文本, 请指定正确的编码 (如 gbk) / not valid {enc} "
+                "text; name the right encoding, e.g. gbk",
+                field="encoding",
             ) from None
-        raise InputError(f"{path}: unreadable CSV: {msg}") from None
+        raise InputError(f"{path}: 无法读取的 CSV 文件 / unreadable CSV: {msg}") from None
     staged.records = len(table) + len(bad_rows) + (len(lines.bad) if lines else 0)
 
     def physical(n: int | None) -> int | None:
@@ -379,8 +394,9 @@ def _by_line(path: Path, enc: str, encoding: str | None) -> tuple[_Lines, str, i
     if not lines.kept or lines.kept[0] != 1:
         first = lines.bad[0][1] if lines.bad and lines.bad[0][0] == 1 else "empty"
         raise InputError(
-            f"{path}: the header line cannot be read ({first}); "
-            "pass the right --encoding, e.g. --encoding gbk"
+            f"{path}: 表头行无法读取 ({first}), 请指定正确的编码 (如 gbk) / the header line "
+            f"cannot be read ({first}); name the right encoding, e.g. gbk",
+            field="encoding",
         )
     return lines, "utf-8", io.BytesIO(lines.data)
 
@@ -406,16 +422,23 @@ def _header(source: Path | io.BytesIO, enc: str, path: Path) -> list[str]:
                 first = fh.readline()
             except UnicodeDecodeError as exc:
                 raise InputError(
-                    f"{path}: not valid {enc} text ({exc.reason}); pass the "
-                    "right --encoding, e.g. --encoding gbk"
+                    f"{path}: 不是有效的 {enc} 文本, 请指定正确的编码 (如 gbk) / not valid {enc} "
+                    f"text ({exc.reason}); name the right encoding, e.g. gbk",
+                    field="encoding",
                 ) from None
     names = next(csv.reader(io.StringIO(first)), [])
     names = [n.strip() for n in names]
     if not names or not any(names):
-        raise InputError(f"{path}: no header line; the first line must name the columns")
+        raise InputError(
+            f"{path}: 没有表头: 第一行必须是列名 / no header line; the first line must name the "
+            "columns"
+        )
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise InputError(f"{path}: header repeats column(s) {', '.join(dupes)}")
+        raise InputError(
+            f"{path}: 表头中重复的列 {', '.join(dupes)} / header repeats column(s) "
+            f"{', '.join(dupes)}"
+        )
     return names
 
 
@@ -424,7 +447,10 @@ def read_parquet(path: Path) -> Staged:
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"{path}: unreadable Parquet ({exc}); the file may be truncated") from None
+        raise InputError(
+            f"{path}: 无法读取的 Parquet 文件, 文件可能不完整 / unreadable Parquet ({exc}); the "
+            "file may be truncated"
+        ) from None
     return Staged(source=str(path), tables={"?": table}, records=len(table))
 
 

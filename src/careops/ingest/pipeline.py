@@ -24,6 +24,7 @@ from careops.ingest.fhir import looks_like_fhir, read_fhir
 from careops.ingest.files import read_csv, read_jsonl, read_parquet
 from careops.ingest.mapping import Mapping
 from careops.ingest.quarantine import resolve, split_repair
+from careops.ingest.raw_text import identifier_fields, mask_raw
 from careops.ingest.validate import validate
 from careops.privacy.contacts import contacts_key, protect
 from careops.privacy.identifiers import find_identifiers
@@ -59,6 +60,7 @@ class FileResult:
     load_id: str | None = None
     warnings: list[str] = field(default_factory=list)
     hint: dict[str, str] | None = None  # the next step: an i18n label key and its fields
+    argument: str | None = None  # the argument to change (`kind`, `encoding`): the shell names it
     replaces: list[str] = field(default_factory=list)  # earlier loads of the file it replaced
     removed: dict[str, int] = field(default_factory=dict)  # table -> rows of those loads removed
 
@@ -149,11 +151,16 @@ def ingest_paths(
     (the service audits there).
     """
     if kind not in KINDS:
-        raise InputError(f"未知的 --kind / unknown --kind {kind!r}; use one of: {', '.join(KINDS)}")
+        raise InputError(
+            f"未知的文件类型 {kind!r}, 可选: {', '.join(KINDS)} / unknown kind {kind!r}; use "
+            f"one of: {', '.join(KINDS)}",
+            field="kind",
+        )
     if replace and backend_kind(con) == "pyspark":
         raise InputError(
-            "--replace 不支持 Spark 仓库 / --replace needs a DuckDB or PostgreSQL "
-            "warehouse (Spark tables cannot delete rows)"
+            "Spark 仓库不支持替换导入 / replacing a load needs a DuckDB or PostgreSQL "
+            "warehouse (Spark tables cannot delete rows)",
+            field="replace",
         )
     ratio = settings.ingest.max_bad_ratio if max_bad_ratio is None else max_bad_ratio
     report = IngestReport()
@@ -183,9 +190,10 @@ def ingest_paths(
     never = [str(f) for f, loads in earlier.items() if replace and not loads]
     if never:
         raise InputError(
-            f"--replace: {', '.join(never)} 从未成功导入过 / never loaded (no "
-            "'loaded' entry in the _loads ledger for this path, this content or "
-            "this file name); ingest without --replace"
+            f"替换导入: {', '.join(never)} 从未成功导入过, 请直接导入 / replace: never loaded "
+            "(no 'loaded' entry in the _loads ledger for this path, this content or this "
+            "file name); ingest it without replacing",
+            field="replace",
         )
     known = _known_users(con)
     for n, (file, file_kind) in enumerate(files, start=1):
@@ -354,9 +362,10 @@ def earlier_loads(con: BaseBackend, file: Path, kind: str | None = None) -> list
         paths = sorted({path_of(r) for r in hits})
         if len(paths) > 1:
             raise InputError(
-                f"--replace: {file} 同名的文件导入过多次, 无法确定替换哪个 / "
+                f"替换导入: {file} 同名的文件导入过多次, 无法确定替换哪个 / replace: "
                 f"files named {file.name} were loaded from several places "
-                f"({', '.join(paths)}); give the path of the one to correct"
+                f"({', '.join(paths)}); give the path of the one to correct",
+                field="replace",
             )
     first: dict[str, dt.datetime] = {}
     for r in hits:
@@ -407,7 +416,8 @@ def _ingest_file(
         return FileResult(
             source,
             "skipped",
-            "unknown kind of file (not CSV, Parquet, JSON Lines or FHIR); pass --kind to load it",
+            "unknown kind of file (not CSV, Parquet, JSON Lines or FHIR); name its kind to load it",
+            argument="kind",
         ), None
     started = dt.datetime.now(dt.UTC)
     content_hash = _content_hash(path)
@@ -430,9 +440,15 @@ def _ingest_file(
                 path=str(path.resolve()),
             ),
         )
-        return FileResult(source, "unreadable", str(exc), load_id=load_id), None
+        return FileResult(source, "unreadable", str(exc), load_id=load_id, argument=exc.field), None
     result = FileResult(source, "loaded", warnings=list(staged.warnings))
     origins: list[tuple[str, str]] = []  # the quarantined records a repaired export holds
+    # the file's own header (CSV, JSON Lines), to find identifier fields in raw rejected lines
+    header = (
+        [c for c in staged.tables["?"].column_names if c[0] != "_"]
+        if "?" in staged.tables
+        else None
+    )
     if "?" in staged.tables:
         parts, origins = split_repair(staged.tables.pop("?"), staged.first_row)
         table = parts.pop(None, None)
@@ -445,8 +461,8 @@ def _ingest_file(
                     source,
                     "skipped",
                     "columns match no canonical table "
-                    f"({', '.join(table.column_names[:8])}); pass --kind to load "
-                    "it",
+                    f"({', '.join(table.column_names[:8])}); name its kind to load it",
+                    argument="kind",
                 ), None
             if target is None:
                 return FileResult(
@@ -454,7 +470,8 @@ def _ingest_file(
                     "unreadable",
                     "cannot tell which table this file holds from its name or "
                     f"columns ({', '.join(table.column_names[:8])}); name the "
-                    "file after the table (orders.csv) or pass --kind",
+                    "file after the table (orders.csv) or name its kind",
+                    argument="kind",
                 ), None
             parts[target] = table
         staged.tables.update(parts)
@@ -470,6 +487,8 @@ def _ingest_file(
         path=str(path.resolve()),
     )
     rejects: list[Reject] = list(staged.rejects)
+    private: dict[str, str] = dict(mapping.identifiers) if mapping else {}
+    canonical: set[str] = set()
     patients = None
     for table, rows in staged.tables.items():
         spec = TABLES[table]
@@ -485,7 +504,7 @@ def _ingest_file(
             batch.message = (
                 f"{table}: missing required column(s) {', '.join(missing)}; "
                 f"found {', '.join(c for c in rows.column_names if c[0] != '_')}. "
-                "Rename the columns or use --mapping"
+                "Rename the columns or map them"
             )
             batch.parts.append(TablePart(table=table, rows=rows.slice(0, 0), rows_in=len(rows)))
             continue
@@ -494,6 +513,8 @@ def _ingest_file(
             own = staged.tables["patients"]["user_id"].combine_chunks().cast(pa.string())
         users = pa.concat_arrays([known, own]) if own is not None else known
         found = find_identifiers(rows, spec.names, mapping.identifiers if mapping else None)
+        private |= found
+        canonical |= set(spec.names)
         v = validate(
             rows,
             spec,
@@ -553,7 +574,7 @@ def _ingest_file(
         result.hint = {"key": "hint_rejected", "file": source, "load": load_id}
     elif batch.status == "loaded" and rejects:
         result.hint = {"key": "hint_quarantined", "file": source, "load": load_id}
-    batch.quarantine = _quarantine_rows(rejects, load_id)
+    batch.quarantine = _quarantine_rows(_masked(rejects, header, private, canonical), load_id)
     apply_batch(con, batch)
     if batch.status == "already_loaded":  # another process loaded it while this one read it
         return _seen(source, batch.previous or ""), None
@@ -593,6 +614,18 @@ def _seen(source: str, previous: str) -> FileResult:
         load_id=previous,
         hint={"key": "hint_replace", "file": source},
     )
+
+
+def _masked(
+    rejects: list[Reject], header: list[str] | None, private: dict[str, str], canonical: set[str]
+) -> list[Reject]:
+    """Rejects whose raw text has the file's identifier fields and e-mails masked
+    (`ingest.raw_text`): by the mapping, by header, or as recognised in the loaded columns."""
+    private = private | identifier_fields(header or [], private, canonical)
+    return [
+        replace(r, raw=mask_raw(r.raw, header=header, identifiers=private, canonical=canonical))
+        for r in rejects
+    ]
 
 
 def _quarantine_rows(rejects: list[Reject], load_id: str) -> pa.Table:

@@ -521,9 +521,15 @@ def _key_text(rows: pa.Table, spec: Table) -> pa.Array:
 
 def _extras(staged: pa.Table, good: pa.Table, spec: Table, extra: list[str]) -> pa.Table:
     """Columns beyond the canonical ones, per loaded row, as JSON text."""
+    from careops.ingest.raw_text import mask_value
+
     rows = staged.take(good[IDX]).select(extra).to_pylist()
-    data = [
-        json.dumps({k: v for k, v in r.items() if v is not None}, ensure_ascii=False, default=str)
+    data = [  # free text (a comment, a complaint) may hold a phone number or an e-mail
+        json.dumps(
+            {k: mask_value(v) for k, v in r.items() if v is not None},
+            ensure_ascii=False,
+            default=str,
+        )
         for r in rows
     ]
     return pa.table({"record_id": _key_text(good, spec), "data": pa.array(data, pa.string())})

@@ -45,8 +45,8 @@ def resolve(ctx: MetricContext, by: str | ir.Table) -> tuple[str, ir.Table]:
         cols = [c for c in by.columns if c != "user_id"]
         if "user_id" not in by.columns or len(cols) != 1:
             raise BreakdownError(
-                f"by: a breakdown table needs user_id and exactly one group column, "
-                f"got {by.columns}"
+                f"by: 分组表需要 user_id 和恰好一个分组列, 实际 {by.columns} / a breakdown table "
+                f"needs user_id and exactly one group column, got {by.columns}"
             )
         return cols[0], by.select(user_id=by.user_id, group=by[cols[0]].cast("string"))
     if by in DIMENSIONS:
@@ -60,7 +60,10 @@ def resolve(ctx: MetricContext, by: str | ir.Table) -> tuple[str, ir.Table]:
     known = sorted(set(DIMENSIONS) | set(_groupable_tags()))
     close = difflib.get_close_matches(by, known, n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise BreakdownError(f"by: no column or tag called {by!r}{hint} (known: {', '.join(known)})")
+    raise BreakdownError(
+        f"by: 没有名为 {by!r} 的列或标签 / no column or tag called {by!r}{hint} (known: "
+        f"{', '.join(known)})"
+    )
 
 
 def group_order(by: str | None, groups: Iterable[str | None]) -> list[str | None]:

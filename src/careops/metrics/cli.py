@@ -15,8 +15,18 @@ from careops.cliutil import WarehouseOpt, ops, safe
 from careops.config import get_settings
 from careops.errors import ConfigError
 from careops.labels import by_label, group_label, metric_description
-from careops.metrics.context import data_end, stale_note
-from careops.metrics.format import fmt, fmt_number, funnel_text, window_text
+from careops.metrics.context import data_end
+from careops.metrics.format import (
+    fmt,
+    fmt_number,
+    funnel_text,
+    labelled,
+    note_text,
+    result_label,
+    stale_note,
+    step_label,
+    window_text,
+)
 from careops.metrics.registry import CATEGORY_LABELS, all_metrics, get_metric
 from careops.metrics.result import CohortResult, FunnelResult, MetricResult, Result
 
@@ -72,7 +82,7 @@ def metrics_command(
         if hint:
             err.print(f"[yellow]{safe(hint)}[/]")
     if as_json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
+        print(json.dumps(labelled(result, language), ensure_ascii=False, indent=2, default=str))
     else:
         show(result, language)
 
@@ -113,12 +123,14 @@ def show(result: Result, lang: str) -> None:
             else ""
         )
         out.print(
-            f"[bold]{result.label}[/] ({result.name}, {window_text(result.params, lang)})"
+            f"[bold]{result_label(result, lang)}[/] ({result.name}, "
+            f"{window_text(result.params, lang)})"
             f" {'截至' if zh else 'as of'} {result.as_of}: "
             f"[bold cyan]{fmt(result.value, result.unit, lang)}[/]{detail}"
         )
-        if result.note:
-            out.print(f"[yellow]{result.note}[/]")
+        note = note_text(result, lang)
+        if note:
+            out.print(f"[yellow]{note}[/]")
         if result.groups:
             t = Table()
             cols = [by_label(result.by, lang), "值" if zh else "value"]
@@ -133,15 +145,17 @@ def show(result: Result, lang: str) -> None:
                 t.add_row(*(safe(c) for c in row))
             out.print(t)
     elif isinstance(result, FunnelResult):
-        out.print(f"[bold]{result.label}[/] {'截至' if zh else 'as of'} {result.as_of}")
+        out.print(
+            f"[bold]{result_label(result, lang)}[/] {'截至' if zh else 'as of'} {result.as_of}"
+        )
         out.print(funnel_text(result, lang))
-        _funnel_table(result.steps, zh, "")
+        _funnel_table(result.steps, lang, "")
         for group, steps in result.groups.items():
             _funnel_table(
-                steps, zh, f"{by_label(result.by, lang)} = {group_label(result.by, group, lang)}"
+                steps, lang, f"{by_label(result.by, lang)} = {group_label(result.by, group, lang)}"
             )
     elif isinstance(result, CohortResult):
-        t = Table(title=f"{result.label} as of {result.as_of} ({result.grain})")
+        t = Table(title=f"{result_label(result, lang)} as of {result.as_of} ({result.grain})")
         cols = [
             "cohort",
             *(["group"] if result.by else []),
@@ -158,7 +172,8 @@ def show(result: Result, lang: str) -> None:
         out.print(t)
 
 
-def _funnel_table(steps, zh: bool, title: str) -> None:
+def _funnel_table(steps, lang: str, title: str) -> None:
+    zh = lang == "zh"
     t = Table(title=title or None)
     for col in (
         "步骤" if zh else "step",
@@ -170,7 +185,7 @@ def _funnel_table(steps, zh: bool, title: str) -> None:
         t.add_column(col)
     for s in steps:
         t.add_row(
-            safe(s.label),
+            safe(step_label(s.step, lang)),
             str(s.users),
             fmt(s.rate_from_previous, "ratio"),
             fmt(s.rate_from_first, "ratio"),

@@ -30,9 +30,12 @@ def _days(days: str | tuple[int, ...] | list[int]) -> tuple[int, ...]:
     try:
         values = tuple(int(d) for d in (days.split(",") if isinstance(days, str) else days))
     except ValueError:
-        raise MetricError(f"days: expected day numbers like 1,7,30, got {days!r}") from None
+        raise MetricError(
+            f"days: 应为 1,7,30 这样的天数, 实际 {days!r} / expected day numbers like 1,7,30, "
+            f"got {days!r}"
+        ) from None
     if not values or any(d < 1 for d in values):
-        raise MetricError(f"days: need day numbers >= 1, got {days!r}")
+        raise MetricError(f"days: 天数须 >= 1, 实际 {days!r} / need day numbers >= 1, got {days!r}")
     return values
 
 
@@ -54,13 +57,15 @@ def cohort_retention(
     groups: ir.Table | None,
     by: str | None,
     *,
-    lang: str,
     grain: str,
     days: str,
     window_days: int,
 ) -> CohortResult:
     if grain not in GRAINS:
-        raise MetricError(f"grain: must be one of {', '.join(GRAINS)}, got {grain!r}")
+        raise MetricError(
+            f"grain: 应为 {', '.join(GRAINS)} 之一, 实际 {grain!r} / must be one of "
+            f"{', '.join(GRAINS)}, got {grain!r}"
+        )
     ns = _days(days)
     origin = ctx.as_of
     p = ctx.patients()
@@ -123,7 +128,6 @@ def cohort_retention(
         )
     return CohortResult(
         name=metric.name,
-        label=metric.label(lang),
         as_of=ctx.as_of,
         grain=grain,
         days=ns,

@@ -9,12 +9,11 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
-from careops.config import get_settings
 from careops.metrics.breakdown import UNKNOWN, group_order, resolve
 from careops.metrics.context import MetricContext
 from careops.metrics.errors import MetricError
 from careops.metrics.registry import Metric, get_metric
-from careops.metrics.result import GroupValue, MetricResult, Result
+from careops.metrics.result import NO_DATA, GroupValue, MetricResult, Result
 
 
 def compute(
@@ -27,16 +26,18 @@ def compute(
     ctx: MetricContext | None = None,
     **params: Any,
 ) -> Result:
-    """The metric `name` as of `as_of` (facts before 00:00 hospital time of that day)."""
+    """The metric `name` as of `as_of` (facts before 00:00 hospital time of that day).
+
+    The result carries codes; `lang` is not used (kept for callers: the shell names things)."""
     metric = get_metric(name)
-    lang = lang or get_settings().lang
     if ctx is None:
         ctx = MetricContext(con, as_of)
         ctx.validate()
     unknown = set(params) - set(metric.params)
     if unknown:
         raise MetricError(
-            f"{name}: unknown parameter(s) {sorted(unknown)}; it takes {sorted(metric.params)}"
+            f"{name}: 未知参数 {sorted(unknown)} / unknown parameter(s) {sorted(unknown)}; it "
+            f"takes {sorted(metric.params)}"
         )
     merged = {**metric.params, **{k: v for k, v in params.items() if v is not None}}
     if "window_days" in merged and merged["window_days"] is None:  # the setting, made visible
@@ -44,10 +45,10 @@ def compute(
     by_name, groups = resolve(ctx, by) if by is not None else (None, None)
     if metric.kind == "analysis":
         assert metric.run is not None
-        return metric.run(ctx, metric, groups, by_name, lang=lang, **merged)
+        return metric.run(ctx, metric, groups, by_name, **merged)
     assert metric.units is not None
     units = metric.units(ctx, **merged)
-    return evaluate(metric, ctx, units, groups, by_name, lang, merged)
+    return evaluate(metric, ctx, units, groups, by_name, merged)
 
 
 def evaluate(
@@ -56,7 +57,6 @@ def evaluate(
     units: ir.Table,
     groups: ir.Table | None,
     by: str | None,
-    lang: str,
     params: dict[str, Any],
 ) -> MetricResult:
     """Sum a `(user_id, num, den)` table overall and per group into a `MetricResult`."""
@@ -84,10 +84,9 @@ def evaluate(
         rows = tuple(values[g] for g in group_order(by, values))
     note = None
     if metric.empty and metric.kind == "ratio" and not total.denominator:
-        note = metric.empty[0 if lang == "zh" else 1]
+        note = NO_DATA
     return MetricResult(
         name=metric.name,
-        label=metric.label(lang),
         unit=metric.unit,
         as_of=ctx.as_of,
         value=total.value,

@@ -8,7 +8,7 @@ days, found per fact by the frame's integer day arithmetic (no per-row time-zone
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, timedelta
+from datetime import UTC, date
 from typing import ClassVar
 
 import ibis.expr.types as ir
@@ -19,7 +19,7 @@ from careops.config import Settings, get_settings
 from careops.metrics.errors import AsOfError
 from careops.warehouse import time as wtime
 
-__all__ = ["ACTIVITY_SOURCES", "MetricContext", "data_end", "stale_note"]
+__all__ = ["ACTIVITY_SOURCES", "MetricContext", "data_end"]
 
 
 @dataclass
@@ -76,19 +76,3 @@ def data_end(con: BaseBackend, settings: Settings | None = None) -> date | None:
             value = value if value.tzinfo else value.replace(tzinfo=UTC)
             last = value if last is None else max(last, value)
     return None if last is None else last.astimezone(settings.tz).date()
-
-
-def stale_note(end: date | None, as_of: date, lang: str = "zh") -> str | None:
-    """A hint when the data ends (`end`) days before `as_of` (recent windows would be empty)."""
-    if end is None or end >= as_of - timedelta(days=1):
-        return None
-    nxt = end + timedelta(days=1)
-    if lang == "zh":
-        return (
-            f"提示: 数据截止 {end}，早于统计日 {as_of}，近期窗口内可能没有数据；"
-            f"用 --as-of {nxt} 统计到数据末尾"
-        )
-    return (
-        f"note: the data ends on {end}, before as-of {as_of}, so recent windows may be "
-        f"empty; use --as-of {nxt} to count up to the end of the data"
-    )

@@ -97,18 +97,23 @@ def parse_steps(steps: str | list[str] | tuple[str, ...]) -> list[str]:
     codes = [s.strip() for s in (steps.split(",") if isinstance(steps, str) else steps)]
     codes = [c for c in codes if c]
     if len(codes) < 2:
-        raise MetricError(f"steps: a funnel needs at least two steps, got {codes}")
+        raise MetricError(
+            f"steps: 漏斗至少需要两个步骤, 实际 {codes} / a funnel needs at least two steps, "
+            f"got {codes}"
+        )
     for code in codes:
         if code not in STEPS and not (code.startswith("event:") and len(code) > 6):
-            raise MetricError(f"steps: unknown step {code!r}; use {', '.join(STEPS)} or event:NAME")
+            raise MetricError(
+                f"steps: 未知步骤 {code!r} / unknown step {code!r}; use {', '.join(STEPS)} or "
+                "event:NAME"
+            )
     return codes
 
 
-def _step(code: str, lang: str) -> tuple[str, StepFn]:
+def _step(code: str) -> StepFn:
     if code.startswith("event:"):
-        return code[6:], _events(code[6:])
-    zh, en, fn = STEPS[code]
-    return (zh if lang == "zh" else en), fn
+        return _events(code[6:])
+    return STEPS[code][2]
 
 
 def reached(
@@ -117,7 +122,7 @@ def reached(
     """For each step, the users who reached it (tables of `user_id`)."""
     since = ctx.days_before(period_days + conversion_days)
     until = ctx.days_before(conversion_days)
-    first = _step(codes[0], "en")[1](ctx)
+    first = _step(codes[0])(ctx)
     lo, hi = ctx.ts_literal(first.ts, ctx.utc(since)), ctx.ts_literal(first.ts, ctx.utc(until))
     first = first.filter((first.ts >= lo) & (first.ts < hi))
     cur = first.group_by("user_id").aggregate(t0=first.ts.min())
@@ -126,7 +131,7 @@ def reached(
     out = [cur.select("user_id")]
     span = ibis.interval(days=conversion_days)
     for code in codes[1:]:
-        occ = _step(code, "en")[1](ctx)
+        occ = _step(code)(ctx)
         oseq = occ.seq if "seq" in occ.columns else ibis.null("int64")
         occ = occ.select(uid=occ.user_id, ots=occ.ts, oseq=oseq)
         j = cur.join(
@@ -143,14 +148,13 @@ def reached(
     return out
 
 
-def _steps(labels: list[tuple[str, str]], counts: list[int]) -> tuple[FunnelStep, ...]:
+def _steps(codes: list[str], counts: list[int]) -> tuple[FunnelStep, ...]:
     steps = []
-    for i, ((code, label), n) in enumerate(zip(labels, counts, strict=True)):
+    for i, (code, n) in enumerate(zip(codes, counts, strict=True)):
         prev = counts[i - 1] if i else None
         steps.append(
             FunnelStep(
                 step=code,
-                label=label,
                 users=n,
                 rate_from_previous=(n / prev if prev else None) if i else 1.0,
                 rate_from_first=n / counts[0] if counts[0] else None,
@@ -180,7 +184,6 @@ def funnel(
     groups: ir.Table | None,
     by: str | None,
     *,
-    lang: str,
     steps: str,
     period_days: int | None,
     conversion_days: int,
@@ -188,7 +191,10 @@ def funnel(
     codes = parse_steps(steps)
     period = int(period_days or ctx.settings.metrics.window_days)
     if conversion_days < 0:
-        raise MetricError(f"conversion_days: must be >= 0, got {conversion_days}")
+        raise MetricError(
+            f"conversion_days: 须 >= 0, 实际 {conversion_days} / must be >= 0, got "
+            f"{conversion_days}"
+        )
     tables = reached(ctx, codes, period, int(conversion_days))
     # one schema for every step: a key column is NOT NULL on PostgreSQL (patients.user_id),
     # the same column of a fact table is not, and a union needs equal schemas
@@ -198,7 +204,6 @@ def funnel(
             for i, t in enumerate(tables)
         ]
     )
-    labels = [(c, _step(c, lang)[0]) for c in codes]
     overall = stacked.group_by("step").aggregate(n=stacked.user_id.nunique())
     total = [0] * len(codes)
     for r in overall.to_pyarrow().to_pylist():
@@ -212,12 +217,11 @@ def funnel(
         counts: dict[str, list[int]] = {}
         for r in agg.to_pyarrow().to_pylist():
             counts.setdefault(r["group"], [0] * len(codes))[r["step"]] = int(r["n"])
-        per_group = {k: _steps(labels, counts[k]) for k in group_order(by, counts)}
+        per_group = {k: _steps(codes, counts[k]) for k in group_order(by, counts)}
     return FunnelResult(
         name=metric.name,
-        label=metric.label(lang),
         as_of=ctx.as_of,
-        steps=_steps(labels, total),
+        steps=_steps(codes, total),
         by=by,
         groups=per_group,
         params={"steps": codes, "period_days": period, "conversion_days": conversion_days},

@@ -181,7 +181,8 @@ def get_metric(name: str) -> Metric:
     close = difflib.get_close_matches(name.lower(), list(REGISTRY), n=1, cutoff=0.4)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise UnknownMetricError(
-        f"unknown metric {name!r}{hint} (`careops metrics list` shows all {len(REGISTRY)})"
+        f"未知指标 {name!r} / unknown metric {name!r}{hint} (`careops metrics list` shows all "
+        f"{len(REGISTRY)})"
     )
 
 

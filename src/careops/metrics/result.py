@@ -1,10 +1,17 @@
-"""Small typed results: a metric value with its numerator and denominator, per group."""
+"""Small typed results: a metric value with its numerator and denominator, per group.
+
+Results carry codes only (the metric's `name`, a funnel step's `step`, `note` = "no_data"); the
+shell — CLI, report, page — names them in its language from `careops.labels`
+(`metrics.format.labelled` gives the JSON the CLI prints)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
+
+NO_DATA = "no_data"
+"""`MetricResult.note` when the warehouse holds no data of the kind the metric needs."""
 
 Unit = Literal["ratio", "count", "cny", "days", "seconds", "score", "per_user"]
 
@@ -24,7 +31,6 @@ class MetricResult:
     """The value of one metric as of a date, overall and (with `by`) per group."""
 
     name: str
-    label: str
     unit: Unit
     as_of: date
     value: float | None
@@ -34,7 +40,7 @@ class MetricResult:
     groups: tuple[GroupValue, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
     note: str | None = None
-    """Why there is no value (no data of the kind the metric needs), when known."""
+    """Why there is no value, as a code: "no_data" (no data of the kind the metric needs)."""
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -48,7 +54,6 @@ class FunnelStep:
     """Users who reached a step, and the conversion / drop-off from the step before."""
 
     step: str
-    label: str
     users: int
     rate_from_previous: float | None
     rate_from_first: float | None
@@ -60,7 +65,6 @@ class FunnelResult:
     """An ordered funnel, overall and (with `by`) per group."""
 
     name: str
-    label: str
     as_of: date
     steps: tuple[FunnelStep, ...]
     by: str | None = None
@@ -90,7 +94,6 @@ class CohortResult:
     """Retention by registration cohort (week or month)."""
 
     name: str
-    label: str
     as_of: date
     grain: str
     days: tuple[int, ...]

@@ -68,6 +68,7 @@ DROPPED: dict[str, set[str]] = {
     "consultations": {"complaint"},
     "surveys": {"comment"},
     "tickets": {"reason"},
+    "consents": {"source"},  # who recorded it: staff and app names
     "doctors": {"name"},
     "patients": {"birth_date", "city"},
 }

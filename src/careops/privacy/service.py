@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import ibis
 
-from careops.errors import Conflict, Forbidden, InvalidInput, NotFound
+from careops.errors import Conflict, InvalidInput
 from careops.privacy.contacts import FIELDS, ContactsKey, configured_key, masked
 from careops.service import Ops
 
@@ -54,7 +54,7 @@ def contact_of(ops: Ops, user_id: str) -> Contact:
     """The patient's contact details, masked (every role; needs `patients.portrait`)."""
     ops.require("patients.portrait")
     user_id = _user_id(user_id)
-    values = _open(ops, user_id)
+    values = _open(ops, user_id, "patients.portrait")
     ops.audit("contacts.view", target="contacts", detail={"masked": True}, subject=user_id)
     return Contact(user_id, **{f: masked(f, v) for f, v in values.items()}, masked=True)
 
@@ -65,7 +65,7 @@ def reveal(ops: Ops, user_id: str, purpose: str) -> Contact:
     ops.require("patients.contacts")
     user_id = _user_id(user_id)
     purpose = _purpose(purpose)
-    values = _open(ops, user_id)
+    values = _open(ops, user_id, "patients.contacts")
     ops.audit(  # the record first: no audit, no plain values
         "contacts.reveal",
         target="contacts",
@@ -95,11 +95,14 @@ def _purpose(purpose: str) -> str:
     return v
 
 
-def _open(ops: Ops, user_id: str) -> dict[str, str | None]:
-    """The patient's plain values (latest load wins per field), after the scope check."""
+def _open(ops: Ops, user_id: str, permission: str) -> dict[str, str | None]:
+    """The patient's plain values (latest load wins per field), after the object-level check
+    of `careops.privacy.access` for `permission`."""
+    from careops.privacy.access import check_patient_access
+
     key = configured_key(ops.settings)
     with ops.warehouse(read_only=True) as con:
-        _check_scope(ops, con, user_id)
+        check_patient_access(ops, user_id, permission, con=con)
         rows = latest_rows(con, user_id)
     if rows and key is None:
         raise Conflict(
@@ -139,48 +142,6 @@ def merge(rows: list[dict], key: ContactsKey) -> dict[str, str | None]:
                 out[f] = key.open(f, r[f])
                 break
     return out
-
-
-def _check_scope(ops: Ops, con, user_id: str) -> None:
-    """Object-level check: the patient exists and is within the caller's scope. Callers with a
-    narrow scope get the same 403 for a patient outside it and for an id that does not exist,
-    so guessing ids reveals nothing."""
-    from careops.identity.roles import PATIENT_SCOPE
-
-    actor = ops.actor
-    scopes = {"all"} if actor.kind in ("os", "system", "app") and not actor.roles else set()
-    scopes |= {PATIENT_SCOPE.get(r, "none") for r in actor.roles}  # type: ignore[call-overload]
-    if scopes & {"all", "all_masked"}:
-        p = con.table("patients")
-        if p.filter(p.user_id == user_id).count().execute() == 0:
-            raise NotFound(f"user_id: 无此患者 / no patient {user_id}")
-        return
-    if "assigned" in scopes and _assigned(ops, user_id):
-        return
-    if "department" in scopes and actor.departments and _seen_in(con, user_id, actor.departments):
-        return
-    raise Forbidden("无权查看该患者 / this patient is outside your scope")
-
-
-def _assigned(ops: Ops, user_id: str) -> bool:
-    import sqlalchemy as sa
-
-    from careops.state.models import care_assignments as ca
-
-    with ops.state.connect() as conn:
-        hit = conn.execute(
-            sa.select(ca.c.user_id).where(ca.c.username == ops.actor.name, ca.c.user_id == user_id)
-        ).first()
-    return hit is not None
-
-
-def _seen_in(con, user_id: str, departments: tuple[str, ...]) -> bool:
-    for table, column in (("consultations", "department"), ("encounters", "department")):
-        t = con.table(table)
-        hit = t.filter((t.user_id == user_id) & t[column].isin(list(departments))).count()
-        if hit.execute() > 0:
-            return True
-    return False
 
 
 # ---- de-identified data for analysts (`data.deidentified`) ---------------------------------

@@ -109,7 +109,7 @@ def build_report(
 
     def compute(con, name, as_of, **kw):
         t0 = time.perf_counter()
-        result = compute_metric(con, name, as_of, lang="en", **kw)  # labels: the view's
+        result = compute_metric(con, name, as_of, **kw)  # codes; the view names them
         if timings is not None:
             key = name + (f" by {kw['by']}" if kw.get("by") else "")
             timings[key] = round(time.perf_counter() - t0, 3)

@@ -28,8 +28,7 @@ from careops.labels import (
     window_text,
 )
 from careops.metrics.breakdown import group_order
-from careops.metrics.context import stale_note
-from careops.metrics.format import fmt, fmt_number, funnel_text
+from careops.metrics.format import fmt, fmt_number, funnel_text, stale_note
 from careops.metrics.registry import get_metric
 from careops.report import charts
 from careops.report.build import Kpi, ReportData

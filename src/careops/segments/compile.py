@@ -75,7 +75,10 @@ def _fail_type(tag: Tag, value: Value, what: str) -> RuleError:
 def _scalar(tag: Tag, value: Value):
     t = tag.type
     if value is None:
-        raise RuleError(f"compare {tag.name!r} with null using 'is null' / 'is not null'")
+        raise RuleError(
+            f"{tag.name!r} 与 null 比较请用 'is null' 或 'is not null' / compare {tag.name!r} "
+            "with null using 'is null' or 'is not null'"
+        )
     if t in ("int", "float"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _fail_type(tag, value, "a number")
@@ -92,7 +95,10 @@ def _scalar(tag: Tag, value: Value):
                 if value in (code, zh, en):
                     return code
             allowed = ", ".join(f"{c} ({zh})" for c, zh, _ in tag.values)
-            raise RuleError(f"{value!r} is not a value of tag {tag.name!r}; use one of {allowed}")
+            raise RuleError(
+                f"{value!r} 不是标签 {tag.name!r} 的取值, 可选 {allowed} / {value!r} is not a "
+                f"value of tag {tag.name!r}; use one of {allowed}"
+            )
         return value
     if t in ("date", "timestamp"):
         try:
@@ -100,7 +106,10 @@ def _scalar(tag: Tag, value: Value):
         except (TypeError, ValueError):
             raise _fail_type(tag, value, f"a {t} (YYYY-MM-DD)") from None
         return d
-    raise RuleError(f"tag {tag.name!r} has type {t}, which rules cannot compare")
+    raise RuleError(
+        f"标签 {tag.name!r} 的类型 {t} 不能在规则中比较 / tag {tag.name!r} has type {t}, which "
+        "rules cannot compare"
+    )
 
 
 def check(node: Node) -> tuple[Node, list[str]]:
@@ -130,31 +139,41 @@ def _check_compare(tag: Tag, n: Compare):
     if op == "true":
         if tag.type != "bool":
             raise RuleError(
-                f"tag {tag.name!r} is not true/false; compare it, e.g. {tag.name} == … "
+                f"标签 {tag.name!r} 不是真/假值, 请比较它, 如 {tag.name} == … / tag {tag.name!r} "
+                f"is not true/false; compare it, e.g. {tag.name} == …"
             )
         return None
     if op in ("is null", "is not null"):
         return None
     if op == "between":
         if not isinstance(value, list | tuple) or len(value) != 2:
-            raise RuleError(f"{tag.name} between: needs two values (low and high)")
+            raise RuleError(
+                f"{tag.name} between: 需要两个值 (下限和上限) / needs two values (low and high)"
+            )
         if tag.type not in ("int", "float", "date", "timestamp"):
-            raise RuleError(f"tag {tag.name!r} is not a number or date: 'between' does not apply")
+            raise RuleError(
+                f"标签 {tag.name!r} 不是数字或日期, 不能用 'between' / tag {tag.name!r} is not a "
+                "number or date: 'between' does not apply"
+            )
         return [_scalar(tag, v) for v in value]
     if op in ("in", "not in"):
         if not isinstance(value, list | tuple) or not value:
-            raise RuleError(f"{tag.name} {op}: needs a non-empty list [..]")
+            raise RuleError(f"{tag.name} {op}: 需要非空列表 [..] / needs a non-empty list [..]")
         return [_scalar(tag, v) for v in value]
     if op == "contains":
         if tag.type != "string" or not isinstance(value, str):
             raise RuleError(
-                f"'contains' needs a text tag and a text value ({tag.name!r} is {tag.type})"
+                f"'contains' 需要文本标签和文本值 ({tag.name!r} 是 {tag.type}) / 'contains' "
+                f"needs a text tag and a text value ({tag.name!r} is {tag.type})"
             )
         return value
     if op not in OPS:
-        raise RuleError(f"unknown operator {op!r}")
+        raise RuleError(f"未知的运算符 {op!r} / unknown operator {op!r}")
     if op not in ("==", "!=") and tag.type in ("string", "category", "bool"):
-        raise RuleError(f"tag {tag.name!r} is {tag.type}: only == and != (or in) compare it")
+        raise RuleError(
+            f"标签 {tag.name!r} 是 {tag.type}, 只能用 == 、!= (或 in) 比较 / tag {tag.name!r} is "
+            f"{tag.type}: only == and != (or in) compare it"
+        )
     return _scalar(tag, value)
 
 
@@ -163,10 +182,13 @@ def _days(value: Value, where: str) -> int | None:
         return None
     m = _WITHIN.match(str(value)) if not isinstance(value, bool) else None
     if not m:
-        raise RuleError(f'{where}: within={value!r} is not a window; use e.g. "30d" or "4w"')
+        raise RuleError(
+            f'{where}: within={value!r} 不是时间窗, 请写 "30d" 或 "4w" / within={value!r} is not '
+            'a window; use e.g. "30d" or "4w"'
+        )
     n = int(m.group(1)) * (7 if m.group(2).lower() == "w" else 1)
     if n <= 0:
-        raise RuleError(f"{where}: within must be at least 1 day")
+        raise RuleError(f"{where}: within 至少为 1 天 / within must be at least 1 day")
     return n
 
 
@@ -177,29 +199,37 @@ def _check_event(n: Event) -> Event:
             unknown_message("event condition", n.kind, EVENTS) + f"; known: {', '.join(EVENTS)}"
         )
     if len(n.args) > len(spec.positional):
-        raise RuleError(f"{n.kind}: too many arguments; {spec.help}")
+        raise RuleError(f"{n.kind}: 参数过多 / too many arguments; {spec.help}")
     kw = n.kw()
     for key in kw:
         if key not in (*spec.positional, *spec.optional):
             raise RuleError(
-                unknown_message(f"argument of {n.kind}()", key, (*spec.positional, *spec.optional))
+                unknown_message(
+                    f"argument of {n.kind}()",
+                    key,
+                    (*spec.positional, *spec.optional),
+                    what_zh=f" {n.kind}() 参数",
+                )
                 + f"; {spec.help}"
             )
     values = dict(zip(spec.positional, n.args, strict=False)) | kw
     for key in spec.positional:
         if not isinstance(values.get(key), str) or not values[key]:
-            raise RuleError(f"{n.kind}: needs {key} as text; {spec.help}")
+            raise RuleError(f"{n.kind}: {key} 应为文本 / needs {key} as text; {spec.help}")
     _days(values.get("within"), n.kind)
     times = values.get("times", 1)
     if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-        raise RuleError(f"{n.kind}: times must be a whole number ≥ 1, got {times!r}")
+        raise RuleError(
+            f"{n.kind}: times 应为 ≥ 1 的整数, 实际 {times!r} / times must be a whole number "
+            f"≥ 1, got {times!r}"
+        )
     for key in ("department", "category", "topic"):
         if key in values and not isinstance(values[key], str):
-            raise RuleError(f"{n.kind}: {key} must be text")
+            raise RuleError(f"{n.kind}: {key} 应为文本 / {key} must be text")
     if "min_amount" in values and (
         isinstance(values["min_amount"], bool) or not isinstance(values["min_amount"], int | float)
     ):
-        raise RuleError(f"{n.kind}: min_amount must be a number")
+        raise RuleError(f"{n.kind}: min_amount 应为数字 / min_amount must be a number")
     return Event(n.kind, (), tuple(vocab.normalise(n.kind, values).items()))
 
 

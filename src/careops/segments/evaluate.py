@@ -60,7 +60,9 @@ def sample(
 ) -> list[dict]:
     """Up to `n` matching patients (the first by user_id, so the answer is reproducible)."""
     if n < 1:
-        raise RuleError(f"--limit must be at least 1, got {n}")
+        raise RuleError(
+            f"条数上限至少为 1, 实际 {n} / limit must be at least 1, got {n}", field="limit"
+        )
     require_patients(con, as_of, settings)
     t = members(con, rule, as_of, columns=columns, settings=settings)
     return t.order_by("user_id").limit(n).to_pyarrow().to_pylist()
@@ -80,7 +82,10 @@ def export(
     CSV is for people: UTF-8 with a BOM (Excel) and a label column beside each coded tag."""
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".parquet"):
-        raise RuleError(f"export to {path.name!r}: use a .csv or .parquet file name")
+        raise RuleError(
+            f"导出到 {path.name!r}: 文件名应以 .csv 或 .parquet 结尾 / export to {path.name!r}: "
+            "use a .csv or .parquet file name"
+        )
     require_patients(con, as_of, settings)
     data: pa.Table = (
         members(con, rule, as_of, columns=columns, settings=settings)

@@ -92,11 +92,17 @@ class Token:
     @property
     def value(self) -> Value:
         if self.kind == "num":
-            number = float(self.text) if "." in self.text else int(self.text)
-            if len(self.text) > 30 or abs(number) > MAX_INT:
+            if len(self.text) > 30:  # before converting: int() of 4,300+ digits raises
                 raise RuleError(
-                    f"number {self.text[:20]}… at column {self.pos + 1} is too large "
-                    f"(at most {MAX_INT:,})"
+                    f"第 {self.pos + 1} 列的数字 {self.text[:20]}… 过大 / number "
+                    f"{self.text[:20]}… at column {self.pos + 1} is too large (at most {MAX_INT:,})"
+                )
+            number = float(self.text) if "." in self.text else int(self.text)
+            if abs(number) > MAX_INT:
+                raise RuleError(
+                    f"第 {self.pos + 1} 列的数字 {self.text[:20]}… 太大 (最大 {MAX_INT:,}) / "
+                    f"第 {self.pos + 1} 列的数字 {self.text[:20]}… 过大 / number "
+                    f"{self.text[:20]}… at column {self.pos + 1} is too large (at most {MAX_INT:,})"
                 )
             return number
         if self.kind == "str":
@@ -121,7 +127,8 @@ def tokenize(text: str) -> list[Token]:
         m = _TOKEN.match(text, pos)
         if not m:
             raise RuleError(
-                f"cannot read {text[pos]!r} at column {pos + 1}: "
+                f"第 {pos + 1} 列的 {text[pos]!r} 无法识别: 请使用标签名、带引号的文本、数字和 "
+                f"and/or/not / cannot read {text[pos]!r} at column {pos + 1}: "
                 "use tag names, quoted strings, numbers and and/or/not"
             )
         kind = m.lastgroup or ""
@@ -137,7 +144,10 @@ def tokenize(text: str) -> list[Token]:
 class _Parser:
     def __init__(self, text: str) -> None:
         if len(text) > MAX_LENGTH:
-            raise RuleError(f"the rule is {len(text):,} characters long; at most {MAX_LENGTH:,}")
+            raise RuleError(
+                f"规则长 {len(text):,} 个字符, 最多 {MAX_LENGTH:,} / the rule is {len(text):,} "
+                f"characters long; at most {MAX_LENGTH:,}"
+            )
         self.text = text
         self.toks = tokenize(text)
         self.i = 0
@@ -149,7 +159,8 @@ class _Parser:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise RuleError(
-                f"the rule nests deeper than {MAX_DEPTH} levels at column {tok.pos + 1}; "
+                f"规则在第 {tok.pos + 1} 列嵌套超过 {MAX_DEPTH} 层, 请简化 / the rule nests "
+                f"deeper than {MAX_DEPTH} levels at column {tok.pos + 1}; "
                 "simplify it (and/or lists need no parentheses)"
             )
 
@@ -157,8 +168,9 @@ class _Parser:
         self.conditions += 1
         if self.conditions > MAX_CONDITIONS:
             raise RuleError(
-                f"the rule has more than {MAX_CONDITIONS} conditions; use `in [...]` for lists "
-                "of values, or save smaller segments and combine them"
+                f"规则的条件超过 {MAX_CONDITIONS} 个; 多个取值请用 `in [...]`, "
+                f"或保存较小的人群再组合 / the rule has more than {MAX_CONDITIONS} conditions; "
+                "use `in [...]` for lists of values, or save smaller segments and combine them"
             )
         return node
 
@@ -169,10 +181,15 @@ class _Parser:
     def where(self, tok: Token | None) -> str:
         return "at the end" if tok is None else f"at column {tok.pos + 1}"
 
-    def fail(self, expected: str) -> RuleError:
+    def fail(self, expected_zh: str, expected: str) -> RuleError:
         tok = self.peek()
         got = "the end of the rule" if tok is None else repr(tok.text)
-        return RuleError(f"expected {expected} {self.where(tok)}, found {got}")
+        where_zh = "规则结尾处" if tok is None else f"第 {tok.pos + 1} 列"
+        got_zh = "规则结尾" if tok is None else repr(tok.text)
+        return RuleError(
+            f"{where_zh}应为{expected_zh}, 实际是 {got_zh} / expected {expected} "
+            f"{self.where(tok)}, found {got}"
+        )
 
     def accept(self, kind: str, text: str | None = None) -> Token | None:
         tok = self.peek()
@@ -181,21 +198,28 @@ class _Parser:
             return tok
         return None
 
-    def expect(self, kind: str, text: str | None = None, what: str | None = None) -> Token:
+    def expect(
+        self, kind: str, text: str | None = None, what: tuple[str, str] | None = None
+    ) -> Token:
+        """The next token if it is `kind` (`text`); else an error naming `what` (zh, en)."""
         tok = self.accept(kind, text)
         if tok is None:
-            raise self.fail(what or repr(text or kind))
+            name = repr(text or kind)
+            raise self.fail(*(what or (name, name)))
         return tok
 
     def parse(self) -> Node:
         if not self.toks:
-            raise RuleError("the rule is empty")
+            raise RuleError("规则为空 / the rule is empty")
         node = self.or_expr()
         if self.peek() is not None:
             tok = self.peek()
             if tok.text == ")":
-                raise RuleError(f"unbalanced ')' at column {tok.pos + 1}: no '(' opens it")
-            raise self.fail("'and', 'or' or the end of the rule")
+                raise RuleError(
+                    f"第 {tok.pos + 1} 列的 ')' 没有对应的 '(' / unbalanced ')' at column "
+                    f"{tok.pos + 1}: no '(' opens it"
+                )
+            raise self.fail("'and'、'or' 或规则结尾", "'and', 'or' or the end of the rule")
         return node
 
     def or_expr(self) -> Node:
@@ -226,14 +250,17 @@ class _Parser:
             node = self.or_expr()
             if not self.accept("punct", ")"):
                 raise RuleError(
-                    f"unbalanced '(' at column {open_tok.pos + 1}: missing ')' "
-                    f"{self.where(self.peek())}"
+                    f"第 {open_tok.pos + 1} 列的 '(' 缺少对应的 ')' / unbalanced '(' at column "
+                    f"{open_tok.pos + 1}: missing ')' {self.where(self.peek())}"
                 )
             self.depth -= 1
             return node
         name = self.accept("name")
         if name is None:
-            raise self.fail("a tag name, an event condition like searched(\"…\") or '('")
+            raise self.fail(
+                "标签名、事件条件 (如 searched(\"…\")) 或 '('",
+                "a tag name, an event condition like searched(\"…\") or '('",
+            )
         if self.accept("punct", "("):
             return self.counted(self.call(name))
         return self.counted(self.comparison(name.text))
@@ -246,7 +273,10 @@ class _Parser:
         ):
             self.i += 1
             return tok.value
-        raise self.fail("a value (a number, a quoted string, true, false or null)")
+        raise self.fail(
+            "取值 (数字、带引号的文本、true、false 或 null)",
+            "a value (a number, a quoted string, true, false or null)",
+        )
 
     def call(self, name: Token) -> Event:
         args: list[Value] = []
@@ -264,14 +294,17 @@ class _Parser:
                     kwargs.append((key, self.value()))
                 else:
                     if kwargs:
-                        raise self.fail("a keyword argument (name=value) after keyword ones")
+                        raise self.fail(
+                            "命名参数之后只能是命名参数 (name=value)",
+                            "a keyword argument (name=value) after keyword ones",
+                        )
                     args.append(self.value())
                 if self.accept("punct", ")"):
                     break
                 if not self.accept("punct", ","):
                     raise RuleError(
-                        f"unbalanced '(' after {name.text} at column "
-                        f"{name.pos + 1}: expected ',' or ')' "
+                        f"第 {name.pos + 1} 列 {name.text} 后的 '(' 缺少 ',' 或 ')' / unbalanced "
+                        f"'(' after {name.text} at column {name.pos + 1}: expected ',' or ')' "
                         f"{self.where(self.peek())}"
                     )
         return Event(name.text, tuple(args), tuple(kwargs))
@@ -279,33 +312,39 @@ class _Parser:
     def comparison(self, tag: str) -> Compare:
         if self.accept("kw", "between"):
             lo = self.value()
-            self.expect("kw", "and", "'and' in 'between … and …'")
+            self.expect("kw", "and", ("'between … and …' 中的 'and'", "'and' in 'between … and …'"))
             return Compare(tag, "between", [lo, self.value()])
         if self.accept("kw", "not"):
-            self.expect("kw", "in", "'in' after 'not'")
+            self.expect("kw", "in", ("'not' 之后的 'in'", "'in' after 'not'"))
             return Compare(tag, "not in", self.value_list())
         if self.accept("kw", "in"):
             return Compare(tag, "in", self.value_list())
         if self.accept("kw", "is"):
             negate = bool(self.accept("kw", "not"))
-            self.expect("kw", "null", "'null' after 'is'")
+            self.expect("kw", "null", ("'is' 之后的 'null'", "'null' after 'is'"))
             return Compare(tag, "is not null" if negate else "is null")
         if self.accept("kw", "contains"):
             return Compare(tag, "contains", self.value())
         op = self.accept("op")
         if op is not None:
             if op.text == "=":
-                raise RuleError(f"use '==' to compare, not '=' (column {op.pos + 1})")
+                raise RuleError(
+                    f"比较请用 '==', 不是 '=' (第 {op.pos + 1} 列) / use '==' to compare, not "
+                    f"'=' (column {op.pos + 1})"
+                )
             return Compare(tag, op.text, self.value())
         return Compare(tag, "true")
 
     def value_list(self) -> list[Value]:
-        open_tok = self.expect("punct", "[", "'[' to start a list")
+        open_tok = self.expect("punct", "[", ("列表开头的 '['", "'[' to start a list"))
         values = [self.value()]
         while self.accept("punct", ","):
             values.append(self.value())
         if not self.accept("punct", "]"):
-            raise RuleError(f"unbalanced '[' at column {open_tok.pos + 1}: missing ']'")
+            raise RuleError(
+                f"第 {open_tok.pos + 1} 列的 '[' 缺少 ']' / unbalanced '[' at column "
+                f"{open_tok.pos + 1}: missing ']'"
+            )
         return values
 
 
@@ -330,7 +369,10 @@ def _check_data(data: Any, path: str) -> None:
     while stack:
         item, depth = stack.pop()
         if depth > 2 * MAX_DEPTH + 2:  # each level is an object and a list
-            raise RuleError(f"{path}: nested deeper than {MAX_DEPTH} levels; simplify the rule")
+            raise RuleError(
+                f"{path}: 嵌套超过 {MAX_DEPTH} 层, 请简化规则 / nested deeper than {MAX_DEPTH} "
+                "levels; simplify the rule"
+            )
         if isinstance(item, dict):
             conditions += "tag" in item or "event" in item
             stack.extend((v, depth + 1) for v in item.values())
@@ -341,37 +383,50 @@ def _check_data(data: Any, path: str) -> None:
             and not isinstance(item, bool)
             and not abs(item) <= MAX_INT  # also NaN and infinity
         ):
-            raise RuleError(f"{path}: the number {item!r} is out of range")
+            raise RuleError(f"{path}: 数字 {item!r} 超出范围 / the number {item!r} is out of range")
         if conditions > MAX_CONDITIONS:
-            raise RuleError(f"{path}: more than {MAX_CONDITIONS} conditions")
+            raise RuleError(
+                f"{path}: 条件超过 {MAX_CONDITIONS} 个 / more than {MAX_CONDITIONS} conditions"
+            )
 
 
 def _from_data(data: Any, path: str) -> Node:
     if not isinstance(data, dict):
-        raise RuleError(f"{path}: expected an object, got {type(data).__name__}")
+        raise RuleError(
+            f"{path}: 应为对象, 实际是 {type(data).__name__} / expected an object, got "
+            f"{type(data).__name__}"
+        )
     if "and" in data or "or" in data:
         op = "and" if "and" in data else "or"
         items = data[op]
         if not isinstance(items, list) or not items:
-            raise RuleError(f"{path}.{op}: expected a non-empty list of conditions")
+            raise RuleError(
+                f"{path}.{op}: 应为非空的条件列表 / expected a non-empty list of conditions"
+            )
         return BoolOp(op, tuple(_from_data(x, f"{path}.{op}[{i}]") for i, x in enumerate(items)))
     if "not" in data:
         return Not(_from_data(data["not"], f"{path}.not"))
     if "tag" in data:
         tag, op = data["tag"], data.get("op", "true")
         if not isinstance(tag, str):
-            raise RuleError(f"{path}.tag: expected a tag name")
+            raise RuleError(f"{path}.tag: 应为标签名 / expected a tag name")
         allowed = (*OPS, "between", "in", "not in", "contains", "is null", "is not null", "true")
         if op not in allowed:
-            raise RuleError(f"{path}.op: unknown operator {op!r}; use one of {', '.join(allowed)}")
+            raise RuleError(
+                f"{path}.op: 未知的运算符 {op!r}, 可选 {', '.join(allowed)} / unknown operator "
+                f"{op!r}; use one of {', '.join(allowed)}"
+            )
         return Compare(tag, op, data.get("value"))
     if "event" in data:
         args = data.get("args", [])
         if not isinstance(args, list):
-            raise RuleError(f"{path}.args: expected a list")
+            raise RuleError(f"{path}.args: 应为列表 / expected a list")
         kwargs = tuple((k, v) for k, v in data.items() if k not in ("event", "args"))
         return Event(str(data["event"]), tuple(args), kwargs)
-    raise RuleError(f"{path}: expected one of the keys and / or / not / tag / event")
+    raise RuleError(
+        f"{path}: 应为以下键之一: and、or、not、tag、event / expected one of the keys and, or, "
+        "not, tag, event"
+    )
 
 
 def to_data(node: Node) -> dict:
@@ -432,17 +487,25 @@ def parse_rule(rule: str | dict | Node) -> Node:
     if isinstance(rule, dict):
         return from_data(rule)
     if not isinstance(rule, str):
-        raise RuleError(f"a rule is text or a JSON/YAML object, not {type(rule).__name__}")
+        raise RuleError(
+            f"规则应为文本或 JSON/YAML 对象, 不是 {type(rule).__name__} / a rule is text or a "
+            f"JSON/YAML object, not {type(rule).__name__}"
+        )
     stripped = rule.strip()
     if stripped.startswith("{"):
         if len(stripped) > MAX_LENGTH:
             raise RuleError(
-                f"the rule is {len(stripped):,} characters long; at most {MAX_LENGTH:,}"
+                f"规则长 {len(stripped):,} 个字符, 最多 {MAX_LENGTH:,} / the rule is "
+                f"{len(stripped):,} characters long; at most {MAX_LENGTH:,}"
             )
         try:
             return from_data(json.loads(stripped))
         except json.JSONDecodeError as exc:
-            raise RuleError(f"the rule looks like JSON but is not valid: {exc}") from None
+            raise RuleError(
+                f"规则看起来是 JSON, 但格式无效 / the rule looks like JSON but is not valid: {exc}"
+            ) from None
         except RecursionError:
-            raise RuleError(f"the rule nests deeper than {MAX_DEPTH} levels") from None
+            raise RuleError(
+                f"规则嵌套超过 {MAX_DEPTH} 层 / the rule nests deeper than {MAX_DEPTH} levels"
+            ) from None
     return parse_text(rule)

@@ -73,7 +73,10 @@ class SegmentCreate(BaseModel):
     @classmethod
     def _name(cls, name: str) -> str:
         if not _NAME.match(name or ""):
-            raise RuleError(f"segment name {name!r}: use 1–64 letters, digits, '_' or '-'")
+            raise RuleError(
+                f"人群名 {name!r} 应为 1–64 个字母、数字、'_' 或 '-' / segment name {name!r}: "
+                "use 1–64 letters, digits, '_' or '-'"
+            )
         return name
 
 
@@ -291,7 +294,10 @@ def carry_over(
 
 def _ensure_members(con: BaseBackend) -> None:
     if MEMBERS not in con.list_tables():
+        from careops.warehouse.analyst_role import grant_new_tables
+
         con.create_table(MEMBERS, schema=MEMBERS_SCHEMA)
+        grant_new_tables(con, [MEMBERS])
 
 
 def refresh_members(

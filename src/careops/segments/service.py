@@ -34,7 +34,10 @@ class Target:
 
     def __post_init__(self) -> None:
         if (self.rule is None) == (self.segment is None):
-            raise InvalidInput("give either a rule or a saved segment's name, not both")
+            raise InvalidInput(
+                "请给出规则或已保存人群的名称, 不能同时给出 / give either a rule or a saved "
+                "segment's name, not both"
+            )
 
     @property
     def label(self) -> str:
@@ -177,6 +180,48 @@ def export(
     return result
 
 
+def export_page(
+    ops: Ops, target: Target, as_of: date, limit: int = 100, offset: int = 0, lang: str = "zh"
+) -> Evaluation:
+    """One page of the matching patients' ids (by user_id) and how many match in all, for a
+    caller that takes the list page by page (the API); every page is audited like an export
+    to a file: who, which rule or segment, as of when, which rows."""
+    from careops.segments import evaluate
+    from careops.tags.compute import require_patients
+
+    if limit < 1 or offset < 0:
+        raise InvalidInput(
+            f"limit 须 ≥ 1 且 offset ≥ 0 / limit must be ≥ 1 and offset ≥ 0, got {limit} and "
+            f"{offset}",
+            field="limit",
+        )
+
+    def run(con, node):
+        require_patients(con, as_of, ops.settings)
+        m = evaluate.members(con, node, as_of, settings=ops.settings).select("user_id")
+        total = int(m.count().to_pyarrow().as_py())
+        rows = m.order_by("user_id").limit(limit, offset=offset).to_pyarrow().to_pylist()
+        return total, rows, None
+
+    with ops.state.connect():  # an unreachable state store fails before any list is read
+        pass
+    result = _evaluate(ops, target, as_of, lang, run)
+    ops.audit(
+        "segment.export",
+        target.label,
+        {
+            "segment": result.segment,
+            "rule": result.rule_text,
+            "as_of": as_of.isoformat(),
+            "rows": len(result.rows),
+            "total": result.count,
+            "offset": offset,
+            "to": "api",
+        },
+    )
+    return result
+
+
 def save(ops: Ops, segment: SegmentCreate, lang: str = "zh") -> tuple[SavedSegment, list[str]]:
     """Save a rule under a name (a new version if the name exists), audited in the same
     transaction; returns the saved segment and notes on event values the warehouse lacks."""
@@ -227,6 +272,7 @@ def delete(ops: Ops, name: str) -> SavedSegment:
         users = experiments_targeting(conn, name)
         if users:
             raise Conflict(
+                f"已保存的人群 {name!r} 是实验 {', '.join(users)} 的目标人群, 实验存在期间保留 / "
                 f"saved segment {name!r} is targeted by experiment(s) "
                 f"{', '.join(users)}; it is kept while they exist"
             )

@@ -44,8 +44,8 @@ def normalise(kind: str, values: dict) -> dict:
         if code is None:
             allowed = ", ".join(f"{c} ({zh})" for c, zh, _ in ORDER_CATEGORIES)
             raise RuleError(
-                f"bought: category {out['category']!r} is not an order category; "
-                f"use one of {allowed}"
+                f"bought: {out['category']!r} 不是订单类别, 可选 {allowed} / category "
+                f"{out['category']!r} is not an order category; use one of {allowed}"
             )
         out["category"] = code
     if kind == "measured" and isinstance(out.get("kind"), str):

@@ -95,8 +95,10 @@ def check_window(cfg: SimConfig, now: dt.datetime | None = None) -> None:
     now = now or dt.datetime.now(dt.UTC)
     if end_utc(cfg) > now:
         raise ConfigError(
-            f"start: the window {cfg.start}..{cfg.end} ends in the future; "
-            "choose an earlier --start or fewer --days"
+            f"start: 时间窗 {cfg.start}..{cfg.end} 结束于未来, 请选更早的开始日或更少的天数 / "
+            f"the window {cfg.start}..{cfg.end} ends in the future; choose an earlier start "
+            "or fewer days",
+            field="start",
         )
 
 

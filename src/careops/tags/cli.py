@@ -136,14 +136,14 @@ def layers(
         return
     from careops.errors import ConfigError
     from careops.tags import service
-    from careops.tags.layers_view import counts_table
+    from careops.tags.layers_view import counts_json, counts_table
 
     if as_of is None:
         raise ConfigError("--as-of is required: careops layers --as-of YYYY-MM-DD")
     lang = _lang(lang)
     result = service.layers(ops(warehouse), parse_as_of(as_of))
     if as_json:
-        _dump([c.__dict__ for c in result.counts])
+        _dump(counts_json(result.counts, lang))
         return
     _print_table(*counts_table(result.counts, lang), numeric_from=2)
     _snapshot_note(result.as_of, result.stale, lang)

@@ -96,7 +96,10 @@ def cluster_patients(
 
     k_min, k_max = k_range
     if k_min < 2 or k_max < k_min:
-        raise TagError(f"k range {k_min}–{k_max}: needs 2 ≤ k-min ≤ k-max")
+        raise TagError(
+            f"k 范围 {k_min}–{k_max}: 须 2 ≤ k-min ≤ k-max / k range {k_min}–{k_max}: needs "
+            "2 ≤ k-min ≤ k-max"
+        )
     require_patients(con, as_of, settings)
     data = (
         tags_at(con, as_of, [*FEATURES, *PROFILE_LAYERS], settings=settings)
@@ -108,7 +111,8 @@ def cluster_patients(
     distinct = len(np.unique(z.round(9), axis=0))
     if distinct < 3:
         raise TagError(
-            f"only {distinct} distinct behaviour profiles among {n} patients: too few to cluster"
+            f"{n} 位患者中只有 {distinct} 种不同的行为特征, 太少, 无法聚类 / only {distinct} "
+            f"distinct behaviour profiles among {n} patients: too few to cluster"
         )
     k_max = min(k_max, distinct - 1)
     k_min = min(k_min, k_max)
@@ -118,7 +122,9 @@ def cluster_patients(
     with threadpool_limits(limits=1):  # OpenMP threads spin against each other on 2 cores
         scores, models = _fit_range(fit, k_min, k_max, seed)
         if not scores:
-            raise TagError("the patients' features do not separate into clusters")
+            raise TagError(
+                "患者的特征无法分成不同的群 / the patients' features do not separate into clusters"
+            )
         best = max(scores, key=lambda k: (scores[k], -k))
         labels = models[best].predict(z)
     clusters = _profile(data, z, labels, best)

@@ -33,15 +33,17 @@ GROUPS = (
 
 @dataclass(frozen=True)
 class LayerCount:
+    """Users of one layer: the dimension and the layer by their codes (`groups` and a tag name
+    for a group flag); the shell names them (`layers_view`)."""
+
     dimension: str
     code: str
-    label: str
     users: int
     share: float
 
 
 def layer_counts(
-    con: BaseBackend, as_of: date, *, lang: str = "zh", settings: Settings | None = None
+    con: BaseBackend, as_of: date, *, settings: Settings | None = None
 ) -> list[LayerCount]:
     """Users per value of each layer dimension (and per group flag), with shares of all users."""
     t = tags_at(con, as_of, [*DIMENSIONS, *GROUPS], settings=settings)
@@ -56,10 +58,7 @@ def layer_counts(
     out = []
     for key, n in row.items():
         dim, code = key.split("__", 1)
-        label = (
-            get_tag(dim).value_label(code, lang) if dim != "groups" else get_tag(code).label(lang)
-        )
-        out.append(LayerCount(dim, code, label, int(n or 0), (n or 0) / total if total else 0.0))
+        out.append(LayerCount(dim, code, int(n or 0), (n or 0) / total if total else 0.0))
     return out
 
 
@@ -76,9 +75,15 @@ def migration_matrix(
     Users registered after `start` appear with `from` = None (they joined in between).
     """
     if dimension not in DIMENSIONS:
-        raise TagError(f"unknown layer dimension {dimension!r}; use one of {', '.join(DIMENSIONS)}")
+        raise TagError(
+            f"未知的分层维度 {dimension!r}, 可选: {', '.join(DIMENSIONS)} / unknown layer "
+            f"dimension {dimension!r}; use one of {', '.join(DIMENSIONS)}"
+        )
     if end <= start:
-        raise TagError(f"--to {end} must be after --from {start}")
+        raise TagError(
+            f"结束日 {end} 必须晚于开始日 {start} / the end {end} must be after the start {start}",
+            field="period",
+        )
     a = tags_at(con, start, [dimension], settings=settings).rename(before=dimension)
     b = tags_at(con, end, [dimension], settings=settings).rename(after=dimension)
     j = b.left_join(a, b.user_id == a.user_id)
@@ -120,26 +125,36 @@ def layer_history(
     if dimension not in {t.name for t in all_tags()}:
         raise TagError(unknown_message("tag", dimension, [t.name for t in all_tags()]))
     if limit is not None and limit < 1:
-        raise TagError(f"--limit must be at least 1, got {limit}")
+        raise TagError(
+            f"条数上限至少为 1, 实际 {limit} / limit must be at least 1, got {limit}",
+            field="limit",
+        )
     dates = snapshot_dates(con)
     if not dates:
-        raise TagError("no tag snapshots stored; run `careops tags compute --as-of D` daily")
+        raise TagError(
+            "还没有保存的标签快照, 请每天计算标签 (careops tags compute) / no tag snapshots "
+            "stored; compute the tags every day (careops tags compute)"
+        )
     stale = [d for d in dates if staleness(con, d, settings) == "settings"]
     if len(stale) == 1:
-        raise TagError(stale_message(stale[0]))
+        raise TagError(stale_message(stale[0]), field="as_of")
     if stale:
         days = ", ".join(d.isoformat() for d in stale)
         raise TagError(
-            f"the tag snapshots of {days} were computed with other settings; "
-            f"recompute each: careops tags compute --as-of D"
+            f"{days} 的标签快照是用旧设置计算的, 请逐日重新计算 (careops tags compute) / the "
+            f"tag snapshots of {days} were computed with other settings; recompute each day "
+            "(careops tags compute)",
+            field="as_of",
         )
     parts = []
     for d in dates:
         s = con.table(snapshot_name(d))
         if dimension not in s.columns:
             raise TagError(
-                f"the tag snapshot of {d.isoformat()} has no {dimension!r}; "
-                f"recompute it: careops tags compute --as-of {d.isoformat()}"
+                f"{d.isoformat()} 的标签快照没有 {dimension!r}, 请重新计算该日的标签 / the tag "
+                f"snapshot of {d.isoformat()} has no {dimension!r}; recompute the tags of "
+                f"{d.isoformat()} (careops tags compute)",
+                field="as_of",
             )
         if user_id is not None:
             s = s.filter(s.user_id == user_id)

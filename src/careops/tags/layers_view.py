@@ -29,6 +29,27 @@ def value_label(dimension: str, code: str | None, lang: str = "zh") -> str:
     )
 
 
+def count_label(count: LayerCount, lang: str = "zh") -> str:
+    """A layer (活跃用户) or a group flag (慢病患者) as people read it."""
+    if count.dimension == "groups":
+        return get_tag(count.code).label(lang)
+    return value_label(count.dimension, count.code, lang)
+
+
+def counts_json(counts: list[LayerCount], lang: str = "zh") -> list[dict]:
+    """`careops layers --json`: each count's codes with its label in `lang`."""
+    return [
+        {
+            "dimension": c.dimension,
+            "code": c.code,
+            "label": count_label(c, lang),
+            "users": c.users,
+            "share": c.share,
+        }
+        for c in counts
+    ]
+
+
 def counts_table(counts: list[LayerCount], lang: str = "zh") -> tuple[list[str], list[list[str]]]:
     """Headers and rows of `careops layers`: a dimension's name on its first row only."""
     headers = (
@@ -39,12 +60,7 @@ def counts_table(counts: list[LayerCount], lang: str = "zh") -> tuple[list[str],
     rows, previous = [], None
     for c in counts:
         dim = dimension_label(c.dimension, lang) if c.dimension != previous else ""
-        label = (
-            get_tag(c.code).label(lang)
-            if c.dimension == "groups"
-            else value_label(c.dimension, c.code, lang)
-        )
-        rows.append([dim, label, f"{c.users:,}", f"{c.share:.1%}"])
+        rows.append([dim, count_label(c, lang), f"{c.users:,}", f"{c.share:.1%}"])
         previous = c.dimension
     return headers, rows
 

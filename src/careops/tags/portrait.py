@@ -32,15 +32,17 @@ def user_tags(
     p = con.table("patients")
     registered = p.filter(p.user_id == user_id).registered_at.min().to_pyarrow().as_py()
     if registered is None:
-        raise TagError(f"no patient {user_id!r} in the warehouse")
+        raise TagError(f"仓库中没有患者 {user_id!r} / no patient {user_id!r} in the warehouse")
     ctx = TagContext(con, as_of, settings or get_settings())
     registered = registered if registered.tzinfo else registered.replace(tzinfo=UTC)
     if registered >= ctx.cutoff:
         day = registered.astimezone(ctx.settings.tz).date()
         raise TagError(
-            f"患者 {user_id!r} 于 {day} 注册, 晚于统计日 {as_of.isoformat()}, 当日没有画像; 用 "
-            f"--as-of {day + timedelta(days=1)} 或更晚 / patient {user_id!r} registered on {day}, "
-            f"after as_of {as_of.isoformat()}: no portrait for that day"
+            f"患者 {user_id!r} 于 {day} 注册, 晚于统计日 {as_of.isoformat()}, 当日没有画像; 统计日"
+            f"请用 {day + timedelta(days=1)} 或更晚 / patient {user_id!r} registered on {day}, "
+            f"after as_of {as_of.isoformat()}: no portrait for that day; use an as-of of "
+            f"{day + timedelta(days=1)} or later",
+            field="as_of",
         )
     live = tag_frame(con, as_of, settings=settings)
     rows = live.filter(live.user_id == user_id).to_pyarrow().to_pylist()

@@ -66,7 +66,7 @@ REGISTRY: dict[str, Tag] = {}
 def register(tag: Tag) -> Tag:
     """Add a tag to the registry (a name may be defined only once)."""
     if tag.name in REGISTRY:
-        raise TagError(f"tag {tag.name!r} is defined twice")
+        raise TagError(f"标签 {tag.name!r} 定义了两次 / tag {tag.name!r} is defined twice")
     REGISTRY[tag.name] = tag
     return tag
 
@@ -117,7 +117,9 @@ def resolve_tag(text: str) -> Tag:
     }
     close = difflib.get_close_matches(text, list(known), n=1, cutoff=0.5)
     hint = f"; did you mean {known[close[0]]!r}?" if close else ""
-    raise TagError(f"unknown tag {text!r}{hint} (`careops tags list` shows every tag)")
+    raise TagError(
+        f"未知标签 {text!r} / unknown tag {text!r}{hint} (`careops tags list` shows every tag)"
+    )
 
 
 def all_tags() -> list[Tag]:
@@ -125,10 +127,17 @@ def all_tags() -> list[Tag]:
     return list(REGISTRY.values())
 
 
-def unknown_message(what: str, name: str, known) -> str:
+#: the Chinese of the things `unknown_message` names
+_WHAT_ZH = {"tag": "标签", "event condition": "事件条件", "saved segment": "已保存的人群"}
+
+
+def unknown_message(what: str, name: str, known, what_zh: str | None = None) -> str:
+    """ "未知的标签 'x'; 是否是 'y'? / unknown tag 'x'; did you mean 'y'?" """
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown {what} {name!r}{hint}"
+    hint_zh = f"; 是否是 {close[0]!r}?" if close else ""
+    zh = what_zh or _WHAT_ZH.get(what, what)
+    return f"未知的{zh} {name!r}{hint_zh} / unknown {what} {name!r}{hint}"
 
 
 def _load_builtin() -> None:
@@ -156,7 +165,10 @@ class Scope:
         if name in self._memo:
             return self._memo[name]
         if name in self._stack:
-            raise TagError(f"tags depend on each other in a cycle: {' → '.join(self._stack)}")
+            raise TagError(
+                f"标签之间循环依赖: {' → '.join(self._stack)} / tags depend on each other in a "
+                f"cycle: {' → '.join(self._stack)}"
+            )
         self._stack.append(name)
         try:
             expr = get_tag(name).build(self)

@@ -103,16 +103,17 @@ def stale_message(as_of: date, why: Staleness = "settings") -> str:
     """Why the snapshot of `as_of` is out of date and the command that recomputes it (Chinese,
     then English)."""
     day = as_of.isoformat()
-    fix = f"careops tags compute --as-of {day}"
     if why == "loads":
         return (
-            f"{day} 的标签快照计算之后又载入了新数据, 快照已过时; 重新计算: {fix} / the tag "
-            f"snapshot of {day} was computed before data loaded since; recompute it: {fix}"
+            f"{day} 的标签快照计算之后又载入了新数据, 快照已过时; 请重新计算 {day} 的标签 "
+            f"(careops tags compute) / the tag snapshot of {day} was computed before data "
+            f"loaded since; recompute the tags of {day} (careops tags compute)"
         )
     return (
-        f"{day} 的标签快照是用旧设置计算的; 重新计算: {fix} / the tag snapshot of {day} was "
-        f"computed with other settings (lifecycle, value, health or tag thresholds, or the "
-        f"timezone, have changed since); recompute it: {fix}"
+        f"{day} 的标签快照是用旧设置计算的; 请重新计算 {day} 的标签 (careops tags compute) / "
+        f"the tag snapshot of {day} was computed with other settings (lifecycle, value, "
+        f"health or tag thresholds, or the timezone, have changed since); recompute the tags "
+        f"of {day} (careops tags compute)"
     )
 
 
@@ -152,12 +153,14 @@ def read_snapshot(con: BaseBackend, as_of: date, *, settings: Settings | None = 
     if name not in con.list_tables():
         have = ", ".join(d.isoformat() for d in snapshot_dates(con)) or "none"
         raise TagError(
-            f"no tag snapshot for {as_of.isoformat()} (stored: {have}); "
-            f"run `careops tags compute --as-of {as_of.isoformat()}`"
+            f"没有 {as_of.isoformat()} 的标签快照 (已有: {have}); 请先计算该日的标签 "
+            f"(careops tags compute) / no tag snapshot for {as_of.isoformat()} (stored: "
+            f"{have}); compute the tags of {as_of.isoformat()} first (careops tags compute)",
+            field="as_of",
         )
     why = staleness(con, as_of, settings)
     if why is not None:
-        raise TagError(stale_message(as_of, why))
+        raise TagError(stale_message(as_of, why), field="as_of")
     return con.table(name)
 
 

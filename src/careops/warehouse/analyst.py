@@ -98,7 +98,9 @@ def run_query(
     (reaches beyond reading the analyst tables), `QueryCancelled`."""
     timeout = float(timeout_s if timeout_s is not None else ops.settings.sql.timeout_s)
     if not timeout > 0:
-        raise ConfigError("timeout must be more than 0 seconds")
+        raise ConfigError(
+            "超时必须大于 0 秒 / timeout must be more than 0 seconds", field="timeout"
+        )
     started = time.monotonic()
     engine = "?"
     run: QueryRun | None = None
@@ -226,7 +228,9 @@ class _Runner:
         item = self._next()
         if isinstance(item, pa.Schema):
             return item
-        raise ConfigError("query failed: no result")  # pragma: no cover - engine contract
+        raise ConfigError(
+            "查询失败: 没有结果 / query failed: no result"
+        )  # pragma: no cover - engine contract
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         while True:

@@ -89,14 +89,16 @@ class DuckDBSession:
             "current_setting('lock_configuration')"
         ).fetchone()
         if locked != (False, True):  # never run analyst SQL on an open connection
-            raise Forbidden("DuckDB could not be locked down for analyst SQL")
+            raise Forbidden(
+                "无法为分析查询锁定 DuckDB / DuckDB could not be locked down for analyst SQL"
+            )
 
     def start(self, text: str) -> pa.Schema:
         # a relation: its columns are known before the query runs, so the caller can be
         # answered (and can cancel) while the engine works
         self.relation = self.raw.sql(text)
         if self.relation is None:  # a statement that is not a query ran and returned nothing
-            raise ConfigError("query failed: not a query")
+            raise ConfigError("查询失败: 不是查询 / query failed: not a query")
         schema = self.relation.limit(0).to_arrow_table().schema
         return pa.schema(
             [f.with_name(n) for f, n in zip(schema, unique_names(schema.names), strict=True)]

@@ -1,13 +1,21 @@
 """The PostgreSQL role analyst SQL runs as (default `careops_analyst`; docs/sql.md).
 
-It may SELECT the analyst tables (`careops.warehouse.query.ANALYST_TABLES`) and nothing else: no
-login of its own unless the DBA gives it one, no superuser, member of no role, never the owner of
-the warehouse. `careops init` creates it when the warehouse login may create roles, and grants it
-SELECT on the analyst tables; docs/sql.md has the same statements for a DBA.
+It may SELECT the analyst tables (`careops.warehouse.query.is_analyst_table`: the canonical
+facts, the tag snapshots and `segment_members`) and nothing else: no login of its own unless the
+DBA gives it one, no superuser, member of no role, never the owner of the warehouse. `careops
+init` creates it when the warehouse login may create roles, and grants it SELECT on the analyst
+tables present; docs/sql.md has the same statements for a DBA.
+
+Tables made after `init` (a day's tag snapshot, `segment_members`, a canonical table a newer
+CareOps adds) are granted when CareOps creates or replaces them (`grant_new_tables`), table by
+table: no `ALTER DEFAULT PRIVILEGES`, which would also open every future table that is *not* an
+analyst table (`contacts`, the quarantine) to the role. Replacing a table (a recomputed
+snapshot) creates a new one, so the grant is made again each time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from careops.errors import Forbidden
@@ -29,7 +37,7 @@ def ensure_analyst_role(con, role: str) -> RoleSetup:
     (idempotent; safe to run beside another `careops init`)."""
     from psycopg import errors, sql
 
-    from careops.warehouse.query import ANALYST_TABLES
+    from careops.warehouse.query import is_analyst_table
 
     raw = con.con  # the warehouse owner's psycopg connection (autocommit)
     created = False
@@ -61,7 +69,7 @@ def ensure_analyst_role(con, role: str) -> RoleSetup:
         )
         schema, superuser = cur.fetchone()
         cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
-        present = sorted(r[0] for r in cur.fetchall() if r[0] in ANALYST_TABLES)
+        present = sorted(r[0] for r in cur.fetchall() if is_analyst_table(r[0]))
         try:
             cur.execute(
                 sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
@@ -84,6 +92,43 @@ def ensure_analyst_role(con, role: str) -> RoleSetup:
     return RoleSetup(role, created, tuple(present))
 
 
+def grant_new_tables(con, names: Iterable[str], role: str | None = None) -> tuple[str, ...]:
+    """Grant the analyst role SELECT on those of `names` that are analyst tables, just after
+    CareOps created or replaced them; return the tables granted. PostgreSQL only (elsewhere, and
+    when the role does not exist because a DBA has not set it up yet, nothing to do). Never
+    grants a table that is not an analyst table."""
+    from careops.warehouse.connect import backend_kind
+
+    if backend_kind(con) != "postgres":
+        return ()
+    from psycopg import errors, sql
+
+    from careops.warehouse.query import is_analyst_table
+
+    wanted = sorted({n for n in names if is_analyst_table(n)})
+    if not wanted:
+        return ()
+    if role is None:
+        from careops.config import get_settings
+
+        role = get_settings().sql.analyst_role
+    with con.con.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+        if cur.fetchone() is None:
+            return ()
+        try:
+            cur.execute(
+                sql.SQL("GRANT SELECT ON {} TO {}").format(
+                    sql.SQL(", ").join(sql.Identifier(t) for t in wanted), sql.Identifier(role)
+                )
+            )
+        except (errors.InsufficientPrivilege, errors.InvalidGrantOperation):
+            return ()  # not the owner here: the DBA grants (docs/sql.md)
+        except errors.UniqueViolation:  # a concurrent GRANT of the same privilege
+            pass
+    return tuple(wanted)
+
+
 def verify_analyst(cur, expected_role: str | None) -> None:
     """Refuse to run analyst SQL as anything but a plain role: not a superuser, member of no
     role, owner of no table here, and (after SET ROLE) the analyst role itself."""
@@ -95,7 +140,10 @@ def verify_analyst(cur, expected_role: str | None) -> None:
         FROM pg_roles r WHERE r.rolname = current_user""")
     user, superuser, bypass, member, owner = cur.fetchone()
     if expected_role is not None and user != expected_role:
-        raise Forbidden(f"analyst SQL runs as {user}, not {expected_role}")
+        raise Forbidden(
+            f"分析查询以 {user} 运行, 而不是 {expected_role} / analyst SQL runs as {user}, not "
+            f"{expected_role}"
+        )
     why = (
         "a superuser"
         if superuser

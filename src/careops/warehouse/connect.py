@@ -27,7 +27,7 @@ def backend_kind(con: BaseBackend) -> Kind:
     """Which engine a connection runs on."""
     name = con.name
     if name not in ("duckdb", "postgres", "pyspark"):
-        raise WarehouseError(f"unsupported warehouse backend {name!r}")
+        raise WarehouseError(f"不支持的仓库引擎 {name!r} / unsupported warehouse backend {name!r}")
     return name  # type: ignore[return-value]
 
 
@@ -184,10 +184,14 @@ def connect(url: str | None = None, *, read_only: bool = False) -> BaseBackend:
     except CareOpsError:
         raise
     except Exception as exc:
-        raise WarehouseError(f"cannot open warehouse {redact(url)}: {exc}") from exc
+        raise WarehouseError(
+            f"无法打开仓库 {redact(url)} / cannot open warehouse {redact(url)}: {exc}",
+            field="warehouse",
+        ) from exc
     raise ConfigError(
-        f"unknown warehouse URL {redact(url)!r}: use duckdb:///path/to/file.duckdb, "
-        "postgresql://user@host:5432/db or spark://local"
+        f"无法识别的仓库 URL {redact(url)!r} / unknown warehouse URL {redact(url)!r}: use "
+        "duckdb:///path/to/file.duckdb, postgresql://user@host:5432/db or spark://local",
+        field="warehouse",
     )
 
 
@@ -222,7 +226,7 @@ def _duckdb(url: str, read_only: bool) -> BaseBackend:
     if path in ("", ":memory:"):
         return ibis.duckdb.connect(":memory:")
     if read_only and not Path(path).is_file():
-        raise WarehouseError(_missing(path))
+        raise WarehouseError(_missing(path), field="warehouse")
     if not read_only:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -239,7 +243,7 @@ def _busy(path: str, read_only: bool) -> str:
         f"仓库 {path} 正被另一个进程写入, 暂时无法{doing}; 等它结束(如正在运行的 careops "
         f"ingest / tags compute / serve)后重试, 或通过服务的 API 写入 / the warehouse {path} is "
         "held by another process writing to it (DuckDB allows one writer); retry when it has "
-        "finished (`--wait SECONDS` where offered, or CAREOPS_SERVICE__CLI_WAIT_S), or, when "
+        "finished (a command's wait option, or CAREOPS_SERVICE__CLI_WAIT_S), or, when "
         "`careops serve` owns it, send the change through the service's API"
     )
 
@@ -258,8 +262,8 @@ def _postgres(parsed) -> BaseBackend:
 
 def _missing(where: str) -> str:
     return (
-        f"仓库不存在 / warehouse {where} does not exist; check --warehouse (-w) or "
-        "CAREOPS_WAREHOUSE, or create it with `careops init` / `careops ingest`"
+        f"仓库不存在 / warehouse {where} does not exist; check the warehouse URL (setting "
+        "CAREOPS_WAREHOUSE), or create it with `careops init` / `careops ingest`"
     )
 
 

@@ -22,6 +22,7 @@ a statement that tries to do more than read the analyst tables is `Forbidden`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sqlglot
@@ -44,6 +45,18 @@ and `ingest_extras` hold raw records as they arrived, before validation and mask
 carry identifiers the canonical tables never keep; `_loads` and `ingest_flags` name source files
 and paths. Those are read through `careops quarantine` and `careops ingest`, which show them
 masked and audited."""
+
+DERIVED_ANALYST_TABLES = re.compile(r"tag_snapshot_\d{8}|segment_members")
+"""Tables CareOps derives from the canonical facts that analysts may read too: a day's tag
+snapshot (`careops.tags.snapshot`) and the members of saved segments (user ids and tags, no
+direct identifiers)."""
+
+
+def is_analyst_table(name: str) -> bool:
+    """Whether analyst SQL may read table `name` (and the analyst role is granted SELECT on it)."""
+    name = name.lower()
+    return name in ANALYST_TABLES or DERIVED_ANALYST_TABLES.fullmatch(name) is not None
+
 
 FORBIDDEN_FUNCTIONS: frozenset[str] = frozenset(
     {
@@ -227,11 +240,12 @@ def _check_table(table: exp.Table) -> str:
             f"their plain name; {table.sql()[:80]!r} names another schema, "
             "database or file"
         )
-    if name.lower() in ANALYST_TABLES or _is_visible_cte(table, name):
+    if is_analyst_table(name) or _is_visible_cte(table, name):
         return name.lower()
     raise Forbidden(
         f"不能读取 {name[:80]!r} / {name[:80]!r} is not a table analysts may read; "
-        f"the analyst tables are: {', '.join(sorted(ANALYST_TABLES))}"
+        f"the analyst tables are: {', '.join(sorted(ANALYST_TABLES))}, the tag snapshots "
+        "(tag_snapshot_YYYYMMDD) and segment_members"
     )
 
 

@@ -194,13 +194,14 @@ def use_database(session, database: str, *, create: bool) -> None:
     if not _NAME.match(database.lower()):
         raise ConfigError(
             f"Spark 数据库名无效 / invalid Spark database name {database!r} in the warehouse "
-            "URL: letters, digits and _ (spark://local/careops)"
+            "URL: letters, digits and _ (spark://local/careops)",
+            field="warehouse",
         )
     if not session.catalog.databaseExists(database):
         if not create:
             from careops.warehouse.connect import _missing
 
-            raise WarehouseError(_missing(f"spark database {database!r}"))
+            raise WarehouseError(_missing(f"spark database {database!r}"), field="warehouse")
         session.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
     session.catalog.setCurrentDatabase(database)
 
@@ -218,7 +219,8 @@ def require_tables(session, database: str, names: list[str]) -> None:
         f"Spark 仓库 {where} 缺少表 {shown}; 先运行 careops init, 或检查 spark.warehouse_dir 与"
         f"元数据库设置 / the Spark warehouse {where} lacks the table(s) {shown}: it was never "
         "initialised, or this is not its metastore (spark.warehouse_dir, spark.metastore_url). "
-        "Run `careops init` (it also adopts table folders left by an earlier catalog)"
+        "Run `careops init` (it also adopts table folders left by an earlier catalog)",
+        field="warehouse",
     )
 
 

@@ -27,9 +27,15 @@ def drop_leftovers(con: BaseBackend) -> list[str]:
 
 
 def replace_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:
-    """Create or replace table `name` from `obj` atomically; return the stored table."""
+    """Create or replace table `name` from `obj` atomically; return the stored table. On
+    PostgreSQL the new table is granted to the analyst role again when it is an analyst table
+    (a replaced table is a new table, without the old one's grants)."""
     if con.name != "duckdb":
-        return con.create_table(name, obj=obj, overwrite=True)
+        stored = con.create_table(name, obj=obj, overwrite=True)
+        from careops.warehouse.analyst_role import grant_new_tables
+
+        grant_new_tables(con, [name])
+        return stored
     drop_leftovers(con)
     raw = con.con  # the DuckDB connection Ibis runs its statements on
     raw.begin()

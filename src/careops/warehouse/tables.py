@@ -148,8 +148,11 @@ def _create(con: BaseBackend) -> list[str]:
         elif con.name != "pyspark":
             _add_missing_columns(con, name, schema)
     if con.name == "postgres":
+        from careops.warehouse.analyst_role import grant_new_tables
+
         for name in TABLES:
             _ensure_key(con, name)
+        grant_new_tables(con, created)  # analyst tables only, never contacts
     return created
 
 
