@@ -224,13 +224,85 @@ class ServiceSettings(BaseModel):
     tick_s: float = Field(1.0, gt=0, le=60, description="how often the worker looks for due jobs")
 
 
-class SparkSettings(BaseModel):
-    """Local Spark session used for `spark://local` warehouses."""
+_SPARK_SIZE = r"^[1-9][0-9]*[kmgtp]?$"  # Spark memory sizes: 512m, 4g
 
-    master: str = "local[2]"
-    shuffle_partitions: int = 4
-    warehouse_dir: str = "careops-data/spark-warehouse"
-    driver_memory: str = "4g"
+
+class SparkSettings(BaseModel):
+    """Spark behind `spark://` warehouses (docs/spark.md): the session, its persistent catalog,
+    and what a cluster needs (shared storage, networking, executor sizes).
+
+    A field left empty leaves the matter to Spark (`spark-defaults.conf`, Spark's defaults);
+    a field given here overrides `spark-defaults.conf`, and `conf` overrides both."""
+
+    master: str = Field(
+        "local[2]", min_length=1, description="master of spark://local (local[N], yarn, …)"
+    )
+    warehouse_dir: str = Field(
+        "careops-data/spark-warehouse",
+        min_length=1,
+        description="where tables are stored: a path, or a URI (file://, hdfs://, s3a://, "
+        "abfss://, gs://); on a cluster, storage every node reaches",
+    )
+    catalog: Literal["hive", "in-memory"] = Field(
+        "hive",
+        description="hive: tables are kept in a metastore between commands; in-memory: "
+        "Spark's session catalog, forgotten when the process ends (tests, one-off scripts)",
+    )
+    metastore_url: str | None = Field(
+        None,
+        description="JDBC URL of the metastore database, e.g. jdbc:postgresql://host:5432/"
+        "metastore (its driver jar in `jars`); empty: embedded Derby under warehouse_dir "
+        "(one process at a time)",
+    )
+    metastore_user: str | None = Field(None, description="user of metastore_url")
+    metastore_password: SecretStr | None = Field(None, description="password of metastore_url")
+    metastore_uris: str | None = Field(
+        None, description="thrift://host:9083 of a running Hive metastore service instead"
+    )
+    jars: tuple[str, ...] = Field((), description="extra jars (the metastore's JDBC driver)")
+    shuffle_partitions: int = Field(4, ge=1, le=100_000)
+    driver_memory: str | None = Field("4g", pattern=_SPARK_SIZE)
+    driver_host: str | None = Field(
+        None, description="address executors reach the driver at (cluster: not loopback)"
+    )
+    driver_bind_address: str | None = Field(None, description="address the driver listens on")
+    driver_port: int | None = Field(None, ge=1, le=65535, description="driver RPC port")
+    block_manager_port: int | None = Field(None, ge=1, le=65535)
+    executor_memory: str | None = Field(None, pattern=_SPARK_SIZE)
+    executor_cores: int | None = Field(None, ge=1)
+    cores_max: int | None = Field(None, ge=1, description="most cores the application takes")
+    conf: dict[str, str] = Field(
+        default_factory=dict, description="any other Spark setting, passed through as given"
+    )
+
+    @field_validator("metastore_url")
+    @classmethod
+    def _jdbc(cls, v: str | None) -> str | None:
+        if v and not v.startswith("jdbc:"):
+            raise ValueError(f"{v!r} is not a JDBC URL; use jdbc:postgresql://host:5432/db")
+        return v or None
+
+    @field_validator("metastore_uris")
+    @classmethod
+    def _thrift(cls, v: str | None) -> str | None:
+        if v and not all(u.strip().startswith("thrift://") for u in v.split(",")):
+            raise ValueError(f"{v!r}: use thrift://host:9083 (comma-separated for several)")
+        return v or None
+
+    @field_validator("conf")
+    @classmethod
+    def _spark_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in v if not k.startswith("spark.")]
+        if bad:
+            raise ValueError(f"Spark settings start with 'spark.': {', '.join(map(repr, bad))}")
+        return v
+
+    @field_validator("warehouse_dir")
+    @classmethod
+    def _no_separator(cls, v: str) -> str:
+        if any(c in v for c in ";\n\r\x00"):
+            raise ValueError("warehouse_dir may not contain ';' or control characters")
+        return v
 
 
 class SqlSettings(BaseModel):
