@@ -64,6 +64,8 @@ def _pg_admin():
 
 @pytest.fixture(scope="session")
 def spark_session():
+    """The test session's one Spark (`local[2]`), with a Hive catalog in an embedded Derby
+    metastore under a temporary folder, as `spark://local` has in production."""
     from careops.config import SparkSettings
     from careops.warehouse.spark import spark_session as make
 

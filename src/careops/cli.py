@@ -105,6 +105,21 @@ LAZY: dict[str, tuple[str, str, str]] = {
         MODELS,
         "客户终身价值 Lifetime value: BG/NBD + Gamma-Gamma (fit on any log, score patients).",
     ),
+    "journeys": (
+        "careops.journeys.cli:app",
+        TAGS,
+        "自动化旅程 Journeys: validate definitions, list and show them.",
+    ),
+    "churn": (
+        "careops.models.churn.cli:churn_app",
+        MODELS,
+        "流失预测 Churn: who goes quiet within 7 days, with reasons (LightGBM, calibrated).",
+    ),
+    "models": (
+        "careops.models.cli:models_app",
+        MODELS,
+        "模型登记 Model registry: trained models with as-of date, data and evaluation.",
+    ),
     "serve": (
         "careops.api.cli:serve",
         SERVICE,

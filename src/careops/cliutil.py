@@ -76,6 +76,14 @@ FLAGS: dict[str, str] = {
     "days": "--days",
     "users": "--user / --users",
     "timeout": "--timeout",
+    "calibration_end": "--calibration-end",
+    "holdout_end": "--holdout-end",
+    "unit": "--unit",
+    "origin": "--origin",
+    "segment_by": "--segment-by",
+    "horizon_days": "--horizon-days",
+    "discount_rate": "--discount-rate",
+    "date_format": "--date-format",
 }
 
 

@@ -9,6 +9,7 @@ figures of SPEC.md. Every threshold an operations team may retune lives here, na
 from __future__ import annotations
 
 import os
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -122,6 +123,24 @@ class MetricsSettings(BaseModel):
     renewal_grace_days: int = Field(30, ge=0, description="renewal may start this late")
 
 
+class ModelSettings(BaseModel):
+    """Predictive models (SPEC §4; docs/models.md): where trained models live, churn windows."""
+
+    dir: str | None = Field(
+        None, description="model registry folder; empty: `models/` beside the warehouse file"
+    )
+    churn_horizon_days: int = Field(7, ge=1, le=90, description="churn: goes quiet within")
+    churn_confirm_days: int = Field(
+        30, ge=7, le=180, description="churn label: then stays quiet this long (observed)"
+    )
+    churn_alive_days: int = Field(
+        3, ge=1, le=90, description="churn training: patients active within (known still users)"
+    )
+    churn_snapshots: int = Field(12, ge=3, le=52, description="training as-of dates")
+    churn_step_days: int = Field(7, ge=1, le=90, description="days between training dates")
+    churn_seed: int = 7
+
+
 class PrivacySettings(BaseModel):
     """Direct identifiers (name, phone, id number): where they go and under which key."""
 
@@ -205,13 +224,85 @@ class ServiceSettings(BaseModel):
     tick_s: float = Field(1.0, gt=0, le=60, description="how often the worker looks for due jobs")
 
 
-class SparkSettings(BaseModel):
-    """Local Spark session used for `spark://local` warehouses."""
+_SPARK_SIZE = r"^[1-9][0-9]*[kmgtp]?$"  # Spark memory sizes: 512m, 4g
 
-    master: str = "local[2]"
-    shuffle_partitions: int = 4
-    warehouse_dir: str = "careops-data/spark-warehouse"
-    driver_memory: str = "4g"
+
+class SparkSettings(BaseModel):
+    """Spark behind `spark://` warehouses (docs/spark.md): the session, its persistent catalog,
+    and what a cluster needs (shared storage, networking, executor sizes).
+
+    A field left empty leaves the matter to Spark (`spark-defaults.conf`, Spark's defaults);
+    a field given here overrides `spark-defaults.conf`, and `conf` overrides both."""
+
+    master: str = Field(
+        "local[2]", min_length=1, description="master of spark://local (local[N], yarn, …)"
+    )
+    warehouse_dir: str = Field(
+        "careops-data/spark-warehouse",
+        min_length=1,
+        description="where tables are stored: a path, or a URI (file://, hdfs://, s3a://, "
+        "abfss://, gs://); on a cluster, storage every node reaches",
+    )
+    catalog: Literal["hive", "in-memory"] = Field(
+        "hive",
+        description="hive: tables are kept in a metastore between commands; in-memory: "
+        "Spark's session catalog, forgotten when the process ends (tests, one-off scripts)",
+    )
+    metastore_url: str | None = Field(
+        None,
+        description="JDBC URL of the metastore database, e.g. jdbc:postgresql://host:5432/"
+        "metastore (its driver jar in `jars`); empty: embedded Derby under warehouse_dir "
+        "(one process at a time)",
+    )
+    metastore_user: str | None = Field(None, description="user of metastore_url")
+    metastore_password: SecretStr | None = Field(None, description="password of metastore_url")
+    metastore_uris: str | None = Field(
+        None, description="thrift://host:9083 of a running Hive metastore service instead"
+    )
+    jars: tuple[str, ...] = Field((), description="extra jars (the metastore's JDBC driver)")
+    shuffle_partitions: int = Field(4, ge=1, le=100_000)
+    driver_memory: str | None = Field("4g", pattern=_SPARK_SIZE)
+    driver_host: str | None = Field(
+        None, description="address executors reach the driver at (cluster: not loopback)"
+    )
+    driver_bind_address: str | None = Field(None, description="address the driver listens on")
+    driver_port: int | None = Field(None, ge=1, le=65535, description="driver RPC port")
+    block_manager_port: int | None = Field(None, ge=1, le=65535)
+    executor_memory: str | None = Field(None, pattern=_SPARK_SIZE)
+    executor_cores: int | None = Field(None, ge=1)
+    cores_max: int | None = Field(None, ge=1, description="most cores the application takes")
+    conf: dict[str, str] = Field(
+        default_factory=dict, description="any other Spark setting, passed through as given"
+    )
+
+    @field_validator("metastore_url")
+    @classmethod
+    def _jdbc(cls, v: str | None) -> str | None:
+        if v and not v.startswith("jdbc:"):
+            raise ValueError(f"{v!r} is not a JDBC URL; use jdbc:postgresql://host:5432/db")
+        return v or None
+
+    @field_validator("metastore_uris")
+    @classmethod
+    def _thrift(cls, v: str | None) -> str | None:
+        if v and not all(u.strip().startswith("thrift://") for u in v.split(",")):
+            raise ValueError(f"{v!r}: use thrift://host:9083 (comma-separated for several)")
+        return v or None
+
+    @field_validator("conf")
+    @classmethod
+    def _spark_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in v if not k.startswith("spark.")]
+        if bad:
+            raise ValueError(f"Spark settings start with 'spark.': {', '.join(map(repr, bad))}")
+        return v
+
+    @field_validator("warehouse_dir")
+    @classmethod
+    def _no_separator(cls, v: str) -> str:
+        if any(c in v for c in ";\n\r\x00"):
+            raise ValueError("warehouse_dir may not contain ';' or control characters")
+        return v
 
 
 class SqlSettings(BaseModel):
@@ -228,6 +319,66 @@ class SqlSettings(BaseModel):
         description="PostgreSQL URL logging in as the analyst role (production); empty: "
         "the warehouse URL with SET ROLE to analyst_role inside the query's transaction",
     )
+
+
+class CapSettings(BaseModel):
+    """Frequency caps of one purpose, per patient (None: no cap)."""
+
+    per_day: int | None = Field(None, ge=0, le=100, description="per calendar day, hospital time")
+    per_7_days: int | None = Field(None, ge=0, le=700, description="per rolling 7 days")
+
+
+class HolidaySettings(BaseModel):
+    """A do-not-disturb period (local dates, both included) for some purposes."""
+
+    name: str = Field(max_length=64)
+    start: date
+    end: date
+    purposes: list[Literal["marketing", "service", "medical"]] = ["marketing"]
+
+
+class JourneySettings(BaseModel):
+    """Journeys and the send policy (SPEC §5; docs/journeys.md)."""
+
+    dir: str | None = Field(None, description="folder of the hospital's journey YAML files")
+    compliance_rules: str | None = Field(
+        None, description="YAML file of extra copy rules added to the shipped ones"
+    )
+    webhook_allow: list[str] = Field(
+        default_factory=list,
+        description="hosts (or *.domain) webhook steps may call over https; empty: none",
+    )
+    caps: dict[Literal["marketing", "service", "medical"], CapSettings] = Field(
+        default_factory=lambda: {
+            "marketing": CapSettings(per_day=1, per_7_days=3),
+            "service": CapSettings(),
+            "medical": CapSettings(),
+        }
+    )
+    journey_caps: CapSettings = Field(
+        CapSettings(),
+        description="default caps per patient and journey (a journey may set its own)",
+    )
+    capped: Literal["drop", "defer"] = Field("drop", description="what happens to a capped send")
+    quiet_start: str = Field("21:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    quiet_end: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    quiet_purposes: list[Literal["marketing", "service", "medical"]] = Field(
+        ["marketing", "service", "medical"],
+        description="purposes held back in quiet hours (medical_safety sends always go)",
+    )
+    holidays: list[HolidaySettings] = Field(default_factory=list, max_length=366)
+    slot_minutes: int = Field(60, ge=1, le=1440, description="one non-medical send per slot")
+    per_slot: int = Field(1, ge=1, le=10)
+    active_hour: bool = Field(True, description="marketing waits for the usual active hour")
+    elderly_channels: list[Literal["sms", "wechat", "app_push", "email", "phone"]] = [
+        "sms",
+        "phone",
+    ]
+    default_channels: list[Literal["sms", "wechat", "app_push", "email", "phone"]] = [
+        "wechat",
+        "app_push",
+        "sms",
+    ]
 
 
 class Settings(BaseSettings):
@@ -249,11 +400,13 @@ class Settings(BaseSettings):
     tags: TagSettings = TagSettings()
     metrics: MetricsSettings = MetricsSettings()
     privacy: PrivacySettings = PrivacySettings()
+    models: ModelSettings = ModelSettings()
     api: ApiSettings = ApiSettings()
     intake: IntakeSettings = IntakeSettings()
     service: ServiceSettings = ServiceSettings()
     spark: SparkSettings = SparkSettings()
     sql: SqlSettings = SqlSettings()
+    journeys: JourneySettings = JourneySettings()
 
     @field_validator("timezone")
     @classmethod

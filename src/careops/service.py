@@ -94,7 +94,18 @@ def state_url_for(warehouse_url: str, settings: Settings | None = None) -> str:
         return f"sqlite:///{p.with_name(p.stem + '.state.db')}"
     if scheme in ("postgresql", "postgres"):
         return warehouse_url.split("?", 1)[0]
-    return f"sqlite:///{Path(settings.spark.warehouse_dir) / 'state.db'}"
+    from careops.warehouse.spark import local_dir  # imports no pyspark
+
+    folder = local_dir(settings.spark.warehouse_dir)
+    if folder is None:
+        from careops.errors import ConfigError
+
+        raise ConfigError(
+            "Spark 仓库不在本机, 请用 CAREOPS_STATE 指定状态库 (PostgreSQL) / the Spark "
+            f"warehouse {settings.spark.warehouse_dir} is not on this machine: set the state "
+            "store with CAREOPS_STATE (postgresql://…), shared by every process of the deployment"
+        )
+    return f"sqlite:///{folder / 'state.db'}"
 
 
 @dataclass(frozen=True)

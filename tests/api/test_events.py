@@ -97,3 +97,44 @@ def test_hostile_bodies_get_a_clear_answer_never_a_server_error(api, admin):
     r = api.post(URL, json={"events": [event(1, properties=nested), event(2)]}, headers=admin)
     assert r.status_code == 200
     assert r.json()["accepted"] == 1 and r.json()["rejected"][0]["field"] == "properties"
+
+
+def test_no_intake_thread_outlives_the_service(admin_ops):
+    """A thread left running would be inherited, busy, by every later fork of the process
+    (Spark's gateway launch segfaulted in its preexec_fn after these tests)."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from careops.api.app import create_app
+    from careops.identity import accounts
+    from tests.api.conftest import PASSWORD
+
+    accounts.add_user(admin_ops, "ada", "admin", PASSWORD)
+    with TestClient(create_app()) as client:
+        token = client.post("/api/v1/auth/token", json={"username": "ada", "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        r = client.post("/api/v1/events", json={"events": [event(1)]}, headers=headers)
+        assert r.status_code == 200, r.text
+    names = [t.name for t in threading.enumerate()]
+    assert not [n for n in names if n.startswith("careops-intake")], names
+
+
+def test_idle_intake_threads_end_by_themselves(admin_ops, monkeypatch):
+    import threading
+    import time
+
+    from careops.intake import service
+    from careops.warehouse import create_tables
+
+    monkeypatch.setattr(service._Committer, "IDLE_S", 0.2)
+    with admin_ops.warehouse() as con:
+        create_tables(con)
+    service.receive_events(admin_ops, [])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+        t.name.startswith("careops-intake") for t in threading.enumerate()
+    ):
+        time.sleep(0.05)
+    assert not any(t.name.startswith("careops-intake") for t in threading.enumerate())
+    assert service.receive_events(admin_ops, []).accepted == 0  # and start again on demand

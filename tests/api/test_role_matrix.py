@@ -178,11 +178,6 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("DELETE", "/api/v1/api-keys/{name}"): Example(prepare=_api_key),
     # de-identified data
     ("GET", "/api/v1/deidentified/{table}"): Example({"table": "patients"}, {"limit": 5}),
-}
-
-#: examples for the routes of the branch merged next (audit: the trail, consents, erasure),
-#: written against its code; used while a route exists, to be moved into EXAMPLES once merged
-LANDING: dict[tuple[str, str], Example] = {
     # audit and patients' rights
     ("GET", "/api/v1/audit"): Example(query={"limit": 5}),
     ("GET", "/api/v1/audit/verify"): Example(),
@@ -191,7 +186,29 @@ LANDING: dict[tuple[str, str], Example] = {
         {"user_id": "p1"}, body={"channel": "sms", "purpose": "marketing", "granted": False}
     ),
     ("DELETE", "/api/v1/patients/{user_id}"): Example(prepare=_fresh_patient),
+    # journeys
+    ("GET", "/api/v1/journeys"): Example(),
+    ("GET", "/api/v1/journeys/{key}"): Example({"key": "silent_recall"}),
+    ("POST", "/api/v1/journeys/validate"): Example(body={"text": "key: x\n"}),
+    # event intake
+    ("POST", "/api/v1/events"): Example(
+        body={
+            "events": [
+                {
+                    "event_id": "matrix-e1",
+                    "user_id": "p1",
+                    "ts": "2025-06-01T08:00:00+08:00",
+                    "name": "app_open",
+                    "properties": {},
+                }
+            ]
+        }
+    ),
 }
+
+#: examples for routes of a branch not merged yet, written against its code: used while the
+#: route exists, moved into EXAMPLES once merged (empty while nothing is landing)
+LANDING: dict[tuple[str, str], Example] = {}
 
 #: routes anyone may call (no credentials): checked to need no permission
 PUBLIC: set[tuple[str, str]] = {

@@ -58,6 +58,9 @@ def create_app(
         try:
             yield
         finally:
+            from careops.intake.service import stop_intake
+
+            stop_intake(warehouse_url, settings)  # answer what is queued, then flush
             stop_worker(app.state.worker)
             engine.dispose()
 

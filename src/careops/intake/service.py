@@ -61,7 +61,9 @@ def receive_events(ops: Ops, events: list[Any]) -> IntakeResult:
             f"events: 一次最多 {limit} 个事件 / at most {limit} events per request, "
             f"got {len(events)}; split the batch"
         )
-    return _committer(ops).submit(ops, events)
+    future: Future = Future()
+    _enqueue(ops, (ops, events, future))
+    return future.result()
 
 
 class _Committer:
@@ -69,29 +71,69 @@ class _Committer:
     as one group (up to `intake.max_batch` × 8 events); a second thread audits each stored
     group and answers its requests, while the first already checks the next group."""
 
-    def __init__(self, warehouse_url: str, settings: Settings) -> None:
+    IDLE_S = 2.0  # threads end after this long without a request (started again on demand)
+
+    def __init__(self, key: tuple[str, str], warehouse_url: str, settings: Settings) -> None:
+        self.key = key
         self.warehouse_url = warehouse_url
         self.settings = settings
         self.path = journal_path(warehouse_url, settings)
+        self.alive = True
         self._queue: queue.Queue[tuple[Ops, list[Any], Future]] = queue.Queue()
-        self._stored: queue.Queue[tuple[list, list[IntakeResult]]] = queue.Queue(maxsize=4)
-        for target, name in ((self._run, "careops-intake"), (self._finish, "careops-intake-audit")):
-            threading.Thread(target=target, name=name, daemon=True).start()
+        self._stored: queue.Queue[tuple[list, list[IntakeResult]] | None] = queue.Queue(maxsize=4)
+        self._threads = [
+            threading.Thread(target=target, name=name, daemon=True)
+            for target, name in (
+                (self._run, "careops-intake"),
+                (self._finish, "careops-intake-audit"),
+            )
+        ]
+        for t in self._threads:
+            t.start()
 
-    def submit(self, ops: Ops, events: list[Any]) -> IntakeResult:
-        future: Future = Future()
-        self._queue.put((ops, events, future))
-        return future.result()
+    def stop(self) -> None:
+        """End both threads once the requests already queued are answered (called under
+        `_STARTING`, so no request is queued to a stopping committer)."""
+        if self.alive:
+            self.alive = False
+            self._queue.put(None)  # type: ignore[arg-type]
+
+    def join(self, timeout: float = 10.0) -> None:
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout)
+
+    def _next(self) -> tuple[Ops, list[Any], Future] | None:
+        """The next request; None when stopped, or idle for IDLE_S (then unregistered, so
+        that no thread outlives its use: a forked child — Spark's gateway, a subprocess —
+        must not inherit busy threads)."""
+        while True:
+            try:
+                return self._queue.get(timeout=self.IDLE_S)
+            except queue.Empty:
+                with _STARTING:
+                    if self._queue.empty():
+                        if _COMMITTERS.get(self.key) is self:
+                            del _COMMITTERS[self.key]
+                        self.alive = False
+                        return None
 
     def _run(self) -> None:
         most = self.settings.intake.max_batch * 8
         while True:
-            group = [self._queue.get()]
+            first = self._next()
+            if first is None:
+                self._stored.put(None)
+                return
+            group = [first]
             size = len(group[0][1])
             while size < most:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
+                    break
+                if item is None:  # stopping: answer this group, then end
+                    self._queue.put(None)  # type: ignore[arg-type]
                     break
                 group.append(item)
                 size += len(item[1])
@@ -107,7 +149,10 @@ class _Committer:
         """Audit a stored group, then answer its requests (an audit that fails is the
         requests' error: sent again, their events count as duplicates)."""
         while True:
-            group, results = self._stored.get()
+            item = self._stored.get()
+            if item is None:
+                return
+            group, results = item
             try:
                 _audit([(o, len(e), r) for (o, e, _), r in zip(group, results, strict=True)])
             except BaseException as exc:
@@ -177,14 +222,32 @@ _COMMITTERS: dict[tuple[str, str], _Committer] = {}
 _STARTING = threading.Lock()
 
 
-def _committer(ops: Ops) -> _Committer:
-    path = journal_path(ops.warehouse_url, ops.settings)
-    key = (ops.warehouse_url, str(path.resolve()) if path else "")
+def _key(warehouse_url: str, settings: Settings) -> tuple[str, str]:
+    path = journal_path(warehouse_url, settings)
+    return (warehouse_url, str(path.resolve()) if path else "")
+
+
+def _enqueue(ops: Ops, request: tuple[Ops, list[Any], Future]) -> None:
+    """Queue a request to the warehouse's committer, starting one if none is running."""
+    key = _key(ops.warehouse_url, ops.settings)
     with _STARTING:
         c = _COMMITTERS.get(key)
-        if c is None or c.settings != ops.settings:  # a test's own settings: a new thread
-            c = _COMMITTERS[key] = _Committer(ops.warehouse_url, ops.settings)
-        return c
+        if c is None or not c.alive or c.settings != ops.settings:
+            if c is not None:
+                c.stop()
+            c = _COMMITTERS[key] = _Committer(key, ops.warehouse_url, ops.settings)
+        c._queue.put(request)
+
+
+def stop_intake(warehouse_url: str, settings: Settings) -> None:
+    """End the intake threads of a warehouse (the service's shutdown), after answering what
+    was queued."""
+    with _STARTING:
+        c = _COMMITTERS.pop(_key(warehouse_url, settings), None)
+        if c is not None:
+            c.stop()
+    if c is not None:
+        c.join()
 
 
 @dataclass(frozen=True)

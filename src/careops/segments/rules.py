@@ -94,15 +94,15 @@ class Token:
         if self.kind == "num":
             if len(self.text) > 30:  # before converting: int() of 4,300+ digits raises
                 raise RuleError(
-                    f"number {self.text[:20]}… at column {self.pos + 1} is too large "
-                    f"(at most {MAX_INT:,})"
+                    f"第 {self.pos + 1} 列的数字 {self.text[:20]}… 过大 / number "
+                    f"{self.text[:20]}… at column {self.pos + 1} is too large (at most {MAX_INT:,})"
                 )
             number = float(self.text) if "." in self.text else int(self.text)
             if abs(number) > MAX_INT:
                 raise RuleError(
                     f"第 {self.pos + 1} 列的数字 {self.text[:20]}… 太大 (最大 {MAX_INT:,}) / "
-                    f"number {self.text[:20]}… at column {self.pos + 1} is too large "
-                    f"(at most {MAX_INT:,})"
+                    f"第 {self.pos + 1} 列的数字 {self.text[:20]}… 过大 / number "
+                    f"{self.text[:20]}… at column {self.pos + 1} is too large (at most {MAX_INT:,})"
                 )
             return number
         if self.kind == "str":

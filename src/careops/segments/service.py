@@ -190,7 +190,11 @@ def export_page(
     from careops.tags.compute import require_patients
 
     if limit < 1 or offset < 0:
-        raise InvalidInput(f"limit must be ≥ 1 and offset ≥ 0, got {limit} and {offset}")
+        raise InvalidInput(
+            f"limit 须 ≥ 1 且 offset ≥ 0 / limit must be ≥ 1 and offset ≥ 0, got {limit} and "
+            f"{offset}",
+            field="limit",
+        )
 
     def run(con, node):
         require_patients(con, as_of, ops.settings)

@@ -243,7 +243,7 @@ def _busy(path: str, read_only: bool) -> str:
         f"仓库 {path} 正被另一个进程写入, 暂时无法{doing}; 等它结束(如正在运行的 careops "
         f"ingest / tags compute / serve)后重试, 或通过服务的 API 写入 / the warehouse {path} is "
         "held by another process writing to it (DuckDB allows one writer); retry when it has "
-        "finished (`--wait SECONDS` where offered, or CAREOPS_SERVICE__CLI_WAIT_S), or, when "
+        "finished (a command's wait option, or CAREOPS_SERVICE__CLI_WAIT_S), or, when "
         "`careops serve` owns it, send the change through the service's API"
     )
 
@@ -268,17 +268,32 @@ def _missing(where: str) -> str:
 
 
 def _spark(parsed, read_only: bool) -> BaseBackend:
+    """`spark://local[/database]` (the `spark.master` setting) or `spark://host:7077[/db]`.
+
+    Reads need the canonical tables (a fresh metastore would answer empty results); writes
+    create the database and adopt table folders the catalog lost (careops.warehouse.spark)."""
     from careops.config import get_settings
-    from careops.warehouse.spark import spark_session
+    from careops.warehouse import spark
 
     settings = get_settings().spark
     master = settings.master if parsed.netloc in ("", "local") else f"spark://{parsed.netloc}"
-    session = spark_session(master, settings)
-    con = ibis.pyspark.connect(session)
-    database = parsed.path.lstrip("/")
-    if database and read_only and not session.catalog.databaseExists(database):
-        raise WarehouseError(_missing(f"spark database {database!r}"), field="warehouse")
-    if database:
-        con.create_database(database, force=True)
-        session.catalog.setCurrentDatabase(database)
+    database = parsed.path.strip("/") or "default"
+    session = spark.spark_session(master, settings)
+    with spark.catalog_errors(spark.warehouse_uri(settings.warehouse_dir)):
+        con = ibis.pyspark.connect(session)
+        spark.use_database(session, database, create=not read_only)
+        expected = _spark_tables()
+        if read_only:
+            spark.require_tables(session, database, list(expected))
+        else:
+            spark.adopt_table_folders(session, database, expected)
     return con
+
+
+def _spark_tables() -> dict[str, tuple[ibis.Schema, tuple[str, ...]]]:
+    """The tables `careops init` creates on Spark → (schema, key columns)."""
+    from careops.schema import TABLES
+    from careops.warehouse.tables import SYSTEM_TABLES
+
+    canonical = {n: (spec.ibis_schema(), tuple(spec.key)) for n, spec in TABLES.items()}
+    return canonical | {n: (schema, ("load_id",)) for n, schema in SYSTEM_TABLES.items()}

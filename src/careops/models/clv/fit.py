@@ -88,23 +88,27 @@ def check_periods(
     """Refuse periods that cannot be evaluated, naming the option."""
     if calibration_end > today:
         raise InvalidInput(
-            f"--calibration-end {calibration_end} 在未来 / is in the future (today is {today})"
+            f"calibration_end {calibration_end} 在未来 / is in the future (today is {today})",
+            field="calibration_end",
         )
     if calibration_end < log.first_day:
         raise InvalidInput(
-            f"--calibration-end {calibration_end} 早于第一笔交易 / is before the first purchase "
-            f"({log.first_day}); nothing to calibrate on"
+            f"calibration_end {calibration_end} 早于第一笔交易 / is before the first purchase "
+            f"({log.first_day}); nothing to calibrate on",
+            field="calibration_end",
         )
     if holdout_end is not None:
         if holdout_end <= calibration_end:
             raise InvalidInput(
-                f"--holdout-end {holdout_end} 必须晚于 --calibration-end / must be after "
-                f"--calibration-end {calibration_end}"
+                f"holdout_end {holdout_end} 必须晚于 calibration_end / must be after "
+                f"calibration_end {calibration_end}",
+                field="holdout_end",
             )
         if holdout_end > today:
             raise InvalidInput(
-                f"--holdout-end {holdout_end} 在未来 / is in the future (today is {today}): the "
-                "holdout must be observed"
+                f"holdout_end {holdout_end} 在未来 / is in the future (today is {today}): the "
+                "holdout must be observed",
+                field="holdout_end",
             )
 
 
@@ -163,7 +167,7 @@ def fit_log(
     """Fit BG/NBD (and Gamma-Gamma when the log has amounts) on the calibration period and,
     with `holdout_end`, score the holdout beside the naive baseline."""
     if unit not in UNIT_DAYS:
-        raise InvalidInput(f"--unit {unit!r}: expected week or day")
+        raise InvalidInput(f"unit {unit!r}: expected week or day", field="unit")
     check_periods(log, calibration_end, holdout_end, today)
     unit_days = UNIT_DAYS[unit]
     end_day = day_number(calibration_end)
@@ -171,7 +175,7 @@ def fit_log(
     if not (summary.x > 0).any():
         raise InvalidInput(
             f"每位客户在 {calibration_end} 前都只购买过一次 / every customer bought only once on "
-            f"or before --calibration-end {calibration_end} ({len(summary)} customers): BG/NBD "
+            f"or before calibration_end {calibration_end} ({len(summary)} customers): BG/NBD "
             "needs repeat purchases; choose a later calibration end or a longer log"
         )
     model = BetaGeo().fit(summary.x, summary.t_x, summary.T)
@@ -215,7 +219,7 @@ def fit_log(
         if log.last_day <= calibration_end:
             notes.append(
                 f"交易记录止于 {log.last_day}, 留出期没有数据 / the log ends on {log.last_day}: "
-                "no purchases after --calibration-end"
+                "no purchases after calibration_end"
             )
         holdout = evaluate_holdout(model, summary, log, end_day, holdout_end, unit_days)
     return FitReport(

@@ -370,20 +370,26 @@ def check_options(
     """Refuse options out of range, naming the flag (before any warehouse is opened)."""
     check_horizon(horizon_days, discount_rate)
     if origin not in ORIGINS:
-        raise ClvError(f"--origin {origin!r}: expected registration or first_purchase")
+        raise ClvError(
+            f"origin {origin!r}: expected registration or first_purchase", field="origin"
+        )
     if segment_by not in SEGMENT_BY:
-        raise ClvError(f"--segment-by {segment_by!r}: expected none, chronic or channel")
+        raise ClvError(
+            f"segment_by {segment_by!r}: expected none, chronic or channel", field="segment_by"
+        )
 
 
 def check_horizon(horizon_days: int, discount_rate: float) -> None:
     if not isinstance(horizon_days, int) or not 1 <= horizon_days <= MAX_HORIZON_DAYS:
         raise ClvError(
-            f"--horizon-days {horizon_days!r}: 需为 1–{MAX_HORIZON_DAYS} 的整数 / expected a whole "
-            f"number of days from 1 to {MAX_HORIZON_DAYS}"
+            f"horizon_days {horizon_days!r}: 需为 1–{MAX_HORIZON_DAYS} 的整数 / expected a whole "
+            f"number of days from 1 to {MAX_HORIZON_DAYS}",
+            field="horizon_days",
         )
     if not (np.isfinite(discount_rate) and 0 <= discount_rate < 1):
         raise ClvError(
-            f"--discount-rate {discount_rate!r}: 需在 [0, 1) / expected an annual rate in [0, 1)"
+            f"discount_rate {discount_rate!r}: 需在 [0, 1) / expected an annual rate in [0, 1)",
+            field="discount_rate",
         )
 
 

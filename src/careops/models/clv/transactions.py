@@ -162,7 +162,8 @@ def _days(col: pa.ChunkedArray, name: str, date_format: str | None, today: date)
                 parsed = pc.strptime(text, format=date_format, unit="s", error_is_null=True)
             except pa.ArrowException as exc:
                 raise LogError(
-                    f"日期格式无效 / --date-format {date_format!r} is not a strptime format: {exc}"
+                    f"日期格式无效 / date_format {date_format!r} is not a strptime format: {exc}",
+                    field="date_format",
                 ) from None
         else:
             ok = pc.match_substring_regex(text, _ISO_DAY)
@@ -173,7 +174,7 @@ def _days(col: pa.ChunkedArray, name: str, date_format: str | None, today: date)
             expected = date_format or "YYYY-MM-DD (可带时间 / optionally with a time)"
             raise LogError(
                 f"日期无法解析 / column {name!r}: {_sample(text, bad)} is not a date like "
-                f"{expected} at {_rows(bad)} (use --date-format, e.g. %Y%m%d)"
+                f"{expected} at {_rows(bad)} (give date_format, e.g. %Y%m%d)"
             )
         arr = parsed.cast(pa.date32())
     nulls = pc.is_null(arr).to_numpy(zero_copy_only=False)
@@ -238,7 +239,7 @@ def read_log(
 ) -> TransactionLog:
     """Read and check a transaction log; refuse it whole on the first kind of bad value."""
     path = Path(path)
-    for flag, value in (("--customer-col", customer_col), ("--date-col", date_col)):
+    for flag, value in (("customer_col", customer_col), ("date_col", date_col)):
         if not value or not value.strip():
             raise LogError(f"{flag}: 列名为空 / an empty column name")
     columns = [customer_col, date_col, *([amount_col] if amount_col else [])]

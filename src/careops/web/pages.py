@@ -1,0 +1,452 @@
+"""The cockpit's pages: thin shells like the API's routes.
+
+Each page reads and checks its query (bounded, typed; a bad value is a 422 page naming the
+field), builds the caller's `Ops` from the session cookie (no session: to the login page),
+asks `careops.web.views` (which calls the domain services) and renders a Jinja2 template with
+autoescaping. Errors become an HTML page with the status and the reason, never a traceback.
+Pages are served under `/cockpit` on the API's origin and are not part of its OpenAPI.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from importlib import resources
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route, Router
+
+from careops.errors import CareOpsError, Forbidden, InvalidInput, Unauthorized
+from careops.report.render import script_json
+from careops.service import Ops
+from careops.web import session, views
+from careops.web.charts import layer_bars
+from careops.web.session import PREFIX
+from careops.web.texts import text
+
+log = logging.getLogger("careops.web")
+
+_ENV = Environment(
+    loader=PackageLoader("careops.web", "templates"),
+    autoescape=select_autoescape(["html"], default=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+#: the Content-Security-Policy of every page: scripts from CareOps only (chart data travels
+#: as JSON data blocks, never as inline script); no framing; forms post to this origin only
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+MAX_OFFSET = 10_000_000
+MAX_TEXT = 128
+
+# ---------------------------------------------------------------- request context
+
+
+@dataclass
+class Page:
+    """One page request: who asks (`ops`, None before login), in which language, the form."""
+
+    request: Request
+    ops: Ops | None
+    lang: str
+    form: dict[str, str] = field(default_factory=dict)
+
+    def t(self, key: str, **fields: object) -> str:
+        return text(key, self.lang, **fields)
+
+    def query(self, name: str) -> str | None:
+        value = self.request.query_params.get(name)
+        if value is None or value == "":
+            return None
+        if len(value) > MAX_TEXT or any(not c.isprintable() for c in value):
+            raise InvalidInput(f"{name}: 过长或含控制字符 / too long or has control characters")
+        return value
+
+    def day(self, name: str, default: date | None = None) -> date:
+        from careops.asof import check_day
+
+        value = self.query(name)
+        if value is None:
+            if default is None:
+                raise InvalidInput(f"{name}: 必填 / required (YYYY-MM-DD)")
+            return default
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise InvalidInput(
+                f"{name}: 不是日期 / not a date (YYYY-MM-DD): {value[:20]!r}"
+            ) from None
+        assert self.ops is not None
+        return check_day(day, self.ops.settings)
+
+    def as_of(self) -> date:
+        """The `as_of` asked for, else the date the cockpit opens on (`views.default_as_of`)."""
+        assert self.ops is not None
+        if self.query("as_of") is None:
+            return views.default_as_of(self.ops)
+        return self.day("as_of")
+
+    def offset(self) -> int:
+        value = self.query("offset") or "0"
+        if not value.isdigit() or int(value) > MAX_OFFSET:
+            raise InvalidInput(f"offset: 应为 0–{MAX_OFFSET} 的整数 / an integer 0–{MAX_OFFSET}")
+        return int(value)
+
+    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        ops = self.ops
+        actor = ops.actor if ops else None
+        here = self.request.url.path + (
+            f"?{self.request.url.query}" if self.request.url.query else ""
+        )
+        token = session.session_token(self.request)
+        html = _ENV.get_template(template).render(
+            t=self.t,
+            lang=self.lang,
+            html_lang="zh-CN" if self.lang == "zh" else "en",
+            prefix=PREFIX,
+            nav=views.nav_for(actor) if actor else [],
+            user=actor.name if actor else None,
+            role=actor.roles[0] if actor and actor.roles else None,
+            csrf=session.csrf_for_session(ops, token) if ops and token else "",
+            other_lang="en" if self.lang == "zh" else "zh",
+            lang_next=quote(session.safe_next(here), safe="/"),
+            q=urlencode,
+            **context,
+        )
+        return HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": CSP})
+
+
+def _error(page: Page, status: int, detail: str) -> HTMLResponse:
+    key = f"error.{status}" if f"error.{status}" in _ERROR_KEYS else "error.500"
+    return page.render(
+        "error.html", status=status, status_code=status, message=page.t(key), detail=detail
+    )
+
+
+_ERROR_KEYS = {"error.403", "error.404", "error.422", "error.500", "error.503"}
+
+Handler = Callable[[Page], Response]
+
+
+def endpoint(handler: Handler, *, signed_in: bool = True) -> Callable:
+    """A Starlette endpoint around `handler`: reads the form (POST), runs the handler in the
+    thread pool with the caller's `Ops`, turns errors into pages."""
+
+    async def run(request: Request) -> Response:
+        form: dict[str, str] | None = {}
+        if request.method == "POST":
+            form = await _read_form(request)
+        return await run_in_threadpool(_guarded, handler, request, form, signed_in)
+
+    run.__name__ = handler.__name__
+    return run
+
+
+MAX_FORM = 8192
+
+
+async def _read_form(request: Request) -> dict[str, str] | None:
+    """A small urlencoded form (the cockpit posts nothing else); None when it is not one."""
+    from urllib.parse import parse_qsl
+
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            return None
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return dict(pairs)
+
+
+def _guarded(
+    handler: Handler, request: Request, form: dict[str, str] | None, signed_in: bool
+) -> Response:
+    page = Page(request, None, session.language(request), form or {})
+    try:
+        if form is None:
+            raise InvalidInput("表单格式错误或过大 / the form is malformed or too large")
+        if signed_in:
+            try:
+                page.ops = session.caller(request)
+            except Unauthorized:
+                return RedirectResponse(session.login_url(request), status_code=303)
+        return handler(page)
+    except CareOpsError as exc:
+        if exc.status >= 500:
+            log.warning("%s: %s", type(exc).__name__, exc)
+        return _error(page, exc.status, str(exc))
+    except Exception:
+        log.exception("cockpit page %s failed", request.url.path)
+        return _error(page, 500, "")
+    finally:
+        if page.ops is not None:
+            page.ops.close()
+
+
+# ---------------------------------------------------------------- sign in and out
+
+
+def login_form(page: Page) -> Response:
+    value, fresh = session.login_csrf(page.request)
+    return _login_page(page, value, fresh, error=None)
+
+
+def _login_page(page: Page, csrf: str, fresh: bool, error: str | None, status: int = 200):
+    nxt = session.safe_next(page.request.query_params.get("next"))
+    response = page.render("login.html", status=status, login_csrf=csrf, next=nxt, error=error)
+    if fresh:
+        session.set_cookie(page.request, response, session.LOGIN_CSRF_COOKIE, csrf, 3600)
+    return response
+
+
+def login(page: Page) -> Response:
+    from careops.identity import accounts
+
+    value, fresh = session.login_csrf(page.request)
+    if not session.check_login_csrf(page.request, page.form.get("csrf")):
+        raise Forbidden("表单已过期, 请重试 / the form expired (CSRF check failed); try again")
+    username = page.form.get("username", "")[:64]
+    password = page.form.get("password", "")[:256]
+    if not username or not password:
+        return _login_page(page, value, fresh, page.t("login.failed"), status=401)
+    anon = session.anonymous(page.request)
+    try:
+        token = accounts.login(anon, username, password)
+    except Unauthorized:
+        return _login_page(page, value, fresh, page.t("login.failed"), status=401)
+    finally:
+        anon.close()
+    nxt = session.safe_next(page.form.get("next"))
+    response = RedirectResponse(nxt, status_code=303)
+    session.set_cookie(
+        page.request, response, session.SESSION_COOKIE, token.access_token, token.expires_in
+    )
+    session.clear_cookie(page.request, response, session.LOGIN_CSRF_COOKIE)
+    return response
+
+
+def logout(page: Page) -> Response:
+    from careops.identity import sessions
+
+    assert page.ops is not None
+    token = session.session_token(page.request) or ""
+    if not session.check_session_csrf(page.ops, token, page.form.get("csrf")):
+        raise Forbidden("表单已过期, 请重试 / the form expired (CSRF check failed); try again")
+    sessions.logout(page.ops, token)
+    response = RedirectResponse(f"{PREFIX}/login", status_code=303)
+    session.clear_cookie(page.request, response, session.SESSION_COOKIE)
+    return response
+
+
+def switch_language(page: Page) -> Response:
+    lang = page.request.path_params["lang"]
+    if lang not in ("zh", "en"):
+        raise InvalidInput("lang: zh 或 en / zh or en")
+    response = RedirectResponse(
+        session.safe_next(page.request.query_params.get("next")), status_code=303
+    )
+    session.set_cookie(page.request, response, session.LANG_COOKIE, lang, 365 * 86400)
+    return response
+
+
+def start(page: Page) -> Response:
+    assert page.ops is not None
+    allowed = views.nav_for(page.ops.actor)
+    if not allowed:
+        raise Forbidden("该角色没有可用页面 / this role has no cockpit page")
+    return RedirectResponse(f"{PREFIX}/{allowed[0]}", status_code=303)
+
+
+# ---------------------------------------------------------------- pages
+
+
+def overview(page: Page) -> Response:
+    assert page.ops is not None
+    page.ops.require("metrics.read")
+    as_of = page.as_of()
+    cards = views.overview(page.ops, as_of, page.lang)
+    return page.render("overview.html", active="overview", as_of=as_of, cards=cards)
+
+
+def layers(page: Page) -> Response:
+    from careops.tags.layers_report import DIMENSIONS
+
+    assert page.ops is not None
+    page.ops.require("tags.read")
+    as_of = page.as_of()
+    dimension = page.query("dimension") or "lifecycle"
+    if dimension not in DIMENSIONS:
+        raise InvalidInput(f"dimension: 应为 / one of {', '.join(DIMENSIONS)}")
+    end = page.day("end", as_of)
+    start_day = page.day("start", end - timedelta(days=30))
+    if end <= start_day:
+        raise InvalidInput("end: 结束日须晚于起始日 / must be after start")
+    view = views.layers(page.ops, as_of, page.lang)
+    matrix = views.migration(page.ops, start_day, end, dimension, page.lang)
+    charts = {
+        f"chart-{b.dimension}": layer_bars(
+            [r.label for r in b.rows], [r.users for r in b.rows], page.t("layers.users")
+        )
+        for b in view.blocks
+    }
+    return page.render(
+        "layers.html",
+        active="layers",
+        as_of=as_of,
+        view=view,
+        matrix=matrix,
+        dimensions=[(d, views.layers_dimension_label(d, page.lang)) for d in DIMENSIONS],
+        charts=script_json(charts),
+        can_drill=page.ops.actor.can("segments.export") and page.ops.actor.can("patients.portrait"),
+    )
+
+
+def drill(page: Page) -> Response:
+    assert page.ops is not None
+    page.ops.require("segments.export")
+    page.ops.require("patients.portrait")
+    offset = page.offset()
+    dimension = page.request.path_params["dimension"]
+    code = page.request.path_params["code"]
+    views.layer_rule(dimension, code)  # an unknown layer is refused before any reading
+    view = views.drill(page.ops, dimension, code, page.as_of(), offset, page.lang)
+    return page.render("drill.html", active="layers", view=view)
+
+
+def drill_export(page: Page) -> Response:
+    assert page.ops is not None
+    page.ops.require("segments.export")
+    dimension = page.request.path_params["dimension"]
+    code = page.request.path_params["code"]
+    views.layer_rule(dimension, code)
+    as_of = page.as_of()
+    ids = views.drill_export(page.ops, dimension, code, as_of)
+    body = "user_id\r\n" + "".join(f"{i}\r\n" for i in ids)
+    name = f"layer-{dimension}-{code}-{as_of.isoformat()}.csv"
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def portrait_search(page: Page) -> Response:
+    assert page.ops is not None
+    page.ops.require("patients.portrait")
+    user_id = page.query("user_id")
+    if user_id:
+        qs = urlencode({"as_of": page.query("as_of") or ""}) if page.query("as_of") else ""
+        return RedirectResponse(
+            f"{PREFIX}/patients/{quote(user_id, safe='')}" + (f"?{qs}" if qs else ""),
+            status_code=303,
+        )
+    return page.render("portrait_find.html", active="portrait")
+
+
+def portrait(page: Page) -> Response:
+    assert page.ops is not None
+    page.ops.require("patients.portrait")
+    as_of = page.as_of()
+    user_id = page.request.path_params["user_id"]
+    view = views.portrait(page.ops, user_id, as_of, page.lang)
+    return page.render("portrait.html", active="portrait", view=view)
+
+
+def records(page: Page) -> Response:
+    assert page.ops is not None
+    page.ops.require("patients.clinical")
+    user_id = page.request.path_params["user_id"]
+    kind = page.request.path_params["kind"]
+    view = views.records(page.ops, user_id, kind, page.offset(), page.lang)
+    partial = page.request.headers.get("hx-request") == "true"
+    return page.render(
+        "records_body.html" if partial else "records.html",
+        active="portrait",
+        user_id=user_id,
+        kind_label=views.kind_label(kind, page.lang),
+        view=view,
+    )
+
+
+def audit(page: Page) -> Response:
+    assert page.ops is not None
+    page.ops.require("audit.read")
+    filters = {k: page.query(k) for k in ("actor", "action", "subject")}
+    view = views.audit(
+        page.ops,
+        page.lang,
+        offset=page.offset(),
+        verify=page.query("verify") == "1",
+        **filters,
+    )
+    return page.render("audit.html", active="audit", view=view, filters=filters)
+
+
+# ---------------------------------------------------------------- static assets
+
+#: the files the cockpit serves: name -> (package, path, media type)
+STATIC: dict[str, tuple[str, str, str]] = {
+    "echarts.min.js": ("careops.report", "static/echarts.min.js", "text/javascript"),
+    "htmx.min.js": ("careops.web", "static/htmx.min.js", "text/javascript"),
+    "cockpit.js": ("careops.web", "static/cockpit.js", "text/javascript"),
+    "cockpit.css": ("careops.web", "static/cockpit.css", "text/css"),
+    "favicon.svg": ("careops.web", "static/favicon.svg", "image/svg+xml"),
+}
+
+
+def static(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in STATIC:
+        return Response("not found", status_code=404, media_type="text/plain")
+    package, path, media = STATIC[name]
+    body = resources.files(package).joinpath(path).read_bytes()
+    charset = "" if media.startswith("image/") else "; charset=utf-8"
+    return Response(body, media_type=media + charset)
+
+
+def not_found(page: Page) -> Response:
+    from careops.errors import NotFound
+
+    raise NotFound("没有这个页面 / no such page")
+
+
+def router() -> Router:
+    """The cockpit's routes (mounted at `/cockpit` by `careops.api.routes.web`)."""
+    get, post = ["GET"], ["POST"]
+    return Router(
+        routes=[
+            Route("/", endpoint(start), methods=get),
+            Route("/login", endpoint(login_form, signed_in=False), methods=get),
+            Route("/login", endpoint(login, signed_in=False), methods=post),
+            Route("/logout", endpoint(logout), methods=post),
+            Route("/lang/{lang}", endpoint(switch_language, signed_in=False), methods=get),
+            Route("/overview", endpoint(overview), methods=get),
+            Route("/layers", endpoint(layers), methods=get),
+            Route("/layers/{dimension}/{code}", endpoint(drill), methods=get),
+            Route("/layers/{dimension}/{code}/export.csv", endpoint(drill_export), methods=get),
+            Route("/portrait", endpoint(portrait_search), methods=get),
+            Route("/patients/{user_id}", endpoint(portrait), methods=get),
+            Route("/patients/{user_id}/records/{kind}", endpoint(records), methods=get),
+            Route("/audit", endpoint(audit), methods=get),
+            Route("/static/{name}", static, methods=get),
+            Route("/{path:path}", endpoint(not_found, signed_in=False), methods=get),
+        ]
+    )
