@@ -289,3 +289,16 @@ def test_refuses_folders_that_are_not_the_table(spark_session, spark_db):
     (folder / "notes" / "readme.txt").write_text("kept by the operator", encoding="utf-8")
     assert adopt_table_folders(spark_session, name, _expected()) == []
     assert (folder / "notes" / "readme.txt").exists()
+
+
+@pytest.mark.spark
+def test_a_spark_session_leaves_pyarrow_time_zones_alone(spark_session):
+    """Starting Spark once set PYARROW_IGNORE_TIMEZONE=1 for the whole process: from then on
+    pyarrow read every aware datetime as UTC wall time (09:00+08 became 09:00Z), which broke the
+    journey policy's caps in any process that had run Spark before."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    nine = dt.datetime(2026, 3, 2, 9, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    assert pa.array([nine], pa.timestamp("us", tz="UTC"))[0].as_py() == nine

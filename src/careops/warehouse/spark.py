@@ -90,7 +90,6 @@ def spark_session(master: str, settings: SparkSettings):
     session already running in the process is returned as it is)."""
     if master.startswith("local") and not (settings.driver_host or settings.driver_bind_address):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # one machine: stay on loopback
-    os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
