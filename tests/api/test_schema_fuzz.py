@@ -44,7 +44,11 @@ from tests.api.world import DEPARTMENTS, World, add_staff, close_world, login, m
 def negative_data_refused(ctx, response, case):
     """`negative_data_rejection`, except where the violation never reached the service: an
     extra query parameter generated with a null value is dropped by the HTTP client, so
-    the request that went out had only the parameters the route takes."""
+    the request that went out had only the parameters the route takes. A 413 is a refusal
+    too: the body limit answered before the route's own checks (schemathesis' list of
+    refusal statuses omits it)."""
+    if response.status_code == 413:
+        return None
     try:
         return negative_data_rejection(ctx, response, case)
     except AcceptedNegativeData as failure:
