@@ -28,6 +28,14 @@ WarehouseOpt = Annotated[
         "spark://local (默认读取配置 CAREOPS_WAREHOUSE)",
     ),
 ]
+StateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--state",
+        help="状态库 URL / state store: sqlite:///path.db, postgresql://… "
+        "(默认在仓库旁, 或读取配置 CAREOPS_STATE / default: beside the warehouse)",
+    ),
+]
 LangOpt = Annotated[Lang | None, typer.Option("--lang", help="界面语言 zh|en (default zh)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="机器可读 JSON 输出 / JSON output")]
 

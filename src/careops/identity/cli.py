@@ -16,6 +16,7 @@ import typer
 from careops.cliutil import (
     JsonOpt,
     LangOpt,
+    StateOpt,
     WarehouseOpt,
     lang_of,
     ops,
@@ -31,10 +32,6 @@ users_app = typer.Typer(
     no_args_is_help=True,
 )
 
-StateOpt = Annotated[
-    str | None,
-    typer.Option("--state", help="状态库 URL / state store URL (default: beside the warehouse)"),
-]
 PasswordStdin = Annotated[
     bool,
     typer.Option(

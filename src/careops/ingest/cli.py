@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from careops.cliutil import (
     JsonOpt,
     LangOpt,
+    StateOpt,
     WarehouseOpt,
     err,
     lang_of,
@@ -23,15 +24,6 @@ from careops.cliutil import (
 )
 from careops.errors import CareOpsError
 from careops.i18n import label, translate
-
-StateOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--state",
-        help="状态库 URL / state store: sqlite:///path.db, postgresql://… "
-        "(默认读取配置 CAREOPS_STATE)",
-    ),
-]
 
 
 def ingest(

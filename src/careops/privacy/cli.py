@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from careops.cliutil import JsonOpt, WarehouseOpt, err, out, print_json, rich_table, safe
+from careops.cliutil import JsonOpt, StateOpt, WarehouseOpt, err, out, print_json, rich_table, safe
 from careops.cliutil import ops as open_ops
 from careops.privacy.data_cli import export_command, rotate_key_command
 
@@ -16,11 +16,6 @@ privacy_app = typer.Typer(
     "exports.",
     no_args_is_help=True,
 )
-
-StateOpt = Annotated[
-    str | None,
-    typer.Option("--state", help="状态库 URL / state store URL (default: beside the warehouse)"),
-]
 
 
 @privacy_app.command("erase")

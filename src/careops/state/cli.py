@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from careops.cliutil import JsonOpt, WarehouseOpt, out, print_json, rich_table, safe
+from careops.cliutil import JsonOpt, StateOpt, WarehouseOpt, out, print_json, rich_table, safe
 from careops.cliutil import ops as open_ops
 from careops.errors import ConfigError
 
@@ -17,10 +17,6 @@ audit_app = typer.Typer(
     no_args_is_help=True,
 )
 
-StateOpt = Annotated[
-    str | None,
-    typer.Option("--state", help="状态库 URL / state store URL (default: beside the warehouse)"),
-]
 _TIME_HELP = "YYYY-MM-DD 或 ISO 时间; 无时区按医院时区 / date or ISO time, hospital time zone"
 
 

@@ -11,6 +11,7 @@ import typer
 from careops.cliutil import (
     JsonOpt,
     LangOpt,
+    StateOpt,
     WarehouseOpt,
     lang_of,
     ops,
@@ -21,15 +22,6 @@ from careops.cliutil import (
 )
 from careops.errors import ConfigError
 from careops.i18n import label
-
-StateOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--state",
-        help="状态库 URL / state store: sqlite:///path.db, postgresql://… "
-        "(默认读取配置 CAREOPS_STATE)",
-    ),
-]
 
 
 def init(warehouse: WarehouseOpt = None, state: StateOpt = None) -> None:
