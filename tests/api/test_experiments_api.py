@@ -111,9 +111,14 @@ def test_analysis_without_exposures_or_with_bad_parameters_is_4xx(world):
     day = AS_OF.isoformat()
     r = get(world, "/unexposed/analysis", as_of=day)
     assert r.status_code == 422 and "exposures" in r.json()["error"]["detail"]
-    assert get(world, "/analysed/analysis", as_of=day, correction="bonferroni").status_code == 422
-    assert get(world, "/analysed/analysis", as_of=day, metrics="funnel").status_code == 422
-    assert get(world, "/analysed/analysis", as_of="9999-01-01").status_code == 422
+    # an exposed experiment of this test's own: under xdist the one of
+    # test_analysis_of_an_exposed_experiment may live on the other worker (then 404, not 422)
+    post(world, definition("checked"))
+    at = datetime(2026, 2, 10, 4, tzinfo=UTC)
+    service.expose(world.ops, "checked", ["p1", "p2", "p3", "p4"], at=at)
+    assert get(world, "/checked/analysis", as_of=day, correction="bonferroni").status_code == 422
+    assert get(world, "/checked/analysis", as_of=day, metrics="funnel").status_code == 422
+    assert get(world, "/checked/analysis", as_of="9999-01-01").status_code == 422
     assert get(world, "/nope/analysis", as_of=day).status_code == 404
 
 
