@@ -141,6 +141,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         "患者隐私 / Privacy (PIPL): erase a patient, rotate the contacts key, de-identified "
         "exports.",
     ),
+    "tasks": (
+        "careops.tasks.cli:tasks_app",
+        SERVICE,
+        "待办任务 / Tasks for health managers, doctors and operations: list, close.",
+    ),
 }
 
 

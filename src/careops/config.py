@@ -379,6 +379,11 @@ class JourneySettings(BaseModel):
         "app_push",
         "sms",
     ]
+    file_channel_path: str | None = Field(
+        None,
+        description="JSON Lines file of the file channel; empty: outbox/messages.jsonl beside "
+        "the warehouse",
+    )
 
 
 class Settings(BaseSettings):

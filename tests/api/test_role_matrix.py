@@ -101,6 +101,30 @@ def _fresh_patient(world: World, who: str) -> dict[str, Any]:
     return {"user_id": uid}
 
 
+def _task(world: World, who: str) -> dict[str, Any]:
+    """A fresh open task that `who`'s role would see: a medical one of 心血管内科 for doctors,
+    else a health-manager service task about p1 (in the health manager's care)."""
+    import datetime as dt
+
+    from careops.tasks.store import NewTask, raise_tasks
+
+    medical = who == "medical"
+    task = NewTask(
+        key=f"matrix:{who}:{len(world.usernames)}:{dt.datetime.now(dt.UTC).timestamp()}",
+        kind="alert" if medical else "call",
+        title="复核血糖" if medical else "回访",
+        purpose="medical" if medical else "service",
+        assignee_role="medical" if medical else "health_manager",
+        department="心血管内科" if medical else None,
+        due_at=dt.datetime(2026, 3, 2, tzinfo=dt.UTC),
+        source="test",
+        user_id="p1",
+    )
+    with world.ops.state.begin() as conn:
+        (task_id,) = raise_tasks(conn, [task], dt.datetime.now(dt.UTC))
+    return {"task_id": str(task_id)}
+
+
 DAY = AS_OF.isoformat()
 RULE = {"rule": "age >= 18", "as_of": DAY}
 
@@ -190,6 +214,12 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("GET", "/api/v1/journeys"): Example(),
     ("GET", "/api/v1/journeys/{key}"): Example({"key": "silent_recall"}),
     ("POST", "/api/v1/journeys/validate"): Example(body={"text": "key: x\n"}),
+    # tasks (each caller gets a fresh one its role sees)
+    ("GET", "/api/v1/tasks"): Example(),
+    ("GET", "/api/v1/tasks/{task_id}"): Example({"task_id": "1"}, prepare=_task),
+    ("POST", "/api/v1/tasks/{task_id}/close"): Example(
+        {"task_id": "1"}, body={"outcome": "已电话回访"}, prepare=_task
+    ),
     # event intake
     ("POST", "/api/v1/events"): Example(
         body={

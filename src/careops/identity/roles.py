@@ -36,6 +36,8 @@ PERMISSIONS: dict[str, tuple[str, str]] = {
     "journeys.write": ("管理旅程", "validate, enable and disable journeys"),
     "models.read": ("查看模型评分", "read model scores"),
     "triage.run": ("智能分诊", "run triage"),
+    "tasks.read": ("查看待办任务", "read the tasks that are one's work"),
+    "tasks.work": ("处理待办任务", "close one's tasks with an outcome"),
     "patients.portrait": ("患者画像(脱敏)", "a patient's portrait: tags, layers, masked contacts"),
     "patients.clinical": ("患者临床记录", "a patient's clinical records (object-level checks)"),
     "patients.contacts": ("患者联系方式明文", "unmasked contact details (channel senders only)"),
@@ -62,6 +64,8 @@ _OPERATIONS = {
     "models.read",
     "patients.portrait",
     "consents.write",
+    "tasks.read",
+    "tasks.work",
 }
 
 #: role -> its permissions. Admins administer (accounts, erasure, configuration, everything
@@ -72,10 +76,26 @@ GRANTS: dict[Role, frozenset[str]] = {
     ),
     "operations": frozenset(_OPERATIONS),
     "medical": frozenset(
-        {"patients.portrait", "patients.clinical", "triage.run", "models.read", "tags.read"}
+        {
+            "patients.portrait",
+            "patients.clinical",
+            "triage.run",
+            "models.read",
+            "tags.read",
+            "tasks.read",
+            "tasks.work",
+        }
     ),
     "health_manager": frozenset(
-        {"patients.portrait", "patients.clinical", "models.read", "journeys.read", "tags.read"}
+        {
+            "patients.portrait",
+            "patients.clinical",
+            "models.read",
+            "journeys.read",
+            "tags.read",
+            "tasks.read",
+            "tasks.work",
+        }
     ),
     "analyst": frozenset(
         {
