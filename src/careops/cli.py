@@ -144,7 +144,7 @@ LAZY: dict[str, tuple[str, str, str]] = {
     "tasks": (
         "careops.tasks.cli:tasks_app",
         SERVICE,
-        "待办任务 / Tasks for health managers, doctors and operations: list, close.",
+        "待办任务 / Tasks for health managers, doctors and operations.",
     ),
 }
 

@@ -3,6 +3,20 @@ import sqlalchemy as sa
 
 from careops.errors import ConfigError
 from careops.state import audit, connect_state, migrate, read_audit
+from careops.state.store import MIGRATIONS
+
+
+def head_revision() -> str:
+    """The newest migration (every store ends at it)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+HEAD = head_revision()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -14,8 +28,8 @@ def state_url(request, tmp_path):
 
 def test_migrate_is_idempotent_and_audit_reads_back(state_url):
     engine = connect_state(state_url)
-    assert migrate(engine) == "0004"
-    assert migrate(engine) == "0004"
+    assert migrate(engine) == HEAD
+    assert migrate(engine) == HEAD
     audit(engine, "ingest", target="orders.csv", detail={"loaded": 3}, actor="ops-zhang")
     audit(engine, "export", target="segment:insomnia", actor="ops-li")
     rows = read_audit(engine)
@@ -99,7 +113,7 @@ def test_0003_upgrades_a_store_with_experiments_and_keeps_them(state_url):
             "('e1', '{}', '2026-01-01 00:00:00+00:00', 'os:x')"
         )
     assert not sa.inspect(engine).has_table("saved_segments")
-    assert migrate(engine) == "0004"
+    assert migrate(engine) == HEAD
     inspector = sa.inspect(engine)
     assert {"saved_segments", "saved_segment_versions", "carried_over"} <= set(
         inspector.get_table_names()
