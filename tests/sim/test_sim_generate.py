@@ -288,3 +288,26 @@ def test_churn_labels_for_any_as_of_date(small_out, small_config):
     ev = read(small_out, "events").to_pandas()
     seen = set(ev[(ev.ts + pd_offset(cfg)).dt.date < as_of].user_id)
     assert set(labels.index) <= seen
+
+
+def test_consents_answer_at_sign_up_and_some_withdraw_later(small_out, small_config):
+    """Every patient answers the marketing question a minute after sign-up (most grant); some
+    granters withdraw later, more of those who went quiet; nobody withdraws before answering."""
+    cfg = small_config()
+    cons = pq.read_table(small_out / "consents.parquet").to_pandas()
+    patients = pq.read_table(small_out / "patients.parquet").to_pandas()
+    signup = cons[cons.source == "signup"]
+    assert len(signup) == len(patients) and set(signup.channel) == {"all"}
+    share = signup.granted.mean()
+    assert abs(share - cfg.consent_marketing_p) < 0.05
+    later = cons[cons.source == "settings"]
+    assert len(later) > 0 and (later.granted == 0).all()
+    granted_users = set(signup[signup.granted == 1].user_id)
+    assert set(later.user_id) <= granted_users
+    first = signup.set_index("user_id").ts
+    assert (later.ts.to_numpy() > first.loc[later.user_id].to_numpy()).all()
+    truth = pq.read_table(small_out / "ground_truth" / "users.parquet").to_pandas()
+    quiet = set(truth[truth.true_stop_date <= cfg.end].user_id)
+    rate_quiet = later.user_id.isin(quiet).sum() / max(len(granted_users & quiet), 1)
+    rate_alive = (~later.user_id.isin(quiet)).sum() / max(len(granted_users - quiet), 1)
+    assert rate_quiet > rate_alive

@@ -154,3 +154,24 @@ def test_sends_as_arrow_table(small_out):
     )
     got = respond(t, small_out)
     assert all(e.startswith("X1-") for e in got["events"].column("event_id").to_pylist())
+
+
+def test_unopened_marketing_sends_sometimes_opt_out_on_their_channel(small_out):
+    """Opt-outs follow only unopened marketing sends, at about `optout_unwanted_p` of them."""
+    truth = _truth(small_out)
+    when = dt.datetime(2025, 8, 1, 4, tzinfo=dt.UTC)
+    sends = []
+    for k in range(40):
+        sends += _sends(truth, when + dt.timedelta(minutes=k), "content")
+    got = respond(sends, small_out, seed=9)
+    optouts = got["consents"]
+    assert check_table("consents", optouts, FAR, FAR.date()) == []
+    opened = pc.sum(pc.equal(got["events"].column("name"), "message_open")).as_py()
+    unopened = len(sends) - opened
+    p = 0.004
+    assert abs(optouts.num_rows - p * unopened) < 4 * np.sqrt(p * (1 - p) * unopened) + 1
+    assert set(optouts.column("granted").to_pylist()) <= {0}
+    assert set(optouts.column("purpose").to_pylist()) <= {"marketing"}
+    assert pc.min(optouts.column("ts")).as_py() > when
+    service = [s | {"purpose": "service"} for s in sends]
+    assert respond(service, small_out, seed=9)["consents"].num_rows == 0

@@ -333,6 +333,19 @@ class SimConfig(BaseModel):
     renewal_p_not_activated: float = Field(0.15, ge=0, le=1)
     survey_nps_p: float = Field(0.01, ge=0, le=1, description="NPS asked on an active day")
     survey_csat_p: float = Field(0.25, ge=0, le=1, description="CSAT after a consultation")
+    # consents (sim.consents; opt-outs after unwanted messages in sim.respond)
+    consent_marketing_p: float = Field(
+        0.85, ge=0, le=1, description="grant marketing messages at sign-up"
+    )
+    consent_withdraw_p: float = Field(
+        0.06, ge=0, le=1, description="a granter withdraws marketing within the window"
+    )
+    consent_withdraw_stopped_mult: float = Field(
+        2.5, ge=1, description="withdrawal × this for people who went quiet"
+    )
+    optout_unwanted_p: float = Field(
+        0.004, ge=0, le=1, description="opt-out after a marketing message left unopened"
+    )
     # messages (sim.respond)
     off_channel_factor: float = Field(0.5, gt=0, le=1, description="open rate off own channel")
     stopped_response_factor: float = Field(

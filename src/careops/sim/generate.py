@@ -15,7 +15,7 @@ import numpy as np
 from careops.errors import ConfigError
 from careops.schema import TABLES
 from careops.sim import arrow_util as au
-from careops.sim import clinical, commerce, contacts, engine, events, people, truth
+from careops.sim import clinical, commerce, consents, contacts, engine, events, people, truth
 from careops.sim.config import SimConfig
 from careops.sim.context import Chunk
 from careops.sim.population import draw_population
@@ -119,4 +119,5 @@ def _write_chunk(ch: Chunk, w: TableWriter, props: events.Props) -> None:
     w.write("tickets", clinical.tickets(ch, parts))
     w.write("orders", commerce.orders(ch, parts))
     w.write("events", events.events(ch, parts, props, invites))
+    w.write("consents", consents.consents(ch))
     w.write(f"{GROUND_TRUTH}/users", truth.users(ch))

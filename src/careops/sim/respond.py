@@ -7,6 +7,8 @@ the app (one extra visit: an `app_open` carrying the send id); a visitor orders 
 `order_p_<type>`. So on the preferred channel, for a user who has not stopped, the expected number
 of visits a send causes is exactly the ground truth's `uplift_visit_<type>` and of orders
 `uplift_order_<type>`: an A/B test comparing sent with unsent users should measure those.
+A marketing send left unopened makes its reader opt out of marketing on that channel with
+`optout_unwanted_p` (a `consents` row, `granted` 0, a few hours later).
 
 Randomness comes from a hash of (seed, send), so the answer for a send does not depend on the
 other sends or their order.
@@ -75,7 +77,8 @@ def respond(sends: pa.Table | list[dict], out: Path | str, seed: int = 0) -> dic
     """Events (message_open, message_click, app_open) and orders caused by `sends`.
 
     `sends` has user_id, ts (UTC), channel (app_push/sms/wechat/phone), message_type (see
-    config.message_types) and optionally send_id. Returns canonical `events` and `orders` tables.
+    config.message_types) and optionally send_id and purpose (marketing/service/medical; default
+    marketing). Returns canonical `events`, `orders` and `consents` (opt-outs) tables.
     """
     truth, cfg = load_truth(out)
     t = _as_table(sends)
@@ -110,7 +113,7 @@ def respond(sends: pa.Table | list[dict], out: Path | str, seed: int = 0) -> dic
             "S" + hashlib.sha1(f"{u}|{s}|{c}|{m}".encode()).hexdigest()[:16]
             for u, s, c, m in zip(uid, ts_us, chan, mtype, strict=True)
         ]
-    r = _uniforms(seed, send_id, 6)
+    r = _uniforms(seed, send_id, 7)
     tj = np.array([types.index(m) for m in mtype], dtype=np.int64)
 
     def col(name: str) -> np.ndarray:
@@ -133,10 +136,32 @@ def respond(sends: pa.Table | list[dict], out: Path | str, seed: int = 0) -> dic
     t_open = ts_us + (delay * 1e6).astype(np.int64)
     t_click = t_open + (-np.log1p(-r[:, 4]) * 120e6).astype(np.int64)
     t_order = t_click + (60 + r[:, 5] * 1800).astype(np.int64) * 1_000_000
+    if "purpose" in t.column_names:
+        purpose = np.asarray(t.column("purpose").fill_null("marketing").to_pylist(), dtype=object)
+    else:
+        purpose = np.full(n, "marketing", dtype=object)
+    opts_out = (~opened) & (purpose == "marketing") & (r[:, 6] < cfg.optout_unwanted_p)
+    t_optout = ts_us + (3600 + r[:, 3] * 20 * 3600).astype(np.int64) * 1_000_000
     return {
         "events": _events(send_id, uid, mtype, chan, opened, clicked, t_open, t_click),
         "orders": _orders(cfg, send_id, uid, mtype, ordered, t_order),
+        "consents": _optouts(uid, chan, opts_out, t_optout),
     }
+
+
+def _optouts(uid: list, chan: list, mask: np.ndarray, t_us: np.ndarray) -> pa.Table:
+    idx = np.flatnonzero(mask)
+    return au.table(
+        "consents",
+        {
+            "user_id": pa.array([uid[i] for i in idx], pa.string()),
+            "channel": pa.array([chan[i] for i in idx], pa.string()),
+            "purpose": pa.array(["marketing"] * len(idx), pa.string()),
+            "granted": np.zeros(len(idx), dtype=np.int64),
+            "ts": au.ts_array(t_us[idx]),
+            "source": pa.array(["optout_reply"] * len(idx), pa.string()),
+        },
+    )
 
 
 def _events(send_id, uid, mtype, chan, opened, clicked, t_open, t_click) -> pa.Table:
