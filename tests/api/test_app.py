@@ -76,3 +76,18 @@ def test_a_chinese_purpose_header_reaches_the_audit_as_written(api, login):
     with engine.connect() as conn:
         purposes = {r[0] for r in conn.execute(sa.select(audit_log.c.purpose))}
     assert "复诊提醒" in purposes
+
+
+def test_the_docs_page_needs_no_internet(api):
+    """/docs loads Swagger UI from files installed with CareOps, never from a CDN."""
+    import re
+
+    page = api.get("/docs")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)""", page.text)
+    assert urls and all(u.startswith("/docs-static/") for u in urls), urls
+    assert "/openapi.json" in page.text
+    for u in urls:
+        asset = api.get(u)
+        assert asset.status_code == 200 and len(asset.content) > 1000, u
+    assert api.get("/docs-static/../app.py").status_code == 404

@@ -69,7 +69,7 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served offline by `_docs_page`: no CDN in a hospital network
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -91,7 +91,36 @@ def create_app(
             v1.include_router(module.router, dependencies=strict)
     app.include_router(v1)
     _document_errors(app)
+    _docs_page(app)
     return app
+
+
+def _docs_page(app: FastAPI) -> None:
+    """Swagger UI at /docs from files installed with CareOps (fastapi-offline's copy of the
+    swagger-ui distribution), so the page works in a hospital network without the internet."""
+    from pathlib import Path
+
+    import fastapi_offline
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    static = Path(fastapi_offline.__file__).parent / "static"
+    app.mount(DOCS_STATIC, StaticFiles(directory=static), name="docs-static")
+
+    async def docs(request) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="CareOps API 文档 / reference",
+            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_STATIC}/favicon.png",
+        )
+
+    app.add_route("/docs", docs, include_in_schema=False)  # like FastAPI's own docs_url
+
+
+DOCS_STATIC = "/docs-static"
 
 
 def _document_errors(app: FastAPI) -> None:
