@@ -124,6 +124,11 @@ def test_the_shipped_table_is_valid_and_names_every_required_drug():
             ["drugs.ibuprofen", "cites names fields the drug does not set: max_day"],
         ),
         (lambda d: d["drugs"].update(Bad_Key=d["drugs"]["ors"]), ["drugs", "lower-case"]),
+        (
+            lambda d: d["sources"].update(who_mfc_2010={"zh": "世卫", "en": "WHO MFC"}),
+            ["sources no drug cites: who_mfc_2010"],
+        ),
+        (lambda d: d["sources"]["bnfc"].pop("en"), ["sources.bnfc.en", "required field missing"]),
     ],
 )
 def test_a_wrong_table_is_refused_naming_drug_and_field(change, expected):

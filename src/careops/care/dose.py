@@ -97,6 +97,28 @@ class DoseCheck:
         }
 
 
+_INDEXES: dict[int, tuple[DoseTable, dict[str, str], dict[str, str]]] = {}
+
+
+def _index(table: DoseTable) -> tuple[dict[str, str], dict[str, str]]:
+    """Normalised name → drug key, and normalised name → the name as written (cached per
+    table; a table is immutable)."""
+    hit = _INDEXES.get(id(table))
+    if hit is not None and hit[0] is table:
+        return hit[1], hit[2]
+    index: dict[str, str] = {}
+    display: dict[str, str] = {}
+    for key, drug in table.drugs.items():
+        for n in names_of(key, drug):
+            index[n] = key
+        for shown in (drug.name.zh, drug.name.en, key, *drug.aliases):
+            display.setdefault(normal(shown), shown)
+    if len(_INDEXES) > 16:
+        _INDEXES.clear()
+    _INDEXES[id(table)] = (table, index, display)
+    return index, display
+
+
 def resolve(name: str, table: DoseTable | None = None) -> tuple[str, Drug]:
     """The drug a name means (key, Chinese or English name, ATC code, brand or alias).
 
@@ -105,13 +127,7 @@ def resolve(name: str, table: DoseTable | None = None) -> tuple[str, Drug]:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("药品名为空 / drug name is empty", field="drug")
     wanted = normal(name)[:200]
-    index: dict[str, str] = {}
-    display: dict[str, str] = {}
-    for key, drug in table.drugs.items():
-        for n in names_of(key, drug):
-            index[n] = key
-        for shown in (drug.name.zh, drug.name.en, key, *drug.aliases):
-            display.setdefault(normal(shown), shown)
+    index, display = _index(table)
     if wanted in index:
         key = index[wanted]
         return key, table.drugs[key]

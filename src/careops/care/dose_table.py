@@ -226,6 +226,12 @@ class DoseTable(_Strict):
     @model_validator(mode="after")
     def _references(self) -> DoseTable:
         owner: dict[str, str] = {}
+        cited = {c.source for d in self.drugs.values() for c in d.cites.values()}
+        unused = sorted(set(self.sources) - cited)
+        if unused:
+            raise ValueError(
+                f"sources: 未被任何药品引用 / sources no drug cites: {', '.join(unused)}"
+            )
         for key, drug in self.drugs.items():
             for field, cite in drug.cites.items():
                 if cite.source not in self.sources:
