@@ -70,10 +70,15 @@ def test_an_unknown_drug_with_nothing_close_says_so():
         ({"age_months": -1}, "age_months", "must be 0 or more"),
         ({"age_months": 216}, "age_months", "not a paediatric case"),
         ({"age_months": 300}, "age_months", "18 years"),
+        ({"age_months": 10**400}, "age_months", "18 years"),
+        ({"weight_kg": 10**400}, "weight_kg", "must be above 0"),
+        ({"dose_mg": -(10**400)}, "dose_mg", "must be above 0"),
+        ({"weight_kg": "12"}, "weight_kg", "must be a number"),
         ({"weight_kg": 120}, "weight_kg", "implausible at 24 months"),
         ({"weight_kg": 2}, "weight_kg", "implausible"),
         ({"per_day": 0}, "per_day", "whole number from 1 to 24"),
         ({"per_day": 25}, "per_day", "whole number from 1 to 24"),
+        ({"per_day": 10**5000}, "per_day", "out-of-range"),
         ({"per_day": 2.5}, "per_day", "whole number"),
         ({"dose_mg": None, "dose_ml": 5}, "dose", "dosed in mg"),
         ({"dose_mg": 100, "dose_iu": 5}, "dose", "give one dose"),
@@ -178,10 +183,10 @@ def test_fuzz_never_allowed_over_a_computed_limit(name, age, where, dose, per_da
 @settings(max_examples=300, deadline=None)
 @given(
     name=st.text(max_size=30),
-    age=st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10, 10_000),
-    weight=st.floats(allow_nan=True, allow_infinity=True),
+    age=st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**400), 10**400),
+    weight=st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**400), 10**400),
     dose=st.floats(allow_nan=True, allow_infinity=True),
-    per_day=st.none() | st.integers(-5, 100),
+    per_day=st.none() | st.integers(-5, 100) | st.integers() | st.floats() | st.text(max_size=3),
 )
 def test_fuzz_hostile_arguments_answer_or_refuse_never_crash(name, age, weight, dose, per_day):
     try:

@@ -145,13 +145,21 @@ def resolve(name: str, table: DoseTable | None = None) -> tuple[str, Drug]:
     )
 
 
+def _float(value: Any) -> float:
+    """`value` as a float; an int too large for a float is infinity (refused by the callers)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def _number(value: Any, field_name: str, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput(f"{what}必须是数字 / {field_name} must be a number", field=field_name)
-    v = float(value)
+    v = _float(value)
     if not math.isfinite(v) or v <= 0:
         raise InvalidInput(
-            f"{what}必须是大于 0 的数 / {field_name} must be above 0, got {value}",
+            f"{what}必须是大于 0 的数 / {field_name} must be above 0, got {v:g}",
             field=field_name,
         )
     return v
@@ -160,10 +168,10 @@ def _number(value: Any, field_name: str, what: str) -> float:
 def _age(age_months: Any) -> float:
     if isinstance(age_months, bool) or not isinstance(age_months, int | float):
         raise InvalidInput("年龄必须是数字 / age_months must be a number", field="age_months")
-    age = float(age_months)
-    if not math.isfinite(age) or age < 0:
+    age = _float(age_months)
+    if math.isnan(age) or age < 0:
         raise InvalidInput(
-            f"年龄(月)不能为负 / age_months must be 0 or more, got {age_months}",
+            f"年龄(月)不能为负 / age_months must be 0 or more, got {age:g}",
             field="age_months",
         )
     if age >= ADULT_MONTHS:
@@ -308,13 +316,20 @@ def _dose(d: Drug, dose_mg: Any, dose_ml: Any, dose_iu: Any) -> float:
     return _number(value, f"dose_{unit.lower()}", "剂量")
 
 
+def _shown(value: Any) -> str:
+    """A short rendering of a bad value (a huge int is not printed digit by digit)."""
+    if isinstance(value, int) and abs(value) >= 10**9:
+        return "an out-of-range number"
+    return repr(value)[:40]
+
+
 def _per_day(per_day: Any) -> int | None:
     if per_day is None:
         return None
     if isinstance(per_day, bool) or not isinstance(per_day, int) or not 1 <= per_day <= MAX_PER_DAY:
         raise InvalidInput(
             f"每日次数应为 1–{MAX_PER_DAY} 的整数 / per_day must be a whole number from 1 to "
-            f"{MAX_PER_DAY}, got {per_day!r}",
+            f"{MAX_PER_DAY}, got {_shown(per_day)}",
             field="per_day",
         )
     return per_day
