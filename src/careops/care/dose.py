@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,7 +155,7 @@ def _float(value: Any) -> float:
 
 
 def _number(value: Any, field_name: str, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidInput(f"{what}必须是数字 / {field_name} must be a number", field=field_name)
     v = _float(value)
     if not math.isfinite(v) or v <= 0:
@@ -166,7 +167,7 @@ def _number(value: Any, field_name: str, what: str) -> float:
 
 
 def _age(age_months: Any) -> float:
-    if isinstance(age_months, bool) or not isinstance(age_months, int | float):
+    if isinstance(age_months, bool) or not isinstance(age_months, numbers.Real):
         raise InvalidInput("年龄必须是数字 / age_months must be a number", field="age_months")
     age = _float(age_months)
     if math.isnan(age) or age < 0:
@@ -326,13 +327,17 @@ def _shown(value: Any) -> str:
 def _per_day(per_day: Any) -> int | None:
     if per_day is None:
         return None
-    if isinstance(per_day, bool) or not isinstance(per_day, int) or not 1 <= per_day <= MAX_PER_DAY:
+    if (
+        isinstance(per_day, bool)
+        or not isinstance(per_day, numbers.Integral)
+        or not 1 <= per_day <= MAX_PER_DAY
+    ):
         raise InvalidInput(
             f"每日次数应为 1–{MAX_PER_DAY} 的整数 / per_day must be a whole number from 1 to "
             f"{MAX_PER_DAY}, got {_shown(per_day)}",
             field="per_day",
         )
-    return per_day
+    return int(per_day)
 
 
 def check(
