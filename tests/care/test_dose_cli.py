@@ -103,3 +103,21 @@ def test_fuzz_cli_exits_0_1_or_2_never_a_traceback(run_cli, drug, age, weight, d
     code, _, err = run_cli(*args)
     assert code in (0, 1, 2)
     assert "Traceback" not in err
+
+
+def test_a_hospital_table_is_used_and_a_bad_one_refused(run_cli, tmp_path):
+    from importlib import resources
+
+    text = resources.files("careops.care").joinpath("data/dosage.yaml").read_text()
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(text.replace("max_per_kg_day: 30\n", "max_per_kg_day: 40\n", 1), "utf-8")
+    args = ["dose", "check", "--drug", "ibuprofen", "--age-months", "24", "--weight-kg", "12"]
+    args += ["--dose-mg", "120", "--per-day", "4"]
+    assert run_cli(*args)[0] == 1  # 480 > 30 × 12 in the shipped table
+    assert run_cli(*args, "--table", mine)[0] == 0  # 480 = 40 × 12 in the hospital's
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("max_per_kg_day: 30\n", "max_per_kg_day: yes\n", 1), "utf-8")
+    code, _, err = run_cli(*args, "--table", bad)
+    assert code == 2 and "drugs.ibuprofen.bands[0].max_per_kg_day" in err
+    code, _, err = run_cli("dose", "list", "--table", tmp_path / "none.yaml")
+    assert code == 2 and "not found" in err

@@ -6,6 +6,7 @@ Thin shell over `careops.care.dose`: parses, calls, prints (Chinese by default, 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,6 +19,21 @@ dose_app = typer.Typer(
     no_args_is_help=True,
 )
 out = Console()
+
+TableOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--table",
+        help="医院自有剂量表 YAML (默认内置表) / the hospital's own dose table (default: shipped)",
+    ),
+]
+
+
+def _table(path: Path | None):
+    from careops.care.dose_table import load_file, shipped
+
+    return shipped() if path is None else load_file(path)
+
 
 #: the flag that sets each field a dose error names
 _FLAGS = {
@@ -56,6 +72,7 @@ def check_command(
         float | None, typer.Option("--dose-iu", help="单次剂量 IU (维生素D) / dose in IU")
     ] = None,
     per_day: Annotated[int | None, typer.Option("--per-day", help="每日次数 / doses a day")] = None,
+    table: TableOpt = None,
     json_out: JsonOpt = False,
     lang: LangOpt = None,
 ) -> None:
@@ -72,6 +89,7 @@ def check_command(
             dose_ml=dose_ml,
             dose_iu=dose_iu,
             per_day=per_day,
+            table=_table(table),
         )
     except CareOpsError as exc:
         raise _with_flag(exc) from None
@@ -142,11 +160,11 @@ def _print_check(result, lang: str) -> None:
 
 
 @dose_app.command("list")
-def list_command(json_out: JsonOpt = False, lang: LangOpt = None) -> None:
+def list_command(table: TableOpt = None, json_out: JsonOpt = False, lang: LangOpt = None) -> None:
     """列出药品及其来源 / List the drugs of the dose table and their published sources."""
     from careops.care.dose import catalogue
 
-    rows = catalogue()
+    rows = catalogue(_table(table))
     if json_out:
         print_json(rows)
         return
