@@ -13,7 +13,11 @@ DRIVERS = {"duckdb", "psycopg", "pyspark"}
 
 
 def _domain_modules() -> list[Path]:
-    return [p for p in SRC.rglob("*.py") if p.name not in SHELLS and "migrations" not in p.parts]
+    return [
+        p
+        for p in SRC.rglob("*.py")
+        if p.name not in SHELLS and not p.name.endswith("_cli.py") and "migrations" not in p.parts
+    ]
 
 
 def _imports(path: Path) -> set[str]:

@@ -29,6 +29,7 @@ DATA_IN, TAGS, MEASURE = "数据接入 / Data in", "标签与分层 / Tags & lay
 TOOLS = "工具 / Tools"
 SERVICE = "服务 / Service"
 MODELS = "模型 / Models"
+CARE = "健康服务 / Care"
 
 # command name -> ("module:attribute", help panel, one-line help for `careops --help`); the
 # attribute is a Typer app or a function. The one-line help lets `careops --help` list every
@@ -145,6 +146,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         "careops.tasks.cli:tasks_app",
         SERVICE,
         "待办任务 / Tasks for health managers, doctors and operations.",
+    ),
+    "dose": (
+        "careops.care.dose_cli:dose_app",
+        CARE,
+        "儿童剂量计算 Paediatric dosage: check an order against the limits, list the drugs.",
     ),
 }
 
