@@ -214,6 +214,10 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("GET", "/api/v1/journeys"): Example(),
     ("GET", "/api/v1/journeys/{key}"): Example({"key": "silent_recall"}),
     ("POST", "/api/v1/journeys/validate"): Example(body={"text": "key: x\n"}),
+    # paediatric dosage check
+    ("POST", "/api/v1/dose/check"): Example(
+        body={"drug": "布洛芬", "age_months": 24, "weight_kg": 12, "dose_mg": 100}
+    ),
     # tasks (each caller gets a fresh one its role sees)
     ("GET", "/api/v1/tasks"): Example(),
     ("GET", "/api/v1/tasks/{task_id}"): Example({"task_id": "1"}, prepare=_task),

@@ -194,7 +194,10 @@ def test_two_writers_raising_the_same_tasks_make_one_row_each(pg_database):
 
 
 def test_cli_lists_and_closes_tasks(ops, run_cli, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "200")
+    from careops import cliutil
+
+    # the console reads COLUMNS once, at import: widen it here so no title wraps
+    monkeypatch.setattr(cliutil.out, "_width", 200)
     with ops.state.begin() as conn:
         (task_id,) = raise_tasks(conn, [task("cli-1", title="电话回访 [bold]x[/]")], NOW)
     code, out, _ = run_cli("tasks", "list", "--json")
