@@ -175,6 +175,12 @@ class ApiSettings(BaseModel):
     token_ttl_s: int = Field(900, ge=60, le=86400, description="access tokens expire after")
     max_failed_logins: int = Field(5, ge=1, description="failed logins before a lock-out")
     lockout_s: int = Field(900, ge=1, description="how long a locked account stays locked")
+    login_failures_per_ip: int = Field(
+        20, ge=1, description="failed logins from one client address before it gets 429"
+    )
+    login_window_s: int = Field(
+        300, ge=1, description="the window those failed logins are counted in"
+    )
     max_body_bytes: int = Field(2_000_000, ge=1024, description="larger requests get 413")
     max_page: int = Field(1000, ge=1, description="most items one page may hold")
 

@@ -1,9 +1,9 @@
 """One exception tree for CareOps, by meaning. Data problems inside a batch are results.
 
-Every error CareOps raises on purpose is a `CareOpsError` of one of six meanings, so a shell can
+Every error CareOps raises on purpose is a `CareOpsError` of one of seven meanings, so a shell can
 answer without reading message text: the CLI prints the message and exits with `exit_code`; the
-API maps `status` to its HTTP status (404, 409, 422, 403, 503). Domain messages say what is wrong
-in domain words; the shell adds which flag or field to change.
+API maps `status` to its HTTP status (404, 409, 422, 401, 403, 429, 503). Domain messages say
+what is wrong in domain words; the shell adds which flag or field to change.
 """
 
 from __future__ import annotations
@@ -60,6 +60,17 @@ class Forbidden(CareOpsError):
     outside the warehouse (HTTP 403)."""
 
     status = 403
+
+
+class TooManyRequests(CareOpsError):
+    """The caller has tried too often: failed logins from one address (HTTP 429); try again
+    after `retry_after_s` seconds."""
+
+    status = 429
+
+    def __init__(self, *args: object, retry_after_s: int = 60, field: str | None = None) -> None:
+        super().__init__(*args, field=field)
+        self.retry_after_s = retry_after_s
 
 
 class Unavailable(CareOpsError):

@@ -48,7 +48,7 @@ def test_login_gives_a_bearer_token_and_wrong_passwords_lock_the_account(api, ad
         r = api.post("/api/v1/auth/token", json={"username": "alice", "password": "wrong-one!!"})
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     r = api.post("/api/v1/auth/token", json={"username": "alice", "password": PASSWORD})
-    assert r.status_code == 401 and "锁定" in r.json()["error"]["detail"]
+    assert r.status_code == 401 and "锁定" in r.json()["error"]["detail"]  # the general hint
 
 
 def test_unknown_user_and_wrong_password_answer_alike(api, admin_ops):

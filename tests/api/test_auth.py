@@ -259,7 +259,11 @@ def test_lock_out_after_max_failures_and_unlock_after_lockout_s(api, admin_ops, 
     for _ in range(3):
         assert api.post("/api/v1/auth/token", json=wrong).status_code == 401
     r = api.post("/api/v1/auth/token", json=good)
-    assert r.status_code == 401 and "锁定" in r.json()["error"]["detail"]
+    nobody = api.post("/api/v1/auth/token", json={**wrong, "username": "nobody"})
+    # locked answers like a wrong password, so the answers never tell which names exist
+    assert r.status_code == nobody.status_code == 401
+    assert r.json()["error"]["detail"] == nobody.json()["error"]["detail"]
+    assert "锁定" in r.json()["error"]["detail"]  # the hint is there for everyone
     time.sleep(1.1)
     assert api.post("/api/v1/auth/token", json=good).status_code == 200
 
@@ -285,3 +289,29 @@ def test_guessing_the_current_password_with_a_token_locks_the_account(api, login
     assert r.status_code == 403 and "locked" in r.json()["error"]["detail"]
     r = api.post("/api/v1/auth/token", json={"username": "uanalyst-all", "password": PASSWORD})
     assert r.status_code == 401
+
+
+def test_one_address_failing_too_often_gets_429_before_any_password_is_checked(api, admin_ops):
+    from careops.identity.throttle import LoginThrottle
+
+    api.app.state.login_throttle = LoginThrottle(limit=4, window_s=60)
+    for i in range(4):  # spraying: one wrong password over many names
+        r = api.post("/api/v1/auth/token", json={"username": f"u{i}", "password": "Winter2026!"})
+        assert r.status_code == 401
+    accounts.add_user(admin_ops, "dora", "analyst", PASSWORD)
+    r = api.post("/api/v1/auth/token", json={"username": "dora", "password": PASSWORD})
+    assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_requests"
+    assert 1 <= int(r.headers["retry-after"]) <= 60
+    en = api.post(
+        "/api/v1/auth/token",
+        json={"username": "dora", "password": PASSWORD},
+        headers={"Accept-Language": "en"},
+    )
+    assert en.json()["error"]["message"] == "Too many requests."
+    from careops.state.store import read_audit
+
+    actions = [r["action"] for r in read_audit(api.app.state.state_engine)]
+    assert "auth.login_throttled" in actions
+    api.app.state.login_throttle = LoginThrottle(limit=4, window_s=60)  # a new window
+    r = api.post("/api/v1/auth/token", json={"username": "dora", "password": PASSWORD})
+    assert r.status_code == 200

@@ -17,8 +17,9 @@ from fastapi import APIRouter, Depends, FastAPI
 from careops import __version__
 from careops.api import problems
 from careops.api.deps import known_query_only
-from careops.api.middleware import BodyLimit, RequestId
+from careops.api.middleware import BodyLimit, HeadAsGet, RequestId
 from careops.config import Settings, get_settings
+from careops.identity.throttle import LoginThrottle
 from careops.service import state_url_for
 
 API_PREFIX = "/api/v1"
@@ -77,9 +78,13 @@ def create_app(
     app.state.warehouse_url = warehouse_url
     app.state.state_url = state_url
     app.state.state_engine = engine
+    app.state.login_throttle = LoginThrottle(
+        settings.api.login_failures_per_ip, settings.api.login_window_s
+    )
 
     problems.install(app)
     app.add_middleware(BodyLimit, limit=settings.api.max_body_bytes)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(RequestId)  # outermost: even a 413 carries the request id
 
     v1 = APIRouter(prefix=API_PREFIX)

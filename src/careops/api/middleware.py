@@ -52,6 +52,29 @@ class RequestId:
         await self.app(scope, receive, send_with_id)
 
 
+class HeadAsGet:
+    """Answer HEAD like GET without the body (RFC 9110 §9.3.2): FastAPI routes a GET path's
+    HEAD to 405 otherwise, and monitors and link checkers use HEAD. The GET runs with its
+    permission check and audit as usual; only the body is dropped on the way out."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
+
+
 class BodyLimit:
     """Answer 413 to a request body larger than `limit` bytes, whether it declares its length
     or streams it in chunks."""

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from careops.errors import CareOpsError
+from careops.errors import CareOpsError, TooManyRequests
 
 log = logging.getLogger("careops.api")
 
@@ -95,6 +95,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(CareOpsError)
     async def _careops(request: Request, exc: CareOpsError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         if exc.status >= 500:
             log.warning("%s: %s", type(exc).__name__, exc)
         return problem(request, exc.status, str(exc), headers)
@@ -216,4 +218,6 @@ def allowed_methods(request: Request) -> str:
     for pattern, route_methods in table:
         if isinstance(pattern, re.Pattern) and pattern.match(path):
             methods |= route_methods
+    if "GET" in methods:
+        methods.add("HEAD")  # answered like GET (`middleware.HeadAsGet`)
     return ", ".join(sorted(methods))

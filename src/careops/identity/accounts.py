@@ -14,10 +14,19 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from careops.errors import AlreadyExists, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from careops.errors import (
+    AlreadyExists,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 from careops.identity import passwords, sessions, tokens
 from careops.identity.roles import ROLES
 from careops.identity.sessions import actor_for_token, aware
+from careops.identity.throttle import LoginThrottle
 from careops.service import Ops
 from careops.state.models import users
 
@@ -333,7 +342,12 @@ def change_own_password(ops: Ops, current: str, new: str) -> None:
         )
 
 
-_BAD_LOGIN = "用户名或密码错误 / wrong username or password"
+_BAD_LOGIN = (
+    "用户名或密码错误; 连续失败多次后账号会被暂时锁定, 请稍后再试或联系管理员 / wrong username "
+    "or password; after repeated failures an account is locked for a while: try later or ask an "
+    "administrator"
+)
+#: only to a caller who already proved who they are (changing their own password)
 _LOCKED = (
     "账号因多次登录失败已锁定, 请稍后再试或联系管理员 / the account is locked after repeated "
     "failed logins; try later or ask an administrator"
@@ -346,7 +360,7 @@ def _attempted(username: str) -> str:
     return f"user:{username}" if USERNAME.fullmatch(username) else "user:<invalid>"
 
 
-def login(ops: Ops, username: str, password: str) -> Token:
+def login(ops: Ops, username: str, password: str, throttle: LoginThrottle | None = None) -> Token:
     """Check a username and password and issue a short-lived token.
 
     After `api.max_failed_logins` failures in a row the account is locked for `api.lockout_s`.
@@ -356,7 +370,27 @@ def login(ops: Ops, username: str, password: str) -> Token:
     UPDATE` would take, in one statement), so concurrent failures each count, on PostgreSQL and
     on SQLite alike; success is one conditional `UPDATE` that also re-checks, under that lock,
     that the account was not disabled, locked or changed while the password was being checked.
+
+    A locked account answers like a wrong password, so the answers never tell which names exist
+    (the audit trail records the lock). With `throttle`, a client address that failed too often
+    gets `TooManyRequests` before anything is checked, and each failure here counts against it.
     """
+    address = ops.request.source_ip
+    if throttle is not None:
+        try:
+            throttle.check(address)
+        except TooManyRequests:
+            ops.audit("auth.login_throttled", target=_attempted(username))
+            raise
+    try:
+        return _login(ops, username, password)
+    except Unauthorized:
+        if throttle is not None:
+            throttle.failed(address)
+        raise
+
+
+def _login(ops: Ops, username: str, password: str) -> Token:
     settings = ops.settings.api
     now = dt.datetime.now(dt.UTC)
     with ops.state.connect() as conn:
@@ -368,7 +402,7 @@ def login(ops: Ops, username: str, password: str) -> Token:
     locked = aware(row.locked_until)
     if locked is not None and locked > now:
         ops.audit("auth.login_locked", target=f"user:{username}")
-        raise Unauthorized(_LOCKED)
+        raise Unauthorized(_BAD_LOGIN)
     if not passwords.verify_password(row.password_hash, password) or row.disabled:
         _count_failure(ops, row.id, username, "disabled" if row.disabled else "password")
         raise Unauthorized(_BAD_LOGIN)

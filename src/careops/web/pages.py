@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, Router
 
-from careops.errors import CareOpsError, Forbidden, InvalidInput, Unauthorized
+from careops.errors import CareOpsError, Forbidden, InvalidInput, TooManyRequests, Unauthorized
 from careops.report.render import script_json
 from careops.service import Ops
 from careops.web import session, views
@@ -229,7 +229,9 @@ def login(page: Page) -> Response:
         return _login_page(page, value, fresh, page.t("login.failed"), status=401)
     anon = session.anonymous(page.request)
     try:
-        token = accounts.login(anon, username, password)
+        token = accounts.login(anon, username, password, page.request.app.state.login_throttle)
+    except TooManyRequests:
+        return _login_page(page, value, fresh, page.t("login.throttled"), status=429)
     except Unauthorized:
         return _login_page(page, value, fresh, page.t("login.failed"), status=401)
     finally:

@@ -26,6 +26,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "login.password": ("密码", "Password"),
     "login.submit": ("登录", "Log in"),
     "login.failed": ("用户名或密码错误, 或账号已锁定", "Wrong username or password, or locked"),
+    "login.throttled": (
+        "此地址登录失败次数过多, 请几分钟后再试",
+        "Too many failed logins from this address; try again in a few minutes",
+    ),
     "login.expired": ("请重新登录", "Please log in again"),
     "logout": ("退出", "Log out"),
     "as_of": ("统计日", "As of"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from careops.api.deps import AUTH_ERRORS, Anonymous, Caller, Credential
@@ -55,12 +55,13 @@ _UNAUTHORIZED = {401: AUTH_ERRORS[401]}
     summary="登录, 取得访问令牌 / log in for an access token",
     responses={
         401: {"description": "用户名或密码错误, 或账号锁定 / wrong credentials or locked"},
+        429: {"description": "此地址登录失败过多 / too many failed logins from this address"},
         422: AUTH_ERRORS[422],
     },
 )
-def token(body: Credentials, ops: Anonymous) -> TokenOut:
+def token(body: Credentials, ops: Anonymous, request: Request) -> TokenOut:
     """Exchange a username and password for a short-lived token."""
-    t = accounts.login(ops, body.username, body.password)
+    t = accounts.login(ops, body.username, body.password, request.app.state.login_throttle)
     return TokenOut(access_token=t.access_token, expires_in=t.expires_in)
 
 
