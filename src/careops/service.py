@@ -161,16 +161,21 @@ class Ops:
             raise Forbidden(f"无权限: {zh} / not allowed: {en} ({permission})")
 
     @contextmanager
-    def warehouse(self, *, read_only: bool = False) -> Iterator[BaseBackend]:
+    def warehouse(
+        self, *, read_only: bool = False, existing: bool = False
+    ) -> Iterator[BaseBackend]:
         """The warehouse, closed when the block ends (also on an exception).
 
         A DuckDB file another process holds is retried for `service.cli_wait_s` seconds (0:
         answered `WarehouseBusy` at once). In a service process that owns the file, the
-        service's gate opens it (`careops.warehouse.connect.own`)."""
+        service's gate opens it (`careops.warehouse.connect.own`). `existing`: write only into
+        a warehouse that is there (never create an empty one)."""
         from careops.warehouse import warehouse
 
         wait = self.settings.service.cli_wait_s
-        with warehouse(self.warehouse_url, read_only=read_only, wait_s=wait) as con:
+        with warehouse(
+            self.warehouse_url, read_only=read_only, wait_s=wait, existing=existing
+        ) as con:
             yield con
 
     @cached_property

@@ -370,3 +370,15 @@ def test_a_spark_warehouse_is_refused_with_a_reason():
 
     with pytest.raises(InvalidInput, match="DuckDB or PostgreSQL"):
         erase_user(Spark(), GONE)
+
+
+def test_a_missing_warehouse_is_an_error_and_no_empty_one_is_made(tmp_path):
+    """A mistyped warehouse URL must not 'erase' from a new, empty DuckDB file and report
+    nothing found: it is refused, naming the file, and no file appears."""
+    from careops.errors import WarehouseError
+
+    missing = tmp_path / "typo" / "w.duckdb"
+    ops = Ops.open(f"duckdb:///{missing}", f"sqlite:///{tmp_path / 's.db'}")
+    with pytest.raises(WarehouseError, match="does not exist"):
+        erase_patient(ops, GONE)
+    assert not missing.exists() and not missing.parent.exists()

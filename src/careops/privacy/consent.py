@@ -63,7 +63,7 @@ def record_consent(ops: Ops, user_id: str, change: ConsentChange) -> ConsentResu
     """Append `change` for patient `user_id` (source `api:<actor>`), unless it is already the
     current state; audited as `consent.record`. `NotFound` for an unknown patient."""
     ops.require("consents.write")
-    with ops.warehouse() as con:
+    with ops.warehouse(existing=True) as con:
         _known_patient(con, user_id)
         if "consents" not in con.list_tables():  # a warehouse made before the table existed
             from careops.warehouse import create_tables

@@ -85,7 +85,7 @@ def erase_patient(ops: Ops, user_id: str) -> ErasureReport:
     from careops.warehouse.erase import erase_user
 
     journaled = forget_user(ops, user_id)  # first: a later flush must not bring them back
-    with ops.warehouse() as con:
+    with ops.warehouse(existing=True) as con:
         in_warehouse = erase_user(con, user_id, skip=frozenset(metadata.tables) | KEPT)
     if journaled:
         in_warehouse = {**in_warehouse, "intake_journal": journaled}

@@ -78,7 +78,7 @@ def rotate_key(ops: Ops, new_secret: str) -> Rotation:
     new = ContactsKey(new_secret)
     if new.key_id == old.key_id:
         raise InvalidInput("new key: 新密钥与当前密钥相同 / the new key is the current key")
-    with ops.warehouse() as con:
+    with ops.warehouse(existing=True) as con:
         kind = backend_kind(con)
         if kind not in ("duckdb", "postgres"):
             raise InvalidInput(

@@ -36,7 +36,7 @@ log = logging.getLogger("careops.warehouse")
 
 @contextmanager
 def warehouse(
-    url: str | None = None, *, read_only: bool = False, wait_s: float = 0.0
+    url: str | None = None, *, read_only: bool = False, wait_s: float = 0.0, existing: bool = False
 ) -> Iterator[BaseBackend]:
     """The one way to open the warehouse: `with warehouse(url, read_only=True) as con: ...`.
 
@@ -44,11 +44,15 @@ def warehouse(
     kept alive by a traceback would lock the file against the next process). `read_only`: a
     warehouse that does not exist is an error, nothing is created, and DuckDB opens the file
     read-only so that any number of readers can run beside each other. `wait_s`: a DuckDB file
-    another process holds is retried this long before `WarehouseBusy`.
+    another process holds is retried this long before `WarehouseBusy`. `existing`: writing,
+    but only into a warehouse that is there (erasing a patient, recording a consent): a missing
+    DuckDB file is an error instead of a new, empty warehouse.
 
     In a service process that owns an embedded warehouse (`own`), every open of it goes through
     the service's gate instead: one connection mode, writers one at a time.
     """
+    if existing and not read_only:
+        _must_exist(url)
     gate = _gate_of(url)
     if gate is not None:
         with gate.open(read_only=read_only) as con:
@@ -258,6 +262,18 @@ def _postgres(parsed) -> BaseBackend:
         database=(parsed.path or "/postgres").lstrip("/") or "postgres",
         schema=query.get("schema"),
     )
+
+
+def _must_exist(url: str | None) -> None:
+    """`WarehouseError` when `url` names a DuckDB file that is not there."""
+    from careops.config import get_settings
+
+    url = url or get_settings().warehouse
+    if urlparse(url).scheme.lower() != "duckdb":
+        return  # a server warehouse: its absence shows as a connection error
+    path = duckdb_path(url)
+    if path not in ("", ":memory:") and not Path(path).is_file():
+        raise WarehouseError(_missing(path), field="warehouse")
 
 
 def _missing(where: str) -> str:
