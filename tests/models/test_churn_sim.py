@@ -23,7 +23,7 @@ import pytest
 from careops.config import get_settings
 from careops.ingest.pipeline import ingest_paths
 from careops.models.churn import service
-from careops.service import Ops
+from careops.service import Actor, Ops
 from careops.sim import SimConfig, simulate
 from careops.sim.writer import table_paths
 from careops.warehouse import connect, create_tables
@@ -171,3 +171,41 @@ def test_cli_evaluate_and_models_list_show(hospital, run_cli, tmp_path):
 def test_cli_bad_input(hospital, run_cli, args, words, code):
     got, _, err = run_cli("churn", *args, "--warehouse", hospital["url"])
     assert got == code and words in " ".join(err.split()) and "Traceback" not in err
+
+
+def test_the_api_lists_models_and_pages_churn_scores_highest_first(hospital, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from careops.api.app import create_app
+    from tests.api.world import add_staff, isolated_settings, login
+
+    settings = isolated_settings()
+    state = f"sqlite:///{tmp_path / 's.db'}"
+    app = create_app(settings, warehouse=hospital["url"], state=state)
+    admin = Ops.open(hospital["url"], state, settings=settings, actor=Actor("t", "os"))
+    with TestClient(app) as client:
+        analyst = login(client, add_staff(admin, "analyst"))
+        auditor = login(client, add_staff(admin, "auditor"))
+        models = client.get("/api/v1/models", params={"kind": "churn"}, headers=analyst).json()
+        assert {m["model_id"] for m in models} >= {hospital["late"].model_id}
+        one = client.get(f"/api/v1/models/{hospital['late'].model_id}", headers=analyst).json()
+        assert one["as_of"] == END.isoformat() and one["fingerprint"]
+        url = "/api/v1/models/churn/scores"
+        q = {"as_of": END.isoformat(), "limit": 20, "min_score": 50}
+        page = client.get(url, params=q, headers=analyst).json()
+        scores = [r["churn_score"] for r in page["items"]]
+        assert page["model_id"] == hospital["late"].model_id and len(scores) == 20
+        assert scores == sorted(scores, reverse=True) and min(scores) >= 50
+        assert page["total"] == page["bands"]["high(>=80)"] + page["bands"]["mid(50-79)"]
+        assert all(r["reasons"] for r in page["items"])
+        nxt = client.get(url, params={**q, "offset": 20}, headers=analyst).json()
+        assert not {r["user_id"] for r in nxt["items"]} & {r["user_id"] for r in page["items"]}
+        early = client.get(url, params={"as_of": EARLY.isoformat()}, headers=analyst).json()
+        assert early["model_id"] == hospital["early"].model_id  # the model of that day
+        assert client.get(url, params=q, headers=auditor).status_code == 403
+        bad = client.get("/api/v1/models/..%2F..%2Fetc", headers=analyst)
+        assert bad.status_code in (404, 422)
+    from careops.state.store import read_audit
+
+    assert "churn.score.read" in [r["action"] for r in read_audit(admin.state)]
+    admin.close()

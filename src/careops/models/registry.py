@@ -164,7 +164,7 @@ class Registry:
         kind = model_id.split("-", 1)[0]
         folder = self.root / kind / model_id
         if not (folder / META).is_file():
-            raise NotFound(f"模型不存在 / no model {model_id!r} in {self.root}")
+            raise NotFound(f"模型不存在 / no model {model_id!r} (careops models list)")
         return folder
 
     def show(self, model_id: str) -> ModelMeta:

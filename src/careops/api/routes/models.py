@@ -1,0 +1,125 @@
+"""Predictive models (预测模型): the registered models and the churn scores of patients, for the
+cockpit and the hospital's apps (`careops.models.churn.service`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import pyarrow.compute as pc
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
+
+from careops.api.deps import AUTH_ERRORS, require
+from careops.api.pages import Page, PageParams, page_params
+from careops.api.params import AsOf
+from careops.models.churn import service
+from careops.service import Ops
+
+router = APIRouter(
+    prefix="/models",
+    tags=["models"],
+    responses={**AUTH_ERRORS, 404: {"description": "没有该模型 / no such model"}},
+)
+
+Reader = Annotated[Ops, Depends(require("models.read"))]
+ModelId = Annotated[
+    str,
+    Path(
+        pattern=r"^[a-z_]{1,32}-[0-9A-Za-z_-]{1,80}$",
+        description="模型编号 / model id (careops models list)",
+    ),
+]
+
+
+class ModelOut(BaseModel):
+    """A registered model: what it predicts, as of when, from which data, how it scored."""
+
+    kind: str
+    model_id: str
+    as_of: dt.date
+    trained_at: str
+    fingerprint: dict[str, Any]
+    settings: dict[str, Any]
+    libraries: dict[str, str]
+    evaluation: dict[str, Any]
+    notes: list[str]
+
+
+class ChurnScore(BaseModel):
+    """One patient's churn score (0–100) and the top reasons, in Chinese."""
+
+    user_id: str
+    churn_score: int
+    churn_probability: float
+    reasons: str
+
+
+class ChurnPage(Page[ChurnScore]):
+    """Patients by churn score, highest first, with the model that scored them."""
+
+    as_of: dt.date
+    model_id: str
+    bands: dict[str, int] = Field(description="高/中/低风险人数 / patients per risk band")
+
+
+def _out(meta: Any) -> ModelOut:
+    d = meta.to_dict()
+    d.pop("format_version", None)
+    return ModelOut(**d)
+
+
+@router.get("", summary="已注册模型 / the registered models")
+def list_models(
+    ops: Reader,
+    kind: Annotated[
+        str | None, Query(pattern=r"^[a-z_]{1,32}$", description="模型种类 / e.g. churn")
+    ] = None,
+) -> list[ModelOut]:
+    """Every readable model, the newest as-of date first."""
+    return [_out(m) for m in service.list_models(ops, kind)]
+
+
+@router.get("/churn/scores", summary="流失风险评分 / churn scores as of a date")
+def churn_scores(
+    ops: Reader,
+    as_of: AsOf,
+    page: Annotated[PageParams, Depends(page_params)],
+    min_score: Annotated[int, Query(ge=0, le=100, description="最低分 / lowest score")] = 0,
+    model_id: Annotated[
+        str | None,
+        Query(pattern=r"^churn-[0-9A-Za-z_-]{1,80}$", description="默认: 截至该日最新模型"),
+    ] = None,
+) -> ChurnPage:
+    """Patients still users as of `as_of`, scored by the newest churn model trained as of that
+    day (or `model_id`), highest score first; a model trained later is refused (422)."""
+    result = service.score(ops, as_of, model_id=model_id)
+    table = result.table
+    bands = result.summary()["bands"]
+    if min_score:
+        table = table.filter(pc.greater_equal(table["churn_score"], min_score))
+    table = table.take(
+        pc.sort_indices(table, [("churn_score", "descending"), ("user_id", "ascending")])
+    )
+    rows = table.slice(page.offset, page.limit).to_pylist()
+    ops.audit(
+        "churn.score.read",
+        "patients",
+        {"as_of": as_of.isoformat(), "model_id": result.model_id, "rows": len(rows)},
+    )
+    return ChurnPage(
+        items=[ChurnScore(**r) for r in rows],
+        total=table.num_rows,
+        limit=page.limit,
+        offset=page.offset,
+        as_of=as_of,
+        model_id=result.model_id,
+        bands=bands,
+    )
+
+
+@router.get("/{model_id}", summary="一个模型 / one model with its evaluation")
+def show_model(ops: Reader, model_id: ModelId) -> ModelOut:
+    """A registered model's card: as-of date, data fingerprint, settings, libraries,
+    evaluation."""
+    return _out(service.show_model(ops, model_id))
