@@ -511,7 +511,7 @@ class SmtpPeer:
             ok = auth_data.login.decode() == peer.user and auth_data.password.decode() == (
                 peer.password
             )
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)
 
         kwargs: dict = {}
         self.ca_file = None

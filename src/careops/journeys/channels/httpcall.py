@@ -93,8 +93,9 @@ class Answer:
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds of an HTTP `Retry-After: N` header (dates are ignored), at most an hour."""
-    raw = headers.get("retry-after")
+    """Seconds of an HTTP `Retry-After: N` header, else of JPush's `X-Rate-Limit-Reset`
+    (seconds until the quota resets); dates are ignored; at most an hour."""
+    raw = headers.get("retry-after") or headers.get("x-rate-limit-reset")
     try:
         return min(max(float(raw), 0.0), 3600.0) if raw is not None else None
     except ValueError:

@@ -33,8 +33,8 @@ _ADDRESS = re.compile(r"^[^@\s<>\"(),;:\\\[\]]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za
 
 
 def message_id(idempotency_key: str, domain: str) -> str:
-    """`<careops.{sha256(key)[:40]}@domain>`: the same key always gives the same id."""
-    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+    """`<careops.{sha256(key)[:32]}@domain>`: the same key always gives the same id."""
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
     return f"<careops.{digest}@{domain}>"
 
 
@@ -85,7 +85,12 @@ class EmailChannel:
                 smtp.starttls(context=self._tls)
                 smtp.ehlo()
             if self.username:
-                smtp.login(self.username, self._password or "")
+                # PLAIN when offered: one try, so a refusal is a 535, not a later disconnect
+                smtp.user, smtp.password = self.username, self._password or ""
+                if "PLAIN" in smtp.esmtp_features.get("auth", "").upper().split():
+                    smtp.auth("PLAIN", smtp.auth_plain)
+                else:
+                    smtp.login(self.username, self._password or "")
         except BaseException:
             smtp.close()
             raise
