@@ -201,3 +201,22 @@ def test_garbage_reports_raise_invalid_input_or_parse(body):
     for parse in (aliyun_receipts, tencent_receipts):
         with contextlib.suppress(InvalidInput):
             parse(body)
+
+
+def test_parse_report_dispatches_and_checks_the_wechat_token():
+    from careops.config import Settings
+    from careops.journeys.channels.receipts import ACKS, parse_report
+
+    s = Settings(channels={"wechat": {"push_token": "push-tok"}})
+    assert len(parse_report("aliyun", json.dumps(ALIYUN_DOC).encode(), {}, s)) == 1
+    assert len(parse_report("tencent", json.dumps(TENCENT_DOC).encode(), {}, s)) == 1
+    q = {"signature": wechat_push_signature("push-tok", "9", "n"), "timestamp": "9", "nonce": "n"}
+    (r,) = parse_report("wechat", xml().encode(), q, s)
+    assert r.provider_id == "200163836"
+    with pytest.raises(Forbidden):
+        parse_report("wechat", xml().encode(), {**q, "nonce": "other"}, s)
+    with pytest.raises(Forbidden, match="push_token"):
+        parse_report("wechat", xml().encode(), q, Settings())
+    with pytest.raises(InvalidInput, match="unknown report source"):
+        parse_report("pigeon", b"[]", {}, s)
+    assert set(ACKS) == {"aliyun", "tencent", "wechat"}

@@ -145,3 +145,11 @@ def test_openid_with_controls_is_refused_before_sending(peer):
     out = ch.send(msg("o-1\r\nX: y"))
     ch.close()
     assert out.code == "invalid_address" and peer.requests == []
+
+
+def test_long_keys_give_distinct_anti_duplicate_ids():
+    from careops.journeys.channels.wechat import client_msg_id
+
+    a, b = "j" * 70 + "1", "j" * 70 + "2"
+    assert client_msg_id(a) != client_msg_id(b)
+    assert len(client_msg_id(a)) <= 64 and client_msg_id("short:key") == "short:key"

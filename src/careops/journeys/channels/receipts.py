@@ -269,3 +269,39 @@ def lookup(refs: Iterable[tuple[SendRef, str | None]]) -> Callable[[Receipt], Se
         return candidates[0] if len(candidates) == 1 else None
 
     return find
+
+
+#: what each provider expects back once its report is taken (else it pushes again)
+ACKS: dict[str, tuple[str, bytes]] = {
+    "aliyun": ("application/json", '{"code":0,"msg":"接收成功"}'.encode()),
+    "tencent": ("application/json", b'{"result":0,"errmsg":"OK"}'),
+    "wechat": ("text/plain", b"success"),
+}
+
+
+def parse_report(
+    provider: str, body: bytes, query: Mapping[str, str], settings: object
+) -> list[Receipt]:
+    """The receipts of one pushed report, for an HTTP route to call: `provider` is aliyun,
+    tencent or wechat; WeChat's signature is checked against `channels.wechat.push_token`
+    (`Forbidden` when it is not set or does not match). Answer the provider with `ACKS`."""
+    if provider == "aliyun":
+        return aliyun_receipts(body)
+    if provider == "tencent":
+        return tencent_receipts(body)
+    if provider == "wechat":
+        secret = settings.channels.wechat.push_token  # type: ignore[attr-defined]
+        if secret is None:
+            raise Forbidden("未设置 channels.wechat.push_token / WeChat push token not set")
+        receipt = wechat_receipt(
+            body,
+            token=secret.get_secret_value(),
+            signature=query.get("signature", ""),
+            timestamp=query.get("timestamp", ""),
+            nonce=query.get("nonce", ""),
+        )
+        return [receipt] if receipt is not None else []
+    raise InvalidInput(
+        f"未知回执来源 {provider!r} / unknown report source; known: aliyun, tencent, wechat",
+        field="provider",
+    )

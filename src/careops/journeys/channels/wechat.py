@@ -17,6 +17,7 @@ Plain httpx against the documented JSON (wechatpy is not used: it reads whole an
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -44,6 +45,14 @@ class _Token:
 
 _tokens: dict[tuple[str, str], _Token] = {}
 _lock = threading.Lock()
+
+
+def client_msg_id(idempotency_key: str) -> str:
+    """WeChat's anti-duplicate id: the key itself when short, else a digest of it (never a
+    truncation, which could make two sends one)."""
+    if len(idempotency_key) <= 64 and idempotency_key.isascii():
+        return idempotency_key
+    return "h" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
 
 
 def clear_token_cache() -> None:
@@ -133,7 +142,7 @@ class WechatChannel:
             "data": data,
         }
         if self.kind == "template":
-            body["client_msg_id"] = message.idempotency_key[:64]
+            body["client_msg_id"] = client_msg_id(message.idempotency_key)
             if self.url:
                 body["url"] = self.url
         elif self.url:
