@@ -148,3 +148,34 @@ def test_probe_logs_in_and_sends_nothing(smtp):
     assert result.ok and result.detail == "NOOP 250" and smtp.messages == []
     bad = mail(smtp, password="nope-nope").probe()
     assert not bad.ok and "nope-nope" not in bad.detail
+
+
+def test_implicit_tls_port(tmp_path):
+    """security: tls (port 465 style): TLS from the first byte, certificate checked."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    from .channel_peers import self_signed
+
+    cert, key = self_signed(tmp_path)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    got: list[bytes] = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            got.append(envelope.original_content)
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port, ssl_context=ctx)
+    controller.start()
+    try:
+        ch = EmailChannel(host="127.0.0.1", port=port, security="tls", ca_file=cert, timeout_s=5)
+        out = ch.send(msg("patient@example.com"))
+        ch.close()
+    finally:
+        controller.stop()
+    assert out.status == "sent" and len(got) == 1
+    assert message_from_bytes(got[0], policy=default)["Subject"] == "复诊提醒：请于本周测量血压"
