@@ -1,7 +1,7 @@
 """WeChat official-account template messages and subscribe messages (订阅通知).
 
-Plain httpx against the documented JSON (wechatpy is not used: it reads whole answers with
-`requests`, so the size cap and one timeout policy of `httpcall` could not apply).
+Plain httpx against the documented JSON, so the timeout, answer-size cap and log scrubbing of
+`httpcall` apply as for every provider (wechatpy is not used).
 
 - Access token: `POST /cgi-bin/stable_token` (the AppSecret travels in the body, never in a
   URL that a log could keep), cached per AppID until 5 minutes before `expires_in` ends, shared
