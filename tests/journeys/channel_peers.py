@@ -68,6 +68,16 @@ class HttpPeer:
                         for _ in range(peer.huge_bytes // len(chunk)):
                             self.wfile.write(chunk)
                         return
+                    if peer.mode == "drip":  # headers at once, then a byte every 0.1 s
+                        self.send_response(200)
+                        self.send_header("Content-Type", "application/json")
+                        self.send_header("Content-Length", "100")
+                        self.end_headers()
+                        for _ in range(100):
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            time.sleep(0.1)
+                        return
                     if peer.mode == "garbage":
                         status, hdrs, out = 200, {"Content-Type": "text/html"}, b"<html>\x00\xff"
                     elif peer.mode == "down":
@@ -492,6 +502,7 @@ class SmtpPeer:
 
         self.user, self.password = user, password
         self.messages: list[tuple[str, list[str], bytes]] = []
+        self.auth_attempts = 0
         peer = self
 
         class Handler:
@@ -510,6 +521,7 @@ class SmtpPeer:
                 return "250 Message accepted"
 
         def authenticator(server, session, envelope, mechanism, auth_data):
+            peer.auth_attempts += 1
             ok = auth_data.login.decode() == peer.user and auth_data.password.decode() == (
                 peer.password
             )

@@ -179,3 +179,32 @@ def test_implicit_tls_port(tmp_path):
         controller.stop()
     assert out.status == "sent" and len(got) == 1
     assert message_from_bytes(got[0], policy=default)["Subject"] == "复诊提醒：请于本周测量血压"
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_no_starttls_offered_means_no_login_in_clear_text(tmp_path):
+    with SmtpPeer(tmp_path, tls=False) as plain:
+        ch = EmailChannel(
+            host="127.0.0.1",
+            port=plain.port,
+            security="starttls",
+            username=plain.user,
+            password=plain.password,
+            timeout_s=5,
+        )
+        out = ch.send(msg("patient@example.com"))
+        ch.close()
+        assert (out.status, out.code) == ("failed", "starttls_unsupported")
+        assert plain.auth_attempts == 0 and plain.messages == []
+        # security: none is an explicit choice (an intranet relay): then it logs in and sends
+        ch = EmailChannel(
+            host="127.0.0.1",
+            port=plain.port,
+            security="none",
+            username=plain.user,
+            password=plain.password,
+            timeout_s=5,
+        )
+        assert ch.send(msg("patient@example.com")).status == "sent"
+        ch.close()
+        assert len(plain.messages) == 1 and plain.auth_attempts == 1

@@ -71,7 +71,13 @@ def msg(address: str) -> Message:
 @pytest.mark.parametrize("name", list(ADAPTERS))
 @pytest.mark.parametrize(
     ("mode", "code"),
-    [("slow", "timeout"), ("huge", "too_large"), ("garbage", "bad_answer"), ("down", "http_503")],
+    [
+        ("slow", "timeout"),
+        ("drip", "timeout"),
+        ("huge", "too_large"),
+        ("garbage", "bad_answer"),
+        ("down", "http_503"),
+    ],
 )
 def test_a_misbehaving_provider_is_a_retry_with_a_code(name, mode, code):
     make, peer_cls, address = ADAPTERS[name]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -114,10 +115,16 @@ def call(
     """Make one request; answer with the status, body and headers, or raise `ProviderFault`
     for a timeout, a refused connection, a body over `max_bytes`, 429 or 5xx (all `retry`)."""
     secrets = list(secrets)
+    # httpx's timeout bounds each read; a provider dripping a byte at a time would never hit
+    # it, so the whole answer also has a deadline of the same length
+    total = client.timeout.read or 30.0
+    deadline = time.monotonic() + total
     try:
         with client.stream(method, url, **kwargs) as r:
             chunks, size = [], 0
             for chunk in r.iter_bytes():
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("answer took longer than the timeout")
                 size += len(chunk)
                 if size > max_bytes:
                     raise ProviderFault(

@@ -143,6 +143,13 @@ class EmailChannel:
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             return self._answer(code, text, secrets)
+        except smtplib.SMTPNotSupportedError:
+            self._drop()  # STARTTLS required but not offered: never log in in clear text
+            return Outcome(
+                "failed",
+                code="starttls_unsupported",
+                error="服务器不支持 STARTTLS / the server offers no STARTTLS",
+            )
         except smtplib.SMTPAuthenticationError as exc:
             self._drop()
             return Outcome(
