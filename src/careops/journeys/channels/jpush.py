@@ -117,6 +117,10 @@ class JPushChannel:
     def pull_receipts(self, msg_id: str, registration_ids: Sequence[str]) -> list[Receipt]:
         """Which of `registration_ids` received message `msg_id` (JPush status API); a
         `ProviderFault` when the provider does not answer usably."""
+        if not str(msg_id).isdigit():
+            from careops.errors import InvalidInput
+
+            raise InvalidInput(f"JPush msg_id 应为数字 / msg_id {msg_id!r} is not a number")
         status, data, headers = self._post(
             "/v3/status/message",
             {"msg_id": int(msg_id), "registration_ids": list(registration_ids)},
