@@ -166,3 +166,38 @@ def test_tencent_throttled_until_undeliverable(tencent):
     assert "LimitExceeded.PhoneNumberOneHourLimit" in out.error
     assert waits == [1.0, 3.0]
     assert len(tencent.requests) == 3
+
+
+def test_tencent_batches_identical_messages_up_to_200_numbers(tencent):
+    from careops.journeys.channels.base import send_all
+
+    same = [msg(f"1380000{i:04d}", key=f"k{i}", **{"1": "新人礼包"}) for i in range(450)]
+    personal = [msg("13900000001", key="p1", **{"1": "王伟"}), msg("13900000002", key="p2")]
+    dup = msg("13800000003", key="dup", **{"1": "新人礼包"})  # same number again
+    odd = [msg("", key="nobody"), msg("12", key="bad")]
+    tencent.script.set("+8613800000007", "LimitExceeded.PhoneNumberDailyLimit")
+    batch = [*same, *personal, dup, *odd]
+    ch = ten(tencent)
+    outcomes = send_all(ch, batch)
+    ch.close()
+    assert len(outcomes) == len(batch)
+    sizes = sorted(len(json.loads(body)["PhoneNumberSet"]) for _, _, _, body in tencent.requests)
+    # 450 + the repeated number in 3 requests (never twice in one), the 2 personal alone
+    assert sizes == [1, 1, 51, 200, 200]
+    for _, _, _, body in tencent.requests:
+        phones = json.loads(body)["PhoneNumberSet"]
+        assert len(phones) == len(set(phones))
+    assert [o.status for o in outcomes[:450]].count("sent") == 449
+    assert outcomes[7].status == "retry" and outcomes[7].code.startswith("LimitExceeded")
+    serials = {o.provider_id for o in outcomes if o.status == "sent"}
+    assert len(serials) == 452  # one SerialNo per number: receipts match each send
+    assert [o.status for o in outcomes[-4:]] == ["sent", "sent", "unbound", "failed"]
+
+
+def test_a_failed_batch_request_fails_each_of_its_messages(tencent):
+    tencent.mode = "down"
+    ch = ten(tencent)
+    outs = ch.send_many([msg(f"1380000{i:04d}", key=f"k{i}") for i in range(3)])
+    ch.close()
+    assert [(o.status, o.code) for o in outs] == [("retry", "http_503")] * 3
+    assert len(tencent.requests) == 1

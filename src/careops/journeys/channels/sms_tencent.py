@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from time import perf_counter, time
 from urllib.parse import urlsplit
@@ -27,6 +27,8 @@ from careops.journeys.channels.httpcall import ProviderFault, call, new_client, 
 from careops.journeys.channels.probe import ProbeResult
 
 VERSION = "2021-01-11"
+#: most numbers in one SendSms request (Tencent's limit)
+MAX_BATCH = 200
 SERVICE = "sms"
 CONTENT_TYPE = "application/json; charset=utf-8"
 #: transient: throttling (per number or per account) and Tencent's internal errors
@@ -155,7 +157,8 @@ class TencentSmsChannel:
             return Outcome("retry", code=code, error=error)
         return Outcome("failed", code=code, error=error)
 
-    def send(self, message: Message) -> Outcome:
+    def _check(self, message: Message) -> Outcome | str:
+        """The E.164 number of `message`, or the outcome when it has none usable."""
         if not message.address.strip():
             return Outcome("unbound", code=NOT_BOUND, error="患者没有手机号 / no phone number")
         phone = phone_e164(message.address)
@@ -163,35 +166,85 @@ class TencentSmsChannel:
             return Outcome(
                 "failed", code="invalid_address", error="手机号格式无效 / not a phone number"
             )
+        return phone
+
+    def _send_group(self, messages: Sequence[Message], phones: Sequence[str]) -> list[Outcome]:
+        """One SendSms request for messages sharing template and parameters (distinct phones);
+        an outcome per message, matched by phone number."""
+        first = messages[0]
         body = {
-            "PhoneNumberSet": [phone],
+            "PhoneNumberSet": list(phones),
             "SmsSdkAppId": self.sdk_app_id,
             "SignName": self.sign_name,
-            "TemplateId": self.templates.get(message.template, message.template),
-            "TemplateParamSet": template_params(message.params),
-            "SessionContext": message.idempotency_key[:512],
+            "TemplateId": self.templates.get(first.template, first.template),
+            "TemplateParamSet": template_params(first.params),
+            "SessionContext": first.idempotency_key[:512]
+            if len(messages) == 1
+            else f"batch:{len(messages)}:{first.idempotency_key}"[:512],
         }
         try:
             response = self._post("SendSms", body)
         except ProviderFault as fault:
-            return fault.outcome
+            return [fault.outcome] * len(messages)
         if isinstance(response.get("Error"), dict):
             err = response["Error"]
-            return self._classify(str(err.get("Code", "")), str(err.get("Message", "")))
+            out = self._classify(str(err.get("Code", "")), str(err.get("Message", "")))
+            return [out] * len(messages)
         statuses = response.get("SendStatusSet")
-        if (
-            not isinstance(statuses, list)
-            or len(statuses) != 1
-            or not isinstance(statuses[0], dict)
-        ):
-            return Outcome(
-                "retry", code="bad_answer", error="应答缺少 SendStatusSet / no SendStatusSet"
-            )
-        status = statuses[0]
-        code = str(status.get("Code", ""))
-        if code == "Ok":
-            return Outcome("sent", provider_id=str(status.get("SerialNo") or "") or None, code="Ok")
-        return self._classify(code, str(status.get("Message", "")))
+        by_phone = {}
+        if isinstance(statuses, list):
+            by_phone = {st.get("PhoneNumber"): st for st in statuses if isinstance(st, dict)}
+        missing = Outcome("retry", code="bad_answer", error="应答缺少该号码 / number not in answer")
+        outcomes = []
+        for phone in phones:
+            status = by_phone.get(phone)
+            if status is None:
+                outcomes.append(missing)
+                continue
+            code = str(status.get("Code", ""))
+            if code == "Ok":
+                serial = str(status.get("SerialNo") or "") or None
+                outcomes.append(Outcome("sent", provider_id=serial, code="Ok"))
+            else:
+                outcomes.append(self._classify(code, str(status.get("Message", ""))))
+        return outcomes
+
+    def send(self, message: Message) -> Outcome:
+        phone = self._check(message)
+        if isinstance(phone, Outcome):
+            return phone
+        return self._send_group([message], [phone])[0]
+
+    def send_many(self, messages: Sequence[Message]) -> list[Outcome]:
+        """Messages with the same template and parameters (a campaign without personal fields)
+        go together, up to `MAX_BATCH` numbers per request; the rest one by one. Outcomes in
+        the order of `messages`."""
+        outcomes: list[Outcome | None] = [None] * len(messages)
+        groups: dict[tuple, list[tuple[int, str]]] = {}
+        for i, m in enumerate(messages):
+            phone = self._check(m)
+            if isinstance(phone, Outcome):
+                outcomes[i] = phone
+                continue
+            key = (m.template, tuple(template_params(m.params)))
+            groups.setdefault(key, []).append((i, phone))
+        for members in groups.values():
+            chunk: list[tuple[int, str]] = []
+            for item in [*members, None]:
+                full = (
+                    item is None or len(chunk) == MAX_BATCH or any(p == item[1] for _, p in chunk)
+                )
+                if full and chunk:
+                    idx = [i for i, _ in chunk]
+                    results = self._send_group([messages[i] for i in idx], [p for _, p in chunk])
+                    for i, out in zip(idx, results, strict=True):
+                        outcomes[i] = out
+                    chunk = []
+                if item is not None:
+                    chunk.append(item)
+        done = [o for o in outcomes if o is not None]
+        assert len(done) == len(messages), "every message has an outcome"
+        return done
 
     def probe(self) -> ProbeResult:
         """Ask for the package statistics (SmsPackagesStatistics): credentials checked, nothing
