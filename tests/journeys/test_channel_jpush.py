@@ -90,3 +90,25 @@ def test_receipts_are_pulled_per_device(peer):
     receipts = ch.pull_receipts(out.provider_id, ["rid-1", "rid-2"])
     ch.close()
     assert {(r.address, r.delivered) for r in receipts} == {("rid-1", True), ("rid-2", False)}
+
+
+def test_identical_pushes_go_as_one_batch_and_receipts_match_by_device(peer):
+    from careops.journeys.channels.base import send_all
+    from careops.journeys.channels.receipts import SendRef, lookup, receipts_to_events
+
+    peer.devices = {f"rid-{i}" for i in range(1500)}
+    batch = [msg(f"rid-{i}", key=f"k{i}") for i in range(1200)] + [msg("", key="none")]
+    ch = jp(peer)
+    outcomes = send_all(ch, batch)
+    assert len(peer.requests) == 2  # 1000 + 200
+    assert [len(s["audience"]["registration_id"]) for s in peer.sent] == [1000, 200]
+    assert outcomes[-1].status == "unbound"
+    assert {o.provider_id for o in outcomes[:1000]} == {peer.sent[0]["msg_id"]}
+    receipts = ch.pull_receipts(outcomes[0].provider_id, ["rid-0", "rid-1", "rid-1100"])
+    ch.close()
+    refs = [
+        (SendRef(m.idempotency_key, f"u{i}", "app_push"), o.provider_id, m.address)
+        for i, (m, o) in enumerate(zip(batch, outcomes, strict=True))
+    ]
+    events = receipts_to_events(receipts, lookup(refs)).events.to_pylist()
+    assert [e["user_id"] for e in events] == ["u0", "u1"]  # rid-1100 was in the other push

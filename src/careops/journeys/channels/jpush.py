@@ -24,6 +24,8 @@ from careops.journeys.channels.httpcall import ProviderFault, call, new_client, 
 from careops.journeys.channels.probe import ProbeResult
 
 NO_AUDIENCE = 1011
+#: most registration ids in one push (JPush's limit)
+MAX_BATCH = 1000
 TRANSIENT = {1000, 1030, 2002, 2008}
 
 
@@ -113,6 +115,43 @@ class JPushChannel:
         if status == 200 and "error" not in data and data.get("msg_id") is not None:
             return Outcome("sent", provider_id=str(data["msg_id"]), code="200")
         return self._error(data, headers)
+
+    def send_many(self, messages: Sequence[Message]) -> list[Outcome]:
+        """Messages with the same title, text and template go as one push to up to
+        `MAX_BATCH` registration ids (all then share one msg_id; `pull_receipts` tells which
+        devices received it). A device JPush does not know is dropped silently by JPush in a
+        batch, so it shows up as not delivered, not as `unbound`."""
+        outcomes: list[Outcome | None] = [None] * len(messages)
+        groups: dict[tuple[str, str, str], list[int]] = {}
+        for i, m in enumerate(messages):
+            rid = m.address.strip()
+            if not rid or has_control(rid) or len(rid) > 128:
+                outcomes[i] = self.send(m)  # answers unbound / invalid without a request
+                continue
+            groups.setdefault((m.subject, m.body, m.template), []).append(i)
+        for idx in groups.values():
+            for start in range(0, len(idx), MAX_BATCH):
+                part = idx[start : start + MAX_BATCH]
+                if len(part) == 1:
+                    outcomes[part[0]] = self.send(messages[part[0]])
+                    continue
+                body = self.push_body(messages[part[0]])
+                body["audience"] = {"registration_id": [messages[i].address.strip() for i in part]}
+                for platform in ("android", "ios"):
+                    body["notification"][platform]["extras"]["send_id"] = f"batch:{len(part)}"
+                try:
+                    status, data, headers = self._post("/v3/push", body)
+                    if status == 200 and "error" not in data and data.get("msg_id") is not None:
+                        out = Outcome("sent", provider_id=str(data["msg_id"]), code="200")
+                    else:
+                        out = self._error(data, headers)
+                except ProviderFault as fault:
+                    out = fault.outcome
+                for i in part:
+                    outcomes[i] = out
+        done = [o for o in outcomes if o is not None]
+        assert len(done) == len(messages), "every message has an outcome"
+        return done
 
     def pull_receipts(self, msg_id: str, registration_ids: Sequence[str]) -> list[Receipt]:
         """Which of `registration_ids` received message `msg_id` (JPush status API); a

@@ -252,21 +252,29 @@ def receipts_to_events(
     return ReceiptBatch(table, failed, unmatched)
 
 
-def lookup(refs: Iterable[tuple[SendRef, str | None]]) -> Callable[[Receipt], SendRef | None]:
-    """A `find` for `receipts_to_events` from (send, provider id) pairs: a receipt is matched by
-    its echoed idempotency key first, else by its provider id when that names one send only."""
+def lookup(
+    refs: Iterable[tuple[SendRef, str | None] | tuple[SendRef, str | None, str | None]],
+) -> Callable[[Receipt], SendRef | None]:
+    """A `find` for `receipts_to_events` from (send, provider id[, address]) tuples: a receipt
+    is matched by its echoed idempotency key first, else by its provider id when that names
+    one send, else by provider id and address (a JPush batch shares one msg_id)."""
     by_key: dict[str, SendRef] = {}
     by_pid: dict[str, list[SendRef]] = {}
-    for ref, pid in refs:
+    by_pid_addr: dict[tuple[str, str], SendRef] = {}
+    for ref, pid, *rest in refs:
         by_key[ref.idempotency_key] = ref
         if pid:
             by_pid.setdefault(pid, []).append(ref)
+            if rest and rest[0]:
+                by_pid_addr[(pid, rest[0])] = ref
 
     def find(r: Receipt) -> SendRef | None:
         if r.idempotency_key and r.idempotency_key in by_key:
             return by_key[r.idempotency_key]
         candidates = by_pid.get(r.provider_id or "", [])
-        return candidates[0] if len(candidates) == 1 else None
+        if len(candidates) == 1:
+            return candidates[0]
+        return by_pid_addr.get((r.provider_id or "", r.address or ""))
 
     return find
 
