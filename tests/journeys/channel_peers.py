@@ -186,6 +186,8 @@ class AliyunPeer(HttpPeer):
             return jbody(400, {"Code": "SignatureDoesNotMatch", "Message": msg})
         if form["Action"] == "QuerySmsSign":
             return jbody(200, {"Code": "OK", "Message": "OK", "SignStatus": 1})
+        if form["Action"] == "SendBatchSms":
+            return self._batch(form)
         if form["Action"] != "SendSms":
             return jbody(400, {"Code": "InvalidAction.NotFound", "Message": "no such action"})
         for need in ("PhoneNumbers", "SignName", "TemplateCode"):
@@ -210,6 +212,44 @@ class AliyunPeer(HttpPeer):
         biz_id = f"{len(self.sent) + 1:06d}^0"
         self.sent.append({**form, "BizId": biz_id})
         return jbody(200, {"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": "r"})
+
+
+def _aliyun_batch(self, form: dict[str, str]) -> Answer:
+    """SendBatchSms: three JSON arrays of one length; one bad number refuses the request."""
+    try:
+        phones = json.loads(form["PhoneNumberJson"])
+        signs = json.loads(form["SignNameJson"])
+        params = json.loads(form["TemplateParamJson"])
+    except (KeyError, ValueError):
+        return jbody(200, {"Code": "isv.INVALID_JSON_PARAM", "Message": "JSON参数不合法"})
+    if not (isinstance(phones, list) and len(phones) == len(signs) == len(params) <= 100):
+        return jbody(200, {"Code": "isv.INVALID_PARAMETERS", "Message": "参数异常"})
+    if not all(isinstance(p, dict) for p in params) or not form.get("TemplateCode"):
+        return jbody(200, {"Code": "isv.INVALID_PARAMETERS", "Message": "参数异常"})
+    codes = [self.script.next(p) for p in phones]
+    bad = [
+        c
+        for c, p in zip(codes, phones, strict=True)
+        if c != "OK" or not (p.isdigit() and len(p) == 11 and p[0] == "1")
+    ]
+    if bad:
+        code = bad[0] if bad[0] != "OK" else "isv.MOBILE_NUMBER_ILLEGAL"
+        return jbody(200, {"Code": code, "Message": code, "RequestId": "r"})
+    biz_id = f"{len(self.sent) + 1:06d}^0"
+    for p, prm in zip(phones, params, strict=True):
+        self.sent.append(
+            {
+                **form,
+                "PhoneNumbers": p,
+                "TemplateParam": json.dumps(prm),
+                "BizId": biz_id,
+                "OutId": "",
+            }
+        )
+    return jbody(200, {"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": "r"})
+
+
+AliyunPeer._batch = _aliyun_batch  # type: ignore[attr-defined]
 
 
 # -- Tencent Cloud SMS ------------------------------------------------------------------------

@@ -201,3 +201,61 @@ def test_a_failed_batch_request_fails_each_of_its_messages(tencent):
     ch.close()
     assert [(o.status, o.code) for o in outs] == [("retry", "http_503")] * 3
     assert len(tencent.requests) == 1
+
+
+def test_aliyun_batches_one_template_with_personal_parameters(aliyun):
+    from careops.journeys.channels.base import send_all
+
+    batch = [msg(f"1380000{i:04d}", key=f"k{i}", name=f"患者{i}") for i in range(250)]
+    batch += [msg("", key="nobody")]
+    ch = ali(aliyun)
+    outcomes = send_all(ch, batch)
+    ch.close()
+    actions = [parse_form(b)["Action"] for _, _, _, b in aliyun.requests]
+    assert actions == ["SendBatchSms"] * 3  # 100 + 100 + 50
+    assert [o.status for o in outcomes] == ["sent"] * 250 + ["unbound"]
+    assert {json.loads(s["TemplateParam"])["name"] for s in aliyun.sent} == {
+        f"患者{i}" for i in range(250)
+    }
+    assert len({o.provider_id for o in outcomes[:250]}) == 3
+    # the batch's report: one BizId for many numbers, matched by BizId and number
+    from careops.journeys.channels.receipts import (
+        SendRef,
+        aliyun_receipts,
+        lookup,
+        receipts_to_events,
+    )
+
+    report = [
+        {
+            "phone_number": s["PhoneNumbers"],
+            "biz_id": s["BizId"],
+            "success": True,
+            "report_time": "2026-12-02 10:00:00",
+            "out_id": "",
+        }
+        for s in aliyun.sent[:3]
+    ]
+    refs = [
+        (SendRef(m.idempotency_key, f"u{i}", "sms"), o.provider_id, "+86" + m.address)
+        for i, (m, o) in enumerate(zip(batch, outcomes, strict=True))
+    ]
+    events = receipts_to_events(aliyun_receipts(json.dumps(report)), lookup(refs)).events
+    assert events.column("user_id").to_pylist() == ["u0", "u1", "u2"]
+
+
+def test_an_aliyun_batch_refused_for_one_number_is_resent_one_by_one(aliyun):
+    aliyun.script.set("13800000002", "isv.MOBILE_NUMBER_ILLEGAL", "isv.MOBILE_NUMBER_ILLEGAL")
+    ch = ali(aliyun)
+    outcomes = ch.send_many([msg(f"1380000000{i}", key=f"k{i}") for i in range(4)])
+    ch.close()
+    assert [o.status for o in outcomes] == ["sent", "sent", "failed", "sent"]
+    assert outcomes[2].code == "isv.MOBILE_NUMBER_ILLEGAL"
+    actions = [parse_form(b)["Action"] for _, _, _, b in aliyun.requests]
+    assert actions == ["SendBatchSms"] + ["SendSms"] * 4
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    from urllib.parse import parse_qs
+
+    return {k: v[0] for k, v in parse_qs(body.decode()).items()}

@@ -252,6 +252,13 @@ def receipts_to_events(
     return ReceiptBatch(table, failed, unmatched)
 
 
+def _same_address(address: str) -> str:
+    """Phone numbers compared in E.164 (providers report 13800000000, +8613800000000 …)."""
+    from careops.journeys.channels.addresses import phone_e164
+
+    return phone_e164(address) or address.strip()
+
+
 def lookup(
     refs: Iterable[tuple[SendRef, str | None] | tuple[SendRef, str | None, str | None]],
 ) -> Callable[[Receipt], SendRef | None]:
@@ -266,7 +273,7 @@ def lookup(
         if pid:
             by_pid.setdefault(pid, []).append(ref)
             if rest and rest[0]:
-                by_pid_addr[(pid, rest[0])] = ref
+                by_pid_addr[(pid, _same_address(rest[0]))] = ref
 
     def find(r: Receipt) -> SendRef | None:
         if r.idempotency_key and r.idempotency_key in by_key:
@@ -274,7 +281,7 @@ def lookup(
         candidates = by_pid.get(r.provider_id or "", [])
         if len(candidates) == 1:
             return candidates[0]
-        return by_pid_addr.get((r.provider_id or "", r.address or ""))
+        return by_pid_addr.get((r.provider_id or "", _same_address(r.address or "")))
 
     return find
 

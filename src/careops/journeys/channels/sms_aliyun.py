@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from time import perf_counter
 from urllib.parse import quote
@@ -29,6 +29,8 @@ from careops.journeys.channels.httpcall import ProviderFault, call, new_client, 
 from careops.journeys.channels.probe import ProbeResult
 
 VERSION = "2017-05-25"
+#: most numbers in one SendBatchSms request (Alibaba's limit)
+MAX_BATCH = 100
 #: codes worth another try later: throttling and the provider's own trouble
 TRANSIENT = {
     "isv.BUSINESS_LIMIT_CONTROL",
@@ -128,7 +130,8 @@ class AliyunSmsChannel:
         )
         return answer.json_object()
 
-    def send(self, message: Message) -> Outcome:
+    def _check(self, message: Message) -> Outcome | str:
+        """The number as Alibaba wants it, or the outcome when there is none usable."""
         if not message.address.strip():
             return Outcome("unbound", code=NOT_BOUND, error="患者没有手机号 / no phone number")
         phone = phone_mainland_or_intl(message.address)
@@ -136,6 +139,23 @@ class AliyunSmsChannel:
             return Outcome(
                 "failed", code="invalid_address", error="手机号格式无效 / not a phone number"
             )
+        return phone
+
+    def _answer(self, data: dict) -> Outcome:
+        code = str(data.get("Code", ""))
+        if code == "OK":
+            return Outcome("sent", provider_id=str(data.get("BizId") or "") or None, code="OK")
+        error = scrub(f"{code}: {data.get('Message', '')}", [self._secret])
+        if code in TRANSIENT or code.startswith("Throttling"):
+            return Outcome("retry", code=code, error=error)
+        if not code:
+            return Outcome("retry", code="bad_answer", error="应答缺少 Code / answer has no Code")
+        return Outcome("failed", code=code, error=error)
+
+    def send(self, message: Message) -> Outcome:
+        phone = self._check(message)
+        if isinstance(phone, Outcome):
+            return phone
         extra = {
             "PhoneNumbers": phone,
             "SignName": self.sign_name,
@@ -144,20 +164,59 @@ class AliyunSmsChannel:
             "OutId": message.idempotency_key[:256],
         }
         try:
-            data = self._post(self._signed("SendSms", extra))
+            return self._answer(self._post(self._signed("SendSms", extra)))
         except ProviderFault as fault:
             return fault.outcome
-        code = str(data.get("Code", ""))
-        if code == "OK":
-            return Outcome("sent", provider_id=str(data.get("BizId") or "") or None, code="OK")
-        error = scrub(f"{code}: {data.get('Message', '')}", [self._secret])
-        if code in TRANSIENT or code.startswith("Throttling"):
-            return Outcome("retry", code=code, error=error)
-        if code in UNREACHABLE:
-            return Outcome("failed", code=code, error=error)
-        if not code:
-            return Outcome("retry", code="bad_answer", error="应答缺少 Code / answer has no Code")
-        return Outcome("failed", code=code, error=error)
+
+    def send_many(self, messages: Sequence[Message]) -> list[Outcome]:
+        """Messages of one template go through `SendBatchSms`, up to `MAX_BATCH` distinct
+        numbers per request, each with its own parameters; they share one BizId (receipts match
+        by BizId and number). When Alibaba refuses a batch for a number (an unreachable-number
+        code), its messages are sent one by one so the others still go."""
+        outcomes: list[Outcome | None] = [None] * len(messages)
+        groups: dict[str, list[tuple[int, str]]] = {}
+        for i, m in enumerate(messages):
+            phone = self._check(m)
+            if isinstance(phone, Outcome):
+                outcomes[i] = phone
+                continue
+            groups.setdefault(m.template, []).append((i, phone))
+        for template, members in groups.items():
+            chunk: list[tuple[int, str]] = []
+            for item in [*members, None]:
+                full = (
+                    item is None or len(chunk) == MAX_BATCH or any(p == item[1] for _, p in chunk)
+                )
+                if full and chunk:
+                    for i, out in self._send_batch(template, messages, chunk):
+                        outcomes[i] = out
+                    chunk = []
+                if item is not None:
+                    chunk.append(item)
+        done = [o for o in outcomes if o is not None]
+        assert len(done) == len(messages), "every message has an outcome"
+        return done
+
+    def _send_batch(
+        self, template: str, messages: Sequence[Message], chunk: list[tuple[int, str]]
+    ) -> list[tuple[int, Outcome]]:
+        if len(chunk) == 1:
+            return [(chunk[0][0], self.send(messages[chunk[0][0]]))]
+        extra = {
+            "PhoneNumberJson": json.dumps([p for _, p in chunk]),
+            "SignNameJson": json.dumps([self.sign_name] * len(chunk), ensure_ascii=False),
+            "TemplateCode": self.templates.get(template, template),
+            "TemplateParamJson": json.dumps(
+                [dict(messages[i].params) for i, _ in chunk], ensure_ascii=False
+            ),
+        }
+        try:
+            out = self._answer(self._post(self._signed("SendBatchSms", extra)))
+        except ProviderFault as fault:
+            out = fault.outcome
+        if out.status == "failed" and out.code in UNREACHABLE:
+            return [(i, self.send(messages[i])) for i, _ in chunk]
+        return [(i, out) for i, _ in chunk]
 
     def probe(self) -> ProbeResult:
         """Ask for the SMS signature's status (QuerySmsSign): credentials and signature checked,
