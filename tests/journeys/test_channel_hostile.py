@@ -103,6 +103,17 @@ def test_a_provider_that_is_gone_is_a_retry(name):
     assert (out.status, out.code) == ("retry", "connect")
 
 
+@pytest.mark.parametrize("name", list(ADAPTERS))
+def test_a_wrong_endpoint_answering_html_404_is_failed_not_retried(name):
+    make, _, address = ADAPTERS[name]
+    with HttpPeer(lambda *a: (404, {"Content-Type": "text/html"}, b"<h1>Not Found</h1>")) as peer:
+        ch = make(peer.url, timeout_s=2)
+        out = ch.send(msg(address))
+        ch.close()
+    assert (out.status, out.code) == ("failed", "http_404")
+    assert "endpoint" in out.error
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda kids: (

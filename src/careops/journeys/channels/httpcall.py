@@ -75,6 +75,15 @@ class Answer:
         try:
             return json.loads(self.body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            if 400 <= self.status < 500:  # a wrong endpoint or a gateway's refusal page
+                raise ProviderFault(
+                    Outcome(
+                        "failed",
+                        code=f"http_{self.status}",
+                        error=f"服务商拒绝 (HTTP {self.status}) / refused, non-JSON answer: "
+                        "check the endpoint setting",
+                    )
+                ) from exc
             raise ProviderFault(
                 Outcome(
                     "retry",
