@@ -220,3 +220,39 @@ def test_parse_report_dispatches_and_checks_the_wechat_token():
     with pytest.raises(InvalidInput, match="unknown report source"):
         parse_report("pigeon", b"[]", {}, s)
     assert set(ACKS) == {"aliyun", "tencent", "wechat"}
+
+
+def test_wechat_subscribe_message_receipts_and_hostile_times():
+    from careops.journeys.channels.receipts import wechat_receipts
+
+    sig = wechat_push_signature("tok", "1", "n")
+    body = (
+        "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o-9]]>"
+        "</FromUserName><CreateTime>1620963428</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        "<Event><![CDATA[subscribe_msg_sent_event]]></Event><SubscribeMsgSentEvent>"
+        "<List><TemplateId><![CDATA[T1]]></TemplateId><MsgID>1700827132819554304</MsgID>"
+        "<ErrorCode>0</ErrorCode><ErrorStatus><![CDATA[success]]></ErrorStatus></List>"
+        "<List><TemplateId><![CDATA[T1]]></TemplateId><MsgID>1700827132819554305</MsgID>"
+        "<ErrorCode>43101</ErrorCode><ErrorStatus><![CDATA[failed:user refuse]]></ErrorStatus>"
+        "</List></SubscribeMsgSentEvent></xml>"
+    )
+    rs = wechat_receipts(body, token="tok", signature=sig, timestamp="1", nonce="n")
+    assert [(r.provider_id, r.delivered, r.address) for r in rs] == [
+        ("1700827132819554304", True, "o-9"),
+        ("1700827132819554305", False, "o-9"),
+    ]
+    assert rs[0].ts == datetime(2021, 5, 14, 3, 37, 8, tzinfo=UTC)
+    huge = xml().replace("1395658920", "9" * 40)
+    (r,) = wechat_receipts(huge, token="tok", signature=sig, timestamp="1", nonce="n")
+    assert r.ts is None  # an absurd CreateTime is dropped, not an overflow
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(max_size=200))
+def test_garbage_wechat_pushes_raise_invalid_input_or_parse(text):
+    from careops.journeys.channels.receipts import wechat_receipts
+
+    sig = wechat_push_signature("tok", "1", "n")
+    for body in (text, f"<xml><Event>TEMPLATESENDJOBFINISH</Event>{text}</xml>"):
+        with contextlib.suppress(InvalidInput):
+            wechat_receipts(body, token="tok", signature=sig, timestamp="1", nonce="n")

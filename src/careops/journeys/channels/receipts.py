@@ -5,8 +5,9 @@ into canonical `message_delivered` events.
   `err_code`, `report_time`) → `aliyun_receipts`.
 - Tencent Cloud SMS: callback, a JSON array (`sid`, `report_status` SUCCESS/FAIL, `errmsg`,
   `user_receive_time`) → `tencent_receipts`.
-- WeChat: event push, XML `TEMPLATESENDJOBFINISH` (`MsgID`, `Status`), signed with the server
-  Token → `wechat_receipt`.
+- WeChat: event push, XML `TEMPLATESENDJOBFINISH` (`MsgID`, `Status`) or
+  `subscribe_msg_sent_event` (`List` of `MsgID`, `ErrorCode`), signed with the server Token →
+  `wechat_receipts`.
 - JPush: pulled from `/v3/status/message`, per registration id (`status` 0 = delivered) →
   `jpush_receipts`.
 - SMTP: none (acceptance by the server is `sent`; bounces are not parsed).
@@ -133,11 +134,14 @@ def wechat_push_signature(token: str, timestamp: str, nonce: str) -> str:
     return hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
 
 
-def wechat_receipt(
+def wechat_receipts(
     body: bytes | str, *, token: str, signature: str, timestamp: str, nonce: str
-) -> Receipt | None:
+) -> list[Receipt]:
     """A WeChat event push: the signature checked first (`Forbidden` when it does not match),
-    then a `TEMPLATESENDJOBFINISH` event read (None for any other event)."""
+    then read: `TEMPLATESENDJOBFINISH` (template message: `MsgID`, `Status` success /
+    failed:user block / failed: system failed) or `subscribe_msg_sent_event` (subscribe
+    messages: one `List` per message with `MsgID`, `ErrorCode`, `ErrorStatus`); any other
+    event gives no receipt."""
     expected = wechat_push_signature(token, timestamp, nonce)
     if not hmac.compare_digest(expected, signature or ""):
         raise Forbidden("微信推送签名不符 / WeChat push signature does not match")
@@ -150,22 +154,53 @@ def wechat_receipt(
         root = ET.fromstring(raw)
     except ET.ParseError as exc:
         raise InvalidInput(f"微信推送不是 XML / not XML: {exc}") from exc
-    if (root.findtext("Event") or "") != "TEMPLATESENDJOBFINISH":
-        return None
-    msg_id = (root.findtext("MsgID") or "").strip()
-    status = (root.findtext("Status") or "").strip()
-    if not msg_id or not status:
-        raise InvalidInput("微信推送缺少 MsgID 或 Status / MsgID or Status missing", field="MsgID")
-    created = root.findtext("CreateTime") or ""
-    ts = datetime.fromtimestamp(int(created), UTC) if created.isdigit() else None
-    return Receipt(
-        provider="wechat",
-        provider_id=msg_id,
-        delivered=status == "success",
-        ts=ts,
-        address=root.findtext("FromUserName"),
-        code=status,
+    created = (root.findtext("CreateTime") or "").strip()
+    ts = (
+        datetime.fromtimestamp(int(created), UTC)
+        if created.isdigit() and len(created) <= 11
+        else None
     )
+    openid = root.findtext("FromUserName")
+    event = (root.findtext("Event") or "").strip()
+    if event == "TEMPLATESENDJOBFINISH":
+        msg_id = (root.findtext("MsgID") or "").strip()
+        status = (root.findtext("Status") or "").strip()
+        if not msg_id or not status:
+            raise InvalidInput(
+                "微信推送缺少 MsgID 或 Status / MsgID or Status missing", field="MsgID"
+            )
+        return [Receipt("wechat", msg_id, status == "success", ts, address=openid, code=status)]
+    if event == "subscribe_msg_sent_event":
+        out = []
+        for n, item in enumerate(root.iter("List")):
+            msg_id = (item.findtext("MsgID") or "").strip()
+            status = (item.findtext("ErrorStatus") or "").strip()
+            if not msg_id:
+                raise InvalidInput(
+                    f"微信推送第 {n} 条缺少 MsgID / List {n}: no MsgID", field="MsgID"
+                )
+            out.append(
+                Receipt(
+                    "wechat",
+                    msg_id,
+                    (item.findtext("ErrorCode") or "").strip() == "0",
+                    ts,
+                    address=openid,
+                    code=status or item.findtext("ErrorCode"),
+                )
+            )
+        return out
+    return []
+
+
+def wechat_receipt(
+    body: bytes | str, *, token: str, signature: str, timestamp: str, nonce: str
+) -> Receipt | None:
+    """The first receipt of a WeChat push (`wechat_receipts`), None when it carries none."""
+    found = wechat_receipts(
+        body, token=token, signature=signature, timestamp=timestamp, nonce=nonce
+    )
+    return found[0] if found else None
 
 
 def jpush_receipts(data: Mapping[str, Any], msg_id: str) -> list[Receipt]:
@@ -308,14 +343,13 @@ def parse_report(
         secret = settings.channels.wechat.push_token  # type: ignore[attr-defined]
         if secret is None:
             raise Forbidden("未设置 channels.wechat.push_token / WeChat push token not set")
-        receipt = wechat_receipt(
+        return wechat_receipts(
             body,
             token=secret.get_secret_value(),
             signature=query.get("signature", ""),
             timestamp=query.get("timestamp", ""),
             nonce=query.get("nonce", ""),
         )
-        return [receipt] if receipt is not None else []
     raise InvalidInput(
         f"未知回执来源 {provider!r} / unknown report source; known: aliyun, tencent, wechat",
         field="provider",
