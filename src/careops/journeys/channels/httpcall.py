@@ -41,10 +41,9 @@ class _RedactHttpxFilter(logging.Filter):
     """httpx logs every request URL at INFO; WeChat puts its access token in the URL."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
+        if isinstance(record.args, tuple):
             record.args = tuple(
-                scrub(str(a)) if isinstance(a, str | httpx.URL) else a
-                for a in (record.args if isinstance(record.args, tuple) else (record.args,))
+                scrub(str(a)) if isinstance(a, str | httpx.URL) else a for a in record.args
             )
         return True
 
