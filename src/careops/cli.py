@@ -111,6 +111,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         TAGS,
         "自动化旅程 Journeys: validate definitions, list and show them.",
     ),
+    "channels": (
+        "careops.journeys.channels.cli:app",
+        SERVICE,
+        "触达渠道 Channels: probe the configured providers without sending to patients.",
+    ),
     "churn": (
         "careops.models.churn.cli:churn_app",
         MODELS,

@@ -392,6 +392,110 @@ class JourneySettings(BaseModel):
     )
 
 
+class RetrySettings(BaseModel):
+    """Retries of a send on transient failures (timeouts, 5xx, throttling): exponential backoff,
+    none on permanent failures, undeliverable after `max_tries`."""
+
+    max_tries: int = Field(4, ge=1, le=20, description="tries before a send is undeliverable")
+    backoff_s: float = Field(1.0, ge=0, le=3600, description="wait before the 2nd try")
+    backoff_factor: float = Field(2.0, ge=1, le=10, description="each wait is this × the last")
+    backoff_max_s: float = Field(300.0, ge=0, le=86400, description="longest single wait")
+
+
+class EmailChannelSettings(BaseModel):
+    """E-mail over SMTP (docs/channels.md)."""
+
+    host: str | None = Field(None, description="SMTP server; empty: the channel is off")
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="STARTTLS on a plain port, TLS from the start (465), or none"
+    )
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = Field("noreply@hospital.example", description="From: address")
+    sender_name: str = Field("互联网医院", description="From: display name")
+    ca_file: str | None = Field(None, description="CA bundle for the server's certificate")
+    timeout_s: float = Field(10.0, gt=0, le=300)
+
+
+class AliyunSmsSettings(BaseModel):
+    """Alibaba Cloud SMS (dysmsapi SendSms, RPC signature HMAC-SHA1)."""
+
+    endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    access_key_id: str | None = None
+    access_key_secret: SecretStr | None = None
+    sign_name: str = Field("", description="approved SMS signature (签名)")
+    region: str = "cn-hangzhou"
+
+
+class TencentSmsSettings(BaseModel):
+    """Tencent Cloud SMS (SendSms 2021-01-11, TC3-HMAC-SHA256)."""
+
+    endpoint: str = "https://sms.tencentcloudapi.com/"
+    secret_id: str | None = None
+    secret_key: SecretStr | None = None
+    sdk_app_id: str = Field("", description="SmsSdkAppId of the SMS application")
+    sign_name: str = Field("", description="approved SMS signature (签名)")
+    region: str = "ap-guangzhou"
+
+
+class SmsChannelSettings(BaseModel):
+    """SMS: which provider, and each provider's credentials."""
+
+    provider: Literal["aliyun", "tencent"] | None = Field(
+        None, description="SMS provider; empty: the channel is off"
+    )
+    aliyun: AliyunSmsSettings = AliyunSmsSettings()
+    tencent: TencentSmsSettings = TencentSmsSettings()
+    templates: dict[str, str] = Field(
+        default_factory=dict,
+        description="CareOps template name -> the provider's approved template code/id",
+    )
+
+
+class WechatChannelSettings(BaseModel):
+    """WeChat official-account template / subscribe messages."""
+
+    base_url: str = "https://api.weixin.qq.com"
+    app_id: str | None = Field(None, description="AppID; empty: the channel is off")
+    app_secret: SecretStr | None = None
+    kind: Literal["template", "subscribe"] = Field(
+        "template", description="template messages or subscribe (订阅通知 bizsend) messages"
+    )
+    templates: dict[str, str] = Field(
+        default_factory=dict, description="CareOps template name -> WeChat template_id"
+    )
+    url: str | None = Field(None, description="page a tap opens")
+    push_token: SecretStr | None = Field(
+        None, description="server-config Token that signs WeChat's event pushes (receipts)"
+    )
+
+
+class JPushChannelSettings(BaseModel):
+    """App push through JPush REST API v3."""
+
+    base_url: str = "https://api.jpush.cn"
+    app_key: str | None = Field(None, description="appKey; empty: the channel is off")
+    master_secret: SecretStr | None = None
+    apns_production: bool = True
+    time_to_live_s: int = Field(86400, ge=0, le=864000)
+
+
+class ChannelSettings(BaseModel):
+    """The real channels (docs/channels.md): providers, credentials, retries, limits.
+    Credentials come from here or the environment (`CAREOPS_CHANNELS__SMS__ALIYUN__...`)."""
+
+    retry: RetrySettings = RetrySettings()
+    timeout_s: float = Field(10.0, gt=0, le=300, description="HTTP providers: whole request")
+    max_response_bytes: int = Field(
+        1_000_000, ge=1024, le=100_000_000, description="a larger provider answer is refused"
+    )
+    email: EmailChannelSettings = EmailChannelSettings()
+    sms: SmsChannelSettings = SmsChannelSettings()
+    wechat: WechatChannelSettings = WechatChannelSettings()
+    app_push: JPushChannelSettings = JPushChannelSettings()
+
+
 class Settings(BaseSettings):
     """All of CareOps' configuration."""
 
@@ -418,6 +522,7 @@ class Settings(BaseSettings):
     spark: SparkSettings = SparkSettings()
     sql: SqlSettings = SqlSettings()
     journeys: JourneySettings = JourneySettings()
+    channels: ChannelSettings = ChannelSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
 ChannelName = Literal["sms", "wechat", "app_push", "email", "file"]
 #: sent: the provider accepted it; retry: a transient failure (timeout, 5xx, throttled), try
-#: again later; failed: a permanent one (bad address, rejected template), do not retry
-OutcomeStatus = Literal["sent", "retry", "failed"]
+#: again later; failed: a permanent one (bad address, rejected template), do not retry;
+#: unbound: the patient has no address on this channel (no phone, openid, registration id, or
+#: the provider says the patient is not subscribed / not found) — try the next channel
+OutcomeStatus = Literal["sent", "retry", "failed", "unbound"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,35 @@ class Outcome:
     status: OutcomeStatus
     provider_id: str | None = None
     error: str | None = None
+    #: the provider's own error code (`isv.BUSINESS_LIMIT_CONTROL`, `43004`, `1011`) or ours
+    #: (`timeout`, `http_503`, `bad_answer`, `not_bound`, `undeliverable`)
+    code: str | None = None
+    #: tries made so far (set by `retry.send_with_retry`)
+    attempts: int = 1
+    #: the provider asked to wait this long before the next try (HTTP Retry-After)
+    retry_after_s: float | None = None
+
+    @property
+    def fallback(self) -> bool:
+        """True when the engine should try the patient's next channel."""
+        return self.status in ("unbound", "failed")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A provider's delivery report for one message (`receipts.py` parses them).
+
+    `provider_id` is the id the provider gave at send time (`Outcome.provider_id`);
+    `idempotency_key` is set when the provider echoes ours back (Alibaba `out_id`)."""
+
+    provider: str
+    provider_id: str | None
+    delivered: bool
+    ts: datetime | None
+    idempotency_key: str | None = None
+    address: str | None = None
+    code: str | None = None
+    description: str | None = None
 
 
 @runtime_checkable

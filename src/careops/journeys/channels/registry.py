@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 #: channel name -> "module:factory"; a factory takes (settings) and returns an open Channel
 ADAPTERS: dict[str, str] = {
     "file": "careops.journeys.channels.file_factory:open_file_channel",
+    "email": "careops.journeys.channels.factories:open_email",
+    "sms": "careops.journeys.channels.factories:open_sms",
+    "wechat": "careops.journeys.channels.factories:open_wechat",
+    "app_push": "careops.journeys.channels.factories:open_app_push",
 }
 
 
