@@ -38,6 +38,12 @@ StateOpt = Annotated[
 ]
 LangOpt = Annotated[Lang | None, typer.Option("--lang", help="界面语言 zh|en (default zh)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="机器可读 JSON 输出 / JSON output")]
+StoreOpt = Annotated[
+    bool,
+    typer.Option(
+        "--store", help="存为当日智能标签 (分层/人群/旅程可用) / store as smart tags of the day"
+    ),
+]
 
 
 def ops(warehouse: str | None = None, state: str | None = None) -> Ops:

@@ -99,6 +99,9 @@ class TagSettings(BaseModel):
     elderly_min_age: int = 60
     child_max_age: int = 14
     age_bands: tuple[int, ...] = Field((0, 15, 25, 35, 45, 60), description="band lower bounds")
+    smart_max_age_days: int = Field(
+        7, ge=1, le=366, description="smart tags use model scores at most this many days old"
+    )
 
 
 class ExperimentSettings(BaseModel):

@@ -209,3 +209,30 @@ def test_the_api_lists_models_and_pages_churn_scores_highest_first(hospital, tmp
 
     assert "churn.score.read" in [r["action"] for r in read_audit(admin.state)]
     admin.close()
+
+
+def test_stored_scores_become_smart_tags_for_tags_and_segments(hospital):
+    from careops.models.clv import service as clv
+    from careops.segments.evaluate import count
+    from careops.state.store import read_audit
+    from careops.tags.compute import compute_tags
+
+    ops = hospital["ops"]
+    churn = service.score(ops, END, store=True).table.to_pylist()
+    value = clv.score(ops, END, store=True).table.to_pylist()
+    names = ["churn_score", "churn_reasons", "predicted_ltv", "ltv_tier_predicted"]
+    with ops.warehouse(read_only=True) as con:
+        tags = {r["user_id"]: r for r in compute_tags(con, END, names).to_pylist()}
+        high = count(con, "churn_score >= 80", END)
+    assert all(tags[r["user_id"]]["churn_score"] == r["churn_score"] for r in churn)
+    assert all(tags[r["user_id"]]["churn_reasons"] == r["reasons"] for r in churn)
+    scored = {r["user_id"] for r in churn}
+    assert all(t["churn_score"] is None for u, t in tags.items() if u not in scored)
+    assert high == sum(r["churn_score"] >= 80 for r in churn) > 0
+    assert all(
+        abs(tags[r["user_id"]]["predicted_ltv"] - r["predicted_value"]) < 0.01
+        and tags[r["user_id"]]["ltv_tier_predicted"] == r["ltv_tier"]
+        for r in value
+    )
+    actions = [r["action"] for r in read_audit(ops.state)]
+    assert "churn.score.store" in actions and "clv.score.store" in actions

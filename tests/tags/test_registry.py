@@ -32,28 +32,18 @@ def test_unknown_tag_names_the_closest():
 
 
 def test_a_smart_tag_plugs_into_the_same_registry(duck):
-    def churn_score(scope):  # a stand-in model: 100 when inactive ≥ 30 days, else 10
+    def stand_in(scope):  # a stand-in model: 100 when inactive ≥ 30 days, else 10
         return (scope.tag("inactive_days") >= 30).ifelse(100.0, 10.0)
 
-    register(
-        Tag(
-            "churn_score",
-            "流失风险分",
-            "Churn score",
-            "smart",
-            "float",
-            "test stand-in for the churn model",
-            churn_score,
-        )
-    )
+    register(Tag("stand_in_score", "测试分", "Stand-in score", "smart", "float", "test", stand_in))
     try:
         h = Hospital(date(2026, 6, 1))
         h.patient("a").event("a", 1).patient("b").event("b", 40)
         h.load(duck)
-        got = compute_tags(duck, date(2026, 6, 1), ["churn_score", "lifecycle"]).to_pylist()
-        assert [(r["user_id"], r["churn_score"]) for r in got] == [("a", 10.0), ("b", 100.0)]
+        got = compute_tags(duck, date(2026, 6, 1), ["stand_in_score", "lifecycle"]).to_pylist()
+        assert [(r["user_id"], r["stand_in_score"]) for r in got] == [("a", 10.0), ("b", 100.0)]
     finally:
-        REGISTRY.pop("churn_score")
+        REGISTRY.pop("stand_in_score")
 
 
 def test_cycles_are_reported(duck):

@@ -10,7 +10,16 @@ import numpy as np
 import typer
 
 from careops.asof import parse_as_of
-from careops.cliutil import JsonOpt, WarehouseOpt, ops, out, print_json, rich_table, safe
+from careops.cliutil import (
+    JsonOpt,
+    StoreOpt,
+    WarehouseOpt,
+    ops,
+    out,
+    print_json,
+    rich_table,
+    safe,
+)
 from careops.errors import InvalidInput
 
 churn_app = typer.Typer(
@@ -68,6 +77,7 @@ def score(
         Path | None, typer.Option("--out", help="每位患者的结果 .csv/.parquet / per-patient file")
     ] = None,
     model: ModelOpt = None,
+    store: StoreOpt = False,
     as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -78,8 +88,9 @@ def score(
         raise InvalidInput(
             f"--out {out_file.name[:60]!r}: 请用 .csv 或 .parquet / write .csv or .parquet"
         )
-    result = run(ops(warehouse), parse_as_of(as_of), model_id=model, out=out_file)
+    result = run(ops(warehouse), parse_as_of(as_of), model_id=model, out=out_file, store=store)
     summary = result.summary() | ({"out": str(out_file)} if out_file else {})
+    summary |= {"stored_as_tags": store}
     if as_json:
         print_json(summary)
         return
@@ -103,6 +114,10 @@ def score(
     )
     if out_file:
         out.print(f"已写入 / written: {safe(out_file)} ({t.num_rows} 行 rows)")
+    if store:
+        out.print(
+            f"已存为智能标签 / stored as smart tags churn_score, churn_reasons as of {result.as_of}"
+        )
 
 
 @churn_app.command("evaluate")

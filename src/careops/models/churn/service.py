@@ -142,10 +142,17 @@ def score_frame(model: ChurnModel, f) -> pa.Table:
 
 
 def score(
-    ops: Ops, as_of: dt.date, *, model_id: str | None = None, out: Path | None = None
+    ops: Ops,
+    as_of: dt.date,
+    *,
+    model_id: str | None = None,
+    out: Path | None = None,
+    store: bool = False,
 ) -> ChurnScores:
     """Score every patient still a user as of `as_of`; with `out` the table is written
-    (CSV or Parquet) and the export audited — no file leaves without its audit row."""
+    (CSV or Parquet) and the export audited — no file leaves without its audit row. With
+    `store` the scores become the smart tags `churn_score` / `churn_reasons` as of that day
+    (`careops.tags.smart`; needs `tags.compute`)."""
     from careops.io import write_table
 
     ops.require("models.read")
@@ -154,6 +161,8 @@ def score(
         AsOf(con, as_of, ops.settings).validate()
         f = population(con, as_of, ops.settings)
     result = ChurnScores(as_of, meta.model_id, score_frame(model, f))
+    if store:
+        _store(ops, result)
     if out is not None:
         out = Path(out)
         write_table(result.table, out)
@@ -167,6 +176,23 @@ def score(
             out.unlink(missing_ok=True)
             raise
     return result
+
+
+def _store(ops: Ops, result: ChurnScores) -> None:
+    """The scores as smart tags of their day, audited."""
+    from careops.tags.smart import store_scores
+
+    ops.require("tags.compute")
+    t = result.table
+    with ops.warehouse(existing=True) as con:
+        name = store_scores(
+            con, "churn", result.as_of, t.append_column("churn_reasons", t.column("reasons"))
+        )
+    ops.audit(
+        "churn.score.store",
+        name,
+        {"as_of": result.as_of.isoformat(), "model_id": result.model_id, "rows": t.num_rows},
+    )
 
 
 def evaluate(

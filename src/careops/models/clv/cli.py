@@ -10,7 +10,16 @@ from typing import Annotated
 import typer
 
 from careops.asof import parse_as_of
-from careops.cliutil import JsonOpt, WarehouseOpt, ops, out, print_json, rich_table, safe
+from careops.cliutil import (
+    JsonOpt,
+    StoreOpt,
+    WarehouseOpt,
+    ops,
+    out,
+    print_json,
+    rich_table,
+    safe,
+)
 from careops.errors import InvalidInput
 
 clv_app = typer.Typer(
@@ -151,6 +160,7 @@ def score(
             help="分组拟合 none|chronic|channel (差异显著时采用) / per-segment BG/NBD",
         ),
     ] = "none",
+    store: StoreOpt = False,
     as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -174,6 +184,7 @@ def score(
         discount_rate=discount_rate,
         segment_by=segment_by,  # type: ignore[arg-type]
         out=out_file,
+        store=store,
     )
     if as_json:
         print_json(result.to_dict() | ({"out": str(out_file)} if out_file else {}))

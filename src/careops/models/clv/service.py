@@ -50,9 +50,12 @@ def score(
     discount_rate: float = 0.0,
     segment_by: SegmentBy = "none",
     out: Path | None = None,
+    store: bool = False,
 ) -> ClvScores:
     """Predicted value of every patient as of `as_of`; with `out`, the per-patient table is
-    written (CSV or Parquet) and the export audited — no file leaves without its audit row."""
+    written (CSV or Parquet) and the export audited — no file leaves without its audit row.
+    With `store` the values become the smart tags `predicted_ltv` / `ltv_tier_predicted` as
+    of that day (`careops.tags.smart`; needs `tags.compute`)."""
     from careops.io import write_table
     from careops.models.clv.score import check_options
 
@@ -68,6 +71,8 @@ def score(
             segment_by=segment_by,
             settings=ops.settings,
         )
+    if store:
+        _store(ops, result)
     if out is not None:
         out = Path(out)
         write_table(result.table, out)
@@ -87,3 +92,25 @@ def score(
             out.unlink(missing_ok=True)
             raise
     return result
+
+
+def _store(ops: Ops, result: ClvScores) -> None:
+    """The predicted values as smart tags of their day, audited."""
+    from careops.tags.smart import store_scores
+
+    ops.require("tags.compute")
+    t = result.table
+    tags = t.append_column("predicted_ltv", t.column("predicted_value")).append_column(
+        "ltv_tier_predicted", t.column("ltv_tier")
+    )
+    with ops.warehouse(existing=True) as con:
+        name = store_scores(con, "clv", result.as_of, tags)
+    ops.audit(
+        "clv.score.store",
+        name,
+        {
+            "as_of": result.as_of.isoformat(),
+            "horizon_days": result.horizon_days,
+            "rows": t.num_rows,
+        },
+    )
