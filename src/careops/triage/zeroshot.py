@@ -39,6 +39,9 @@ from careops.triage.kb import (
 from careops.triage.scan import Hit, phrases, scan, uncovered
 
 MAX_CHARS = 10_000
+#: a drug named is the patient's treatment: it outweighs the symptom it may cause (吃了二甲双胍
+#: 胃不舒服 is a question for the diabetes doctor)
+KIND_BOOST = {"drug": 1.5}
 #: groups whose complaints 儿科 takes first for a child (surgery, eyes, teeth stay specialist)
 PAEDIATRIC_GROUPS = frozenset({"内科", "妇儿"})
 _AGE = re.compile(r"(\d{1,2}(?:\.\d)?)\s*(?:周岁|岁)")
@@ -115,11 +118,12 @@ def _evidence(
             continue
         seen.add(h.key)
         c = kb.concepts[h.key]
+        boost = KIND_BOOST.get(c.kind, 1.0)
         for s, w in c.weights:
             if s == ABSORB:
                 continue
-            spec[s] += w
-            words[s].append(Word(h.term, c.label, w))
+            spec[s] += w * boost
+            words[s].append(Word(h.term, c.label, w * boost))
     return spec, words
 
 
