@@ -4,6 +4,7 @@ fallbacks, and hostile input."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -164,3 +165,47 @@ def test_fuzz_any_text_gets_a_ranking_or_a_clear_refusal(text):
         return
     assert math.isclose(sum(r.score for r in ranking.departments), 1.0)
     assert len(ranking.departments) == len(cat.default().departments)
+
+
+def _dev(name: str) -> list[tuple[str, str]]:
+    path = Path(__file__).parent / "data" / f"dev_{name}.tsv"
+    return [tuple(x.split("\t")) for x in path.read_text(encoding="utf-8").splitlines() if x]
+
+
+INTERNAL = [
+    "心血管内科",
+    "呼吸内科",
+    "消化内科",
+    "神经内科",
+    "内分泌科",
+    "肾内科",
+    "血液科",
+    "风湿免疫科",
+    "感染科",
+]
+GENERAL = [
+    *INTERNAL[:7],
+    "儿科",
+    "妇科",
+    "产科",
+    "皮肤科",
+    "眼科",
+    "耳鼻咽喉科",
+    "口腔科",
+    "骨科",
+    "泌尿外科",
+    "精神心理科",
+    "普外科",
+    "乳腺外科",
+]
+
+
+@pytest.mark.parametrize(("name", "departments"), [("internal", INTERNAL), ("general", GENERAL)])
+def test_development_questions_stay_answered(name, departments):
+    """The questions written while building the knowledge base (a development set, not the
+    evaluation set: that one is kept apart) keep their answers: a regression guard."""
+    rows = _dev(name)
+    out = rank_batch([t for t, _ in rows], departments)
+    top1 = sum(o[0][0] == g for o, (_, g) in zip(out, rows, strict=True)) / len(rows)
+    top3 = sum(g in [n for n, _ in o[:3]] for o, (_, g) in zip(out, rows, strict=True)) / len(rows)
+    assert top1 >= 0.93 and top3 == 1.0
