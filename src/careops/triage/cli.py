@@ -90,6 +90,12 @@ def ask(
     """导诊一个问题, 或从标准输入批量导诊 / Triage one text, or JSON Lines from stdin."""
     from careops.triage.service import answer_lines, open_triage
 
+    if text is None and sys.stdin.isatty():
+        err.print(
+            "[red]请给出症状描述, 或从标准输入送入 JSON Lines / give a text: "
+            'careops triage "头痛发热", or JSON Lines on stdin[/red]'
+        )
+        raise typer.Exit(2)
     triage = open_triage(departments, ops(warehouse))
     if text is None or text == "-":
         bad = 0

@@ -62,18 +62,18 @@ class DoctorMatch:
 class DoctorIndex:
     """Doctors by department, each with the concepts and phrases of their specialties."""
 
-    by_department: Mapping[str, tuple[tuple[Doctor, frozenset[int], frozenset[str]], ...]]
+    #: department → (doctor, {concept: the doctor's own word for it}, phrases of the profile)
+    by_department: Mapping[str, tuple[tuple[Doctor, Mapping[int, str], frozenset[str]], ...]]
 
     @classmethod
     def build(cls, doctors: Sequence[Doctor], kb: KnowledgeBase | None = None) -> DoctorIndex:
         kb = kb or shipped()
         grouped: dict[str, list] = {}
         for d in doctors:
-            concepts = frozenset(
-                h.key
-                for h in scan(d.specialties or "", kb.terms, kb.max_term)
-                if not h.negated and kb.concepts[h.key].weights[0][0] != ABSORB
-            )
+            concepts: dict[int, str] = {}
+            for h in scan(d.specialties or "", kb.terms, kb.max_term):
+                if not h.negated and kb.concepts[h.key].weights[0][0] != ABSORB:
+                    concepts.setdefault(h.key, h.term)
             grouped.setdefault(d.department, []).append(
                 (d, concepts, frozenset(phrases(d.specialties or "")))
             )
@@ -100,9 +100,8 @@ def rank_doctors(
     out: list[DoctorMatch] = []
     for r in chosen:
         for doctor, dc, dp in index.by_department.get(r.name, ()):
-            shared = concepts & dc
-            kb = shipped()
-            matched = [kb.concepts[c].label for c in sorted(shared)]
+            shared = concepts & dc.keys()
+            matched = [dc[c] for c in sorted(shared)]
             extra = [p for p in dp if p in norm_text and p not in matched]
             score = r.score * (1 + 0.6 * len(shared) + 0.3 * len(extra))
             score += 0.01 * TITLE_RANK.get(doctor.title, 0)
