@@ -209,3 +209,11 @@ def test_development_questions_stay_answered(name, departments):
     top1 = sum(o[0][0] == g for o, (_, g) in zip(out, rows, strict=True)) / len(rows)
     top3 = sum(g in [n for n, _ in o[:3]] for o, (_, g) in zip(out, rows, strict=True)) / len(rows)
     assert top1 >= 0.93 and top3 >= 0.98
+
+
+def test_pain_and_ache_are_one_word_and_months_alone_are_not_a_baby():
+    r = rank("右下腹疼，按着更疼", cat.default())
+    assert r.found[0] == "右下腹疼" and r.departments[0].name == "普外科"
+    assert not rank("声音哑了一个多月", cat.default()).paediatric
+    assert rank("8个月大的宝宝拉肚子", cat.default()).paediatric
+    assert rank("孩子两岁半，发烧", cat.default()).departments[0].name == "儿科"

@@ -159,9 +159,15 @@ def read_concepts(path: Path, specialties: dict[str, Specialty]) -> tuple[Concep
 
 
 def build(concepts: tuple[Concept, ...], specialties: dict[str, Specialty]) -> KnowledgeBase:
-    """Index the concepts, and add every specialty synonym as a concept of its own (a patient
-    who writes "想挂心内科" names the specialty)."""
+    """Index the concepts (each word also with 痛 and 疼 swapped, unless that form is another
+    concept's), and add every specialty synonym as a concept of its own (a patient who writes
+    "想挂心内科" names the specialty)."""
     terms = {t: c.id for c in concepts for t in c.terms}
+    for c in concepts:  # 痛 and 疼 are one word to patients: 右下腹疼 is 右下腹痛
+        for t in c.terms:
+            for a, b in (("痛", "疼"), ("疼", "痛")):
+                if a in t:
+                    terms.setdefault(t.replace(a, b), c.id)
     synonyms: dict[str, list[str]] = {}
     for sp in specialties.values():
         for s in sp.synonyms:

