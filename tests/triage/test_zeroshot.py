@@ -217,3 +217,17 @@ def test_pain_and_ache_are_one_word_and_months_alone_are_not_a_baby():
     assert not rank("声音哑了一个多月", cat.default()).paediatric
     assert rank("8个月大的宝宝拉肚子", cat.default()).paediatric
     assert rank("孩子两岁半，发烧", cat.default()).departments[0].name == "儿科"
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("头通还发骚", "神经内科"),  # pinyin-input slips for 头痛, 发烧
+        ("拉杜子一天了", "消化内科"),
+        ("最近失棉", "神经内科"),
+        ("胸蒙心荒", "心血管内科"),
+        ("糖尿并复诊开药", "内分泌科"),
+    ],
+)
+def test_common_misspellings(text, first):
+    assert rank(text, cat.default()).departments[0].name == first
