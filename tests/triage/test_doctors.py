@@ -130,3 +130,23 @@ def test_simulated_hospital_doctors_have_specialties_of_their_department():
     assert w and all(d["specialties"] for d in w)
     for d in w:
         assert set(d["specialties"].split("、")) <= set(vocab.DOCTOR_SPECIALTIES[d["department"]])
+
+
+def test_spec_example_on_the_simulated_hospital_gives_a_headache_specialist():
+    """SPEC §4: "头痛+恶心+视力模糊" → 神经内科, a headache specialist (the simulator's doctors)."""
+    from careops.sim.world import build_world
+
+    rows = build_world(11).doctors.to_pylist()
+    doctors = [
+        Doctor(r["doctor_id"], r["name"], r["department"], r["title"], r["specialties"])
+        for r in rows
+    ]
+    catalogue = cat.build(cat.Department(n) for n in sorted({d.department for d in doctors}))
+    answer = Triage(catalogue, DoctorIndex.build(doctors)).ask("头痛+恶心+视力模糊", doctors=3)
+    assert answer.departments[0].name == "神经内科"
+    headache = {
+        d.doctor_id
+        for d in doctors
+        if d.department == "神经内科" and ("头痛" in d.specialties or "偏头痛" in d.specialties)
+    }
+    assert headache and {m.doctor.doctor_id for m in answer.doctors} <= headache
