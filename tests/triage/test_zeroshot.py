@@ -231,3 +231,14 @@ def test_pain_and_ache_are_one_word_and_months_alone_are_not_a_baby():
 )
 def test_common_misspellings(text, first):
     assert rank(text, cat.default()).departments[0].name == first
+
+
+def test_child_words_count_only_where_the_hospital_has_paediatrics():
+    depts = ["全科", "呼吸科", "消化科"]
+    r = rank("宝宝咳嗽", catalogue_of(tuple(depts)))
+    assert r.departments[0].name == "呼吸科" and r.departments[0].words[0].term == "咳嗽"
+    assert "宝宝" not in [w.term for d in r.departments for w in d.words]
+    # an internal-medicine hospital sends joint swelling to rheumatology, a sore throat to
+    # respiratory medicine: the nearest department that exists
+    assert top("膝关节肿痛", HOSPITAL_A) == "风湿科"
+    assert top("嗓子疼，扁桃体发炎", HOSPITAL_A) == "呼吸科"

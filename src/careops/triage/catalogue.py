@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from careops.errors import InvalidInput
-from careops.triage.kb import ABSORB, GENERAL, GROUP_GENERAL, KnowledgeBase, normalise, shipped
+from careops.triage.kb import (
+    ABSORB,
+    GENERAL,
+    GROUP_GENERAL,
+    NO_FALLBACK,
+    KnowledgeBase,
+    normalise,
+    shipped,
+)
 from careops.triage.scan import scan
 
 MAX_NAME = 60
@@ -137,6 +145,10 @@ def _routes(affinity: Sequence[dict[str, float]], kb: KnowledgeBase) -> dict[str
         weak = [(i, w) for i, w in direct.get(name, []) if w < 0.5]
         if own:
             routes[name] = tuple(own + weak)
+            continue
+        if sp.fallbacks == (NO_FALLBACK,):
+            if weak:
+                routes[name] = tuple(weak)
             continue
         chain = [*sp.fallbacks, GROUP_GENERAL.get(sp.group, ""), *GENERAL]
         via: list[tuple[int, float]] = list(weak)

@@ -1,8 +1,8 @@
 """Doctors for a triage answer: the doctors of the chosen departments, ranked by how well their
 specialties (擅长) match the text, then availability where known, title and rating.
 
-A doctor's score is the department's score times (1 + 0.6 per concept of the text named in the
-doctor's specialties — 头疼 in the text matches 头痛 in the profile, both one concept — + 0.3 per
+A doctor's score is the department's score times (1 + 0.3 per concept of the text named in the
+doctor's specialties — 头疼 in the text matches 头痛 in the profile, both one concept — + 0.15 per
 other shared phrase), plus small tie-breakers for title (主任医师 > 副主任 > 主治 > 住院) and mean
 consultation rating; a doctor known to be unavailable drops to a third.
 """
@@ -103,7 +103,7 @@ def rank_doctors(
             shared = concepts & dc.keys()
             matched = [dc[c] for c in sorted(shared)]
             extra = [p for p in dp if p in norm_text and p not in matched]
-            score = r.score * (1 + 0.6 * len(shared) + 0.3 * len(extra))
+            score = r.score * (1 + 0.3 * len(shared) + 0.15 * len(extra))
             score += 0.01 * TITLE_RANK.get(doctor.title, 0)
             if doctor.rating is not None:
                 score += 0.02 * (doctor.rating - 4.0)

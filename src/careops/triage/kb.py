@@ -19,6 +19,9 @@ from careops.errors import InvalidInput
 
 #: the specialty of words that contain a term but mean something else (担心 holds 心)
 ABSORB = "-"
+#: the fallbacks of a specialty whose words count only where the hospital has it (儿科: a child
+#: with a cough goes to 呼吸内科 in a hospital without paediatrics, not to 全科)
+NO_FALLBACK = "-"
 KINDS = frozenset({"symptom", "disease", "body", "drug", "abbr", "test", "cue"})
 GROUPS = frozenset({"内科", "外科", "妇儿", "五官", "其他"})
 #: the general specialty that takes a group's patients when a hospital lacks the specialist
@@ -104,11 +107,14 @@ def read_specialties(path: Path) -> dict[str, Specialty]:
             raise _bad(path, n, f"专科重复 / specialty {name!r} defined twice")
         syn = tuple(dict.fromkeys(s.strip() for s in synonyms.split(",") if s.strip()))
         out[name] = Specialty(
-            name, group, tuple(f for f in fallbacks.split(",") if f), (name, *syn)
+            name,
+            group,
+            tuple(f for f in fallbacks.split(",") if f),  # ("-",): none at all
+            (name, *syn),
         )
     for sp in out.values():
         for f in sp.fallbacks:
-            if f not in out:
+            if f not in out and sp.fallbacks != (NO_FALLBACK,):
                 raise InvalidInput(
                     f"{path.name}: {sp.name} 的后备专科未定义 / fallback {f!r} is not a specialty",
                     field="knowledge_base",
