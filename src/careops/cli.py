@@ -157,6 +157,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         CARE,
         "儿童剂量计算 Paediatric dosage: check an order against the limits, list the drugs.",
     ),
+    "triage": (
+        "careops.triage.cli:triage_app",
+        CARE,
+        "智能导诊 Smart triage: symptom text → red flag, departments, doctors.",
+    ),
 }
 
 

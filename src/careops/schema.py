@@ -274,6 +274,7 @@ TABLES: dict[str, Table] = {
                 Column("name", label_zh="姓名"),
                 Column("department", label_zh="科室"),
                 Column("title", label_zh="职称"),
+                Column("specialties", label_zh="擅长"),  # free text: 高血压、冠心病
             ),
             label_zh="医生",
             user_column=None,

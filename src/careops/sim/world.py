@@ -48,7 +48,13 @@ def build_world(seed: int) -> World:
             prices.append(vocab.TITLES[tix[k]][1])
             title_idx.append(int(tix[k]))
     doctors = pa.Table.from_pydict(
-        {"doctor_id": ids, "name": names, "department": depts, "title": titles},
+        {
+            "doctor_id": ids,
+            "name": names,
+            "department": depts,
+            "title": titles,
+            "specialties": _specialties(depts, seed),
+        },
         schema=TABLES["doctors"].arrow_schema(),
     )
     return World(
@@ -60,6 +66,18 @@ def build_world(seed: int) -> World:
         dept_doctor_start=np.array(starts),
         dept_doctor_count=np.array(counts),
     )
+
+
+def _specialties(depts: list[str], seed: int) -> list[str]:
+    """2–3 specialty words per doctor (擅长), from their own random stream so that adding the
+    column changed no other value of the simulated hospital."""
+    rng = np.random.default_rng([seed, 8])
+    out = []
+    for dept in depts:
+        words = vocab.DOCTOR_SPECIALTIES[dept]
+        k = min(len(words), int(rng.integers(2, 4)))
+        out.append("、".join(words[i] for i in sorted(rng.choice(len(words), k, replace=False))))
+    return out
 
 
 def _catalogue() -> pa.Table:
