@@ -159,7 +159,11 @@ def earning(
     if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= cap:
         raise InvalidInput(
             f"积分须为 1–{cap} 的整数 / points must be a whole number in 1–{cap}, got {amount!r}"
-            + (" (rule 'manual' needs the points given)" if rule == "manual" and points is None else ""),
+            + (
+                " (rule 'manual' needs the points given)"
+                if rule == "manual" and points is None
+                else ""
+            ),
             field="points",
         )
     if points is not None and rules[rule] and points != rules[rule]:

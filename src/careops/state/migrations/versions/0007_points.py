@@ -61,8 +61,50 @@ def upgrade() -> None:
     )
     op.create_index("ix_coupons_user", "coupons", ["user_id"])
 
+    op.create_table(
+        "referral_codes",
+        sa.Column("code", sa.String(16), primary_key=True),
+        sa.Column("user_id", sa.String(128), nullable=False),
+        sa.Column("channel", sa.String(16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("uses", sa.Integer, nullable=False),
+    )
+    op.create_index("ix_referral_codes_user", "referral_codes", ["user_id"])
+    op.create_table(
+        "referral_signups",
+        sa.Column("invitee_id", sa.String(128), primary_key=True),
+        sa.Column("inviter_id", sa.String(128), nullable=False),
+        sa.Column("code", sa.String(16)),
+        sa.Column("channel", sa.String(16), nullable=False),
+        sa.Column("signed_up_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("device_hash", sa.String(64)),
+        sa.Column("phone_prefix", sa.String(11)),
+        sa.Column("status", sa.String(8), nullable=False),
+        sa.Column("reason", sa.String(32)),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_referral_signups_inviter", "referral_signups", ["inviter_id"])
+    op.create_index("ix_referral_signups_device", "referral_signups", ["device_hash"])
+    op.create_table(
+        "referral_rewards",
+        sa.Column("key", sa.String(200), primary_key=True),
+        sa.Column("user_id", sa.String(128), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("amount_cny", sa.Float, nullable=False),
+        sa.Column("reason", sa.String(16), nullable=False),
+        sa.Column("invitee_id", sa.String(128)),
+        sa.Column("order_id", sa.String(128)),
+        sa.Column("qualified_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("paid_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_referral_rewards_user", "referral_rewards", ["user_id"])
+
 
 def downgrade() -> None:
+    op.drop_table("referral_rewards")
+    op.drop_table("referral_signups")
+    op.drop_table("referral_codes")
     op.drop_table("coupons")
     op.drop_table("points_allocations")
     op.drop_table("points_ledger")
