@@ -152,6 +152,16 @@ LAZY: dict[str, tuple[str, str, str]] = {
         CARE,
         "儿童剂量计算 Paediatric dosage: check an order against the limits, list the drugs.",
     ),
+    "points": (
+        "careops.points.cli:points_app",
+        CARE,
+        "积分与等级 Growth points: balance, earn, redeem coupons, ledger, levels, doctors.",
+    ),
+    "referral": (
+        "careops.points.cli:referral_app",
+        CARE,
+        "邀请裂变 Referral: invite codes, attribution, rewards, invitation tree, K-factor.",
+    ),
 }
 
 

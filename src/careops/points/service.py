@@ -447,3 +447,41 @@ def expire_points(ops: Ops, at: dt.datetime | None = None) -> int:
                 ops.audit("points.expire", f"points:{kind}:{holder}", {"points": n}, conn=conn)
             total += n
     return total
+
+
+@dataclass(frozen=True)
+class LevelCount:
+    """How many holders stand at one level."""
+
+    code: str
+    min_points: int
+    holders: int
+
+
+def level_counts(ops: Ops, kind: str, at: dt.datetime | None = None) -> list[LevelCount]:
+    """The level table (code, threshold) with how many holders of `kind` stand at each at `at`
+    (from the points each earned in the `level_window_days` before)."""
+    ops.require("growth.read")
+    if kind not in HOLDER_KINDS:
+        raise InvalidInput(f"持有人类型须为 {HOLDER_KINDS} / kind must be one of {HOLDER_KINDS}")
+    at = _aware(at)
+    p = ops.settings.points
+    table = p.patient_levels if kind == "patient" else p.doctor_levels
+    led, a = points_ledger.c, points_accounts.c
+    since = at - dt.timedelta(days=p.level_window_days)
+    earned = (
+        sa.select(led.holder_id, sa.func.sum(led.points).label("pts"))
+        .where(led.holder_kind == kind, led.entry == "earn", led.at >= since, led.at < at)
+        .group_by(led.holder_id)
+        .subquery()
+    )
+    q = (
+        sa.select(sa.func.coalesce(earned.c.pts, 0))
+        .select_from(points_accounts.outerjoin(earned, earned.c.holder_id == a.holder_id))
+        .where(a.holder_kind == kind)
+    )
+    counts = dict.fromkeys(table, 0)
+    with ops.state.connect() as conn:
+        for (pts,) in conn.execute(q):
+            counts[level_of(ops, kind, int(pts)).code] += 1
+    return [LevelCount(code, table[code], counts[code]) for code in table]
