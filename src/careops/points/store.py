@@ -167,6 +167,15 @@ def lock_holders(
             for k, h in wanted
         ]
         conn.execute(_insert_ignoring(conn, points_accounts, ["holder_kind", "holder_id"]), rows)
+    if create:  # every one exists now: lock them all in one executemany, in sorted order
+        if wanted:
+            conn.execute(
+                sa.update(points_accounts)
+                .where(a.holder_kind == sa.bindparam("k"), a.holder_id == sa.bindparam("h"))
+                .values(version=a.version + 1, updated_at=now),
+                [{"k": k, "h": h} for k, h in wanted],
+            )
+        return set(wanted)
     locked: set[tuple[str, str]] = set()
     for k, h in wanted:
         n = conn.execute(
@@ -197,8 +206,11 @@ def credit(
     holder, rule or amount is a `Conflict` (a forged replay), and nothing is written."""
     if not items:
         return [], 0
-    lock_holders(conn, [(i.holder_kind, i.holder_id) for i in items], now, create=True)
     have = existing(conn, [i.key for i in items])
+    todo = [i for i in items if i.key not in have]
+    if todo:  # lock the holders with something new, then look again (another writer may have)
+        lock_holders(conn, [(i.holder_kind, i.holder_id) for i in todo], now, create=True)
+        have = existing(conn, [i.key for i in items])
     fresh: dict[str, NewEarning] = {}
     for i in items:
         old = have.get(i.key)
@@ -246,16 +258,18 @@ def credit(
 
 def resync(conn: Connection, holders: set[tuple[str, str]], now: dt.datetime) -> None:
     """Set the locked holders' cached balance to the sum of their entries."""
+    if not holders:
+        return
     led, a = points_ledger.c, points_accounts.c
-    for k, h in holders:
-        total = sa.select(sa.func.coalesce(sa.func.sum(led.points), 0)).where(
-            led.holder_kind == k, led.holder_id == h
-        )
-        conn.execute(
-            sa.update(points_accounts)
-            .where(a.holder_kind == k, a.holder_id == h)
-            .values(balance=total.scalar_subquery(), updated_at=now)
-        )
+    total = sa.select(sa.func.coalesce(sa.func.sum(led.points), 0)).where(
+        led.holder_kind == a.holder_kind, led.holder_id == a.holder_id
+    )
+    conn.execute(
+        sa.update(points_accounts)
+        .where(a.holder_kind == sa.bindparam("k"), a.holder_id == sa.bindparam("h"))
+        .values(balance=total.scalar_subquery(), updated_at=now),
+        [{"k": k, "h": h} for k, h in sorted(holders)],
+    )
 
 
 def lots(conn: Connection, kind: str, holder: str) -> list[Lot]:
