@@ -367,3 +367,62 @@ def fifo(available: Sequence[Lot], points: int) -> list[tuple[Lot, int]]:
         out.append((lot, take))
         need -= take
     return out
+
+
+def due_lots(conn: Connection, at: dt.datetime, holders: Sequence[tuple[str, str]] | None = None):
+    """(lot id, kind, holder, remaining, expires_at) of every lot due at `at` with points left
+    (of `holders` only, when given)."""
+    led, al = points_ledger.c, points_allocations.c
+    used = sa.select(al.lot_id, sa.func.sum(al.points).label("used")).group_by(al.lot_id).subquery()
+    left = led.points - sa.func.coalesce(used.c.used, 0)
+    q = (
+        sa.select(led.id, led.holder_kind, led.holder_id, left, led.expires_at)
+        .select_from(points_ledger.outerjoin(used, used.c.lot_id == led.id))
+        .where(led.entry == "earn", led.expires_at <= at, left > 0)
+    )
+    rows = conn.execute(q).all()
+    if holders is not None:
+        keep = set(holders)
+        rows = [r for r in rows if (r[1], r[2]) in keep]
+    return rows
+
+
+def expire_batch(
+    conn: Connection,
+    holders: Sequence[tuple[str, str]],
+    at: dt.datetime,
+    now: dt.datetime,
+    actor: str,
+) -> int:
+    """Expire, set-wise, what is left of the due lots of `holders` (locked here, in order):
+    one `expire` entry per lot (key `expire:<lot id>`), paid by that lot. Returns the points."""
+    lock_holders(conn, holders, now, create=True)
+    rows = due_lots(conn, at, holders)
+    if not rows:
+        return 0
+    conn.execute(
+        sa.insert(points_ledger),
+        [
+            {
+                "key": f"expire:{lot}",
+                "holder_kind": kind,
+                "holder_id": holder,
+                "entry": "expire",
+                "rule": "expiry",
+                "points": -int(left),
+                "at": utc(exp),
+                "expires_at": None,
+                "created_at": now,
+                "actor": actor[:128],
+                "note": None,
+            }
+            for lot, kind, holder, left, exp in rows
+        ],
+    )
+    ids = {e.key: e.id for e in existing(conn, [f"expire:{r[0]}" for r in rows]).values()}
+    conn.execute(
+        sa.insert(points_allocations),
+        [{"debit_id": ids[f"expire:{r[0]}"], "lot_id": r[0], "points": int(r[3])} for r in rows],
+    )
+    resync(conn, {(r[1], r[2]) for r in rows}, now)
+    return sum(int(r[3]) for r in rows)
