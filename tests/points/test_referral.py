@@ -253,3 +253,12 @@ def test_kfactor_per_generation_reuses_the_metric(hospital):
     assert sum(g.active for g in groups) == pytest.approx(direct.denominator)
     _, chans = referral.kfactor(ops, dt.date(2026, 3, 20), by="channel")
     assert {g.group: g.converted for g in chans}["baidu"] == 3
+
+
+@pytest.mark.postgres
+def test_concurrent_sign_ups_from_one_device_respect_the_limit_on_postgres(pg_database):
+    context = Ops.open(state=pg_database())
+    try:
+        test_concurrent_sign_ups_from_one_device_respect_the_limit(context)
+    finally:
+        context.close()
