@@ -229,6 +229,13 @@ def redeem(
     )
 
 
+def _source(e) -> str:
+    """The source event of an entry (its key without the holder kind and rule)."""
+    if e.entry == "earn" and e.key.count(":") >= 2:
+        return e.key.split(":", 2)[2]
+    return e.key
+
+
 @points_app.command("ledger")
 def ledger(
     user_id: Annotated[str, typer.Argument(help="患者或医生 ID / holder id")],
@@ -253,7 +260,7 @@ def ledger(
             RULE_ZH.get(e.rule, e.rule),
             f"{e.points:+d}",
             e.expires_at.strftime("%Y-%m-%d") if e.expires_at else "",
-            e.key,
+            _source(e),
         ]
         for e in items
     ]

@@ -384,8 +384,7 @@ def redeem(
         if have < rule.points:
             raise Conflict(
                 f"积分不足: 可用 {have}, 需要 {rule.points} / not enough points: {have} "
-                f"available, {coupon} costs {rule.points}",
-                field="points",
+                f"available, {coupon} costs {rule.points}"
             )
         debit_id = debit(
             conn,
