@@ -295,9 +295,9 @@ def test_concurrent_redemptions_in_processes_on_postgres(pg_ops):
     ]
     for p in procs:
         p.start()
-    results = sorted(out.get(timeout=60) for _ in procs)
+    results = sorted(out.get(timeout=300) for _ in procs)
     for p in procs:
-        p.join(timeout=30)
+        p.join(timeout=60)
     assert results == ["lost"] * 3 + ["won"] * 2
     sums = table_sums(pg_ops)
     assert sums["accounts"][("patient", "p1")] == sums["ledger"][("patient", "p1")] == 100
@@ -321,3 +321,11 @@ def test_concurrent_replays_of_one_event_credit_once_on_postgres(pg_ops):
         t.join()
     assert sum(not r.replayed for r in results) == 1
     assert table_sums(pg_ops)["ledger"] == {("patient", "p1"): 100}
+
+
+def test_a_past_balance_is_as_it_stood_then(ops):
+    checkups(ops, "p1", 7)  # 100 a day, days 0–6
+    service.redeem(ops, "p1", "consult_10", at=day(8))
+    assert service.balance(ops, "patient", "p1", at=day(3)).available == 400  # days 0–3
+    assert service.balance(ops, "patient", "p1", at=day(7)).available == 700
+    assert service.balance(ops, "patient", "p1", at=day(8)).available == 200

@@ -258,8 +258,8 @@ def _earned_since(conn, kind: str, holder_id: str, since: dt.datetime, until: dt
         led.holder_kind == kind,
         led.holder_id == holder_id,
         led.entry == "earn",
-        led.at >= since,
-        led.at < until,
+        led.at > since,
+        led.at <= until,
     )
     return int(conn.execute(q).scalar_one())
 
@@ -271,15 +271,16 @@ def _has_account(conn, kind: str, holder_id: str) -> bool:
 
 
 def balance(ops: Ops, kind: str, holder_id: str, at: dt.datetime | None = None) -> Balance:
-    """The holder's available points at `at` (lots not yet expired, minus what was spent), what
-    expires in the next 30 days, and the level. A holder who never earned is `NotFound`."""
+    """The holder's available points at `at` (lots earned by then and not yet expired, less what
+    was spent by then — exact for a past `at` too), what expires in the next 30 days, and the
+    level. A holder who never earned is `NotFound`."""
     ops.require("growth.read")
     check_holder(kind, holder_id)
     at = _aware(at)
     with ops.state.connect() as conn:
         if not _has_account(conn, kind, holder_id):
             raise NotFound(f"没有积分账户 / no points for {kind} {holder_id!r}", field="user_id")
-        left = [lot for lot in lots(conn, kind, holder_id) if lot.at <= at]
+        left = lots(conn, kind, holder_id, until=at)
         window = dt.timedelta(days=ops.settings.points.level_window_days)
         earned = _earned_since(conn, kind, holder_id, at - window, at)
     live = [lot for lot in left if lot.expires_at > at]
@@ -468,7 +469,7 @@ def level_counts(ops: Ops, kind: str, at: dt.datetime | None = None) -> list[Lev
     since = at - dt.timedelta(days=p.level_window_days)
     earned = (
         sa.select(led.holder_id, sa.func.sum(led.points).label("pts"))
-        .where(led.holder_kind == kind, led.entry == "earn", led.at >= since, led.at < at)
+        .where(led.holder_kind == kind, led.entry == "earn", led.at > since, led.at <= at)
         .group_by(led.holder_id)
         .subquery()
     )

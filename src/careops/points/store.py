@@ -272,14 +272,20 @@ def resync(conn: Connection, holders: set[tuple[str, str]], now: dt.datetime) ->
     )
 
 
-def lots(conn: Connection, kind: str, holder: str) -> list[Lot]:
-    """The holder's earned lots with points left, earliest expiry first (the FIFO order)."""
+def lots(conn: Connection, kind: str, holder: str, until: dt.datetime | None = None) -> list[Lot]:
+    """The holder's earned lots with points left, earliest expiry first (the FIFO order).
+    `until`: as they stood then — lots earned by then, less what debits dated by then took."""
     led, al = points_ledger.c, points_allocations.c
-    used = sa.select(al.lot_id, sa.func.sum(al.points).label("used")).group_by(al.lot_id).subquery()
+    spent = sa.select(al.lot_id, sa.func.sum(al.points).label("used"))
+    if until is not None:
+        debits = points_ledger.alias("debits")
+        spent = spent.join(debits, debits.c.id == al.debit_id).where(debits.c.at <= until)
+    used = spent.group_by(al.lot_id).subquery()
     q = (
         sa.select(led.id, led.points, led.at, led.expires_at, sa.func.coalesce(used.c.used, 0))
         .select_from(points_ledger.outerjoin(used, used.c.lot_id == led.id))
         .where(led.holder_kind == kind, led.holder_id == holder, led.entry == "earn")
+        .where(led.at <= until if until is not None else sa.true())
         .order_by(led.expires_at, led.id)
     )
     out = []
