@@ -162,6 +162,16 @@ LAZY: dict[str, tuple[str, str, str]] = {
         CARE,
         "智能导诊 Smart triage: symptom text → red flag, departments, doctors.",
     ),
+    "points": (
+        "careops.points.cli:points_app",
+        CARE,
+        "积分与等级 Growth points: balance, earn, redeem coupons, ledger, levels, doctors.",
+    ),
+    "referral": (
+        "careops.points.cli:referral_app",
+        CARE,
+        "邀请裂变 Referral: invite codes, attribution, rewards, invitation tree, K-factor.",
+    ),
 }
 
 

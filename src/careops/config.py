@@ -8,6 +8,7 @@ figures of SPEC.md. Every threshold an operations team may retune lives here, na
 
 from __future__ import annotations
 
+import itertools
 import os
 from datetime import date
 from functools import lru_cache
@@ -499,6 +500,95 @@ class ChannelSettings(BaseModel):
     app_push: JPushChannelSettings = JPushChannelSettings()
 
 
+class CouponRule(BaseModel):
+    """A consultation coupon points can buy."""
+
+    points: int = Field(gt=0, le=1_000_000, description="points it costs")
+    value_cny: float = Field(gt=0, le=10_000, description="yuan off a consultation")
+    valid_days: int = Field(90, ge=1, le=3650, description="usable for this long after issue")
+
+
+def _ascending_levels(v: dict[str, int]) -> dict[str, int]:
+    mins = list(v.values())
+    if not mins or mins[0] != 0 or any(b <= a for a, b in itertools.pairwise(mins)):
+        raise ValueError("levels: thresholds must start at 0 and rise strictly")
+    return v
+
+
+class PointsSettings(BaseModel):
+    """Growth points and levels (SPEC §8; docs/points.md): points per earning rule, level
+    thresholds on the points earned in the last `level_window_days`, coupons, expiry."""
+
+    patient_rules: dict[str, int] = Field(
+        default_factory=lambda: {
+            "checkup": 100,
+            "package": 200,
+            "consultation": 20,
+            "survey": 10,
+            "manual": 0,
+        },
+        description="points per patient earning rule (0: the caller gives the points)",
+    )
+    doctor_rules: dict[str, int] = Field(
+        default_factory=lambda: {"answer": 10, "good_rating": 5, "article": 50, "manual": 0},
+        description="points per doctor output: answered consultation, rating ≥ good_rating_min, "
+        "article",
+    )
+    good_rating_min: float = Field(4.0, ge=1, le=5, description="a rating this high earns points")
+    patient_levels: dict[str, int] = Field(
+        default_factory=lambda: {
+            "member": 0,
+            "silver": 500,
+            "gold": 2000,
+            "platinum": 5000,
+            "diamond": 10000,
+        },
+        description="level -> points earned in the window needed to reach it",
+    )
+    doctor_levels: dict[str, int] = Field(
+        default_factory=lambda: {"rising": 0, "skilled": 500, "senior": 2000, "star": 6000}
+    )
+    level_window_days: int = Field(365, ge=1, le=3650, description="levels count points earned")
+    expire_days: int = Field(365, ge=1, le=3650, description="an earned lot expires after")
+    max_points: int = Field(100_000, ge=1, description="most points one entry may carry")
+    coupons: dict[str, CouponRule] = Field(
+        default_factory=lambda: {
+            "consult_10": CouponRule(points=500, value_cny=10.0),
+            "consult_30": CouponRule(points=1200, value_cny=30.0),
+            "consult_free": CouponRule(points=3000, value_cny=80.0),
+        }
+    )
+
+    @field_validator("patient_levels", "doctor_levels")
+    @classmethod
+    def _levels(cls, v: dict[str, int]) -> dict[str, int]:
+        return _ascending_levels(v)
+
+
+class ReferralSettings(BaseModel):
+    """Referral (裂变, SPEC §8; docs/points.md): codes, rewards, fraud guards."""
+
+    link_base: str = Field(
+        "https://m.hospital.example.cn/invite", description="invite links are this + ?code=…"
+    )
+    code_valid_days: int = Field(90, ge=1, le=3650, description="an invite code expires after")
+    channels: tuple[str, ...] = Field(
+        ("wechat", "moments", "sms", "poster", "link"), description="channels a code is for"
+    )
+    reward_cny: float = Field(50.0, ge=0, description="paid to inviter and invitee each")
+    checkup_after: int = Field(3, ge=1, description="qualified invitees earning a free check-up")
+    qualifying_categories: tuple[str, ...] = Field(
+        ("consultation", "checkup", "package", "drug"),
+        description="a paid order of these is the invitee's first qualifying action",
+    )
+    qualify_within_days: int = Field(90, ge=1, description="after sign-up, else no reward")
+    max_per_device: int = Field(2, ge=1, description="sign-ups from one device rewarded")
+    max_per_phone_prefix: int = Field(
+        3, ge=1, description="one inviter's sign-ups sharing a phone prefix rewarded"
+    )
+    phone_prefix_digits: int = Field(7, ge=3, le=11, description="号段: the first digits")
+
+
 class Settings(BaseSettings):
     """All of CareOps' configuration."""
 
@@ -526,6 +616,9 @@ class Settings(BaseSettings):
     sql: SqlSettings = SqlSettings()
     journeys: JourneySettings = JourneySettings()
     channels: ChannelSettings = ChannelSettings()
+
+    points: PointsSettings = PointsSettings()
+    referral: ReferralSettings = ReferralSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -49,6 +49,11 @@ PERMISSIONS: dict[str, tuple[str, str]] = {
     "audit.read": ("查看审计日志", "read and verify the audit trail"),
     "users.manage": ("管理账号与密钥", "manage staff accounts and API keys"),
     "privacy.erase": ("删除患者数据", "erase a patient (PIPL)"),
+    "growth.read": ("查看积分与邀请", "read points, levels, coupons and referrals"),
+    "growth.write": (
+        "积分发放/兑换与邀请奖励",
+        "earn and redeem points, referral codes and rewards",
+    ),
 }
 
 _OPERATIONS = {
@@ -67,6 +72,8 @@ _OPERATIONS = {
     "consents.write",
     "tasks.read",
     "tasks.work",
+    "growth.read",
+    "growth.write",
 }
 
 #: role -> its permissions. Admins administer (accounts, erasure, configuration, everything
