@@ -62,11 +62,13 @@ def store_scores(con: BaseBackend, kind: str, as_of: date, scores: pa.Table) -> 
     from careops.warehouse.store import replace_table
 
     if kind not in KINDS:
-        raise InvalidInput(f"unknown smart-tag kind {kind!r}; known: {', '.join(KINDS)}")
+        raise InvalidInput(
+            f"未知的智能标签种类 / unknown smart-tag kind {kind!r}; known: {', '.join(KINDS)}"
+        )
     columns = {"user_id": "string", **KINDS[kind]}
     missing = [c for c in columns if c not in scores.column_names]
     if missing:
-        raise InvalidInput(f"{kind} scores lack the columns {missing}")
+        raise InvalidInput(f"{kind} 评分缺少列 / {kind} scores lack the columns {missing}")
     schema = ibis.schema(columns)
     table = scores.select(list(columns)).cast(schema.to_pyarrow())
     name = table_name(kind, as_of)
@@ -109,8 +111,8 @@ for _kind, _cols in KINDS.items():
     "Churn score",
     "smart",
     "int",
-    "0–100: probability of going inactive within models.churn horizon (careops churn score "
-    "--store); null when not scored within tags.smart_max_age_days",
+    "0–100: probability of going inactive within the churn model's horizon, stored by a "
+    "churn scoring run; null when not scored within tags.smart_max_age_days",
 )
 def churn_score(s: Scope):
     return s.col("churn.churn_score")
@@ -146,7 +148,7 @@ def churn_scored_as_of(s: Scope):
     "Predicted LTV (CNY)",
     "smart",
     "float",
-    "Predicted value over the horizon of careops clv score --store (BG/NBD + Gamma-Gamma)",
+    "Predicted value over the horizon of a stored CLV scoring run (BG/NBD + Gamma-Gamma)",
 )
 def predicted_ltv(s: Scope):
     return s.col("clv.predicted_ltv")
