@@ -152,6 +152,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         CARE,
         "儿童剂量计算 Paediatric dosage: check an order against the limits, list the drugs.",
     ),
+    "packages": (
+        "careops.care.packages_cli:packages_app",
+        CARE,
+        "服务包 Service packages: catalogue, usage, activation, renewal, SLA, outcomes.",
+    ),
 }
 
 
