@@ -1,0 +1,283 @@
+"""Abnormal-reading alerts: hand-worked readings at, under and over every threshold; runs of
+days in any arrival order; one task per rule, patient and day however often a reading comes;
+end to end through a file load and the event intake (with the latency from arrival to task);
+the simulator's glucose crises found; malformed rule files refused."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import statistics
+
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from careops.care.alerts import Reading, RuleSet, evaluate, load_rules
+from careops.care.alerts_service import on_readings
+from careops.care.datafile import parse
+from careops.errors import ConfigError
+from careops.service import Ops
+from careops.tasks.store import tasks
+
+SH = dt.timezone(dt.timedelta(hours=8))
+NOW = dt.datetime(2026, 3, 1, 19, 30, tzinfo=dt.UTC)  # 03:30 at night in Shanghai
+SBP, DBP, GLU = "8480-6", "8462-4", "2339-0"
+
+
+@pytest.fixture
+def ops():
+    context = Ops.open()
+    yield context
+    context.close()
+
+
+def at(day: int, hour: int = 8) -> dt.datetime:
+    """March `day`, `hour` o'clock Shanghai time, as UTC."""
+    return dt.datetime(2026, 3, day, hour, tzinfo=SH).astimezone(dt.UTC)
+
+
+def bp(uid: str, s: float, d: float, t: dt.datetime, ref: str = "r") -> list[Reading]:
+    return [Reading(uid, t, SBP, s, ref), Reading(uid, t, DBP, d, ref)]
+
+
+def run(ops, readings):
+    with ops.state.begin() as conn:
+        return evaluate(conn, readings, load_rules(), now=NOW, tz=SH, source="test")
+
+
+def all_tasks(ops) -> list[dict]:
+    with ops.state.connect() as conn:
+        rows = conn.execute(sa.select(tasks).order_by(tasks.c.key)).all()
+    return [dict(r._mapping) for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("readings", "fired"),
+    [
+        (bp("a", 180, 100, at(1)), {"bp_crisis"}),  # at the systolic limit
+        (bp("a", 179.9, 109.9, at(1)), set()),  # just under both
+        (bp("a", 120, 110, at(1)), {"bp_crisis"}),  # diastolic alone is enough
+        ([Reading("a", at(1), GLU, 3.89, "g")], {"hypoglycaemia"}),
+        ([Reading("a", at(1), GLU, 3.9, "g")], set()),  # 3.9 is not below 3.9
+        ([Reading("a", at(1), "15074-8", 2.0, "g")], {"hypoglycaemia"}),  # any glucose code
+        ([Reading("a", at(1), GLU, 20.0, "g")], set()),  # one high day is not three
+        ([Reading("a", at(1), "8867-4", 200.0, "g")], set()),  # heart rate: no rule
+    ],
+)
+def test_single_reading_rules_at_under_and_over(ops, readings, fired):
+    assert {f.rule for f in run(ops, readings)} == fired
+
+
+def test_three_days_running_in_any_order_and_strictly_over(ops):
+    g = lambda day, v, hour=8: Reading("p", at(day, hour), GLU, v, f"g{day}{hour}")  # noqa: E731
+    assert run(ops, [g(1, 14.0), g(3, 15.0)]) == []  # a gap: no run yet
+    assert run(ops, [g(4, 13.9)]) == []  # exactly 13.9 is not above it
+    late = run(ops, [g(2, 13.95)])  # day 2 arrives last and completes 1-2-3
+    assert [(f.rule, f.day) for f in late] == [("glucose_high_3d", dt.date(2026, 3, 3))]
+    # the day boundary is the hospital's: 23:30 on the 5th and 00:30 on the 7th leave the 6th
+    assert run(ops, [g(5, 14.0, 23), g(7, 14.0, 0)]) == []
+    t = all_tasks(ops)
+    assert [x["key"] for x in t] == ["alert:glucose_high_3d:p:2026-03-03"]
+    assert t[0]["assignee_role"] == "health_manager" and t[0]["purpose"] == "medical"
+
+
+def test_a_reading_again_raises_nothing_twice_and_night_is_no_excuse(ops):
+    first = run(ops, bp("n", 200, 120, at(1, 3)))
+    again = run(ops, bp("n", 200, 120, at(1, 3)) + bp("n", 190, 100, at(1, 4), "r2"))
+    assert [f.task_id for f in first] == [f.task_id for f in again]
+    (t,) = all_tasks(ops)
+    assert t["key"] == "alert:bp_crisis:n:2026-03-01" and t["priority"] == 0
+    due = t["due_at"].replace(tzinfo=dt.UTC) if t["due_at"].tzinfo is None else t["due_at"]
+    assert due - NOW == dt.timedelta(hours=1)  # 03:30 at night: due at 04:30
+    assert t["department"] == "心血管内科"
+    assert (t["detail"]["code"], t["detail"]["value"]) in {(SBP, 200), (DBP, 120)}
+
+
+def _obs_file(path, rows) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(
+        pa.table(
+            {
+                "observation_id": [r[0] for r in rows],
+                "user_id": [r[1] for r in rows],
+                "ts": pa.array([r[2] for r in rows], pa.timestamp("us", tz="UTC")),
+                "code": [r[3] for r in rows],
+                "value": [float(r[4]) for r in rows],
+                "unit": ["mm[Hg]" if r[3] in (SBP, DBP) else "mmol/L" for r in rows],
+                "source": ["home_bp_monitor"] * len(rows),
+            }
+        ),
+        path,
+    )
+
+
+def test_a_file_load_raises_the_task_and_a_reload_nothing(ops, tmp_path):
+    from careops.ingest.service import IngestOptions, ingest_files
+
+    f = tmp_path / "observations.parquet"
+    _obs_file(
+        f,
+        [
+            ("o1", "u1", at(1), SBP, 185),
+            ("o2", "u1", at(1), DBP, 95),
+            ("o3", "u2", at(1), SBP, 130),
+            ("o4", "u2", at(1), DBP, 80),
+            *[(f"g{d}", "u3", at(d), GLU, 16.1) for d in (1, 2, 3)],
+        ],
+    )
+    ingest_files(ops, [f], IngestOptions(kind="observations"))
+    keys = [t["key"] for t in all_tasks(ops)]
+    assert keys == ["alert:bp_crisis:u1:2026-03-01", "alert:glucose_high_3d:u3:2026-03-03"]
+    ingest_files(ops, [f], IngestOptions(kind="observations"))  # already loaded
+    f2 = tmp_path / "observations_again.parquet"
+    _obs_file(f2, [("o9", "u1", at(1, 9), SBP, 181), ("o10", "u1", at(1, 9), DBP, 90)])
+    ingest_files(ops, [f2], IngestOptions(kind="observations"))  # same rule, patient, day
+    assert [t["key"] for t in all_tasks(ops)] == keys
+
+
+def reading_event(i: int, uid: str, props: dict, t: dt.datetime) -> dict:
+    return {
+        "event_id": f"ev{i}",
+        "user_id": uid,
+        "ts": t.isoformat(),
+        "name": "device_reading",
+        "properties": props,
+    }
+
+
+def test_event_intake_raises_the_task_before_answering(ops):
+    from careops.intake.service import receive_events, stop_intake
+
+    t = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    try:
+        r = receive_events(
+            ops,
+            [
+                reading_event(1, "k1", {"systolic": 182, "diastolic": 95, "unit": "mmHg"}, t),
+                reading_event(2, "k2", {"code": GLU, "value": 60, "unit": "mg/dL"}, t),  # 3.33
+                reading_event(3, "k3", {"code": GLU, "value": 5.5}, t),
+                reading_event(4, "k4", {"code": GLU, "value": "high"}, t),  # unusable: stored only
+                {"event_id": "ev5", "user_id": "k5", "ts": t.isoformat(), "name": "app_open"},
+            ],
+        )
+        assert r.accepted == 5 and not r.rejected
+        got = {(x["user_id"], x["detail"]["rule"]) for x in all_tasks(ops)}
+        assert got == {("k1", "bp_crisis"), ("k2", "hypoglycaemia")}
+        again = receive_events(
+            ops, [reading_event(1, "k1", {"systolic": 182, "diastolic": 95, "unit": "mmHg"}, t)]
+        )
+        assert again.duplicates == 1 and len(all_tasks(ops)) == 2
+    finally:
+        stop_intake(ops.warehouse_url, ops.settings)
+
+
+def test_latency_from_arrival_to_task(ops, capsys):
+    """Each request carries one crisis reading; the latency is from sending it to the task's
+    creation time in the state store."""
+    from careops.intake.service import receive_events, stop_intake
+
+    lat = []
+    t = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    try:
+        for i in range(40):
+            sent = dt.datetime.now(dt.UTC)
+            receive_events(
+                ops, [reading_event(100 + i, f"L{i}", {"systolic": 200, "diastolic": 90}, t)]
+            )
+            with ops.state.connect() as conn:
+                created = conn.execute(
+                    sa.select(tasks.c.created_at).where(tasks.c.user_id == f"L{i}")
+                ).scalar_one()
+            created = created.replace(tzinfo=dt.UTC) if created.tzinfo is None else created
+            lat.append((created - sent).total_seconds())
+    finally:
+        stop_intake(ops.warehouse_url, ops.settings)
+    lat.sort()
+    p95 = lat[int(0.95 * (len(lat) - 1))]
+    with capsys.disabled():
+        print(
+            f"\nalert latency (intake → task), n={len(lat)}: median "
+            f"{statistics.median(lat) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms"
+        )
+    assert all(x >= 0 for x in lat) and p95 < 60
+
+
+def test_rule_file_changes_what_fires(ops, tmp_path):
+    rules = parse(
+        RuleSet,
+        "rules:\n  hr_high:\n    title: 心率过快\n    title_en: Fast heart rate\n"
+        "    when: [{codes: ['8867-4'], op: '>', value: 120}]\n    assignee_role: medical\n",
+        "mine.yaml",
+        ("预警规则", "alert rules"),
+    )
+    fired = on_readings(ops, [Reading("h", at(1), "8867-4", 121.0, "x")], "test", rules)
+    assert [f.rule for f in fired] == ["hr_high"]
+
+
+GOOD = (
+    "rules:\n  r1:\n    title: t\n    title_en: t\n"
+    "    when: [{codes: ['2339-0'], op: '<', value: 3.9}]\n    assignee_role: medical\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (GOOD.replace("op: '<'", "op: '=<'"), "op"),
+        (GOOD.replace("value: 3.9", "value: '3.9'"), "value"),
+        (GOOD.replace("medical", "marketing"), "assignee_role"),
+        (GOOD.replace("  r1:", "  R-1:"), "bad rule id"),
+        (GOOD + "    days: 0\n", "days"),
+        (GOOD + "    colour: red\n", "unknown field"),
+        (GOOD.replace("[{codes: ['2339-0'], op: '<', value: 3.9}]", "[]"), "when"),
+        ("rules: {", "YAML"),
+    ],
+)
+def test_malformed_rules_are_refused_naming_the_field(tmp_path, text, needle):
+    f = tmp_path / "rules.yaml"
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=needle) as e:
+        load_rules(f)
+    assert str(f) in str(e.value)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=300))
+def test_fuzz_rule_text_loads_or_is_refused(text):
+    with contextlib.suppress(ConfigError):
+        parse(RuleSet, text, "fuzz", ("预警规则", "alert rules"))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(
+        st.sampled_from(["code", "value", "unit", "systolic", "diastolic"]),
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.floats(),
+            st.text(max_size=8),
+            st.sampled_from([GLU, SBP, "mg/dL", "mmHg", "furlongs"]),
+        ),
+    )
+)
+def test_fuzz_reading_event_properties_never_crash(props):
+    from careops.care.alerts import readings_from_events
+
+    t = pa.table(
+        {
+            "event_id": ["e"],
+            "user_id": ["u"],
+            "ts": pa.array([NOW], pa.timestamp("us", tz="UTC")),
+            "name": ["device_reading"],
+            "properties": [json.dumps(props)],
+        }
+    )
+    for r in readings_from_events(t, load_rules().codes):
+        assert isinstance(r.value, float) and r.value == r.value
