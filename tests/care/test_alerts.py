@@ -281,3 +281,38 @@ def test_fuzz_reading_event_properties_never_crash(props):
     )
     for r in readings_from_events(t, load_rules().codes):
         assert isinstance(r.value, float) and r.value == r.value
+
+
+def test_a_simulated_hospital_load_finds_every_glucose_run_and_only_real_crises(tmp_path):
+    """Reference: the three-day runs counted in plain Python on the simulator's own file; truth:
+    the patients the simulator put through a glucose crisis."""
+    import glob
+    from zoneinfo import ZoneInfo
+
+    import pyarrow.parquet as pq
+
+    from careops.ingest.service import ingest_files
+    from careops.sim import SimConfig, simulate, table_paths
+
+    cfg = SimConfig(users=2500, days=240, seed=3, start=dt.date(2025, 1, 1))
+    simulate(cfg, tmp_path / "sim")
+    ops = Ops.open(f"duckdb:///{tmp_path / 'w.duckdb'}", f"sqlite:///{tmp_path / 's.db'}")
+    try:
+        ingest_files(ops, table_paths(tmp_path / "sim"))
+        got: dict[str, set] = {}
+        for t in all_tasks(ops):
+            got.setdefault(t["detail"]["rule"], set()).add(t["user_id"])
+    finally:
+        ops.close()
+    tz = ZoneInfo("Asia/Shanghai")
+    obs = pq.read_table(glob.glob(str(tmp_path / "sim" / "observations*"))[0]).to_pylist()
+    high: dict[str, set] = {}
+    for r in obs:
+        if r["code"] == GLU and r["value"] > 13.9:
+            high.setdefault(r["user_id"], set()).add(r["ts"].astimezone(tz).date())
+    one = dt.timedelta(days=1)
+    runs = {u for u, ds in high.items() if any(d - one in ds and d - 2 * one in ds for d in ds)}
+    truth = pq.read_table(tmp_path / "sim" / "ground_truth" / "users.parquet").to_pylist()
+    crisis = {r["user_id"] for r in truth if r["glucose_crisis"]}
+    assert runs and got.get("glucose_high_3d", set()) == runs
+    assert runs <= crisis
