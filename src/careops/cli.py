@@ -157,6 +157,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         CARE,
         "服务包 Service packages: catalogue, usage, activation, renewal, SLA, outcomes.",
     ),
+    "health": (
+        "careops.care.health_cli:health_app",
+        CARE,
+        "健康管理 Health management: the personal health record, plans, refills, follow-up.",
+    ),
 }
 
 
