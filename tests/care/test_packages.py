@@ -251,3 +251,95 @@ def test_malformed_catalogue_is_refused_naming_the_field(tmp_path, run_cli, text
 def test_fuzz_catalogue_text_loads_or_is_refused(text):
     with contextlib.suppress(ConfigError):
         parse(Catalogue, text, "fuzz", ("服务包目录", "package catalogue"))
+
+
+def test_outcomes_before_and_after_enrolment_on_literal_readings(small):
+    """p1's first PKG-HTN90 enrolment (e0) starts 2025-10-03: before = his last BP in the 90
+    days before (2025-09-20, 120/70: controlled; 2025-06-01 is too early), after = his last BP
+    from day 30 of it to the end of his latest enrolment (2026-02-15, 150/95: not controlled;
+    2025-10-20 is day 17, neither). p2 (PKG-MAT, no measure) is not counted."""
+    from careops.warehouse import warehouse
+
+    rows = [
+        ("a", "p1", ts("2025-06-01"), "8480-6", 150.0),
+        ("b", "p1", ts("2025-06-01"), "8462-4", 95.0),
+        ("c", "p1", ts("2025-09-20"), "8480-6", 120.0),
+        ("d", "p1", ts("2025-09-20"), "8462-4", 70.0),
+        ("e", "p1", ts("2025-10-20"), "8480-6", 160.0),
+        ("f", "p1", ts("2025-10-20"), "8462-4", 100.0),
+        ("g", "p1", ts("2026-02-15"), "8480-6", 150.0),
+        ("h", "p1", ts("2026-02-15"), "8462-4", 95.0),
+        ("i", "p2", ts("2026-02-15"), "8480-6", 150.0),
+        ("j", "p2", ts("2026-02-15"), "8462-4", 95.0),
+    ]
+    with warehouse(small) as con:
+        fill(
+            con,
+            {
+                "observations": pa.table(
+                    {
+                        "observation_id": [r[0] for r in rows],
+                        "user_id": [r[1] for r in rows],
+                        "ts": [r[2] for r in rows],
+                        "code": [r[3] for r in rows],
+                        "value": [r[4] for r in rows],
+                    }
+                )
+            },
+        )
+    with warehouse(small, read_only=True) as con:
+        got = {r.package_id: r for r in P.outcomes(con, load_catalogue(), AS_OF, get_settings())}
+    assert set(got) == {"PKG-HTN365", "PKG-HTN90", "PKG-DM90"}
+    h = got["PKG-HTN90"]
+    assert (h.patients, h.controlled_before, h.controlled_after) == (1, 1, 0)
+    assert got["PKG-DM90"].patients == 0 and got["PKG-DM90"].rate_before is None
+
+
+def test_enrol_writes_the_enrolment_and_its_payment_once(small, run_cli, tmp_path):
+    from careops.care.packages_service import enroll
+    from careops.errors import Conflict, InvalidInput
+    from careops.service import Ops
+    from careops.warehouse import warehouse
+
+    ops = Ops.open(small, f"sqlite:///{tmp_path / 's.db'}")
+    at = dt.datetime(2026, 3, 1, 2, tzinfo=UTC)
+    try:
+        e = enroll(ops, "p3", "PKG-DM90", key="PAY-1", launch_price=True, at=at)
+        assert e.created and e.price_cny == 699 and e.end_at - e.start_at == dt.timedelta(days=90)
+        again = enroll(ops, "p3", "PKG-DM90", key="PAY-1", at=at)
+        assert not again.created and again.enrollment_id == e.enrollment_id
+        with pytest.raises(Conflict):  # one in force already
+            enroll(ops, "p3", "PKG-DM90", key="PAY-2", at=at + dt.timedelta(days=1))
+        with pytest.raises(InvalidInput, match="renewal_of"):  # another patient's enrolment
+            enroll(ops, "p3", "PKG-HTN90", key="PAY-3", renewal_of="e1", at=at)
+        with pytest.raises(NotFound):
+            enroll(ops, "ghost", "PKG-DM90", key="PAY-4", at=at)
+        with pytest.raises(NotFound, match="PKG-NONE"):
+            enroll(ops, "p3", "PKG-NONE", key="PAY-5", at=at)
+        renewal = enroll(
+            ops, "p1", "PKG-HTN90", key="PAY-6", renewal_of="e1", at=at + dt.timedelta(days=31)
+        )
+        assert renewal.price_cny == 599
+    finally:
+        ops.close()
+    with warehouse(small, read_only=True) as con:
+        en = con.table("enrollments").to_pyarrow().to_pylist()
+        orders = con.table("orders").to_pyarrow().to_pylist()
+    mine = [r for r in en if r["enrollment_id"].startswith("EN-")]
+    assert sorted((r["user_id"], r["package_id"], r["renewal_of"]) for r in mine) == [
+        ("p1", "PKG-HTN90", "e1"),
+        ("p3", "PKG-DM90", None),
+    ]
+    assert sorted((o["user_id"], o["amount_cny"], o["status"]) for o in orders) == [
+        ("p1", 599.0, "paid"),
+        ("p3", 699.0, "paid"),
+    ]
+    code, out, err = run_cli(
+        "packages", "enroll", "p2", "PKG-CHILD", "--key", "K9", "-w", small, "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["price_cny"] == 599
+    code, _, err = run_cli(
+        "packages", "enroll", "p2", "PKG-CHILD", "--key", "bad key!", "-w", small
+    )
+    assert code == 2 and "key" in err

@@ -260,3 +260,43 @@ def outcomes(
             "控制率 / control rate", ["服务包", "指标", "患者(前后均有读数)", "签约前", "签约后"], t
         )
     )
+
+
+@packages_app.command("enroll")
+def enroll(
+    user_id: Annotated[str, typer.Argument(help="患者 ID / patient id")],
+    package: Annotated[str, typer.Argument(help="服务包编号 / package id")],
+    key: Annotated[
+        str | None, typer.Option("--key", help="幂等键, 如支付单号 / idempotency key")
+    ] = None,
+    launch: Annotated[
+        bool, typer.Option("--launch", help="按首发价 / at the launch price")
+    ] = False,
+    renewal_of: Annotated[
+        str | None, typer.Option("--renewal-of", help="续约的签约 ID / enrolment renewed")
+    ] = None,
+    catalogue: CatalogueOpt = None,
+    json_: JsonOpt = False,
+    warehouse: WarehouseOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """签约服务包并记录支付 / Enrol a patient in a package and record the payment."""
+    from careops.care.packages_service import catalogue as load
+    from careops.care.packages_service import enroll as run
+
+    cat = load(catalogue)
+    context = ops(warehouse, state)
+    try:
+        e = run(
+            context, user_id, package, key=key, launch_price=launch, renewal_of=renewal_of, cat=cat
+        )
+    finally:
+        context.close()
+    if json_:
+        print_json(_plain(e))
+        return
+    verb = "已签约" if e.created else "已存在(同一幂等键)"
+    out.print(
+        f"{verb} / {'enrolled' if e.created else 'already enrolled'}: {e.enrollment_id} "
+        f"{e.package_id} ¥{e.price_cny:g} {e.start_at:%Y-%m-%d}→{e.end_at:%Y-%m-%d}"
+    )
