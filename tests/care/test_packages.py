@@ -343,3 +343,50 @@ def test_enrol_writes_the_enrolment_and_its_payment_once(small, run_cli, tmp_pat
         "packages", "enroll", "p2", "PKG-CHILD", "--key", "bad key!", "-w", small
     )
     assert code == 2 and "key" in err
+
+
+def test_activation_nudges_raise_one_task_per_enrolment_and_week(small, run_cli, tmp_path):
+    import sqlalchemy as sa
+
+    from careops.service import Ops
+    from careops.tasks.store import tasks
+
+    state = f"sqlite:///{tmp_path / 's.db'}"
+    code, out, err = run_cli(
+        "packages",
+        "activation",
+        "--as-of",
+        AS_OF,
+        "-w",
+        small,
+        "--state",
+        state,
+        "--raise-tasks",
+        "--json",
+    )
+    assert code == 0, err
+    first = json.loads(out)
+    assert first["total"] == 2 and len(first["nudge_tasks"]) == 2
+    code, out, _ = run_cli(
+        "packages",
+        "activation",
+        "--as-of",
+        AS_OF,
+        "-w",
+        small,
+        "--state",
+        state,
+        "--raise-tasks",
+        "--json",
+    )
+    assert json.loads(out)["nudge_tasks"] == first["nudge_tasks"]  # same week: same tasks
+    ops = Ops.open(small, state)
+    try:
+        with ops.state.connect() as conn:
+            rows = conn.execute(sa.select(tasks.c.key, tasks.c.purpose, tasks.c.user_id)).all()
+    finally:
+        ops.close()
+    assert sorted((r.key, r.purpose, r.user_id) for r in rows) == [
+        ("nudge:activation:e1:2026-W09", "service", "p1"),
+        ("nudge:activation:e2:2026-W09", "service", "p2"),
+    ]

@@ -118,6 +118,10 @@ def activation(
     as_of: AsOfOpt = None,
     package: Annotated[str | None, typer.Option("--package", help="只看该服务包")] = None,
     all_: Annotated[bool, typer.Option("--all", help="含进度正常者 / also those on pace")] = False,
+    nudge: Annotated[
+        bool,
+        typer.Option("--raise-tasks", help="为落后者生成健康管家提醒任务 / raise nudge tasks"),
+    ] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 50,
     json_: JsonOpt = False,
     warehouse: WarehouseOpt = None,
@@ -125,15 +129,21 @@ def activation(
 ) -> None:
     """90 天黄金激活期: 谁落后、差多少 / Who is behind in the 90-day activation window."""
     from careops.care.packages_service import activation as run
+    from careops.care.packages_service import raise_activation_nudges
 
+    day = _day(as_of)
     context = ops(warehouse, state)
     try:
-        rows = run(context, _day(as_of), behind_only=not all_, package_id=package)
+        rows = run(context, day, behind_only=not all_, package_id=package)
+        raised = raise_activation_nudges(context, day, package_id=package) if nudge else None
     finally:
         context.close()
     if json_:
-        print_json({"total": len(rows), "items": [_plain(r) for r in rows[:limit]]})
+        items = [_plain(r) for r in rows[:limit]]
+        print_json({"total": len(rows), "items": items, "nudge_tasks": raised})
         return
+    if raised is not None:
+        out.print(f"提醒任务 / nudge tasks: {len(raised)}")
     table = [
         [
             r.user_id,

@@ -237,3 +237,46 @@ def enroll(
         subject=user_id,
     )
     return Enrolment(eid, oid, user_id, package_id, start, end, price, True)
+
+
+def raise_activation_nudges(
+    ops: Ops, as_of: date, *, package_id: str | None = None, due_hours: int = 48
+) -> list[int]:
+    """Feed the nudge: one health-manager task per enrolment behind its activation pace, once
+    per enrolment and ISO week (key `nudge:activation:<enrolment>:<year>-W<week>`), service
+    purpose, with how many uses are short and the days left; returns the task ids."""
+    from careops.service import now
+    from careops.tasks.store import NewTask, raise_tasks
+
+    ops.require("tasks.work")
+    rows = activation(ops, as_of, package_id=package_id)
+    year, week, _ = as_of.isocalendar()
+    at = now()
+    items = [
+        NewTask(
+            key=f"nudge:activation:{r.enrollment_id}:{year}-W{week:02d}",
+            kind="package_nudge",
+            title=f"服务包激活提醒: 还差 {r.short} 次 / activation nudge: {r.short} uses short",
+            purpose="service",
+            assignee_role="health_manager",
+            due_at=at + dt.timedelta(hours=due_hours),
+            source="packages.activation",
+            user_id=r.user_id,
+            priority=1 if r.days_left < 30 else 2,
+            detail={
+                "enrollment_id": r.enrollment_id,
+                "package_id": r.package_id,
+                "uses": r.uses,
+                "short": r.short,
+                "behind_pace": r.behind_pace,
+                "days_left": r.days_left,
+            },
+        )
+        for r in rows
+    ]
+    with ops.state.begin() as conn:
+        ids = raise_tasks(conn, items, at)
+        ops.audit(
+            "packages.nudges", "tasks", {"as_of": as_of.isoformat(), "tasks": len(ids)}, conn=conn
+        )
+    return ids
