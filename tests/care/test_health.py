@@ -211,3 +211,11 @@ def test_malformed_plans_are_refused(tmp_path, edit, needle):
     f.write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
     with pytest.raises(ConfigError, match=needle):
         load_plans(f)
+
+
+@pytest.mark.parametrize("uid", ["", "a\x00b", "x" * 200, " ", "\u202eevil", "p1' OR '1'='1"])
+def test_hostile_patient_ids_are_refused_cleanly(ops, uid):
+    from careops.errors import InvalidInput
+
+    with pytest.raises((InvalidInput, NotFound), match=r"user_id|no patient"):
+        rec(ops, uid)

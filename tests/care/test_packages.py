@@ -390,3 +390,28 @@ def test_activation_nudges_raise_one_task_per_enrolment_and_week(small, run_cli,
         ("nudge:activation:e1:2026-W09", "service", "p1"),
         ("nudge:activation:e2:2026-W09", "service", "p2"),
     ]
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(user=st.text(max_size=80), package=st.text(max_size=80))
+def test_fuzz_usage_and_enrol_refuse_hostile_ids_cleanly(small, user, package):
+    from careops.care.packages_service import enroll
+    from careops.errors import CareOpsError, InvalidInput
+    from careops.service import Ops
+    from careops.warehouse import warehouse
+
+    with warehouse(small, read_only=True) as con, contextlib.suppress(NotFound, InvalidInput):
+        P.usage(con, load_catalogue(), user, AS_OF, get_settings())
+    ops = Ops.open(small, "sqlite:///:memory:")
+    try:
+        enroll(ops, user, package, key="FUZZ")
+    except CareOpsError as exc:
+        assert exc.status in (404, 409, 422)
+    else:
+        assert user in {"p1", "p2", "p3"} and package in load_catalogue().packages
+    finally:
+        ops.close()

@@ -163,6 +163,9 @@ def health_record(
     con: BaseBackend, user_id: str, as_of: dt.date, settings: Settings, plans: Plans
 ) -> HealthRecord:
     """The record of `user_id` from the facts before `as_of` (hospital day)."""
+    from careops.privacy.access import check_user_id
+
+    check_user_id(user_id)
     ctx = AsOf(con, as_of, settings)
     tz = settings.tz
     p = con.table("patients")

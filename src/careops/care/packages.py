@@ -180,6 +180,9 @@ def usage(
     con: BaseBackend, cat: Catalogue, user_id: str, as_of: date, settings: Settings
 ) -> list[EnrollmentUsage]:
     """Every enrolment of `user_id` (newest first) with each entitlement used and left."""
+    from careops.privacy.access import check_user_id
+
+    check_user_id(user_id)
     ctx = AsOf(con, as_of, settings)
     p = con.table("patients")
     if not p.filter(p.user_id == user_id).count().to_pyarrow().as_py():

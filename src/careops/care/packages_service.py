@@ -131,12 +131,18 @@ def enroll(
 
     from careops.errors import Conflict, InvalidInput, NotFound
     from careops.ingest.service import writable_warehouse
+    from careops.privacy.access import check_user_id
     from careops.schema import TABLES
     from careops.service import now
     from careops.warehouse import create_tables
     from careops.warehouse.load import Batch, TablePart, apply_batch
 
     ops.require("ingest.write")
+    check_user_id(user_id)
+    if renewal_of is not None and not KEY.fullmatch(renewal_of):
+        raise InvalidInput(
+            f"renewal_of 不合法 / bad renewal_of {renewal_of[:64]!r}", field="renewal_of"
+        )
     cat = cat or load_catalogue()
     pkg = cat.package(package_id)
     if key is not None and not KEY.fullmatch(key):
