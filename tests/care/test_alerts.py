@@ -316,3 +316,57 @@ def test_a_simulated_hospital_load_finds_every_glucose_run_and_only_real_crises(
     crisis = {r["user_id"] for r in truth if r["glucose_crisis"]}
     assert runs and got.get("glucose_high_3d", set()) == runs
     assert runs <= crisis
+
+
+@pytest.mark.postgres
+def test_on_postgresql_warehouse_and_state_a_load_and_two_writers_raise_each_task_once(
+    pg_database, tmp_path
+):
+    """PostgreSQL as warehouse and state store: a file load raises the tasks; two threads
+    evaluating the same run of readings at once still make one task and one row per day."""
+    import threading
+
+    from careops.ingest.service import IngestOptions, ingest_files
+
+    url = pg_database()
+    ops = Ops.open(url, url)
+    try:
+        f = tmp_path / "observations.parquet"
+        _obs_file(
+            f,
+            [("o1", "u1", at(1), SBP, 185), ("o2", "u1", at(1), DBP, 95)]
+            + [(f"g{d}", "u3", at(d), GLU, 16.1) for d in (1, 2, 3)],
+        )
+        ingest_files(ops, [f], IngestOptions(kind="observations"))
+        assert [t["key"] for t in all_tasks(ops)] == [
+            "alert:bp_crisis:u1:2026-03-01",
+            "alert:glucose_high_3d:u3:2026-03-03",
+        ]
+        run_ = [Reading("w", at(d), GLU, 15.0, f"w{d}") for d in (10, 11, 12)]
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                on_readings(ops, run_, "test")
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        keys = [t["key"] for t in all_tasks(ops) if t["user_id"] == "w"]
+        assert keys == ["alert:glucose_high_3d:w:2026-03-12"]
+        from careops.care.alerts import care_alert_days
+
+        with ops.state.connect() as conn:
+            n = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(care_alert_days)
+                .where(care_alert_days.c.user_id == "w")
+            ).scalar_one()
+        assert n == 3
+    finally:
+        ops.close()
