@@ -219,3 +219,28 @@ def test_hostile_patient_ids_are_refused_cleanly(ops, uid):
 
     with pytest.raises((InvalidInput, NotFound), match=r"user_id|no patient"):
         rec(ops, uid)
+
+
+def test_refill_reminders_for_everyone_agree_with_the_record_and_raise_once(ops, run_cli):
+    from careops.care.health import refills_due
+    from careops.care.health_service import raise_refill_reminders
+    from careops.tasks.store import tasks
+
+    s = get_settings()
+    with ops.warehouse(read_only=True) as con:
+        now_due = refills_due(con, AS_OF, s, 7)
+        # on 03-05 A (runs out 03-12) has 7 days left, at the lead time: due; on 03-04 it has
+        # 8, and B ran out on 03-03: nothing
+        later = refills_due(con, AS_OF + dt.timedelta(days=4), s, 7)
+        between = refills_due(con, AS_OF + dt.timedelta(days=3), s, 7)
+    assert [(r.user_id, r.drug_code, r.days_left) for r in now_due] == [("p1", "B", 2)]
+    assert [(r.drug_code, r.days_left) for r in later] == [("A", 7)] and between == []
+    in_record = [m.drug_code for m in rec(ops, "p1").medications if m.status == "refill_due"]
+    assert in_record == [r.drug_code for r in now_due]
+    first = raise_refill_reminders(ops, AS_OF)
+    assert raise_refill_reminders(ops, AS_OF) == first and len(first) == 1
+    with ops.state.connect() as conn:
+        (t,) = conn.execute(sa.select(tasks)).all()
+    assert t.key == "refill:p1:B:2026-03-03" and t.purpose == "medical"
+    code, out, err = run_cli("health", "refills", "--as-of", AS_OF)
+    assert code == 0 and "1" in out, err

@@ -361,3 +361,46 @@ def health_record(
     return HealthRecord(
         user_id, as_of, profile, conds, consults, meds, latest, out_plans, follow, family, notify
     )
+
+
+@dataclass(frozen=True)
+class RefillDue:
+    """A patient's drug whose latest supply runs out within the lead time (or ran out today)."""
+
+    user_id: str
+    drug_code: str | None
+    drug_name: str | None
+    runs_out: dt.date
+    days_left: int
+
+
+def refills_due(
+    con: BaseBackend, as_of: dt.date, settings: Settings, lead_days: int
+) -> list[RefillDue]:
+    """Every patient's drugs whose latest prescription's supply runs out in [as_of,
+    as_of + lead_days] — set-wise, one query (the record's per-patient rule, for everyone)."""
+    ctx = AsOf(con, as_of, settings)
+    today = ctx.day_number_lit(0)
+    p = ctx.facts("prescriptions", "ts")
+    p = p.filter(p.days_supply.notnull() & (p.days_supply > 0))
+    p = p.mutate(
+        drug=ibis.coalesce(p.drug_code, p.drug_name), out=ctx.day_number(p.ts) + p.days_supply
+    )
+    w = ibis.row_number().over(
+        group_by=[p.user_id, p.drug], order_by=[ibis.desc(p.ts), ibis.desc(p.prescription_id)]
+    )
+    p = p.mutate(k=w)
+    p = p.filter((p.k == 0) & (p.out >= today) & (p.out <= today + lead_days))
+    p = p.order_by(["out", "user_id", "drug"])
+    rows = p.select("user_id", "drug_code", "drug_name", "out").to_pyarrow().to_pylist()
+    epoch = dt.date(1970, 1, 1)
+    return [
+        RefillDue(
+            r["user_id"],
+            r["drug_code"],
+            r["drug_name"],
+            epoch + dt.timedelta(days=int(r["out"])),
+            int(r["out"]) - today,
+        )
+        for r in rows
+    ]

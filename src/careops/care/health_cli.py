@@ -165,3 +165,27 @@ def record(
         )
     for n in r.notify:
         out.print(f"通知 {safe(n['to'])}: {', '.join(n['what'])}")
+
+
+@health_app.command("refills")
+def refills(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="统计日 YYYY-MM-DD")] = None,
+    plans: Annotated[
+        Path | None, typer.Option("--plans", help="医院自有计划模板 YAML / own plan templates")
+    ] = None,
+    warehouse: WarehouseOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """为即将断药者生成续方提醒任务 / Raise refill-reminder tasks for supplies running out."""
+    from careops.asof import parse_as_of
+    from careops.care.health import load_plans
+    from careops.care.health_service import raise_refill_reminders
+
+    day = parse_as_of(as_of)
+    templates = load_plans(plans)
+    context = ops(warehouse, state)
+    try:
+        ids = raise_refill_reminders(context, day, templates)
+    finally:
+        context.close()
+    out.print(f"续方提醒任务 / refill reminder tasks: {len(ids)}")
