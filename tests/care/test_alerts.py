@@ -370,3 +370,31 @@ def test_on_postgresql_warehouse_and_state_a_load_and_two_writers_raise_each_tas
         assert n == 3
     finally:
         ops.close()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_run_split_across_two_concurrent_transactions_is_found(pg_database):
+    """Transaction 1 brings days 10 and 11 and has not committed when transaction 2 brings day
+    12: the second waits for the first (a lock per patient and rule), then sees its days."""
+    import threading
+    import time
+
+    url = pg_database()
+    ops = Ops.open(url, url)
+    try:
+        ops.state  # migrated before the two transactions start  # noqa: B018
+        g = lambda d: Reading("s", at(d), GLU, 15.0, f"s{d}")  # noqa: E731
+        conn = ops.state.connect()
+        tx = conn.begin()
+        assert evaluate(conn, [g(10), g(11)], load_rules(), now=NOW, tz=SH, source="t1") == []
+        got: list = []
+        second = threading.Thread(target=lambda: got.extend(on_readings(ops, [g(12)], "t2")))
+        second.start()
+        time.sleep(1.0)
+        assert second.is_alive()  # waiting for the first transaction
+        tx.commit()
+        conn.close()
+        second.join(30)
+        assert [(f.rule, f.day) for f in got] == [("glucose_high_3d", dt.date(2026, 3, 12))]
+    finally:
+        ops.close()

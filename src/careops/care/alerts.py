@@ -263,6 +263,15 @@ def _remember(
     conn: Connection, hits: dict[tuple[str, str, dt.date], Reading], now: dt.datetime
 ) -> None:
     if conn.dialect.name == "postgresql":
+        # one transaction at a time per patient and rule: a second one waits for the first's
+        # commit, then sees its days (READ COMMITTED), so a run split across two concurrent
+        # loads is still found; keys taken in one order (no deadlock)
+        for rid, uid in sorted({(k[0], k[1]) for k in hits}):
+            conn.execute(
+                sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                {"k": f"care_alert:{rid}:{uid}"},
+            )
+    if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
