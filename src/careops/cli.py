@@ -172,6 +172,16 @@ LAZY: dict[str, tuple[str, str, str]] = {
         CARE,
         "邀请裂变 Referral: invite codes, attribution, rewards, invitation tree, K-factor.",
     ),
+    "packages": (
+        "careops.care.packages_cli:packages_app",
+        CARE,
+        "服务包 Service packages: catalogue, usage, activation, renewal, SLA, outcomes.",
+    ),
+    "health": (
+        "careops.care.health_cli:health_app",
+        CARE,
+        "健康管理 Health management: the personal health record, plans, refills, follow-up.",
+    ),
 }
 
 

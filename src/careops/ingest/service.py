@@ -100,7 +100,7 @@ def ingest_files(
 
     with writable_warehouse(ops, options.wait_seconds) as con:
         create_tables(con)
-        return ingest_paths(
+        report = ingest_paths(
             con,
             paths,
             settings=ops.settings,
@@ -112,6 +112,20 @@ def ingest_files(
             replace=options.replace,
             on_file=audit,
         )
+        _reading_alerts(ops, con, report)
+        return report
+
+
+def _reading_alerts(ops: Ops, con: BaseBackend, report: IngestReport) -> None:
+    """Abnormal-reading alerts on the observations the loads brought (careops.care.alerts)."""
+    from careops.care.alerts_service import on_loads
+
+    loads = [
+        f.load_id
+        for f in report.files
+        if f.load_id and f.status == "loaded" and f.tables.get("observations")
+    ]
+    on_loads(ops, con, loads)
 
 
 @contextmanager

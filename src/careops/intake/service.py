@@ -80,7 +80,9 @@ class _Committer:
         self.path = journal_path(warehouse_url, settings)
         self.alive = True
         self._queue: queue.Queue[tuple[Ops, list[Any], Future]] = queue.Queue()
-        self._stored: queue.Queue[tuple[list, list[IntakeResult]] | None] = queue.Queue(maxsize=4)
+        self._stored: queue.Queue[tuple[list, list[IntakeResult], Any] | None] = queue.Queue(
+            maxsize=4
+        )
         self._threads = [
             threading.Thread(target=target, name=name, daemon=True)
             for target, name in (
@@ -138,12 +140,12 @@ class _Committer:
                 group.append(item)
                 size += len(item[1])
             try:
-                results = self._commit([events for _, events, _ in group])
+                results, rows = self._commit([events for _, events, _ in group])
             except BaseException as exc:  # every waiting request gets the error
                 for _, _, future in group:
                     future.set_exception(exc)
                 continue
-            self._stored.put((group, results))
+            self._stored.put((group, results, rows))
 
     def _finish(self) -> None:
         """Audit a stored group, then answer its requests (an audit that fails is the
@@ -152,9 +154,10 @@ class _Committer:
             item = self._stored.get()
             if item is None:
                 return
-            group, results = item
+            group, results, rows = item
             try:
                 _audit([(o, len(e), r) for (o, e, _), r in zip(group, results, strict=True)])
+                _reading_alerts(group[0][0], rows)
             except BaseException as exc:
                 for _, _, future in group:
                     future.set_exception(exc)
@@ -162,12 +165,13 @@ class _Committer:
             for (_, _, future), result in zip(group, results, strict=True):
                 future.set_result(result)
 
-    def _commit(self, batches: list[list[Any]]) -> list[IntakeResult]:
+    def _commit(self, batches: list[list[Any]]) -> tuple[list[IntakeResult], Any]:
         if not any(batches):
-            return [IntakeResult(0, 0) for _ in batches]
+            return [IntakeResult(0, 0) for _ in batches], None
         checked = check_group(batches, self.settings)
         stored = self._store(checked.rows)
-        return [_answer(c, stored, g, checked.owner) for g, c in enumerate(checked.checked)]
+        answers = [_answer(c, stored, g, checked.owner) for g, c in enumerate(checked.checked)]
+        return answers, checked.rows
 
     def _store(self, rows) -> Appended:
         if self.path is not None:
@@ -199,6 +203,16 @@ def _audit(done: list[tuple[Ops, int, IntakeResult]]) -> None:
                     },
                     conn=conn,
                 )
+
+
+def _reading_alerts(ops: Ops, rows: Any) -> None:
+    """Abnormal-reading alerts on the `device_reading` events just stored (careops.care.alerts),
+    raised before the requests are answered: an alert is never later than its reading's 200."""
+    if rows is None or not len(rows):
+        return
+    from careops.care.alerts_service import on_events
+
+    on_events(ops, rows)
 
 
 def _answer(

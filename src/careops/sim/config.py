@@ -128,7 +128,7 @@ def _personas() -> dict[str, Persona]:
             conditions={"I10": 0.65, "E11": 0.35, "I25": 0.2},
             health_need={"health_management": 0.6, "medical_resources": 0.4},
             device_p=0.12,
-            package="PKG-HTN90",
+            package="PKG-HTN365",
             package_p=0.1,
             checkup_rate=0.03,
             managed_share=0.6,

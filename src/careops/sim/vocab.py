@@ -229,6 +229,21 @@ PACKAGES: dict[str, dict] = {
         "topic": "儿童健康",
         "entitlements": {"consultation": 6, "growth_check": 2},
     },
+    # in the catalogue; no simulated persona enrols (the simulated hospital has no surgery)
+    "PKG-REHAB": {
+        "name": "术后康复管理包",
+        "department": "骨科",
+        "price": 1299.0,
+        "launch_price": 999.0,
+        "days": 90,
+        "topic": "术后康复",
+        "entitlements": {
+            "consultation": 6,
+            "follow_up": 4,
+            "rehab_session": 8,
+            "report_interpretation": 2,
+        },
+    },
 }
 ENTITLEMENTS: dict[str, tuple[str, ...]] = {
     k: tuple(v["entitlements"]) for k, v in PACKAGES.items()
