@@ -92,6 +92,8 @@ FLAGS: dict[str, str] = {
     "horizon_days": "--horizon-days",
     "discount_rate": "--discount-rate",
     "date_format": "--date-format",
+    "departments": "--departments",
+    "ranker": "--ranker",
 }
 
 
