@@ -92,12 +92,17 @@ def _read_text(path: Path, what: str) -> str:
         ) from None
 
 
+def _lines(text: str) -> list[str]:
+    """Lines split at \\n only (a U+2028 or U+0085 inside a JSON string is not a line end)."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def parse_catalogue(text: str) -> list[str]:
     """Department names, one a line, `名称<TAB>描述` allowed; blank lines skipped; a name given
     twice, an over-long name or an empty catalogue refused (naming the line)."""
     names: list[str] = []
     seen: dict[str, int] = {}
-    for n, raw in enumerate(text.splitlines(), 1):
+    for n, raw in enumerate(_lines(text), 1):
         name = raw.split("\t", 1)[0].strip()
         if not name:
             continue
@@ -132,7 +137,7 @@ def parse_set(text: str, departments: Sequence[str] | None = None) -> EvalSet:
     questions: list[Question] = []
     problems: list[LineProblem] = []
     catalogue = set(departments) if departments is not None else None
-    lines = text.splitlines()
+    lines = _lines(text)
     if not any(line.strip() for line in lines):
         raise InvalidInput(
             '评估集为空 / the evaluation set is empty: one {"text", "department"} per line',

@@ -158,14 +158,17 @@ class SupervisedModel:
     def rank_batch(
         self, texts: Sequence[str], departments: Sequence[str]
     ) -> list[list[tuple[str, float]]]:
-        """Per text, every catalogue department with its probability, best first (ties in
-        catalogue order); departments the model never saw score 0."""
+        """Per text, every catalogue department with its probability given that the answer is
+        in the catalogue, best first (ties in catalogue order); departments the model never saw
+        score 0."""
         if not texts:
             return []
         p = self.probabilities(texts)
         col = {c: i for i, c in enumerate(self.classes_)}
         idx = np.array([col.get(d.strip(), -1) for d in departments])
         scores = np.where(idx >= 0, p[:, np.maximum(idx, 0)], 0.0)
+        total = scores.sum(axis=1, keepdims=True)
+        scores = np.divide(scores, total, out=np.zeros_like(scores), where=total > 0)
         order = np.argsort(-scores, axis=1, kind="stable")
         names = list(departments)
         return [
