@@ -142,6 +142,9 @@ class ModelSettings(BaseModel):
     triage_c: float = Field(
         10.0, gt=0, le=1e6, description="triage supervised: inverse L2 strength of the regression"
     )
+    triage_balanced: bool = Field(
+        True, description="triage supervised: every department weighs the same in training"
+    )
     triage_holdout_days: int = Field(
         30, ge=0, le=365, description="triage train: last days held out for the time-split check"
     )

@@ -139,11 +139,12 @@ def test_one_department_is_refused():
 
 
 def test_saved_and_loaded_back_exactly(tmp_path):
-    model = SupervisedModel().fit(*_toy())
+    model = SupervisedModel(c=3.0, balanced=True).fit(*_toy())
     model.save(tmp_path)
     back = SupervisedModel.load(tmp_path)
     probe = ["胃疼", "血压高", "咳嗽"]
     assert back.classes_ == model.classes_ and back.vocabulary_ == model.vocabulary_
+    assert (back.c, back.balanced) == (3.0, True)
     np.testing.assert_array_equal(back.probabilities(probe), model.probabilities(probe))
 
 
@@ -240,3 +241,19 @@ def test_train_registers_and_load_respects_the_as_of_date(tmp_path):
     assert model.rank_batch(["胃疼"], list(TOY))[0][0][0] == "消化内科"
     with pytest.raises(NotFound, match="没有截至"):
         supervised.load(ops, dt.date(2025, 4, 30))
+
+
+def test_balanced_equals_sklearns_balanced_class_weight():
+    """Reference: LogisticRegression(class_weight="balanced") — n / (k · n_d) per row."""
+    from sklearn.linear_model import LogisticRegression
+
+    texts, labels = _toy()
+    texts, labels = [*texts, "胃不舒服", "肚子痛"], [*labels, "消化内科", "消化内科"]
+    model = SupervisedModel(balanced=True).fit(texts, labels)
+    x = _tfidf(count_matrix(texts, model.vocabulary_), model.idf_)
+    ref = LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced").fit(x, labels)
+    probe = ["胃疼", "咳嗽", "心慌"]
+    x_probe = _tfidf(count_matrix(probe, model.vocabulary_), model.idf_)
+    np.testing.assert_allclose(model.probabilities(probe), ref.predict_proba(x_probe), atol=1e-6)
+    plain = SupervisedModel(balanced=False).fit(texts, labels)
+    assert not np.allclose(plain.probabilities(probe), model.probabilities(probe), atol=1e-6)

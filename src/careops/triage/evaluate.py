@@ -272,7 +272,9 @@ def evaluate(ranker: Ranker, data: EvalSet, name: str = "ranker") -> EvalReport:
     )
 
 
-def cross_validate(data: EvalSet, folds: int = 5, seed: int = 0, c: float = 10.0) -> dict[str, Any]:
+def cross_validate(
+    data: EvalSet, folds: int = 5, seed: int = 0, c: float = 10.0, balanced: bool = True
+) -> dict[str, Any]:
     """Stratified k-fold of the supervised model on a labelled set: fitted on k−1 folds, the
     held-out fold ranked; the pooled rankings scored once (`score`)."""
     from sklearn.model_selection import StratifiedKFold
@@ -284,7 +286,9 @@ def cross_validate(data: EvalSet, folds: int = 5, seed: int = 0, c: float = 10.0
     ranked: list[list[tuple[str, float]]] = [[] for _ in texts]
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fit_idx, test_idx in skf.split(texts, truth):
-        m = SupervisedModel(c=c).fit([texts[i] for i in fit_idx], [truth[i] for i in fit_idx])
+        m = SupervisedModel(c=c, balanced=balanced).fit(
+            [texts[i] for i in fit_idx], [truth[i] for i in fit_idx]
+        )
         for i, r in zip(
             test_idx, m.rank_batch([texts[i] for i in test_idx], data.departments), strict=True
         ):

