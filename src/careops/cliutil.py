@@ -94,6 +94,7 @@ FLAGS: dict[str, str] = {
     "date_format": "--date-format",
     "departments": "--departments",
     "ranker": "--ranker",
+    "folds": "--cv",
 }
 
 

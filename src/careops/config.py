@@ -149,7 +149,7 @@ class ModelSettings(BaseModel):
         30, ge=0, le=365, description="triage train: last days held out for the time-split check"
     )
     triage_blend_weight: float = Field(
-        0.5, ge=0, le=1, description="triage blend: weight of the first ranker (supervised)"
+        0.2, ge=0, le=1, description="triage blend: weight of the first ranker (supervised)"
     )
     triage_blend_method: Literal["score", "rank"] = Field(
         "score", description="triage blend: fuse min-max scores or reciprocal ranks"

@@ -175,3 +175,30 @@ def test_fuzz_hostile_bytes_through_the_cli(tmp_path, blob):
         assert json.loads(out)["n"] >= 1
     else:
         assert err
+
+
+def test_cross_validation_through_the_cli():
+    from careops.triage.evaluate import cross_validate, shipped_set
+
+    code, out, err = run(
+        "evaluate",
+        EVAL / "internal_medicine.jsonl",
+        "--cv",
+        "3",
+        "--ranker",
+        "supervised",
+        "--json",
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    expected = cross_validate(shipped_set("internal_medicine"), folds=3)
+    assert data["ranker"] == "supervised (cv3)" and data["throughput_qps"] is None
+    assert (data["top1"], data["top3"], data["macro_recall"]) == (
+        expected["top1"],
+        expected["top3"],
+        expected["macro_recall"],
+    )
+    code, _, err = run("evaluate", EVAL / "general.jsonl", "--cv", "3", "--ranker", "majority")
+    assert code == 2 and "交叉验证只用于" in err
+    code, _, err = run("evaluate", EVAL / "general.jsonl", "--cv", "1")
+    assert code == 2 and "--cv" in err

@@ -238,3 +238,21 @@ def test_fuzz_well_formed_sets_score_consistently(rows):
     assert rep.top1 == pytest.approx(
         round(sum(r["department"] == A for r in usable) / len(usable), 4)
     )
+
+
+def test_cross_validated_blend_with_an_oracle_and_bad_fold_counts():
+    data = shipped_set("internal_medicine")
+    truth = {q.text: q.department for q in data.questions}
+
+    def oracle(texts, departments):
+        return [[(truth[t], 1.0)] + [(d, 0.0) for d in departments if d != truth[t]] for t in texts]
+
+    plain = cross_validate(data, folds=3)
+    assert cross_validate(data, folds=3, other=oracle, weight=1.0)["top1"] == plain["top1"]
+    only_oracle = cross_validate(data, folds=3, other=oracle, weight=0.0)
+    assert only_oracle["top1"] == 1.0 and only_oracle["blend"] == {"weight": 0.0, "method": "score"}
+    for folds in (1, 21):
+        with pytest.raises(InvalidInput, match="交叉验证"):
+            cross_validate(data, folds=folds)
+    with pytest.raises(InvalidInput, match="交叉验证"):
+        cross_validate(_set([A, A, B]), folds=3)

@@ -69,6 +69,10 @@ def evaluate(
     model: Annotated[
         str | None, typer.Option("--model", help="模型编号 (默认最新可用) / model id")
     ] = None,
+    cv: Annotated[
+        int | None,
+        typer.Option("--cv", help="K 折交叉验证 supervised/blend (用本文件训练) / K-fold on FILE"),
+    ] = None,
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
@@ -76,10 +80,16 @@ def evaluate(
     """评估分诊排序 / Score a ranker on labelled questions: top-1, top-3, recall, confusion."""
     from careops.triage.evaluate import evaluate_file
 
-    ctx_ops = ops(warehouse) if ranker in ("supervised", "blend") else None
+    ctx_ops = ops(warehouse) if ranker in ("supervised", "blend") and cv is None else None
     day = parse_as_of(as_of) if as_of is not None else None
     report = evaluate_file(
-        ctx_ops, file, departments=departments, ranker=ranker, as_of=day, model_id=model
+        ctx_ops,
+        file,
+        departments=departments,
+        ranker=ranker,
+        as_of=day,
+        model_id=model,
+        folds=cv,
     )
     for p in report.problems:
         err.print(f"[yellow]第 {p.line} 行 / line {p.line}:[/] {safe(p.reason)}", highlight=False)
@@ -91,7 +101,7 @@ def evaluate(
         f"{len(report.departments)} 个科室 departments; top-1 {_pct(report.top1)}, "
         f"top-3 {_pct(report.top3)}, 宏召回 macro recall {_pct(report.macro_recall)} "
         f"(最多科室占比 majority {_pct(report.majority_share)}); "
-        f"{report.throughput_qps:g} 条/秒 q/s"
+        + (f"{report.throughput_qps:g} 条/秒 q/s" if report.throughput_qps else "")
     )
     out.print(
         rich_table(
