@@ -31,22 +31,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from careops.errors import InvalidInput
-from careops.models.registry import (
-    ModelError,
-    ModelMeta,
-    Registry,
-    check_compatible,
-    check_usable,
-    fingerprint,
-    library_versions,
-    registry_dir,
-)
+
+if TYPE_CHECKING:  # scoring imports neither SciPy nor the registry (Ibis): loads in well < 1 s
+    import scipy.sparse as sp
+
+    from careops.models.registry import ModelMeta, Registry
 
 KIND = "triage"
 FORMAT_VERSION = 1
@@ -77,18 +71,27 @@ def char_ngrams(text: str) -> list[str]:
     return grams
 
 
+def term_counts(text: object, vocabulary: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(term indices, counts) of one text over a fixed vocabulary, indices ascending; a
+    non-text counts as an empty text."""
+    counts = Counter(
+        j
+        for j in map(vocabulary.get, char_ngrams(text if isinstance(text, str) else ""))
+        if j is not None
+    )
+    cols = sorted(counts)
+    return np.array(cols, dtype=np.int64), np.array([counts[j] for j in cols], dtype=np.float64)
+
+
 def count_matrix(texts: Sequence[str], vocabulary: dict[str, int]) -> sp.csr_matrix:
     """Term counts of `texts` over a fixed vocabulary (terms outside it are dropped)."""
+    import scipy.sparse as sp
+
     indptr, indices, data = [0], [], []
     for text in texts:
-        counts = Counter(
-            j
-            for j in map(vocabulary.get, char_ngrams(text if isinstance(text, str) else ""))
-            if j is not None
-        )
-        cols = sorted(counts)
-        indices.extend(cols)
-        data.extend(counts[j] for j in cols)
+        cols, counts = term_counts(text, vocabulary)
+        indices.extend(cols.tolist())
+        data.extend(counts.tolist())
         indptr.append(len(indices))
     return sp.csr_matrix(
         (np.array(data, dtype=np.float64), np.array(indices, dtype=np.int64), indptr),
@@ -98,6 +101,8 @@ def count_matrix(texts: Sequence[str], vocabulary: dict[str, int]) -> sp.csr_mat
 
 def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     """Sublinear tf × idf, rows L2-normalised (what sklearn's TfidfVectorizer computes)."""
+    import scipy.sparse as sp
+
     x = counts.astype(np.float64).tocsr()
     np.log(x.data, out=x.data)
     x.data += 1.0
@@ -160,9 +165,13 @@ class SupervisedModel:
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """P(department | text), one row per text, columns in `classes_` order."""
-        counts = count_matrix(texts, self.vocabulary_)
-        z = _tfidf(counts, self.idf_) @ self.coef_.T + self.intercept_
-        z = np.asarray(z) - np.max(z, axis=1, keepdims=True)
+        z = np.tile(self.intercept_, (len(texts), 1))
+        for row, text in enumerate(texts):
+            cols, counts = term_counts(text, self.vocabulary_)
+            if cols.size:
+                x = (1.0 + np.log(counts)) * self.idf_[cols]  # the _tfidf of one row
+                z[row] += self.coef_[:, cols] @ (x / np.sqrt(x @ x))
+        z -= np.max(z, axis=1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(axis=1, keepdims=True)
 
@@ -220,10 +229,14 @@ class SupervisedModel:
             vocab = {str(k): int(v) for k, v in data["vocabulary"].items()}
             c, balanced = float(data["c"]), bool(data.get("balanced", False))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            from careops.models.registry import ModelError
+
             raise ModelError(
                 f"分诊模型文件损坏 / damaged triage model in {folder.name}: {type(exc).__name__}"
             ) from None
         v, k = len(vocab), len(classes)
+        from careops.models.registry import ModelError
+
         if (
             idf.shape != (v,)
             or coef.shape != (k, v)
@@ -332,6 +345,8 @@ def fit_from_warehouse(
 
 
 def _registry(ops) -> Registry:
+    from careops.models.registry import Registry, registry_dir
+
     return Registry(registry_dir(ops.warehouse_url, ops.settings))
 
 
@@ -339,6 +354,7 @@ def train(ops, as_of: dt.date) -> ModelMeta:
     """Fit the triage model on complaints before `as_of` and register it (`ops`: a
     `careops.service.Ops`)."""
     from careops.asof import AsOf
+    from careops.models.registry import ModelMeta, fingerprint, library_versions
 
     ops.require("tags.compute")
     m = ops.settings.models
@@ -380,6 +396,8 @@ def train(ops, as_of: dt.date) -> ModelMeta:
 def load(ops, as_of: dt.date, model_id: str | None = None) -> tuple[ModelMeta, SupervisedModel]:
     """The triage model to use as of `as_of` (`model_id`, else the newest trained as of it or
     earlier), checked for format, library versions and leakage."""
+    from careops.models.registry import check_compatible, check_usable
+
     ops.require("models.read")
     reg = _registry(ops)
     meta = reg.show(model_id) if model_id else reg.latest(KIND, as_of)
