@@ -177,21 +177,16 @@ def test_fuzz_hostile_bytes_through_the_cli(tmp_path, blob):
         assert err
 
 
-def test_cross_validation_through_the_cli():
-    from careops.triage.evaluate import cross_validate, shipped_set
+def test_cross_validation_through_the_cli(tmp_path):
+    from careops.triage.evaluate import cross_validate, read_set
 
-    code, out, err = run(
-        "evaluate",
-        EVAL / "internal_medicine.jsonl",
-        "--cv",
-        "3",
-        "--ranker",
-        "supervised",
-        "--json",
-    )
+    lines = (EVAL / "internal_medicine.jsonl").read_text("utf-8").splitlines()[::3]
+    f = tmp_path / "third.jsonl"
+    f.write_text("\n".join(lines), "utf-8")
+    code, out, err = run("evaluate", f, "--cv", "3", "--ranker", "supervised", "--json")
     assert code == 0, err
     data = json.loads(out)
-    expected = cross_validate(shipped_set("internal_medicine"), folds=3)
+    expected = cross_validate(read_set(f), folds=3)
     assert data["ranker"] == "supervised (cv3)" and data["throughput_qps"] is None
     assert (data["top1"], data["top3"], data["macro_recall"]) == (
         expected["top1"],
