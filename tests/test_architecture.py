@@ -16,7 +16,10 @@ def _domain_modules() -> list[Path]:
     return [
         p
         for p in SRC.rglob("*.py")
-        if p.name not in SHELLS and not p.name.endswith("_cli.py") and "migrations" not in p.parts
+        if p.name not in SHELLS
+        and not p.name.endswith("_cli.py")
+        and not p.name.startswith("cli_")
+        and "migrations" not in p.parts
     ]
 
 

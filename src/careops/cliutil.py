@@ -98,6 +98,9 @@ FLAGS: dict[str, str] = {
     "horizon_days": "--horizon-days",
     "discount_rate": "--discount-rate",
     "date_format": "--date-format",
+    "departments": "--departments",
+    "ranker": "--ranker",
+    "folds": "--cv",
 }
 
 

@@ -143,6 +143,21 @@ class ModelSettings(BaseModel):
     churn_snapshots: int = Field(12, ge=3, le=52, description="training as-of dates")
     churn_step_days: int = Field(7, ge=1, le=90, description="days between training dates")
     churn_seed: int = 7
+    triage_c: float = Field(
+        10.0, gt=0, le=1e6, description="triage supervised: inverse L2 strength of the regression"
+    )
+    triage_balanced: bool = Field(
+        True, description="triage supervised: every department weighs the same in training"
+    )
+    triage_holdout_days: int = Field(
+        30, ge=0, le=365, description="triage train: last days held out for the time-split check"
+    )
+    triage_blend_weight: float = Field(
+        0.2, ge=0, le=1, description="triage blend: weight of the first ranker (supervised)"
+    )
+    triage_blend_method: Literal["score", "rank"] = Field(
+        "score", description="triage blend: fuse min-max scores or reciprocal ranks"
+    )
 
 
 class PrivacySettings(BaseModel):
