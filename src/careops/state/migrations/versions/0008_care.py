@@ -1,7 +1,7 @@
 """care: the days on which a multi-day abnormal-reading rule's condition held
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 """
 
 import sqlalchemy as sa
