@@ -116,6 +116,12 @@ LAZY: dict[str, tuple[str, str, str]] = {
         MODELS,
         "流失预测 Churn: who goes quiet within 7 days, with reasons (LightGBM, calibrated).",
     ),
+    "recommend": (
+        "careops.models.recommend.cli:recommend_app",
+        MODELS,
+        "个性化推荐 Recommendations: services, packages, content and doctors per patient "
+        "(ALS, medical rules, reasons).",
+    ),
     "models": (
         "careops.models.cli:models_app",
         MODELS,
