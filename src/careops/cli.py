@@ -122,6 +122,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         "个性化推荐 Recommendations: services, packages, content and doctors per patient "
         "(ALS, medical rules, reasons).",
     ),
+    "nextneed": (
+        "careops.models.nextneed.cli:nextneed_app",
+        MODELS,
+        "下一步需求 Next needs: editable rules and mined association rules, as a tag.",
+    ),
     "models": (
         "careops.models.cli:models_app",
         MODELS,

@@ -215,3 +215,41 @@ def test_cli(hospital, run_cli):
     code, out, _ = run_cli("models", "list", "--kind", "recommend", "--json", "-w", url)
     assert code == 0 and any(m["kind"] == "recommend" for m in json.loads(out))
     assert np.isfinite(ev["warm"]["all"]["model"]["ndcg"])
+
+
+# -- next needs on the same simulated hospital ---------------------------------------------------
+
+
+def test_next_needs_on_the_simulator(hospital):
+    """Mined rules on the simulator include what its story puts there (a diabetes diagnosis or
+    metformin → a glucose meter), their backtest beats the base rate, and the written
+    self-monitoring rule fires for exactly the patients an independent query finds."""
+    from careops.models.nextneed import service as nn
+
+    ops = hospital["ops"]
+    meta = nn.train(ops, LATER)
+    _, rules = nn.load(ops, LATER)
+    pairs = {(r.antecedent, r.consequent) for r in rules}
+    assert ("dx:E11", "order:DEV-GLU") in pairs or ("cond:E11", "order:DEV-GLU") in pairs
+    for r in rules:
+        assert r.confidence >= 0.1 and r.lift >= 1.5 and r.users >= 10
+        assert not r.consequent.startswith("order:DRUG-")
+    back = meta.evaluation["backtest"]
+    assert back["patients_with_need"] >= 30 and back["lift"] >= 1.5, str(back)
+    res = nn.next_need_table(ops, LATER)
+    with ops.warehouse(read_only=True) as con:
+        o = con.table("orders")
+        lo = dt.datetime(2025, 10, 31, 16, 0, tzinfo=dt.UTC)  # 2025-11-01 00:00 in Shanghai
+        hi = dt.datetime(2025, 11, 30, 16, 0, tzinfo=dt.UTC)
+        expect = set(
+            o.filter((o.sku == "DEV-GLU") & (o.status == "paid") & (o.ts >= lo) & (o.ts < hi))
+            .user_id.to_pyarrow()
+            .to_pylist()
+        )
+    got = {
+        u
+        for u, needs in res.details.items()
+        if "glucose_self_monitoring" in [n.need for n in needs]
+    }
+    assert expect and got == expect
+    assert res.table.num_rows > 300 and res.table.column_names[:2] == ["user_id", "next_need"]

@@ -4,10 +4,10 @@ For each patient: collaborative scores when they have a history, else the fallba
 already used, items of other kinds than asked, and every item the medical rules refuse are
 removed before the top N are taken. Each item carries a reason in Chinese: the history item
 most like it in the model's factor space ("浏览过糖尿病内容", "关注过内分泌科医生",
-"购买过电子血压计") when one is similar enough (cosine of factors ≥ `SIMILAR`); else a recorded condition whose
-interests select it ("患有糖尿病"); else "与您相似的患者常用" (the collaborative signal with no
-single history item behind it), or for a patient with no history its popularity among patients
-of their age band and sex ("青年女性患者常用").
+"购买过电子血压计") when one is similar enough (cosine of factors ≥ `SIMILAR`); else a
+recorded condition whose interests select it ("患有糖尿病"); else "与您相似的患者常用" (the
+collaborative signal with no single history item behind it), or for a patient with no
+history its popularity among patients of their age band and sex ("青年女性患者常用").
 """
 
 from __future__ import annotations
