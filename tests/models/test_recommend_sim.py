@@ -253,3 +253,22 @@ def test_next_needs_on_the_simulator(hospital):
     }
     assert expect and got == expect
     assert res.table.num_rows > 300 and res.table.column_names[:2] == ["user_id", "next_need"]
+
+
+def test_everyone_at_once_matches_one_by_one(hospital):
+    """`recommend_all` (chunked, vectorised reasons) gives each patient exactly what
+    `recommend` gives them alone, reasons included; the popularity baseline obeys the rules."""
+    ops = hospital["ops"]
+    res = service.recommend_all(ops, LATER, top=5, chunk=700)
+    t = res.table
+    users = t.column("user_id").to_pylist()
+    assert len(set(users)) > 2000 and set(t.column("rank").to_pylist()) == {1, 2, 3, 4, 5}
+    for uid in sorted(set(users))[::300]:
+        alone = service.recommend(ops, uid, LATER, top=5)
+        rows = [r for r in t.to_pylist() if r["user_id"] == uid]
+        assert [(r["item_id"], r["reason"]) for r in rows] == [
+            (i.item_id, i.reason) for i in alone.items
+        ]
+    pop = service.recommend_all(ops, LATER, top=5, popularity_only=True, kind="package").table
+    assert set(pop.column("kind").to_pylist()) == {"package"}
+    assert set(pop.column("source").to_pylist()) == {"popularity"}

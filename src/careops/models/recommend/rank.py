@@ -84,29 +84,70 @@ def rank(
     scores, has = score_matrix(model, items, rules, patients, history)
     ok = candidates(items, rules, patients, history, kind)
     idx = top_n(scores, ok, top)
-    reasons: list[list[str]] = []
-    if with_reasons:
-        sim = model.similarity()
-        seg = segment_of(patients.age, patients.sex)
-        for u in range(len(patients)):
-            row = []
-            lo, hi = history.indptr[u], history.indptr[u + 1]
-            hist, w = history.indices[lo:hi], history.data[lo:hi]
-            for j in idx[u]:
-                if j < 0:
-                    continue
-                label = rules.interest_label(patients.conditions[u], items, int(j))
-                if has[u] and len(hist):
-                    strength = sim[hist, j] * np.log1p(w)
-                    best = int(hist[int(np.argmax(strength))])
-                    if sim[best, j] >= SIMILAR:
-                        row.append(_history_reason(items, best))
-                        continue
-                if label is not None:
-                    row.append(f"患有{label}")
-                elif has[u]:
-                    row.append("与您相似的患者常用")
-                else:
-                    row.append(f"{segment_zh(int(seg[u])) or '其他'}患者常用")
-            reasons.append(row)
+    reasons = _reasons(model, items, rules, patients, history, idx, has) if with_reasons else []
     return Ranked(idx, np.where(has, "model", "fallback"), reasons)
+
+
+def _best_history(
+    sim: np.ndarray, history: sparse.csr_matrix, idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per (patient, rank) the history item with the largest similarity × log(1 + weight) to
+    the recommended item (−1 without history), and its similarity."""
+    n, k = idx.shape
+    best = np.full((n, k), -1)
+    best_sim = np.full((n, k), -np.inf)
+    rows = np.repeat(np.arange(n), np.diff(history.indptr))
+    if len(rows) == 0:
+        return best, best_sim
+    logw = np.log1p(history.data)
+    counts = np.diff(history.indptr)
+    pos = np.arange(len(rows)) - history.indptr[rows]
+    width = int(counts.max())
+    padded_item = np.full((n, width), -1)
+    padded_item[rows, pos] = history.indices
+    has = counts > 0
+    for r in range(k):
+        j = idx[rows, r]
+        s = sim[history.indices, np.maximum(j, 0)]
+        strength = np.full((n, width), -np.inf)
+        strength[rows, pos] = np.where(j >= 0, s * logw, -np.inf)
+        sims = np.full((n, width), -np.inf)
+        sims[rows, pos] = s
+        a = np.argmax(strength, axis=1)
+        best[has, r] = padded_item[has, a[has]]
+        best_sim[has, r] = sims[has, a[has]]
+    return best, best_sim
+
+
+def _reasons(
+    model: RecModel,
+    items: Items,
+    rules: Rules,
+    patients: Patients,
+    history: sparse.csr_matrix,
+    idx: np.ndarray,
+    has: np.ndarray,
+) -> list[list[str]]:
+    best, best_sim = _best_history(model.similarity(), history, idx)
+    labels = rules.interest_labels(patients, items)
+    seg = segment_of(patients.age, patients.sex)
+    history_text = {}
+    out: list[list[str]] = []
+    for u in range(len(patients)):
+        row = []
+        for r, j in enumerate(idx[u]):
+            if j < 0:
+                continue
+            b = best[u, r]
+            if has[u] and b >= 0 and best_sim[u, r] >= SIMILAR:
+                if b not in history_text:
+                    history_text[b] = _history_reason(items, int(b))
+                row.append(history_text[b])
+            elif labels[u, j] >= 0:
+                row.append(f"患有{rules.spec.interests[labels[u, j]].label}")
+            elif has[u]:
+                row.append("与您相似的患者常用")
+            else:
+                row.append(f"{segment_zh(int(seg[u])) or '其他'}患者常用")
+        out.append(row)
+    return out

@@ -168,12 +168,19 @@ class Rules:
                 labels[i].append(rule.label)
         return boost, labels
 
-    def interest_label(self, codes: frozenset[str], items: Items, j: int) -> str | None:
-        """The label of the first interest of these conditions that selects item `j`."""
-        for rule in self.spec.interests:
-            if has_condition(codes, rule.conditions) and _selects(rule, items)[j]:
-                return rule.label
-        return None
+    def interest_labels(self, patients: Patients, items: Items) -> np.ndarray:
+        """patients × items: index of the first interest of the patient's conditions that
+        selects the item (into `spec.interests`), −1 none."""
+        out = np.full((len(patients), len(items)), -1, dtype=np.int16)
+        for i in reversed(range(len(self.spec.interests))):
+            rule = self.spec.interests[i]
+            cols = _selects(rule, items)
+            rows = np.array(
+                [has_condition(c, rule.conditions) for c in patients.conditions], dtype=bool
+            )
+            if rows.any() and cols.any():
+                out[np.ix_(rows, cols)] = i
+        return out
 
 
 def _where(exc: ValidationError, doc: yamlsafe.Located) -> str:

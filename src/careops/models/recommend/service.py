@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from careops.asof import AsOf
 from careops.errors import InvalidInput, NotFound
@@ -19,9 +20,10 @@ from careops.models.recommend.model import (
     RecModel,
     segment_of,
     segment_popularity,
+    top_n,
 )
-from careops.models.recommend.rank import Ranked, rank
-from careops.models.recommend.rules import Rules, load_rules
+from careops.models.recommend.rank import Ranked, candidates, rank
+from careops.models.recommend.rules import Patients, Rules, load_rules
 from careops.models.registry import (
     ModelMeta,
     Registry,
@@ -275,3 +277,89 @@ def evaluate(ops: Ops, as_of: dt.date, *, model_id: str | None = None) -> Evalua
         json.dumps(ev.to_dict(), ensure_ascii=False, indent=1), "utf-8"
     )
     return ev
+
+
+@dataclass
+class AllRecommendations:
+    """Every patient's top items (Arrow, one row per patient and item: user_id, rank, item_id,
+    kind, name, reason, source) and timings of the steps."""
+
+    as_of: dt.date
+    model_id: str
+    table: pa.Table
+    seconds: dict[str, float]
+
+
+def recommend_all(
+    ops: Ops,
+    as_of: dt.date,
+    *,
+    kind: str | None = None,
+    top: int = 10,
+    model_id: str | None = None,
+    with_reasons: bool = True,
+    chunk: int = 20_000,
+    popularity_only: bool = False,
+) -> AllRecommendations:
+    """Recommendations for every patient registered before `as_of`, in chunks of patients
+    (memory bounded by a chunk × items matrix). `popularity_only` ranks by popularity alone
+    under the same rules (the baseline a benchmark compares with)."""
+    import time
+
+    ops.require("models.read")
+    _check_kind(kind)
+    _check_top(top)
+    rules = load_rules()
+    meta, model = load(ops, as_of, model_id)
+    t0 = time.perf_counter()
+    with ops.warehouse(read_only=True) as con:
+        AsOf(con, as_of, ops.settings).validate()
+        items = data.load_items(con)
+        patients = data.load_patients(con, as_of, ops.settings)
+        hist = data.to_matrix(
+            data.interactions(con, as_of, ops.settings), items, patients.user_id
+        ).weights
+    model = model.align(items)
+    t1 = time.perf_counter()
+    parts = []
+    for s in range(0, len(patients), chunk):
+        sl = slice(s, s + chunk)
+        p = Patients(
+            patients.user_id[sl], patients.age[sl], patients.sex[sl], patients.conditions[sl]
+        )
+        h = hist[sl]
+        if popularity_only:
+            ok = candidates(items, rules, p, h, kind)
+            pop = model.popularity.sum(axis=0)
+            idx = top_n(np.broadcast_to(pop, ok.shape), ok, top)
+            ranked = Ranked(idx, np.full(len(p), "popularity"), [])
+        else:
+            ranked = rank(model, items, rules, p, h, kind=kind, top=top, with_reasons=with_reasons)
+        parts.append(_arrow(ranked, items, p))
+    table = (
+        pa.concat_tables(parts)
+        if parts
+        else _arrow(Ranked(np.zeros((0, top), int), np.array([]), []), items, patients)
+    )
+    t2 = time.perf_counter()
+    return AllRecommendations(
+        as_of, meta.model_id, table, {"read": round(t1 - t0, 2), "rank": round(t2 - t1, 2)}
+    )
+
+
+def _arrow(ranked: Ranked, items, patients: Patients) -> pa.Table:
+    idx = ranked.index
+    u, r = np.nonzero(idx >= 0)
+    j = idx[u, r]
+    reasons = [ranked.reasons[a][b] for a, b in zip(u, r, strict=True)] if ranked.reasons else None
+    return pa.table(
+        {
+            "user_id": pa.array(patients.user_id[u].tolist(), pa.string()),
+            "rank": pa.array(r + 1, pa.int16()),
+            "item_id": pa.array(items.item_id[j].tolist(), pa.string()),
+            "kind": pa.array(items.kind[j].tolist(), pa.string()),
+            "name": pa.array(items.name[j].tolist(), pa.string()),
+            "reason": pa.array(reasons if reasons is not None else [None] * len(j), pa.string()),
+            "source": pa.array(ranked.source[u].tolist(), pa.string()),
+        }
+    )
