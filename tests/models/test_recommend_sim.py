@@ -2,9 +2,12 @@
 rule (checked by a second, independent reading of the rules over every patient), refuse bad
 input clearly, and the CLI.
 
-3,000 simulated patients over 2025 (seed 5). Measured with this seed (docs/models.md):
-NDCG@10 of the model 0.45 vs popularity 0.08 on patients with a history (5.6×), the fallback
-0.25 vs 0.12 for new patients. The thresholds sit well under these values.
+3,000 simulated patients over 2025 (seed 5). Measured with this seed (as of 2025-11-01):
+NDCG@10 of the model 0.501 vs popularity 0.087 on patients with a history (5.7×; content 0.61
+vs 0.14, doctors 0.45 vs 0.10, services 0.62 vs 0.69), the fallback 0.273 vs 0.126 for the 335
+new patients; the holdout at training 4.3×. Next needs as of 2025-12-01: 16 rules, backtest 6 of
+200 predictions taken up, 3.0 % vs a base rate of 0.81 % (lift 3.7). The thresholds sit well
+under these values.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from careops.asof import AsOfError
 from careops.config import get_settings
@@ -272,3 +277,31 @@ def test_everyone_at_once_matches_one_by_one(hospital):
     pop = service.recommend_all(ops, LATER, top=5, popularity_only=True, kind="package").table
     assert set(pop.column("kind").to_pylist()) == {"package"}
     assert set(pop.column("source").to_pylist()) == {"popularity"}
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    user=st.one_of(st.text(max_size=250), st.sampled_from(["U00000001", "U\x00", "U00000002\n"])),
+    kind=st.one_of(st.none(), st.sampled_from(["service", "doctor"]), st.text(max_size=20)),
+    top=st.integers(-5, 150),
+)
+def test_fuzz_the_recommend_door(hospital, user, kind, top):
+    """Any id, kind and size: a result that obeys them, or a clear refusal — never a crash."""
+    try:
+        r = service.recommend(hospital["ops"], user, LATER, kind=kind, top=top)
+    except (InvalidInput, NotFound) as exc:
+        assert str(exc)
+        return
+    assert len(r.items) <= top and all(kind is None or i.kind == kind for i in r.items)
+
+
+def test_fuzz_nextneed_door(hospital, run_cli):
+    """Hostile ids through the CLI: a clear error and a non-zero exit, never a traceback."""
+    url = hospital["url"]
+    for uid in ("", " ", "' OR 1=1 --", "U" * 5000, "患者\x00", "%s%n"):
+        code, _, err = run_cli("nextneed", "show", uid, "--as-of", "2025-12-01", "-w", url)
+        assert code != 0 and "Traceback" not in err and "error" in err
+        code, _, err = run_cli("recommend", uid or "''", "--as-of", "2025-12-01", "-w", url)
+        assert code != 0 and "Traceback" not in err

@@ -212,6 +212,10 @@ def next_need_table(
         frame.validate()
         f = mining.facts(con, as_of, ops.settings)
         if user_ids is not None:
+            from careops.models.recommend.service import check_user_id
+
+            for u in user_ids:
+                check_user_id(u)
             known = frame.facts("patients", "registered_at")
             known = known.filter(known.user_id.isin(user_ids)).user_id.to_pyarrow().to_pylist()
             missing = sorted(set(user_ids) - set(known))

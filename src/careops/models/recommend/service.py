@@ -184,6 +184,22 @@ class Recommendations:
         }
 
 
+def check_user_id(user_id: object) -> None:
+    """A patient id: text of 1–200 characters, not blank, no control characters (a NUL byte
+    cannot even reach the warehouse)."""
+    if (
+        not isinstance(user_id, str)
+        or not user_id.strip()
+        or len(user_id) > 200
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in user_id)
+    ):
+        raise InvalidInput(
+            f"患者编号无效 {str(user_id)[:60]!r}: 应为 1–200 个字符, 不含控制字符 / invalid "
+            "user id: 1–200 characters, no control characters",
+            field="user_id",
+        )
+
+
 def _check_kind(kind: str | None) -> None:
     if kind is not None and kind not in data.KINDS:
         raise InvalidInput(
@@ -215,8 +231,7 @@ def recommend(
     ops.require("models.read")
     _check_kind(kind)
     _check_top(top)
-    if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 200:
-        raise InvalidInput(f"患者编号无效 {str(user_id)[:60]!r} / invalid user id", field="user_id")
+    check_user_id(user_id)
     rules = rules or load_rules()
     meta, model = load(ops, as_of, model_id)
     with ops.warehouse(read_only=True) as con:
