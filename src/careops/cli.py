@@ -121,6 +121,17 @@ LAZY: dict[str, tuple[str, str, str]] = {
         MODELS,
         "流失预测 Churn: who goes quiet within 7 days, with reasons (LightGBM, calibrated).",
     ),
+    "recommend": (
+        "careops.models.recommend.cli:recommend_app",
+        MODELS,
+        "个性化推荐 Recommendations: services, packages, content and doctors per patient "
+        "(ALS, medical rules, reasons).",
+    ),
+    "nextneed": (
+        "careops.models.nextneed.cli:nextneed_app",
+        MODELS,
+        "下一步需求 Next needs: editable rules and mined association rules, as a tag.",
+    ),
     "models": (
         "careops.models.cli:models_app",
         MODELS,

@@ -158,6 +158,31 @@ class ModelSettings(BaseModel):
     triage_blend_method: Literal["score", "rank"] = Field(
         "score", description="triage blend: fuse min-max scores or reciprocal ranks"
     )
+    rec_factors: int = Field(32, ge=2, le=512, description="recommendations: ALS factors")
+    rec_iterations: int = Field(15, ge=1, le=200, description="recommendations: ALS iterations")
+    rec_regularization: float = Field(0.05, gt=0, description="recommendations: ALS L2 penalty")
+    rec_alpha: float = Field(
+        5.0, gt=0, description="recommendations: confidence = 1 + alpha·log(1 + weight)"
+    )
+    rec_popularity_days: int = Field(
+        90, ge=1, le=3650, description="recommendations: popularity counts users of the last days"
+    )
+    rec_eval_days: int = Field(
+        30, ge=1, le=365, description="recommendation evaluation: test window after the as-of"
+    )
+    rec_seed: int = 7
+    nextneed_window_days: int = Field(
+        90, ge=1, le=730, description="next needs: B follows A within (mined rules, triggers)"
+    )
+    nextneed_min_users: int = Field(
+        10, ge=1, description="mined next-need rules: users who did A then B, at least"
+    )
+    nextneed_min_confidence: float = Field(
+        0.1, gt=0, le=1, description="mined next-need rules: P(B after A), at least"
+    )
+    nextneed_min_lift: float = Field(
+        1.5, gt=0, description="mined next-need rules: confidence ÷ P(B), at least"
+    )
 
 
 class PrivacySettings(BaseModel):
