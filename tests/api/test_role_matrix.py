@@ -223,6 +223,11 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         {"model_id": "churn-2026-03-01-20260301T000000Z"}, allowed_status=404
     ),
     ("GET", "/api/v1/models/churn/scores"): Example(query={"as_of": DAY}, allowed_status=404),
+    # smart triage
+    ("POST", "/api/v1/triage"): Example(body={"text": "头痛发热三天了"}),
+    ("POST", "/api/v1/triage/batch"): Example(
+        body={"items": [{"id": 1, "text": "胃疼, 反酸"}, {"id": "b", "text": "孩子咳嗽"}]}
+    ),
     # paediatric dosage check
     ("POST", "/api/v1/dose/check"): Example(
         body={"drug": "布洛芬", "age_months": 24, "weight_kg": 12, "dose_mg": 100}

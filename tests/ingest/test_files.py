@@ -331,3 +331,21 @@ def test_events_are_stored_in_time_order_on_duckdb(tmp_path, ingest_json):
         connect(ingest_json.url).raw_sql("SELECT event_id FROM events ORDER BY rowid").fetchall()
     )
     assert [r[0] for r in stored] == [f"e{days.index(d)}" for d in sorted(days)]
+
+
+def test_an_enrolment_may_end_in_the_future_but_not_start_there(tmp_path, ingest_json):
+    """A package bought last month runs into next year: its end is no fact from the future.
+    (Every timestamp was checked against today before, so a one-year package bought in the
+    last year was quarantined — and the simulator's data started failing as the clock moved.)"""
+    write(
+        tmp_path / "enrollments.csv",
+        "enrollment_id,user_id,package_id,start_at,end_at,price_cny,status\n"
+        "e1,u1,PKG-HTN365,2025-12-07 08:00:00,2099-12-07 08:00:00,1980,active\n"
+        "e2,u1,PKG-HTN365,2099-01-01 08:00:00,2100-01-01 08:00:00,1980,active\n",
+    )
+    code, report = ingest_json(tmp_path / "enrollments.csv", "--max-bad-ratio", "0.5")
+    assert code == 0, report
+    assert report["tables"]["enrollments"]["loaded"] == 1
+    q = connect(ingest_json.url).table("quarantine").to_pyarrow().to_pylist()
+    assert [(r["record"], r["field"]) for r in q] == [("row 3", "start_at")]
+    assert "in the future" in q[0]["reason"]

@@ -291,13 +291,14 @@ def _parse(
     elif col.type == "timestamp":
         value = _timestamp(raw, timezone, settings.naive_timestamps)
         checks.append(err(unparsed(value), ibis.literal("not a valid date/time") + shown))
-        limit = now + dt.timedelta(minutes=settings.future_tolerance_minutes)
-        checks.append(
-            err(
-                value > ibis.literal(limit, "timestamp('UTC')"),
-                ibis.literal("in the future") + shown,
+        if col.not_future:  # a fact's time; an end of validity (enrollments.end_at) may be later
+            limit = now + dt.timedelta(minutes=settings.future_tolerance_minutes)
+            checks.append(
+                err(
+                    value > ibis.literal(limit, "timestamp('UTC')"),
+                    ibis.literal("in the future") + shown,
+                )
             )
-        )
         checks.append(
             err(
                 value < ibis.literal(dt.datetime(1900, 1, 1, tzinfo=dt.UTC), "timestamp('UTC')"),
@@ -307,8 +308,9 @@ def _parse(
     elif col.type == "date":
         value = _date(raw)
         checks.append(err(unparsed(value), ibis.literal("not a valid date") + shown))
-        today = now.astimezone(ZoneInfo(timezone)).date()
-        checks.append(err(value > ibis.literal(today), ibis.literal("in the future") + shown))
+        if col.not_future:
+            today = now.astimezone(ZoneInfo(timezone)).date()
+            checks.append(err(value > ibis.literal(today), ibis.literal("in the future") + shown))
         checks.append(
             err(
                 value < ibis.literal(dt.date(settings.min_birth_year, 1, 1)),
