@@ -111,6 +111,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         TAGS,
         "自动化旅程 Journeys: validate definitions, list and show them.",
     ),
+    "sends": (
+        "careops.journeys.sends_cli:sends_app",
+        TAGS,
+        "发送记录 / The send log: every decided send with its status and reason.",
+    ),
     "churn": (
         "careops.models.churn.cli:churn_app",
         MODELS,
