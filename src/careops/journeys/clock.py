@@ -110,8 +110,10 @@ def run(
     respond: Path | None = None,
     sender: Sender | None = None,
     batch: int = engine.BATCH,
+    dispatch_batch: int = 500,
 ) -> RunReport:
-    """Replay `journeys` from `start` to `end` (UTC-aware) in steps of `step`."""
+    """Replay `journeys` from `start` to `end` (UTC-aware) in steps of `step`; `batch`
+    enrolments advance per transaction, `dispatch_batch` outbox rows are sent per one."""
     ops.require("journeys.write")
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidInput("起止时间需要时区 / start and end must carry a time zone")
@@ -142,7 +144,9 @@ def run(
                 batch=batch,
                 cache=cache,
                 con=con,
-                dispatcher=lambda o, now, sent=sent: dispatch(o, now, peer, on_sent=sent.extend),
+                dispatcher=lambda o, now, sent=sent: dispatch(
+                    o, now, peer, batch=dispatch_batch, on_sent=sent.extend
+                ),
             )
             report.totals.add(done)
             if respond is not None and sent:
