@@ -16,7 +16,7 @@ from careops.service import Ops
 
 def main(warehouse: str, state: str, journey: str, start: str, end: str) -> None:
     ops = Ops.open(warehouse=warehouse, state=state)
-    ops.state  # migrate before saying ready
+    assert ops.state is not None  # migrated before saying ready
     loaded = load_file(journey)
     print("ready", flush=True)
     sender = ChannelSender(get_settings(), route="file")

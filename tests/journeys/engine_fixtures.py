@@ -18,7 +18,8 @@ name: {zh: 测试旅程, en: Test journey}
 version: 1
 trigger: {kind: event, event: signup_done}
 steps:
-  - {id: hello, type: message, purpose: service, channel: sms, template: {zh: 欢迎使用。, en: Welcome.}}
+  - {id: hello, type: message, purpose: service, channel: sms,
+     template: {zh: 欢迎使用。, en: Welcome.}}
   - {id: wait_open, type: wait, event: app_open, timeout: 2d, on_timeout: nudge}
   - {id: thanks, type: message, purpose: service, channel: sms, next: exit,
      template: {zh: 谢谢您回来。, en: Thanks.}}
@@ -34,11 +35,14 @@ name: {zh: 批量测试, en: Bulk test}
 version: 1
 trigger: {kind: event, event: signup_done}
 steps:
-  - {id: hello, type: message, purpose: service, channel: sms, template: {zh: 欢迎使用。, en: Welcome.}}
+  - {id: hello, type: message, purpose: service, channel: sms,
+     template: {zh: 欢迎使用。, en: Welcome.}}
   - {id: pause, type: wait, for: 2h}
   - {id: call, type: task, assignee: health_manager, title: 首次回访, due: 1d}
-  - {id: ab, type: split, arms: [{name: a, weight: 0.45, goto: tip}, {name: b, weight: 0.45, goto: bye}], holdout: 0.1}
-  - {id: tip, type: message, purpose: service, channel: sms, next: exit, template: {zh: 健康小贴士。, en: Tip.}}
+  - {id: ab, type: split, holdout: 0.1,
+     arms: [{name: a, weight: 0.45, goto: tip}, {name: b, weight: 0.45, goto: bye}]}
+  - {id: tip, type: message, purpose: service, channel: sms, next: exit,
+     template: {zh: 健康小贴士。, en: Tip.}}
   - {id: bye, type: message, purpose: service, channel: sms, template: {zh: 再见。, en: Bye.}}
 reentry: {policy: never}
 """

@@ -66,7 +66,7 @@ def test_killing_the_worker_at_random_points_sends_everything_exactly_once(tmp_p
 
     reference_state = pg_database()
     ref = _worker(url, reference_state, journey, tmp_path / "ref.jsonl")
-    out, errors = ref.communicate(timeout=600)
+    _, errors = ref.communicate(timeout=600)
     assert ref.returncode == 0, errors[-2000:]
     reference = Counter((r.user_id, r.step, r.key.split(":")[3]) for r in _outbox(reference_state))
     assert sum(reference.values()) > 2 * len(users)
