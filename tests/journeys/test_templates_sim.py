@@ -43,7 +43,7 @@ def hospital(tmp_path_factory):
 
 
 def test_silent_recall_and_referral_run_on_the_simulator_with_answers(hospital, run_cli, tmp_path):
-    base, url, sim = hospital
+    _, url, sim = hospital
     state = f"sqlite:///{tmp_path / 'state.db'}"
     code, out, err = run_cli(
         "journeys", "run", "silent_recall", "referral", "--from", "2025-04-10", "--to",
