@@ -169,3 +169,72 @@ def test_bad_commands_say_what_is_wrong(run_cli, args, message, tmp_path, monkey
     code, out, err = run_cli(*args)
     assert code != 0
     assert message in out + err
+
+
+def test_measurement_counts_answers_and_attributes_the_orders_the_sends_caused(
+    hospital, run_cli, tmp_path
+):
+    import shutil
+
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from careops.sim.config import SimConfig as Cfg
+
+    base, url, sim = hospital
+    own = tmp_path / "wh.duckdb"  # keys are unique per state store: a warehouse of its own
+    shutil.copy(url.removeprefix("duckdb:///"), own)
+    url = f"duckdb:///{own}"
+    state = f"sqlite:///{tmp_path / 'state.db'}"
+    code, out, err = run_cli(
+        "journeys", "run", "silent_recall", "--from", "2025-04-13", "--to", "2025-04-15",
+        "--respond", "--sim", sim, "-w", url, "--state", state, "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = run_cli(
+        "journeys", "measure", "silent_recall", "-w", url, "--state", state, "--json"
+    )
+    assert code == 0, err
+    m = json.loads(out)
+    steps = {s["step"]: s for s in m["steps"]}
+    engine = connect_state(state)
+    with engine.connect() as conn:
+        sent = conn.execute(sa.select(store.outbox).where(store.outbox.c.kind == "message")).all()
+    engine.dispose()
+    assert sum(s["sent"] for s in m["steps"] if s["step"] in ("points_msg", "plan_80")) == len(sent)
+
+    con = connect(url)
+    ev = (
+        con.sql(
+            "select name, json_extract_string(properties, '$.send_id') as k from events "
+            "where name in ('message_open', 'message_click')"
+        )
+        .to_pyarrow()
+        .to_pylist()
+    )
+    caused = con.sql("select order_id, amount_cny from orders").to_pyarrow().to_pylist()
+    con.disconnect()
+    keys = {r.key: r for r in sent}
+    opened = {e["k"] for e in ev if e["name"] == "message_open" and e["k"] in keys}
+    assert sum(s["opened"] for s in steps.values()) == len(opened)
+    clicked = {e["k"] for e in ev if e["name"] == "message_click" and e["k"] in keys}
+    assert sum(s["clicked"] for s in steps.values()) == len(clicked)
+    # every order the simulator says a send caused is attributed (last touch, 7 days)
+    ours = [o for o in caused if o["order_id"].removesuffix("-order") in keys]
+    assert sum(s["converted"] for s in steps.values()) >= len(ours)
+    assert sum(s["revenue"] for s in steps.values()) >= sum(o["amount_cny"] for o in ours) - 1e-6
+
+    # opens against the simulator's ground truth: the expected number of opens of these sends
+    truth = pq.read_table(sim / "ground_truth" / "users.parquet").to_pandas().set_index("user_id")
+    cfg = Cfg.model_validate_json((sim / "ground_truth" / "config.json").read_text())
+    p = []
+    for r in sent:
+        row = truth.loc[r.user_id]
+        f = 1.0 if row["preferred_channel"] == r.channel else cfg.off_channel_factor
+        day = (store.utc(r.decided_at) + dt.timedelta(hours=cfg.timezone_offset_hours)).date()
+        if day >= row["true_stop_date"]:
+            f *= cfg.stopped_response_factor
+        p.append(row["open_propensity"] * f)
+    p = np.array(p)
+    expected, sd = p.sum(), np.sqrt((p * (1 - p)).sum())
+    assert abs(len(opened) - expected) <= 4 * sd + 1, (len(opened), expected, sd)

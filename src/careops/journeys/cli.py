@@ -306,3 +306,45 @@ def run_cmd(
     rows = [[label(f"journeys.run.{k}", lg), v] for k, v in totals.items()]
     rows += [[f"{label('journeys.run.responses', lg)} {k}", v] for k, v in report.responses.items()]
     out.print(rich_table(f"{label('journeys.run.title', lg)} ({report.ticks})", ["", ""], rows))
+
+
+@app.command("measure")
+def measure_cmd(
+    name: Annotated[str, typer.Argument(help="旅程名 / journey key")],
+    window: Annotated[int, typer.Option("--window", help="归因窗口(天) / attribution days")] = 7,
+    json_out: JsonOpt = False,
+    lang: LangOpt = None,
+    warehouse: WarehouseOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """旅程效果: 各步骤发送、打开、点击、转化、归因收入 / What a journey did, per step."""
+    from careops.journeys.measure import measure
+
+    lg = lang_of(lang)
+    m = measure(ops(warehouse, state), name, window_days=window)
+    data = {
+        "journey": m.journey, "window_days": m.window_days, "entered": m.entered,
+        "exited": m.exited, "treated": m.treated, "control": m.control,
+        "revenue_per_treated": m.revenue_per_treated,
+        "revenue_per_control": m.revenue_per_control,
+        "incremental_per_patient": m.incremental_per_patient,
+        "steps": [dataclasses.asdict(s) for s in m.steps],
+    }  # fmt: skip
+    if json_out:
+        print_json(data)
+        return
+    cols = ["step", "reached", "sent", "delivered", "suppressed", "opened", "clicked",
+            "converted", "revenue"]  # fmt: skip
+    out.print(
+        rich_table(
+            f"{m.journey}: {label('journeys.run.entered', lg)} {m.entered}",
+            [label(f"journeys.measure.{c}", lg) for c in cols],
+            [[safe(s.step), s.reached, s.sent, s.delivered, s.suppressed, s.opened, s.clicked,
+              s.converted, f"{s.revenue:,.2f}"] for s in m.steps],
+        )
+    )  # fmt: skip
+    inc = m.incremental_per_patient
+    out.print(
+        f"{label('journeys.measure.incremental', lg)}: "
+        + (f"{inc:,.2f} (n={m.treated} / {m.control})" if inc is not None else "—")
+    )
