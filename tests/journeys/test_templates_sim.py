@@ -181,7 +181,7 @@ def test_measurement_counts_answers_and_attributes_the_orders_the_sends_caused(
 
     from careops.sim.config import SimConfig as Cfg
 
-    base, url, sim = hospital
+    _, url, sim = hospital
     own = tmp_path / "wh.duckdb"  # keys are unique per state store: a warehouse of its own
     shutil.copy(url.removeprefix("duckdb:///"), own)
     url = f"duckdb:///{own}"
