@@ -680,8 +680,11 @@ def _messages(
         journey_caps=caps, settings=ops.settings,
     ).to_pylist()  # fmt: skip
     going = []
+    following: dict[tuple[str, str], str] = {}
     for (r, step), d in zip(items, decided, strict=True):
         journey = journeys[r.journey]
+        if (r.journey, step.id) not in following:
+            following[(r.journey, step.id)] = journey.following(step.id)
         if d["decision"] == "defer":
             until = d["until"]
             r.next_due, r.changed = until, True
@@ -714,7 +717,7 @@ def _messages(
                 )
             )
             report.suppressed += 1
-        if _goto(r, journey, journey.following(step.id), now):
+        if _goto(r, journey, following[(r.journey, step.id)], now):
             going.append(r)
     return going
 
