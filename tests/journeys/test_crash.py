@@ -104,3 +104,32 @@ def test_killing_the_worker_at_random_points_sends_everything_exactly_once(tmp_p
         f"kills={kills} outbox={len(rows)} peer_lines={sum(at_peer.values())} repeated={repeated}"
     )
     assert repeated <= kills * 40
+
+
+@pytest.mark.postgres
+def test_two_workers_at_once_share_the_work_and_repeat_nothing(tmp_path, pg_database):
+    users = [f"q{i:04d}" for i in range(400)]
+    url = build(tmp_path / "wh.duckdb", users, [(u, "signup_done", at(1, 2)) for u in users])
+    journey = write(tmp_path / "bulk.yaml", BULK)
+    reference_state = pg_database()
+    ref = _worker(url, reference_state, journey, tmp_path / "ref.jsonl")
+    _, errors = ref.communicate(timeout=600)
+    assert ref.returncode == 0, errors[-2000:]
+    reference = Counter((r.user_id, r.step, r.key.split(":")[3]) for r in _outbox(reference_state))
+
+    state = pg_database()
+    peer = tmp_path / "peer.jsonl"
+    engine = connect_state(state)  # migrate once, before the two start
+    from careops.state.store import migrate
+
+    migrate(engine)
+    engine.dispose()
+    procs = [_worker(url, state, journey, peer) for _ in range(2)]
+    for p in procs:
+        _, errors = p.communicate(timeout=600)
+        assert p.returncode == 0, errors[-2000:]
+    rows = _outbox(state)
+    assert Counter((r.user_id, r.step, r.key.split(":")[3]) for r in rows) == reference
+    at_peer = _peer_keys(peer)
+    assert set(at_peer) == {r.key for r in rows if r.kind == "message"}
+    assert max(at_peer.values()) == 1  # no message handed over twice

@@ -234,6 +234,11 @@ def enter(ops: Ops, reader: Reader, journey: Journey, now: dt.datetime) -> int:
         row = conn.execute(
             store.skip_locked(conn, sa.select(store.cursors).where(c.journey == journey.key))
         ).first()
+        if (
+            row is None
+            and conn.execute(sa.select(c.journey).where(c.journey == journey.key)).first()
+        ):
+            return 0  # another worker is entering this journey now
         since = store.utc(row.checked_at) if row else None
         if since is not None and since >= now:
             return 0
@@ -255,8 +260,11 @@ def enter(ops: Ops, reader: Reader, journey: Journey, now: dt.datetime) -> int:
                 conn, store.enrolments, ["journey", "user_id", "entry_no"]
             )
             inserted += conn.execute(ins, chunk).rowcount or 0
-        if row is None:
-            conn.execute(sa.insert(store.cursors).values(journey=journey.key, checked_at=now))
+        if row is None:  # two first checks at once: the enrolments' unique key keeps one
+            conn.execute(
+                store.insert_ignoring_duplicates(conn, store.cursors, ["journey"]),
+                [{"journey": journey.key, "checked_at": now}],
+            )
         else:
             conn.execute(
                 sa.update(store.cursors).where(c.journey == journey.key).values(checked_at=now)
