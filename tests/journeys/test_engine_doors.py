@@ -123,3 +123,24 @@ def test_the_live_worker_job_enrols_from_events_after_its_first_check(tmp_path, 
         rows = conn.execute(sa.select(store.decisions.c.user_id, store.decisions.c.action)).all()
     # sent or deferred (the wall clock may be in the quiet hours), decided either way
     assert [r.user_id for r in rows] == ["u1"] and rows[0].action in ("send", "defer")
+
+
+def test_the_worker_command_runs_one_live_tick(run_cli, tmp_path, monkeypatch):
+    folder = tmp_path / "journeys"
+    folder.mkdir()
+    write(folder / "story.yaml", STORY)
+    monkeypatch.setenv("CAREOPS_JOURNEYS__DIR", str(folder))
+    from careops.config import get_settings
+
+    get_settings.cache_clear()
+    url = build(tmp_path / "wh.duckdb", ["u1"], [])
+    state = f"sqlite:///{tmp_path / 'state.db'}"
+    code, out, err = run_cli("journeys", "worker", "--once", "--json", "-w", url, "--state", state)
+    assert code == 0, err
+    assert '"entered": 0' in out
+    from careops.state.store import connect_state
+
+    engine = connect_state(state)
+    with engine.connect() as conn:  # the first tick set the trigger's cursor
+        assert conn.execute(sa.select(store.cursors.c.journey)).scalars().all() == ["t_story"]
+    engine.dispose()

@@ -348,3 +348,30 @@ def measure_cmd(
         f"{label('journeys.measure.incremental', lg)}: "
         + (f"{inc:,.2f} (n={m.treated} / {m.control})" if inc is not None else "—")
     )
+
+
+@app.command("worker")
+def worker_cmd(
+    every: Annotated[
+        float, typer.Option("--every", min=1, help="间隔秒数 / seconds between ticks")
+    ] = 60,
+    once: Annotated[bool, typer.Option("--once", help="只运行一次 / one tick, then exit")] = False,
+    json_out: JsonOpt = False,
+    warehouse: WarehouseOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """在线运行医院旅程(墙上时钟) / Run the hospital's journeys live, one tick every N seconds."""
+    import time
+
+    from careops.journeys.clock import live_tick
+
+    context = ops(warehouse, state)
+    while True:
+        report = dataclasses.asdict(live_tick(context))
+        if json_out:
+            print_json(report)
+        else:
+            out.print(" ".join(f"{k}={v}" for k, v in report.items()))
+        if once:
+            return
+        time.sleep(every)
