@@ -116,6 +116,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         SERVICE,
         "触达渠道 Channels: probe the configured providers without sending to patients.",
     ),
+    "sends": (
+        "careops.journeys.sends_cli:sends_app",
+        TAGS,
+        "发送记录 / The send log: every decided send with its status and reason.",
+    ),
     "churn": (
         "careops.models.churn.cli:churn_app",
         MODELS,

@@ -58,9 +58,13 @@ def test_stop_runs_the_flush_once_more():
 def test_the_service_flushes_always_and_snapshots_with_the_worker():
     ops = Ops.open()
     assert [j.name for j in default_jobs(ops, scheduled=False)] == ["intake.flush"]
-    assert [j.name for j in default_jobs(ops, scheduled=True)] == ["intake.flush", "tags.snapshot"]
+    assert [j.name for j in default_jobs(ops, scheduled=True)] == [
+        "intake.flush",
+        "tags.snapshot",
+        "journeys.tick",
+    ]
     pg = Ops.open(warehouse="postgresql://postgres@127.0.0.1:5432/nowhere")
-    assert [j.name for j in default_jobs(pg, scheduled=True)] == ["tags.snapshot"]
+    assert [j.name for j in default_jobs(pg, scheduled=True)] == ["tags.snapshot", "journeys.tick"]
 
 
 def test_the_nightly_snapshot_stores_todays_tags(monkeypatch):

@@ -6,13 +6,25 @@ in Chinese by default, `--lang en`, or `--json`).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from careops.cliutil import JsonOpt, LangOpt, err, lang_of, print_json, rich_table, safe
+from careops.cliutil import (
+    JsonOpt,
+    LangOpt,
+    StateOpt,
+    WarehouseOpt,
+    err,
+    lang_of,
+    ops,
+    print_json,
+    rich_table,
+    safe,
+)
 from careops.labels import label
 
 app = typer.Typer(
@@ -156,3 +168,210 @@ def show(
     out.print(rich_table(j.key, [label(f"journeys.col.{c}", lg) for c in cols], rows))
     for w in loaded.warnings:
         out.print(f"[yellow]{label('journeys.warning', lg)}[/yellow] {safe(w)}")
+
+
+def _moment(text: str, *, end: bool = False):
+    """A date (hospital time: 00:00, or the last minute of the day when `end`) or an ISO time."""
+    import datetime as dt
+
+    from careops.config import get_settings
+    from careops.errors import InvalidInput
+
+    tz = get_settings().tz
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            t = dt.time(23, 59) if end else dt.time()
+            return dt.datetime.combine(day, t, tzinfo=tz)
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"无法识别的时间 / cannot read {text[:40]!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+@app.command("dry-run")
+def dry_run_cmd(
+    name: Annotated[str, typer.Argument(help="旅程名或文件 / journey key or YAML file")],
+    as_of: Annotated[str, typer.Option("--as-of", help="日期 YYYY-MM-DD / as-of date")],
+    limit: Annotated[int, typer.Option("--limit", min=0, max=100_000, help="列出几人")] = 20,
+    json_out: JsonOpt = False,
+    lang: LangOpt = None,
+    warehouse: WarehouseOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """预演: 谁会进入、各自会收到什么(不写入) / Who would enter and what each would get."""
+    from careops.asof import parse_as_of
+    from careops.journeys.catalogue import find
+    from careops.journeys.preview import dry_run
+
+    lg = lang_of(lang)
+    loaded = find(name)
+    result = dry_run(ops(warehouse, state), loaded, parse_as_of(as_of))
+    if json_out:
+        print_json(
+            {
+                "journey": result.journey,
+                "as_of": result.as_of.isoformat(),
+                "entrants": result.entrants,
+                "refused_by_reentry": result.refused_by_reentry,
+                "counts": result.counts(),
+                "planned": [
+                    {"user_id": p.user_id, "path": p.path, "actions": p.actions}
+                    for p in result.planned[:limit]
+                ],
+            }
+        )
+        return
+    out.print(
+        f"[bold]{safe(loaded.journey.name.zh if lg == 'zh' else loaded.journey.name.en)}[/bold] "
+        f"{result.as_of}: {label('journeys.dry.entrants', lg)} {result.entrants}, "
+        f"{label('journeys.dry.refused', lg)} {result.refused_by_reentry}"
+    )
+    out.print(
+        rich_table(
+            label("journeys.dry.counts", lg),
+            [label("journeys.col.step", lg), label("journeys.dry.n", lg)],
+            [[safe(k), v] for k, v in result.counts().items()],
+        )
+    )
+    rows = [
+        [safe(p.user_id), " → ".join(p.path),
+         "; ".join(safe(f"{a['step']}:{a.get('channel') or a['type']}:{a.get('decision', '')}"
+                        f"{'/' + a['reason'] if a.get('reason') not in (None, 'ok') else ''}")
+                   for a in p.actions)]
+        for p in result.planned[:limit]
+    ]  # fmt: skip
+    cols = [
+        label("journeys.dry.user", lg),
+        label("journeys.dry.path", lg),
+        label("journeys.dry.actions", lg),
+    ]
+    out.print(rich_table(label("journeys.dry.title", lg), cols, rows))
+
+
+@app.command("run")
+def run_cmd(
+    names: Annotated[list[str], typer.Argument(help="旅程名或文件 / journey keys or YAML files")],
+    start: Annotated[str, typer.Option("--from", help="开始 YYYY-MM-DD[THH:MM] (医院时间)")],
+    end: Annotated[str, typer.Option("--to", help="结束 YYYY-MM-DD[THH:MM] (含当天)")],
+    step: Annotated[str, typer.Option("--step", help="时间步长 / time step (30m, 1h, 1d)")] = "1h",
+    respond: Annotated[
+        bool, typer.Option("--respond", help="模拟器应答每次发送并入库 / the simulator answers")
+    ] = False,
+    sim: Annotated[
+        Path | None, typer.Option("--sim", help="模拟输出目录 / simulation folder (for --respond)")
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option("--channel", help="全部经此渠道发送 / send all through (file)")
+    ] = None,
+    json_out: JsonOpt = False,
+    lang: LangOpt = None,
+    warehouse: WarehouseOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """按模拟时间运行旅程(与在线 worker 同一路径) / Replay journeys over simulated time."""
+    import datetime as dt
+
+    from careops.errors import InvalidInput
+    from careops.journeys.catalogue import find
+    from careops.journeys.clock import run
+    from careops.journeys.definition import parse_duration
+    from careops.journeys.dispatch import ChannelSender
+
+    lg = lang_of(lang)
+    if respond and sim is None:
+        raise InvalidInput("--respond 需要 --sim 模拟目录 / --respond needs --sim FOLDER")
+    try:
+        seconds = parse_duration(step)
+    except ValueError as exc:
+        raise InvalidInput(f"--step: {exc}") from None
+    loaded = [find(n) for n in names]
+    context = ops(warehouse, state)
+    sender = ChannelSender(context.settings, route=channel) if channel else None
+    report = run(
+        context,
+        loaded,
+        _moment(start).astimezone(dt.UTC),
+        _moment(end, end=True).astimezone(dt.UTC),
+        step=dt.timedelta(seconds=seconds),
+        respond=sim if respond else None,
+        sender=sender,
+    )
+    totals = dataclasses.asdict(report.totals)
+    if json_out:
+        print_json({"ticks": report.ticks, **totals, "responses": report.responses})
+        return
+    rows = [[label(f"journeys.run.{k}", lg), v] for k, v in totals.items()]
+    rows += [[f"{label('journeys.run.responses', lg)} {k}", v] for k, v in report.responses.items()]
+    out.print(rich_table(f"{label('journeys.run.title', lg)} ({report.ticks})", ["", ""], rows))
+
+
+@app.command("measure")
+def measure_cmd(
+    name: Annotated[str, typer.Argument(help="旅程名 / journey key")],
+    window: Annotated[int, typer.Option("--window", help="归因窗口(天) / attribution days")] = 7,
+    json_out: JsonOpt = False,
+    lang: LangOpt = None,
+    warehouse: WarehouseOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """旅程效果: 各步骤发送、打开、点击、转化、归因收入 / What a journey did, per step."""
+    from careops.journeys.measure import measure
+
+    lg = lang_of(lang)
+    m = measure(ops(warehouse, state), name, window_days=window)
+    data = {
+        "journey": m.journey, "window_days": m.window_days, "entered": m.entered,
+        "exited": m.exited, "treated": m.treated, "control": m.control,
+        "revenue_per_treated": m.revenue_per_treated,
+        "revenue_per_control": m.revenue_per_control,
+        "incremental_per_patient": m.incremental_per_patient,
+        "steps": [dataclasses.asdict(s) for s in m.steps],
+    }  # fmt: skip
+    if json_out:
+        print_json(data)
+        return
+    cols = ["step", "reached", "sent", "delivered", "suppressed", "opened", "clicked",
+            "converted", "revenue"]  # fmt: skip
+    out.print(
+        rich_table(
+            f"{m.journey}: {label('journeys.run.entered', lg)} {m.entered}",
+            [label(f"journeys.measure.{c}", lg) for c in cols],
+            [[safe(s.step), s.reached, s.sent, s.delivered, s.suppressed, s.opened, s.clicked,
+              s.converted, f"{s.revenue:,.2f}"] for s in m.steps],
+        )
+    )  # fmt: skip
+    inc = m.incremental_per_patient
+    out.print(
+        f"{label('journeys.measure.incremental', lg)}: "
+        + (f"{inc:,.2f} (n={m.treated} / {m.control})" if inc is not None else "—")
+    )
+
+
+@app.command("worker")
+def worker_cmd(
+    every: Annotated[
+        float, typer.Option("--every", min=1, help="间隔秒数 / seconds between ticks")
+    ] = 60,
+    once: Annotated[bool, typer.Option("--once", help="只运行一次 / one tick, then exit")] = False,
+    json_out: JsonOpt = False,
+    warehouse: WarehouseOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """在线运行医院旅程(墙上时钟) / Run the hospital's journeys live, one tick every N seconds."""
+    import time
+
+    from careops.journeys.clock import live_tick
+
+    context = ops(warehouse, state)
+    while True:
+        report = dataclasses.asdict(live_tick(context))
+        if json_out:
+            print_json(report)
+        else:
+            out.print(" ".join(f"{k}={v}" for k, v in report.items()))
+        if once:
+            return
+        time.sleep(every)

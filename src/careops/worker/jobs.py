@@ -73,7 +73,16 @@ def default_jobs(ops: Ops, *, scheduled: bool) -> list[Job]:
                 snapshot,
             )
         )
+        jobs.append(Job("journeys.tick", Every(60.0), journeys_tick))
     return jobs
+
+
+def journeys_tick(ops: Ops) -> Any:
+    """Advance the hospital's journeys at the wall clock (the same `engine.tick` a replay
+    runs over simulated time)."""
+    from careops.journeys.clock import live_tick
+
+    return live_tick(ops)
 
 
 def flush(ops: Ops) -> Any:

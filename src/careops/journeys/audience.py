@@ -1,0 +1,233 @@
+"""Who a journey concerns at a moment, read set-wise from the warehouse: trigger entrants, rule
+members, the events and consents that end waits and enrolments.
+
+Rules are evaluated as of the hospital-local date of `now` (facts before today's 00:00, the one
+as-of frame of CareOps) and cached per (rule, date) for one tick; events and consents are read
+by their timestamps up to `now`, so a replay over history never sees its own future.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import pyarrow as pa
+
+from careops.journeys.definition import (
+    DateTrigger,
+    EventTrigger,
+    Journey,
+    LayerTrigger,
+    ScheduleTrigger,
+    SegmentTrigger,
+)
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+    from careops.config import Settings
+
+#: events that count as a medical alert (exit kind `medical_alert`)
+MEDICAL_ALERT_EVENTS = ("glucose_alert", "medical_alert", "bp_alert")
+
+
+class Reader:
+    """Set-wise reads of one warehouse for one engine tick (rule results cached per date)."""
+
+    def __init__(
+        self,
+        con: BaseBackend,
+        settings: Settings,
+        saved_rules: dict[str, Any],
+        cache: dict[tuple[str, dt.date], frozenset[str]] | None = None,
+    ) -> None:
+        self.con = con
+        self.settings = settings
+        self.saved = saved_rules
+        # rule results per (rule, as-of date); a replay keeps them across ticks: what a tick
+        # writes (answers to sends) is stamped at or after the tick, never before its date
+        self._rules = cache if cache is not None else {}
+        self._tables = set(con.list_tables())
+
+    def as_of(self, now: dt.datetime) -> dt.date:
+        """The as-of date of a moment: its hospital-local date (facts before that day)."""
+        return now.astimezone(self.settings.tz).date()
+
+    def members(self, rule: Any, day: dt.date) -> frozenset[str]:
+        """Patients matching a segment rule as of `day`."""
+        from careops.segments.evaluate import members
+
+        key = (json.dumps(rule, sort_keys=True, default=str), day)
+        if key not in self._rules:
+            if "patients" not in self._tables:
+                self._rules[key] = frozenset()
+            else:
+                t = members(self.con, rule, day, settings=self.settings).select("user_id")
+                self._rules[key] = frozenset(t.to_pyarrow()["user_id"].to_pylist())
+        return self._rules[key]
+
+    def events(
+        self, names: Iterable[str], since: dt.datetime, now: dt.datetime, users: Iterable[str]
+    ) -> dict[str, list[dt.datetime]]:
+        """Per patient of `users`, the times of events named `names` in (since, now]."""
+        users = list(dict.fromkeys(users))
+        if not users or "events" not in self._tables:
+            return {}
+        ev = self.con.table("events")
+        want = ibis.memtable(pa.table({"_uid": pa.array(users, pa.string())}))
+        q = ev.filter(
+            ev.name.isin(list(names)),
+            ev.ts > _lit(since),
+            ev.ts <= _lit(now),
+        )
+        q = q.semi_join(want, q.user_id == want._uid).select("user_id", "ts")
+        out: dict[str, list[dt.datetime]] = {}
+        for r in q.to_pyarrow().to_pylist():
+            out.setdefault(r["user_id"], []).append(_aware(r["ts"]))
+        return out
+
+    def event_users(
+        self, name: str, since: dt.datetime, now: dt.datetime
+    ) -> dict[str, dt.datetime]:
+        """Patients with an event `name` in (since, now], with the first such time."""
+        if "events" not in self._tables:
+            return {}
+        ev = self.con.table("events")
+        q = (
+            ev.filter(ev.name == name, ev.ts > _lit(since), ev.ts <= _lit(now))
+            .group_by("user_id")
+            .aggregate(ts=ev.ts.min())
+        )
+        return {r["user_id"]: _aware(r["ts"]) for r in q.to_pyarrow().to_pylist()}
+
+    def withdrawals(
+        self, since: dt.datetime, now: dt.datetime, users: Iterable[str]
+    ) -> dict[str, list[dt.datetime]]:
+        """Per patient, the times they withdrew marketing consent (or all) in (since, now]."""
+        users = list(dict.fromkeys(users))
+        if not users or "consents" not in self._tables:
+            return {}
+        c = self.con.table("consents")
+        want = ibis.memtable(pa.table({"_uid": pa.array(users, pa.string())}))
+        q = c.filter(
+            c.granted == 0,
+            c.purpose.isin(["marketing", "all"]),
+            c.ts > _lit(since),
+            c.ts <= _lit(now),
+        )
+        q = q.semi_join(want, q.user_id == want._uid).select("user_id", "ts")
+        out: dict[str, list[dt.datetime]] = {}
+        for r in q.to_pyarrow().to_pylist():
+            out.setdefault(r["user_id"], []).append(_aware(r["ts"]))
+        return out
+
+    def date_matches(self, attribute: str, offset_days: int, day: dt.date) -> frozenset[str]:
+        """Patients whose `attribute` date plus `offset_days` is `day` (hospital time)."""
+        from careops.journeys.definition import DATE_ATTRIBUTES
+
+        table, column = DATE_ATTRIBUTES[attribute].split(".")
+        if table not in self._tables:
+            return frozenset()
+        t = self.con.table(table)
+        target = day - dt.timedelta(days=offset_days)
+        if attribute == "birthday":
+            col = t[column]
+            q = t.filter(col.month() == target.month, col.day() == target.day)
+        else:
+            tz = self.settings.tz
+            lo = dt.datetime.combine(target, dt.time(), tzinfo=tz)
+            hi = lo + dt.timedelta(days=1)
+            q = t.filter(t[column] >= _lit(lo), t[column] < _lit(hi))
+        return frozenset(q.select("user_id").distinct().to_pyarrow()["user_id"].to_pylist())
+
+    # ------------------------------------------------------------------ triggers
+
+    def entrants(
+        self, journey: Journey, since: dt.datetime | None, now: dt.datetime
+    ) -> frozenset[str]:
+        """Who the trigger brings in over (since, now] (since None: the first check)."""
+        trig = journey.trigger
+        today = self.as_of(now)
+        found: frozenset[str]
+        if isinstance(trig, EventTrigger):
+            start = since or now - dt.timedelta(seconds=1)
+            found = frozenset(self.event_users(trig.event, start, now))
+            if trig.where is not None:
+                found &= self.members(trig.where.rule, today)
+        elif isinstance(trig, SegmentTrigger | LayerTrigger):
+            rule = self._trigger_rule(trig)
+            before = self.as_of(since) if since is not None else None
+            if since is None:
+                entry = trig.kind.endswith("_entry")
+                found = self.members(rule, today) if entry else frozenset()
+            elif before == today:
+                found = frozenset()  # membership is by day: no change within a day
+            else:
+                current, previous = self.members(rule, today), self.members(rule, before)
+                entry = trig.kind.endswith("_entry")
+                found = current - previous if entry else previous - current
+        elif isinstance(trig, DateTrigger):
+            found = frozenset()
+            for day in self._moments(trig.at, since, now):
+                found |= self.date_matches(trig.attribute, trig.offset_days, day)
+        elif isinstance(trig, ScheduleTrigger):
+            found = frozenset()
+            for day in self._moments(trig.at, since, now):
+                if trig.every == "week" and day.isoweekday() != trig.weekday:
+                    continue
+                if trig.every == "month" and day.day != trig.day:
+                    continue
+                if trig.audience is not None:
+                    found |= self.members(trig.audience.rule, day)
+                else:
+                    found |= self._everyone(day)
+        else:  # pragma: no cover - the definition allows no other kind
+            raise AssertionError(trig)
+        if journey.audience is not None and found:
+            found &= self.members(journey.audience.rule, today)
+        return found
+
+    def _everyone(self, day: dt.date) -> frozenset[str]:
+        from careops.tags.context import TagContext
+
+        if "patients" not in self._tables:
+            return frozenset()
+        ctx = TagContext(self.con, day, self.settings)
+        t = ctx.facts("patients", "registered_at").select("user_id")
+        return frozenset(t.to_pyarrow()["user_id"].to_pylist())
+
+    def _trigger_rule(self, trig: SegmentTrigger | LayerTrigger) -> Any:
+        if isinstance(trig, LayerTrigger):
+            return {"tag": trig.tag, "op": "==", "value": trig.value}
+        if trig.rule is not None:
+            return trig.rule.rule
+        from careops.errors import NotFound
+
+        if trig.segment not in self.saved:
+            raise NotFound(f"没有保存的人群 / no saved segment {trig.segment!r}")
+        return self.saved[trig.segment]
+
+    def _moments(self, at: str, since: dt.datetime | None, now: dt.datetime) -> list[dt.date]:
+        """Local days whose `at` time falls in (since, now]."""
+        tz = self.settings.tz
+        hour, minute = (int(x) for x in at.split(":"))
+        start = since or now - dt.timedelta(seconds=1)
+        day = start.astimezone(tz).date()
+        out = []
+        while day <= now.astimezone(tz).date():
+            moment = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=tz)
+            if start < moment <= now:
+                out.append(day)
+            day += dt.timedelta(days=1)
+        return out
+
+
+def _lit(t: dt.datetime) -> Any:
+    return ibis.literal(t.astimezone(dt.UTC), type="timestamp('UTC')")
+
+
+def _aware(t: dt.datetime) -> dt.datetime:
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)

@@ -1,0 +1,168 @@
+"""Hand pending outbox rows to their channels, set-wise in batches, retrying with backoff.
+
+Rows are claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL (two workers never hand the same
+row over), sent, and marked in the same transaction. Each message carries its idempotency key:
+a crash after the provider accepted a message and before the commit hands it over once more on
+restart with the SAME key, which providers that deduplicate (and the peers of our tests) drop.
+A `retry` answer waits `2^attempts` minutes; after `max_attempts` the row is `failed` with the
+provider's error. Webhook rows are POSTed to their (allow-listed) URL with the key as
+`Idempotency-Key`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from careops.journeys import store
+from careops.journeys.channels.base import Message, Outcome
+
+if TYPE_CHECKING:
+    from careops.config import Settings
+    from careops.service import Ops
+
+MAX_ATTEMPTS = 5
+#: a sender answers one Outcome per message, in order
+Sender = Callable[[str, Sequence[Message]], list[Outcome]]
+
+
+def message_of(row: Any) -> Message:
+    """The channel message of an outbox row (the Chinese body; the title as subject)."""
+    payload = row.payload or {}
+    tpl = payload.get("template") or {}
+    return Message(
+        idempotency_key=row.key,
+        user_id=row.user_id,
+        channel=row.channel or row.kind,
+        purpose=row.purpose or "service",
+        template=f"{row.journey}.{row.step}",
+        address="",
+        subject=tpl.get("title") or "",
+        body=tpl.get("zh") or "",
+        params={k: str(v) for k, v in payload.items() if k not in ("template",)},
+    )
+
+
+class ChannelSender:
+    """Sends through the adapters of `careops.journeys.channels` (one opened per channel and
+    batch); `route` sends every channel through one adapter (e.g. `file`)."""
+
+    def __init__(self, settings: Settings, route: str | None = None) -> None:
+        self.settings = settings
+        self.route = route
+
+    def __call__(self, channel: str, messages: Sequence[Message]) -> list[Outcome]:
+        from careops.errors import ConfigError
+        from careops.journeys.channels.base import send_all
+        from careops.journeys.channels.registry import open_channel
+
+        try:
+            adapter = open_channel(self.route or channel, self.settings)
+        except ConfigError as exc:
+            return [Outcome("retry", error=str(exc)[:300])] * len(messages)
+        try:
+            return send_all(adapter, messages)
+        finally:
+            adapter.close()
+
+
+def dispatch(
+    ops: Ops,
+    now: dt.datetime,
+    sender: Sender,
+    *,
+    batch: int = 1000,
+    max_attempts: int = MAX_ATTEMPTS,
+    on_sent: Callable[[list[Any]], None] | None = None,
+) -> int:
+    """Send every pending outbox row due at `now`; return how many were accepted."""
+    o = store.outbox.c
+    accepted = 0
+    while True:
+        with ops.state.begin() as conn:
+            q = (
+                sa.select(store.outbox)
+                .where(
+                    o.status == "pending",
+                    sa.or_(o.next_try.is_(None), o.next_try <= now),
+                    o.kind.in_(["message", "webhook"]),
+                )
+                .order_by(o.id)
+                .limit(batch)
+            )
+            rows = conn.execute(store.skip_locked(conn, q)).all()
+            if not rows:
+                return accepted
+            by_channel: dict[str, list[Any]] = defaultdict(list)
+            for r in rows:
+                by_channel[r.channel or r.kind].append(r)
+            updates, sent_rows = [], []
+            for channel, group in by_channel.items():
+                if channel == "webhook":
+                    outcomes = [_webhook(r, ops.settings) for r in group]
+                else:
+                    outcomes = sender(channel, [message_of(r) for r in group])
+                for r, out in zip(group, outcomes, strict=True):
+                    attempts = r.attempts + 1
+                    row = {"_id": r.id, "attempts": attempts, "sent_at": None, "next_try": None,
+                           "provider_id": None, "error": None}  # fmt: skip
+                    if out.status == "sent":
+                        row |= {"status": "sent", "sent_at": now, "provider_id": out.provider_id}
+                        sent_rows.append(r)
+                    elif out.status == "retry" and attempts < max_attempts:
+                        wait = dt.timedelta(minutes=2**attempts)
+                        row |= {"status": "pending", "next_try": now + wait,
+                                "error": (out.error or "")[:500]}  # fmt: skip
+                    else:
+                        row |= {"status": "failed", "error": (out.error or "failed")[:500]}
+                    updates.append(row)
+            stmt = (
+                sa.update(store.outbox)
+                .where(o.id == sa.bindparam("_id"))
+                .values(
+                    status=sa.bindparam("status"), attempts=sa.bindparam("attempts"),
+                    sent_at=sa.bindparam("sent_at"), next_try=sa.bindparam("next_try"),
+                    provider_id=sa.bindparam("provider_id"), error=sa.bindparam("error"),
+                )
+            )  # fmt: skip
+            conn.execute(stmt, updates)
+            accepted += len(sent_rows)
+        if on_sent is not None and sent_rows:
+            on_sent(sent_rows)
+
+
+def _webhook(row: Any, settings: Settings) -> Outcome:
+    """POST a webhook row's payload (the URL was checked against the allow-list at validation
+    and is checked again here)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from careops.journeys.webhooks import webhook_problem
+
+    payload = row.payload or {}
+    url = payload.get("url", "")
+    problem = webhook_problem(url, settings.journeys.webhook_allow)
+    if problem:
+        return Outcome("failed", error=problem[:300])
+    body = json.dumps(
+        {"key": row.key, "journey": row.journey, "step": row.step, "user_id": row.user_id}
+    ).encode()
+    req = urllib.request.Request(
+        url,
+        data=body,
+        method=payload.get("method", "POST"),
+        headers={"Content-Type": "application/json", "Idempotency-Key": row.key},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return Outcome("sent", provider_id=str(resp.status))
+    except urllib.error.HTTPError as exc:
+        return Outcome("retry" if exc.code >= 500 or exc.code == 429 else "failed",
+                       error=f"HTTP {exc.code}")  # fmt: skip
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        return Outcome("retry", error=type(exc).__name__)

@@ -1,0 +1,119 @@
+"""The journey engine's tables in the state store: enrolments (with their timer), the outbox
+(one row per side effect, unique by idempotency key), the decision log, and the trigger cursor.
+
+An enrolment is one patient's pass through one journey: its current `step`, `seq` (how many
+steps it has run, so a step visited twice gets a new key), `next_due` (the timer: when the
+engine looks at it again) and, while it waits, `wait_until` / `wait_event`. A step's progress,
+its outbox rows and its decisions are written in one transaction, so a crash and a restart
+neither lose nor repeat a side effect: the key `j:<journey>:<enrolment>:<seq>:<step>` is the same
+on the rerun and the outbox refuses a second row with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from careops.state.models import metadata
+
+STATUSES = ("active", "completed", "exited")
+OUTBOX_STATUSES = ("pending", "sent", "delivered", "failed")
+
+enrolments = sa.Table(
+    "journey_enrolments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("journey", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("user_id", sa.String(128), nullable=False),
+    sa.Column("entry_no", sa.Integer, nullable=False),
+    sa.Column("entered_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("step", sa.String(64)),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("step_at", sa.DateTime(timezone=True), nullable=False),  # arrived at `step`
+    sa.Column("waiting", sa.Boolean, nullable=False),  # a wait step has started
+    sa.Column("next_due", sa.DateTime(timezone=True)),  # None: finished
+    sa.Column("arm", sa.String(64)),
+    sa.Column("exit_reason", sa.String(64)),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("journey", "user_id", "entry_no", name="uq_journey_enrolments_entry"),
+    sa.Index("ix_journey_enrolments_due", "status", "next_due"),
+    sa.Index("ix_journey_enrolments_user", "journey", "user_id"),
+)
+
+outbox = sa.Table(
+    "journey_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(200), nullable=False, unique=True),  # idempotency key
+    sa.Column("enrolment_id", sa.Integer, nullable=False),
+    sa.Column("journey", sa.String(64), nullable=False),
+    sa.Column("step", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # message|coupon|points|task|webhook
+    sa.Column("channel", sa.String(16)),
+    sa.Column("purpose", sa.String(16)),
+    sa.Column("payload", sa.JSON),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_try", sa.DateTime(timezone=True)),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("provider_id", sa.String(128)),
+    sa.Column("error", sa.String(500)),
+    sa.Index("ix_journey_outbox_status", "status", "next_try"),
+    sa.Index("ix_journey_outbox_user", "user_id", "decided_at"),
+)
+
+decisions = sa.Table(
+    "journey_decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("enrolment_id", sa.Integer, nullable=False),
+    sa.Column("journey", sa.String(64), nullable=False),
+    sa.Column("step", sa.String(64)),
+    sa.Column("user_id", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),  # enter|send|defer|suppress|exit|…
+    sa.Column("reason", sa.String(64)),
+    sa.Column("channel", sa.String(16)),
+    sa.Column("purpose", sa.String(16)),
+    sa.Column("until", sa.DateTime(timezone=True)),
+    sa.Column("key", sa.String(200)),  # the outbox key of a send
+    sa.Index("ix_journey_decisions_journey", "journey", "at"),
+)
+
+cursors = sa.Table(
+    "journey_cursors",
+    metadata,
+    sa.Column("journey", sa.String(64), primary_key=True),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def utc(t: dt.datetime | None) -> dt.datetime | None:
+    """A stored time as aware UTC (SQLite hands back naive datetimes stored as UTC)."""
+    if t is None:
+        return None
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+
+
+def insert_ignoring_duplicates(conn: Connection, table: sa.Table, index: list[str]) -> Any:
+    """An INSERT that skips rows whose unique `index` another transaction wrote meanwhile."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing(index_elements=index)
+
+
+def skip_locked(conn: Connection, query: sa.Select) -> sa.Select:
+    """`FOR UPDATE SKIP LOCKED` on PostgreSQL (several workers claim disjoint rows); SQLite runs
+    one writer at a time anyway."""
+    if conn.dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
