@@ -38,7 +38,7 @@ def test_login_refuses_a_wrong_password_then_lets_operations_in(browser):
     cookie = browser.driver.get_cookie("careops_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/cockpit"
     nav = [a.get_attribute("data-nav") for a in browser.all("nav a")]
-    assert nav == ["overview", "layers", "portrait"]  # operations: no audit
+    assert nav == ["overview", "layers", "portrait", "tasks"]  # operations: no audit
 
 
 def test_overview_kpis_equal_the_metrics_service(browser):
@@ -150,7 +150,7 @@ def test_a_doctor_reads_clinical_records_of_own_department_only(browser):
     other = _patient_of(ops, "心血管内科", inside=False)
     browser.login("medical")
     nav = [a.get_attribute("data-nav") for a in browser.all("nav a")]
-    assert nav == ["layers", "portrait"]
+    assert nav == ["layers", "portrait", "tasks"]
     browser.visit(f"/cockpit/patients/{mine}?as_of={DAY}")
     tabs = {b.get_attribute("data-kind"): b for b in browser.all("#clinical button")}
     assert set(tabs) == {
@@ -252,7 +252,8 @@ def test_a_health_manager_reads_the_readings_of_assigned_patients_only(browser):
     mine, other = ids[0], ids[1]
     assign(ops, browser.cockpit.users["health_manager"], [mine])
     browser.login("health_manager")
-    assert [a.get_attribute("data-nav") for a in browser.all("nav a")] == ["layers", "portrait"]
+    nav = [a.get_attribute("data-nav") for a in browser.all("nav a")]
+    assert nav == ["layers", "portrait", "tasks"]
     browser.visit(f"/cockpit/patients/{mine}?as_of={DAY}")
     browser.driver.find_element("css selector", "#clinical button[data-kind=observations]").click()
     browser.wait_for(lambda: browser.all("#records-kind[data-kind=observations]"))
@@ -260,3 +261,47 @@ def test_a_health_manager_reads_the_readings_of_assigned_patients_only(browser):
     assert browser.all("#records-table tbody tr")
     browser.screenshot("readings")
     browser.visit_refused(f"/cockpit/patients/{other}?as_of={DAY}")
+
+
+def test_a_doctor_works_the_task_queue_alert_first_and_closes_one_with_a_note(browser):
+    from datetime import timedelta
+
+    from careops.service import now
+    from careops.tasks.store import NewTask, get_task, raise_tasks
+
+    ops = browser.cockpit.ops
+    patient = _patient_of(ops, "心血管内科", inside=True)
+    at = now()
+    common = {
+        "kind": "alert",
+        "purpose": "medical",
+        "assignee_role": "medical",
+        "department": "心血管内科",
+        "source": "browser-test",
+        "user_id": patient,
+    }
+    items = [
+        NewTask(key="bt:later", title="复诊提醒", due_at=at + timedelta(hours=6), **common),
+        NewTask(key="bt:alert", title="血压异常", due_at=at + timedelta(minutes=20), **common),
+        NewTask(key="bt:late", title="随访超时", due_at=at - timedelta(hours=2), **common),
+    ]
+    with ops.state.begin() as conn:
+        late, alert, later = reversed(raise_tasks(conn, items, at))
+    browser.login("medical")
+    browser.driver.find_element("css selector", 'nav a[data-nav="tasks"]').click()
+    browser.wait_for(lambda: browser.all("#tasks-table"))
+    browser.assert_clean_console()
+    order = [int(r.get_attribute("data-task")) for r in browser.all("#tasks-table tbody tr")]
+    assert order[:3] == [late, alert, later]
+    assert browser.text(f'tr[data-task="{alert}"] [data-role=urgency]') == "1 小时内到期的医疗提醒"
+    browser.screenshot("tasks")
+    assert browser.axe_critical() == []
+    browser.driver.find_element("id", f"note-{alert}").send_keys("已电话联系, 嘱复测血压")
+    browser.driver.find_element("css selector", f'tr[data-task="{alert}"] [data-role=done]').click()
+    browser.wait_for(lambda: browser.all("#task-closed"))
+    browser.assert_clean_console()
+    with ops.state.connect() as conn:
+        task = get_task(conn, alert)
+    assert (task.status, task.outcome) == ("done", "已电话联系, 嘱复测血压")
+    assert not browser.all(f'tr[data-task="{alert}"]')
+    browser.screenshot("task-done")
