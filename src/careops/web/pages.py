@@ -495,6 +495,63 @@ def experiment_stop(page: Page) -> Response:
     )
 
 
+def _rule_query(page: Page) -> str | None:
+    """The rule of the query string (longer than other query values; see `views.MAX_RULE`)."""
+    value = page.request.query_params.get("rule")
+    if value is None or not value.strip():
+        return None
+    return views.check_rule_text(value)
+
+
+def segments(page: Page) -> Response:
+    assert page.ops is not None
+    page.ops.require("segments.read")
+    as_of = page.as_of()
+    rule = _rule_query(page)
+    name = page.query("segment")
+    if rule is None and name:
+        rule = views.saved_rule(page.ops, name)
+    result = views.segment_result(page.ops, rule, as_of, page.lang) if rule else None
+    saved = page.query("saved")
+    return page.render(
+        "segments.html",
+        status=422 if result and result.error else 200,
+        active="segments",
+        as_of=as_of,
+        rule=rule or "",
+        result=result,
+        saved_list=views.saved_segments(page.ops),
+        saved=saved,
+        version=page.query("version") or "",
+        can_save=page.ops.actor.can("segments.write"),
+    )
+
+
+def segment_count(page: Page) -> Response:
+    """The live count (an htmx fragment): a bad rule is shown in the fragment, not an error
+    page, so the box keeps answering as the rule is typed."""
+    assert page.ops is not None
+    page.ops.require("segments.read")
+    as_of = page.as_of()
+    rule = _rule_query(page)
+    result = views.segment_result(page.ops, rule, as_of, page.lang) if rule else None
+    return page.render("segments_result.html", result=result)
+
+
+def segment_save(page: Page) -> Response:
+    assert page.ops is not None
+    _check_csrf(page)
+    saved = views.save_segment(
+        page.ops,
+        page.form.get("name", "").strip(),
+        page.form.get("rule", ""),
+        page.form.get("description", ""),
+        page.lang,
+    )
+    query = urlencode({"segment": saved.name, "saved": saved.name, "version": saved.version})
+    return RedirectResponse(f"{PREFIX}/segments?{query}", status_code=303)
+
+
 # ---------------------------------------------------------------- static assets
 
 #: the files the cockpit serves: name -> (package, path, media type)
@@ -545,6 +602,9 @@ def router() -> Router:
             Route("/experiments", endpoint(experiments), methods=get),
             Route("/experiments/{key}", endpoint(experiment), methods=get),
             Route("/experiments/{key}/stop", endpoint(experiment_stop), methods=post),
+            Route("/segments", endpoint(segments), methods=get),
+            Route("/segments/count", endpoint(segment_count), methods=get),
+            Route("/segments/save", endpoint(segment_save), methods=post),
             Route("/audit", endpoint(audit), methods=get),
             Route("/static/{name}", static, methods=get),
             Route("/{path:path}", endpoint(not_found, signed_in=False), methods=get),

@@ -24,6 +24,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("portrait", "patients.portrait"),
     ("tasks", "tasks.read"),
     ("experiments", "experiments.read"),
+    ("segments", "segments.read"),
     ("audit", "audit.read"),
 )
 #: the KPI cards of the overview, in reading order (ROI is (LTV − CAC) / CAC)
@@ -944,3 +945,117 @@ def stop_experiment(ops: Ops, key: str) -> Any:
 
     ops.require("experiments.write")
     return service.stop(ops, key)
+
+
+# ---------------------------------------------------------------- segments
+
+#: the longest rule the cockpit's box takes (longer ones: `careops segment count --file`)
+MAX_RULE = 4000
+SEGMENT_SAMPLE = 10
+
+
+@dataclass(frozen=True)
+class SampleRow:
+    user_id: str
+    name: str  # masked, or — when the caller may not read the patient
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    rule: str
+    rule_text: str  # the rule as the DSL reads it back
+    as_of: date
+    count: int | None
+    sample: list[SampleRow]
+    ids_withheld: bool  # analysts: counts, no patient ids
+    notes: list[str]
+    error: str  # the rule's problem (position and reason), else ""
+
+
+def check_rule_text(rule: str) -> str:
+    """The rule box's text, bounded (`MAX_RULE` characters; newlines and tabs allowed)."""
+    rule = rule.strip()
+    if not rule:
+        raise InvalidInput("rule: 请输入规则 / type a rule")
+    if len(rule) > MAX_RULE:
+        raise InvalidInput(f"rule: 最多 {MAX_RULE} 个字符 / at most {MAX_RULE} characters")
+    if any(not (c.isprintable() or c in "\n\r\t") for c in rule):
+        raise InvalidInput("rule: 含控制字符 / has control characters")
+    return rule
+
+
+def segment_result(ops: Ops, rule: str, as_of: date, lang: str) -> SegmentResult:
+    """A rule's live count and a sample of its patients as of a date (`careops.segments`):
+    ids (with masked names, audited) only for callers who may see patients one by one; a
+    rule that does not parse or check is an answer naming where and why, not an error page."""
+    from careops.privacy.access import sees_patient_ids
+    from careops.segments import service
+
+    ops.require("segments.read")
+    rule = check_rule_text(rule)
+    shown = sees_patient_ids(ops.actor, "segments.read")
+    try:
+        if shown:
+            e = service.sample(ops, service.Target(rule=rule), as_of, SEGMENT_SAMPLE, lang)
+        else:
+            e = service.count(ops, service.Target(rule=rule), as_of, lang)
+    except InvalidInput as exc:
+        return SegmentResult(rule, "", as_of, None, [], not shown, [], str(exc))
+    count = e.count
+    if shown:  # sample() counts the rows it returns; the total is a count
+        count = service.count(ops, service.Target(rule=rule), as_of, lang).count
+    ids = [r["user_id"] for r in e.rows] if shown else []
+    names = _masked_names(ops, set(ids))
+    sample = [SampleRow(u, names.get(u, "—")) for u in ids]
+    return SegmentResult(rule, e.rule_text, as_of, count, sample, not shown, list(e.notes), "")
+
+
+@dataclass(frozen=True)
+class SavedRow:
+    name: str
+    version: int
+    rule_text: str
+    description: str
+    saved_at: str
+    saved_by: str
+
+
+def saved_segments(ops: Ops) -> list[SavedRow]:
+    """The saved segments (current version of each), saved times in hospital time."""
+    from careops.segments import service
+
+    ops.require("segments.read")
+    tz = ops.settings.tz
+    return [
+        SavedRow(
+            s.name,
+            s.version,
+            s.rule_text,
+            s.description,
+            s.saved_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            s.saved_by,
+        )
+        for s in service.list_saved(ops)
+    ]
+
+
+def saved_rule(ops: Ops, name: str) -> str:
+    """The rule text of a saved segment (to open it in the box)."""
+    from careops.segments import service
+
+    ops.require("segments.read")
+    return service.get(ops, name).rule_text
+
+
+def save_segment(ops: Ops, name: str, rule: str, description: str, lang: str) -> Any:
+    """Save the rule under a name (a new version when it exists), audited by the service."""
+    from careops.segments import service
+    from careops.segments.saved import SegmentCreate
+
+    ops.require("segments.write")
+    rule = check_rule_text(rule)
+    description = description.strip()
+    if len(description) > 500 or not description.isprintable():
+        raise InvalidInput("description: 至多 500 个可打印字符 / up to 500 printable characters")
+    saved, _ = service.save(ops, SegmentCreate(name=name, rule=rule, description=description), lang)
+    return saved

@@ -20,3 +20,12 @@
     draw();
   }
 })();
+/* The segment page: save the rule as it stands in the box (not as it was last counted). */
+(function () {
+  "use strict";
+  var form = document.getElementById("save-form");
+  var box = document.getElementById("rule");
+  var field = document.getElementById("save-rule");
+  if (!form || !box || !field) { return; }
+  form.addEventListener("submit", function () { field.value = box.value; });
+})();
