@@ -305,3 +305,101 @@ def test_a_doctor_works_the_task_queue_alert_first_and_closes_one_with_a_note(br
     assert (task.status, task.outcome) == ("done", "已电话联系, 嘱复测血压")
     assert not browser.all(f'tr[data-task="{alert}"]')
     browser.screenshot("task-done")
+
+
+def test_operations_reads_an_experiments_results_and_stops_a_running_one(browser):
+    import datetime as dt
+
+    from careops.experiments import service
+
+    ops = browser.cockpit.ops
+    tz = ops.settings.tz
+    start = dt.datetime.combine(AS_OF - dt.timedelta(days=60), dt.time(), tz).astimezone(dt.UTC)
+    design = {
+        "variants": {"control": 0.5, "coupon": 0.5},
+        "start": start.isoformat(),
+        "primary_metrics": ["arpu", "paid_conversion"],
+        "guardrail_metrics": ["complaint_rate"],
+    }
+    end = (start + dt.timedelta(days=40)).isoformat()
+    service.create(ops, {"key": "bt-coupon", "name": "复购券", "end": end, **design})
+    service.create(ops, {"key": "bt-live", "name": "进行中", "end": None, **design})
+    with ops.warehouse(read_only=True) as con:
+        p = con.table("patients")
+        ids = p.filter(p.registered_at < start).user_id.to_pyarrow().to_pylist()
+    service.expose(ops, "bt-coupon", ids, at=start + dt.timedelta(hours=1))
+    outcome = service.analyze_stored(ops, "bt-coupon", as_of=AS_OF)
+
+    browser.login("operations")
+    browser.driver.find_element("css selector", 'nav a[data-nav="experiments"]').click()
+    browser.wait_for(lambda: browser.all("#experiments-table"))
+    browser.assert_clean_console()
+    browser.driver.find_element("css selector", 'tr[data-experiment="bt-coupon"] a').click()
+    browser.wait_for(lambda: browser.all("#decision"))
+    browser.visit(f"/cockpit/experiments/bt-coupon?as_of={DAY}")
+    browser.wait_for(
+        lambda: (
+            browser.driver.find_element("tag name", "body").get_attribute("data-charts") == "drawn"
+        )
+    )
+    for m in outcome.metrics:
+        for arm in m.analysis.variants:
+            row = f'section[data-metric="{m.name}"] tr[data-variant="{arm.variant}"]'
+            cell = browser.text(f"{row} [data-role=n]")
+            assert _digits(cell) == arm.n, (m.name, arm.variant)
+        srm = browser.driver.find_element(
+            "css selector", f'section[data-metric="{m.name}"] [data-role=srm]'
+        )
+        assert srm.get_attribute("data-flagged") == ("yes" if m.analysis.srm.flagged else "no")
+    assert browser.all("#chart-effect-0 canvas")
+    assert browser.text("#decision").startswith("结论")
+    browser.screenshot("experiment")
+    assert browser.axe_critical() == []
+
+    browser.visit("/cockpit/experiments/bt-live")
+    browser.driver.find_element("id", "stop").click()
+    browser.wait_for(lambda: browser.all("#experiment-stopped"))
+    browser.assert_clean_console()
+    assert service.get(ops, "bt-live").public().status == "ended"
+    status = browser.driver.find_element("id", "experiment-status")
+    assert status.get_attribute("data-status") == "ended"
+    browser.screenshot("experiment-stopped")
+
+
+def test_operations_builds_counts_and_saves_a_segment_live(browser):
+    from selenium.webdriver.common.by import By
+
+    from careops.segments import service
+
+    ops = browser.cockpit.ops
+    rule = 'age >= 60 or lifecycle == "silent"'
+    expected = service.count(ops, service.Target(rule=rule), AS_OF).count
+    browser.login("operations")
+    browser.visit(f"/cockpit/segments?as_of={DAY}")
+    box = browser.driver.find_element(By.ID, "rule")
+    box.send_keys(rule)  # htmx counts after a pause in typing: no submit
+    browser.wait_for(lambda: browser.all("#segment-count"))
+    browser.assert_clean_console()
+    count = browser.driver.find_element(By.ID, "segment-count")
+    assert int(count.get_attribute("data-count")) == expected > 0
+    assert count.get_attribute("data-as-of") == DAY
+    samples = browser.all("#segment-sample tbody tr")
+    assert 0 < len(samples) <= 10
+    browser.screenshot("segment-count")
+    assert browser.axe_critical() == []
+    box.send_keys(" and")  # an unfinished rule: the answer says where, in place
+    browser.wait_for(lambda: browser.all("#rule-error"))
+    browser.assert_clean_console()
+    box.send_keys(' sex == "F"')
+    browser.wait_for(lambda: browser.all("#segment-count") and not browser.all("#rule-error"))
+    full = f'{rule} and sex == "F"'
+    browser.driver.find_element(By.ID, "seg-name").send_keys("bt-elderly-or-silent")
+    browser.driver.find_element(By.ID, "save").click()
+    browser.wait_for(lambda: browser.all("#segment-saved"))
+    browser.assert_clean_console()
+    saved = service.get(ops, "bt-elderly-or-silent")
+    assert saved.rule_text == service.count(ops, service.Target(rule=full), AS_OF).rule_text
+    assert browser.all('tr[data-segment="bt-elderly-or-silent"]')
+    shown = int(browser.driver.find_element(By.ID, "segment-count").get_attribute("data-count"))
+    assert shown == service.count(ops, service.Target(segment=saved.name), AS_OF).count
+    browser.screenshot("segment-saved")

@@ -36,7 +36,10 @@ def effect_ci(
     interval_name: str,
 ) -> dict[str, Any]:
     """Each treatment's absolute lift over control as a point with its confidence interval as
-    a horizontal line, and a vertical line at zero (no effect)."""
+    a horizontal line, and a vertical line at zero (no effect); values to 4 significant
+    digits, as the table shows them."""
+    lifts = [_sig(x) for x in lifts]
+    intervals = [(_sig(lo), _sig(hi)) for lo, hi in intervals]
     lines = [
         {
             "name": interval_name,
@@ -73,3 +76,7 @@ def effect_ci(
             },
         ],
     }
+
+
+def _sig(x: float) -> float:
+    return float(f"{x:.4g}")
