@@ -204,3 +204,11 @@ def test_hostile_experiment_input(client, path, status, needle):
     r = client.get(path)
     assert r.status_code == status, r.text[:500]
     assert needle in r.text and "<script>" not in r.text and "Traceback" not in r.text
+
+
+def test_english_labels(client):
+    login(client, "analyst")
+    client.get("/cockpit/lang/en", params={"next": "/cockpit/experiments"})
+    page = client.get(f"/cockpit/experiments/skewed?as_of={AS_OF}").text
+    assert '<html lang="en">' in page and "Decision" in page and "Fix the assignment" in page
+    assert "not started" in client.get("/cockpit/experiments").text

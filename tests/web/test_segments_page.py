@@ -190,3 +190,12 @@ def test_a_bad_save_changes_nothing(client, world, form, field):
     r = client.post("/cockpit/segments/save", data={"csrf": csrf, **form})
     assert r.status_code == 422 and field in r.text
     assert [s.name for s in service.list_saved(ops)] == before
+
+
+def test_english_labels(client):
+    login(client, "operations")
+    client.get("/cockpit/lang/en", params={"next": "/cockpit/segments"})
+    page = client.get("/cockpit/segments", params={"rule": "age >= 30", "as_of": DAY}).text
+    assert '<html lang="en">' in page and "Build a segment" in page and "patients match" in page
+    bad = client.get("/cockpit/segments/count", params={"rule": "age >>= 3", "as_of": DAY}).text
+    assert "The rule is not valid" in bad and "column" in bad
