@@ -403,3 +403,37 @@ def test_operations_builds_counts_and_saves_a_segment_live(browser):
     shown = int(browser.driver.find_element(By.ID, "segment-count").get_attribute("data-count"))
     assert shown == service.count(ops, service.Target(segment=saved.name), AS_OF).count
     browser.screenshot("segment-saved")
+
+
+def test_the_visual_editor_writes_the_rule_in_the_dsl_and_counts_it(browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from careops.segments import service
+
+    ops = browser.cockpit.ops
+    browser.login("operations")
+    browser.visit(f"/cockpit/segments?as_of={DAY}")
+    d = browser.driver
+    Select(d.find_element(By.ID, "ve-tag")).select_by_value("lifecycle")
+    Select(d.find_element(By.ID, "ve-op")).select_by_value("==")
+    d.find_element(By.ID, "ve-value").send_keys("silent")
+    d.find_element(By.ID, "ve-add").click()
+    Select(d.find_element(By.ID, "ve-join")).select_by_value("or")
+    Select(d.find_element(By.ID, "ve-tag")).select_by_value("age")
+    Select(d.find_element(By.ID, "ve-op")).select_by_value(">=")
+    value = d.find_element(By.ID, "ve-value")
+    value.clear()
+    value.send_keys("60")
+    d.find_element(By.ID, "ve-add").click()
+    rule = 'lifecycle == "silent" or age >= 60'
+    assert d.find_element(By.ID, "rule").get_attribute("value") == rule
+    expected = service.count(ops, service.Target(rule=rule), AS_OF)
+    browser.wait_for(
+        lambda: browser.all("#segment-count") and browser.text("#rule-text") == expected.rule_text
+    )
+    browser.assert_clean_console()
+    shown = d.find_element(By.ID, "segment-count").get_attribute("data-count")
+    assert int(shown) == expected.count
+    browser.screenshot("visual-editor")
+    assert browser.axe_critical() == []

@@ -524,6 +524,7 @@ def segments(page: Page) -> Response:
         saved=saved,
         version=page.query("version") or "",
         can_save=page.ops.actor.can("segments.write"),
+        vocabulary=views.rule_vocabulary(page.lang),
     )
 
 

@@ -1059,3 +1059,32 @@ def save_segment(ops: Ops, name: str, rule: str, description: str, lang: str) ->
         raise InvalidInput("description: 至多 500 个可打印字符 / up to 500 printable characters")
     saved, _ = service.save(ops, SegmentCreate(name=name, rule=rule, description=description), lang)
     return saved
+
+
+@dataclass(frozen=True)
+class RuleTag:
+    name: str
+    label: str
+    type: str  # category | string | int | float | bool
+    values: list[tuple[str, str]]  # (code, label) of a category tag
+
+
+#: the tag types the visual editor builds conditions for (dates: type them in the box)
+EDITOR_TYPES = ("category", "string", "int", "float", "bool")
+
+
+def rule_vocabulary(lang: str) -> list[RuleTag]:
+    """The tags the visual rule editor offers (from the tag registry), by label."""
+    from careops.tags.registry import all_tags
+
+    tags = [
+        RuleTag(
+            t.name,
+            t.label(lang),
+            t.type,
+            [(code, en if lang == "en" else zh) for code, zh, en in t.values],
+        )
+        for t in all_tags()
+        if t.type in EDITOR_TYPES
+    ]
+    return sorted(tags, key=lambda t: t.label)
