@@ -38,7 +38,7 @@ def test_login_refuses_a_wrong_password_then_lets_operations_in(browser):
     cookie = browser.driver.get_cookie("careops_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/cockpit"
     nav = [a.get_attribute("data-nav") for a in browser.all("nav a")]
-    assert nav == ["overview", "layers", "portrait"]  # operations: no audit
+    assert nav == ["overview", "layers", "portrait", "tasks", "experiments", "segments"]
 
 
 def test_overview_kpis_equal_the_metrics_service(browser):
@@ -150,7 +150,7 @@ def test_a_doctor_reads_clinical_records_of_own_department_only(browser):
     other = _patient_of(ops, "心血管内科", inside=False)
     browser.login("medical")
     nav = [a.get_attribute("data-nav") for a in browser.all("nav a")]
-    assert nav == ["layers", "portrait"]
+    assert nav == ["layers", "portrait", "tasks"]
     browser.visit(f"/cockpit/patients/{mine}?as_of={DAY}")
     tabs = {b.get_attribute("data-kind"): b for b in browser.all("#clinical button")}
     assert set(tabs) == {
@@ -252,7 +252,8 @@ def test_a_health_manager_reads_the_readings_of_assigned_patients_only(browser):
     mine, other = ids[0], ids[1]
     assign(ops, browser.cockpit.users["health_manager"], [mine])
     browser.login("health_manager")
-    assert [a.get_attribute("data-nav") for a in browser.all("nav a")] == ["layers", "portrait"]
+    nav = [a.get_attribute("data-nav") for a in browser.all("nav a")]
+    assert nav == ["layers", "portrait", "tasks"]
     browser.visit(f"/cockpit/patients/{mine}?as_of={DAY}")
     browser.driver.find_element("css selector", "#clinical button[data-kind=observations]").click()
     browser.wait_for(lambda: browser.all("#records-kind[data-kind=observations]"))
@@ -260,3 +261,179 @@ def test_a_health_manager_reads_the_readings_of_assigned_patients_only(browser):
     assert browser.all("#records-table tbody tr")
     browser.screenshot("readings")
     browser.visit_refused(f"/cockpit/patients/{other}?as_of={DAY}")
+
+
+def test_a_doctor_works_the_task_queue_alert_first_and_closes_one_with_a_note(browser):
+    from datetime import timedelta
+
+    from careops.service import now
+    from careops.tasks.store import NewTask, get_task, raise_tasks
+
+    ops = browser.cockpit.ops
+    patient = _patient_of(ops, "心血管内科", inside=True)
+    at = now()
+    common = {
+        "kind": "alert",
+        "purpose": "medical",
+        "assignee_role": "medical",
+        "department": "心血管内科",
+        "source": "browser-test",
+        "user_id": patient,
+    }
+    items = [
+        NewTask(key="bt:later", title="复诊提醒", due_at=at + timedelta(hours=6), **common),
+        NewTask(key="bt:alert", title="血压异常", due_at=at + timedelta(minutes=20), **common),
+        NewTask(key="bt:late", title="随访超时", due_at=at - timedelta(hours=2), **common),
+    ]
+    with ops.state.begin() as conn:
+        late, alert, later = reversed(raise_tasks(conn, items, at))
+    browser.login("medical")
+    browser.driver.find_element("css selector", 'nav a[data-nav="tasks"]').click()
+    browser.wait_for(lambda: browser.all("#tasks-table"))
+    browser.assert_clean_console()
+    order = [int(r.get_attribute("data-task")) for r in browser.all("#tasks-table tbody tr")]
+    assert order[:3] == [late, alert, later]
+    assert browser.text(f'tr[data-task="{alert}"] [data-role=urgency]') == "1 小时内到期的医疗提醒"
+    browser.screenshot("tasks")
+    assert browser.axe_critical() == []
+    browser.driver.find_element("id", f"note-{alert}").send_keys("已电话联系, 嘱复测血压")
+    browser.driver.find_element("css selector", f'tr[data-task="{alert}"] [data-role=done]').click()
+    browser.wait_for(lambda: browser.all("#task-closed"))
+    browser.assert_clean_console()
+    with ops.state.connect() as conn:
+        task = get_task(conn, alert)
+    assert (task.status, task.outcome) == ("done", "已电话联系, 嘱复测血压")
+    assert not browser.all(f'tr[data-task="{alert}"]')
+    browser.screenshot("task-done")
+
+
+def test_operations_reads_an_experiments_results_and_stops_a_running_one(browser):
+    import datetime as dt
+
+    from careops.experiments import service
+
+    ops = browser.cockpit.ops
+    tz = ops.settings.tz
+    start = dt.datetime.combine(AS_OF - dt.timedelta(days=60), dt.time(), tz).astimezone(dt.UTC)
+    design = {
+        "variants": {"control": 0.5, "coupon": 0.5},
+        "start": start.isoformat(),
+        "primary_metrics": ["arpu", "paid_conversion"],
+        "guardrail_metrics": ["complaint_rate"],
+    }
+    end = (start + dt.timedelta(days=40)).isoformat()
+    service.create(ops, {"key": "bt-coupon", "name": "复购券", "end": end, **design})
+    service.create(ops, {"key": "bt-live", "name": "进行中", "end": None, **design})
+    with ops.warehouse(read_only=True) as con:
+        p = con.table("patients")
+        ids = p.filter(p.registered_at < start).user_id.to_pyarrow().to_pylist()
+    service.expose(ops, "bt-coupon", ids, at=start + dt.timedelta(hours=1))
+    outcome = service.analyze_stored(ops, "bt-coupon", as_of=AS_OF)
+
+    browser.login("operations")
+    browser.driver.find_element("css selector", 'nav a[data-nav="experiments"]').click()
+    browser.wait_for(lambda: browser.all("#experiments-table"))
+    browser.assert_clean_console()
+    browser.driver.find_element("css selector", 'tr[data-experiment="bt-coupon"] a').click()
+    browser.wait_for(lambda: browser.all("#decision"))
+    browser.visit(f"/cockpit/experiments/bt-coupon?as_of={DAY}")
+    browser.wait_for(
+        lambda: (
+            browser.driver.find_element("tag name", "body").get_attribute("data-charts") == "drawn"
+        )
+    )
+    for m in outcome.metrics:
+        for arm in m.analysis.variants:
+            row = f'section[data-metric="{m.name}"] tr[data-variant="{arm.variant}"]'
+            cell = browser.text(f"{row} [data-role=n]")
+            assert _digits(cell) == arm.n, (m.name, arm.variant)
+        srm = browser.driver.find_element(
+            "css selector", f'section[data-metric="{m.name}"] [data-role=srm]'
+        )
+        assert srm.get_attribute("data-flagged") == ("yes" if m.analysis.srm.flagged else "no")
+    assert browser.all("#chart-effect-0 canvas")
+    assert browser.text("#decision").startswith("结论")
+    browser.screenshot("experiment")
+    assert browser.axe_critical() == []
+
+    browser.visit("/cockpit/experiments/bt-live")
+    browser.driver.find_element("id", "stop").click()
+    browser.wait_for(lambda: browser.all("#experiment-stopped"))
+    browser.assert_clean_console()
+    assert service.get(ops, "bt-live").public().status == "ended"
+    status = browser.driver.find_element("id", "experiment-status")
+    assert status.get_attribute("data-status") == "ended"
+    browser.screenshot("experiment-stopped")
+
+
+def test_operations_builds_counts_and_saves_a_segment_live(browser):
+    from selenium.webdriver.common.by import By
+
+    from careops.segments import service
+
+    ops = browser.cockpit.ops
+    rule = 'age >= 60 or lifecycle == "silent"'
+    expected = service.count(ops, service.Target(rule=rule), AS_OF).count
+    browser.login("operations")
+    browser.visit(f"/cockpit/segments?as_of={DAY}")
+    box = browser.driver.find_element(By.ID, "rule")
+    box.send_keys(rule)  # htmx counts after a pause in typing: no submit
+    browser.wait_for(lambda: browser.all("#segment-count"))
+    browser.assert_clean_console()
+    count = browser.driver.find_element(By.ID, "segment-count")
+    assert int(count.get_attribute("data-count")) == expected > 0
+    assert count.get_attribute("data-as-of") == DAY
+    samples = browser.all("#segment-sample tbody tr")
+    assert 0 < len(samples) <= 10
+    browser.screenshot("segment-count")
+    assert browser.axe_critical() == []
+    box.send_keys(" and")  # an unfinished rule: the answer says where, in place
+    browser.wait_for(lambda: browser.all("#rule-error"))
+    browser.assert_clean_console()
+    box.send_keys(' sex == "F"')
+    browser.wait_for(lambda: browser.all("#segment-count") and not browser.all("#rule-error"))
+    full = f'{rule} and sex == "F"'
+    browser.driver.find_element(By.ID, "seg-name").send_keys("bt-elderly-or-silent")
+    browser.driver.find_element(By.ID, "save").click()
+    browser.wait_for(lambda: browser.all("#segment-saved"))
+    browser.assert_clean_console()
+    saved = service.get(ops, "bt-elderly-or-silent")
+    assert saved.rule_text == service.count(ops, service.Target(rule=full), AS_OF).rule_text
+    assert browser.all('tr[data-segment="bt-elderly-or-silent"]')
+    shown = int(browser.driver.find_element(By.ID, "segment-count").get_attribute("data-count"))
+    assert shown == service.count(ops, service.Target(segment=saved.name), AS_OF).count
+    browser.screenshot("segment-saved")
+
+
+def test_the_visual_editor_writes_the_rule_in_the_dsl_and_counts_it(browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from careops.segments import service
+
+    ops = browser.cockpit.ops
+    browser.login("operations")
+    browser.visit(f"/cockpit/segments?as_of={DAY}")
+    d = browser.driver
+    Select(d.find_element(By.ID, "ve-tag")).select_by_value("lifecycle")
+    Select(d.find_element(By.ID, "ve-op")).select_by_value("==")
+    d.find_element(By.ID, "ve-value").send_keys("silent")
+    d.find_element(By.ID, "ve-add").click()
+    Select(d.find_element(By.ID, "ve-join")).select_by_value("or")
+    Select(d.find_element(By.ID, "ve-tag")).select_by_value("age")
+    Select(d.find_element(By.ID, "ve-op")).select_by_value(">=")
+    value = d.find_element(By.ID, "ve-value")
+    value.clear()
+    value.send_keys("60")
+    d.find_element(By.ID, "ve-add").click()
+    rule = 'lifecycle == "silent" or age >= 60'
+    assert d.find_element(By.ID, "rule").get_attribute("value") == rule
+    expected = service.count(ops, service.Target(rule=rule), AS_OF)
+    browser.wait_for(
+        lambda: browser.all("#segment-count") and browser.text("#rule-text") == expected.rule_text
+    )
+    browser.assert_clean_console()
+    shown = d.find_element(By.ID, "segment-count").get_attribute("data-count")
+    assert int(shown) == expected.count
+    browser.screenshot("visual-editor")
+    assert browser.axe_critical() == []

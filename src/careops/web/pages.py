@@ -24,10 +24,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, Router
 
 from careops.errors import CareOpsError, Forbidden, InvalidInput, TooManyRequests, Unauthorized
+from careops.labels import label as _label
 from careops.report.render import script_json
 from careops.service import Ops
 from careops.web import session, views
-from careops.web.charts import layer_bars
+from careops.web.charts import effect_ci, layer_bars
 from careops.web.session import PREFIX
 from careops.web.texts import text
 
@@ -123,6 +124,7 @@ class Page:
             other_lang="en" if self.lang == "zh" else "zh",
             lang_next=quote(session.safe_next(here), safe="/"),
             q=urlencode,
+            label=_label,
             **context,
         )
         return HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": CSP})
@@ -402,6 +404,155 @@ def audit(page: Page) -> Response:
     return page.render("audit.html", active="audit", view=view, filters=filters)
 
 
+def _check_csrf(page: Page) -> None:
+    """A signed-in form post must carry this session's CSRF token."""
+    assert page.ops is not None
+    token = session.session_token(page.request) or ""
+    if not session.check_session_csrf(page.ops, token, page.form.get("csrf")):
+        raise Forbidden("表单已过期, 请重试 / the form expired (CSRF check failed); try again")
+
+
+def tasks(page: Page) -> Response:
+    assert page.ops is not None
+    page.ops.require("tasks.read")
+    status = page.query("status") or "open"
+    view = views.tasks(page.ops, status, page.offset(), page.lang)
+    closed = page.query("closed")
+    return page.render(
+        "tasks.html",
+        active="tasks",
+        view=view,
+        statuses=views.TASK_STATUSES,
+        closed=closed if closed and closed.isdigit() else None,
+    )
+
+
+def task_finish(page: Page) -> Response:
+    assert page.ops is not None
+    _check_csrf(page)
+    raw = page.request.path_params["task_id"]
+    if not raw.isdigit() or len(raw) > 12:
+        raise InvalidInput(f"task_id: 应为整数 / an integer, not {raw[:20]!r}")
+    views.finish_task(page.ops, int(raw), page.form.get("action", ""), page.form.get("note", ""))
+    status = page.form.get("status", "open")
+    status = status if status in views.TASK_STATUSES else "open"
+    return RedirectResponse(
+        f"{PREFIX}/tasks?{urlencode({'status': status, 'closed': raw})}", status_code=303
+    )
+
+
+MAX_KEY = 64
+
+
+def _key(page: Page) -> str:
+    key = page.request.path_params["key"]
+    if not key or len(key) > MAX_KEY or any(not c.isprintable() for c in key):
+        raise InvalidInput(f"key: 1–{MAX_KEY} 个可打印字符 / 1–{MAX_KEY} printable characters")
+    return key
+
+
+def experiments(page: Page) -> Response:
+    assert page.ops is not None
+    page.ops.require("experiments.read")
+    rows = views.experiments(page.ops, page.lang)
+    stopped = page.query("stopped")
+    return page.render("experiments.html", active="experiments", rows=rows, stopped=stopped)
+
+
+def experiment(page: Page) -> Response:
+    assert page.ops is not None
+    page.ops.require("experiments.read")
+    key = _key(page)
+    as_of = page.day("as_of") if page.query("as_of") else None
+    view = views.experiment(page.ops, key, as_of, page.lang)
+    charts = {}
+    for i, m in enumerate(view.metrics):
+        arms = [a for a in m.arms if a.ci is not None and a.lift_value is not None]
+        if arms:
+            charts[f"chart-effect-{i}"] = effect_ci(
+                [a.variant for a in arms],
+                [float(a.lift_value or 0.0) for a in arms],
+                [a.ci for a in arms if a.ci is not None],
+                page.t("experiments.estimate"),
+                page.t("experiments.interval", level=m.level),
+            )
+    return page.render(
+        "experiment.html",
+        active="experiments",
+        view=view,
+        charts=script_json(charts),
+        stopped=page.query("stopped") is not None,
+    )
+
+
+def experiment_stop(page: Page) -> Response:
+    assert page.ops is not None
+    _check_csrf(page)
+    key = _key(page)
+    views.stop_experiment(page.ops, key)
+    return RedirectResponse(
+        f"{PREFIX}/experiments/{quote(key, safe='')}?stopped=1", status_code=303
+    )
+
+
+def _rule_query(page: Page) -> str | None:
+    """The rule of the query string (longer than other query values; see `views.MAX_RULE`)."""
+    value = page.request.query_params.get("rule")
+    if value is None or not value.strip():
+        return None
+    return views.check_rule_text(value)
+
+
+def segments(page: Page) -> Response:
+    assert page.ops is not None
+    page.ops.require("segments.read")
+    as_of = page.as_of()
+    rule = _rule_query(page)
+    name = page.query("segment")
+    if rule is None and name:
+        rule = views.saved_rule(page.ops, name)
+    result = views.segment_result(page.ops, rule, as_of, page.lang) if rule else None
+    saved = page.query("saved")
+    return page.render(
+        "segments.html",
+        status=422 if result and result.error else 200,
+        active="segments",
+        as_of=as_of,
+        rule=rule or "",
+        result=result,
+        saved_list=views.saved_segments(page.ops),
+        saved=saved,
+        version=page.query("version") or "",
+        can_save=page.ops.actor.can("segments.write"),
+        vocabulary=views.rule_vocabulary(page.lang),
+    )
+
+
+def segment_count(page: Page) -> Response:
+    """The live count (an htmx fragment): a bad rule is shown in the fragment, not an error
+    page, so the box keeps answering as the rule is typed."""
+    assert page.ops is not None
+    page.ops.require("segments.read")
+    as_of = page.as_of()
+    rule = _rule_query(page)
+    result = views.segment_result(page.ops, rule, as_of, page.lang) if rule else None
+    return page.render("segments_result.html", result=result)
+
+
+def segment_save(page: Page) -> Response:
+    assert page.ops is not None
+    _check_csrf(page)
+    saved = views.save_segment(
+        page.ops,
+        page.form.get("name", "").strip(),
+        page.form.get("rule", ""),
+        page.form.get("description", ""),
+        page.lang,
+    )
+    query = urlencode({"segment": saved.name, "saved": saved.name, "version": saved.version})
+    return RedirectResponse(f"{PREFIX}/segments?{query}", status_code=303)
+
+
 # ---------------------------------------------------------------- static assets
 
 #: the files the cockpit serves: name -> (package, path, media type)
@@ -447,6 +598,14 @@ def router() -> Router:
             Route("/portrait", endpoint(portrait_search), methods=get),
             Route("/patients/{user_id}", endpoint(portrait), methods=get),
             Route("/patients/{user_id}/records/{kind}", endpoint(records), methods=get),
+            Route("/tasks", endpoint(tasks), methods=get),
+            Route("/tasks/{task_id}/finish", endpoint(task_finish), methods=post),
+            Route("/experiments", endpoint(experiments), methods=get),
+            Route("/experiments/{key}", endpoint(experiment), methods=get),
+            Route("/experiments/{key}/stop", endpoint(experiment_stop), methods=post),
+            Route("/segments", endpoint(segments), methods=get),
+            Route("/segments/count", endpoint(segment_count), methods=get),
+            Route("/segments/save", endpoint(segment_save), methods=post),
             Route("/audit", endpoint(audit), methods=get),
             Route("/static/{name}", static, methods=get),
             Route("/{path:path}", endpoint(not_found, signed_in=False), methods=get),

@@ -22,6 +22,9 @@ NAV: tuple[tuple[str, str], ...] = (
     ("overview", "metrics.read"),
     ("layers", "tags.read"),
     ("portrait", "patients.portrait"),
+    ("tasks", "tasks.read"),
+    ("experiments", "experiments.read"),
+    ("segments", "segments.read"),
     ("audit", "audit.read"),
 )
 #: the KPI cards of the overview, in reading order (ROI is (LTV − CAC) / CAC)
@@ -520,3 +523,568 @@ def audit(
         else text("audit.chain_broken", lang, id=check.broken_id, reason=check.reason)
     )
     return AuditView(entries, total, offset, AUDIT_PAGE, check.ok, chain)
+
+
+# ---------------------------------------------------------------- tasks
+
+#: the task queue shows this many to a page, sorted by urgency over at most TASKS_SORTED tasks
+TASKS_PAGE = 20
+TASKS_SORTED = 1000
+TASK_STATUSES = ("open", "done", "all")
+_TASK_STATUS_LABELS = {
+    "open": ("待办", "Open"),
+    "done": ("已完成", "Done"),
+    "cancelled": ("已取消", "Cancelled"),
+}
+_PURPOSE_LABELS = {
+    "medical": ("医疗", "Medical"),
+    "service": ("服务", "Service"),
+    "marketing": ("营销", "Marketing"),
+}
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    id: int
+    title: str
+    user_id: str | None
+    patient_name: str  # masked (张*), or — when the caller may not read the patient
+    purpose: str
+    purpose_label: str
+    assignee: str
+    due_text: str  # hospital time
+    urgency: str  # overdue | alert | soon | normal | closed
+    status: str
+    status_label: str
+    outcome: str
+    closable: bool
+
+
+@dataclass(frozen=True)
+class TasksView:
+    status: str
+    rows: list[TaskRow]
+    total: int
+    offset: int
+    limit: int
+    capped: bool  # the queue is longer than TASKS_SORTED: only the first ones were sorted
+
+
+def task_urgency(task: Any, at: Any) -> tuple[int, str]:
+    """The queue's order: overdue first, then medical tasks due within the hour, then due
+    within the hour, then the rest (each by priority, then due time); closed ones last."""
+    if task.status != "open":
+        return 4, "closed"
+    if task.due_at < at:
+        return 0, "overdue"
+    soon = task.due_at <= at + timedelta(hours=1)
+    if soon and task.purpose == "medical":
+        return 1, "alert"
+    return (2, "soon") if soon else (3, "normal")
+
+
+def tasks(ops: Ops, status: str, offset: int, lang: str, at: Any = None) -> TasksView:
+    """One page of the caller's task queue (`careops.tasks.service.my_tasks`: its role's scope),
+    most urgent first; each patient's name masked, read only where the caller's patient scope
+    allows it (each name read audited like a portrait's)."""
+    from careops.service import now
+    from careops.tasks.service import my_tasks
+    from careops.tasks.store import TaskFilter
+
+    if status not in TASK_STATUSES:
+        raise InvalidInput(f"status: 应为 / one of {', '.join(TASK_STATUSES)}")
+    at = at or now()
+    wanted = None if status == "all" else status
+    items, total = my_tasks(ops, TaskFilter(status=wanted), limit=TASKS_SORTED)
+    if status == "done":  # closed: done or cancelled
+        cancelled, n = my_tasks(ops, TaskFilter(status="cancelled"), limit=TASKS_SORTED)
+        items, total = items + cancelled, total + n
+    ranked = sorted(items, key=lambda t: (task_urgency(t, at)[0], t.priority, t.due_at, t.id))
+    page = ranked[offset : offset + TASKS_PAGE]
+    names = _masked_names(ops, {t.user_id for t in page if t.user_id})
+    tz = ops.settings.tz
+    can_work = ops.actor.can("tasks.work")
+    rows = [
+        TaskRow(
+            id=t.id,
+            title=t.title,
+            user_id=t.user_id,
+            patient_name=names.get(t.user_id or "", "—"),
+            purpose=t.purpose,
+            purpose_label=_pick(_PURPOSE_LABELS.get(t.purpose, (t.purpose, t.purpose)), lang),
+            assignee=t.assignee or t.assignee_role,
+            due_text=t.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            urgency=task_urgency(t, at)[1],
+            status=t.status,
+            status_label=_pick(_TASK_STATUS_LABELS.get(t.status, (t.status, t.status)), lang),
+            outcome=t.outcome or "",
+            closable=can_work and t.status == "open",
+        )
+        for t in page
+    ]
+    return TasksView(status, rows, total, offset, TASKS_PAGE, total > len(items))
+
+
+def _masked_names(ops: Ops, user_ids: set[str]) -> dict[str, str]:
+    """The masked names of the patients the caller may read (portrait scope); audited."""
+    from careops.errors import Forbidden, NotFound
+    from careops.patients.service import masked_contacts
+    from careops.privacy.access import check_patient_access
+
+    if not user_ids or not ops.actor.can("patients.portrait"):
+        return {}
+    out: dict[str, str] = {}
+    with ops.warehouse(read_only=True) as con:
+        for uid in sorted(user_ids):
+            try:
+                access = check_patient_access(ops, uid, "patients.portrait", con=con)
+            except (Forbidden, NotFound, InvalidInput):
+                continue
+            contacts = masked_contacts(con, uid, ops.settings) or {}
+            if contacts.get("name"):
+                out[uid] = contacts["name"]
+                ops.audit(
+                    "patient.read",
+                    uid,
+                    {"fields": ["contacts:masked:name"], "via": "tasks", "scope": access.scope},
+                    subject=uid,
+                )
+    return out
+
+
+def finish_task(ops: Ops, task_id: int, action: str, note: str) -> Any:
+    """Close one of the caller's tasks as done or cancelled with a note (the tasks service
+    checks the permission, the scope and that it is still open; audited there)."""
+    from careops.tasks.service import finish_task as finish
+
+    if action not in ("done", "cancel"):
+        raise InvalidInput("action: 应为 done 或 cancel / done or cancel")
+    note = note.strip()
+    if len(note) > 500 or not note.isprintable():
+        raise InvalidInput("note: 至多 500 个可打印字符 / up to 500 printable characters")
+    return finish(ops, task_id, outcome=note, cancel=action == "cancel")
+
+
+# ---------------------------------------------------------------- experiments
+
+
+@dataclass(frozen=True)
+class ExperimentRow:
+    key: str
+    name: str
+    status: str
+    status_label: str
+    variants: str  # control 50% · coupon 50%
+    segment: str
+    start: str
+    end: str
+    primary: str
+
+
+def _when(value: Any, tz: Any) -> str:
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value is not None else "—"
+
+
+def experiment_row(e: Any, ops: Ops, lang: str) -> ExperimentRow:
+    """One experiment as a display row (times in hospital time)."""
+    tz = ops.settings.tz
+    return ExperimentRow(
+        key=e.key,
+        name=e.name or e.key,
+        status=e.status,
+        status_label=labels.label(f"experiment.status_{e.status}", lang),
+        variants=" · ".join(f"{v.name} {v.weight:.0%}" for v in e.variants),
+        segment=e.segment or labels.label("experiment.everyone", lang),
+        start=_when(e.start, tz),
+        end=_when(e.end, tz),
+        primary=", ".join(labels.metric_label(m, lang) for m in e.primary_metrics),
+    )
+
+
+def experiments(ops: Ops, lang: str) -> list[ExperimentRow]:
+    """Every stored experiment with its status now (`careops.experiments.service`)."""
+    from careops.experiments import service
+
+    ops.require("experiments.read")
+    return [experiment_row(e, ops, lang) for e in service.list_experiments(ops)]
+
+
+@dataclass(frozen=True)
+class ArmRow:
+    variant: str
+    is_control: bool
+    n: int
+    mean: str
+    lift: str  # absolute lift [CI]
+    relative: str  # relative lift [CI]
+    p_value: str
+    adjusted_p: str
+    chance: str
+    significant: bool
+    error: str
+    # the numbers behind the chart (None: no comparison)
+    lift_value: float | None = None
+    ci: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class MetricBlock:
+    name: str
+    label: str
+    role: str
+    kind: str
+    level: str  # 95%
+    arms: list[ArmRow]
+    srm_p: str
+    srm_flagged: bool
+    srm_text: str
+
+
+@dataclass(frozen=True)
+class ExperimentView:
+    row: ExperimentRow
+    as_of: date
+    exposed: dict[str, int]
+    metrics: list[MetricBlock]
+    decision: str
+    decision_tone: str  # good | bad | neutral | warn
+    can_stop: bool
+
+
+def _num(value: float | None) -> str:
+    import math
+
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"
+
+
+def _pct(value: float | None) -> str:
+    import math
+
+    return "—" if value is None or not math.isfinite(value) else f"{value:+.2%}"
+
+
+def _p(value: float | None) -> str:
+    import math
+
+    if value is None or not math.isfinite(value):
+        return "—"
+    return "<0.0001" if value < 1e-4 else f"{value:.4f}"
+
+
+def _arm(row: Any, alpha: float, lang: str) -> ArmRow:
+    from careops.experiments.stats.results import error_message
+
+    f, b = row.frequentist, row.bayesian
+    base = {"variant": row.variant, "is_control": row.is_control, "n": row.n}
+    mean = _num(row.mean) if row.n else "—"
+    if row.is_control or f is None:
+        return ArmRow(
+            **base,
+            mean=mean,
+            lift="",
+            relative="",
+            p_value="",
+            adjusted_p="",
+            chance="",
+            significant=False,
+            error="",
+        )
+    if f.error:
+        return ArmRow(
+            **base,
+            mean=mean,
+            lift="",
+            relative="",
+            p_value="—",
+            adjusted_p="—",
+            chance="—",
+            significant=False,
+            error=error_message(f.error, lang),
+        )
+    lo, hi = f.absolute_ci
+    relative = (
+        "—"
+        if f.relative_lift is None or f.relative_ci is None
+        else f"{_pct(f.relative_lift)} [{_pct(f.relative_ci[0])}, {_pct(f.relative_ci[1])}]"
+    )
+    p = row.adjusted_p_value if row.adjusted_p_value is not None else f.p_value
+    return ArmRow(
+        **base,
+        mean=mean,
+        lift=f"{_num(f.absolute_lift)} [{_num(lo)}, {_num(hi)}]",
+        relative=relative,
+        p_value=_p(f.p_value),
+        adjusted_p=_p(row.adjusted_p_value),
+        chance="—" if b is None or b.error else f"{b.chance_to_win:.1%}",
+        significant=p < alpha,
+        error="",
+        lift_value=f.absolute_lift,
+        ci=(lo, hi),
+    )
+
+
+def decision(outcome: Any, lang: str) -> tuple[str, str]:
+    """What the analysis supports, in words: (tone, text). A sample-ratio mismatch voids it;
+    otherwise a treatment is recommended when a primary metric improves significantly (the
+    adjusted p-value where there is one) and no guardrail gets significantly worse."""
+    zh = lang != "en"
+    m = outcome.metrics
+    if any(x.analysis.srm.flagged for x in m):
+        return "bad", labels.label("experiment.srm_bad", lang) + (
+            "。请先排查分流与埋点, 勿据此决策" if zh else ". Fix the assignment before deciding"
+        )
+
+    def moved(x: Any) -> dict[str, int]:  # variant -> +1 better / -1 worse (significant)
+        out = {}
+        for r in x.analysis.variants:
+            f = r.frequentist
+            if r.is_control or f is None or f.error:
+                continue
+            p = r.adjusted_p_value if r.adjusted_p_value is not None else f.p_value
+            if p < x.analysis.alpha and f.absolute_lift != 0:
+                up = f.absolute_lift > 0
+                out[r.variant] = 1 if up != (x.name in LOWER_IS_BETTER) else -1
+        return out
+
+    primary = [x for x in m if x.role != "guardrail"]
+    guard = [x for x in m if x.role == "guardrail"]
+    harmed = {
+        v: labels.metric_label(x.name, lang) for x in guard for v, d in moved(x).items() if d < 0
+    }
+    wins: dict[str, list[str]] = {}
+    losses: dict[str, list[str]] = {}
+    for x in primary:
+        for v, d in moved(x).items():
+            (wins if d > 0 else losses).setdefault(v, []).append(labels.metric_label(x.name, lang))
+    good = {v: ms for v, ms in wins.items() if v not in harmed and v not in losses}
+    if good:
+        v, ms = next(iter(sorted(good.items())))
+        return "good", (
+            f"{v} 在 {'、'.join(ms)} 上显著优于对照组, 护栏指标未变差: 建议采用 {v}"
+            if zh
+            else f"{v} beats control on {', '.join(ms)} with no guardrail harmed: adopt {v}"
+        )
+    if harmed:
+        v, name = next(iter(sorted(harmed.items())))
+        return "bad", (
+            f"{v} 的护栏指标 {name} 显著变差: 不建议采用"
+            if zh
+            else f"{v} makes the guardrail {name} significantly worse: do not adopt"
+        )
+    if losses:
+        v, ms = next(iter(sorted(losses.items())))
+        return "bad", (
+            f"{v} 在 {'、'.join(ms)} 上显著差于对照组: 建议停止并保留对照方案"
+            if zh
+            else f"{v} is significantly worse on {', '.join(ms)}: stop and keep control"
+        )
+    return "neutral", (
+        "尚无显著差异: 继续收集数据, 达到计划样本量后再决策"
+        if zh
+        else "No significant difference yet: keep collecting until the planned sample size"
+    )
+
+
+def experiment(ops: Ops, key: str, as_of: date | None, lang: str) -> ExperimentView:
+    """One experiment: its design, the analysis of its own metrics (intervals, p-values, chance
+    to win, SRM) as of a date, and the decision it supports."""
+    from careops.experiments import service
+
+    ops.require("experiments.read")
+    stored = service.get(ops, key)
+    public = stored.public()
+    try:
+        outcome = service.analyze_stored(ops, key, as_of=as_of, lang=lang)
+    except InvalidInput as exc:  # not started, nobody exposed yet, an as-of before its start
+        return ExperimentView(
+            row=experiment_row(public, ops, lang),
+            as_of=as_of or default_as_of(ops),
+            exposed={},
+            metrics=[],
+            decision=text("experiments.no_analysis", lang, reason=str(exc)),
+            decision_tone="neutral",
+            can_stop=ops.actor.can("experiments.write") and public.status == "running",
+        )
+    level = None
+    blocks = []
+    for x in outcome.metrics:
+        a = x.analysis
+        level = f"{1 - a.alpha:.0%}"
+        blocks.append(
+            MetricBlock(
+                name=x.name,
+                label=labels.metric_label(x.name, lang),
+                role=labels.label(f"experiment.role_{x.role or 'primary'}", lang),
+                kind=labels.label(f"experiment.kind_{a.kind}", lang),
+                level=level,
+                arms=[_arm(r, a.alpha, lang) for r in a.variants],
+                srm_p=_p(a.srm.p_value),
+                srm_flagged=a.srm.flagged,
+                srm_text=labels.label(
+                    "experiment.srm_bad" if a.srm.flagged else "experiment.srm_ok", lang
+                ),
+            )
+        )
+    tone, text_ = decision(outcome, lang)
+    return ExperimentView(
+        row=experiment_row(public, ops, lang),
+        as_of=outcome.as_of,
+        exposed=dict(outcome.exposed),
+        metrics=blocks,
+        decision=text_,
+        decision_tone=tone,
+        can_stop=ops.actor.can("experiments.write") and public.status == "running",
+    )
+
+
+def stop_experiment(ops: Ops, key: str) -> Any:
+    """End a running experiment now (audited by the experiments service)."""
+    from careops.experiments import service
+
+    ops.require("experiments.write")
+    return service.stop(ops, key)
+
+
+# ---------------------------------------------------------------- segments
+
+#: the longest rule the cockpit's box takes (longer ones: `careops segment count --file`)
+MAX_RULE = 4000
+SEGMENT_SAMPLE = 10
+
+
+@dataclass(frozen=True)
+class SampleRow:
+    user_id: str
+    name: str  # masked, or — when the caller may not read the patient
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    rule: str
+    rule_text: str  # the rule as the DSL reads it back
+    as_of: date
+    count: int | None
+    sample: list[SampleRow]
+    ids_withheld: bool  # analysts: counts, no patient ids
+    notes: list[str]
+    error: str  # the rule's problem (position and reason), else ""
+
+
+def check_rule_text(rule: str) -> str:
+    """The rule box's text, bounded (`MAX_RULE` characters; newlines and tabs allowed)."""
+    rule = rule.strip()
+    if not rule:
+        raise InvalidInput("rule: 请输入规则 / type a rule")
+    if len(rule) > MAX_RULE:
+        raise InvalidInput(f"rule: 最多 {MAX_RULE} 个字符 / at most {MAX_RULE} characters")
+    if any(not (c.isprintable() or c in "\n\r\t") for c in rule):
+        raise InvalidInput("rule: 含控制字符 / has control characters")
+    return rule
+
+
+def segment_result(ops: Ops, rule: str, as_of: date, lang: str) -> SegmentResult:
+    """A rule's live count and a sample of its patients as of a date (`careops.segments`):
+    ids (with masked names, audited) only for callers who may see patients one by one; a
+    rule that does not parse or check is an answer naming where and why, not an error page."""
+    from careops.privacy.access import sees_patient_ids
+    from careops.segments import service
+
+    ops.require("segments.read")
+    rule = check_rule_text(rule)
+    shown = sees_patient_ids(ops.actor, "segments.read")
+    try:
+        if shown:
+            e = service.sample(ops, service.Target(rule=rule), as_of, SEGMENT_SAMPLE, lang)
+        else:
+            e = service.count(ops, service.Target(rule=rule), as_of, lang)
+    except InvalidInput as exc:
+        return SegmentResult(rule, "", as_of, None, [], not shown, [], str(exc))
+    count = e.count
+    if shown:  # sample() counts the rows it returns; the total is a count
+        count = service.count(ops, service.Target(rule=rule), as_of, lang).count
+    ids = [r["user_id"] for r in e.rows] if shown else []
+    names = _masked_names(ops, set(ids))
+    sample = [SampleRow(u, names.get(u, "—")) for u in ids]
+    return SegmentResult(rule, e.rule_text, as_of, count, sample, not shown, list(e.notes), "")
+
+
+@dataclass(frozen=True)
+class SavedRow:
+    name: str
+    version: int
+    rule_text: str
+    description: str
+    saved_at: str
+    saved_by: str
+
+
+def saved_segments(ops: Ops) -> list[SavedRow]:
+    """The saved segments (current version of each), saved times in hospital time."""
+    from careops.segments import service
+
+    ops.require("segments.read")
+    tz = ops.settings.tz
+    return [
+        SavedRow(
+            s.name,
+            s.version,
+            s.rule_text,
+            s.description,
+            s.saved_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            s.saved_by,
+        )
+        for s in service.list_saved(ops)
+    ]
+
+
+def saved_rule(ops: Ops, name: str) -> str:
+    """The rule text of a saved segment (to open it in the box)."""
+    from careops.segments import service
+
+    ops.require("segments.read")
+    return service.get(ops, name).rule_text
+
+
+def save_segment(ops: Ops, name: str, rule: str, description: str, lang: str) -> Any:
+    """Save the rule under a name (a new version when it exists), audited by the service."""
+    from careops.segments import service
+    from careops.segments.saved import SegmentCreate
+
+    ops.require("segments.write")
+    rule = check_rule_text(rule)
+    description = description.strip()
+    if len(description) > 500 or not description.isprintable():
+        raise InvalidInput("description: 至多 500 个可打印字符 / up to 500 printable characters")
+    saved, _ = service.save(ops, SegmentCreate(name=name, rule=rule, description=description), lang)
+    return saved
+
+
+@dataclass(frozen=True)
+class RuleTag:
+    name: str
+    label: str
+    type: str  # category | string | int | float | bool
+    values: list[tuple[str, str]]  # (code, label) of a category tag
+
+
+#: the tag types the visual editor builds conditions for (dates: type them in the box)
+EDITOR_TYPES = ("category", "string", "int", "float", "bool")
+
+
+def rule_vocabulary(lang: str) -> list[RuleTag]:
+    """The tags the visual rule editor offers (from the tag registry), by label."""
+    from careops.tags.registry import all_tags
+
+    tags = [
+        RuleTag(
+            t.name,
+            t.label(lang),
+            t.type,
+            [(code, en if lang == "en" else zh) for code, zh, en in t.values],
+        )
+        for t in all_tags()
+        if t.type in EDITOR_TYPES
+    ]
+    return sorted(tags, key=lambda t: t.label)
