@@ -258,6 +258,20 @@ def test_next_needs_on_the_simulator(hospital):
     }
     assert expect and got == expect
     assert res.table.num_rows > 300 and res.table.column_names[:2] == ["user_id", "next_need"]
+    # stored, the needs become the smart tag next_need of that day (segments can use it)
+    from careops.segments.evaluate import count
+    from careops.tags.compute import compute_tags
+
+    nn.store(ops, res)
+    with ops.warehouse(read_only=True) as con:
+        tags = compute_tags(con, LATER, ["next_need"]).to_pylist()
+        monitoring = count(con, 'next_need == "glucose_self_monitoring"', LATER)
+    want = dict(
+        zip(res.table["user_id"].to_pylist(), res.table["next_need"].to_pylist(), strict=True)
+    )
+    # (every patient with a need is a patient registered by then: onsets may precede sign-up)
+    assert {r["user_id"]: r["next_need"] for r in tags if r["next_need"]} == want
+    assert monitoring == sum(v == "glucose_self_monitoring" for v in want.values()) > 0
 
 
 def test_everyone_at_once_matches_one_by_one(hospital):

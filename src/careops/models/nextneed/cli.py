@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from careops.asof import parse_as_of
-from careops.cliutil import JsonOpt, WarehouseOpt, ops, out, print_json, rich_table, safe
+from careops.cliutil import (
+    JsonOpt,
+    StoreOpt,
+    WarehouseOpt,
+    ops,
+    out,
+    print_json,
+    rich_table,
+    safe,
+)
 from careops.errors import InvalidInput
 
 nextneed_app = typer.Typer(
@@ -87,11 +96,11 @@ def score(
     ] = None,
     model: ModelOpt = None,
     rules_file: RulesOpt = None,
+    store: StoreOpt = False,
     as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """每位患者的下一步需求 (next_need 标签) / Each patient's next need (the next_need tag)."""
-    from careops.io import write_table
     from careops.models.nextneed.rules import load_rules
     from careops.models.nextneed.service import next_need_table
 
@@ -100,9 +109,16 @@ def score(
             f"--out {out_file.name[:60]!r}: 请用 .csv 或 .parquet / write .csv or .parquet"
         )
     rules = load_rules(str(rules_file)) if rules_file else None
-    r = next_need_table(ops(warehouse), parse_as_of(as_of), model_id=model, rules=rules)
+    o = ops(warehouse)
+    r = next_need_table(o, parse_as_of(as_of), model_id=model, rules=rules)
+    if store:
+        from careops.models.nextneed.service import store as store_needs
+
+        store_needs(o, r)
     if out_file is not None:
-        write_table(r.table, out_file)
+        from careops.models.nextneed.service import export
+
+        export(o, r, out_file)
     summary = r.summary() | ({"out": str(out_file)} if out_file else {})
     if as_json:
         print_json(summary)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -211,6 +212,9 @@ def next_need_table(
         frame = AsOf(con, as_of, ops.settings)
         frame.validate()
         f = mining.facts(con, as_of, ops.settings)
+        # patients registered by then only: a condition's onset may precede the registration
+        registered = frame.facts("patients", "registered_at").user_id
+        f = f.filter(f.user_id.isin(registered))
         if user_ids is not None:
             from careops.models.recommend.service import check_user_id
 
@@ -243,3 +247,35 @@ def next_need_table(
 
 
 _COLUMNS = ("user_id", "next_need", "next_need_label", "next_need_reason", "next_need_source")
+
+
+def store(ops: Ops, result: NextNeeds) -> str:
+    """The next needs as the smart tag `next_need` of their day (`careops.tags.smart`), audited;
+    returns the table name. Needs `tags.compute`."""
+    from careops.tags.smart import store_scores
+
+    ops.require("tags.compute")
+    with ops.warehouse(existing=True) as con:
+        name = store_scores(con, "nextneed", result.as_of, result.table)
+    ops.audit(
+        "nextneed.store",
+        name,
+        {"as_of": result.as_of.isoformat(), "rows": result.table.num_rows},
+    )
+    return name
+
+
+def export(ops: Ops, result: NextNeeds, path: Path) -> None:
+    """Write the per-patient needs (CSV or Parquet), audited: no file leaves without its row."""
+    from careops.io import write_table
+
+    write_table(result.table, path)
+    try:
+        ops.audit(
+            "nextneed.export",
+            str(Path(path).resolve()),
+            {"as_of": result.as_of.isoformat(), "rows": result.table.num_rows},
+        )
+    except BaseException:
+        Path(path).unlink(missing_ok=True)
+        raise
