@@ -217,6 +217,11 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("GET", "/api/v1/journeys"): Example(),
     ("GET", "/api/v1/journeys/{key}"): Example({"key": "silent_recall"}),
     ("POST", "/api/v1/journeys/validate"): Example(body={"text": "key: x\n"}),
+    ("POST", "/api/v1/journeys/{key}/enable"): Example(
+        {"key": "chronic_bp"}, body={"note": "上线"}
+    ),
+    ("POST", "/api/v1/journeys/{key}/disable"): Example({"key": "chronic_bp"}),
+    ("GET", "/api/v1/journeys/{key}/stats"): Example({"key": "silent_recall"}, {"window_days": 7}),
     # predictive models (success with a trained model: tests/models/test_churn_sim.py)
     ("GET", "/api/v1/models"): Example(query={"kind": "churn"}),
     ("GET", "/api/v1/models/{model_id}"): Example(

@@ -308,6 +308,37 @@ def run_cmd(
     out.print(rich_table(f"{label('journeys.run.title', lg)} ({report.ticks})", ["", ""], rows))
 
 
+def _switch(name: str, enabled: bool, note: str, state: str | None) -> None:
+    from careops.journeys.switch import set_enabled
+
+    s = set_enabled(ops(None, state), name, enabled, note)
+    word = "已启用 / enabled" if s.enabled else "已停用 / disabled"
+    out.print(f"{safe(s.journey)}: {word} ({safe(s.changed_by or '')})")
+
+
+NoteOpt = Annotated[str, typer.Option("--note", help="原因 (记入审计) / why, kept in the audit")]
+
+
+@app.command("enable")
+def enable_cmd(
+    name: Annotated[str, typer.Argument(help="旅程名 / journey key")],
+    note: NoteOpt = "",
+    state: StateOpt = None,
+) -> None:
+    """启用旅程 (实时 worker 运行) / Switch a journey on for the live worker."""
+    _switch(name, True, note, state)
+
+
+@app.command("disable")
+def disable_cmd(
+    name: Annotated[str, typer.Argument(help="旅程名 / journey key")],
+    note: NoteOpt = "",
+    state: StateOpt = None,
+) -> None:
+    """停用旅程 (其患者暂停推进) / Switch a journey off: its enrolments pause."""
+    _switch(name, False, note, state)
+
+
 @app.command("measure")
 def measure_cmd(
     name: Annotated[str, typer.Argument(help="旅程名 / journey key")],

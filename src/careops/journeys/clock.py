@@ -164,11 +164,13 @@ def run(
 
 
 def live_tick(ops: Ops) -> engine.TickReport:
-    """The live worker's job: the hospital's own journeys (setting `journeys.dir`) at the wall
-    clock, sent through the configured channels."""
+    """The live worker's job: the journeys switched on (`careops.journeys.switch`: the
+    hospital's own, setting `journeys.dir`, unless disabled; shipped templates once enabled)
+    at the wall clock, sent through the configured channels."""
+    from careops.journeys import switch
     from careops.journeys.catalogue import entries
 
-    live = [e.loaded for e in entries(ops.settings) if e.origin == "hospital" and e.loaded]
+    live = switch.live(ops, [(e.loaded, e.origin) for e in entries(ops.settings) if e.loaded])
     if not live:
         return engine.TickReport()
     sender = ChannelSender(ops.settings)

@@ -36,6 +36,7 @@ class JourneySummary(BaseModel):
     valid: bool
     error: str | None = None
     warnings: list[ProblemOut] = []
+    enabled: bool | None = None  # runs live (careops.journeys.switch); None: not a journey
 
 
 class JourneyDetail(JourneySummary):
@@ -73,12 +74,21 @@ def _summary(loaded: Loaded, origin: str) -> JourneySummary:
 
 
 def list_journeys(ops: Ops) -> list[JourneySummary]:
-    """Every journey of the catalogue, valid or not (with the reason)."""
+    """Every journey of the catalogue, valid or not (with the reason), and whether it runs."""
+    from careops.journeys import switch
+
     ops.require("journeys.read")
     out = []
-    for e in entries(ops.settings):
+    listed = entries(ops.settings)
+    pairs = [(e.loaded, e.origin) for e in listed if e.loaded]
+    on = {j.journey.key for j in switch.live(ops, pairs)}
+    for e in listed:
         if e.loaded is not None:
-            out.append(_summary(e.loaded, e.origin))
+            out.append(
+                _summary(e.loaded, e.origin).model_copy(
+                    update={"enabled": e.loaded.journey.key in on}
+                )
+            )
         else:
             out.append(
                 JourneySummary(
@@ -91,11 +101,14 @@ def list_journeys(ops: Ops) -> list[JourneySummary]:
 
 def show_journey(ops: Ops, name: str) -> JourneyDetail:
     """One journey of the catalogue by key, with its whole definition."""
+    from careops.journeys import switch
+
     ops.require("journeys.read")
     loaded = find_in_catalogue(name, ops)
     origin = "template" if "/journeys/templates/" in loaded.source else "hospital"
+    enabled = switch.state_of(ops, loaded.journey.key, origin).enabled
     return JourneyDetail(
-        **_summary(loaded, origin).model_dump(),
+        **(_summary(loaded, origin).model_dump() | {"enabled": enabled}),
         definition=loaded.journey.model_dump(mode="json", by_alias=True),
     )
 

@@ -1,12 +1,11 @@
-"""Journeys (自动化旅程): the catalogue of definitions, one journey, validating a definition.
-
-Enabling, disabling and per-step statistics arrive with the journey engine."""
+"""Journeys (自动化旅程): the catalogue of definitions, one journey, validating a definition,
+switching a journey on or off for the live worker, and what each step did and caused."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from careops.api.deps import require
@@ -57,3 +56,108 @@ def validate(
     """Every problem of a definition with its line, column and field, and the medical
     advertising compliance findings of its templates."""
     return service.validate_text(ops, body.text)
+
+
+class SwitchIn(BaseModel):
+    """Why the journey is switched (kept with the change and in the audit trail)."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field("", max_length=500, description="原因 / why")
+
+
+class SwitchOut(BaseModel):
+    """A journey's live state after the change."""
+
+    journey: str
+    enabled: bool
+    changed_by: str | None
+    changed_at: str | None
+    note: str
+
+
+class StepStatsOut(BaseModel):
+    """One step: decisions taken there and what its sends did."""
+
+    step: str
+    reached: int
+    sent: int
+    delivered: int
+    suppressed: int
+    opened: int
+    clicked: int
+    converted: int
+    revenue: float
+
+
+class StatsOut(BaseModel):
+    """A journey's funnel per step, exits, and revenue against the global control group."""
+
+    journey: str
+    window_days: int
+    entered: int
+    exited: dict[str, int]
+    steps: list[StepStatsOut]
+    treated: int
+    control: int
+    revenue_per_treated: float | None
+    revenue_per_control: float | None
+    incremental_per_patient: float | None
+
+
+def _switch(ops: Ops, key: str, enabled: bool, body: SwitchIn | None) -> SwitchOut:
+    from careops.journeys import switch
+
+    s = switch.set_enabled(ops, key, enabled, body.note if body else "")
+    return SwitchOut(
+        journey=s.journey,
+        enabled=s.enabled,
+        changed_by=s.changed_by,
+        changed_at=s.changed_at.isoformat() if s.changed_at else None,
+        note=s.note,
+    )
+
+
+Writer = Annotated[Ops, Depends(require("journeys.write"))]
+
+
+@router.post("/{key}/enable", summary="启用旅程 / switch a journey on for the live worker")
+def enable(key: Key, ops: Writer, body: SwitchIn | None = None) -> SwitchOut:
+    """The live worker runs it from its next tick; audited with who and why."""
+    return _switch(ops, key, True, body)
+
+
+@router.post("/{key}/disable", summary="停用旅程 / switch a journey off")
+def disable(key: Key, ops: Writer, body: SwitchIn | None = None) -> SwitchOut:
+    """Its enrolments stop advancing (nothing is lost; they resume when it is enabled)."""
+    return _switch(ops, key, False, body)
+
+
+@router.get("/{key}/stats", summary="旅程效果 / per-step funnel, conversions and revenue")
+def stats(
+    key: Key,
+    ops: Annotated[Ops, Depends(require("journeys.read"))],
+    window_days: Annotated[
+        int, Query(ge=1, le=365, description="归因窗口(天) / attribution window in days")
+    ] = 7,
+) -> StatsOut:
+    """Entered, exits, and per step reached / sent / delivered / suppressed / opened /
+    clicked / converted (last touch within the window) / revenue; revenue per patient sent
+    versus held back as global control."""
+    from careops.journeys.measure import measure
+
+    service.find_in_catalogue(key, ops)  # 404 for a journey that is not in the catalogue
+    m = measure(ops, key, window_days=window_days)
+    return StatsOut(
+        journey=m.journey,
+        window_days=m.window_days,
+        entered=m.entered,
+        exited={str(k): v for k, v in m.exited.items()},
+        steps=[
+            StepStatsOut(**{k: getattr(s, k) for k in StepStatsOut.model_fields}) for s in m.steps
+        ],
+        treated=m.treated,
+        control=m.control,
+        revenue_per_treated=m.revenue_per_treated,
+        revenue_per_control=m.revenue_per_control,
+        incremental_per_patient=m.incremental_per_patient,
+    )
