@@ -43,12 +43,12 @@ def test_demo_marks_its_folder_and_keeps_its_state_beside_the_warehouse(made):
 
     folder, _ = made
     marker = json.loads((folder / ".careops-demo").read_text(encoding="utf-8"))
-    assert marker["state"] == "ready" and marker["loads"] and marker["audit_rows"] == 1
+    assert marker["state"] == "ready" and marker["loads"] and marker["audit_rows"] == 2
     engine = sa.create_engine(f"sqlite:///{folder / 'warehouse.state.db'}")
     with engine.connect() as conn:
         actions = conn.execute(sa.text("SELECT action FROM audit_log")).scalars().all()
     engine.dispose()
-    assert actions == ["demo"]
+    assert actions == ["demo", "user.add"]  # the cockpit account of this demo
 
 
 def test_demo_refuses_a_folder_of_unrelated_files(tmp_path, run_cli):
@@ -143,3 +143,25 @@ def test_demo_use_counts_later_loads_audit_and_experiments(made, tmp_path):
     engine.dispose()
     use = demo_use(folder, marker, state)
     assert use.audit == 1 and use.loads == 0 and bool(use)
+
+
+def test_demo_ends_with_a_cockpit_login_that_works_for_this_demo_only(made):
+    import re
+
+    from careops.demo import warehouse_url
+    from careops.identity.accounts import login
+    from careops.service import Ops
+
+    folder, stdout = made
+    assert "careops serve" in stdout and "/cockpit/" in stdout
+    found = re.search(r"demo-ops / ([A-Za-z0-9_-]{16})\b", stdout)
+    assert found, stdout[-600:]
+    ops = Ops.open(warehouse_url(folder), f"sqlite:///{folder / 'warehouse.state.db'}")
+    try:
+        assert login(ops, "demo-ops", found.group(1)).access_token
+        from careops.errors import Unauthorized
+
+        with pytest.raises(Unauthorized):
+            login(ops, "demo-ops", "demo-ops")  # no known password
+    finally:
+        ops.close()

@@ -85,6 +85,8 @@ class DemoResult:
     report: IngestReport
     tagged: int
     counts: list[LayerCount] = field(default_factory=list)
+    #: the demo's cockpit login (operations role), its password made for this demo only
+    account: tuple[str, str] | None = None
 
 
 def warehouse_url(folder: Path) -> str:
@@ -247,6 +249,7 @@ def run_demo(
         target=str(folder),
         detail={"users": cfg.users, "days": cfg.days, "seed": cfg.seed, "loads": len(loads)},
     )
+    account = _demo_account(ops)
     with ops.state.connect() as conn:
         import sqlalchemy as sa
 
@@ -263,7 +266,22 @@ def run_demo(
             "audit_rows": audit_rows,
         },
     )
-    return DemoResult(folder, ops.warehouse_url, as_of, report, tagged, counts)
+    return DemoResult(folder, ops.warehouse_url, as_of, report, tagged, counts, account)
+
+
+DEMO_ACCOUNT = "demo-ops"
+
+
+def _demo_account(ops: Ops) -> tuple[str, str]:
+    """An operations account for trying the cockpit on the demo, with a password made now
+    (never a fixed one: a demo left running must not open with a known password)."""
+    import secrets
+
+    from careops.identity.accounts import add_user
+
+    password = secrets.token_urlsafe(12)
+    add_user(ops, DEMO_ACCOUNT, "operations", password, display_name="演示运营")
+    return DEMO_ACCOUNT, password
 
 
 # ---- the shell ---------------------------------------------------------------------------
@@ -344,7 +362,14 @@ def demo(
         f"          careops layers --as-of {as_of}\n"
         f'          careops segment count --where \'searched("失眠", within="30d")\' '
         f"--as-of {as_of}\n"
-        f"          careops report --as-of {as_of} --out report.html",
+        f"          careops report --as-of {as_of} --out report.html\n"
+        + (
+            f"{safe(label('demo.cockpit', lang))}: careops serve  →  http://127.0.0.1:8000/cockpit/\n"
+            f"          {safe(label('demo.login', lang))}: {result.account[0]} / "
+            f"{safe(result.account[1])}"
+            if result.account
+            else ""
+        ),
         soft_wrap=True,
         highlight=False,
     )

@@ -538,6 +538,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "demo.warehouse": ("仓库", "warehouse"),
     "demo.use_it": ("让后续命令使用演示仓库", "make the next commands use it"),
     "demo.try": ("试试", "try"),
+    "demo.cockpit": ("打开驾驶舱", "open the cockpit"),
+    "demo.login": ("登录(仅此演示)", "log in (this demo only)"),
     # simulator summary (careops simulate, careops demo)
     "sim.personas": ("患者画像", "Personas"),
     "sim.persona": ("画像", "persona"),
