@@ -38,7 +38,7 @@ def test_login_refuses_a_wrong_password_then_lets_operations_in(browser):
     cookie = browser.driver.get_cookie("careops_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/cockpit"
     nav = [a.get_attribute("data-nav") for a in browser.all("nav a")]
-    assert nav == ["overview", "layers", "portrait", "tasks", "experiments", "segments"]
+    assert nav == ["overview", "layers", "portrait", "tasks", "experiments", "segments", "journeys"]
 
 
 def test_overview_kpis_equal_the_metrics_service(browser):
@@ -150,7 +150,7 @@ def test_a_doctor_reads_clinical_records_of_own_department_only(browser):
     other = _patient_of(ops, "心血管内科", inside=False)
     browser.login("medical")
     nav = [a.get_attribute("data-nav") for a in browser.all("nav a")]
-    assert nav == ["layers", "portrait", "tasks"]
+    assert nav == ["layers", "portrait", "tasks", "triage"]
     browser.visit(f"/cockpit/patients/{mine}?as_of={DAY}")
     tabs = {b.get_attribute("data-kind"): b for b in browser.all("#clinical button")}
     assert set(tabs) == {
@@ -253,7 +253,7 @@ def test_a_health_manager_reads_the_readings_of_assigned_patients_only(browser):
     assign(ops, browser.cockpit.users["health_manager"], [mine])
     browser.login("health_manager")
     nav = [a.get_attribute("data-nav") for a in browser.all("nav a")]
-    assert nav == ["layers", "portrait", "tasks"]
+    assert nav == ["layers", "portrait", "tasks", "journeys"]
     browser.visit(f"/cockpit/patients/{mine}?as_of={DAY}")
     browser.driver.find_element("css selector", "#clinical button[data-kind=observations]").click()
     browser.wait_for(lambda: browser.all("#records-kind[data-kind=observations]"))

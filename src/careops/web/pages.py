@@ -553,6 +553,67 @@ def segment_save(page: Page) -> Response:
     return RedirectResponse(f"{PREFIX}/segments?{query}", status_code=303)
 
 
+def journeys(page: Page) -> Response:
+    assert page.ops is not None
+    page.ops.require("journeys.read")
+    rows = views.journeys(page.ops, page.lang)
+    return page.render("journeys.html", active="journeys", rows=rows)
+
+
+def journey(page: Page) -> Response:
+    assert page.ops is not None
+    page.ops.require("journeys.read")
+    view = views.journey(page.ops, _key(page), page.lang)
+    switched = page.query("switched")
+    return page.render(
+        "journey.html",
+        active="journeys",
+        view=view,
+        counts=views.STEP_COUNTS,
+        switched=switched if switched in ("on", "off") else None,
+    )
+
+
+def journey_switch(page: Page) -> Response:
+    assert page.ops is not None
+    _check_csrf(page)
+    key = _key(page)
+    action = page.request.path_params["action"]
+    if action not in ("enable", "disable"):
+        raise InvalidInput("action: 应为 enable 或 disable / enable or disable")
+    views.switch_journey(page.ops, key, action == "enable", page.form.get("note", ""))
+    state = "on" if action == "enable" else "off"
+    return RedirectResponse(
+        f"{PREFIX}/journeys/{quote(key, safe='')}?switched={state}", status_code=303
+    )
+
+
+def triage(page: Page) -> Response:
+    """The triage box; a post (CSRF) answers, as a fragment for htmx. The complaint travels in
+    the body of a post only, so it is in no address, access log or history."""
+    assert page.ops is not None
+    page.ops.require("triage.run")
+    result, text_value, error = None, "", None
+    if page.request.method == "POST":
+        _check_csrf(page)
+        text_value = page.form.get("text", "")
+        try:
+            result = views.triage(page.ops, page.request.app.state, text_value)
+        except InvalidInput as exc:  # shown beside the box, which keeps what was typed
+            error = str(exc)
+    if page.request.headers.get("hx-request") == "true":  # htmx swaps a 200 only
+        return page.render("triage_result.html", result=result, error=error)
+    return page.render(
+        "triage.html",
+        status=422 if error else 200,
+        active="triage",
+        result=result,
+        error=error,
+        text_value=text_value,
+        max_text=views.MAX_TRIAGE_TEXT,
+    )
+
+
 # ---------------------------------------------------------------- static assets
 
 #: the files the cockpit serves: name -> (package, path, media type)
@@ -606,6 +667,10 @@ def router() -> Router:
             Route("/segments", endpoint(segments), methods=get),
             Route("/segments/count", endpoint(segment_count), methods=get),
             Route("/segments/save", endpoint(segment_save), methods=post),
+            Route("/journeys", endpoint(journeys), methods=get),
+            Route("/journeys/{key}", endpoint(journey), methods=get),
+            Route("/journeys/{key}/{action}", endpoint(journey_switch), methods=post),
+            Route("/triage", endpoint(triage), methods=["GET", "POST"]),
             Route("/audit", endpoint(audit), methods=get),
             Route("/static/{name}", static, methods=get),
             Route("/{path:path}", endpoint(not_found, signed_in=False), methods=get),

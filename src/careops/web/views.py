@@ -7,6 +7,8 @@ codes and numbers into display rows in the page's language. No warehouse is open
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -25,6 +27,8 @@ NAV: tuple[tuple[str, str], ...] = (
     ("tasks", "tasks.read"),
     ("experiments", "experiments.read"),
     ("segments", "segments.read"),
+    ("journeys", "journeys.read"),
+    ("triage", "triage.run"),
     ("audit", "audit.read"),
 )
 #: the KPI cards of the overview, in reading order (ROI is (LTV − CAC) / CAC)
@@ -1088,3 +1092,351 @@ def rule_vocabulary(lang: str) -> list[RuleTag]:
         if t.type in EDITOR_TYPES
     ]
     return sorted(tags, key=lambda t: t.label)
+
+
+# ---------------------------------------------------------------- journeys
+
+_ORIGINS = {"template": ("模板", "Template"), "hospital": ("本院", "Hospital")}
+_TRIGGERS = {
+    "event": ("事件触发", "On an event"),
+    "segment_entry": ("进入人群", "On entering a segment"),
+    "segment_exit": ("离开人群", "On leaving a segment"),
+    "layer_entry": ("进入分层", "On entering a layer"),
+    "layer_exit": ("离开分层", "On leaving a layer"),
+    "date": ("按日期", "On a date"),
+    "schedule": ("定时", "On a schedule"),
+}
+_STEP_TYPES = {
+    "wait": ("等待", "Wait"),
+    "branch": ("分支", "Branch"),
+    "split": ("分流", "Split"),
+    "message": ("消息", "Message"),
+    "coupon": ("优惠券", "Coupon"),
+    "points": ("积分", "Points"),
+    "task": ("任务", "Task"),
+    "webhook": ("Webhook", "Webhook"),
+}
+#: the measured counts of a step, in the order of the stats table
+STEP_COUNTS: tuple[str, ...] = (
+    "reached",
+    "sent",
+    "delivered",
+    "suppressed",
+    "opened",
+    "clicked",
+    "converted",
+)
+JOURNEY_WINDOW_DAYS = 7
+
+
+@dataclass(frozen=True)
+class JourneyRow:
+    key: str | None
+    name: str
+    origin: str
+    origin_label: str
+    valid: bool
+    error: str
+    trigger: str
+    steps: int | None
+    enabled: bool | None
+    warnings: int
+
+
+def journeys(ops: Ops, lang: str) -> list[JourneyRow]:
+    """The journey catalogue (`careops.journeys.service.list_journeys`): shipped templates and
+    the hospital's own, valid or not, and whether each runs live."""
+    from careops.journeys.service import list_journeys
+
+    rows = []
+    for j in list_journeys(ops):
+        name = (j.name_en if lang == "en" else j.name_zh) or j.key or "—"
+        rows.append(
+            JourneyRow(
+                key=j.key,
+                name=name,
+                origin=j.origin,
+                origin_label=_pick(_ORIGINS.get(j.origin, (j.origin, j.origin)), lang),
+                valid=j.valid,
+                error=(j.error or "")[:300],
+                trigger=_pick(_TRIGGERS.get(j.trigger or "", ("—", "—")), lang),
+                steps=j.steps,
+                enabled=j.enabled,
+                warnings=len(j.warnings),
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class FlowStep:
+    """One step of a journey's flow: what it does and where it goes (`exit`: the end)."""
+
+    n: int
+    id: str
+    type: str
+    type_label: str
+    detail: str
+    goes: list[tuple[str, str]]  # (condition or arm, target step id or exit)
+
+
+@dataclass(frozen=True)
+class StepStatRow:
+    step: str
+    counts: dict[str, int]
+    revenue: str
+
+
+@dataclass(frozen=True)
+class JourneyView:
+    key: str
+    name: str
+    description: str
+    origin_label: str
+    version: int | None
+    enabled: bool
+    changed: str  # who switched it last and when, or ""
+    note: str
+    trigger: str
+    flow: list[FlowStep]
+    stats: list[StepStatRow]
+    entered: int
+    exited: list[tuple[str, int]]
+    window_days: int
+    can_write: bool
+
+
+def _rule_text(rule: Any) -> str:
+    """A rule of the definition as the DSL text (a structured rule as compact JSON)."""
+    import json
+
+    from careops.segments.rules import parse_rule, to_text
+
+    if isinstance(rule, dict) and "rule" in rule:
+        rule = rule["rule"]
+    if isinstance(rule, str):
+        return rule
+    try:
+        return to_text(parse_rule(rule))
+    except Exception:  # a form the reader does not know: shown as stored
+        return json.dumps(rule, ensure_ascii=False)
+
+
+def _trigger_text(trigger: dict[str, Any], lang: str) -> str:
+    kind = trigger.get("kind", "")
+    head = _pick(_TRIGGERS.get(kind, (kind, kind)), lang)
+    if kind == "event":
+        tail = trigger.get("event", "")
+        if trigger.get("where"):
+            tail += f" · {_rule_text(trigger['where'])}"
+    elif kind in ("segment_entry", "segment_exit"):
+        tail = trigger.get("segment") or _rule_text(trigger.get("rule") or "")
+    elif kind in ("layer_entry", "layer_exit"):
+        tail = labels.value_label(trigger["tag"], trigger["value"], lang)
+        tail = f"{labels.tag_label(trigger['tag'], lang)} = {tail}"
+    elif kind == "date":
+        tail = f"{trigger.get('attribute')} {trigger.get('offset_days', 0):+d}d {trigger.get('at')}"
+    elif kind == "schedule":
+        tail = f"{trigger.get('every')} {trigger.get('at')}"
+    else:
+        tail = ""
+    return f"{head}: {tail}" if tail else head
+
+
+def _step_detail(s: dict[str, Any], lang: str) -> str:
+    kind = s.get("type")
+    zh = lang != "en"
+    if kind == "wait":
+        if s.get("for"):
+            return f"等待 {s['for']}" if zh else f"wait {s['for']}"
+        if s.get("until"):
+            return f"等到 {s['until']}" if zh else f"until {s['until']}"
+        return (
+            f"等待事件 {s.get('event')}, 最长 {s.get('timeout')}"
+            if zh
+            else f"wait for {s.get('event')}, at most {s.get('timeout')}"
+        )
+    if kind == "message":
+        template = s.get("template") or {}
+        body = template.get("en") if not zh and template.get("en") else template.get("zh")
+        return f"{s.get('channel')} · {s.get('purpose')} · {str(body or '')[:120]}"
+    if kind == "coupon":
+        amount, days = f"¥{s.get('amount_cny'):g}", s.get("valid_days")
+        return f"{amount} · {days} 天有效" if zh else f"{amount} · valid {days} days"
+    if kind == "points":
+        return f"{s.get('points')} 分" if zh else f"{s.get('points')} points"
+    if kind == "task":
+        return f"{s.get('assignee')} · {s.get('title')} · {s.get('due')}"
+    if kind == "webhook":
+        return f"{s.get('method')} {str(s.get('url'))[:80]}"
+    if kind == "split" and s.get("holdout"):
+        return f"留出 {s['holdout']:.0%}" if zh else f"holdout {s['holdout']:.0%}"
+    return ""
+
+
+def journey_flow(definition: dict[str, Any], lang: str) -> list[FlowStep]:
+    """The steps of a definition in order, each with where it goes: a branch's conditions, a
+    split's arms, an event wait's timeout, else `next` or the step after it (the last: exit)."""
+    from careops.journeys.definition import EXIT
+
+    steps = definition.get("steps") or []
+    zh = lang != "en"
+    out = []
+    for i, s in enumerate(steps):
+        kind = s.get("type", "")
+        goes: list[tuple[str, str]] = []
+        if kind == "branch":
+            for b in s.get("branches") or []:
+                goes.append(((("当 " if zh else "when ") + _rule_text(b.get("when"))), b["goto"]))
+            goes.append(("否则" if zh else "otherwise", s["otherwise"]))
+        elif kind == "split":
+            for a in s.get("arms") or []:
+                goes.append((f"{a['name']} {a['weight']:.0%}", a["goto"]))
+        if kind == "wait" and s.get("on_timeout"):
+            goes.append(("超时" if zh else "on timeout", s["on_timeout"]))
+        if kind not in ("branch", "split") or s.get("next"):
+            following = steps[i + 1]["id"] if i + 1 < len(steps) else EXIT
+            goes.append(("然后" if zh else "then", s.get("next") or following))
+        out.append(
+            FlowStep(
+                n=i + 1,
+                id=s.get("id", ""),
+                type=kind,
+                type_label=_pick(_STEP_TYPES.get(kind, (kind, kind)), lang),
+                detail=_step_detail(s, lang),
+                goes=goes,
+            )
+        )
+    return out
+
+
+def journey(ops: Ops, key: str, lang: str, window_days: int = JOURNEY_WINDOW_DAYS) -> JourneyView:
+    """One journey: its flow (`show_journey`), its switch, and its per-step measurement
+    (`careops.journeys.measure.measure`, last-touch attribution within `window_days`), steps
+    in the order of the flow."""
+    from careops.journeys import switch
+    from careops.journeys.measure import measure
+    from careops.journeys.service import show_journey
+
+    detail = show_journey(ops, key)
+    definition = detail.definition
+    flow = journey_flow(definition, lang)
+    m = measure(ops, detail.key or key, window_days=window_days)
+    order = {f.id: f.n for f in flow}
+    stats = [
+        StepStatRow(
+            step=s.step,
+            counts={c: int(getattr(s, c)) for c in STEP_COUNTS},
+            revenue=f"¥{s.revenue:,.2f}",
+        )
+        for s in sorted(m.steps, key=lambda s: (order.get(s.step, 10**6), s.step))
+    ]
+    state = switch.state_of(ops, detail.key or key, detail.origin)
+    changed = ""
+    if state.changed_at is not None:
+        changed = f"{state.changed_by} · {_when(state.changed_at, ops.settings.tz)}"
+    description = definition.get("description") or ""
+    return JourneyView(
+        key=detail.key or key,
+        name=(detail.name_en if lang == "en" else detail.name_zh) or key,
+        description=description,
+        origin_label=_pick(_ORIGINS.get(detail.origin, (detail.origin, detail.origin)), lang),
+        version=detail.version,
+        enabled=bool(detail.enabled),
+        changed=changed,
+        note=state.note,
+        trigger=_trigger_text(definition.get("trigger") or {}, lang),
+        flow=flow,
+        stats=stats,
+        entered=m.entered,
+        exited=sorted((k or "—", int(v)) for k, v in m.exited.items()),
+        window_days=m.window_days,
+        can_write=ops.actor.can("journeys.write"),
+    )
+
+
+def switch_journey(ops: Ops, key: str, enabled: bool, note: str) -> Any:
+    """Switch a journey on or off with a note (`careops.journeys.switch.set_enabled`: checks
+    `journeys.write` and the key, audits who and why)."""
+    from careops.journeys.switch import set_enabled
+
+    note = note.strip()
+    if len(note) > 500 or not note.isprintable():
+        raise InvalidInput("note: 至多 500 个可打印字符 / up to 500 printable characters")
+    return set_enabled(ops, key, enabled, note)
+
+
+# ---------------------------------------------------------------- triage
+
+#: the longest complaint the box takes (a form post stays under `pages.MAX_FORM` bytes)
+MAX_TRIAGE_TEXT = 500
+TRIAGE_TOP = 5
+TRIAGE_DOCTORS = 5
+#: the catalogue and doctors are read from the warehouse at most this often per app
+TRIAGE_CACHE_S = 300.0
+_triage_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class TriageView:
+    emergency: dict[str, Any] | None
+    departments: list[dict[str, Any]]
+    doctors: list[dict[str, Any]]
+    paediatric: bool
+    recognised: bool
+    found: list[str]
+    negated: list[str]
+
+
+def check_triage_text(text: str) -> str:
+    """The complaint as typed: 1–`MAX_TRIAGE_TEXT` characters, no control characters."""
+    text = text.strip()
+    if not text:
+        raise InvalidInput("text: 请输入主诉 / type the complaint")
+    if len(text) > MAX_TRIAGE_TEXT:
+        raise InvalidInput(
+            f"text: 至多 {MAX_TRIAGE_TEXT} 个字 / up to {MAX_TRIAGE_TEXT} characters"
+        )
+    if any(not (c.isprintable() or c in "\n\r\t") for c in text):
+        raise InvalidInput("text: 含控制字符 / has control characters")
+    return text
+
+
+def _triage_for(state: Any, ops: Ops) -> Any:
+    """The hospital's triage (`careops.triage.service.open_triage`), kept on the app's `state`
+    and rebuilt from the warehouse every `TRIAGE_CACHE_S` seconds."""
+    from careops.triage.service import open_triage
+
+    with _triage_lock:
+        cached = getattr(state, "cockpit_triage", None)
+        if cached is None or time.monotonic() - cached[0] > TRIAGE_CACHE_S:
+            cached = (time.monotonic(), open_triage(None, ops))
+            state.cockpit_triage = cached
+    return cached[1]
+
+
+def triage(ops: Ops, state: Any, text: str) -> TriageView:
+    """Triage one complaint: the emergency first, then departments and doctors. The text is
+    neither stored nor logged; the audit records who asked and what came out, like the API."""
+    ops.require("triage.run")
+    text = check_triage_text(text)
+    answer = _triage_for(state, ops).ask(text, top=TRIAGE_TOP, doctors=TRIAGE_DOCTORS).as_dict()
+    ops.audit(
+        "triage.ask",
+        "triage",
+        {
+            "questions": 1,
+            "via": "cockpit",
+            "emergencies": [answer["emergency"]["rule"]] if answer["emergency"] else [],
+            "top": [answer["departments"][0]["name"]] if answer["departments"] else [],
+        },
+    )
+    return TriageView(
+        emergency=answer["emergency"],
+        departments=answer["departments"],
+        doctors=answer["doctors"],
+        paediatric=answer["paediatric"],
+        recognised=answer["recognised"],
+        found=answer["found"],
+        negated=answer["negated"],
+    )
