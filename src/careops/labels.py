@@ -364,6 +364,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "value.lifecycle.silent": ("沉默用户", "Silent"),
     "value.lifecycle.churned": ("流失用户", "Churned"),
     "tag.churn_risk": ("流失预警", "At risk"),
+    "tag.churn_score": ("流失风险分", "Churn score"),
+    "tag.churn_reasons": ("流失原因", "Churn reasons"),
+    "tag.churn_scored_as_of": ("流失评分日", "Churn scored as of"),
+    "tag.predicted_ltv": ("预测LTV(元)", "Predicted LTV (CNY)"),
+    "tag.ltv_tier_predicted": ("预测LTV分层", "Predicted LTV tier"),
+    "value.ltv_tier_predicted.ltv_high": ("高LTV(>¥1000)", "LTV high"),
+    "value.ltv_tier_predicted.ltv_mid": ("中LTV(¥300–1000)", "LTV mid"),
+    "value.ltv_tier_predicted.ltv_low": ("低LTV(<¥300)", "LTV low"),
+    "tag.next_need": ("下一需求", "Next need"),
     "tag.health_need": ("健康需求", "Health need"),
     "value.health_need.health_management": ("健康管理型", "Health management"),
     "value.health_need.acute": ("急症问诊型", "Acute consultation"),
@@ -593,6 +602,14 @@ DESCRIPTIONS_ZH: dict[str, str] = {
     "churned_min_days 天; 沉默: 未活跃至少 silent_min_days 天; 活跃: 活跃窗口内"
     "活跃天数与服务次数达标; 其余为低频用户",
     "tag.churn_risk": "流失预警: 未活跃至少 lifecycle.churn_risk_days 天, 尚未沉默",
+    "tag.churn_score": "0–100: 流失模型预测的在预测期内转为不活跃的概率, 由流失评分存储; "
+    "tags.smart_max_age_days 内未评分则为空",
+    "tag.churn_reasons": "流失风险分背后的前三个原因(模型自身的贡献), 中文",
+    "tag.churn_scored_as_of": "标签所用流失评分的截止日",
+    "tag.predicted_ltv": "已存储的 CLV 评分在预测期内的预测价值 (BG/NBD + Gamma-Gamma)",
+    "tag.ltv_tier_predicted": "预测价值的 LTV 分层 (> value.ltv_high_cny / ≥ value.ltv_mid_cny / "
+    "其余)",
+    "tag.next_need": "患者下一步可能需要的服务 (下一需求规则与挖掘的关联规则)",
     "tag.health_need": "tags.need_days 内信号最多的需求(并列依次取急症、健康管理、医疗资源、"
     "预防); 没有信号时慢病患者为健康管理型, 其余为预防保健型",
     "tag.data_richness": "医疗数据型: 有诊断、检测、处方、就诊或带诊断的问诊; 行为数据型: 有事件、"

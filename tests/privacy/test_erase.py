@@ -31,7 +31,7 @@ from tests.conftest import fill
 
 GONE = "pat-erase-7"  # no other id contains it, so a substring search is exact
 KEPT = "pat-keep-1"
-STATE_TABLES = {*metadata.tables, "alembic_version", "journey_outbox"}
+STATE_TABLES = {*metadata.tables, "alembic_version", "later_outbox"}
 T0 = dt.datetime(2026, 1, 5, 8, 30, tzinfo=dt.UTC)
 
 
@@ -161,7 +161,7 @@ def _state_rows(engine, uid: str) -> None:
             )
         )
         conn.execute(
-            sa.text("INSERT INTO journey_outbox (patient, message) VALUES (:p, :m)"),
+            sa.text("INSERT INTO later_outbox (patient, message) VALUES (:p, :m)"),
             {"p": uid, "m": f"hello {uid}"},
         )
 
@@ -185,13 +185,13 @@ def stores(request, tmp_path, monkeypatch):
         close(con)
     ops = Ops.open(url, state)
     with ops.state.begin() as conn:  # a later module's table, keyed by another column
-        conn.execute(sa.text("CREATE TABLE journey_outbox (patient VARCHAR(128), message TEXT)"))
+        conn.execute(sa.text("CREATE TABLE later_outbox (patient VARCHAR(128), message TEXT)"))
     monkeypatch.setitem(
         erase_module.ERASERS,
-        "journeys",
+        "later_module",
         lambda conn, uid: {
-            "journey_outbox": conn.execute(
-                sa.text("DELETE FROM journey_outbox WHERE patient = :p"), {"p": uid}
+            "later_outbox": conn.execute(
+                sa.text("DELETE FROM later_outbox WHERE patient = :p"), {"p": uid}
             ).rowcount
         },
     )
@@ -253,7 +253,7 @@ def test_nothing_of_the_patient_is_left_in_either_store(stores):
     assert report.warehouse["ingest_extras"] == 3 and report.warehouse["quarantine"] == 1
     assert report.warehouse["patients.referrer_id"] == 1
     assert report.warehouse["events.properties.invitee_id"] == 1
-    assert report.state == {"care_assignments": 1, "experiment_exposures": 1, "journey_outbox": 1}
+    assert report.state == {"care_assignments": 1, "experiment_exposures": 1, "later_outbox": 1}
     for name, spec in TABLES.items():
         if spec.user_column == "user_id":
             assert report.warehouse[name] == 1, name
@@ -382,3 +382,44 @@ def test_a_missing_warehouse_is_an_error_and_no_empty_one_is_made(tmp_path):
     with pytest.raises(WarehouseError, match="does not exist"):
         erase_patient(ops, GONE)
     assert not missing.exists() and not missing.parent.exists()
+
+
+def test_every_module_with_state_tables_is_loaded_before_an_erasure():
+    """A patient table of a module the erasing process never imported would be skipped."""
+    from careops.privacy.erase import TABLE_MODULES
+    from tests.state.test_migrations_match_tables import declaring_modules
+
+    assert set(declaring_modules()) - {"careops.state.models"} <= set(TABLE_MODULES)
+
+
+def test_points_and_referral_traces_are_erased(tmp_path):
+    """Ledger, balance, allocations, coupons and codes go; as an inviter the patient's id is cut
+    from the sign-ups of those they invited, who keep their own records."""
+    import datetime as dt
+
+    from careops.points import referral, service
+
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    con = connect(url)
+    try:
+        create_tables(con)
+        for uid in (GONE, KEPT):
+            fill(con, _canonical_rows(uid))
+    finally:
+        close(con)
+    ops = Ops.open(url, f"sqlite:///{tmp_path / 's.db'}")
+    at = dt.datetime(2026, 1, 10, tzinfo=dt.UTC)
+    service.earn(ops, "patient", GONE, "checkup", "ev-1", at=at, verify=False)
+    service.earn(ops, "patient", GONE, "manual", "ev-2", at=at, points=3000, verify=False)
+    service.redeem(ops, GONE, "consult_10", at=at + dt.timedelta(days=1))
+    code = referral.create_code(ops, GONE, at=at, verify=False).code
+    referral.attribute(ops, KEPT, code, at=at + dt.timedelta(days=2))
+    report = erase_patient(ops, GONE)
+    for table in ("points_ledger", "points_accounts", "coupons", "referral_codes"):
+        assert report.state.get(table), (table, report.state)
+    hits = _state_hits(ops.state, GONE)
+    assert set(hits) <= {"audit_log"}, hits  # the audit trail is kept (module docstring)
+    with ops.state.connect() as conn:  # the invitee keeps their sign-up, the inviter cut
+        row = conn.execute(sa.text("SELECT inviter_id FROM referral_signups")).one()
+    assert row.inviter_id == "<erased>"
+    ops.close()

@@ -45,6 +45,18 @@ StateEraser = Callable[["Connection", str], dict[str, int]]
 
 #: later modules' erasers of state-store rows: name -> function(conn, user_id) -> rows per table
 ERASERS: dict[str, StateEraser] = {}
+#: modules that put tables (or erasers) on the state store: imported before an erasure, so that
+#: every patient table is known whatever the process imported before (tests/privacy checks the
+#: list against the source tree)
+TABLE_MODULES = (
+    "careops.tasks.store",
+    "careops.journeys.store",
+    "careops.journeys.switch",
+    "careops.points.store",
+    "careops.points.referral_store",
+    "careops.points.erase",
+    "careops.care.alerts",
+)
 #: state-store tables erasure never touches (the audit trail is kept; see the module docstring)
 KEPT = frozenset({"audit_log", "alembic_version"})
 _KEY_NAME = "erasure_hmac_key"
@@ -110,6 +122,10 @@ def erase_state(conn: Connection, user_id: str) -> dict[str, int]:
     `user_id` column, dependants first, then run the registered erasers; rows removed per table
     (zero counts left out). Only the state store's own tables: on PostgreSQL the warehouse may
     share the database, and its tables were erased already."""
+    import importlib
+
+    for module in TABLE_MODULES:
+        importlib.import_module(module)
     report: dict[str, int] = {}
     for table in reversed(metadata.sorted_tables):
         if table.name in KEPT or "user_id" not in table.c:

@@ -9,7 +9,7 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from careops.api.deps import AUTH_ERRORS, require
 from careops.service import Ops
@@ -38,7 +38,7 @@ class Item(BaseModel):
     """One question of a batch, with the caller's id."""
 
     model_config = ConfigDict(extra="forbid")
-    id: str | int = Field(description="调用方的编号 / the caller's id, echoed")
+    id: StrictStr | StrictInt = Field(description="调用方的编号 / the caller's id, echoed")
     text: str = Field(min_length=1, max_length=2000)
 
 
