@@ -169,11 +169,17 @@ def _complete(data: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 @pytest.fixture
-def run_cli(capsys, monkeypatch):
+def run_cli(capsys, monkeypatch, request):
     """Run `careops ARGS…` in this process; return (exit code, stdout, stderr)."""
     import sys
 
     from careops import cli
+    from careops.config import get_settings
+
+    # `careops --lang en …` writes CAREOPS_LANG into this process's environment: put it back
+    # after the test (it leaked into later tests' subprocesses, which then printed English)
+    monkeypatch.setenv("CAREOPS_LANG", os.environ.get("CAREOPS_LANG", "zh"))
+    request.addfinalizer(get_settings.cache_clear)
 
     def run(*args) -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "argv", ["careops", *map(str, args)])

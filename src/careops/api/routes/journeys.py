@@ -104,10 +104,10 @@ class StatsOut(BaseModel):
     incremental_per_patient: float | None
 
 
-def _switch(ops: Ops, key: str, enabled: bool, body: SwitchIn | None) -> SwitchOut:
+def _switch(ops: Ops, key: str, enabled: bool, body: SwitchIn) -> SwitchOut:
     from careops.journeys import switch
 
-    s = switch.set_enabled(ops, key, enabled, body.note if body else "")
+    s = switch.set_enabled(ops, key, enabled, body.note)
     return SwitchOut(
         journey=s.journey,
         enabled=s.enabled,
@@ -121,13 +121,13 @@ Writer = Annotated[Ops, Depends(require("journeys.write"))]
 
 
 @router.post("/{key}/enable", summary="启用旅程 / switch a journey on for the live worker")
-def enable(key: Key, ops: Writer, body: SwitchIn | None = None) -> SwitchOut:
+def enable(key: Key, ops: Writer, body: SwitchIn = SwitchIn()) -> SwitchOut:  # noqa: B008
     """The live worker runs it from its next tick; audited with who and why."""
     return _switch(ops, key, True, body)
 
 
 @router.post("/{key}/disable", summary="停用旅程 / switch a journey off")
-def disable(key: Key, ops: Writer, body: SwitchIn | None = None) -> SwitchOut:
+def disable(key: Key, ops: Writer, body: SwitchIn = SwitchIn()) -> SwitchOut:  # noqa: B008
     """Its enrolments stop advancing (nothing is lost; they resume when it is enabled)."""
     return _switch(ops, key, False, body)
 
