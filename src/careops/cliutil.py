@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -135,3 +136,13 @@ def rich_table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     for row in rows:
         table.add_row(*["" if v is None else safe(v) for v in row])
     return table
+
+
+def check_table_out(path: Path | None) -> None:
+    """Refuse an `--out` file that is neither .csv nor .parquet, before any work is done."""
+    from careops.errors import InvalidInput
+
+    if path is not None and path.suffix.lower() not in (".csv", ".parquet"):
+        raise InvalidInput(
+            f"--out {path.name[:60]!r}: 请用 .csv 或 .parquet / write .csv or .parquet"
+        )

@@ -14,6 +14,7 @@ from careops.cliutil import (
     JsonOpt,
     StoreOpt,
     WarehouseOpt,
+    check_table_out,
     ops,
     out,
     print_json,
@@ -84,10 +85,7 @@ def score(
     """为在用患者评流失分 / Score the churn risk (0–100) and top reasons of every patient."""
     from careops.models.churn.service import score as run
 
-    if out_file is not None and out_file.suffix.lower() not in (".csv", ".parquet"):
-        raise InvalidInput(
-            f"--out {out_file.name[:60]!r}: 请用 .csv 或 .parquet / write .csv or .parquet"
-        )
+    check_table_out(out_file)
     result = run(ops(warehouse), parse_as_of(as_of), model_id=model, out=out_file, store=store)
     summary = result.summary() | ({"out": str(out_file)} if out_file else {})
     summary |= {"stored_as_tags": store}

@@ -14,6 +14,7 @@ from careops.cliutil import (
     JsonOpt,
     StoreOpt,
     WarehouseOpt,
+    check_table_out,
     ops,
     out,
     print_json,
@@ -172,10 +173,7 @@ def score(
             f"--origin {origin[:30]!r}: 应为 registration 或 first_purchase / expected "
             "registration or first_purchase"
         )
-    if out_file is not None and out_file.suffix.lower() not in (".csv", ".parquet"):
-        raise InvalidInput(
-            f"--out {out_file.name[:60]!r}: 请用 .csv 或 .parquet / write .csv or .parquet"
-        )
+    check_table_out(out_file)
     result = run(
         ops(warehouse),
         parse_as_of(as_of),

@@ -13,13 +13,13 @@ from careops.cliutil import (
     JsonOpt,
     StoreOpt,
     WarehouseOpt,
+    check_table_out,
     ops,
     out,
     print_json,
     rich_table,
     safe,
 )
-from careops.errors import InvalidInput
 
 nextneed_app = typer.Typer(
     help="下一步需求 Next needs: editable rules and mined association rules, as a tag.",
@@ -104,10 +104,7 @@ def score(
     from careops.models.nextneed.rules import load_rules
     from careops.models.nextneed.service import next_need_table
 
-    if out_file is not None and out_file.suffix.lower() not in (".csv", ".parquet"):
-        raise InvalidInput(
-            f"--out {out_file.name[:60]!r}: 请用 .csv 或 .parquet / write .csv or .parquet"
-        )
+    check_table_out(out_file)
     rules = load_rules(str(rules_file)) if rules_file else None
     o = ops(warehouse)
     r = next_need_table(o, parse_as_of(as_of), model_id=model, rules=rules)
