@@ -4,9 +4,11 @@ Rows are claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL (two workers never 
 row over), sent, and marked in the same transaction. Each message carries its idempotency key:
 a crash after the provider accepted a message and before the commit hands it over once more on
 restart with the SAME key, which providers that deduplicate (and the peers of our tests) drop.
-A `retry` answer waits `2^attempts` minutes; after `max_attempts` the row is `failed` with the
-provider's error. Webhook rows are POSTed to their (allow-listed) URL with the key as
-`Idempotency-Key`.
+A `retry` answer (timeout, 5xx, throttled) waits as the `channels.retry` settings say
+(`RetryPolicy`: backoff_s × backoff_factor^(tries−1), capped at backoff_max_s, or longer when
+the provider asked with Retry-After); after `max_tries` tries the row is `failed`, code
+`undeliverable`, with the provider's last error. A `failed` answer is final at once.
+Webhook rows are POSTed to their (allow-listed) URL with the key as `Idempotency-Key`.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ import sqlalchemy as sa
 
 from careops.journeys import store
 from careops.journeys.channels.base import Message, Outcome
+from careops.journeys.channels.retry import RetryPolicy, undeliverable
 
 if TYPE_CHECKING:
     from careops.config import Settings
     from careops.service import Ops
 
-MAX_ATTEMPTS = 5
 #: a sender answers one Outcome per message, in order
 Sender = Callable[[str, Sequence[Message]], list[Outcome]]
 
@@ -76,10 +78,13 @@ def dispatch(
     sender: Sender,
     *,
     batch: int = 1000,
-    max_attempts: int = MAX_ATTEMPTS,
+    policy: RetryPolicy | None = None,
     on_sent: Callable[[list[Any]], None] | None = None,
 ) -> int:
-    """Send every pending outbox row due at `now`; return how many were accepted."""
+    """Send every pending outbox row due at `now`; return how many were accepted. Transient
+    failures are tried again after the backoff of `policy` (default: the `channels.retry`
+    settings)."""
+    policy = policy or RetryPolicy.from_settings(ops.settings)
     o = store.outbox.c
     accepted = 0
     while True:
@@ -113,10 +118,13 @@ def dispatch(
                     if out.status == "sent":
                         row |= {"status": "sent", "sent_at": now, "provider_id": out.provider_id}
                         sent_rows.append(r)
-                    elif out.status == "retry" and attempts < max_attempts:
-                        wait = dt.timedelta(minutes=2**attempts)
+                    elif out.status == "retry" and not policy.exhausted(attempts):
+                        wait = dt.timedelta(seconds=policy.next_delay_s(attempts, out))
                         row |= {"status": "pending", "next_try": now + wait,
                                 "error": (out.error or "")[:500]}  # fmt: skip
+                    elif out.status == "retry":
+                        last = undeliverable(out, attempts)
+                        row |= {"status": "failed", "error": (last.error or "")[:500]}
                     else:
                         row |= {"status": "failed", "error": (out.error or "failed")[:500]}
                     updates.append(row)
