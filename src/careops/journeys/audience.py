@@ -51,6 +51,37 @@ class Reader:
         # writes (answers to sends) is stamped at or after the tick, never before its date
         self._rules = cache if cache is not None else {}
         self._tables = set(con.list_tables())
+        self._profiles: dict[dt.date, tuple[pa.Table, dict[str, int]]] = {}
+        self._consents: pa.Table | None = None
+
+    def profiles(self, day: dt.date, users: pa.Array, everyone: bool = False) -> pa.Table:
+        """`inputs.read_profiles` of `users` as of `day`. With `everyone` (a tick with many
+        batches ahead) every patient's profile is read once and each batch takes its rows from
+        memory: one warehouse query per tick instead of one per batch."""
+        from careops.journeys.inputs import read_profiles
+
+        if not everyone and day not in self._profiles:
+            return read_profiles(self.con, day, users)
+        if day not in self._profiles:
+            table = read_profiles(self.con, day)
+            index = {u: i for i, u in enumerate(table["user_id"].to_pylist())}
+            self._profiles[day] = (table, index)
+        table, index = self._profiles[day]
+        rows = [i for i in map(index.get, users.to_pylist()) if i is not None]
+        return table.take(pa.array(rows, pa.int64()))
+
+    def consents(self, users: pa.Array, everyone: bool = False) -> pa.Table:
+        """`inputs.read_consents` of `users`; with `everyone`, read once per tick (as
+        `profiles`)."""
+        import pyarrow.compute as pc
+
+        from careops.journeys.inputs import read_consents
+
+        if not everyone and self._consents is None:
+            return read_consents(self.con, users)
+        if self._consents is None:
+            self._consents = read_consents(self.con)
+        return self._consents.filter(pc.is_in(self._consents["user_id"], value_set=users))
 
     def as_of(self, now: dt.datetime) -> dt.date:
         """The as-of date of a moment: its hospital-local date (facts before that day)."""
