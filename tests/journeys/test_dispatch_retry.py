@@ -4,6 +4,7 @@ after `max_tries` the send is `failed` as undeliverable; a permanent failure is 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
@@ -105,3 +106,48 @@ def test_a_longer_retry_after_and_the_longest_wait_are_kept(tmp_path):
     dispatch(ops, T0, peer)
     # the provider asked for 90 s; the longest single wait is 30 s
     assert {store.utc(r.next_try) for r in _rows(ops).values()} == {T0 + dt.timedelta(seconds=30)}
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL in the middle of a provider call (nothing after it runs)."""
+
+
+class DyingPeer(FlakyPeer):
+    """Takes the messages (the provider has them) and dies before answering."""
+
+    def __call__(self, channel, messages):
+        super().__call__(channel, messages)
+        raise _Killed
+
+
+class DedupingPeer(FlakyPeer):
+    def dedupes(self, channel: str) -> bool:
+        return True
+
+
+def _crash_once(ops: Ops) -> FlakyPeer:
+    dying = DyingPeer({})
+    with contextlib.suppress(_Killed):
+        dispatch(ops, T0, dying)
+    assert {r.status for r in _rows(ops).values()} == {"sending"}  # said before the call
+    return dying
+
+
+def test_a_send_interrupted_in_flight_is_not_resent_blindly(tmp_path):
+    ops = _ops(tmp_path, max_tries=4)
+    _crash_once(ops)
+    peer = FlakyPeer({})  # a provider that takes no idempotency key
+    assert dispatch(ops, T0 + dt.timedelta(minutes=1), peer) == 0
+    assert not peer.tries  # nothing handed over again
+    rows = _rows(ops)
+    assert {r.status for r in rows.values()} == {"unknown"}
+    assert all("delivery unknown" in r.error for r in rows.values())
+
+
+def test_on_a_deduplicating_channel_an_interrupted_send_goes_again_under_its_key(tmp_path):
+    ops = _ops(tmp_path, max_tries=4)
+    dying = _crash_once(ops)
+    peer = DedupingPeer({})
+    assert dispatch(ops, T0 + dt.timedelta(minutes=1), peer) == 3
+    assert set(peer.tries) == set(dying.tries)  # the same keys, the provider drops repeats
+    assert {r.status for r in _rows(ops).values()} == {"sent"}

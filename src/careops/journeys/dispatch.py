@@ -1,9 +1,12 @@
 """Hand pending outbox rows to their channels, set-wise in batches, retrying with backoff.
 
 Rows are claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL (two workers never hand the same
-row over), sent, and marked in the same transaction. Each message carries its idempotency key:
-a crash after the provider accepted a message and before the commit hands it over once more on
-restart with the SAME key, which providers that deduplicate (and the peers of our tests) drop.
+row over) and marked `sending` in a committed transaction BEFORE any provider call; a second
+transaction locks them again, sends, and records the outcome. Each message carries its
+idempotency key. A crash in between leaves rows `sending`; `reconcile` (at every dispatch)
+resends them only on channels whose provider drops a key it has seen (`DEDUPING_CHANNELS`, the
+file peer), and marks the rest `unknown` for a person to check — so nothing is sent twice
+blindly; the price is that an `unknown` row may in truth not have reached the provider.
 A `retry` answer (timeout, 5xx, throttled) waits as the `channels.retry` settings say
 (`RetryPolicy`: backoff_s × backoff_factor^(tries−1), capped at backoff_max_s, or longer when
 the provider asked with Retry-After); after `max_tries` tries the row is `failed`, code
@@ -57,6 +60,10 @@ class ChannelSender:
         self.settings = settings
         self.route = route
 
+    def dedupes(self, channel: str) -> bool:
+        """True when the adapter used for `channel` drops a resend under a seen key."""
+        return (self.route or channel) in DEDUPING_CHANNELS
+
     def __call__(self, channel: str, messages: Sequence[Message]) -> list[Outcome]:
         from careops.errors import ConfigError
         from careops.journeys.channels.base import send_all
@@ -87,10 +94,11 @@ def dispatch(
     policy = policy or RetryPolicy.from_settings(ops.settings)
     o = store.outbox.c
     accepted = 0
+    reconcile(ops, sender)
     while True:
-        with ops.state.begin() as conn:
+        with ops.state.begin() as conn:  # 1. claim, and say so before any provider call
             q = (
-                sa.select(store.outbox)
+                sa.select(o.id)
                 .where(
                     o.status == "pending",
                     sa.or_(o.next_try.is_(None), o.next_try <= now),
@@ -99,9 +107,13 @@ def dispatch(
                 .order_by(o.id)
                 .limit(batch)
             )
-            rows = conn.execute(store.skip_locked(conn, q)).all()
-            if not rows:
+            ids = list(conn.execute(store.skip_locked(conn, q)).scalars())
+            if not ids:
                 return accepted
+            conn.execute(sa.update(store.outbox).where(o.id.in_(ids)).values(status="sending"))
+        with ops.state.begin() as conn:  # 2. send under the rows' lock, record, commit
+            q = sa.select(store.outbox).where(o.id.in_(ids), o.status == "sending")
+            rows = conn.execute(store.skip_locked(conn, q.order_by(o.id))).all()
             by_channel: dict[str, list[Any]] = defaultdict(list)
             for r in rows:
                 by_channel[r.channel or r.kind].append(r)
@@ -137,10 +149,51 @@ def dispatch(
                     provider_id=sa.bindparam("provider_id"), error=sa.bindparam("error"),
                 )
             )  # fmt: skip
-            conn.execute(stmt, updates)
+            if updates:
+                conn.execute(stmt, updates)
             accepted += len(sent_rows)
         if on_sent is not None and sent_rows:
             on_sent(sent_rows)
+
+
+#: channels whose provider drops a second message under a key it has seen (the outbox key is
+#: sent with every message); a send interrupted in flight is sent again on them, safely
+DEDUPING_CHANNELS = frozenset({"file"})
+
+IN_FLIGHT = (
+    "在途时中断，是否送达未知，请向服务商核实 / interrupted in flight: delivery unknown, "
+    "check with the provider before sending again"
+)
+
+
+def reconcile(ops: Ops, sender: Any) -> dict[str, int]:
+    """Settle the rows a crashed worker left `sending` (the provider may or may not have them):
+    on a channel that deduplicates by key they go back to `pending` (the resend under the same
+    key is dropped if it had arrived); elsewhere they become `unknown`, for a person to check
+    with the provider — never resent blindly. Rows another live worker is sending now are
+    locked (PostgreSQL) and skipped. Returns how many went each way."""
+    o = store.outbox.c
+    done = {"pending": 0, "unknown": 0}
+    dedupes = getattr(sender, "dedupes", None)
+    with ops.state.begin() as conn:
+        q = sa.select(o.id, o.kind, o.channel).where(o.status == "sending")
+        rows = conn.execute(store.skip_locked(conn, q)).all()
+        again = [
+            r.id
+            for r in rows
+            if r.kind == "message" and dedupes is not None and dedupes(r.channel or r.kind)
+        ]
+        review = [r.id for r in rows if r.id not in set(again)]
+        if again:
+            conn.execute(sa.update(store.outbox).where(o.id.in_(again)).values(status="pending"))
+        if review:
+            conn.execute(
+                sa.update(store.outbox)
+                .where(o.id.in_(review))
+                .values(status="unknown", error=IN_FLIGHT[:500])
+            )
+        done["pending"], done["unknown"] = len(again), len(review)
+    return done
 
 
 def _webhook(row: Any, settings: Settings) -> Outcome:
