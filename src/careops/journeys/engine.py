@@ -370,12 +370,20 @@ def advance(
         if on_claim is not None:
             on_claim([r.user_id for r in rows])
         store.lock_patients(conn, [r.user_id for r in rows])
+        seen: dict[Any, Any] = {}  # a batch shares a few moments: convert each once
+
+        def utc(t: Any) -> Any:
+            v = seen.get(t)
+            if v is None:
+                v = seen[t] = store.utc(t)
+            return v
+
         recs = [
             _Rec(
                 id=r.id, journey=r.journey, user_id=r.user_id,
-                entered_at=store.utc(r.entered_at), step=r.step, seq=r.seq,
-                step_at=store.utc(r.step_at), waiting=bool(r.waiting),
-                next_due=store.utc(r.next_due), arm=r.arm,
+                entered_at=utc(r.entered_at), step=r.step, seq=r.seq,
+                step_at=utc(r.step_at), waiting=bool(r.waiting),
+                next_due=utc(r.next_due), arm=r.arm,
             )
             for r in rows
         ]  # fmt: skip
@@ -699,6 +707,7 @@ def _messages(
     ).to_pylist()  # fmt: skip
     going = []
     following: dict[tuple[str, str], str] = {}
+    payloads: dict[int, dict] = {}  # one (shared, read-only) payload per step
     for (r, step), d in zip(items, decided, strict=True):
         journey = journeys[r.journey]
         if (r.journey, step.id) not in following:
@@ -714,10 +723,12 @@ def _messages(
             continue
         if d["decision"] == "send":
             key = idempotency_key(r.journey, r.id, r.seq, step.id)
-            payload = {
-                "template": step.template.model_dump(),
-                "medical_safety": step.medical_safety,
-            }
+            payload = payloads.get(id(step))
+            if payload is None:
+                payload = payloads[id(step)] = {
+                    "template": step.template.model_dump(),
+                    "medical_safety": step.medical_safety,
+                }
             out.outbox.append(
                 {"key": key, "enrolment_id": r.id, "journey": r.journey, "step": step.id,
                  "user_id": r.user_id, "kind": "message", "channel": d["channel"],

@@ -186,7 +186,17 @@ def _converter(dialect: str, column: sa.Column) -> Any:
             from psycopg.types.json import Json
 
             return lambda v: None if v is None else Json(v)
-        return lambda v: None if v is None else json.dumps(v)
+        texts: dict[int, tuple[Any, str]] = {}  # rows of one step share their payload
+
+        def dumped(v: Any) -> str | None:
+            if v is None:
+                return None
+            hit = texts.get(id(v))
+            if hit is None or hit[0] is not v:
+                hit = texts[id(v)] = (v, json.dumps(v))
+            return hit[1]
+
+        return dumped
     if dialect == "sqlite" and isinstance(column.type, sa.DateTime):
         memo: dict[dt.datetime, str] = {}
 
