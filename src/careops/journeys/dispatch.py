@@ -157,8 +157,9 @@ def dispatch(
 
 
 #: channels whose provider drops a second message under a key it has seen (the outbox key is
-#: sent with every message); a send interrupted in flight is sent again on them, safely
-DEDUPING_CHANNELS = frozenset({"file"})
+#: sent with every message): the file peer, WeChat (`client_msg_id`, docs/channels.md); a send
+#: interrupted in flight is sent again on them, safely. SMS, JPush and e-mail do not.
+DEDUPING_CHANNELS = frozenset({"file", "wechat"})
 
 IN_FLIGHT = (
     "在途时中断，是否送达未知，请向服务商核实 / interrupted in flight: delivery unknown, "
