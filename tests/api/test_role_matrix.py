@@ -243,6 +243,13 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/api/v1/tasks/{task_id}/close"): Example(
         {"task_id": "1"}, body={"outcome": "已电话回访"}, prepare=_task
     ),
+    # service packages (p1 has no enrolment in this world: an empty list is a success)
+    ("GET", "/api/v1/packages"): Example(),
+    ("GET", "/api/v1/patients/{user_id}/packages"): Example({"user_id": "p1"}, {"as_of": DAY}),
+    ("GET", "/api/v1/packages/activation"): Example(query={"as_of": DAY}),
+    ("GET", "/api/v1/packages/renewal"): Example(query={"as_of": DAY}),
+    ("GET", "/api/v1/packages/sla"): Example(query={"as_of": DAY}),
+    ("GET", "/api/v1/packages/outcomes"): Example(query={"as_of": DAY}),
     # event intake
     ("POST", "/api/v1/events"): Example(
         body={
