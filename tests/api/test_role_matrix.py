@@ -269,6 +269,10 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("GET", "/api/v1/packages/renewal"): Example(query={"as_of": DAY}),
     ("GET", "/api/v1/packages/sla"): Example(query={"as_of": DAY}),
     ("GET", "/api/v1/packages/outcomes"): Example(query={"as_of": DAY}),
+    # health management
+    ("GET", "/api/v1/patients/{user_id}/health-record"): Example({"user_id": "p1"}, {"as_of": DAY}),
+    ("GET", "/api/v1/care/alerts"): Example(),
+    ("GET", "/api/v1/care/alert-rules"): Example(),
     # points and referral
     ("GET", "/api/v1/points/{user_id}"): Example(prepare=_points),
     ("GET", "/api/v1/points/{user_id}/ledger"): Example(prepare=_points),

@@ -1,5 +1,6 @@
-"""Service packages over HTTP: the catalogue, a patient's enrolments and usage (scoped and
-audited), who is behind on activation, renewal, SLAs and outcomes."""
+"""Care programmes over HTTP (one small hospital for all): service packages (the catalogue, a
+patient's enrolments and usage, who is behind on activation, renewal, SLAs, outcomes), the
+personal health record, the alerts raised as readings arrive, and the alert-rules setting."""
 
 from __future__ import annotations
 
@@ -134,3 +135,101 @@ def test_sla_breaches_list_patients_only_for_those_who_may_see_them(world):
     assert a["rows"] == o["rows"]
     assert len(o["breaches"]) == min(o["total_breaches"], 50)
     assert get(world, "operations", "/packages/sla", days=0).status_code == 422
+
+
+def test_the_health_record_is_clinical_scoped_and_audited(world):
+    r = get(world, "medical", "/patients/p1/health-record", as_of=DAY)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["user_id"] == "p1" and body["as_of"] == DAY
+    assert [c["code"] for c in body["conditions"]] == ["I10"]
+    assert [m["drug_name"] for m in body["medications"]] == ["氨氯地平"]
+    (plan,) = body["plans"]
+    assert plan["condition"] == "I10" and plan["measure"] == "bp" and plan["targets"]
+    assert all(t["text"] for t in plan["targets"])
+    row = last_audit(world)
+    assert row.action == "health.record" and row.subject == "p1" and row.role == "medical"
+    en = get(world, "health_manager", "/patients/p1/health-record", EN, as_of=DAY)
+    assert en.status_code == 200 and en.json()["plans"][0]["name"] != plan["name"]
+    assert get(world, "medical", "/patients/p2/health-record").status_code == 403
+    assert get(world, "health_manager", "/patients/p2/health-record").status_code == 403
+    for who in ("operations", "admin", "analyst", "auditor"):
+        assert get(world, who, "/patients/p1/health-record").status_code == 403, who
+    bad = get(world, "medical", "/patients/p1/health-record", as_of="tomorrow")
+    assert bad.status_code == 422 and "as_of" in str(bad.json()["error"]["detail"])
+
+
+def _reading(world: World, event_id: str, **props) -> None:
+    now = datetime.now(UTC).isoformat()
+    body = {
+        "events": [
+            {
+                "event_id": event_id,
+                "user_id": "p1",
+                "ts": now,
+                "name": "device_reading",
+                "properties": props,
+            }
+        ]
+    }
+    r = world.client.post("/api/v1/events", json=body, headers=world.headers["admin"])
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+
+
+def test_a_reading_through_the_intake_raises_an_alert_the_doctor_lists(world):
+    _reading(world, "bp-crisis-1", systolic=186, diastolic=100, unit="mmHg")
+    r = get(world, "medical", "/care/alerts")
+    assert r.status_code == 200, r.text
+    (alert,) = [a for a in r.json()["items"] if a["detail"]["rule"] == "bp_crisis"]
+    assert alert["user_id"] == "p1" and alert["kind"] == "alert"
+    assert alert["purpose"] == "medical" and alert["department"] == "心血管内科"
+    assert get(world, "operations", "/care/alerts").json()["total"] == 0  # medical: not theirs
+    assert get(world, "analyst", "/care/alerts").status_code == 403
+    assert get(world, "medical", "/care/alerts", status="maybe").status_code == 422
+
+
+RULES = """rules:
+  bp_watch:
+    title: 血压偏高复核(≥160)
+    title_en: Raised blood pressure (>=160)
+    when:
+      - {codes: ["8480-6"], op: ">=", value: 160}
+    assignee_role: health_manager
+    due_minutes: 120
+"""
+
+
+def test_a_hospitals_own_rules_file_is_used_by_the_intake_and_shown(world, tmp_path):
+    settings = world.client.app.state.settings
+    path = tmp_path / "our_rules.yaml"
+    path.write_text(RULES, encoding="utf-8")
+    settings.health.alert_rules = str(path)
+    try:
+        r = get(world, "health_manager", "/care/alert-rules")
+        assert r.status_code == 200, r.text
+        assert r.json()["source"] == "our_rules.yaml"
+        assert [x["rule"] for x in r.json()["rules"]] == ["bp_watch"]
+        _reading(world, "bp-watch-1", systolic=165, diastolic=95)
+        seen = get(world, "health_manager", "/care/alerts").json()["items"]
+        assert [a["detail"]["rule"] for a in seen] == ["bp_watch"]
+        # an edit applies without a restart; a bad edit is refused naming the line and field
+        path.write_text(RULES.replace('op: ">="', 'op: "=>"'), encoding="utf-8")
+        bad = get(world, "admin", "/care/alert-rules")
+        assert bad.status_code == 422
+        assert "our_rules.yaml" in bad.text and "line 6" in bad.text and "op" in bad.text
+    finally:
+        settings.health.alert_rules = None
+    shipped = get(world, "admin", "/care/alert-rules", EN).json()
+    assert shipped["source"] == "shipped" and "bp_crisis" in [x["rule"] for x in shipped["rules"]]
+
+
+def test_the_service_refuses_to_start_on_a_bad_rules_file(tmp_path):
+    from careops.api.app import create_app
+    from careops.errors import ConfigError
+    from tests.api.world import isolated_settings
+
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES.replace("due_minutes: 120", "due_minutes: 120\n    colour: red"))
+    settings = isolated_settings(CAREOPS_HEALTH__ALERT_RULES=str(path))
+    with pytest.raises(ConfigError, match=r"rules.yaml: .*line 9: rules.bp_watch.colour"):
+        create_app(settings, warehouse=f"duckdb:///{tmp_path / 'w.duckdb'}")
