@@ -186,6 +186,27 @@ class RecModel:
         return RecModel(items.key.copy(), fac, pop, self.params)
 
 
+def blend_scores(
+    als: np.ndarray, fallback: np.ndarray, kinds: np.ndarray, blend: dict[str, float]
+) -> np.ndarray:
+    """Per kind with a weight β: (1 − β)·ALS + β·fallback (popularity of the patient's age band
+    and sex, their conditions' interests), each scaled to its row maximum over the kind's items
+    and the result scaled back to the ALS row maximum (so kinds still compare in an all-kind
+    ranking). Kinds without a weight keep their ALS scores."""
+    out = als.copy()
+    for kind, beta in blend.items():
+        cols = kinds == kind
+        if beta <= 0 or not cols.any():
+            continue
+        a = als[:, cols]
+        top = np.max(np.abs(a), axis=1, keepdims=True)
+        f = fallback[:, cols]
+        f = f / np.maximum(f.max(axis=1, keepdims=True), 1e-9)
+        mix = (1.0 - beta) * a / np.maximum(top, 1e-9) + beta * f
+        out[:, cols] = mix * np.where(top > 0, top, 1.0)
+    return out
+
+
 def segment_popularity(weights: sparse.csr_matrix, seg: np.ndarray) -> np.ndarray:
     """segments × items: distinct patients of each segment with the item (`weights` rows are
     the patients, `seg` their segments)."""
