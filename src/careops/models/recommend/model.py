@@ -12,6 +12,10 @@ sex (last `rec_popularity_days` before the training date), with the items their 
 conditions make relevant (`rules.yaml` interests) first. Every ranking then drops the items the
 patient already used and every item the medical constraints refuse (`Rules.allowed`).
 
+For patients with a history, each kind's ALS scores may be blended with that fallback
+(`blend_scores`, weights per kind in `params["blend"]`, chosen at training on a validation
+window before the training date: `evaluate.tune_blend`).
+
 Files (nothing pickled): `items.json` (item keys), `factors.npy`, `popularity.npy`
 (segments × items), `params.json`; `.npy` files are read with `allow_pickle=False`.
 """
