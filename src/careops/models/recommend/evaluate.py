@@ -158,21 +158,40 @@ def _split(con: BaseBackend, as_of: dt.date, settings: Settings) -> _Split:
     return _Split(items, patients, hist, test, after, pop, end)
 
 
+def _kind_truth(
+    sp: _Split, rules: Rules, ok_all: np.ndarray, has: np.ndarray, kind: str
+) -> tuple[np.ndarray, np.ndarray, sparse.csr_matrix]:
+    """For one kind ("all": every kind): its columns, the warm patients' candidates among
+    them (`ok_all`: candidates over every item, warm rows) and the relevant items."""
+    cols = np.ones(len(sp.items), dtype=bool) if kind == "all" else sp.items.kind == kind
+    c = np.flatnonzero(cols)
+    ok = ok_all[:, c]
+    rel = sparse.csr_matrix(sp.test[np.flatnonzero(has)][:, c].multiply(sparse.csr_matrix(ok)) > 0)
+    return c, ok, rel
+
+
 def _kind_cards(
-    sp: _Split, rules: Rules, scores: np.ndarray, has: np.ndarray, kind: str, k: int
+    sp: _Split,
+    rules: Rules,
+    scores: np.ndarray,
+    has: np.ndarray,
+    kind: str,
+    k: int,
+    ok_all: np.ndarray,
 ) -> dict[str, Card]:
     """Model and popularity on the warm patients for one kind ("all": every kind); `scores`
     are the warm patients' rows; only the kind's columns are ranked."""
-    cols = np.ones(len(sp.items), dtype=bool) if kind == "all" else sp.items.kind == kind
-    c = np.flatnonzero(cols)
-    warm = np.flatnonzero(has)
-    ok = candidates(sp.items, rules, sp.patients.take(warm), sp.hist[warm], None)[:, c]
-    rel = sparse.csr_matrix(sp.test[warm][:, c].multiply(sparse.csr_matrix(ok)) > 0)
+    c, ok, rel = _kind_truth(sp, rules, ok_all, has, kind)
     popular = np.broadcast_to(sp.pop[c], ok.shape)
     return {
         "model": ranking_metrics(top_n(scores[:, c], ok, k), rel, k),
         "popularity": ranking_metrics(top_n(popular, ok, k), rel, k),
     }
+
+
+def _warm_candidates(sp: _Split, rules: Rules, has: np.ndarray) -> np.ndarray:
+    warm = np.flatnonzero(has)
+    return candidates(sp.items, rules, sp.patients.take(warm), sp.hist[warm], None)
 
 
 #: blend weights of popularity tried per kind (0: ALS alone, 1: popularity and rules alone)
@@ -198,14 +217,17 @@ def tune_blend(
     raw = model.scores(sp.hist[warm])
     boost, _ = rules.interest(sp.patients.take(warm), sp.items)
     fb = model.fallback(sp.patients.take(warm), boost)
+    ok_all = _warm_candidates(sp, rules, has)
     weights: dict[str, float] = {}
     table: dict[str, dict[str, float | None]] = {}
     for kind in data.KINDS:
         table[kind] = {}
         best, best_ndcg = 0.0, -1.0
+        c, ok, rel = _kind_truth(sp, rules, ok_all, has, kind)
+        kinds = sp.items.kind[c]
         for beta in grid:
-            s = blend_scores(raw, fb, sp.items.kind, {kind: beta})
-            nd = _kind_cards(sp, rules, s, has, kind, k)["model"].ndcg
+            s = blend_scores(raw[:, c], fb[:, c], kinds, {kind: beta})
+            nd = ranking_metrics(top_n(s, ok, k), rel, k).ndcg
             table[kind][f"{beta:g}"] = nd
             if nd is not None and nd > best_ndcg + 1e-9:
                 best, best_ndcg = beta, nd
@@ -232,8 +254,10 @@ def evaluate_split(
     sp = _split(con, as_of, settings)
     items, patients, hist, pop = sp.items, sp.patients, sp.hist, sp.pop
     scores, has = score_matrix(model, items, rules, patients, hist)
+    ok_all = _warm_candidates(sp, rules, has)
     warm = {
-        kind: _kind_cards(sp, rules, scores[has], has, kind, k) for kind in ("all", *data.KINDS)
+        kind: _kind_cards(sp, rules, scores[has], has, kind, k, ok_all)
+        for kind in ("all", *data.KINDS)
     }
     cold = _cold(con, model, items, rules, as_of, sp.end, sp.after, pop, settings, k)
     a, b = warm["all"]["model"].ndcg, warm["all"]["popularity"].ndcg
