@@ -23,6 +23,7 @@ from careops.web.texts import text
 NAV: tuple[tuple[str, str], ...] = (
     ("overview", "metrics.read"),
     ("layers", "tags.read"),
+    ("funnels", "metrics.read"),
     ("portrait", "patients.portrait"),
     ("tasks", "tasks.read"),
     ("experiments", "experiments.read"),
@@ -314,18 +315,24 @@ EXPORT_MAX = 200_000
 
 
 def drill_export(ops: Ops, dimension: str, code: str, as_of: date) -> list[str]:
-    """Every patient id of a layer (sorted), read page by page through the segments service
-    (each page audited as an export); refused above EXPORT_MAX patients."""
+    """Every patient id of a layer (sorted); see `export_ids`."""
+    from careops.segments import service as segments
+
+    return export_ids(ops, segments.Target(rule=layer_rule(dimension, code)), as_of)
+
+
+def export_ids(ops: Ops, target: Any, as_of: date) -> list[str]:
+    """Every patient id a segment target matches (sorted), read page by page through the
+    segments service (each page audited as an export); refused above EXPORT_MAX patients."""
     from careops.segments import service as segments
 
     ops.require("segments.export")
-    target = segments.Target(rule=layer_rule(dimension, code))
     ids: list[str] = []
     while True:
         page = segments.export_page(ops, target, as_of, limit=EXPORT_PAGE, offset=len(ids))
         if page.count > EXPORT_MAX:
             raise InvalidInput(
-                f"该分层 {page.count} 人, 超过网页导出上限 {EXPORT_MAX}, 请用命令行导出 / "
+                f"该人群 {page.count} 人, 超过网页导出上限 {EXPORT_MAX}, 请用命令行导出 / "
                 f"{page.count} patients is over the cockpit's export limit of {EXPORT_MAX}; "
                 "use `careops segments export`"
             )
