@@ -104,7 +104,7 @@ def test_medical_rules_are_never_broken_for_any_patient(hospital):
         items = data.load_items(con)
         patients = data.load_patients(con, LATER, ops.settings)
         hist = data.to_matrix(
-            data.interactions(con, LATER, ops.settings), items, patients.user_id
+            data.interactions(con, LATER, ops.settings, items), items, patients.user_id
         ).weights
     model = model.align(items)
     assert len(patients) > 2000 and (patients.age <= 14).sum() > 100

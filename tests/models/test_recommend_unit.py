@@ -162,3 +162,51 @@ def test_no_interactions_cannot_be_fitted():
             np.zeros((N_SEGMENTS, 4)),
             PARAMS,
         )
+
+
+_CODES = st.sampled_from(["E11", "E11.9", "E110", "I10", "I25.1", "I251", "I50", "Z34.0", "E1"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.frozensets(_CODES, max_size=4), min_size=0, max_size=30),
+    st.lists(st.sampled_from(["E11", "I25", "I50", "Z34", "E1", "I10"]), max_size=3),
+)
+def test_vectorised_condition_match_equals_the_plain_reading(conds, prefixes):
+    """`Patients.has_any` (string kernels over everyone's codes) answers as `has_condition`
+    does per patient: E11 matches E11 and E11.9, not E110."""
+    from careops.models.recommend.rules import has_condition
+
+    n = len(conds)
+    p = Patients(
+        np.array([f"u{i}" for i in range(n)], dtype=object),
+        np.zeros(n, dtype=np.int64),
+        np.array(["F"] * n, dtype=object),
+        conds,
+    )
+    want = [has_condition(c, tuple(prefixes)) for c in conds]
+    assert p.has_any(tuple(prefixes)).tolist() == want
+
+
+def test_matrix_from_arrow_drops_unknown_users_and_reads_recent():
+    import pyarrow as pa
+
+    from careops.models.recommend.data import to_matrix
+
+    t = pa.table(
+        {
+            "user_id": ["b", "a", "zz", "b"],
+            "col": pa.array([0, 2, 1, 3], pa.int32()),
+            "weight": pa.array([1.0, 5.0, 4.0, 2.0], pa.float32()),
+            "recent": [True, False, True, None],
+        }
+    )
+    items = _items()
+    users = np.array(["a", "b"], dtype=object)
+    m = to_matrix(t, items, users).weights
+    assert m.shape == (2, len(items))
+    assert m.toarray()[:, :4].tolist() == [[0, 0, 5, 0], [1, 0, 0, 2]]
+    r = to_matrix(t, items, users, value="recent").weights
+    assert r.toarray()[:, :4].tolist() == [[0, 0, 0, 0], [1, 0, 0, 0]]
+    assert to_matrix(t, items).users.tolist() == ["a", "b", "zz"]
+    assert to_matrix(t.slice(0, 0), items, users).weights.nnz == 0

@@ -133,9 +133,11 @@ def tick(
     after_batch: Callable[[int], None] | None = None,
     cache: dict | None = None,
     con: BaseBackend | None = None,
+    on_claim: Callable[[list[str]], None] | None = None,
 ) -> TickReport:
     """Run the engine once at `now` for `journeys` (enter, wake, advance every due batch,
-    dispatch). `after_batch` is called with the batch number after each commit (tests);
+    dispatch). `after_batch` is called with the batch number after each commit, `on_claim`
+    with a batch's patients as soon as it is claimed (tests);
     `cache` keeps rule results per as-of date across the ticks of a replay; `con` is the
     warehouse to read (default: opened read-only for this tick)."""
     if now.tzinfo is None:
@@ -145,7 +147,8 @@ def tick(
     if con is None:
         with ops.warehouse(read_only=True) as opened:
             return tick(ops, journeys, now, batch=batch, dispatcher=dispatcher,
-                        after_batch=after_batch, cache=cache, con=opened)  # fmt: skip
+                        after_batch=after_batch, cache=cache, con=opened,
+                        on_claim=on_claim)  # fmt: skip
     now = now.astimezone(dt.UTC)
     report = TickReport()
     by_key = {item.journey.key: item.journey for item in journeys}
@@ -155,7 +158,7 @@ def tick(
         report.entered += enter(ops, reader, item.journey, now)
     report.woken += wake(ops, reader, by_key, now)
     while True:
-        done = advance(ops, reader, by_key, now, journeys, batch=batch)
+        done = advance(ops, reader, by_key, now, journeys, batch=batch, on_claim=on_claim)
         if done is None:
             break
         report.add(done)
@@ -253,6 +256,7 @@ def enter(ops: Ops, reader: Reader, journey: Journey, now: dt.datetime) -> int:
             }
             for u in users
         ]  # fmt: skip
+        store.add_patients(conn, users)
         inserted = 0
         for start in range(0, len(rows), 5000):
             chunk = rows[start : start + 5000]
@@ -345,11 +349,14 @@ def advance(
     loaded: list[Loaded],
     *,
     batch: int = BATCH,
+    on_claim: Callable[[list[str]], None] | None = None,
 ) -> TickReport | None:
-    """Claim and run one batch of due enrolments; None when nothing is due."""
+    """Claim and run one batch of due enrolments; None when nothing is due. The batch's
+    patients are locked (`store.lock_patients`) before anything is read for them."""
     e = store.enrolments.c
     report = TickReport()
     with ops.state.begin() as conn:
+        store.writer_lock(conn)
         q = (
             sa.select(store.enrolments)
             .where(e.status == "active", e.next_due <= now, e.journey.in_(list(journeys)))
@@ -359,6 +366,9 @@ def advance(
         rows = conn.execute(store.skip_locked(conn, q)).all()
         if not rows:
             return None
+        if on_claim is not None:
+            on_claim([r.user_id for r in rows])
+        store.lock_patients(conn, [r.user_id for r in rows])
         recs = [
             _Rec(
                 id=r.id, journey=r.journey, user_id=r.user_id,

@@ -95,6 +95,15 @@ cursors = sa.Table(
 )
 
 
+patients = sa.Table(
+    "journey_patients",
+    metadata,
+    sa.Column("user_id", sa.String(128), primary_key=True),
+)
+"""One row per patient ever enrolled: the row a worker locks (`lock_patients`) so that two
+workers never decide sends for one patient at once (caps and quiet hours count the outbox)."""
+
+
 def utc(t: dt.datetime | None) -> dt.datetime | None:
     """A stored time as aware UTC (SQLite hands back naive datetimes stored as UTC)."""
     if t is None:
@@ -117,3 +126,44 @@ def skip_locked(conn: Connection, query: sa.Select) -> sa.Select:
     if conn.dialect.name == "postgresql":
         return query.with_for_update(skip_locked=True)
     return query
+
+
+def writer_lock(conn: Connection) -> None:
+    """On SQLite, take the database's write lock now (`BEGIN IMMEDIATE`), before the reads a
+    batch decides on: two processes then take turns instead of deciding on the same snapshot.
+    PostgreSQL locks rows instead (`lock_patients`)."""
+    if conn.dialect.name != "sqlite":
+        return
+    raw = conn.connection.driver_connection
+    if raw is not None and not raw.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def add_patients(conn: Connection, users: list[str]) -> None:
+    """Make sure each of `users` has its lock row (sorted: two writers insert in one order)."""
+    rows = [{"user_id": u} for u in sorted(set(users))]
+    stmt = insert_ignoring_duplicates(conn, patients, ["user_id"])
+    for start in range(0, len(rows), 5000):
+        conn.execute(stmt, rows[start : start + 5000])
+
+
+def lock_patients(conn: Connection, users: list[str]) -> None:
+    """Hold every patient of `users` for this transaction (PostgreSQL `FOR UPDATE`, in user
+    order so two workers cannot deadlock): a second worker that claimed another journey's
+    enrolment of the same patient waits here until the first commits, and then counts the
+    first one's sends against the caps. Row locks, unlike advisory locks, do not fill the
+    server's lock table however large the batch. SQLite: `writer_lock` already serialises."""
+    if conn.dialect.name != "postgresql" or not users:
+        return
+    wanted = sorted(set(users))
+    p = patients.c
+    got: set[str] = set()
+    for start in range(0, len(wanted), 5000):
+        chunk = wanted[start : start + 5000]
+        q = sa.select(p.user_id).where(p.user_id.in_(chunk)).order_by(p.user_id).with_for_update()
+        got.update(conn.execute(q).scalars())
+    missing = [u for u in wanted if u not in got]
+    if missing:  # enrolled before the lock rows existed: add, then lock them too
+        add_patients(conn, missing)
+        q = sa.select(p.user_id).where(p.user_id.in_(missing)).order_by(p.user_id)
+        conn.execute(q.with_for_update()).all()

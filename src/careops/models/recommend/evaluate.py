@@ -140,8 +140,9 @@ def evaluate_split(
         raise InvalidInput(
             f"{as_of} 之前没有患者 / no patients registered before {as_of}", field="as_of"
         )
-    before = data.interactions(con, as_of, settings)
-    after = data.interactions(con, end, settings, since=as_of)
+    since = as_of - dt.timedelta(days=settings.models.rec_popularity_days)
+    before = data.interactions(con, as_of, settings, items, recent_since=since)
+    after = data.interactions(con, end, settings, items, since=as_of)
     if after.num_rows == 0:
         raise InvalidInput(
             f"{as_of} 之后 {days} 天内没有互动, 无法评估 / no interactions in the {days} days "
@@ -150,9 +151,7 @@ def evaluate_split(
         )
     hist = data.to_matrix(before, items, patients.user_id).weights
     test = data.to_matrix(after, items, patients.user_id).weights
-    recent = data.interactions(
-        con, as_of, settings, since=as_of - dt.timedelta(days=settings.models.rec_popularity_days)
-    )
+    recent = before.filter(before.column("recent"))
     pop = data.popularity(recent, items)
     scores, has = score_matrix(model, items, rules, patients, hist)
     warm: dict[str, dict[str, Card]] = {}

@@ -60,7 +60,8 @@ def fit(con, as_of: dt.date, ops: Ops) -> tuple[RecModel, dict[str, int]]:
     settings = ops.settings
     items = data.load_items(con)
     patients = data.load_patients(con, as_of, settings)
-    hist = data.interactions(con, as_of, settings)
+    since = as_of - dt.timedelta(days=settings.models.rec_popularity_days)
+    hist = data.interactions(con, as_of, settings, items, recent_since=since)
     if hist.num_rows == 0 or len(patients) == 0:
         raise InvalidInput(
             f"{as_of} 之前没有互动数据, 无法训练 / no interactions before {as_of} (views, "
@@ -68,10 +69,7 @@ def fit(con, as_of: dt.date, ops: Ops) -> tuple[RecModel, dict[str, int]]:
             field="as_of",
         )
     m = data.to_matrix(hist, items, patients.user_id).weights
-    since = as_of - dt.timedelta(days=settings.models.rec_popularity_days)
-    recent = data.to_matrix(
-        data.interactions(con, as_of, settings, since=since), items, patients.user_id
-    ).weights
+    recent = data.to_matrix(hist, items, patients.user_id, value="recent").weights
     pop = segment_popularity(recent, segment_of(patients.age, patients.sex))
     rows = np.diff(m.indptr) > 0
     model = RecModel.fit(m[rows], items.key, pop, _params(ops))
@@ -251,11 +249,7 @@ def recommend(
 
 def _user_history(con, as_of: dt.date, ops: Ops, users: list[str], items):
     """The patients' (sorted) interaction weights before `as_of`."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    t = data.interactions(con, as_of, ops.settings, users=users)
-    t = t.filter(pc.is_in(t.column("user_id"), value_set=pa.array(users, pa.string())))
+    t = data.interactions(con, as_of, ops.settings, items, users=users)
     return data.to_matrix(t, items, np.asarray(sorted(users), dtype=object)).weights
 
 
@@ -332,7 +326,7 @@ def recommend_all(
         items = data.load_items(con)
         patients = data.load_patients(con, as_of, ops.settings)
         hist = data.to_matrix(
-            data.interactions(con, as_of, ops.settings), items, patients.user_id
+            data.interactions(con, as_of, ops.settings, items), items, patients.user_id
         ).weights
     model = model.align(items)
     t1 = time.perf_counter()
