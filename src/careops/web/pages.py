@@ -460,6 +460,16 @@ def portrait(page: Page) -> Response:
     return page.render("portrait.html", active="portrait", view=view)
 
 
+def recommendations(page: Page) -> Response:
+    """The portrait's recommendations, an htmx fragment (computed on request: they are not
+    stored), for roles holding `models.read` within the patient scope."""
+    assert page.ops is not None
+    page.ops.require("models.read")
+    user_id = page.request.path_params["user_id"]
+    items, model_id = views.recommendations(page.ops, user_id, page.as_of())
+    return page.render("recommendations.html", items=items, model_id=model_id)
+
+
 def records(page: Page) -> Response:
     assert page.ops is not None
     page.ops.require("patients.clinical")
@@ -800,6 +810,7 @@ def router() -> Router:
             Route("/portrait", endpoint(portrait_search), methods=get),
             Route("/patients/{user_id}", endpoint(portrait), methods=get),
             Route("/patients/{user_id}/records/{kind}", endpoint(records), methods=get),
+            Route("/patients/{user_id}/recommendations", endpoint(recommendations), methods=get),
             Route("/tasks", endpoint(tasks), methods=get),
             Route("/tasks/{task_id}/finish", endpoint(task_finish), methods=post),
             Route("/experiments", endpoint(experiments), methods=get),

@@ -353,6 +353,29 @@ class TagRow:
 
 
 @dataclass(frozen=True)
+class ModelInfo:
+    model_id: str
+    trained_as_of: str
+    trained_at: str
+
+
+@dataclass(frozen=True)
+class ScoresView:
+    """The model scores stored for a patient (smart tags) and the model behind the churn
+    score: the newest churn model registered as of the scoring day, which is the one
+    `careops churn score` uses unless told otherwise (the scores table keeps no model id)."""
+
+    churn_score: int | None
+    churn_band: str  # high | mid | low | none
+    churn_reasons: list[str]
+    churn_scored_as_of: str | None
+    churn_model: ModelInfo | None
+    predicted_ltv: str | None
+    ltv_tier: str | None
+    next_need: str | None
+
+
+@dataclass(frozen=True)
 class PortraitView:
     user_id: str
     as_of: date
@@ -362,6 +385,8 @@ class PortraitView:
     tags: list[TagRow]
     contacts: list[tuple[str, str]]
     clinical_kinds: list[tuple[str, str]]
+    scores: ScoresView | None = None
+    can_recommend: bool = False
 
 
 CONTACT_FIELDS = ("name", "phone", "email", "wechat_openid", "id_number")
@@ -450,7 +475,82 @@ def portrait(ops: Ops, user_id: str, as_of: date, lang: str) -> PortraitView:
         tags=tags,
         contacts=contacts,
         clinical_kinds=kinds,
+        scores=scores_view(ops, p.tags, lang),
+        can_recommend=ops.actor.can("models.read"),
     )
+
+
+#: churn score bands, as the churn service's summary counts them
+CHURN_HIGH, CHURN_MID = 80, 50
+
+
+def churn_band(score: int | None) -> str:
+    """high (≥ 80), mid (50–79), low (< 50), none when not scored."""
+    if score is None:
+        return "none"
+    return "high" if score >= CHURN_HIGH else "mid" if score >= CHURN_MID else "low"
+
+
+def _churn_model(ops: Ops, day: date) -> ModelInfo | None:
+    """The churn model registered as of `day` (None: none registered, or no models.read)."""
+    from careops.errors import CareOpsError
+    from careops.models.churn import service as churn
+
+    if not ops.actor.can("models.read"):
+        return None
+    try:
+        meta = churn.registry(ops).latest("churn", day)
+    except CareOpsError:
+        return None
+    return ModelInfo(meta.model_id, meta.as_of, meta.trained_at[:19].replace("T", " "))
+
+
+def scores_view(ops: Ops, tags: dict[str, Any], lang: str) -> ScoresView | None:
+    """The patient's stored model scores (churn with reasons, predicted LTV, next need), None
+    when no model has scored them."""
+    score = tags.get("churn_score")
+    ltv = tags.get("predicted_ltv")
+    need = tags.get("next_need")
+    if score is None and ltv is None and need is None:
+        return None
+    scored = tags.get("churn_scored_as_of")
+    day = date.fromisoformat(str(scored)[:10]) if scored else None
+    reasons = [r.strip() for r in str(tags.get("churn_reasons") or "").split(";") if r.strip()]
+    return ScoresView(
+        churn_score=int(score) if score is not None else None,
+        churn_band=churn_band(int(score) if score is not None else None),
+        churn_reasons=reasons,
+        churn_scored_as_of=day.isoformat() if day else None,
+        churn_model=_churn_model(ops, day) if day else None,
+        predicted_ltv=f"¥{float(ltv):,.0f}" if ltv is not None else None,
+        ltv_tier=labels.value_label("ltv_tier_predicted", tags["ltv_tier_predicted"], lang)
+        if tags.get("ltv_tier_predicted")
+        else None,
+        next_need=labels.value_label("next_need", need, lang) if need else None,
+    )
+
+
+RECOMMEND_TOP = 5
+
+
+def recommendations(ops: Ops, user_id: str, as_of: date) -> tuple[list[Any], str | None]:
+    """The patient's top recommendations (`careops.models.recommend.service.recommend`, the
+    function behind `careops recommend for` and the API) after the patient-scope check of
+    the portrait; ([], None) when no recommendation model is registered yet."""
+    from careops.errors import NotFound
+    from careops.models.recommend import service as recommend
+    from careops.privacy.access import check_patient_access
+
+    ops.require("models.read")
+    with ops.warehouse(read_only=True) as con:
+        check_patient_access(ops, user_id, "patients.portrait", con=con)
+    try:
+        result = recommend.recommend(ops, user_id, as_of, top=RECOMMEND_TOP)
+    except NotFound as exc:
+        if getattr(exc, "field", None) == "as_of":  # the registry has no model as of then
+            return [], None
+        raise
+    return list(result.items), result.model_id
 
 
 @dataclass(frozen=True)
