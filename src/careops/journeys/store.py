@@ -181,11 +181,7 @@ _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLit
 def _converter(dialect: str, column: sa.Column) -> Any:
     """A function turning a Python value into what the driver takes for `column`; None when
     the value goes as it is. Times on SQLite are memoised (a batch shares a few moments)."""
-    if isinstance(column.type, sa.JSON):
-        if dialect == "postgresql":
-            from psycopg.types.json import Json
-
-            return lambda v: None if v is None else Json(v)
+    if isinstance(column.type, sa.JSON):  # as text (cast to json in the SQL on PostgreSQL)
         texts: dict[int, tuple[Any, str]] = {}  # rows of one step share their payload
 
         def dumped(v: Any) -> str | None:
@@ -240,7 +236,11 @@ def bulk_insert(
     cols = [table.c[n] for n in names]
     mark = "?" if dialect == "sqlite" else "%s"
     quoted = ", ".join(f'"{n}"' for n in names)
-    sql = f"INSERT INTO {table.name} ({quoted}) VALUES ({', '.join([mark] * len(names))})"
+    marks = [
+        f"{mark}::json" if dialect == "postgresql" and isinstance(c.type, sa.JSON) else mark
+        for c in cols
+    ]
+    sql = f"INSERT INTO {table.name} ({quoted}) VALUES ({', '.join(marks)})"
     if conflict:
         sql += f' ON CONFLICT ("{conflict}") DO NOTHING'
     conn.exec_driver_sql(sql, _tuples(dialect, cols, rows))
