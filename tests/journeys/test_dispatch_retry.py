@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from careops.config import Settings
-from careops.journeys import store
+from careops.journeys import sends, store
 from careops.journeys.channels.base import Message, Outcome
 from careops.journeys.dispatch import dispatch
 from careops.service import Ops
@@ -60,6 +60,15 @@ def _ops(tmp_path, **retry) -> Ops:
     ]  # fmt: skip
     with ops.state.begin() as conn:
         conn.execute(sa.insert(store.outbox), rows)
+        conn.execute(
+            sa.insert(store.decisions),
+            [
+                {"at": T0, "enrolment_id": r["enrolment_id"], "journey": "j", "step": "s",
+                 "user_id": r["user_id"], "action": "send", "reason": "ok", "channel": "sms",
+                 "purpose": "service", "key": r["key"]}
+                for r in rows
+            ],
+        )  # fmt: skip
     return ops
 
 
@@ -142,6 +151,11 @@ def test_a_send_interrupted_in_flight_is_not_resent_blindly(tmp_path):
     rows = _rows(ops)
     assert {r.status for r in rows.values()} == {"unknown"}
     assert all("delivery unknown" in r.error for r in rows.values())
+    # the send log shows them as failed, for a person to check, with no sent time
+    log = list(sends.rows(ops, "j"))
+    assert [(x["status"], x["reason"], x["sent_at"]) for x in log] == [
+        ("failed", "delivery_unknown", "")
+    ] * 3
 
 
 def test_on_a_deduplicating_channel_an_interrupted_send_goes_again_under_its_key(tmp_path):
