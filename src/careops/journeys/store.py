@@ -143,9 +143,8 @@ def writer_lock(conn: Connection) -> None:
 def add_patients(conn: Connection, users: list[str]) -> None:
     """Make sure each of `users` has its lock row (sorted: two writers insert in one order)."""
     rows = [{"user_id": u} for u in sorted(set(users))]
-    stmt = insert_ignoring_duplicates(conn, patients, ["user_id"])
-    for start in range(0, len(rows), 5000):
-        conn.execute(stmt, rows[start : start + 5000])
+    for start in range(0, len(rows), 50_000):
+        bulk_insert(conn, patients, rows[start : start + 50_000], conflict="user_id")
 
 
 def lock_patients(conn: Connection, users: list[str]) -> None:
