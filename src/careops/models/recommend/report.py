@@ -331,7 +331,7 @@ def render_html(rep: RecReport, lang: str = "zh") -> str:
     kinds = t["kinds"]
     cov = rep.coverage
     cov_chart = svg_bars(
-        [kinds[k] for k in data.KINDS],
+        [f"{kinds[k]} (/{cov['by_kind'][k]['items']})" for k in data.KINDS],
         [
             (
                 t["items_used"],
