@@ -28,4 +28,15 @@ else
   echo "services: Java is missing; Spark tests cannot run" >&2
   [ "${CI:-}" = "true" ] && exit 1
 fi
+# the PostgreSQL JDBC driver, for the Spark metastore on PostgreSQL (not shipped with pyspark)
+if [ ! -f /usr/share/java/postgresql.jar ] && command -v apt-get >/dev/null 2>&1; then
+  echo "services: installing the PostgreSQL JDBC driver (libpostgresql-jdbc-java)" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpostgresql-jdbc-java >/dev/null) || true
+fi
+if [ -f /usr/share/java/postgresql.jar ]; then
+  echo "services: PostgreSQL JDBC driver /usr/share/java/postgresql.jar"
+else
+  echo "services: the PostgreSQL JDBC driver is missing; the Spark metastore test cannot run" >&2
+  [ "${CI:-}" = "true" ] && exit 1
+fi
 exit 0

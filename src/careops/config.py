@@ -322,6 +322,11 @@ class SparkSettings(BaseModel):
     metastore_uris: str | None = Field(
         None, description="thrift://host:9083 of a running Hive metastore service instead"
     )
+    metastore_create: bool = Field(
+        True,
+        description="metastore_url: create the metastore's tables, all at once, when the "
+        "database lacks them (false: the schema comes from Hive's schematool)",
+    )
     jars: tuple[str, ...] = Field((), description="extra jars (the metastore's JDBC driver)")
     shuffle_partitions: int = Field(4, ge=1, le=100_000)
     driver_memory: str | None = Field("4g", pattern=_SPARK_SIZE)

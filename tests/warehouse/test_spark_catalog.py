@@ -19,11 +19,13 @@ import pytest
 from pydantic import ValidationError
 
 from careops.config import Settings, SparkSettings, get_settings
-from careops.errors import Conflict, WarehouseError
+from careops.errors import ConfigError, Conflict, WarehouseError
 from careops.warehouse import connect, create_tables
 from careops.warehouse.spark import (
     adopt_table_folders,
+    jdo_classes,
     local_dir,
+    metastore_schema_conf,
     require_tables,
     spark_config,
     use_database,
@@ -87,6 +89,28 @@ def test_default_spark_config_sets_no_java_options_and_no_network():
     assert not any("extraJavaOptions" in k for k in conf)
     assert not any(k.startswith(("spark.driver.host", "spark.driver.bind")) for k in conf)
     assert conf["spark.driver.memory"] == "4g"
+
+
+def test_metastore_schema_is_created_all_at_once():
+    """The classes of the jar's package.jdo are listed for DataNucleus to create at start-up."""
+    jdo = (
+        '<jdo><package name="org.apache.hadoop.hive.metastore.model">'
+        '<class name="MDatabase" identity-type="datastore"><field name="name"/></class>'
+        '<class name="MTable"  table="TBLS"/></package>'
+        '<package name="other.model"><class name="MThing"/></package></jdo>'
+    )
+    classes = jdo_classes(jdo)
+    assert classes == [
+        "org.apache.hadoop.hive.metastore.model.MDatabase",
+        "org.apache.hadoop.hive.metastore.model.MTable",
+        "other.model.MThing",
+    ]
+    conf = metastore_schema_conf(classes)
+    assert conf["datanucleus.autoStartMechanism"] == "Classes"
+    assert conf["datanucleus.autoStartClassNames"].split(",") == classes
+    assert conf["datanucleus.schema.autoCreateAll"] == "true"
+    with pytest.raises(ConfigError, match="schematool"):
+        metastore_schema_conf([])
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,9 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from urllib.parse import urlparse
 
+import psycopg
 import pytest
 
 from tests.ingest.conftest import write
@@ -102,34 +104,35 @@ def test_separate_commands_share_one_catalog(tmp_path, run_cli):
 
 
 def _pg_jdbc_jar() -> Path | None:
+    """The PostgreSQL JDBC driver: CAREOPS_TEST_PG_JDBC_JAR, Debian's libpostgresql-jdbc-java
+    (`make services` installs it), or a Maven download."""
     given = os.environ.get("CAREOPS_TEST_PG_JDBC_JAR")
     if given:
         return Path(given)
+    debian = Path("/usr/share/java/postgresql.jar")
+    if debian.is_file():
+        return debian
     found = sorted(Path.home().glob(".m2/repository/org/postgresql/postgresql/*/postgresql-*.jar"))
     return found[-1] if found else None
 
 
 @pytest.mark.postgres
-def test_metastore_on_postgresql(tmp_path):
+def test_metastore_on_postgresql(tmp_path, pg_database):
     """A cluster's catalog: the metastore in a PostgreSQL database, found by every process.
-
-    Needs a metastore database initialised by Hive's schematool (not shipped with pyspark;
-    DataNucleus' auto-creation hung here, docs/spark.md): CAREOPS_TEST_SPARK_METASTORE=
-    jdbc:postgresql://127.0.0.1:5432/metastore, and the JDBC driver jar."""
-    metastore = os.environ.get("CAREOPS_TEST_SPARK_METASTORE")
+    The database starts empty: the first command creates the metastore's tables (all at once;
+    made lazily they deadlock on PostgreSQL), the next finds them and the CareOps tables."""
     jar = _pg_jdbc_jar()
-    if not metastore or jar is None or not jar.is_file():
-        pytest.skip(
-            "needs CAREOPS_TEST_SPARK_METASTORE (a schematool-initialised PostgreSQL metastore) "
-            "and the PostgreSQL JDBC driver jar (CAREOPS_TEST_PG_JDBC_JAR or ~/.m2)"
-        )
+    if jar is None or not jar.is_file():
+        message = "the PostgreSQL JDBC driver jar is missing: run `make services`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    url = urlparse(pg_database())
     database = f"careops_{uuid.uuid4().hex[:8]}"
     env = _env(
         tmp_path,
-        CAREOPS_SPARK__METASTORE_URL=metastore,
-        CAREOPS_SPARK__METASTORE_USER=os.environ.get(
-            "CAREOPS_TEST_SPARK_METASTORE_USER", "postgres"
-        ),
+        CAREOPS_SPARK__METASTORE_URL=f"jdbc:postgresql://{url.hostname}:{url.port}{url.path}",
+        CAREOPS_SPARK__METASTORE_USER=url.username or "postgres",
         CAREOPS_SPARK__JARS=json.dumps([str(jar)]),
         CAREOPS_WAREHOUSE=f"spark://local/{database}",
     )
@@ -139,3 +142,8 @@ def test_metastore_on_postgresql(tmp_path):
     counts = json.loads(_ok(_careops(env, work, "tables", "--json")))
     assert counts["patients"] == 0 and len(counts) == 16
     assert not (tmp_path / "wh" / "metastore_db").exists()  # no Derby beside it
+    with psycopg.connect(url.geturl()) as pg:
+        names = {r[0] for r in pg.execute('SELECT "TBL_NAME" FROM "TBLS"').fetchall()}
+        dbs = {r[0] for r in pg.execute('SELECT "NAME" FROM "DBS"').fetchall()}
+    assert {"patients", "orders", "_loads", "contacts"} <= names
+    assert database in dbs

@@ -123,8 +123,9 @@ def _configure_metastore(session, settings: SparkSettings) -> None:
         if settings.metastore_password:
             password = settings.metastore_password.get_secret_value()
             hconf.set("javax.jdo.option.ConnectionPassword", password)
-        # its schema comes from Hive's schematool, not from DataNucleus' auto-creation (which
-        # hung on PostgreSQL in our tests: docs/spark.md)
+        if settings.metastore_create:
+            for key, value in metastore_schema_conf(_model_classes(jvm)).items():
+                hconf.set(key, value)
         return
     loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
     if (
@@ -150,6 +151,48 @@ def _configure_metastore(session, settings: SparkSettings) -> None:
         "javax.jdo.option.ConnectionURL",
         f"jdbc:derby:;databaseName={folder / METASTORE_DIR};create=true",
     )
+
+
+def metastore_schema_conf(classes: list[str]) -> dict[str, str]:
+    """Hive/DataNucleus settings that create the metastore's tables in a database lacking them,
+    all of them when the client starts. Created lazily, table by table (DataNucleus' default),
+    the first CREATE TABLE deadlocks on PostgreSQL: its DDL runs on a second connection that
+    waits for the locks of the first one's open transaction (seen here: the process hung with
+    28 of the tables made). Tables already there are checked, not altered."""
+    if not classes:
+        raise ConfigError(
+            "Hive 元数据库的模型 (package.jdo) 不在 Spark 的类路径上 / the Hive metastore's "
+            "model (package.jdo) is not on Spark's class path: is this a Spark without Hive "
+            "support? Set spark.metastore_create: false and create the schema with Hive's "
+            "schematool"
+        )
+    return {
+        "datanucleus.schema.autoCreateAll": "true",
+        "hive.metastore.schema.verification": "false",
+        "datanucleus.autoStartMechanism": "Classes",
+        "datanucleus.autoStartClassNames": ",".join(classes),
+    }
+
+
+def _model_classes(jvm) -> list[str]:
+    """The persistent classes of the Hive metastore, from the `package.jdo` its jar carries."""
+    loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
+    stream = loader.getResourceAsStream("package.jdo")
+    if stream is None:
+        return []
+    try:
+        text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+    finally:
+        stream.close()
+    return jdo_classes(text)
+
+
+def jdo_classes(text: str) -> list[str]:
+    """The fully qualified class names a JDO metadata file (`package.jdo`) declares."""
+    names: list[str] = []
+    for package, body in re.findall(r'<package\s+name="([\w.]+)"\s*>(.*?)</package>', text, re.S):
+        names += [f"{package}.{c}" for c in re.findall(r'<class\s+name="(\w+)"', body)]
+    return names
 
 
 @contextmanager
