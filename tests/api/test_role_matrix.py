@@ -247,6 +247,10 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         {"model_id": "churn-2026-03-01-20260301T000000Z"}, allowed_status=404
     ),
     ("GET", "/api/v1/models/churn/scores"): Example(query={"as_of": DAY}, allowed_status=404),
+    ("GET", "/api/v1/models/churn/reasons"): Example(query={"as_of": DAY}, allowed_status=404),
+    ("GET", "/api/v1/models/churn/reasons/{user_id}"): Example(
+        {"user_id": "p1"}, {"as_of": DAY}, allowed_status=404
+    ),
     # smart triage
     ("POST", "/api/v1/triage"): Example(body={"text": "头痛发热三天了"}),
     ("POST", "/api/v1/triage/batch"): Example(
