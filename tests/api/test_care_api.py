@@ -217,6 +217,8 @@ def test_a_hospitals_own_rules_file_is_used_by_the_intake_and_shown(world, tmp_p
         bad = get(world, "admin", "/care/alert-rules")
         assert bad.status_code == 422
         assert "our_rules.yaml" in bad.text and "line 6" in bad.text and "op" in bad.text
+        # meanwhile the intake keeps the last good rules: readings are still taken
+        _reading(world, "bp-watch-2", systolic=170, diastolic=95)
     finally:
         settings.health.alert_rules = None
     shipped = get(world, "admin", "/care/alert-rules", EN).json()
@@ -233,3 +235,23 @@ def test_the_service_refuses_to_start_on_a_bad_rules_file(tmp_path):
     settings = isolated_settings(CAREOPS_HEALTH__ALERT_RULES=str(path))
     with pytest.raises(ConfigError, match=r"rules.yaml: .*line 9: rules.bp_watch.colour"):
         create_app(settings, warehouse=f"duckdb:///{tmp_path / 'w.duckdb'}")
+
+
+def test_a_broken_edit_keeps_the_last_good_rules_for_the_doors_only(tmp_path):
+    from careops.care.alerts import rules_for
+    from careops.errors import ConfigError
+    from tests.api.world import isolated_settings
+
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES, encoding="utf-8")
+    settings = isolated_settings(CAREOPS_HEALTH__ALERT_RULES=str(path))
+    assert list(rules_for(settings).rules) == ["bp_watch"]
+    path.write_text(RULES.replace("value: 160", "value: 150") + "  # edited\n")
+    assert rules_for(settings).rules["bp_watch"].when[0].value == 150  # re-read on change
+    path.write_text(RULES.replace("days: 1", "") + "    days: none\n")
+    with pytest.raises(ConfigError, match="days"):
+        rules_for(settings, strict=True)
+    assert rules_for(settings).rules["bp_watch"].when[0].value == 150  # the last good one
+    fresh = isolated_settings(CAREOPS_HEALTH__ALERT_RULES=str(tmp_path / "missing.yaml"))
+    with pytest.raises(ConfigError, match=r"missing\.yaml"):
+        rules_for(fresh)  # never good: nothing to fall back on

@@ -398,3 +398,33 @@ def test_on_postgresql_a_run_split_across_two_concurrent_transactions_is_found(p
         assert [(f.rule, f.day) for f in got] == [("glucose_high_3d", dt.date(2026, 3, 12))]
     finally:
         ops.close()
+
+
+OWN_RULES = """rules:
+  bp_watch:
+    title: 血压偏高复核
+    title_en: Raised blood pressure
+    when:
+      - {codes: ["8480-6"], op: ">=", value: 160}
+    assignee_role: health_manager
+"""
+
+
+def test_cli_checks_and_lists_the_rules_in_force(run_cli, monkeypatch, tmp_path):
+    from careops.config import get_settings
+
+    code, out, _ = run_cli("health", "rules")
+    assert code == 0 and "预警规则" in out and "shipped" in out
+    code, out, _ = run_cli("health", "rules", "--json")
+    assert code == 0 and '"bp_crisis"' in out and '"glucose_high_3d"' in out
+    own = tmp_path / "own.yaml"
+    own.write_text(OWN_RULES, encoding="utf-8")
+    monkeypatch.setenv("CAREOPS_HEALTH__ALERT_RULES", str(own))
+    get_settings.cache_clear()
+    code, out, _ = run_cli("health", "rules", "--json")
+    assert code == 0 and '"bp_watch"' in out and "bp_crisis" not in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(OWN_RULES.replace("assignee_role: health_manager", "assignee: hm"))
+    code, out, err = run_cli("health", "rules", "--file", bad)
+    assert code == 2 and "bad.yaml" in out + err and "line 7" in out + err
+    assert "assignee" in out + err

@@ -106,7 +106,7 @@ def _check_data_files(settings: Settings) -> None:
     a `ConfigError` naming the file, line and field, before any request finds out."""
     from careops.care.alerts import rules_for
 
-    rules_for(settings)
+    rules_for(settings, strict=True)
 
 
 def _docs_page(app: FastAPI) -> None:

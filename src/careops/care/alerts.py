@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -32,6 +33,7 @@ from careops.schema import OBSERVATION_UNITS
 from careops.state.models import metadata
 from careops.tasks.store import NewTask, raise_tasks
 
+log = logging.getLogger(__name__)
 Op = Literal[">", ">=", "<", "<="]
 WHAT = ("预警规则", "alert rules")
 RULE_ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -106,20 +108,41 @@ def load_rules(path: Path | str | None = None) -> RuleSet:
     return _shipped() if path is None else load(RuleSet, path, "alert_rules.yaml", WHAT)
 
 
-def rules_for(settings: Any) -> RuleSet:
+def rules_for(settings: Any, *, strict: bool = False) -> RuleSet:
     """The rules in force: the file named by the setting `health.alert_rules`, else the
     shipped ones. A file is read again when it changes (its size or modification time), so a
-    hospital's edit applies without a restart; a bad file is a `ConfigError` naming the file,
-    the line, the field and the reason (and the last good rules are not used silently)."""
+    hospital's edit applies without a restart. A bad file is a `ConfigError` naming the file,
+    the line, the field and the reason — when the service starts and for `strict` callers
+    (the rules route shows it). The doors (intake, file loads) keep evaluating the last good
+    rules of that file while an edit is broken, logging the error each time: readings that
+    arrive meanwhile still raise their alerts (a refused intake would lose them)."""
     path = settings.health.alert_rules
     if not path:
         return _shipped()
     p = Path(path)
+    key = str(p.resolve())
     try:
         st = p.stat()
+        rules = _from_file(key, st.st_mtime_ns, st.st_size)
     except OSError:
-        return load_rules(p)  # the ConfigError naming the missing file
-    return _from_file(str(p.resolve()), st.st_mtime_ns, st.st_size)
+        rules = None
+        problem: Exception | None = None
+        try:
+            load_rules(p)  # the ConfigError naming the missing file
+        except Exception as exc:
+            problem = exc
+    except Exception as exc:
+        rules, problem = None, exc
+    if rules is not None:
+        _LAST_GOOD[key] = rules
+        return rules
+    if strict or key not in _LAST_GOOD:
+        raise problem  # type: ignore[misc]
+    log.error("alert rules file broken, using its last good version: %s", problem)
+    return _LAST_GOOD[key]
+
+
+_LAST_GOOD: dict[str, RuleSet] = {}
 
 
 @lru_cache(maxsize=8)

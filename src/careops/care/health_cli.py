@@ -189,3 +189,45 @@ def refills(
     finally:
         context.close()
     out.print(f"续方提醒任务 / refill reminder tasks: {len(ids)}")
+
+
+@health_app.command("rules")
+def rules(
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", help="检查该规则文件(默认: 设置 health.alert_rules) / check this file"
+        ),
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """异常读数预警规则: 检查并列出生效规则 / Check and list the abnormal-reading rules in force
+    (the file named by the setting health.alert_rules, else the shipped ones); a bad file is
+    refused with its line and field (exit 2)."""
+    from careops.care.alerts import load_rules, rules_for
+    from careops.config import get_settings
+
+    settings = get_settings()
+    found = load_rules(file) if file else rules_for(settings, strict=True)
+    source = str(file or settings.health.alert_rules or "shipped")
+    if json_:
+        print_json({"source": source, "rules": found.model_dump(mode="json")["rules"]})
+        return
+    rows = [
+        [
+            k,
+            r.title,
+            " 或 ".join(f"{'/'.join(c.codes)} {c.op} {c.value:g}" for c in r.when),
+            str(r.days),
+            f"{r.assignee_role}{'@' + r.department if r.department else ''}",
+            f"{r.due_minutes} min",
+        ]
+        for k, r in found.rules.items()
+    ]
+    out.print(
+        rich_table(
+            f"预警规则 / alert rules: {safe(source)}",
+            ["规则", "名称", "条件", "连续天数", "处理人", "时限"],
+            rows,
+        )
+    )

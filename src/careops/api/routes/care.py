@@ -184,11 +184,12 @@ def list_alerts(
 @router.get("/care/alert-rules", summary="预警规则(当前生效) / the alert rules in force")
 def alert_rules(ops: CareReader, lang: Lang) -> AlertRulesOut:
     """The rules the intake and file loads evaluate (setting `health.alert_rules`, else the
-    shipped file)."""
+    shipped file). A broken edit of the hospital's file is a 422 naming its line and field
+    (the doors keep using its last good version meanwhile)."""
     from pathlib import Path
 
     path = ops.settings.health.alert_rules
-    rules = rules_for(ops.settings)
+    rules = rules_for(ops.settings, strict=True)
     return AlertRulesOut(
         source=Path(path).name if path else "shipped",
         rules=[
