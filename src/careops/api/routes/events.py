@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from careops.api.deps import require
+from careops.api.jsonbody import FastJSONRoute
 from careops.intake import service
 from careops.service import Ops
 
-router = APIRouter(prefix="/events", tags=["events"])
+router = APIRouter(prefix="/events", tags=["events"], route_class=FastJSONRoute)
 
 
 class EventIn(BaseModel):
