@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import re
@@ -260,7 +261,9 @@ def main() -> None:
         "aims": {"events_per_s": 20_000, "p99_ms": 200},
         "events": args.events,
         "batch": args.batch,
-        "server": "one uvicorn process (h11, asyncio loop), DuckDB warehouse, SQLite state",
+        "server": "one uvicorn process ("
+        + ("httptools, uvloop" if importlib.util.find_spec("uvloop") else "h11, asyncio loop")
+        + "), DuckDB warehouse, SQLite state",
         "results": runs,
     }
     print(json.dumps(result, indent=2, ensure_ascii=False))
