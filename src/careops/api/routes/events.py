@@ -8,11 +8,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from careops.api.deps import require
-from careops.api.jsonbody import FastJSONRoute
 from careops.intake import service
 from careops.service import Ops
 
-router = APIRouter(prefix="/events", tags=["events"], route_class=FastJSONRoute)
+router = APIRouter(prefix="/events", tags=["events"])
 
 
 class EventIn(BaseModel):
