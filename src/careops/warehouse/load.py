@@ -260,12 +260,15 @@ class _DuckDB:
             if table in TIME_ORDER and not in_time_order(rows, TIME_ORDER[table])
             else ""
         )
+        # a table still empty (a first load) has no keys to skip: no anti-join to build
+        empty = self.raw.execute(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone() is None
+        new_only = "" if empty else f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE {cond})'
         self.raw.register("_careops_stage", rows)
         try:
             n = self.raw.execute(
                 f'INSERT INTO "{table}" ({cols}{f", {LOAD_ID}" if owned else ""}) '
                 f"SELECT {cols}{', ?' if owned else ''} FROM _careops_stage s "
-                f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE {cond}){order}',
+                f"{new_only}{order}",
                 [load_id] if owned else [],
             ).fetchone()[0]
         finally:
