@@ -332,7 +332,7 @@ def test_cli_reasons_population_patient_and_bad_input(hospital, run_cli, tmp_pat
     for bad, words in (
         (["--out", "x.csv"], ".json"),
         (["--user", uid, "--sim", str(hospital["sim"])], "--user"),
-        (["--min-score", "101"], "101"),
+        (["--min-score", "101"], "less than or equal to 100"),
         (["--sim", "/nonexistent"], "not a simulator"),
         (["--user", "nobody"], "no patient"),
     ):
