@@ -5,8 +5,10 @@
 Simulates `--patients` patients over `--days` days (once; kept under `--data`, default
 /tmp/careops-bench-churn-<patients>), loads them into a DuckDB warehouse, then measures in one
 run: feature extraction alone (`load_features`, one Ibis query), training
-(`churn.service.train`: 12 as-of dates of features and labels, LightGBM, calibration) and
-scoring every patient still a user with reasons (`churn.service.score`), each with wall time
+(`churn.service.train`: 16 as-of dates of features and labels, LightGBM, calibration) and
+scoring every patient still a user with reasons (`churn.service.score`) and the reasons
+diagnosis (`churn.service.reasons_report`: the at-risk scored again, 4 weekly feature queries
+for the leavers; its ratio to scoring is reported), each with wall time
 and peak memory of the process. The baseline is the feature extraction itself: scoring's
 ratio to it shows what the model and the reasons add. Writes benchmarks/results/churn.json;
 the 1M figures are extrapolated linearly from the measured size and said to be.
@@ -63,6 +65,15 @@ def main(argv: list[str]) -> None:
         "ratio_to_features": round(s.seconds / max(f.seconds, 1e-9), 2),
     }
     print(f"score: {s.seconds:.1f} s, {s.peak_gb:.2f} GB, {n} scored", flush=True)
+    r = measure(lambda: service.reasons_report(ops, as_of))
+    figures["reasons"] = {
+        "seconds": round(r.seconds, 2),
+        "peak_gb": r.peak_gb,
+        "at_risk": r.value.at_risk.patients,
+        "leavers": r.value.churned.patients if r.value.churned else 0,
+        "ratio_to_score": round(r.seconds / max(s.seconds, 1e-9), 2),
+    }
+    print(f"reasons: {r.seconds:.1f} s, {r.peak_gb:.2f} GB", flush=True)
     scale = 1_000_000 / args.patients
     figures["score_1m_extrapolated"] = {
         "seconds": round(s.seconds * scale, 1),

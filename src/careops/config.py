@@ -141,12 +141,12 @@ class ModelSettings(BaseModel):
     )
     churn_horizon_days: int = Field(7, ge=1, le=90, description="churn: goes quiet within")
     churn_confirm_days: int = Field(
-        30, ge=7, le=180, description="churn label: then stays quiet this long (observed)"
+        45, ge=7, le=180, description="churn label: then stays quiet this long (observed)"
     )
     churn_alive_days: int = Field(
         3, ge=1, le=90, description="churn training: patients active within (known still users)"
     )
-    churn_snapshots: int = Field(12, ge=3, le=52, description="training as-of dates")
+    churn_snapshots: int = Field(16, ge=3, le=52, description="training as-of dates")
     churn_step_days: int = Field(7, ge=1, le=90, description="days between training dates")
     churn_seed: int = 7
     triage_c: float = Field(

@@ -184,8 +184,9 @@ def test_features_by_hand_on_every_backend(warehouse):
     assert col("days_since_order") == [30, None, 487]
     assert col("refunds_90d") == [1, 0, 0]
     assert col("failed_payments_90d") == [1, 0, 0]
-    assert col("complaints_90d") == [2, 0, 0]
-    assert col("days_since_complaint") == [10, None, None]
+    # complaints about the service: t1 (06-11); t3 (06-21) is about a payment
+    assert col("complaints_90d") == [1, 0, 0]
+    assert col("days_since_complaint") == [20, None, None]
     assert col("tickets_90d") == [3, 0, 0]
     assert col("nps_min_90d") == [3.0, None, None]
     assert col("enrolled") == [0, 0, 1]

@@ -17,6 +17,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import numpy as np
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -30,7 +32,7 @@ from careops.warehouse import connect, create_tables
 
 pytestmark = pytest.mark.slow
 END = dt.date(2026, 1, 1)
-EARLY = END - dt.timedelta(days=40)
+EARLY = END - dt.timedelta(days=55)  # its observed label needs 7 + 45 days of facts
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +95,13 @@ def test_cli_score_writes_scores_and_reasons_with_an_audit_row(hospital, run_cli
     summary = json.loads(stdout)
     assert summary["model_id"] == hospital["late"].model_id  # the newest usable model
     t = pq.read_table(out)
-    assert t.column_names == ["user_id", "churn_score", "churn_probability", "reasons"]
+    assert t.column_names == [
+        "user_id",
+        "churn_score",
+        "churn_probability",
+        "reasons",
+        "churn_driver",
+    ]
     assert t.num_rows == summary["patients"] > 3000
     scores = t.column("churn_score").to_pylist()
     assert min(scores) >= 0 and max(scores) <= 100
@@ -154,7 +162,7 @@ def test_cli_evaluate_and_models_list_show(hospital, run_cli, tmp_path):
     meta = json.loads(stdout)
     assert meta["as_of"] == EARLY.isoformat() and meta["fingerprint"]["rows"]["events"] > 0
     assert meta["libraries"]["lightgbm"] and meta["settings"]["horizon_days"] == 7
-    assert len(meta["evaluation"]["training_dates"]) == 10
+    assert len(meta["evaluation"]["training_dates"]) == 14  # 16 dates: 2 for stop, calibration
 
 
 @pytest.mark.parametrize(
@@ -220,12 +228,13 @@ def test_stored_scores_become_smart_tags_for_tags_and_segments(hospital):
     ops = hospital["ops"]
     churn = service.score(ops, END, store=True).table.to_pylist()
     value = clv.score(ops, END, store=True).table.to_pylist()
-    names = ["churn_score", "churn_reasons", "predicted_ltv", "ltv_tier_predicted"]
+    names = ["churn_score", "churn_reasons", "churn_driver", "predicted_ltv", "ltv_tier_predicted"]
     with ops.warehouse(read_only=True) as con:
         tags = {r["user_id"]: r for r in compute_tags(con, END, names).to_pylist()}
         high = count(con, "churn_score >= 80", END)
     assert all(tags[r["user_id"]]["churn_score"] == r["churn_score"] for r in churn)
     assert all(tags[r["user_id"]]["churn_reasons"] == r["reasons"] for r in churn)
+    assert all(tags[r["user_id"]]["churn_driver"] == r["churn_driver"] for r in churn)
     scored = {r["user_id"] for r in churn}
     assert all(t["churn_score"] is None for u, t in tags.items() if u not in scored)
     assert high == sum(r["churn_score"] >= 80 for r in churn) > 0
@@ -236,3 +245,132 @@ def test_stored_scores_become_smart_tags_for_tags_and_segments(hospital):
     )
     actions = [r["action"] for r in read_audit(ops.state)]
     assert "churn.score.store" in actions and "clv.score.store" in actions
+
+
+def test_reasons_diagnosis_against_the_simulators_true_driver(hospital):
+    """Leavers diagnosed from the facts before they went quiet, against the driver the
+    simulator drew their stop from (`sim.engine.stop_driver`)."""
+    from careops.models.churn.drivers import DRIVERS
+
+    r = service.reasons_report(
+        hospital["ops"], END, model_id=hospital["late"].model_id, sim_dir=hospital["sim"]
+    )
+    assert sum(r.at_risk.counts.values()) == r.at_risk.patients > 500
+    assert r.at_risk.mean_score >= 50 and set(r.at_risk.counts) == set(DRIVERS)
+    assert r.churned is not None and r.churned.patients > 500
+    confirm = get_settings().models.churn_confirm_days
+    assert r.churned_window == (
+        END - dt.timedelta(days=confirm + 28),
+        END - dt.timedelta(days=confirm),
+    )
+    t = r.truth
+    assert t is not None and t.patients > 0.8 * r.churned.patients
+    # most true leavers of this simulator leave in their first weeks (`new_user`) or at their
+    # settled rate (`unknown`): both are mostly found (measured 0.77 overall; answering
+    # "new_user" for everyone scores 0.83 overall but a balanced agreement of only
+    # 1 / (true drivers), here 0.25 against 0.40). The few leavers who stopped over complaints
+    # (9 of 780) are not found: docs/models.md, gaps.
+    assert t.by_true_driver["new_user"]["found"] >= 0.7
+    assert t.by_true_driver["unknown"]["found"] >= 0.7
+    assert t.agreement >= 0.7
+    assert t.balanced_agreement > 1.5 / len(t.by_true_driver)
+
+
+def test_one_patients_reasons_add_up_to_the_model_margin(hospital):
+    from careops.errors import NotFound
+    from careops.models.churn.diagnosis import contributions
+    from careops.models.churn.drivers import FEATURE_DRIVER
+    from careops.models.churn.evaluate import population
+
+    ops = hospital["ops"]
+    # the contributions and the bias add up to LightGBM's raw score, for every patient
+    _, model = service.load(ops, END, hospital["late"].model_id)
+    with ops.warehouse(read_only=True) as con:
+        f = population(con, END, ops.settings)
+        everyone = set(con.table("patients").user_id.to_pyarrow().to_pylist())
+    contrib, bias = contributions(model, f)
+    margin = model.booster.predict(f.matrix(model.encoding, model.features), raw_score=True)
+    np.testing.assert_allclose(contrib.sum(axis=1) + bias, margin, rtol=0, atol=1e-9)
+    # one patient: the same score, reasons and driver as the scoring run
+    table = service.score(ops, END).table
+    risky = table.filter(pc.greater_equal(table["churn_score"], 60)).to_pylist()[0]
+    p = service.patient_reasons(ops, END, risky["user_id"])
+    assert p.churn_score == risky["churn_score"] and p.driver == risky["churn_driver"]
+    assert "; ".join(p.reasons) == risky["reasons"]
+    i = list(f.user_id).index(risky["user_id"])
+    assert abs(p.margin - margin[i]) < 1e-3 and abs(p.bias - bias[i]) < 1e-3
+    assert p.items and all(item.contribution > 0 for item in p.items)
+    assert all(FEATURE_DRIVER[item.feature] == item.driver for item in p.items)
+    assert [item.contribution for item in p.items] == sorted(
+        (item.contribution for item in p.items), reverse=True
+    )
+    with pytest.raises(NotFound, match="no patient"):
+        service.patient_reasons(ops, END, "no-such-patient")
+    gone = sorted(everyone - set(f.user_id))[0]  # registered, silent for over 90 days
+    with pytest.raises(NotFound, match="not scored"):
+        service.patient_reasons(ops, END, gone)
+
+
+def test_cli_reasons_population_patient_and_bad_input(hospital, run_cli, tmp_path):
+    out = tmp_path / "reasons.json"
+    args = ["--warehouse", hospital["url"]]
+    code, stdout, err = run_cli(
+        "churn", "reasons", "--as-of", END, "--sim", hospital["sim"], "--out", out, *args
+    )
+    assert code == 0, err
+    assert "服务体验" in stdout and "新用户期" in stdout and "与模拟器真值对照" in stdout
+    saved = json.loads(out.read_text("utf-8"))
+    assert saved["truth"]["patients"] > 0 and saved["at_risk"]["phrases"]
+    code, stdout, err = run_cli("--lang", "en", "churn", "reasons", "--as-of", END, *args)
+    assert code == 0, err
+    assert "New-user period" in stdout and "Drivers of the patients at risk" in stdout
+    uid = service.score(hospital["ops"], END).table.column("user_id")[0].as_py()
+    code, stdout, err = run_cli("churn", "reasons", "--as-of", END, "--user", uid, "--json", *args)
+    assert code == 0, err
+    one = json.loads(stdout)
+    assert one["user_id"] == uid and one["driver"] and "items" in one
+    for bad, words in (
+        (["--out", "x.csv"], ".json"),
+        (["--user", uid, "--sim", str(hospital["sim"])], "--user"),
+        (["--min-score", "101"], "less than or equal to 100"),
+        (["--sim", "/nonexistent"], "not a simulator"),
+        (["--user", "nobody"], "no patient"),
+    ):
+        code, _, err = run_cli("churn", "reasons", "--as-of", END, *bad, *args)
+        assert code != 0 and words in " ".join(err.split()) and "Traceback" not in err, bad
+
+
+def test_the_api_serves_reasons_by_role_with_an_audit_row(hospital, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from careops.api.app import create_app
+    from careops.state.store import read_audit
+    from tests.api.world import add_staff, isolated_settings, login
+
+    settings = isolated_settings()
+    state = f"sqlite:///{tmp_path / 's.db'}"
+    app = create_app(settings, warehouse=hospital["url"], state=state)
+    admin = Ops.open(hospital["url"], state, settings=settings, actor=Actor("t", "os"))
+    uid = service.score(hospital["ops"], END).table.column("user_id")[0].as_py()
+    with TestClient(app) as client:
+        analyst = login(client, add_staff(admin, "analyst"))
+        operations = login(client, add_staff(admin, "operations"))
+        doctor = login(client, add_staff(admin, "medical", ("眼科不存在",)))
+        q = {"as_of": END.isoformat()}
+        pop = client.get("/api/v1/models/churn/reasons", params=q, headers=analyst)
+        assert pop.status_code == 200, pop.text
+        body = pop.json()
+        assert body["model_id"] == hospital["late"].model_id and "truth" not in body
+        assert sum(body["at_risk"]["counts"].values()) == body["at_risk"]["patients"]
+        url = f"/api/v1/models/churn/reasons/{uid}"
+        one = client.get(url, params=q, headers=operations)
+        assert one.status_code == 200, one.text
+        assert one.json()["user_id"] == uid and one.json()["items"]
+        # analysts see no patient one by one; a doctor only their department's patients
+        assert client.get(url, params=q, headers=analyst).status_code == 403
+        assert client.get(url, params=q, headers=doctor).status_code == 403
+        bad = client.get("/api/v1/models/churn/reasons", params={**q, "weeks": 0}, headers=analyst)
+        assert bad.status_code == 422
+    actions = [r["action"] for r in read_audit(admin.state)]
+    assert "churn.reasons.report" in actions and "churn.reasons.patient" in actions
+    admin.close()

@@ -102,6 +102,9 @@ def test_the_churn_driver_tag_and_scores_stored_before_it(hospital):
     assert count(hospital, 'churn_driver == "service" and churn_score >= 80', DAY) == 1
     got = _tags(hospital, DAY, ("churn_driver",))
     assert {u: r["churn_driver"] for u, r in got.items()} == dict(zip("abc", drivers, strict=True))
+    # scores without a driver (a caller from before it) are stored with a null driver
+    store_scores(hospital, "churn", DAY, _churn(["a"], [50]).drop_columns(["churn_driver"]))
+    assert _tags(hospital, DAY, ("churn_driver",))["a"]["churn_driver"] is None
     # a table stored by an older CareOps (no churn_driver column): the tag is null, no error
     old = _churn(["a"], [40]).select(["user_id", "churn_score", "churn_reasons"])
     replace_table(hospital, table_name("churn", DAY), ibis.memtable(old))

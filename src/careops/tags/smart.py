@@ -44,6 +44,8 @@ KINDS: dict[str, dict[str, str]] = {
     "clv": {"predicted_ltv": "float64", "ltv_tier_predicted": "string"},
     "nextneed": {"next_need": "string"},
 }
+#: columns a caller may leave out (stored as null): added to a kind after its first callers
+OPTIONAL: dict[str, frozenset[str]] = {"churn": frozenset({"churn_driver"})}
 _NAME = re.compile(rf"^{PREFIX}([a-z]+)_(\d{{8}})$")
 
 
@@ -78,8 +80,11 @@ def store_scores(con: BaseBackend, kind: str, as_of: date, scores: pa.Table) -> 
         )
     columns = {"user_id": "string", **KINDS[kind]}
     missing = [c for c in columns if c not in scores.column_names]
-    if missing:
+    if [c for c in missing if c not in OPTIONAL.get(kind, ())]:
         raise InvalidInput(f"{kind} 评分缺少列 / {kind} scores lack the columns {missing}")
+    for c in missing:  # an optional column the caller does not give: null
+        typ = ibis.dtype(columns[c]).to_pyarrow()
+        scores = scores.append_column(c, pa.nulls(scores.num_rows, typ))
     schema = ibis.schema(columns)
     table = scores.select(list(columns)).cast(schema.to_pyarrow())
     name = table_name(kind, as_of)

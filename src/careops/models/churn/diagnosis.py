@@ -16,7 +16,8 @@ add up to the raw score — checked, `contributions`).
   of D or earlier, from facts before D): a diagnosis looks back, it does not predict.
 - **Truth** (simulator only): for the churned patients who truly stopped, the diagnosed driver
   beside the simulator's `churn_driver` (`sim.engine.stop_driver`): agreement, per true driver
-  the share found, and the agreement of always answering the most common true driver.
+  the share found, their mean (balanced agreement: one driver being common does not make it
+  look good), and the agreement of always answering the most common true driver.
 """
 
 from __future__ import annotations
@@ -187,6 +188,8 @@ class TruthCheck:
 
     patients: int
     agreement: float | None
+    #: the mean over true drivers of the share found (a majority answer scores 1 / drivers)
+    balanced_agreement: float | None
     majority_driver: str | None
     majority_agreement: float | None
     #: true driver → {"patients": n, "found": share diagnosed with that driver}
@@ -328,6 +331,9 @@ def truth_check(
     return TruthCheck(
         patients=n,
         agreement=round(sum(a == b for a, b in pairs) / n, 4) if n else None,
+        balanced_agreement=round(float(np.mean([r["found"] for r in by_true.values()])), 4)
+        if n
+        else None,
         majority_driver=majority[0][0] if majority else None,
         majority_agreement=round(majority[0][1] / n, 4) if n else None,
         by_true_driver=by_true,

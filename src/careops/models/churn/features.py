@@ -57,13 +57,13 @@ FEATURES: dict[str, str] = {
     "days_since_order": "days since the last paid order",
     "refunds_90d": "refunded orders in the last 90 days",
     "failed_payments_90d": "failed payments in the last 90 days",
-    "complaints_90d": "complaint tickets in the last 90 days",
+    "complaints_90d": "complaint tickets about the service (not a payment) in the last 90 days",
     "service_issues_recent": "complaints about the service (not payment), decayed by DECAY per day",
     "payment_issues_recent": "payment complaints and failed payments, decayed by DECAY per day",
     "good_consults_recent": "consultations rated 4–5, decayed by DECAY per day",
     "drug_orders_recent": "paid drug orders (refills), decayed by DECAY per day",
     "entitlement_uses_recent": "package entitlement uses, decayed by DECAY per day",
-    "days_since_complaint": "days since the last complaint ticket",
+    "days_since_complaint": "days since the last complaint ticket about the service",
     "tickets_90d": "service tickets of any kind in the last 90 days",
     "nps_min_90d": "lowest NPS answer in the last 90 days",
     "enrolled": "holds a service package running at the as-of date (0/1)",
@@ -221,12 +221,13 @@ def feature_query(frame: AsOf, user_ids: list[str] | None = None) -> ir.Table:
     t = frame.facts("tickets", "ts")
     tq = since(t, "ts", W_QUARTER)
     complaint = t.kind == "complaint"
+    service_complaint = complaint & (t.reason.fill_null("") != PAYMENT_REASON)
     tk = t.group_by("user_id").aggregate(
-        complaints90=t.count(where=tq & complaint),
-        last_complaint_dn=frame.day_number(t.ts).max(where=complaint),
+        complaints90=t.count(where=tq & service_complaint),
+        last_complaint_dn=frame.day_number(t.ts).max(where=service_complaint),
         tickets90=t.count(where=tq),
         service_recent=_decayed(frame, frame.day_number(t.ts)).sum(
-            where=complaint & (t.reason.fill_null("") != PAYMENT_REASON) & since(t, "ts", W_DECAY)
+            where=service_complaint & since(t, "ts", W_DECAY)
         ),
         pay_complaint_recent=_decayed(frame, frame.day_number(t.ts)).sum(
             where=complaint & (t.reason == PAYMENT_REASON) & since(t, "ts", W_DECAY)

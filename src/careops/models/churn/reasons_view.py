@@ -61,6 +61,7 @@ def truth_view(t: TruthCheck, lang: str = "zh") -> View:
     ]
     if t.agreement is not None:
         rows.append(["= 总体 overall", t.patients, f"{t.agreement:.1%}"])
+        rows.append(["= 各主因平均 balanced", t.patients, f"{(t.balanced_agreement or 0):.1%}"])
         rows.append(
             [
                 f"基线: 总答 {driver_label(t.majority_driver or '', lang)} / majority baseline",
