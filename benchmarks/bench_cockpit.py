@@ -143,12 +143,16 @@ def main(argv: list[str] | None = None) -> None:
             ),
             "drill": (
                 f"/cockpit/layers/lifecycle/active?as_of={day}",
-                lambda: [
-                    patients.portrait(svc, r["user_id"], as_of)
-                    for r in segments.export_page(
-                        svc, segments.Target(rule='lifecycle == "active"'), as_of, limit=10
-                    ).rows
-                ],
+                lambda: patients.portraits(
+                    svc,
+                    [
+                        r["user_id"]
+                        for r in segments.export_page(
+                            svc, segments.Target(rule='lifecycle == "active"'), as_of, limit=10
+                        ).rows
+                    ],
+                    as_of,
+                ),
             ),
             "segment_count": (
                 f"/cockpit/segments/count?as_of={day}&rule={RULE_Q}",

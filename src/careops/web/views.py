@@ -291,8 +291,7 @@ def drill(ops: Ops, dimension: str, code: str, as_of: date, offset: int, lang: s
         ops, segments.Target(rule=rule), as_of, limit=DRILL_PAGE, offset=offset, lang=lang
     )
     rows = []
-    for r in page.rows:
-        p = patients.portrait(ops, r["user_id"], as_of)
+    for p in patients.portraits(ops, [r["user_id"] for r in page.rows], as_of):
         contacts = p.contacts or {}
         rows.append(
             PatientRow(
