@@ -179,6 +179,18 @@ def main(argv: list[str] | None = None) -> None:
                 "ratio_p50": round(p["p50_s"] / b["p50_s"], 2) if b["p50_s"] else None,
                 "load_avg_1m": round(os.getloadavg()[0], 1),
             }
+            if name == "drill":  # the former way: one portrait (one connection) per patient
+                ids = [
+                    r["user_id"]
+                    for r in segments.export_page(
+                        svc, segments.Target(rule='lifecycle == "active"'), as_of, limit=10
+                    ).rows
+                ]
+
+                def one_by_one(ids: list[str] = ids) -> list[Any]:
+                    return [patients.portrait(svc, u, as_of) for u in ids]
+
+                pages[name]["portraits_one_by_one"] = _pcts(_timed(one_by_one, args.reps))
             print(
                 f"{name:14s} page p50 {p['p50_s']:.3f}s p95 {p['p95_s']:.3f}s · "
                 f"service p50 {b['p50_s']:.3f}s · ratio {pages[name]['ratio_p50']}"
