@@ -222,6 +222,51 @@ def usage(
     return out
 
 
+#: the activation state of a patient with an enrolment in its window (tag `package_activation`)
+ACTIVATION_STATES = (
+    ("behind", "激活落后", "Behind on activation"),
+    ("on_pace", "激活进度正常", "On pace"),
+    ("activated", "已激活", "Activated"),
+)
+
+
+def activation_frame(ctx: AsOf, *, package_id: str | None = None) -> ir.Table:
+    """Every enrolment inside its activation window on the frame's as-of (started in the last
+    `window` days): enrollment_id, user_id, package_id, day (0-based), uses (in the window so
+    far) and pace = goal × (day + 1) / window − uses (> 0: behind an even pace)."""
+    h = ctx.settings.health
+    window, goal = h.package_activation_days, h.package_activation_uses
+    today = ctx.day_number_lit(0)
+    e = _enrollments(ctx)
+    e = e.filter(
+        (e.sd > today - window)
+        & (e.sd <= today)
+        & ~e.status.isin(["cancelled", "refunded"]).fill_null(False)
+    )
+    if package_id is not None:
+        e = e.filter(e.package_id == package_id)
+    uses = _uses_in_window(ctx, e, window)
+    j = e.left_join(uses, "enrollment_id")
+    j = j.mutate(uses=j.uses.fill_null(0), day=(today - j.sd))
+    j = j.mutate(pace=(j.day + 1).cast("float64") * goal / window - j.uses)
+    return j.select("enrollment_id", "user_id", "package_id", "day", "uses", "pace")
+
+
+def activation_state(ctx: AsOf) -> ir.Table:
+    """One row per patient with an enrolment in its activation window: `state` (behind when
+    any such enrolment is short of the goal and behind an even pace, else on_pace when one is
+    short, else activated), `short` (the most uses short) and `behind_pace` (the largest)."""
+    goal = ctx.settings.health.package_activation_uses
+    f = activation_frame(ctx)
+    rank = ibis.cases(((f.uses < goal) & (f.pace > 0), 2), (f.uses < goal, 1), else_=0)
+    f = f.mutate(rank=rank, short=ibis.greatest(goal - f.uses, 0))
+    g = f.group_by("user_id").aggregate(
+        rank=f.rank.max(), short=f.short.max(), behind_pace=f.pace.max()
+    )
+    state = ibis.cases((g.rank == 2, "behind"), (g.rank == 1, "on_pace"), else_="activated")
+    return g.select("user_id", state=state, short=g.short, behind_pace=g.behind_pace)
+
+
 def activation(
     con: BaseBackend,
     as_of: date,
@@ -235,21 +280,11 @@ def activation(
     an even pace)."""
     h = settings.health
     window, goal = h.package_activation_days, h.package_activation_uses
-    ctx = AsOf(con, as_of, settings)
-    today = ctx.day_number_lit(0)
-    e = _enrollments(ctx)
-    e = e.filter((e.sd > today - window) & (e.sd <= today))
-    if package_id is not None:
-        e = e.filter(e.package_id == package_id)
-    uses = _uses_in_window(ctx, e, window)
-    j = e.left_join(uses, "enrollment_id")
-    j = j.mutate(uses=j.uses.fill_null(0), day=(today - j.sd))
+    j = activation_frame(AsOf(con, as_of, settings), package_id=package_id)
     j = j.filter(j.uses < goal)
-    j = j.mutate(pace=(j.day + 1).cast("float64") * goal / window - j.uses)
     if behind_only:
         j = j.filter(j.pace > 0)
-    j = j.order_by([ibis.desc(j.pace), j.enrollment_id])
-    rows = j.select("enrollment_id", "user_id", "package_id", "day", "uses", "pace").to_pyarrow()
+    rows = j.order_by([ibis.desc(j.pace), j.enrollment_id]).to_pyarrow()
     return [
         ActivationRow(
             r["enrollment_id"],

@@ -20,6 +20,7 @@ TEMPLATES = (
     "glucose_alert",
     "renewal_ladder",
     "referral",
+    "package_activation",
 )
 MAX_FILES = 1000
 

@@ -107,6 +107,7 @@ class _Batch:
     outbox: list[dict] = field(default_factory=list)
     decisions: list[dict] = field(default_factory=list)
     tasks: list[Any] = field(default_factory=list)
+    whole: bool = False  # a full batch (more follow): read profiles/consents once per tick
 
 
 def idempotency_key(journey: str, enrolment_id: int, seq: int, step: str) -> str:
@@ -378,7 +379,7 @@ def advance(
             )
             for r in rows
         ]  # fmt: skip
-        out = _Batch()
+        out = _Batch(whole=len(rows) == batch)
         _exits(conn, reader, journeys, recs, now, out, report)
         live = [r for r in recs if r.status == "active"]
         from careops.journeys.catalogue import journey_caps
@@ -673,13 +674,12 @@ def _messages(
     caps: dict[str, Any],
 ) -> list[_Rec]:
     """Decide every message candidate of the round at once; send, defer or skip each."""
-    from careops.journeys.inputs import read_consents, read_profiles
     from careops.journeys.policy import decide
 
     users = list(dict.fromkeys(r.user_id for r, _ in items))
     uarr = pa.array(users, pa.string())
-    profiles = read_profiles(reader.con, reader.as_of(now), uarr)
-    consents = read_consents(reader.con, uarr)
+    profiles = reader.profiles(reader.as_of(now), uarr, out.whole)
+    consents = reader.consents(uarr, out.whole)
     history = _history(conn, users, now, out)
     cand = pa.table(
         {
@@ -744,32 +744,20 @@ def _write(conn: Connection, recs: list[_Rec], out: _Batch, now: dt.datetime) ->
     """The batch's progress, outbox rows, tasks and decisions, in the caller's transaction."""
     from careops.tasks.store import raise_tasks
 
-    e = store.enrolments.c
     changed = [r for r in recs if r.changed]
     if changed:
-        stmt = (
-            sa.update(store.enrolments)
-            .where(e.id == sa.bindparam("_id"))
-            .values(
-                status=sa.bindparam("status"), step=sa.bindparam("step"),
-                seq=sa.bindparam("seq"), step_at=sa.bindparam("step_at"),
-                waiting=sa.bindparam("waiting"), next_due=sa.bindparam("next_due"),
-                arm=sa.bindparam("arm"), exit_reason=sa.bindparam("exit_reason"),
-                ended_at=sa.bindparam("ended_at"),
-            )
-        )  # fmt: skip
-        conn.execute(
-            stmt,
+        store.update_enrolments(
+            conn,
             [
-                {"_id": r.id, "status": r.status, "step": r.step, "seq": r.seq,
+                {"id": r.id, "status": r.status, "step": r.step, "seq": r.seq,
                  "step_at": r.step_at, "waiting": r.waiting, "next_due": r.next_due,
                  "arm": r.arm, "exit_reason": r.exit_reason, "ended_at": r.ended_at}
                 for r in changed
             ],
         )  # fmt: skip
     if out.outbox:
-        conn.execute(store.insert_ignoring_duplicates(conn, store.outbox, ["key"]), out.outbox)
+        store.bulk_insert(conn, store.outbox, out.outbox, conflict="key")
     if out.tasks:
         raise_tasks(conn, out.tasks, now)
     if out.decisions:
-        conn.execute(sa.insert(store.decisions), out.decisions)
+        store.bulk_insert(conn, store.decisions, out.decisions)

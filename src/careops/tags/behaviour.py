@@ -156,3 +156,36 @@ def last_active_day(s: Scope):
 )
 def inactive_days(s: Scope):
     return s.ctx.days_without(s.tag("last_active_day")).cast("int64")
+
+
+def _activation_values() -> tuple[tuple[str, str, str], ...]:
+    from careops.care.packages import ACTIVATION_STATES
+
+    return ACTIVATION_STATES
+
+
+@tag(
+    "package_activation",
+    "服务包激活状态",
+    "Package activation",
+    "dynamic",
+    "category",
+    "For a patient with a service package inside its 90-day activation window: behind (short "
+    "of 5 uses and behind an even pace), on_pace (short, on pace) or activated (5 uses reached)",
+    values=_activation_values(),
+)
+def package_activation(s: Scope):
+    return s.col("pa.state")
+
+
+@tag(
+    "package_uses_short",
+    "激活期还差次数",
+    "Activation uses short",
+    "dynamic",
+    "int",
+    "Uses still short of the activation goal in the 90-day window (the most of the patient's "
+    "enrolments in their window); 0 when activated, null without such an enrolment",
+)
+def package_uses_short(s: Scope):
+    return s.col("pa.short")

@@ -295,6 +295,14 @@ def packages(ctx: TagContext) -> ir.Table:
     )
 
 
+@family("pa")
+def package_activation(ctx: TagContext) -> ir.Table:
+    """The 90-day package activation state (`careops.care.packages.activation_state`)."""
+    from careops.care.packages import activation_state
+
+    return activation_state(ctx)
+
+
 @family("fam")
 def family_accounts(ctx: TagContext) -> ir.Table:
     """How many patients this account manages (patients.managed_by)."""

@@ -6,6 +6,11 @@ Interactions (implicit feedback), one weight per (patient, item):
 - paid `orders` of catalogue items (services, packages, devices, check-ups): weight 4.
 Drugs are read nowhere here: they are never recommended. Items are the catalogue (services,
 packages, content, devices — a device is recommended as a service) and the doctors.
+
+The engine does the work: one GROUP BY over the three sources (projected columns only, the
+as-of cut-off pushed into the scan) joined to the items' integer codes, so what leaves the
+engine is (user_id, col, weight[, recent]) — one row per pair — and the sparse matrix is built
+from those Arrow buffers (`pc.index_in` for the patients' rows), with no Python loop per row.
 """
 
 from __future__ import annotations

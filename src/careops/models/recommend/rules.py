@@ -104,6 +104,14 @@ class Patients:
     def __len__(self) -> int:
         return len(self.user_id)
 
+    def take(self, rows: np.ndarray | slice) -> Patients:
+        """The patients at `rows` (indices or a slice), in that order."""
+        if isinstance(rows, slice):
+            conds = self.conditions[rows]
+        else:
+            conds = [self.conditions[i] for i in rows]
+        return Patients(self.user_id[rows], self.age[rows], self.sex[rows], conds)
+
     @cached_property
     def _flat(self) -> tuple[np.ndarray, pa.Array]:
         """(patient index, code) per recorded condition, once per `Patients`."""
@@ -151,10 +159,21 @@ class Rules:
         never = list(self.spec.never_kinds)
         return np.isin(items.source_kind, never) | np.isin(items.kind, never)
 
-    def allowed(self, patients: Patients, items: Items) -> np.ndarray:
-        """patients × items: may this item be recommended to this patient."""
-        ok = np.ones((len(patients), len(items)), dtype=bool)
-        ok[:, self.never(items)] = False
+    def refusals(
+        self, patients: Patients, items: Items
+    ) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+        """Each constraint as (name, why, patients it refuses, items it covers): the
+        never-recommended kinds first (refusing everyone), then each eligibility rule that
+        selects an item."""
+        never = self.never(items)
+        out = [
+            (
+                "从不推荐 never: " + ", ".join(self.spec.never_kinds),
+                "处方药由医生开具, 不作推荐 / prescription items are never recommended",
+                np.ones(len(patients), dtype=bool),
+                never,
+            )
+        ]
         age, sex = patients.age, patients.sex
         for rule in self.spec.eligibility:
             cols = _selects(rule, items)
@@ -169,7 +188,15 @@ class Rules:
                 good &= sex == rule.sex
             if rule.exclude_conditions:
                 good &= ~patients.has_any(rule.exclude_conditions)
-            ok[np.ix_(~good, cols)] = False
+            out.append((rule.name, rule.why, ~good, cols))
+        return out
+
+    def allowed(self, patients: Patients, items: Items) -> np.ndarray:
+        """patients × items: may this item be recommended to this patient."""
+        ok = np.ones((len(patients), len(items)), dtype=bool)
+        for _, _, refused, cols in self.refusals(patients, items):
+            if refused.any() and cols.any():
+                ok[np.ix_(refused, cols)] = False
         return ok
 
     def interest(self, patients: Patients, items: Items) -> tuple[np.ndarray, list[list[str]]]:
