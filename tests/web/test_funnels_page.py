@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from careops.api.app import create_app
+from careops.errors import InvalidInput
 from careops.identity import accounts
 from careops.ingest.pipeline import ingest_paths
 from careops.metrics import service
@@ -268,3 +269,27 @@ def test_heat_keeps_text_readable():
     assert heat(0.0, 0.5)[0] == "#f4f9ff"
     assert heat(0.5, 0.5) == ("#1f5faf", "#ffffff")  # the top: dark blue, white text
     assert heat(2.0, 0.5) == heat(0.5, 0.5)  # clipped
+
+
+def test_overview_cards_equal_the_metrics_one_at_a_time(client, world):
+    """The overview computes each date's KPIs together (`metrics_at`); each card's value and
+    previous value equal `metrics.service.metric` called alone."""
+    from careops.metrics.format import fmt
+    from careops.web.views import OVERVIEW_KPIS, overview
+
+    _, ops, _ = world
+    cards = {c.name: c for c in overview(ops, AS_OF, "zh")}
+    assert list(cards) == list(OVERVIEW_KPIS)
+    settings_window = ops.settings.metrics.window_days
+    for name in OVERVIEW_KPIS:
+        r = service.metric(ops, name, AS_OF).result
+        assert cards[name].value == r.value, name
+        window = int(r.params.get("window_days") or settings_window)
+        try:
+            prev = service.metric(ops, name, AS_OF - dt.timedelta(days=window)).result.value
+        except InvalidInput:  # the previous window starts before any data
+            prev = None
+        assert cards[name].previous_text == fmt(prev, r.unit, "zh"), name
+    assert service.metrics_at(ops, ["mau"], dt.date(2024, 1, 1)) == {}  # before any data
+    with pytest.raises(Exception, match="no_such"):
+        service.metrics_at(ops, ["no_such"], AS_OF)

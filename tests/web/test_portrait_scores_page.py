@@ -114,3 +114,17 @@ def test_bands():
         "high",
         "high",
     ]
+
+
+def test_a_page_of_portraits_equals_the_portraits_one_by_one_and_audits_each(world):
+    from careops.patients import service as patients
+    from careops.state.audit_trail import AuditFilter, list_audit
+
+    _, ops = world
+    together = patients.portraits(ops, ["p2", "p1"], AS_OF)
+    alone = [patients.portrait(ops, u, AS_OF) for u in ("p2", "p1")]
+    assert together == alone and [p.user_id for p in together] == ["p2", "p1"]
+    assert together[1].tags["churn_score"] == 87
+    entries, _ = list_audit(ops.state, AuditFilter(action="patient.read", subject="p2"), limit=10)
+    assert len(entries) >= 2
+    assert patients.portraits(ops, [], AS_OF) == []

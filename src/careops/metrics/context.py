@@ -53,6 +53,14 @@ class MetricContext(AsOf):
             self._memo[key] = out.cache() if self.cache else out
         return self._memo[key]
 
+    def release(self) -> None:
+        """Drop the engine's cached activity tables (with `cache`), before the connection
+        closes; otherwise they are released at garbage collection, on a closed connection."""
+        for table in self._memo.values():
+            if self.cache:
+                table.release()
+        self._memo.clear()
+
     def activity(self, since: date | None = None) -> ir.Table:
         """Distinct `(user_id, dn, day)` active days before the cut-off (from `since` if given):
         `dn` the local day number, `day` its date (found after the distinct step)."""
