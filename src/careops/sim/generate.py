@@ -105,7 +105,12 @@ def check_window(cfg: SimConfig, now: dt.datetime | None = None) -> None:
 def _write_chunk(ch: Chunk, w: TableWriter, props: events.Props) -> None:
     invites = people.assign_referrers(ch)
     parts = clinical.Parts()
-    w.write("patients", contacts.with_contacts(ch, people.patients(ch)))
+    patients = contacts.with_contacts(ch, people.patients(ch))
+    w.write("patients", patients)
+    if "contacts.phone" in patients.column_names:
+        signups, ring = people.referral_signups(ch, invites, patients["contacts.phone"])
+        w.write("referral_signups", signups)
+        w.write(f"{GROUND_TRUTH}/referral_ring", ring)
     cons = clinical.consultations(ch, parts)
     w.write("consultations", cons["consultations"])
     w.write("prescriptions", cons["prescriptions"])
