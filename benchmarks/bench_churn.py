@@ -15,21 +15,18 @@ the 1M figures are extrapolated linearly from the measured size and said to be.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from sim_warehouse import simulated_warehouse
 
 
 def main(argv: list[str]) -> None:
     from careops.bench import machine, measure, save
-    from careops.config import get_settings
-    from careops.ingest.pipeline import ingest_paths
     from careops.models.churn import service
     from careops.models.churn.features import load_features
     from careops.service import Ops
-    from careops.sim import SimConfig, simulate
-    from careops.sim.writer import table_paths
-    from careops.warehouse import connect, create_tables
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--patients", type=int, default=100_000)
@@ -37,22 +34,7 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--skip-train", action="store_true", help="score with the newest model")
     args = ap.parse_args(argv)
-    root = args.data or Path(f"/tmp/careops-bench-churn-{args.patients}")
-    cfg = SimConfig(
-        users=args.patients,
-        days=args.days,
-        seed=11,
-        start=dt.date(2025, 1, 1),
-        chunk_users=min(args.patients, 50_000),
-    )
-    wh = root / "wh.duckdb"
-    if not wh.exists():
-        root.mkdir(parents=True, exist_ok=True)
-        out = simulate(cfg, root / "sim").out
-        con = connect(f"duckdb:///{wh}")
-        create_tables(con)
-        ingest_paths(con, table_paths(out), settings=get_settings())
-        con.disconnect()
+    wh, cfg = simulated_warehouse("churn", args.patients, args.days, args.data)
     ops = Ops.open(f"duckdb:///{wh}")
     as_of = cfg.end
     figures: dict[str, dict] = {}

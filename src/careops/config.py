@@ -74,6 +74,12 @@ class HealthSettings(BaseModel):
     glucose_alert_days: int = 3
     package_activation_uses: int = 5
     package_activation_days: int = 90
+    alert_rules: str | None = Field(
+        None,
+        description="a hospital's abnormal-reading rules file (YAML, as careops/care/data/"
+        "alert_rules.yaml); empty: the shipped rules. Used by event intake, file loads and the "
+        "API; checked when the service starts (errors name the line and field)",
+    )
 
 
 class TagSettings(BaseModel):

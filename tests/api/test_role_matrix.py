@@ -128,6 +128,25 @@ def _task(world: World, who: str) -> dict[str, Any]:
     return {"task_id": str(task_id)}
 
 
+def _points(world: World, who: str) -> dict[str, Any]:
+    """p1 with 600 fresh points (enough for one consult_10 coupon per caller)."""
+    from careops.points import service as points
+
+    points.earn(world.ops, "patient", "p1", "manual", f"matrix:{who}", points=600)
+    return {"user_id": "p1"}
+
+
+_CODES: dict[str, str] = {}
+
+
+def _invite_code(world: World, who: str) -> dict[str, Any]:
+    """A fresh invite code of p1 (kept for the caller's sign-up body)."""
+    from careops.points import referral
+
+    _CODES[who] = referral.create_code(world.ops, "p1").code
+    return {"code": _CODES[who]}
+
+
 DAY = AS_OF.isoformat()
 RULE = {"rule": "age >= 18", "as_of": DAY}
 
@@ -228,6 +247,10 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         {"model_id": "churn-2026-03-01-20260301T000000Z"}, allowed_status=404
     ),
     ("GET", "/api/v1/models/churn/scores"): Example(query={"as_of": DAY}, allowed_status=404),
+    ("GET", "/api/v1/models/churn/reasons"): Example(query={"as_of": DAY}, allowed_status=404),
+    ("GET", "/api/v1/models/churn/reasons/{user_id}"): Example(
+        {"user_id": "p1"}, {"as_of": DAY}, allowed_status=404
+    ),
     # smart triage
     ("POST", "/api/v1/triage"): Example(body={"text": "头痛发热三天了"}),
     ("POST", "/api/v1/triage/batch"): Example(
@@ -243,6 +266,30 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/api/v1/tasks/{task_id}/close"): Example(
         {"task_id": "1"}, body={"outcome": "已电话回访"}, prepare=_task
     ),
+    # service packages (p1 has no enrolment in this world: an empty list is a success)
+    ("GET", "/api/v1/packages"): Example(),
+    ("GET", "/api/v1/patients/{user_id}/packages"): Example({"user_id": "p1"}, {"as_of": DAY}),
+    ("GET", "/api/v1/packages/activation"): Example(query={"as_of": DAY}),
+    ("GET", "/api/v1/packages/renewal"): Example(query={"as_of": DAY}),
+    ("GET", "/api/v1/packages/sla"): Example(query={"as_of": DAY}),
+    ("GET", "/api/v1/packages/outcomes"): Example(query={"as_of": DAY}),
+    # health management
+    ("GET", "/api/v1/patients/{user_id}/health-record"): Example({"user_id": "p1"}, {"as_of": DAY}),
+    ("GET", "/api/v1/care/alerts"): Example(),
+    ("GET", "/api/v1/care/alert-rules"): Example(),
+    # points and referral
+    ("GET", "/api/v1/points/{user_id}"): Example(prepare=_points),
+    ("GET", "/api/v1/points/{user_id}/ledger"): Example(prepare=_points),
+    ("POST", "/api/v1/points/{user_id}/redeem"): Example(
+        prepare=_points, body={"coupon": "consult_10"}
+    ),
+    ("POST", "/api/v1/referral/codes"): Example(body={"user_id": "p1", "channel": "wechat"}),
+    ("GET", "/api/v1/referral/codes/{code}"): Example(prepare=_invite_code),
+    ("POST", "/api/v1/referral/signups"): Example(
+        prepare=_invite_code,
+        body_for=lambda who: {"invitee_id": "p2", "code": _CODES.get(who, "ABCDEFGHJK")},
+    ),
+    ("GET", "/api/v1/referral/kfactor"): Example(query={"as_of": DAY}),
     # event intake
     ("POST", "/api/v1/events"): Example(
         body={

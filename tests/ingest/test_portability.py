@@ -28,6 +28,12 @@ FILES = {
     "b1,u1,2025-01-02 07:00,8480-6,150,mmHg\n"
     "b2,u1,2025-01-02 07:00,8462-4,95,mmHg\n"
     "g1,u2,2025-01-03 07:00,2339-0,252.2,mg/dL\n",
+    # the key (user_id, channel, purpose, ts) is not the leading columns: Spark's anti-join
+    # reordered them and its positional insert put ts into granted
+    "consents.csv": "user_id,channel,purpose,granted,ts,source\n"
+    "u1,sms,marketing,1,2025-01-02 08:00,app\n"
+    "u1,sms,marketing,0,2025-01-09 08:00,app\n"
+    "u2,all,all,1,2025-01-03 09:30,\n",
 }
 
 
@@ -54,6 +60,10 @@ def _reference_queries(con) -> dict:
         "glucose": round(obs.filter(obs.code == "2339-0").value.max().execute(), 6),
         "units": sorted(obs.unit.execute().tolist()),
         "loads": con.table("_loads").filter(ibis._.status == "loaded").count().execute(),
+        "consents": sorted(
+            (r["user_id"], r["granted"], _normalise(r["ts"]), r["source"])
+            for r in con.table("consents").to_pyarrow().to_pylist()
+        ),
     }
 
 
@@ -115,6 +125,11 @@ def test_duckdb_reference_values(duckdb_result):
     assert ref["glucose"] == pytest.approx(252.2 / 18.016)
     assert ref["units"] == ["mm[Hg]", "mm[Hg]", "mmol/L"]
     assert _normalise(ref["first_ts"]) == dt.datetime(2024, 12, 31, 16, 0)  # 00:00 +08:00
+    assert ref["consents"] == [
+        ("u1", 0, dt.datetime(2025, 1, 9, 0, 0), "app"),
+        ("u1", 1, dt.datetime(2025, 1, 2, 0, 0), "app"),
+        ("u2", 1, dt.datetime(2025, 1, 3, 1, 30), None),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -53,3 +53,30 @@ def test_the_file_channel_defaults_to_beside_the_warehouse(tmp_path):
 def test_an_unknown_channel_is_a_clear_configuration_error():
     with pytest.raises(ConfigError, match="carrier_pigeon"):
         open_channel("carrier_pigeon", Settings())
+
+
+def test_the_file_peer_drops_a_second_message_under_the_same_key(tmp_path):
+    path = tmp_path / "m.jsonl"
+    settings = Settings(journeys={"file_channel_path": str(path)})
+    one = open_channel("file", settings)
+    assert one.send(msg(1)) == Outcome("sent", provider_id="j:s:u1")
+    again = one.send(msg(1))
+    assert (again.status, again.code) == ("sent", "duplicate")
+    one.close()
+    # another writer (a restarted worker) sees the key too, and a line cut by a kill is
+    # closed before the next one and skipped
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write('{"idempotency_key": "j:s:u9", "body": "cut')
+    two = open_channel("file", settings)
+    assert two.send(msg(1)).code == "duplicate"
+    assert two.send(msg(2)).code is None
+    assert two.send(msg(2)).code == "duplicate"
+    two.close()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    keys = []
+    for line in lines:
+        try:
+            keys.append(json.loads(line)["idempotency_key"])
+        except json.JSONDecodeError:
+            keys.append("cut")
+    assert keys == ["j:s:u1", "cut", "j:s:u2"]

@@ -238,3 +238,63 @@ def test_measurement_counts_answers_and_attributes_the_orders_the_sends_caused(
     p = np.array(p)
     expected, sd = p.sum(), np.sqrt((p * (1 - p)).sum())
     assert abs(len(opened) - expected) <= 4 * sd + 1, (len(opened), expected, sd)
+
+
+def _expected_alerts(con, start: dt.datetime, end: dt.datetime) -> dict[str, dt.datetime]:
+    """An independent reading of the rule: glucose > 13.9 mmol/L on 3 local days running;
+    the alert comes with the first high reading of the third day."""
+    obs = con.table("observations").to_pandas()
+    high = obs[obs.code.isin(["2339-0", "2345-7", "15074-8", "14749-6"]) & (obs.value > 13.9)]
+    out = {}
+    for user, g in high.groupby("user_id"):
+        ts = sorted(t.to_pydatetime().astimezone(dt.UTC) for t in g.ts)
+        first: dict[dt.date, dt.datetime] = {}
+        for t in ts:
+            first.setdefault(t.astimezone(TZ).date(), t)
+        days = sorted(first)
+        for i in range(2, len(days)):
+            if (days[i] - days[i - 2]).days == 2 and start < first[days[i]] <= end:
+                out[user] = first[days[i]]
+                break
+    return out
+
+
+def test_new_user_and_glucose_alert_enrol_from_registrations_and_glucose_runs(
+    hospital, run_cli, tmp_path
+):
+    _, url, _ = hospital
+    con = connect(url)
+    everything = _expected_alerts(con, dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+                                  dt.datetime(2100, 1, 1, tzinfo=dt.UTC))  # fmt: skip
+    assert everything, "the simulator writes runs of high glucose readings"
+    day = min(everything.values()).astimezone(TZ).date()
+    start = dt.datetime.combine(day, dt.time(), tzinfo=TZ)
+    end = start + dt.timedelta(days=2)
+    alerts = _expected_alerts(con, start, end)
+    patients = con.table("patients").to_pandas()
+    reg = patients.registered_at.map(lambda t: t.to_pydatetime().astimezone(dt.UTC))
+    registered = set(patients.user_id[(reg > start) & (reg <= end)])
+    con.disconnect()
+
+    state = f"sqlite:///{tmp_path / 'state.db'}"
+    code, _, err = run_cli(
+        "journeys", "run", "new_user", "glucose_alert", "--from", f"{start:%Y-%m-%dT%H:%M}",
+        "--to", f"{end:%Y-%m-%dT%H:%M}", "-w", url, "--state", state, "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    engine = connect_state(state)
+    with engine.connect() as conn:
+        enrol = conn.execute(sa.select(store.enrolments)).all()
+        tasks_raised = conn.execute(
+            sa.select(store.outbox.c.user_id).where(
+                store.outbox.c.journey == "glucose_alert", store.outbox.c.kind == "task"
+            )
+        ).scalars()
+        tasks_raised = set(tasks_raised)
+    engine.dispose()
+    by_journey: dict[str, set[str]] = {}
+    for e in enrol:
+        by_journey.setdefault(e.journey, set()).add(e.user_id)
+    assert registered and by_journey.get("new_user") == registered
+    assert alerts and by_journey.get("glucose_alert") == set(alerts)
+    assert tasks_raised == set(alerts)  # each alert raised its 1-hour task, night included

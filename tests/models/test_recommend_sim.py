@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import numpy as np
 import pytest
@@ -104,7 +105,7 @@ def test_medical_rules_are_never_broken_for_any_patient(hospital):
         items = data.load_items(con)
         patients = data.load_patients(con, LATER, ops.settings)
         hist = data.to_matrix(
-            data.interactions(con, LATER, ops.settings), items, patients.user_id
+            data.interactions(con, LATER, ops.settings, items), items, patients.user_id
         ).weights
     model = model.align(items)
     assert len(patients) > 2000 and (patients.age <= 14).sum() > 100
@@ -220,6 +221,78 @@ def test_cli(hospital, run_cli):
     code, out, _ = run_cli("models", "list", "--kind", "recommend", "--json", "-w", url)
     assert code == 0 and any(m["kind"] == "recommend" for m in json.loads(out))
     assert np.isfinite(ev["warm"]["all"]["model"]["ndcg"])
+
+
+def test_report_figures_agree_with_their_sources(hospital, run_cli, tmp_path):
+    """The report's quality is the evaluation's own (test window after the date); coverage
+    adds up; a rule's blocks are recounted here from an unconstrained ranking; the page is
+    written by the CLI in Chinese with masked ids; a bad --out or --sample is refused."""
+    from careops.models.recommend.model import top_n
+    from careops.models.recommend.rank import score_matrix
+
+    ops = hospital["ops"]
+    rep = service.report(ops, TRAIN, sample=800, seed=3)
+    ev = service.evaluate(ops, TRAIN)
+    assert rep.quality["source"] == "test"
+    assert rep.quality["warm"]["service"] == ev.to_dict()["warm"]["service"]
+    cov = rep.coverage
+    assert cov["patients"] == rep.sample == 800 == cov["model"] + cov["fallback"]
+    assert 0 < cov["items_shown"] <= cov["items"]
+    rules = load_rules()
+    _, model = service.load(ops, TRAIN)
+    with ops.warehouse(read_only=True) as con:
+        items = data.load_items(con)
+        everyone = data.load_patients(con, TRAIN, ops.settings)
+        pick = np.sort(np.random.default_rng(3).choice(len(everyone), 800, replace=False))
+        patients = everyone.take(pick)
+        hist = data.to_matrix(
+            data.interactions(con, TRAIN, ops.settings, items), items, patients.user_id
+        ).weights
+    model = model.align(items)
+    scores, _ = score_matrix(model, items, rules, patients, hist)
+    free = hist.toarray() == 0
+    idx = top_n(scores, free, 10)
+    adult = next(r for r in rules.spec.eligibility if r.name == "成人服务")
+    want_items = sum(
+        1
+        for u in range(len(patients))
+        for j in idx[u]
+        if j >= 0
+        and items.item_id[j] in adult.items
+        and not (patients.age[u] >= 0 and patients.age[u] >= adult.min_age)
+    )
+    got = next(b for b in rep.blocked if b["rule"] == "成人服务")
+    assert got["items"] == want_items
+    page = tmp_path / "out" / "rec.html"
+    code, _, err = run_cli(
+        "recommend",
+        "report",
+        "--as-of",
+        "2025-11-01",
+        "--out",
+        str(page),
+        "--sample",
+        "300",
+        "-w",
+        hospital["url"],
+    )
+    assert code == 0, err
+    html = page.read_text("utf-8")
+    assert "个性化推荐报告" in html and html.count("<svg") == 3
+    assert not re.search(r"U\d{8}", html)  # every example id masked
+    code, _, err = run_cli(
+        "recommend",
+        "report",
+        "--as-of",
+        "2025-11-01",
+        "--out",
+        str(tmp_path / "r.pdf"),
+        "-w",
+        hospital["url"],
+    )
+    assert code != 0 and ".html" in err
+    with pytest.raises(InvalidInput, match="sample"):
+        service.report(ops, TRAIN, sample=5)
 
 
 # -- next needs on the same simulated hospital ---------------------------------------------------

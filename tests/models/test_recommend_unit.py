@@ -162,3 +162,96 @@ def test_no_interactions_cannot_be_fitted():
             np.zeros((N_SEGMENTS, 4)),
             PARAMS,
         )
+
+
+_CODES = st.sampled_from(["E11", "E11.9", "E110", "I10", "I25.1", "I251", "I50", "Z34.0", "E1"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.frozensets(_CODES, max_size=4), min_size=0, max_size=30),
+    st.lists(st.sampled_from(["E11", "I25", "I50", "Z34", "E1", "I10"]), max_size=3),
+)
+def test_vectorised_condition_match_equals_the_plain_reading(conds, prefixes):
+    """`Patients.has_any` (string kernels over everyone's codes) answers as `has_condition`
+    does per patient: E11 matches E11 and E11.9, not E110."""
+    from careops.models.recommend.rules import has_condition
+
+    n = len(conds)
+    p = Patients(
+        np.array([f"u{i}" for i in range(n)], dtype=object),
+        np.zeros(n, dtype=np.int64),
+        np.array(["F"] * n, dtype=object),
+        conds,
+    )
+    want = [has_condition(c, tuple(prefixes)) for c in conds]
+    assert p.has_any(tuple(prefixes)).tolist() == want
+
+
+def test_matrix_from_arrow_drops_unknown_users_and_reads_recent():
+    import pyarrow as pa
+
+    from careops.models.recommend.data import to_matrix
+
+    t = pa.table(
+        {
+            "user_id": ["b", "a", "zz", "b"],
+            "col": pa.array([0, 2, 1, 3], pa.int32()),
+            "weight": pa.array([1.0, 5.0, 4.0, 2.0], pa.float32()),
+            "recent": [True, False, True, None],
+        }
+    )
+    items = _items()
+    users = np.array(["a", "b"], dtype=object)
+    m = to_matrix(t, items, users).weights
+    assert m.shape == (2, len(items))
+    assert m.toarray()[:, :4].tolist() == [[0, 0, 5, 0], [1, 0, 0, 2]]
+    r = to_matrix(t, items, users, value="recent").weights
+    assert r.toarray()[:, :4].tolist() == [[0, 0, 0, 0], [1, 0, 0, 0]]
+    assert to_matrix(t, items).users.tolist() == ["a", "b", "zz"]
+    assert to_matrix(t.slice(0, 0), items, users).weights.nnz == 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_best_history_item_equals_a_plain_loop(seed):
+    """The segment-maximum search for the history item behind a reason equals a loop over
+    each patient's history (largest similarity × log(1 + weight), first on ties)."""
+    from careops.models.recommend.rank import _best_history
+
+    rng = np.random.default_rng(seed)
+    h = _weights(seed, users=60, items=25)
+    f = rng.normal(size=(25, 4))
+    u = f / np.linalg.norm(f, axis=1, keepdims=True)
+    sim = u @ u.T
+    idx = rng.integers(0, 25, size=(60, 4))
+    best, best_sim = _best_history(sim, h, idx)
+    for p in range(60):
+        items_ = h.indices[h.indptr[p] : h.indptr[p + 1]]
+        w = h.data[h.indptr[p] : h.indptr[p + 1]]
+        for r in range(4):
+            if len(items_) == 0:
+                assert best[p, r] == -1
+                continue
+            strength = [sim[i, idx[p, r]] * math.log1p(x) for i, x in zip(items_, w, strict=True)]
+            a = int(np.argmax(strength))
+            assert best[p, r] == items_[a]
+            assert best_sim[p, r] == pytest.approx(sim[items_[a], idx[p, r]])
+
+
+def test_blend_mixes_only_the_weighted_kind_and_keeps_its_scale():
+    from careops.models.recommend.model import blend_scores
+
+    kinds = np.array(["service", "service", "service", "content"], dtype=object)
+    als = np.array([[0.4, 0.2, 0.1, 0.9], [0.0, 0.0, 0.0, 0.5]], dtype=np.float32)
+    fb = np.array([[0.0, 1.0, 3.0, 7.0], [2.0, 1.0, 0.0, 0.0]], dtype=np.float32)
+    np.testing.assert_array_equal(blend_scores(als, fb, kinds, {"service": 0.0}), als)
+    out = blend_scores(als, fb, kinds, {"service": 1.0})
+    # popularity alone orders the services; the row's ALS maximum is kept as the scale
+    assert np.argsort(-out[0, :3]).tolist() == [2, 1, 0]
+    assert out[0, :3].max() == pytest.approx(0.4)
+    assert out[0, 3] == pytest.approx(0.9) and out[1, 3] == pytest.approx(0.5)
+    # a patient with no ALS signal for the kind still gets the popularity order
+    assert np.argsort(-out[1, :3]).tolist() == [0, 1, 2]
+    half = blend_scores(als, fb, kinds, {"service": 0.5})
+    want = (0.5 * als[0, :3] / 0.4 + 0.5 * fb[0, :3] / 3.0) * 0.4
+    np.testing.assert_allclose(half[0, :3], want, rtol=1e-6)

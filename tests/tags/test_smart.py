@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import ibis
 import pyarrow as pa
 import pytest
 
@@ -15,12 +16,13 @@ from tests.tags.hospital import Hospital
 DAY = date(2026, 6, 1)
 
 
-def _churn(users, scores, reasons=None):
+def _churn(users, scores, reasons=None, drivers=None):
     return pa.table(
         {
             "user_id": users,
             "churn_score": pa.array(scores, pa.int16()),
             "churn_reasons": reasons or ["14 天未打开应用"] * len(users),
+            "churn_driver": drivers or ["unknown"] * len(users),
             "churn_probability": [s / 100 for s in scores],  # extra columns are ignored
         }
     )
@@ -89,6 +91,22 @@ def test_a_segment_rule_can_use_a_smart_tag(hospital):
     assert count(hospital, "churn_score >= 80", DAY) == 2
     rows = sample(hospital, 'churn_score >= 90 and churn_reasons contains "应用"', DAY)
     assert [r["user_id"] for r in rows] == ["c"]
+
+
+def test_the_churn_driver_tag_and_scores_stored_before_it(hospital):
+    from careops.segments.evaluate import count
+    from careops.warehouse.store import replace_table
+
+    drivers = ["service", "new_user", "service"]
+    store_scores(hospital, "churn", DAY, _churn(["a", "b", "c"], [10, 85, 95], drivers=drivers))
+    assert count(hospital, 'churn_driver == "service" and churn_score >= 80', DAY) == 1
+    got = _tags(hospital, DAY, ("churn_driver",))
+    assert {u: r["churn_driver"] for u, r in got.items()} == dict(zip("abc", drivers, strict=True))
+    # a table stored by an older CareOps (no churn_driver column): the tag is null, no error
+    old = _churn(["a"], [40]).select(["user_id", "churn_score", "churn_reasons"])
+    replace_table(hospital, table_name("churn", DAY), ibis.memtable(old))
+    got = _tags(hospital, DAY, ("churn_score", "churn_driver"))
+    assert got["a"]["churn_score"] == 40 and got["a"]["churn_driver"] is None
 
 
 def test_bad_scores_are_refused_naming_what_is_wrong(hospital):

@@ -38,7 +38,16 @@ def test_login_refuses_a_wrong_password_then_lets_operations_in(browser):
     cookie = browser.driver.get_cookie("careops_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/cockpit"
     nav = [a.get_attribute("data-nav") for a in browser.all("nav a")]
-    assert nav == ["overview", "layers", "portrait", "tasks", "experiments", "segments", "journeys"]
+    assert nav == [
+        "overview",
+        "layers",
+        "funnels",
+        "portrait",
+        "tasks",
+        "experiments",
+        "segments",
+        "journeys",
+    ]
 
 
 def test_overview_kpis_equal_the_metrics_service(browser):

@@ -48,6 +48,7 @@ def create_app(
     settings = settings or get_settings()
     warehouse_url = warehouse or settings.warehouse
     state_url = state or state_url_for(warehouse_url, settings)
+    _check_data_files(settings)
     engine = connect_state(state_url)
     migrate(engine)
 
@@ -98,6 +99,14 @@ def create_app(
     _document_errors(app)
     _docs_page(app)
     return app
+
+
+def _check_data_files(settings: Settings) -> None:
+    """Refuse to start on a bad data file named by the settings (the hospital's alert rules):
+    a `ConfigError` naming the file, line and field, before any request finds out."""
+    from careops.care.alerts import rules_for
+
+    rules_for(settings)
 
 
 def _docs_page(app: FastAPI) -> None:

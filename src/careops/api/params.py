@@ -31,3 +31,11 @@ def as_of_date(
 
 Lang = Annotated[str, Depends(language)]
 AsOf = Annotated[date, Depends(as_of_date)]
+
+
+def field_error(where: str, name: str, reason: object) -> Exception:
+    """A 422 naming one field in the standard shape (`{"loc": [where, name], "reason"}`), for a
+    domain refusal (`NotFound`, `InvalidInput`) that is about a field of the request."""
+    from fastapi.exceptions import RequestValidationError
+
+    return RequestValidationError([{"loc": (where, name), "msg": str(reason)[:300]}])

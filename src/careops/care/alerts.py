@@ -106,6 +106,27 @@ def load_rules(path: Path | str | None = None) -> RuleSet:
     return _shipped() if path is None else load(RuleSet, path, "alert_rules.yaml", WHAT)
 
 
+def rules_for(settings: Any) -> RuleSet:
+    """The rules in force: the file named by the setting `health.alert_rules`, else the
+    shipped ones. A file is read again when it changes (its size or modification time), so a
+    hospital's edit applies without a restart; a bad file is a `ConfigError` naming the file,
+    the line, the field and the reason (and the last good rules are not used silently)."""
+    path = settings.health.alert_rules
+    if not path:
+        return _shipped()
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        return load_rules(p)  # the ConfigError naming the missing file
+    return _from_file(str(p.resolve()), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=8)
+def _from_file(path: str, mtime_ns: int, size: int) -> RuleSet:
+    return load_rules(path)
+
+
 @lru_cache(maxsize=1)
 def _shipped() -> RuleSet:
     return load(RuleSet, None, "alert_rules.yaml", WHAT)

@@ -74,11 +74,16 @@ def renewal(ops: Ops, as_of: date) -> P.RenewalReport:
 def sla(
     ops: Ops, as_of: date, *, days: int = 90, limit: int = 50, cat: Catalogue | None = None
 ) -> P.SlaReport:
-    """Delivery SLAs per package with the worst breaches (consultation and patient ids)."""
+    """Delivery SLAs per package with the worst breaches (consultation and patient ids). A
+    caller who may not see patient ids one by one (an analyst) gets the rates and the number
+    of breaches, not the list."""
+    from careops.privacy.access import sees_patient_ids
+
     ops.require("metrics.read")
-    ops.require("patients.portrait")
     with ops.warehouse(read_only=True) as con:
         report = P.sla(con, cat or load_catalogue(), as_of, ops.settings, days=days, limit=limit)
+    if not sees_patient_ids(ops.actor, "patients.portrait"):
+        report = P.SlaReport(report.rows, [], report.total_breaches)
     ops.audit(
         "packages.sla",
         "consultations",

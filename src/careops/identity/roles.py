@@ -49,6 +49,10 @@ PERMISSIONS: dict[str, tuple[str, str]] = {
     "audit.read": ("查看审计日志", "read and verify the audit trail"),
     "users.manage": ("管理账号与密钥", "manage staff accounts and API keys"),
     "privacy.erase": ("删除患者数据", "erase a patient (PIPL)"),
+    "care.read": (
+        "查看服务包目录与预警规则",
+        "read the service-package catalogue and the abnormal-reading rules",
+    ),
     "growth.read": ("查看积分与邀请", "read points, levels, coupons and referrals"),
     "growth.write": (
         "积分发放/兑换与邀请奖励",
@@ -74,6 +78,7 @@ _OPERATIONS = {
     "tasks.work",
     "growth.read",
     "growth.write",
+    "care.read",
 }
 
 #: role -> its permissions. Admins administer (accounts, erasure, configuration, everything
@@ -93,10 +98,12 @@ GRANTS: dict[Role, frozenset[str]] = {
             "tags.read",
             "tasks.read",
             "tasks.work",
+            "care.read",
         }
     ),
     "health_manager": frozenset(
         {
+            "care.read",
             "patients.portrait",
             "patients.clinical",
             "models.read",
@@ -114,6 +121,7 @@ GRANTS: dict[Role, frozenset[str]] = {
             "segments.read",
             "experiments.read",
             "models.read",
+            "care.read",
         }
     ),
     "auditor": frozenset({"audit.read"}),
@@ -143,6 +151,9 @@ APP_SCOPES: frozenset[str] = frozenset(
         "models.read",
         "segments.read",
         "metrics.read",
+        "care.read",
+        "growth.read",
+        "growth.write",
     }
 )
 

@@ -51,6 +51,37 @@ class Reader:
         # writes (answers to sends) is stamped at or after the tick, never before its date
         self._rules = cache if cache is not None else {}
         self._tables = set(con.list_tables())
+        self._profiles: dict[dt.date, tuple[pa.Table, dict[str, int]]] = {}
+        self._consents: pa.Table | None = None
+
+    def profiles(self, day: dt.date, users: pa.Array, everyone: bool = False) -> pa.Table:
+        """`inputs.read_profiles` of `users` as of `day`. With `everyone` (a tick with many
+        batches ahead) every patient's profile is read once and each batch takes its rows from
+        memory: one warehouse query per tick instead of one per batch."""
+        from careops.journeys.inputs import read_profiles
+
+        if not everyone and day not in self._profiles:
+            return read_profiles(self.con, day, users)
+        if day not in self._profiles:
+            table = read_profiles(self.con, day)
+            index = {u: i for i, u in enumerate(table["user_id"].to_pylist())}
+            self._profiles[day] = (table, index)
+        table, index = self._profiles[day]
+        rows = [i for i in map(index.get, users.to_pylist()) if i is not None]
+        return table.take(pa.array(rows, pa.int64()))
+
+    def consents(self, users: pa.Array, everyone: bool = False) -> pa.Table:
+        """`inputs.read_consents` of `users`; with `everyone`, read once per tick (as
+        `profiles`)."""
+        import pyarrow.compute as pc
+
+        from careops.journeys.inputs import read_consents
+
+        if not everyone and self._consents is None:
+            return read_consents(self.con, users)
+        if self._consents is None:
+            self._consents = read_consents(self.con)
+        return self._consents.filter(pc.is_in(self._consents["user_id"], value_set=users))
 
     def as_of(self, now: dt.datetime) -> dt.date:
         """The as-of date of a moment: its hospital-local date (facts before that day)."""
@@ -92,16 +123,73 @@ class Reader:
     def event_users(
         self, name: str, since: dt.datetime, now: dt.datetime
     ) -> dict[str, dt.datetime]:
-        """Patients with an event `name` in (since, now], with the first such time."""
-        if "events" not in self._tables:
-            return {}
-        ev = self.con.table("events")
-        q = (
-            ev.filter(ev.name == name, ev.ts > _lit(since), ev.ts <= _lit(now))
-            .group_by("user_id")
-            .aggregate(ts=ev.ts.min())
-        )
-        return {r["user_id"]: _aware(r["ts"]) for r in q.to_pyarrow().to_pylist()}
+        """Patients with an event `name` in (since, now], with the first such time. Two
+        trigger events are also derived from the facts they stand for, so that journeys on
+        them run on data that never logs them (the simulator, most hospitals): `register` at
+        `patients.registered_at`, `glucose_alert` when a glucose reading above
+        `health.glucose_alert_mmol` has come on `health.glucose_alert_days` local days running
+        (`derived_events`)."""
+        out: dict[str, dt.datetime] = {}
+        if "events" in self._tables:
+            ev = self.con.table("events")
+            q = (
+                ev.filter(ev.name == name, ev.ts > _lit(since), ev.ts <= _lit(now))
+                .group_by("user_id")
+                .aggregate(ts=ev.ts.min())
+            )
+            out = {r["user_id"]: _aware(r["ts"]) for r in q.to_pyarrow().to_pylist()}
+        for user, t in self.derived_events(name, since, now).items():
+            if user not in out or t < out[user]:
+                out[user] = t
+        return out
+
+    def derived_events(
+        self, name: str, since: dt.datetime, now: dt.datetime
+    ) -> dict[str, dt.datetime]:
+        """The `register` / `glucose_alert` moments in (since, now] read from the facts
+        (see `event_users`); {} for any other name."""
+        if name == "register" and "patients" in self._tables:
+            p = self.con.table("patients")
+            q = p.filter(p.registered_at > _lit(since), p.registered_at <= _lit(now))
+            rows = q.select("user_id", "registered_at").to_pyarrow().to_pylist()
+            return {r["user_id"]: _aware(r["registered_at"]) for r in rows}
+        if name == "glucose_alert" and "observations" in self._tables:
+            return self._glucose_alerts(since, now)
+        return {}
+
+    def _glucose_alerts(self, since: dt.datetime, now: dt.datetime) -> dict[str, dt.datetime]:
+        """When each patient's run of high-glucose local days reached `glucose_alert_days`
+        (the first high reading of that day), for runs reaching it in (since, now]."""
+        from careops.tags.codes import GLUCOSE_CODES
+
+        h = self.settings.health
+        need = h.glucose_alert_days
+        o = self.con.table("observations")
+        lookback = since - dt.timedelta(days=need + 1)
+        q = o.filter(
+            o.code.isin(list(GLUCOSE_CODES)),
+            o.value > h.glucose_alert_mmol,
+            o.ts > _lit(lookback),
+            o.ts <= _lit(now),
+        ).select("user_id", "ts")
+        tz = self.settings.tz
+        days: dict[str, dict[dt.date, dt.datetime]] = {}
+        for r in q.to_pyarrow().to_pylist():
+            t = _aware(r["ts"])
+            day = t.astimezone(tz).date()
+            first = days.setdefault(r["user_id"], {})
+            if day not in first or t < first[day]:
+                first[day] = t
+        out: dict[str, dt.datetime] = {}
+        for user, first in days.items():
+            run, prev = 0, None
+            for day in sorted(first):
+                run = run + 1 if prev is not None and day - prev == dt.timedelta(days=1) else 1
+                prev = day
+                if run == need and since < first[day] <= now:
+                    out[user] = first[day]
+                    break
+        return out
 
     def withdrawals(
         self, since: dt.datetime, now: dt.datetime, users: Iterable[str]

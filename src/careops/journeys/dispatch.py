@@ -1,12 +1,17 @@
 """Hand pending outbox rows to their channels, set-wise in batches, retrying with backoff.
 
 Rows are claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL (two workers never hand the same
-row over), sent, and marked in the same transaction. Each message carries its idempotency key:
-a crash after the provider accepted a message and before the commit hands it over once more on
-restart with the SAME key, which providers that deduplicate (and the peers of our tests) drop.
-A `retry` answer waits `2^attempts` minutes; after `max_attempts` the row is `failed` with the
-provider's error. Webhook rows are POSTed to their (allow-listed) URL with the key as
-`Idempotency-Key`.
+row over) and marked `sending` in a committed transaction BEFORE any provider call; a second
+transaction locks them again, sends, and records the outcome. Each message carries its
+idempotency key. A crash in between leaves rows `sending`; `reconcile` (at every dispatch)
+resends them only on channels whose provider drops a key it has seen (`DEDUPING_CHANNELS`, the
+file peer), and marks the rest `unknown` for a person to check — so nothing is sent twice
+blindly; the price is that an `unknown` row may in truth not have reached the provider.
+A `retry` answer (timeout, 5xx, throttled) waits as the `channels.retry` settings say
+(`RetryPolicy`: backoff_s × backoff_factor^(tries−1), capped at backoff_max_s, or longer when
+the provider asked with Retry-After); after `max_tries` tries the row is `failed`, code
+`undeliverable`, with the provider's last error. A `failed` answer is final at once.
+Webhook rows are POSTed to their (allow-listed) URL with the key as `Idempotency-Key`.
 """
 
 from __future__ import annotations
@@ -20,12 +25,12 @@ import sqlalchemy as sa
 
 from careops.journeys import store
 from careops.journeys.channels.base import Message, Outcome
+from careops.journeys.channels.retry import RetryPolicy, undeliverable
 
 if TYPE_CHECKING:
     from careops.config import Settings
     from careops.service import Ops
 
-MAX_ATTEMPTS = 5
 #: a sender answers one Outcome per message, in order
 Sender = Callable[[str, Sequence[Message]], list[Outcome]]
 
@@ -55,6 +60,10 @@ class ChannelSender:
         self.settings = settings
         self.route = route
 
+    def dedupes(self, channel: str) -> bool:
+        """True when the adapter used for `channel` drops a resend under a seen key."""
+        return (self.route or channel) in DEDUPING_CHANNELS
+
     def __call__(self, channel: str, messages: Sequence[Message]) -> list[Outcome]:
         from careops.errors import ConfigError
         from careops.journeys.channels.base import send_all
@@ -76,16 +85,20 @@ def dispatch(
     sender: Sender,
     *,
     batch: int = 1000,
-    max_attempts: int = MAX_ATTEMPTS,
+    policy: RetryPolicy | None = None,
     on_sent: Callable[[list[Any]], None] | None = None,
 ) -> int:
-    """Send every pending outbox row due at `now`; return how many were accepted."""
+    """Send every pending outbox row due at `now`; return how many were accepted. Transient
+    failures are tried again after the backoff of `policy` (default: the `channels.retry`
+    settings)."""
+    policy = policy or RetryPolicy.from_settings(ops.settings)
     o = store.outbox.c
     accepted = 0
+    reconcile(ops, sender)
     while True:
-        with ops.state.begin() as conn:
+        with ops.state.begin() as conn:  # 1. claim, and say so before any provider call
             q = (
-                sa.select(store.outbox)
+                sa.select(o.id)
                 .where(
                     o.status == "pending",
                     sa.or_(o.next_try.is_(None), o.next_try <= now),
@@ -94,9 +107,13 @@ def dispatch(
                 .order_by(o.id)
                 .limit(batch)
             )
-            rows = conn.execute(store.skip_locked(conn, q)).all()
-            if not rows:
+            ids = list(conn.execute(store.skip_locked(conn, q)).scalars())
+            if not ids:
                 return accepted
+            conn.execute(sa.update(store.outbox).where(o.id.in_(ids)).values(status="sending"))
+        with ops.state.begin() as conn:  # 2. send under the rows' lock, record, commit
+            q = sa.select(store.outbox).where(o.id.in_(ids), o.status == "sending")
+            rows = conn.execute(store.skip_locked(conn, q.order_by(o.id))).all()
             by_channel: dict[str, list[Any]] = defaultdict(list)
             for r in rows:
                 by_channel[r.channel or r.kind].append(r)
@@ -113,10 +130,13 @@ def dispatch(
                     if out.status == "sent":
                         row |= {"status": "sent", "sent_at": now, "provider_id": out.provider_id}
                         sent_rows.append(r)
-                    elif out.status == "retry" and attempts < max_attempts:
-                        wait = dt.timedelta(minutes=2**attempts)
+                    elif out.status == "retry" and not policy.exhausted(attempts):
+                        wait = dt.timedelta(seconds=policy.next_delay_s(attempts, out))
                         row |= {"status": "pending", "next_try": now + wait,
                                 "error": (out.error or "")[:500]}  # fmt: skip
+                    elif out.status == "retry":
+                        last = undeliverable(out, attempts)
+                        row |= {"status": "failed", "error": (last.error or "")[:500]}
                     else:
                         row |= {"status": "failed", "error": (out.error or "failed")[:500]}
                     updates.append(row)
@@ -129,10 +149,51 @@ def dispatch(
                     provider_id=sa.bindparam("provider_id"), error=sa.bindparam("error"),
                 )
             )  # fmt: skip
-            conn.execute(stmt, updates)
+            if updates:
+                conn.execute(stmt, updates)
             accepted += len(sent_rows)
         if on_sent is not None and sent_rows:
             on_sent(sent_rows)
+
+
+#: channels whose provider drops a second message under a key it has seen (the outbox key is
+#: sent with every message); a send interrupted in flight is sent again on them, safely
+DEDUPING_CHANNELS = frozenset({"file"})
+
+IN_FLIGHT = (
+    "在途时中断，是否送达未知，请向服务商核实 / interrupted in flight: delivery unknown, "
+    "check with the provider before sending again"
+)
+
+
+def reconcile(ops: Ops, sender: Any) -> dict[str, int]:
+    """Settle the rows a crashed worker left `sending` (the provider may or may not have them):
+    on a channel that deduplicates by key they go back to `pending` (the resend under the same
+    key is dropped if it had arrived); elsewhere they become `unknown`, for a person to check
+    with the provider — never resent blindly. Rows another live worker is sending now are
+    locked (PostgreSQL) and skipped. Returns how many went each way."""
+    o = store.outbox.c
+    done = {"pending": 0, "unknown": 0}
+    dedupes = getattr(sender, "dedupes", None)
+    with ops.state.begin() as conn:
+        q = sa.select(o.id, o.kind, o.channel).where(o.status == "sending")
+        rows = conn.execute(store.skip_locked(conn, q)).all()
+        again = [
+            r.id
+            for r in rows
+            if r.kind == "message" and dedupes is not None and dedupes(r.channel or r.kind)
+        ]
+        review = [r.id for r in rows if r.id not in set(again)]
+        if again:
+            conn.execute(sa.update(store.outbox).where(o.id.in_(again)).values(status="pending"))
+        if review:
+            conn.execute(
+                sa.update(store.outbox)
+                .where(o.id.in_(review))
+                .values(status="unknown", error=IN_FLIGHT[:500])
+            )
+        done["pending"], done["unknown"] = len(again), len(review)
+    return done
 
 
 def _webhook(row: Any, settings: Settings) -> Outcome:

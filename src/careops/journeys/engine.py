@@ -107,6 +107,7 @@ class _Batch:
     outbox: list[dict] = field(default_factory=list)
     decisions: list[dict] = field(default_factory=list)
     tasks: list[Any] = field(default_factory=list)
+    whole: bool = False  # a full batch (more follow): read profiles/consents once per tick
 
 
 def idempotency_key(journey: str, enrolment_id: int, seq: int, step: str) -> str:
@@ -133,9 +134,11 @@ def tick(
     after_batch: Callable[[int], None] | None = None,
     cache: dict | None = None,
     con: BaseBackend | None = None,
+    on_claim: Callable[[list[str]], None] | None = None,
 ) -> TickReport:
     """Run the engine once at `now` for `journeys` (enter, wake, advance every due batch,
-    dispatch). `after_batch` is called with the batch number after each commit (tests);
+    dispatch). `after_batch` is called with the batch number after each commit, `on_claim`
+    with a batch's patients as soon as it is claimed (tests);
     `cache` keeps rule results per as-of date across the ticks of a replay; `con` is the
     warehouse to read (default: opened read-only for this tick)."""
     if now.tzinfo is None:
@@ -145,7 +148,8 @@ def tick(
     if con is None:
         with ops.warehouse(read_only=True) as opened:
             return tick(ops, journeys, now, batch=batch, dispatcher=dispatcher,
-                        after_batch=after_batch, cache=cache, con=opened)  # fmt: skip
+                        after_batch=after_batch, cache=cache, con=opened,
+                        on_claim=on_claim)  # fmt: skip
     now = now.astimezone(dt.UTC)
     report = TickReport()
     by_key = {item.journey.key: item.journey for item in journeys}
@@ -155,7 +159,7 @@ def tick(
         report.entered += enter(ops, reader, item.journey, now)
     report.woken += wake(ops, reader, by_key, now)
     while True:
-        done = advance(ops, reader, by_key, now, journeys, batch=batch)
+        done = advance(ops, reader, by_key, now, journeys, batch=batch, on_claim=on_claim)
         if done is None:
             break
         report.add(done)
@@ -253,6 +257,7 @@ def enter(ops: Ops, reader: Reader, journey: Journey, now: dt.datetime) -> int:
             }
             for u in users
         ]  # fmt: skip
+        store.add_patients(conn, users)
         inserted = 0
         for start in range(0, len(rows), 5000):
             chunk = rows[start : start + 5000]
@@ -345,11 +350,14 @@ def advance(
     loaded: list[Loaded],
     *,
     batch: int = BATCH,
+    on_claim: Callable[[list[str]], None] | None = None,
 ) -> TickReport | None:
-    """Claim and run one batch of due enrolments; None when nothing is due."""
+    """Claim and run one batch of due enrolments; None when nothing is due. The batch's
+    patients are locked (`store.lock_patients`) before anything is read for them."""
     e = store.enrolments.c
     report = TickReport()
     with ops.state.begin() as conn:
+        store.writer_lock(conn)
         q = (
             sa.select(store.enrolments)
             .where(e.status == "active", e.next_due <= now, e.journey.in_(list(journeys)))
@@ -359,6 +367,9 @@ def advance(
         rows = conn.execute(store.skip_locked(conn, q)).all()
         if not rows:
             return None
+        if on_claim is not None:
+            on_claim([r.user_id for r in rows])
+        store.lock_patients(conn, [r.user_id for r in rows])
         recs = [
             _Rec(
                 id=r.id, journey=r.journey, user_id=r.user_id,
@@ -368,7 +379,7 @@ def advance(
             )
             for r in rows
         ]  # fmt: skip
-        out = _Batch()
+        out = _Batch(whole=len(rows) == batch)
         _exits(conn, reader, journeys, recs, now, out, report)
         live = [r for r in recs if r.status == "active"]
         from careops.journeys.catalogue import journey_caps
@@ -663,13 +674,12 @@ def _messages(
     caps: dict[str, Any],
 ) -> list[_Rec]:
     """Decide every message candidate of the round at once; send, defer or skip each."""
-    from careops.journeys.inputs import read_consents, read_profiles
     from careops.journeys.policy import decide
 
     users = list(dict.fromkeys(r.user_id for r, _ in items))
     uarr = pa.array(users, pa.string())
-    profiles = read_profiles(reader.con, reader.as_of(now), uarr)
-    consents = read_consents(reader.con, uarr)
+    profiles = reader.profiles(reader.as_of(now), uarr, out.whole)
+    consents = reader.consents(uarr, out.whole)
     history = _history(conn, users, now, out)
     cand = pa.table(
         {
@@ -734,32 +744,20 @@ def _write(conn: Connection, recs: list[_Rec], out: _Batch, now: dt.datetime) ->
     """The batch's progress, outbox rows, tasks and decisions, in the caller's transaction."""
     from careops.tasks.store import raise_tasks
 
-    e = store.enrolments.c
     changed = [r for r in recs if r.changed]
     if changed:
-        stmt = (
-            sa.update(store.enrolments)
-            .where(e.id == sa.bindparam("_id"))
-            .values(
-                status=sa.bindparam("status"), step=sa.bindparam("step"),
-                seq=sa.bindparam("seq"), step_at=sa.bindparam("step_at"),
-                waiting=sa.bindparam("waiting"), next_due=sa.bindparam("next_due"),
-                arm=sa.bindparam("arm"), exit_reason=sa.bindparam("exit_reason"),
-                ended_at=sa.bindparam("ended_at"),
-            )
-        )  # fmt: skip
-        conn.execute(
-            stmt,
+        store.update_enrolments(
+            conn,
             [
-                {"_id": r.id, "status": r.status, "step": r.step, "seq": r.seq,
+                {"id": r.id, "status": r.status, "step": r.step, "seq": r.seq,
                  "step_at": r.step_at, "waiting": r.waiting, "next_due": r.next_due,
                  "arm": r.arm, "exit_reason": r.exit_reason, "ended_at": r.ended_at}
                 for r in changed
             ],
         )  # fmt: skip
     if out.outbox:
-        conn.execute(store.insert_ignoring_duplicates(conn, store.outbox, ["key"]), out.outbox)
+        store.bulk_insert(conn, store.outbox, out.outbox, conflict="key")
     if out.tasks:
         raise_tasks(conn, out.tasks, now)
     if out.decisions:
-        conn.execute(sa.insert(store.decisions), out.decisions)
+        store.bulk_insert(conn, store.decisions, out.decisions)

@@ -69,6 +69,10 @@ def rows(ops: Ops, journey: str | None = None) -> Iterator[dict[str, str]]:
                 status, reason = "suppressed", r.reason
             elif r.o_status == "pending":
                 status, reason = "deferred", "awaiting_dispatch"
+            elif r.o_status == "sending":
+                status, reason = "deferred", "in_flight"
+            elif r.o_status == "unknown":  # interrupted in flight: someone must check
+                status, reason = "failed", "delivery_unknown"
             elif r.o_status == "failed":
                 status, reason = "failed", r.error or "failed"
             else:

@@ -536,3 +536,45 @@ def kfactor(
     if by == "generation":
         rows.sort(key=lambda r: int(r.group) if r.group.isdigit() else 10**9)
     return result.value, rows
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    """What an invite code is: its owner, channel, validity and how often it was used."""
+
+    code: str
+    user_id: str
+    channel: str
+    link: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    uses: int
+    expired: bool
+
+
+def code_info(ops: Ops, code: str, *, at: dt.datetime | None = None) -> CodeInfo:
+    """Look an invite code up (a malformed code is `InvalidInput`, an unknown one `NotFound`);
+    audited with the owner as subject."""
+    ops.require("growth.read")
+    code = code.strip().upper() if isinstance(code, str) else code
+    if not isinstance(code, str) or not CODE.fullmatch(code):
+        raise InvalidInput(
+            f"邀请码格式不对 / malformed invite code {str(code)[:20]!r}", field="code"
+        )
+    at = _aware(at)
+    with ops.state.connect() as conn:
+        row = conn.execute(sa.select(referral_codes).where(referral_codes.c.code == code)).first()
+    if row is None:
+        raise NotFound(f"没有这个邀请码 / unknown invite code {code}", field="code")
+    ops.audit("referral.lookup", f"referral:{code}", {}, subject=row.user_id)
+    expires = utc(row.expires_at)
+    return CodeInfo(
+        code,
+        row.user_id,
+        row.channel,
+        _link(ops, code, row.channel),
+        utc(row.created_at),
+        expires,
+        int(row.uses),
+        expires <= at,
+    )

@@ -483,3 +483,29 @@ def level_counts(ops: Ops, kind: str, at: dt.datetime | None = None) -> list[Lev
         for (pts,) in conn.execute(q):
             counts[level_of(ops, kind, int(pts)).code] += 1
     return [LevelCount(code, table[code], counts[code]) for code in table]
+
+
+def ledger_page(
+    ops: Ops, kind: str, holder_id: str, *, limit: int = 50, offset: int = 0
+) -> tuple[list[Entry], int]:
+    """One page of the holder's entries, newest first, and how many entries there are."""
+    ops.require("growth.read")
+    check_holder(kind, holder_id)
+    if not 1 <= limit <= 10_000:
+        raise InvalidInput("limit 须在 1–10000 / limit must be 1–10000", field="limit")
+    if offset < 0:
+        raise InvalidInput("offset 不能为负 / offset must be ≥ 0", field="offset")
+    led = points_ledger.c
+    mine = (led.holder_kind == kind, led.holder_id == holder_id)
+    q = (
+        sa.select(points_ledger)
+        .where(*mine)
+        .order_by(led.at.desc(), led.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    with ops.state.connect() as conn:
+        if not _has_account(conn, kind, holder_id):
+            raise NotFound(f"没有积分账户 / no points for {kind} {holder_id!r}", field="user_id")
+        total = conn.execute(sa.select(sa.func.count()).where(*mine)).scalar_one()
+        return [entry_of(r) for r in conn.execute(q)], int(total)

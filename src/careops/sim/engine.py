@@ -19,6 +19,9 @@ from careops.sim.config import SimConfig
 from careops.sim.population import CONDITION_CODES, Population, persona_matrix, pick
 
 NONE = np.iinfo(np.int64).max
+#: the true driver of a stop (ground truth `churn_driver`), see `stop_driver`
+DRIVERS: tuple[str, ...] = ("unknown", "new_user", "service", "payment")
+DRIVER_MIN_MULT = 1.5
 PACKAGE_IDS: tuple[str, ...] = tuple(vocab.PACKAGES)
 DRUG_CODES: tuple[str, ...] = tuple(vocab.DRUGS)
 
@@ -60,6 +63,8 @@ class Trace:
     hazard_end: np.ndarray  # daily stop hazard at the window end (no new shocks)
     complaint_score: np.ndarray
     value_score: np.ndarray
+    complaint_late_score: np.ndarray  # the part of complaint_score from late replies
+    driver: np.ndarray  # index into DRIVERS of the stop's true driver (0 while not stopped)
     enrolled_pkg: np.ndarray  # package index or -1 at the end
     enrolled_until: np.ndarray  # day the enrolment in force at the end ends, or -1
     device_kind: np.ndarray  # -1 none, 0 BP, 1 glucose
@@ -84,6 +89,34 @@ def experience_factor(cfg: SimConfig, complaint: np.ndarray, value: np.ndarray) 
     return cfg.complaint_hazard_mult ** np.minimum(
         complaint, 3.0
     ) * cfg.value_hazard_mult ** np.minimum(value, 3.0)
+
+
+def stop_driver(
+    cfg: SimConfig,
+    persona: np.ndarray,
+    age_days: np.ndarray,
+    complaint: np.ndarray,
+    complaint_late: np.ndarray,
+) -> np.ndarray:
+    """Why a person stopping now stops: the factor raising their hazard the most above their
+    own settled hazard (persona × personal multiplier), as an index into `DRIVERS`.
+
+    The hazard is a product, so its log splits into parts: the new-user factor
+    `base(age) / late` (`new_user`) and the complaint factor `complaint_mult ** min(c, 3)`,
+    shared between late-reply complaints (`service`) and payment-failure complaints
+    (`payment`) in proportion to their decayed scores. The largest part names the driver when
+    it multiplies the hazard by at least `DRIVER_MIN_MULT`; otherwise `unknown` (the person's
+    own base rate: nothing identifiable happened). Value received and enrolment only lower the
+    hazard, so they are never a driver. Draws no random numbers."""
+    early = _persona_array(cfg, "hazard_early", persona)
+    late = _persona_array(cfg, "hazard_late", persona)
+    new_user = np.log1p((early - late) / late * np.exp(-np.maximum(age_days, 0) / cfg.hazard_days))
+    total = np.log(cfg.complaint_hazard_mult) * np.minimum(complaint, 3.0)
+    share = np.divide(complaint_late, complaint, out=np.zeros_like(complaint), where=complaint > 0)
+    parts = np.column_stack([new_user, total * share, total * (1 - share)])
+    best = parts.argmax(axis=1)
+    strong = parts.max(axis=1) >= np.log(DRIVER_MIN_MULT)
+    return np.where(strong, best + 1, 0)
 
 
 def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
@@ -114,6 +147,8 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
     alive = np.ones(n, bool)
     stop_day = np.full(n, NONE, dtype=np.int64)
     complaint = np.zeros(n)
+    complaint_late = np.zeros(n)
+    driver = np.zeros(n, dtype=np.int64)
     value = np.zeros(n)
     boost_until = np.full(n, -1, dtype=np.int64)
     device_kind = np.full(n, -1, dtype=np.int64)
@@ -150,8 +185,14 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
         stops = alive & (age > 0) & (rng.random(n) < np.minimum(h, 0.9))
         alive &= ~stops
         stop_day[stops] = t
+        if stops.any():
+            si = np.flatnonzero(stops)
+            driver[si] = stop_driver(
+                cfg, pop.persona[si], age[si], complaint[si], complaint_late[si]
+            )
         present = signed & alive
         complaint *= cfg.memory_decay
+        complaint_late *= cfg.memory_decay
         value *= cfg.memory_decay
         # health episodes and chronic follow-ups
         episode = present & (rng.random(n) < pop.episode_rate)
@@ -182,6 +223,7 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
             c_late = late & (rng.random(len(ci)) < cfg.late_reply_complaint_p)
             c_fail = failed & (rng.random(len(ci)) < cfg.payment_failure_complaint_p)
             complaint[ci] += c_late + c_fail
+            complaint_late[ci] += c_late
             value[ci] += (rating >= 4) * 0.5
             rx_p = np.where(consult_fu[ci], 0.9, cfg.prescription_p)
             rx = rng.random(len(ci)) < rx_p
@@ -296,6 +338,8 @@ def run(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> Trace:
         hazard_end=hazard_end,
         complaint_score=complaint,
         value_score=value,
+        complaint_late_score=complaint_late,
+        driver=driver,
         enrolled_pkg=enrolled,
         enrolled_until=np.where(enrolled >= 0, pk.end, -1),
         device_kind=device_kind,

@@ -20,7 +20,15 @@ from careops.sim import arrow_util as au
 from careops.sim import vocab
 from careops.sim.config import SimConfig
 from careops.sim.context import Chunk
-from careops.sim.engine import NONE, PACKAGE_IDS, _persona_array, base_hazard, experience_factor
+from careops.sim.engine import (
+    DRIVERS,
+    NONE,
+    PACKAGE_IDS,
+    _persona_array,
+    base_hazard,
+    experience_factor,
+    stop_driver,
+)
 from careops.sim.population import CONDITION_CODES, NEEDS
 from careops.sim.writer import GROUND_TRUTH
 
@@ -61,6 +69,8 @@ def users(ch: Chunk) -> pa.Table:
     alive = stop == NONE
     # beyond the window: no new shocks, experience fades, hazard keeps settling
     comp, val = tr.complaint_score.copy(), tr.value_score.copy()
+    comp_late = tr.complaint_late_score.copy()
+    driver = tr.driver.copy()
     surv = np.ones(pop.n)
     exp_spend = np.zeros(pop.n)
     rate = daily_spend(ch)
@@ -73,8 +83,13 @@ def users(ch: Chunk) -> pa.Table:
         surv *= 1 - h
         s = alive & (rng.random(pop.n) < h)
         stop[s] = day
+        if s.any():
+            driver[s] = stop_driver(
+                cfg, pop.persona[s], day - pop.reg_day[s], comp[s], comp_late[s]
+            )
         alive &= ~s
         comp *= cfg.memory_decay
+        comp_late *= cfg.memory_decay
         val *= cfg.memory_decay
     late = _persona_array(cfg, "hazard_late", pop.persona) * pop.hazard_mult
     stop[alive] = cfg.days + cfg.truth_horizon_days + rng.geometric(np.minimum(late[alive], 0.9))
@@ -101,6 +116,9 @@ def users(ch: Chunk) -> pa.Table:
         "churn_hazard": np.minimum(tr.hazard_end, 0.9),
         "stopped_in_window": tr.stop_day != NONE,
         "true_stop_date": au.date_array(base + stop),
+        # why the stop happened (`engine.stop_driver`); people stopping after the truth
+        # horizon stop at their settled rate: `unknown`
+        "churn_driver": au.take(DRIVERS, driver),
         "expected_spend_365d": np.round(exp_spend, 2),
         "preferred_channel": au.take([p.channel for p in cfg.personas.values()], pop.persona),
         "open_propensity": pop.open_p,

@@ -25,11 +25,22 @@ from careops.tags.families import DECLARED, FAMILIES
 from careops.tags.registry import Scope, tag
 from careops.tags.value import LTV
 
+#: the churn drivers (`careops.models.churn.drivers.DRIVERS`) as tag values
+CHURN_DRIVERS: tuple[tuple[str, str, str], ...] = (
+    ("service", "服务体验", "Service experience"),
+    ("payment", "支付失败", "Payment failure"),
+    ("unmet_need", "需求未满足", "Unmet need"),
+    ("need_changed", "需求变化(疗程结束)", "Need changed (episode ended)"),
+    ("new_user", "新用户期", "New-user period"),
+    ("low_value", "获益不足", "Little value received"),
+    ("unknown", "原因不明", "Unknown"),
+)
+
 PREFIX = "smart_"
 
 #: per kind of model: the columns its scores table holds (besides user_id)
 KINDS: dict[str, dict[str, str]] = {
-    "churn": {"churn_score": "int16", "churn_reasons": "string"},
+    "churn": {"churn_score": "int16", "churn_reasons": "string", "churn_driver": "string"},
     "clv": {"predicted_ltv": "float64", "ltv_tier_predicted": "string"},
     "nextneed": {"next_need": "string"},
 }
@@ -90,7 +101,15 @@ def _family(kind: str) -> Callable[[TagContext], ir.Table]:
             )
         else:
             s = ctx.table(table_name(kind, day))
-            t = s.select("user_id", *columns, scored_as_of=ibis.literal(day, type="date"))
+            t = s.select(
+                "user_id",
+                # a column added to the kind later is null in tables stored before it
+                **{
+                    c: s[c] if c in s.columns else ibis.null().cast(typ)
+                    for c, typ in columns.items()
+                },
+                scored_as_of=ibis.literal(day, type="date"),
+            )
         return t.rename({f"{kind}__{c}": c for c in t.columns})
 
     return build
@@ -128,6 +147,20 @@ def churn_score(s: Scope):
 )
 def churn_reasons(s: Scope):
     return s.col("churn.churn_reasons")
+
+
+@tag(
+    "churn_driver",
+    "流失主因",
+    "Churn driver",
+    "smart",
+    "category",
+    "The kind of cause behind the churn score (service, payment, unmet need, need changed, "
+    "new user, little value, unknown), from the model's own contributions",
+    values=CHURN_DRIVERS,
+)
+def churn_driver(s: Scope):
+    return s.col("churn.churn_driver")
 
 
 @tag(

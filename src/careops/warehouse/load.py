@@ -451,7 +451,9 @@ class _Spark:
         keys = list(TABLES[table].key)
         frame = self._frame(table, rows)
         new = frame.join(self.session.table(table).select(*keys), on=keys, how="left_anti")
-        new = new.localCheckpoint()
+        # a join on column names puts the key columns first, and insertInto is by position:
+        # back to the table's order (consents' key ends with ts, after granted)
+        new = new.select(*frame.columns).localCheckpoint()
         n = new.count()
         if n:
             new.write.insertInto(table)

@@ -10,6 +10,7 @@ Pages are served under `/cockpit` on the API's origin and are not part of its Op
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -175,7 +176,10 @@ async def _read_form(request: Request) -> dict[str, str] | None:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
     except (UnicodeDecodeError, ValueError):
         return None
-    return dict(pairs)
+    out: dict[str, str] = {}
+    for k, v in pairs:  # a repeated field (checkboxes) is its values joined by commas
+        out[k] = f"{out[k]},{v}" if k in out else v
+    return out
 
 
 def _guarded(
@@ -323,6 +327,88 @@ def layers(page: Page) -> Response:
     )
 
 
+def _funnel_query(page: Page) -> Any:
+    from careops.web import funnels
+
+    assert page.ops is not None
+    steps = page.request.query_params.getlist("step")
+    if len(steps) > funnels.MAX_STEPS:
+        raise InvalidInput(f"step: 最多 {funnels.MAX_STEPS} 个步骤 / at most {funnels.MAX_STEPS}")
+    for s in steps:
+        if len(s) > MAX_TEXT or any(not c.isprintable() for c in s):
+            raise InvalidInput("step: 过长或含控制字符 / too long or has control characters")
+    return funnels.check_query(
+        page.as_of(),
+        steps,
+        page.query("period_days"),
+        page.query("conversion_days"),
+        page.query("by"),
+        page.query("grain"),
+        page.query("cohort_days"),
+        int(page.ops.settings.metrics.window_days),
+    )
+
+
+def funnels_page(page: Page) -> Response:
+    from careops.report.charts import cohort_chart, funnel_chart
+    from careops.web import funnels
+
+    assert page.ops is not None
+    page.ops.require("metrics.read")
+    q = _funnel_query(page)
+    view = funnels.funnels(page.ops, q, page.lang)
+    charts = {"chart-funnel": funnel_chart(view.funnel, page.lang)}
+    if view.cohort.rows:
+        charts["chart-retention"] = cohort_chart(view.cohort, page.lang)
+    return page.render(
+        "funnels.html",
+        active="funnels",
+        view=view,
+        q_=q,
+        step_codes=[(c, _label_step(c, page.lang)) for c in funnels.step_codes()],
+        step_slots=[q.steps[i] if i < len(q.steps) else "" for i in range(funnels.MAX_STEPS)],
+        breakdowns=[
+            (b, _label_by(b, page.lang) if b else page.t("funnels.by_none"))
+            for b in funnels.BREAKDOWNS
+        ],
+        grains=funnels.GRAINS,
+        days=funnels.RETENTION_DAYS,
+        query_string=funnels.query_string(q),
+        retention_height=max(300, 130 + 24 * len(view.cohort.rows)),
+        charts=script_json(charts),
+    )
+
+
+def _label_step(code: str, lang: str) -> str:
+    from careops.labels import funnel_step_label
+
+    return funnel_step_label(code, lang)
+
+
+def _label_by(by: str, lang: str) -> str:
+    from careops.labels import by_label
+
+    return by_label(by, lang)
+
+
+def funnels_export(page: Page) -> Response:
+    from careops.web import funnels
+
+    assert page.ops is not None
+    page.ops.require("metrics.read")
+    what = page.request.path_params["what"]
+    if what not in ("funnel", "cohort"):
+        raise InvalidInput("what: funnel 或 cohort / funnel or cohort")
+    q = _funnel_query(page)
+    body = (funnels.funnel_csv if what == "funnel" else funnels.cohort_csv)(page.ops, q, page.lang)
+    name = f"{what}-{q.as_of.isoformat()}{'-' + q.by if q.by else ''}.csv"
+    return Response(
+        "\ufeff" + body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 def drill(page: Page) -> Response:
     assert page.ops is not None
     page.ops.require("segments.export")
@@ -372,6 +458,16 @@ def portrait(page: Page) -> Response:
     user_id = page.request.path_params["user_id"]
     view = views.portrait(page.ops, user_id, as_of, page.lang)
     return page.render("portrait.html", active="portrait", view=view)
+
+
+def recommendations(page: Page) -> Response:
+    """The portrait's recommendations, an htmx fragment (computed on request: they are not
+    stored), for roles holding `models.read` within the patient scope."""
+    assert page.ops is not None
+    page.ops.require("models.read")
+    user_id = page.request.path_params["user_id"]
+    items, model_id = views.recommendations(page.ops, user_id, page.as_of())
+    return page.render("recommendations.html", items=items, model_id=model_id)
 
 
 def records(page: Page) -> Response:
@@ -456,7 +552,13 @@ def experiments(page: Page) -> Response:
     page.ops.require("experiments.read")
     rows = views.experiments(page.ops, page.lang)
     stopped = page.query("stopped")
-    return page.render("experiments.html", active="experiments", rows=rows, stopped=stopped)
+    return page.render(
+        "experiments.html",
+        active="experiments",
+        rows=rows,
+        stopped=stopped,
+        can_create=page.ops.actor.can("experiments.write"),
+    )
 
 
 def experiment(page: Page) -> Response:
@@ -482,7 +584,27 @@ def experiment(page: Page) -> Response:
         view=view,
         charts=script_json(charts),
         stopped=page.query("stopped") is not None,
+        created=page.query("created") is not None,
     )
+
+
+def experiment_new(page: Page) -> Response:
+    """The 新建实验 form (GET, optionally on `?segment=`) and its post (CSRF, audited by the
+    experiments service); an invalid form comes back with what was typed and the error."""
+    from careops.web import experiment_new as new
+
+    assert page.ops is not None
+    page.ops.require("experiments.write")
+    if page.request.method == "POST":
+        _check_csrf(page)
+        key, form = new.create(page.ops, page.form, page.lang)
+        if key is not None:
+            return RedirectResponse(
+                f"{PREFIX}/experiments/{quote(key, safe='')}?created=1", status_code=303
+            )
+        return page.render("experiment_new.html", status=422, active="experiments", form=form)
+    form = new.blank_form(page.ops, page.query("segment"), views.default_as_of(page.ops), page.lang)
+    return page.render("experiment_new.html", active="experiments", form=form)
 
 
 def experiment_stop(page: Page) -> Response:
@@ -524,6 +646,8 @@ def segments(page: Page) -> Response:
         saved=saved,
         version=page.query("version") or "",
         can_save=page.ops.actor.can("segments.write"),
+        can_export=page.ops.actor.can("segments.export"),
+        can_experiment=page.ops.actor.can("experiments.write"),
         vocabulary=views.rule_vocabulary(page.lang),
     )
 
@@ -551,6 +675,31 @@ def segment_save(page: Page) -> Response:
     )
     query = urlencode({"segment": saved.name, "saved": saved.name, "version": saved.version})
     return RedirectResponse(f"{PREFIX}/segments?{query}", status_code=303)
+
+
+def segment_export(page: Page) -> Response:
+    """A saved segment's (or a rule's) patient ids as CSV: ids only, for roles holding
+    `segments.export` (as the API's export), each page read audited as `segment.export`."""
+    from careops.segments.service import Target
+
+    assert page.ops is not None
+    page.ops.require("segments.export")
+    as_of = page.as_of()
+    rule = _rule_query(page)
+    name = page.query("segment")
+    if (rule is None) == (name is None):
+        raise InvalidInput("segment: 请给出已保存人群或规则之一 / give a saved segment or a rule")
+    if name is not None and not re.fullmatch(r"[\w\-]{1,64}", name):
+        raise InvalidInput(f"segment: 不是人群名 / not a segment name: {name[:40]!r}")
+    target = Target(segment=name) if name else Target(rule=rule)
+    ids = views.export_ids(page.ops, target, as_of)
+    body = "user_id\r\n" + "".join(f"{i}\r\n" for i in ids)
+    filename = f"segment-{name or 'rule'}-{as_of.isoformat()}.csv"
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def journeys(page: Page) -> Response:
@@ -654,19 +803,24 @@ def router() -> Router:
             Route("/lang/{lang}", endpoint(switch_language, signed_in=False), methods=get),
             Route("/overview", endpoint(overview), methods=get),
             Route("/layers", endpoint(layers), methods=get),
+            Route("/funnels", endpoint(funnels_page), methods=get),
+            Route("/funnels/{what}.csv", endpoint(funnels_export), methods=get),
             Route("/layers/{dimension}/{code}", endpoint(drill), methods=get),
             Route("/layers/{dimension}/{code}/export.csv", endpoint(drill_export), methods=get),
             Route("/portrait", endpoint(portrait_search), methods=get),
             Route("/patients/{user_id}", endpoint(portrait), methods=get),
             Route("/patients/{user_id}/records/{kind}", endpoint(records), methods=get),
+            Route("/patients/{user_id}/recommendations", endpoint(recommendations), methods=get),
             Route("/tasks", endpoint(tasks), methods=get),
             Route("/tasks/{task_id}/finish", endpoint(task_finish), methods=post),
             Route("/experiments", endpoint(experiments), methods=get),
+            Route("/experiments/new", endpoint(experiment_new), methods=["GET", "POST"]),
             Route("/experiments/{key}", endpoint(experiment), methods=get),
             Route("/experiments/{key}/stop", endpoint(experiment_stop), methods=post),
             Route("/segments", endpoint(segments), methods=get),
             Route("/segments/count", endpoint(segment_count), methods=get),
             Route("/segments/save", endpoint(segment_save), methods=post),
+            Route("/segments/export.csv", endpoint(segment_export), methods=get),
             Route("/journeys", endpoint(journeys), methods=get),
             Route("/journeys/{key}", endpoint(journey), methods=get),
             Route("/journeys/{key}/{action}", endpoint(journey_switch), methods=post),

@@ -23,6 +23,7 @@ from careops.web.texts import text
 NAV: tuple[tuple[str, str], ...] = (
     ("overview", "metrics.read"),
     ("layers", "tags.read"),
+    ("funnels", "metrics.read"),
     ("portrait", "patients.portrait"),
     ("tasks", "tasks.read"),
     ("experiments", "experiments.read"),
@@ -314,18 +315,24 @@ EXPORT_MAX = 200_000
 
 
 def drill_export(ops: Ops, dimension: str, code: str, as_of: date) -> list[str]:
-    """Every patient id of a layer (sorted), read page by page through the segments service
-    (each page audited as an export); refused above EXPORT_MAX patients."""
+    """Every patient id of a layer (sorted); see `export_ids`."""
+    from careops.segments import service as segments
+
+    return export_ids(ops, segments.Target(rule=layer_rule(dimension, code)), as_of)
+
+
+def export_ids(ops: Ops, target: Any, as_of: date) -> list[str]:
+    """Every patient id a segment target matches (sorted), read page by page through the
+    segments service (each page audited as an export); refused above EXPORT_MAX patients."""
     from careops.segments import service as segments
 
     ops.require("segments.export")
-    target = segments.Target(rule=layer_rule(dimension, code))
     ids: list[str] = []
     while True:
         page = segments.export_page(ops, target, as_of, limit=EXPORT_PAGE, offset=len(ids))
         if page.count > EXPORT_MAX:
             raise InvalidInput(
-                f"该分层 {page.count} 人, 超过网页导出上限 {EXPORT_MAX}, 请用命令行导出 / "
+                f"该人群 {page.count} 人, 超过网页导出上限 {EXPORT_MAX}, 请用命令行导出 / "
                 f"{page.count} patients is over the cockpit's export limit of {EXPORT_MAX}; "
                 "use `careops segments export`"
             )
@@ -346,6 +353,29 @@ class TagRow:
 
 
 @dataclass(frozen=True)
+class ModelInfo:
+    model_id: str
+    trained_as_of: str
+    trained_at: str
+
+
+@dataclass(frozen=True)
+class ScoresView:
+    """The model scores stored for a patient (smart tags) and the model behind the churn
+    score: the newest churn model registered as of the scoring day, which is the one
+    `careops churn score` uses unless told otherwise (the scores table keeps no model id)."""
+
+    churn_score: int | None
+    churn_band: str  # high | mid | low | none
+    churn_reasons: list[str]
+    churn_scored_as_of: str | None
+    churn_model: ModelInfo | None
+    predicted_ltv: str | None
+    ltv_tier: str | None
+    next_need: str | None
+
+
+@dataclass(frozen=True)
 class PortraitView:
     user_id: str
     as_of: date
@@ -355,6 +385,8 @@ class PortraitView:
     tags: list[TagRow]
     contacts: list[tuple[str, str]]
     clinical_kinds: list[tuple[str, str]]
+    scores: ScoresView | None = None
+    can_recommend: bool = False
 
 
 CONTACT_FIELDS = ("name", "phone", "email", "wechat_openid", "id_number")
@@ -443,7 +475,82 @@ def portrait(ops: Ops, user_id: str, as_of: date, lang: str) -> PortraitView:
         tags=tags,
         contacts=contacts,
         clinical_kinds=kinds,
+        scores=scores_view(ops, p.tags, lang),
+        can_recommend=ops.actor.can("models.read"),
     )
+
+
+#: churn score bands, as the churn service's summary counts them
+CHURN_HIGH, CHURN_MID = 80, 50
+
+
+def churn_band(score: int | None) -> str:
+    """high (≥ 80), mid (50–79), low (< 50), none when not scored."""
+    if score is None:
+        return "none"
+    return "high" if score >= CHURN_HIGH else "mid" if score >= CHURN_MID else "low"
+
+
+def _churn_model(ops: Ops, day: date) -> ModelInfo | None:
+    """The churn model registered as of `day` (None: none registered, or no models.read)."""
+    from careops.errors import CareOpsError
+    from careops.models.churn import service as churn
+
+    if not ops.actor.can("models.read"):
+        return None
+    try:
+        meta = churn.registry(ops).latest("churn", day)
+    except CareOpsError:
+        return None
+    return ModelInfo(meta.model_id, meta.as_of, meta.trained_at[:19].replace("T", " "))
+
+
+def scores_view(ops: Ops, tags: dict[str, Any], lang: str) -> ScoresView | None:
+    """The patient's stored model scores (churn with reasons, predicted LTV, next need), None
+    when no model has scored them."""
+    score = tags.get("churn_score")
+    ltv = tags.get("predicted_ltv")
+    need = tags.get("next_need")
+    if score is None and ltv is None and need is None:
+        return None
+    scored = tags.get("churn_scored_as_of")
+    day = date.fromisoformat(str(scored)[:10]) if scored else None
+    reasons = [r.strip() for r in str(tags.get("churn_reasons") or "").split(";") if r.strip()]
+    return ScoresView(
+        churn_score=int(score) if score is not None else None,
+        churn_band=churn_band(int(score) if score is not None else None),
+        churn_reasons=reasons,
+        churn_scored_as_of=day.isoformat() if day else None,
+        churn_model=_churn_model(ops, day) if day else None,
+        predicted_ltv=f"¥{float(ltv):,.0f}" if ltv is not None else None,
+        ltv_tier=labels.value_label("ltv_tier_predicted", tags["ltv_tier_predicted"], lang)
+        if tags.get("ltv_tier_predicted")
+        else None,
+        next_need=labels.value_label("next_need", need, lang) if need else None,
+    )
+
+
+RECOMMEND_TOP = 5
+
+
+def recommendations(ops: Ops, user_id: str, as_of: date) -> tuple[list[Any], str | None]:
+    """The patient's top recommendations (`careops.models.recommend.service.recommend`, the
+    function behind `careops recommend for` and the API) after the patient-scope check of
+    the portrait; ([], None) when no recommendation model is registered yet."""
+    from careops.errors import NotFound
+    from careops.models.recommend import service as recommend
+    from careops.privacy.access import check_patient_access
+
+    ops.require("models.read")
+    with ops.warehouse(read_only=True) as con:
+        check_patient_access(ops, user_id, "patients.portrait", con=con)
+    try:
+        result = recommend.recommend(ops, user_id, as_of, top=RECOMMEND_TOP)
+    except NotFound as exc:
+        if getattr(exc, "field", None) == "as_of":  # the registry has no model as of then
+            return [], None
+        raise
+    return list(result.items), result.model_id
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,62 @@ class ChurnPage(Page[ChurnScore]):
     bands: dict[str, int] = Field(description="高/中/低风险人数 / patients per risk band")
 
 
+class PhraseOut(BaseModel):
+    text: str = Field(description="原因(中文) / the reason phrase")
+    patients: int
+
+
+class DriverBreakdownOut(BaseModel):
+    """Patients per churn driver (`careops.models.churn.drivers.DRIVERS`)."""
+
+    patients: int
+    counts: dict[str, int] = Field(description="每个主因的人数 / patients per driver")
+    mean_weight: dict[str, float] = Field(
+        description="每个主因平均增加的对数几率 / mean log-odds each driver adds"
+    )
+    phrases: list[PhraseOut] = Field(description="最常见的原因 / the most frequent reasons")
+    mean_score: float | None
+
+
+class ChurnReasonsOut(BaseModel):
+    """Why patients are at risk, and why those who left went quiet (counts only)."""
+
+    as_of: dt.date
+    model_id: str
+    min_score: int
+    at_risk: DriverBreakdownOut
+    churned: DriverBreakdownOut | None
+    churned_window: list[dt.date] | None = Field(
+        description="流失者最后活跃日的区间 [起, 止) / their last active days"
+    )
+    notes: list[str]
+
+
+class ReasonItemOut(BaseModel):
+    feature: str
+    driver: str
+    contribution: float = Field(description="增加的对数几率 / log-odds added")
+    value: float | str | None
+    text: str | None
+
+
+class PatientReasonsOut(BaseModel):
+    """One patient's churn score, driver and the features that raise the risk most (the
+    contributions and the bias add up to `margin`, the model's raw score)."""
+
+    user_id: str
+    as_of: dt.date
+    model_id: str
+    churn_score: int
+    churn_probability: float
+    driver: str
+    bias: float
+    margin: float
+    reasons: list[str]
+    items: list[ReasonItemOut]
+    driver_weights: dict[str, float]
+
+
 def _out(meta: Any) -> ModelOut:
     d = meta.to_dict()
     d.pop("format_version", None)
@@ -115,6 +171,48 @@ def churn_scores(
         as_of=as_of,
         model_id=result.model_id,
         bands=bands,
+    )
+
+
+ChurnModelId = Annotated[
+    str | None,
+    Query(pattern=r"^churn-[0-9A-Za-z_-]{1,80}$", description="默认: 截至该日最新模型"),
+]
+
+
+@router.get("/churn/reasons", summary="流失原因诊断 / churn drivers of a population")
+def churn_reasons(
+    ops: Reader,
+    as_of: AsOf,
+    min_score: Annotated[int, Query(ge=0, le=100, description="高风险最低分 / at risk from")] = 50,
+    weeks: Annotated[int, Query(ge=1, le=26, description="诊断几周的流失者 / weeks")] = 4,
+    model_id: ChurnModelId = None,
+) -> ChurnReasonsOut:
+    """Drivers of the patients scored `min_score` or more as of `as_of`, and of those who went
+    quiet in the `weeks` weeks ending `churn_confirm_days` before it (counts, no patient ids)."""
+    r = service.reasons_report(ops, as_of, model_id=model_id, min_score=min_score, weeks=weeks)
+    d = r.to_dict()
+    d.pop("truth", None)
+    return ChurnReasonsOut(**d)
+
+
+@router.get(
+    "/churn/reasons/{user_id}",
+    summary="单个患者的流失原因 / one patient's churn reasons",
+    responses={403: {"description": "无权查看该患者 / not allowed (also for unknown ids)"}},
+)
+def churn_patient_reasons(
+    ops: Annotated[Ops, Depends(require("patients.portrait"))],
+    user_id: Annotated[
+        str, Path(min_length=1, max_length=128, description="患者 ID / the patient's user_id")
+    ],
+    as_of: AsOf,
+    model_id: ChurnModelId = None,
+) -> PatientReasonsOut:
+    """The patient's score, driver and largest contributions as of `as_of`: needs
+    `patients.portrait` for that patient (object-level scope) and `models.read`; audited."""
+    return PatientReasonsOut(
+        **service.patient_reasons(ops, as_of, user_id, model_id=model_id).to_dict()
     )
 
 

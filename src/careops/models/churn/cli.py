@@ -12,9 +12,11 @@ import typer
 from careops.asof import parse_as_of
 from careops.cliutil import (
     JsonOpt,
+    LangOpt,
     StoreOpt,
     WarehouseOpt,
     check_table_out,
+    lang_of,
     ops,
     out,
     print_json,
@@ -162,6 +164,80 @@ def evaluate(
                 )
             )
     for note in ev.notes:
+        out.print(f"[yellow]{safe(note)}[/]")
+    if out_file:
+        out.print(f"已写入 / written: {safe(out_file)}")
+
+
+@churn_app.command("reasons")
+def reasons(
+    as_of: AsOfOpt,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="单个患者: 分数、主因与各特征贡献 / one patient's reasons"),
+    ] = None,
+    min_score: Annotated[
+        int, typer.Option("--min-score", min=0, max=100, help="高风险: 流失分至少 / at risk from")
+    ] = 50,
+    weeks: Annotated[
+        int,
+        typer.Option("--weeks", min=1, max=26, help="诊断最近几周的流失者 / weeks"),
+    ] = 4,
+    sim: Annotated[
+        Path | None,
+        typer.Option("--sim", help="模拟器输出目录: 对照真实流失原因 / simulator output folder"),
+    ] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="诊断结果 .json")] = None,
+    model: ModelOpt = None,
+    lang: LangOpt = None,
+    as_json: JsonOpt = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """流失原因诊断 / Churn reasons: drivers of the at-risk and of leavers, or one patient."""
+    from careops.models.churn import reasons_view as view
+    from careops.models.churn.service import patient_reasons, reasons_report
+
+    lg = lang_of(lang)
+    if out_file is not None and out_file.suffix.lower() != ".json":
+        raise InvalidInput(f"--out {out_file.name[:60]!r}: 请用 .json / write a .json file")
+    if user is not None:
+        if sim is not None or out_file is not None:
+            raise InvalidInput(
+                "--user 不能与 --sim/--out 同用 / --user shows one patient: drop --sim and --out"
+            )
+        p = patient_reasons(ops(warehouse), parse_as_of(as_of), user, model_id=model)
+        if as_json:
+            print_json(p.to_dict())
+            return
+        v = view.patient_view(p, lg)
+        out.print(rich_table(safe(v.title), v.columns, [[safe(c) for c in r] for r in v.rows]))
+        out.print("; ".join(safe(r) for r in p.reasons) or "—")
+        return
+    report = reasons_report(
+        ops(warehouse),
+        parse_as_of(as_of),
+        model_id=model,
+        min_score=min_score,
+        weeks=weeks,
+        sim_dir=sim,
+        out=out_file,
+    )
+    if as_json:
+        print_json(report.to_dict())
+        return
+    out.print(
+        f"[bold]流失原因诊断 / churn reasons[/] 截至 as of {report.as_of}, 模型 model "
+        f"{safe(report.model_id)}; 高风险 at risk: churn_score >= {report.min_score}"
+        + (
+            f"; 流失患者 leavers: 最后活跃于 last active {report.churned_window[0]} – "
+            f"{report.churned_window[1]}"
+            if report.churned_window
+            else ""
+        )
+    )
+    for v in view.report_views(report, lg):
+        out.print(rich_table(safe(v.title), v.columns, [[safe(c) for c in r] for r in v.rows]))
+    for note in report.notes:
         out.print(f"[yellow]{safe(note)}[/]")
     if out_file:
         out.print(f"已写入 / written: {safe(out_file)}")

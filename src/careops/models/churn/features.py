@@ -28,6 +28,8 @@ from careops.tags.compute import tag_frame
 
 #: windows (days) of the counted features
 W_SHORT, W_MONTH, W_QUARTER, W_YEAR = 7, 30, 90, 365
+#: the `tickets.reason` of a complaint about a failed payment (others are about the service)
+PAYMENT_REASON = "payment_failure"
 
 #: feature name → what it is (English; the Chinese reason phrases are in `reasons.py`)
 FEATURES: dict[str, str] = {
@@ -36,6 +38,9 @@ FEATURES: dict[str, str] = {
     "active_days_7d": "active days in the last 7 days",
     "active_days_30d": "active days in the last 30 days",
     "active_days_90d": "active days in the last 90 days",
+    "active_days_365d": "active days in the last 365 days",
+    "active_rate_365d": "share of the days since registration (at most 365) with activity",
+    "activity_trend": "active days in the last 30 days minus the 30 before them",
     "days_since_app_open": "days since the app was last opened",
     "app_opens_30d": "app opens in the last 30 days",
     "searches_30d": "searches in the last 30 days",
@@ -53,6 +58,11 @@ FEATURES: dict[str, str] = {
     "refunds_90d": "refunded orders in the last 90 days",
     "failed_payments_90d": "failed payments in the last 90 days",
     "complaints_90d": "complaint tickets in the last 90 days",
+    "service_issues_recent": "complaints about the service (not payment), decayed by DECAY per day",
+    "payment_issues_recent": "payment complaints and failed payments, decayed by DECAY per day",
+    "good_consults_recent": "consultations rated 4–5, decayed by DECAY per day",
+    "drug_orders_recent": "paid drug orders (refills), decayed by DECAY per day",
+    "entitlement_uses_recent": "package entitlement uses, decayed by DECAY per day",
     "days_since_complaint": "days since the last complaint ticket",
     "tickets_90d": "service tickets of any kind in the last 90 days",
     "nps_min_90d": "lowest NPS answer in the last 90 days",
@@ -62,10 +72,20 @@ FEATURES: dict[str, str] = {
     "days_since_entitlement_use": "days since the last package entitlement use",
     "chronic": "has a chronic condition (the `chronic` tag, 0/1)",
     "age": "age in whole years (the `age` tag)",
+    "uncontrolled_share_90d": "share of blood-pressure (systolic ≥ 140) and glucose (≥ 7.8 "
+    "mmol/L) readings above target in the last 90 days",
+    "last_department": "department of the last consultation (category)",
     "sex": "sex (category)",
     "channel": "acquisition channel (category)",
 }
-CATEGORICAL: tuple[str, ...] = ("sex", "channel")
+CATEGORICAL: tuple[str, ...] = ("sex", "channel", "last_department")
+#: daily decay of the "…_recent" scores (a fact 23 days old counts half)
+DECAY = 0.97
+#: how far back the decayed scores look (0.97^180 < 0.5 %)
+W_DECAY = 180
+#: above target (hypertension < 140 mmHg systolic; glucose ≥ 7.8 mmol/L)
+SYSTOLIC_HIGH, GLUCOSE_HIGH = 140.0, 7.8
+SYSTOLIC, GLUCOSE_CODES = "8480-6", ("2339-0", "2345-7", "15074-8", "14749-6")
 
 
 @dataclass(frozen=True)
@@ -77,7 +97,9 @@ class Encoding:
 
     @classmethod
     def fit(cls, raw: dict[str, np.ndarray]) -> Encoding:
-        return cls({c: sorted({str(v) for v in raw[c] if v is not None}) for c in CATEGORICAL})
+        return cls(
+            {c: sorted({str(v) for v in raw[c] if v is not None}) for c in CATEGORICAL if c in raw}
+        )
 
     def encode(self, name: str, values: np.ndarray) -> np.ndarray:
         index = {v: i for i, v in enumerate(self.codes[name])}
@@ -94,6 +116,12 @@ class FeatureFrame:
 
     def __len__(self) -> int:
         return len(self.user_id)
+
+    def subset(self, keep: np.ndarray) -> FeatureFrame:
+        """The rows selected by `keep` (a boolean mask or indices)."""
+        return FeatureFrame(
+            self.as_of, self.user_id[keep], {k: v[keep] for k, v in self.raw.items()}
+        )
 
     def matrix(self, encoding: Encoding, names: list[str] | None = None) -> np.ndarray:
         """The float matrix in `names` order (default `FEATURES`), nulls as NaN."""
@@ -115,8 +143,15 @@ def _flag(cond: ir.BooleanValue) -> ir.IntegerValue:
     return cond.fill_null(False).ifelse(1, 0)
 
 
-def feature_query(frame: AsOf) -> ir.Table:
-    """The feature table as one Ibis expression (see the module docstring)."""
+def _decayed(frame: AsOf, dn: ir.IntegerValue) -> ir.FloatingValue:
+    """DECAY ** (days before as_of) of a fact on local day `dn` (as exp, on every backend)."""
+    age = ibis.literal(frame.day_number_lit(0)) - dn
+    return (age.cast("float64") * float(np.log(DECAY))).exp()
+
+
+def feature_query(frame: AsOf, user_ids: list[str] | None = None) -> ir.Table:
+    """The feature table as one Ibis expression (see the module docstring); with `user_ids`,
+    only those patients (the filter is on the patients table, so the engine pushes it down)."""
     s = frame.settings
     today_dn = ibis.literal(frame.day_number_lit(0))
 
@@ -130,6 +165,8 @@ def feature_query(frame: AsOf) -> ir.Table:
         a7=act.dn.nunique(where=act.dn >= frame.day_number_lit(W_SHORT)),
         a30=act.dn.nunique(where=act.dn >= frame.day_number_lit(W_MONTH)),
         a90=act.dn.nunique(where=act.dn >= frame.day_number_lit(W_QUARTER)),
+        a60=act.dn.nunique(where=act.dn >= frame.day_number_lit(2 * W_MONTH)),
+        a365=act.dn.nunique(where=act.dn >= frame.day_number_lit(W_YEAR)),
     )
     # app events
     e = frame.facts("events", "ts")
@@ -153,7 +190,16 @@ def feature_query(frame: AsOf) -> ir.Table:
         last_late_ts=c.started_at.max(where=late),
         late90=c.count(where=cq & late),
         low90=c.count(where=cq & (c.rating <= 2)),
+        good_recent=_decayed(frame, frame.day_number(c.started_at)).sum(
+            where=(c.rating >= 4) & since(c, "started_at", W_DECAY)
+        ),
     )
+    # the department of the last consultation (ties: the greatest name, deterministic)
+    last_ts = c.group_by("user_id").aggregate(lts=c.started_at.max())
+    last_c = c.join(last_ts, (c.user_id == last_ts.user_id) & (c.started_at == last_ts.lts)).select(
+        c.user_id, c.department
+    )
+    dept = last_c.group_by("user_id").aggregate(last_department=last_c.department.max())
     # orders
     o = frame.facts("orders", "ts")
     paid = o.status == "paid"
@@ -164,6 +210,12 @@ def feature_query(frame: AsOf) -> ir.Table:
         last_paid_dn=frame.day_number(o.ts).max(where=paid),
         refunds90=o.count(where=oq & (o.status == "refunded")),
         failed90=o.count(where=oq & (o.status == "failed")),
+        failed_recent=_decayed(frame, frame.day_number(o.ts)).sum(
+            where=(o.status == "failed") & since(o, "ts", W_DECAY)
+        ),
+        drug_recent=_decayed(frame, frame.day_number(o.ts)).sum(
+            where=paid & (o.category == "drug") & since(o, "ts", W_DECAY)
+        ),
     )
     # tickets and surveys
     t = frame.facts("tickets", "ts")
@@ -173,6 +225,12 @@ def feature_query(frame: AsOf) -> ir.Table:
         complaints90=t.count(where=tq & complaint),
         last_complaint_dn=frame.day_number(t.ts).max(where=complaint),
         tickets90=t.count(where=tq),
+        service_recent=_decayed(frame, frame.day_number(t.ts)).sum(
+            where=complaint & (t.reason.fill_null("") != PAYMENT_REASON) & since(t, "ts", W_DECAY)
+        ),
+        pay_complaint_recent=_decayed(frame, frame.day_number(t.ts)).sum(
+            where=complaint & (t.reason == PAYMENT_REASON) & since(t, "ts", W_DECAY)
+        ),
     )
     sv = frame.facts("surveys", "ts")
     sv = sv.filter((sv.kind == "nps") & since(sv, "ts", W_QUARTER))
@@ -187,9 +245,19 @@ def feature_query(frame: AsOf) -> ir.Table:
     us = u.group_by("user_id").aggregate(
         uses90=u.count(where=since(u, "ts", W_QUARTER)),
         last_use_dn=frame.day_number(u.ts).max(),
+        uses_recent=_decayed(frame, frame.day_number(u.ts)).sum(where=since(u, "ts", W_DECAY)),
     )
+    # readings above target (poorly controlled blood pressure or glucose)
+    ob = frame.facts("observations", "ts")
+    ob = ob.filter(since(ob, "ts", W_QUARTER) & ob.code.isin((SYSTOLIC, *GLUCOSE_CODES)))
+    high = ((ob.code == SYSTOLIC) & (ob.value >= SYSTOLIC_HIGH)) | (
+        (ob.code != SYSTOLIC) & (ob.value >= GLUCOSE_HIGH)
+    )
+    obs = ob.group_by("user_id").aggregate(readings=ob.count(), high_readings=ob.count(where=high))
     # patients and the static tags
     p = frame.facts("patients", "registered_at")
+    if user_ids is not None:
+        p = p.filter(p.user_id.isin(list(user_ids)))
     p = p.select(
         pid=p.user_id,
         reg_dn=frame.day_number(p.registered_at),
@@ -210,6 +278,8 @@ def feature_query(frame: AsOf) -> ir.Table:
         (nps, "user_id"),
         (pk, "user_id"),
         (us, "user_id"),
+        (obs, "user_id"),
+        (dept, "user_id"),
     ):
         j = j.left_join(part, p.pid == part[key]).select(
             *j.columns, *(c for c in part.columns if c not in (key, "user_id"))
@@ -227,6 +297,10 @@ def feature_query(frame: AsOf) -> ir.Table:
         active_days_7d=n(j.a7),
         active_days_30d=n(j.a30),
         active_days_90d=n(j.a90),
+        active_days_365d=n(j.a365),
+        active_rate_365d=n(j.a365).cast("float64")
+        / ibis.greatest(ibis.least(today_dn - j.reg_dn, W_YEAR), 1).cast("float64"),
+        activity_trend=2 * n(j.a30) - n(j.a60),
         days_since_app_open=today_dn - j.last_open_dn,
         app_opens_30d=n(j.opens30),
         searches_30d=n(j.searches30),
@@ -244,6 +318,11 @@ def feature_query(frame: AsOf) -> ir.Table:
         refunds_90d=n(j.refunds90),
         failed_payments_90d=n(j.failed90),
         complaints_90d=n(j.complaints90),
+        service_issues_recent=n(j.service_recent),
+        payment_issues_recent=n(j.pay_complaint_recent) + n(j.failed_recent),
+        good_consults_recent=n(j.good_recent),
+        drug_orders_recent=n(j.drug_recent),
+        entitlement_uses_recent=n(j.uses_recent),
         days_since_complaint=today_dn - j.last_complaint_dn,
         tickets_90d=n(j.tickets90),
         nps_min_90d=j.nps_min,
@@ -253,15 +332,23 @@ def feature_query(frame: AsOf) -> ir.Table:
         days_since_entitlement_use=today_dn - j.last_use_dn,
         chronic=_flag(j.chronic),
         age=j.age,
+        uncontrolled_share_90d=j.high_readings.cast("float64") / j.readings.cast("float64"),
+        last_department=ibis.coalesce(j.last_department, "none"),
         sex=j.sex,
         channel=j.channel,
     )
 
 
-def load_features(con: BaseBackend, as_of: date, settings: Settings | None = None) -> FeatureFrame:
-    """Run `feature_query` and return the features as numpy columns, sorted by user."""
+def load_features(
+    con: BaseBackend,
+    as_of: date,
+    settings: Settings | None = None,
+    user_ids: list[str] | None = None,
+) -> FeatureFrame:
+    """Run `feature_query` and return the features as numpy columns, sorted by user (with
+    `user_ids`, only those patients registered before the cut-off)."""
     frame = AsOf(con, as_of, settings or get_settings())
-    table: pa.Table = feature_query(frame).order_by("user_id").to_pyarrow()
+    table: pa.Table = feature_query(frame, user_ids).order_by("user_id").to_pyarrow()
     raw: dict[str, np.ndarray] = {}
     for name in FEATURES:
         col = table.column(name)

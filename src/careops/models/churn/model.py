@@ -45,6 +45,7 @@ from sklearn.isotonic import IsotonicRegression
 from careops.asof import AsOf
 from careops.config import Settings, get_settings
 from careops.errors import InvalidInput
+from careops.models.churn.drivers import Drivers, explain_rows
 from careops.models.churn.features import (
     CATEGORICAL,
     FEATURES,
@@ -53,7 +54,6 @@ from careops.models.churn.features import (
     load_features,
 )
 from careops.models.churn.metrics import Scorecard, scorecard
-from careops.models.churn.reasons import top_reasons
 
 FORMAT_VERSION = 1
 KIND = "churn"
@@ -206,11 +206,20 @@ class ChurnModel:
         return self.explain(f, top)[1]
 
     def explain(self, f: FeatureFrame, top: int = 3) -> tuple[np.ndarray, list[list[str]]]:
-        """Calibrated probabilities and reasons from one `pred_contrib` pass (the contributions
-        and the bias column add up to the raw score, so the trees are walked once)."""
+        """Calibrated probabilities and reasons (see `explain_drivers`)."""
+        p, reasons, _ = self.explain_drivers(f, top)
+        return p, reasons
+
+    def explain_drivers(
+        self, f: FeatureFrame, top: int = 3
+    ) -> tuple[np.ndarray, list[list[str]], Drivers]:
+        """Calibrated probabilities, reasons and drivers from one `pred_contrib` pass (the
+        contributions and the bias column add up to the raw score, so the trees are walked
+        once; `diagnosis.contributions` checks that they do)."""
         contrib = self.booster.predict(f.matrix(self.encoding, self.features), pred_contrib=True)
         p = self.calibrator(contrib.sum(axis=1))
-        return p, top_reasons(contrib[:, :-1], f.raw, self.features, top=top)
+        reasons, drivers = explain_rows(contrib[:, :-1], f.raw, self.features, top=top)
+        return p, reasons, drivers
 
     # -- files -------------------------------------------------------------------------------
     def save(self, folder: Path) -> None:

@@ -94,6 +94,37 @@ def _age(v: Value) -> str | None:
     return None if x is None else f"{_i(x)} 岁人群流失较多"
 
 
+def _pct(template: str, max_share: float | None = None, min_share: float | None = None):
+    def phrase(v: Value) -> str | None:
+        x = _num(v)
+        if x is None or (max_share is not None and x > max_share):
+            return None
+        if min_share is not None and x < min_share:
+            return None
+        return template.format(pct=round(100 * x))
+
+    return phrase
+
+
+def _trend(v: Value) -> str | None:
+    x = _num(v)
+    return None if x is None or x >= 0 else f"近 30 天活跃天数比前 30 天少 {_i(-x)} 天"
+
+
+def _recent(text: str, *, above: float | None = None, below: float | None = None):
+    """A decayed score read as a plain fact: present (above) or absent (below)."""
+
+    def phrase(v: Value) -> str | None:
+        x = _num(v)
+        if x is None:
+            return None
+        if above is not None:
+            return text if x > above else None
+        return text if below is not None and x < below else None
+
+    return phrase
+
+
 CATALOGUE: dict[str, Reason] = {
     r.feature: r
     for r in (
@@ -102,6 +133,9 @@ CATALOGUE: dict[str, Reason] = {
         Reason("active_days_7d", _low("近 7 天仅活跃 {n} 天", 1)),
         Reason("active_days_30d", _low("近 30 天仅活跃 {n} 天", 2)),
         Reason("active_days_90d", _low("近 90 天仅活跃 {n} 天", 3)),
+        Reason("active_days_365d", _low("一年内仅活跃 {n} 天", 12)),
+        Reason("active_rate_365d", _pct("注册以来仅 {pct}% 的日子使用过", max_share=0.05)),
+        Reason("activity_trend", _trend),
         Reason("days_since_app_open", _days("未打开应用", "从未打开应用", 3)),
         Reason("app_opens_30d", _low("近 30 天仅打开应用 {n} 次", 2)),
         Reason(
@@ -127,6 +161,19 @@ CATALOGUE: dict[str, Reason] = {
         Reason("refunds_90d", _count("90 天内退款 {n} 次")),
         Reason("failed_payments_90d", _count("90 天内支付失败 {n} 次")),
         Reason("complaints_90d", _count("90 天内投诉 {n} 次")),
+        Reason("service_issues_recent", _recent("近期投诉过服务体验", above=0.1)),
+        Reason("payment_issues_recent", _recent("近期支付失败", above=0.1)),
+        Reason("good_consults_recent", _recent("近期没有满意的问诊", below=0.1)),
+        Reason(
+            "drug_orders_recent",
+            _recent("慢病用药近期未续购", below=0.1),
+            needs=("chronic", 1),
+        ),
+        Reason(
+            "entitlement_uses_recent",
+            _recent("近期很少使用服务包权益", below=0.5),
+            needs=("enrolled", 1),
+        ),
         Reason("days_since_complaint", _days("前曾投诉", None, 0)),
         Reason("tickets_90d", _count("90 天内客服工单 {n} 个")),
         Reason("nps_min_90d", _nps),
@@ -138,10 +185,26 @@ CATALOGUE: dict[str, Reason] = {
         ),
         Reason("chronic", _flag("无慢病管理需求", 0)),
         Reason("age", _age),
+        Reason(
+            "uncontrolled_share_90d", _pct("近 90 天 {pct}% 的血压/血糖读数未达标", min_share=0.5)
+        ),
+        Reason("last_department", lambda v: None),
         Reason("sex", lambda v: None),
         Reason("channel", lambda v: f"来自{v}渠道, 该渠道用户流失较多" if v else None),
     )
 }
+
+
+def phrase(name: str, raw: dict[str, np.ndarray], i: int) -> str | None:
+    """The phrase of feature `name` for row `i` of `raw`, or None when the patient's value says
+    nothing (or the reason needs another value the patient lacks, e.g. a package)."""
+    value = raw[name][i]
+    if not isinstance(value, str) and value is not None:
+        value = None if math.isnan(float(value)) else float(value)
+    reason = CATALOGUE[name]
+    if reason.needs and _num(raw[reason.needs[0]][i]) != reason.needs[1]:
+        return None
+    return reason.phrase(value)
 
 
 def top_reasons(
@@ -152,23 +215,8 @@ def top_reasons(
     top: int = 3,
 ) -> list[list[str]]:
     """For each row of `contrib` (n × features, the bias column dropped), the phrases of the
-    `top` features that raise the risk most (positive contribution), each true of the patient."""
-    order = np.argsort(-contrib, axis=1)
-    out: list[list[str]] = []
-    for i in range(contrib.shape[0]):
-        phrases: list[str] = []
-        for j in order[i]:
-            if contrib[i, j] <= 0 or len(phrases) == top:
-                break
-            name = names[j]
-            value = raw[name][i]
-            if not isinstance(value, str) and value is not None:
-                value = None if math.isnan(float(value)) else float(value)
-            reason = CATALOGUE[name]
-            if reason.needs and _num(raw[reason.needs[0]][i]) != reason.needs[1]:
-                continue
-            text = reason.phrase(value)
-            if text and text not in phrases:
-                phrases.append(text)
-        out.append(phrases)
-    return out
+    `top` features that raise the risk most (positive contribution), each true of the patient
+    (`drivers.explain_rows` gives them with the driver, in the same pass)."""
+    from careops.models.churn.drivers import explain_rows
+
+    return explain_rows(contrib, raw, names, top=top)[0]

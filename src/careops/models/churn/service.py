@@ -4,6 +4,7 @@ and the cockpit: train and register a model, score patients, evaluate a register
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from careops.asof import AsOf
+from careops.models.churn.diagnosis import PatientReasons, ReasonsReport
 from careops.models.churn.evaluate import Evaluation, population
 from careops.models.churn.evaluate import evaluate as run_evaluation
 from careops.models.churn.model import FORMAT_VERSION, KIND, PARAMS, ChurnModel, fold_report
@@ -130,13 +132,16 @@ class ChurnScores:
 
 
 def score_frame(model: ChurnModel, f) -> pa.Table:
-    p, reasons = model.explain(f)
+    """user_id, churn_score, churn_probability, reasons (the top 3 phrases) and churn_driver
+    (`drivers.DRIVERS`), from one contribution pass."""
+    p, reasons, drivers = model.explain_drivers(f)
     return pa.table(
         {
             "user_id": pa.array(f.user_id.tolist(), pa.string()),
             "churn_score": pa.array(np.rint(p * 100).astype(np.int16)),
             "churn_probability": pa.array(np.round(p, 4)),
             "reasons": pa.array(["; ".join(r) for r in reasons], pa.string()),
+            "churn_driver": pa.array(drivers.driver.tolist(), pa.string()),
         }
     )
 
@@ -230,3 +235,66 @@ def list_models(ops: Ops, kind: str | None = None) -> list[ModelMeta]:
 def show_model(ops: Ops, model_id: str) -> ModelMeta:
     ops.require("models.read")
     return registry(ops).show(model_id)
+
+
+def patient_reasons(
+    ops: Ops, as_of: dt.date, user_id: str, *, model_id: str | None = None, top: int = 5
+) -> PatientReasons:
+    """One patient's churn score, driver and largest contributions as of `as_of`
+    (`diagnosis.explain_patient`). Needs `models.read` and the right to look at that patient
+    (`privacy.access`: operations any, doctors their department's, health managers their
+    assigned patients; analysts none one by one); audited."""
+    from careops.models.churn.diagnosis import explain_patient
+    from careops.privacy.access import check_patient_access
+
+    ops.require("models.read")
+    with ops.warehouse(read_only=True) as con:
+        check_patient_access(ops, user_id, "patients.portrait", con)
+        AsOf(con, as_of, ops.settings).validate()
+        meta, model = load(ops, as_of, model_id)
+        result = explain_patient(con, model, meta.model_id, as_of, user_id, ops.settings, top=top)
+    ops.audit(
+        "churn.reasons.patient",
+        user_id,
+        {"as_of": as_of.isoformat(), "model_id": meta.model_id},
+        subject=user_id,
+    )
+    return result
+
+
+def reasons_report(
+    ops: Ops,
+    as_of: dt.date,
+    *,
+    model_id: str | None = None,
+    min_score: int = 50,
+    weeks: int = 4,
+    sim_dir: Path | None = None,
+    out: Path | None = None,
+) -> ReasonsReport:
+    """The churn-reason diagnosis as of `as_of` (`diagnosis.diagnose`): drivers of the at-risk
+    patients and of those who went quiet, with the simulator's truth when `sim_dir` is given;
+    with `out` also written as JSON. Counts only, no patient ids; audited."""
+    from careops.models.churn.diagnosis import diagnose
+
+    ops.require("models.read")
+    meta, model = load(ops, as_of, model_id)
+    with ops.warehouse(read_only=True) as con:
+        report = diagnose(
+            con,
+            model,
+            meta.model_id,
+            as_of,
+            ops.settings,
+            min_score=min_score,
+            weeks=weeks,
+            sim_dir=sim_dir,
+        )
+    if out is not None:
+        Path(out).write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1), "utf-8")
+    ops.audit(
+        "churn.reasons.report",
+        str(Path(out).resolve()) if out is not None else "population",
+        {"as_of": as_of.isoformat(), "model_id": meta.model_id, "min_score": min_score},
+    )
+    return report

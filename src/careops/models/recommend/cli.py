@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -30,7 +31,7 @@ recommend_app = typer.Typer(
     "(ALS, medical rules, reasons).",
     epilog="careops recommend USER_ID [--kind service|package|content|doctor] [--top N] "
     "[--as-of D] [--json] · careops recommend train --as-of D · careops recommend evaluate "
-    "--as-of D [--json]",
+    "--as-of D [--json] · careops recommend report --as-of D --out x.html [--lang en]",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -128,3 +129,37 @@ def evaluate(
             rows,
         )
     )
+
+
+@recommend_app.command("report")
+def report(
+    as_of: AsOfOpt,
+    out_path: Annotated[
+        Path, typer.Option("--out", help="HTML 文件 / the .html file to write")
+    ] = Path("recommend-report.html"),
+    lang: Annotated[str | None, typer.Option("--lang", help="zh (默认 default) 或 or en")] = None,
+    sample: Annotated[
+        int, typer.Option("--sample", help="抽样患者数 / patients sampled (100–200000)")
+    ] = 20_000,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """推荐报告 / HTML report: coverage, quality per kind vs popularity, rule blocks, examples."""
+    from careops.errors import InvalidInput
+    from careops.metrics.cli import parse_lang
+    from careops.models.recommend.report import write_html
+    from careops.models.recommend.service import report as run
+
+    language = parse_lang(lang)
+    if out_path.suffix.lower() not in (".html", ".htm"):
+        raise InvalidInput(
+            f"--out {out_path.name[:60]!r}: 请用 .html 文件 / write an .html file", field="out"
+        )
+    rep = run(ops(warehouse), parse_as_of(as_of), model_id=model, sample=sample)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    path = write_html(rep, out_path, language)
+    if as_json:
+        print_json(rep.to_dict() | {"out": str(path)})
+        return
+    out.print(f"推荐报告已写入 / recommendation report written: {safe(path)}")

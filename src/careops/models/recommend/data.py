@@ -6,6 +6,11 @@ Interactions (implicit feedback), one weight per (patient, item):
 - paid `orders` of catalogue items (services, packages, devices, check-ups): weight 4.
 Drugs are read nowhere here: they are never recommended. Items are the catalogue (services,
 packages, content, devices — a device is recommended as a service) and the doctors.
+
+The engine does the work: one GROUP BY over the three sources (projected columns only, the
+as-of cut-off pushed into the scan) joined to the items' integer codes, so what leaves the
+engine is (user_id, col, weight[, recent]) — one row per pair — and the sparse matrix is built
+from those Arrow buffers (`pc.index_in` for the patients' rows), with no Python loop per row.
 """
 
 from __future__ import annotations
@@ -83,26 +88,48 @@ def load_items(con: BaseBackend) -> Items:
     return Items(*(np.array(col, dtype=object) for col in cols_))
 
 
+def _item_codes(items: Items) -> ibis.Table:
+    """The items as a small engine table: (item_key, col) with col the item's index."""
+    return ibis.memtable(
+        pa.table(
+            {
+                "item_key": pa.array(items.key.tolist(), pa.string()),
+                "col": pa.array(np.arange(len(items), dtype=np.int32)),
+            }
+        )
+    )
+
+
 def interactions(
     con: BaseBackend,
     as_of: dt.date,
     settings: Settings,
+    items: Items,
+    *,
     since: dt.date | None = None,
     users: list[str] | None = None,
+    recent_since: dt.date | None = None,
 ) -> pa.Table:
-    """(user_id, item_key, weight, last_ts) summed per pair, from facts before `as_of` (and at
-    or after 00:00 of `since`; of `users` only, when given)."""
+    """(user_id, col, weight[, recent]) summed per (patient, item) by the engine in one GROUP BY,
+    from facts before `as_of` (and at or after 00:00 of `since`; of `users` only, when given).
+    `col` is the item's index in `items` (pairs of unknown items are dropped in the engine);
+    `recent` (with `recent_since`) says the pair has a fact at or after 00:00 of that day, so
+    recent popularity comes from the same scan. Only the projected columns leave the engine."""
     a = AsOf(con, as_of, settings)
 
     def facts(table: str, ts: str):
         t = a.facts(table, ts, since)
         return t if users is None else t.filter(t.user_id.isin(list(users)))
 
+    def recent(t, ts: str):
+        if recent_since is None:
+            return ibis.literal(False)
+        return t[ts] >= a.instant(t[ts], a.utc(recent_since))
+
     ev = facts("events", "ts")
     views = ev.filter(ev.name.isin(["view_content", "view_doctor"]))
     views = views.select(
         "user_id",
-        "ts",
         item_key=ibis.cases(
             (
                 views.name == "view_content",
@@ -111,13 +138,14 @@ def interactions(
             else_="doctor:" + a.prop_field(views.properties, "doctor_id"),
         ),
         weight=ibis.literal(WEIGHTS["view"]),
+        recent=recent(views, "ts"),
     )
     cs = facts("consultations", "started_at")
     cs = cs.filter(cs.doctor_id.notnull()).select(
         "user_id",
-        ts=cs.started_at,
         item_key="doctor:" + cs.doctor_id,
         weight=ibis.literal(WEIGHTS["consult"]),
+        recent=recent(cs, "started_at"),
     )
     od = facts("orders", "ts")
     cat = con.table("catalogue")
@@ -126,7 +154,6 @@ def interactions(
     )
     od = od.select(
         "user_id",
-        "ts",
         item_key=ibis.cases(
             (od.kind == "package", "package:"),
             (od.kind == "content", "content:"),
@@ -134,14 +161,14 @@ def interactions(
         )
         + od.sku,
         weight=ibis.literal(WEIGHTS["order"]),
+        recent=recent(od, "ts"),
     )
-    parts = []
-    for p in (views, cs, od):
-        ts = p.ts.cast("timestamp")
-        parts.append(p.mutate(ts=ts).filter(p.item_key.notnull()))
-    u = parts[0].union(parts[1]).union(parts[2])
-    agg = u.group_by(["user_id", "item_key"]).aggregate(weight=u.weight.sum(), last_ts=u.ts.max())
-    return agg.order_by(["user_id", "item_key"]).to_pyarrow()
+    u = views.union(cs).union(od)
+    u = u.join(_item_codes(items), "item_key")
+    aggs = {"weight": u.weight.sum().cast("float32")}
+    if recent_since is not None:
+        aggs["recent"] = u.recent.any()
+    return u.group_by(["user_id", "col"]).aggregate(**aggs).to_pyarrow()
 
 
 @dataclass(frozen=True)
@@ -152,26 +179,46 @@ class Matrix:
     weights: object  # scipy.sparse.csr_matrix (float32)
 
 
-def to_matrix(table: pa.Table, items: Items, users: np.ndarray | None = None) -> Matrix:
-    """CSR of weights over `items` (pairs with unknown items are dropped); rows are `users`
-    (default: every user in the table, sorted)."""
+def to_matrix(
+    table: pa.Table, items: Items, users: np.ndarray | None = None, value: str = "weight"
+) -> Matrix:
+    """CSR over `items` from an `interactions` table (built from its Arrow buffers): rows are
+    `users` (default: every user in the table, sorted; pairs of other users are dropped);
+    `value` "weight", or "recent" for 1 where the pair is recent."""
     from scipy import sparse
 
-    uid = np.asarray(table.column("user_id").to_pylist(), dtype=object)
-    key = np.asarray(table.column("item_key").to_pylist(), dtype=object)
-    w = table.column("weight").to_numpy().astype(np.float32)
+    uid = table.column("user_id")
     if users is None:
-        users = np.unique(uid) if len(uid) else np.array([], dtype=object)
-    col = np.searchsorted(items.key, key) if len(key) else np.array([], dtype=np.int64)
-    col_ok = (col < len(items.key)) & (items.key[np.minimum(col, len(items) - 1)] == key)
-    row = np.searchsorted(users, uid) if len(uid) else np.array([], dtype=np.int64)
-    row_ok = (row < len(users)) & (users[np.minimum(row, max(len(users) - 1, 0))] == uid)
-    keep = col_ok & row_ok
-    m = sparse.csr_matrix(
-        (w[keep], (row[keep], col[keep])), shape=(len(users), len(items)), dtype=np.float32
-    )
+        users = np.unique(np.asarray(uid.to_pylist(), dtype=object))
+    users = np.asarray(users, dtype=object)
+    if len(uid) == 0 or len(users) == 0:
+        empty = sparse.csr_matrix((len(users), len(items)), dtype=np.float32)
+        return Matrix(users, empty)
+    row = pc.index_in(uid, value_set=pa.array(users.tolist(), pa.string()))
+    keep = pc.is_valid(row)
+    v = table.column(value)
+    if value == "recent":
+        keep = pc.and_(keep, pc.fill_null(v, False))
+    row = pc.filter(row, keep).to_numpy().astype(np.int32)
+    col = pc.filter(table.column("col"), keep).to_numpy().astype(np.int32)
+    w = pc.filter(v, keep).cast(pa.float32()).to_numpy(zero_copy_only=False)
+    m = sparse.csr_matrix((w, (row, col)), shape=(len(users), len(items)), dtype=np.float32)
     m.sum_duplicates()
     return Matrix(users, m)
+
+
+def _age(births: pa.ChunkedArray, as_of: dt.date) -> np.ndarray:
+    """Whole years at `as_of` (−1 unknown or born after it), vectorised."""
+    if len(births) == 0:
+        return np.zeros(0, dtype=np.int64)
+    y = pc.year(births).to_numpy(zero_copy_only=False)
+    m = pc.month(births).to_numpy(zero_copy_only=False)
+    d = pc.day(births).to_numpy(zero_copy_only=False)
+    known = pc.is_valid(births).to_numpy(zero_copy_only=False)
+    y, m, d = (np.nan_to_num(x.astype(np.float64), nan=0).astype(np.int64) for x in (y, m, d))
+    before_birthday = (as_of.month < m) | ((as_of.month == m) & (as_of.day < d))
+    age = as_of.year - y - before_birthday.astype(np.int64)
+    return np.where(known & (age >= 0), age, -1)
 
 
 def load_patients(
@@ -185,42 +232,27 @@ def load_patients(
         p = p.filter(p.user_id.isin(list(user_ids)))
     pt = p.select("user_id", "birth_date", "sex").order_by("user_id").to_pyarrow()
     ids = np.asarray(pt.column("user_id").to_pylist(), dtype=object)
-    births = pt.column("birth_date").to_pylist()
-    age = np.array(
-        [
-            -1
-            if b is None or b > as_of
-            else as_of.year - b.year - ((as_of.month, as_of.day) < (b.month, b.day))
-            for b in births
-        ],
-        dtype=np.int64,
-    )
-    sex = np.asarray(
-        [s if s in ("M", "F") else "U" for s in pt.column("sex").to_pylist()], dtype=object
-    )
+    age = _age(pt.column("birth_date"), as_of)
+    sex = np.asarray(pt.column("sex").fill_null("U").to_pylist(), dtype=object)
+    sex[(sex != "M") & (sex != "F")] = "U"
     c = a.facts("conditions", "onset_at")
     c = c.filter(c.system.lower() == "icd10")
     if "status" in c.columns:
         c = c.filter(c.status.isnull() | (c.status.lower() == "active"))
     if user_ids is not None:
         c = c.filter(c.user_id.isin(list(user_ids)))
-    ct = c.select("user_id", "code").to_pyarrow()
-    conds: dict[str, set[str]] = {}
-    for u, code in zip(
-        ct.column("user_id").to_pylist(), ct.column("code").to_pylist(), strict=True
-    ):
-        if code:
-            conds.setdefault(u, set()).add(code.strip().upper())
-    return Patients(ids, age, sex, [frozenset(conds.get(u, ())) for u in ids])
+    ct = c.select("user_id", code=c.code.strip().upper()).to_pyarrow()
+    conds: list[set[str]] = [set() for _ in range(len(ids))]
+    if ct.num_rows and len(ids):
+        row = pc.index_in(ct.column("user_id"), value_set=pa.array(ids.tolist(), pa.string()))
+        for r, code in zip(row.to_pylist(), ct.column("code").to_pylist(), strict=True):
+            if r is not None and code:
+                conds[r].add(code)
+    empty: frozenset[str] = frozenset()
+    return Patients(ids, age, sex, [frozenset(x) if x else empty for x in conds])
 
 
 def popularity(table: pa.Table, items: Items) -> np.ndarray:
     """Distinct patients per item in `table` (an `interactions` table)."""
-    key = np.asarray(table.column("item_key").to_pylist(), dtype=object)
-    pos = np.searchsorted(items.key, key)
-    ok = (pos < len(items)) & (items.key[np.minimum(pos, len(items) - 1)] == key)
-    return np.bincount(pos[ok], minlength=len(items)).astype(np.float64)
-
-
-def count_rows(table: pa.Table) -> int:
-    return int(pc.count_distinct(table.column("user_id")).as_py()) if table.num_rows else 0
+    col = table.column("col").to_numpy().astype(np.int64)
+    return np.bincount(col, minlength=len(items)).astype(np.float64)

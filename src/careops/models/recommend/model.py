@@ -12,6 +12,10 @@ sex (last `rec_popularity_days` before the training date), with the items their 
 conditions make relevant (`rules.yaml` interests) first. Every ranking then drops the items the
 patient already used and every item the medical constraints refuse (`Rules.allowed`).
 
+For patients with a history, each kind's ALS scores may be blended with that fallback
+(`blend_scores`, weights per kind in `params["blend"]`, chosen at training on a validation
+window before the training date: `evaluate.tune_blend`).
+
 Files (nothing pickled): `items.json` (item keys), `factors.npy`, `popularity.npy`
 (segments × items), `params.json`; `.npy` files are read with `allow_pickle=False`.
 """
@@ -184,6 +188,27 @@ class RecModel:
         pop = np.zeros((N_SEGMENTS, len(items)))
         pop[:, ok] = self.popularity[:, pos[ok]]
         return RecModel(items.key.copy(), fac, pop, self.params)
+
+
+def blend_scores(
+    als: np.ndarray, fallback: np.ndarray, kinds: np.ndarray, blend: dict[str, float]
+) -> np.ndarray:
+    """Per kind with a weight β: (1 − β)·ALS + β·fallback (popularity of the patient's age band
+    and sex, their conditions' interests), each scaled to its row maximum over the kind's items
+    and the result scaled back to the ALS row maximum (so kinds still compare in an all-kind
+    ranking). Kinds without a weight keep their ALS scores."""
+    out = als.copy()
+    for kind, beta in blend.items():
+        cols = kinds == kind
+        if beta <= 0 or not cols.any():
+            continue
+        a = als[:, cols]
+        top = np.max(np.abs(a), axis=1, keepdims=True)
+        f = fallback[:, cols]
+        f = f / np.maximum(f.max(axis=1, keepdims=True), 1e-9)
+        mix = (1.0 - beta) * a / np.maximum(top, 1e-9) + beta * f
+        out[:, cols] = mix * np.where(top > 0, top, 1.0)
+    return out
 
 
 def segment_popularity(weights: sparse.csr_matrix, seg: np.ndarray) -> np.ndarray:

@@ -17,7 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from careops.models.recommend.model import RecModel, segment_of, segment_zh, top_n
+from careops.models.recommend.model import (
+    N_SEGMENTS,
+    RecModel,
+    blend_scores,
+    segment_of,
+    segment_zh,
+    top_n,
+)
 from careops.models.recommend.rules import Items, Patients, Rules
 
 #: cosine of item factors above which a history item explains a recommendation
@@ -26,11 +33,23 @@ SIMILAR = 0.3
 
 @dataclass(frozen=True)
 class Ranked:
-    """Per patient the chosen item indices (−1 pads), their scores, source and reasons."""
+    """Per patient the chosen item indices (−1 pads), their source, and each item's reason as
+    an integer code into `vocabulary` (−1: none asked)."""
 
     index: np.ndarray  # patients × n
     source: np.ndarray  # "model" or "fallback" per patient
-    reasons: list[list[str]]
+    reason_code: np.ndarray | None = None  # patients × n, into vocabulary
+    vocabulary: tuple[str, ...] = ()
+
+    @property
+    def reasons(self) -> list[list[str]]:
+        """Per patient the reason texts of the chosen items, in rank order."""
+        if self.reason_code is None:
+            return []
+        return [
+            [self.vocabulary[c] for c, j in zip(codes, idx, strict=True) if j >= 0]
+            for codes, idx in zip(self.reason_code, self.index, strict=True)
+        ]
 
 
 def candidates(
@@ -51,10 +70,18 @@ def score_matrix(
     """patients × items scores, and whether each patient was scored by the model (has
     history) or by the fallback."""
     has = np.diff(history.indptr) > 0
-    boost, _ = rules.interest(patients, items)
-    s = model.fallback(patients, boost)
+    s = np.zeros((len(patients), len(items)), dtype=np.float32)
     if has.any():
         s[has] = model.scores(history[has])
+        blend = model.params.get("blend") or {}
+        if any(b > 0 for b in blend.values()):
+            warm = patients.take(np.flatnonzero(has))
+            boost, _ = rules.interest(warm, items)
+            s[has] = blend_scores(s[has], model.fallback(warm, boost), items.kind, blend)
+    if not has.all():
+        cold = patients.take(np.flatnonzero(~has))
+        boost, _ = rules.interest(cold, items)
+        s[~has] = model.fallback(cold, boost)
     return s, has
 
 
@@ -84,42 +111,53 @@ def rank(
     scores, has = score_matrix(model, items, rules, patients, history)
     ok = candidates(items, rules, patients, history, kind)
     idx = top_n(scores, ok, top)
-    reasons = _reasons(model, items, rules, patients, history, idx, has) if with_reasons else []
-    return Ranked(idx, np.where(has, "model", "fallback"), reasons)
+    source = np.where(has, "model", "fallback")
+    if not with_reasons:
+        return Ranked(idx, source)
+    codes = reason_codes(model, items, rules, patients, history, idx, has)
+    return Ranked(idx, source, codes, vocabulary(items, rules))
+
+
+def vocabulary(items: Items, rules: Rules) -> tuple[str, ...]:
+    """Every reason text, indexed by `reason_codes`: one per history item, one per interest,
+    the collaborative phrase, one per popularity segment."""
+    out = [_history_reason(items, j) for j in range(len(items))]
+    out += [f"患有{i.label}" for i in rules.spec.interests]
+    out.append("与您相似的患者常用")
+    out += [f"{segment_zh(g) or '其他'}患者常用" for g in range(N_SEGMENTS)]
+    return tuple(out)
 
 
 def _best_history(
     sim: np.ndarray, history: sparse.csr_matrix, idx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per (patient, rank) the history item with the largest similarity × log(1 + weight) to
-    the recommended item (−1 without history), and its similarity."""
+    the recommended item (−1 without history; the first in item order on ties), and its
+    similarity. Segment maxima over the CSR rows (`reduceat`), no per-patient loop."""
     n, k = idx.shape
     best = np.full((n, k), -1)
     best_sim = np.full((n, k), -np.inf)
-    rows = np.repeat(np.arange(n), np.diff(history.indptr))
-    if len(rows) == 0:
-        return best, best_sim
-    logw = np.log1p(history.data)
     counts = np.diff(history.indptr)
-    pos = np.arange(len(rows)) - history.indptr[rows]
-    width = int(counts.max())
-    padded_item = np.full((n, width), -1)
-    padded_item[rows, pos] = history.indices
     has = counts > 0
+    if not has.any():
+        return best, best_sim
+    rows = np.repeat(np.arange(n), counts)
+    starts = history.indptr[:-1][has]
+    logw = np.log1p(history.data)
+    pos = np.arange(len(rows))
     for r in range(k):
         j = idx[rows, r]
         s = sim[history.indices, np.maximum(j, 0)]
-        strength = np.full((n, width), -np.inf)
-        strength[rows, pos] = np.where(j >= 0, s * logw, -np.inf)
-        sims = np.full((n, width), -np.inf)
-        sims[rows, pos] = s
-        a = np.argmax(strength, axis=1)
-        best[has, r] = padded_item[has, a[has]]
-        best_sim[has, r] = sims[has, a[has]]
+        strength = np.where(j >= 0, s * logw, -np.inf)
+        top = np.maximum.reduceat(strength, starts)
+        first = np.where(strength == np.repeat(top, counts[has]), pos, len(pos))
+        at = np.minimum.reduceat(first, starts)
+        best[has, r] = history.indices[at]
+        best_sim[has, r] = s[at]
     return best, best_sim
 
 
-def _reasons(
+def reason_codes(
     model: RecModel,
     items: Items,
     rules: Rules,
@@ -127,27 +165,16 @@ def _reasons(
     history: sparse.csr_matrix,
     idx: np.ndarray,
     has: np.ndarray,
-) -> list[list[str]]:
+) -> np.ndarray:
+    """patients × n codes into `vocabulary` (see the module docstring for the order of
+    preference), computed with array operations only."""
+    n_items, n_int = len(items), len(rules.spec.interests)
     best, best_sim = _best_history(model.similarity(), history, idx)
     labels = rules.interest_labels(patients, items)
+    label = np.where(idx >= 0, np.take_along_axis(labels, np.maximum(idx, 0), axis=1), -1)
     seg = segment_of(patients.age, patients.sex)
-    history_text = {}
-    out: list[list[str]] = []
-    for u in range(len(patients)):
-        row = []
-        for r, j in enumerate(idx[u]):
-            if j < 0:
-                continue
-            b = best[u, r]
-            if has[u] and b >= 0 and best_sim[u, r] >= SIMILAR:
-                if b not in history_text:
-                    history_text[b] = _history_reason(items, int(b))
-                row.append(history_text[b])
-            elif labels[u, j] >= 0:
-                row.append(f"患有{rules.spec.interests[labels[u, j]].label}")
-            elif has[u]:
-                row.append("与您相似的患者常用")
-            else:
-                row.append(f"{segment_zh(int(seg[u])) or '其他'}患者常用")
-        out.append(row)
-    return out
+    code = np.where(has[:, None], n_items + n_int, n_items + n_int + 1 + seg[:, None])
+    code = np.where(label >= 0, n_items + label, code)
+    from_history = has[:, None] & (best >= 0) & (best_sim >= SIMILAR)
+    code = np.where(from_history, best, code)
+    return np.where(idx >= 0, code, -1).astype(np.int32)

@@ -11,11 +11,13 @@ the collaborative model's and the fallback's, goes through it, so no path can br
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from careops.errors import ConfigError
@@ -102,6 +104,35 @@ class Patients:
     def __len__(self) -> int:
         return len(self.user_id)
 
+    def take(self, rows: np.ndarray | slice) -> Patients:
+        """The patients at `rows` (indices or a slice), in that order."""
+        if isinstance(rows, slice):
+            conds = self.conditions[rows]
+        else:
+            conds = [self.conditions[i] for i in rows]
+        return Patients(self.user_id[rows], self.age[rows], self.sex[rows], conds)
+
+    @cached_property
+    def _flat(self) -> tuple[np.ndarray, pa.Array]:
+        """(patient index, code) per recorded condition, once per `Patients`."""
+        rows = [i for i, c in enumerate(self.conditions) if c for _ in c]
+        codes = [code for c in self.conditions if c for code in c]
+        return np.asarray(rows, dtype=np.int64), pa.array(codes, pa.string())
+
+    def has_any(self, prefixes: tuple[str, ...]) -> np.ndarray:
+        """Per patient: a recorded code matches one of `prefixes` (as `has_condition`), by
+        vectorised string kernels over every patient's codes at once."""
+        out = np.zeros(len(self), dtype=bool)
+        rows, codes = self._flat
+        if not prefixes or len(codes) == 0:
+            return out
+        hit = np.zeros(len(codes), dtype=bool)
+        for p in prefixes:
+            hit |= pc.equal(codes, p).to_numpy(zero_copy_only=False)
+            hit |= pc.starts_with(codes, p + ".").to_numpy(zero_copy_only=False)
+        out[rows[hit]] = True
+        return out
+
 
 def _selects(sel: _Selector, items: Items) -> np.ndarray:
     m = np.isin(items.item_id, list(sel.items)) | np.isin(items.kind, list(sel.kinds))
@@ -128,10 +159,21 @@ class Rules:
         never = list(self.spec.never_kinds)
         return np.isin(items.source_kind, never) | np.isin(items.kind, never)
 
-    def allowed(self, patients: Patients, items: Items) -> np.ndarray:
-        """patients × items: may this item be recommended to this patient."""
-        ok = np.ones((len(patients), len(items)), dtype=bool)
-        ok[:, self.never(items)] = False
+    def refusals(
+        self, patients: Patients, items: Items
+    ) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+        """Each constraint as (name, why, patients it refuses, items it covers): the
+        never-recommended kinds first (refusing everyone), then each eligibility rule that
+        selects an item."""
+        never = self.never(items)
+        out = [
+            (
+                "从不推荐 never: " + ", ".join(self.spec.never_kinds),
+                "处方药由医生开具, 不作推荐 / prescription items are never recommended",
+                np.ones(len(patients), dtype=bool),
+                never,
+            )
+        ]
         age, sex = patients.age, patients.sex
         for rule in self.spec.eligibility:
             cols = _selects(rule, items)
@@ -145,11 +187,16 @@ class Rules:
             if rule.sex is not None:
                 good &= sex == rule.sex
             if rule.exclude_conditions:
-                good &= np.array(
-                    [not has_condition(c, rule.exclude_conditions) for c in patients.conditions],
-                    dtype=bool,
-                )
-            ok[np.ix_(~good, cols)] = False
+                good &= ~patients.has_any(rule.exclude_conditions)
+            out.append((rule.name, rule.why, ~good, cols))
+        return out
+
+    def allowed(self, patients: Patients, items: Items) -> np.ndarray:
+        """patients × items: may this item be recommended to this patient."""
+        ok = np.ones((len(patients), len(items)), dtype=bool)
+        for _, _, refused, cols in self.refusals(patients, items):
+            if refused.any() and cols.any():
+                ok[np.ix_(refused, cols)] = False
         return ok
 
     def interest(self, patients: Patients, items: Items) -> tuple[np.ndarray, list[list[str]]]:
@@ -159,9 +206,7 @@ class Rules:
         labels: list[list[str]] = [[] for _ in range(len(patients))]
         for rule in self.spec.interests:
             cols = _selects(rule, items)
-            rows = np.array(
-                [has_condition(c, rule.conditions) for c in patients.conditions], dtype=bool
-            )
+            rows = patients.has_any(rule.conditions)
             if rows.any() and cols.any():
                 boost[np.ix_(rows, cols)] = 1.0
             for i in np.flatnonzero(rows):
@@ -175,9 +220,7 @@ class Rules:
         for i in reversed(range(len(self.spec.interests))):
             rule = self.spec.interests[i]
             cols = _selects(rule, items)
-            rows = np.array(
-                [has_condition(c, rule.conditions) for c in patients.conditions], dtype=bool
-            )
+            rows = patients.has_any(rule.conditions)
             if rows.any() and cols.any():
                 out[np.ix_(rows, cols)] = i
         return out

@@ -13,7 +13,7 @@ import pyarrow as pa
 from careops.asof import AsOf
 from careops.errors import InvalidInput, NotFound
 from careops.models.recommend import data
-from careops.models.recommend.evaluate import Evaluation, evaluate_split
+from careops.models.recommend.evaluate import Evaluation, evaluate_split, tune_blend
 from careops.models.recommend.model import (
     FORMAT_VERSION,
     KIND,
@@ -60,7 +60,8 @@ def fit(con, as_of: dt.date, ops: Ops) -> tuple[RecModel, dict[str, int]]:
     settings = ops.settings
     items = data.load_items(con)
     patients = data.load_patients(con, as_of, settings)
-    hist = data.interactions(con, as_of, settings)
+    since = as_of - dt.timedelta(days=settings.models.rec_popularity_days)
+    hist = data.interactions(con, as_of, settings, items, recent_since=since)
     if hist.num_rows == 0 or len(patients) == 0:
         raise InvalidInput(
             f"{as_of} 之前没有互动数据, 无法训练 / no interactions before {as_of} (views, "
@@ -68,10 +69,7 @@ def fit(con, as_of: dt.date, ops: Ops) -> tuple[RecModel, dict[str, int]]:
             field="as_of",
         )
     m = data.to_matrix(hist, items, patients.user_id).weights
-    since = as_of - dt.timedelta(days=settings.models.rec_popularity_days)
-    recent = data.to_matrix(
-        data.interactions(con, as_of, settings, since=since), items, patients.user_id
-    ).weights
+    recent = data.to_matrix(hist, items, patients.user_id, value="recent").weights
     pop = segment_popularity(recent, segment_of(patients.age, patients.sex))
     rows = np.diff(m.indptr) > 0
     model = RecModel.fit(m[rows], items.key, pop, _params(ops))
@@ -81,7 +79,10 @@ def fit(con, as_of: dt.date, ops: Ops) -> tuple[RecModel, dict[str, int]]:
 
 def train(ops: Ops, as_of: dt.date) -> ModelMeta:
     """Train on the facts before `as_of`, check it on the last `rec_eval_days` before it (a
-    second fit on the facts before that), and register it."""
+    second fit on the facts before that: the validation window), choose there each kind's
+    popularity blend weight (`evaluate.tune_blend`), and register it. The holdout figures are
+    those of the validation window the weights were chosen on; `evaluate` after the date is
+    the honest test."""
     ops.require("tags.compute")
     reg = registry(ops)
     rules = load_rules()
@@ -94,8 +95,10 @@ def train(ops: Ops, as_of: dt.date) -> ModelMeta:
         early = as_of - dt.timedelta(days=days)
         try:
             early_model, _ = fit(con, early, ops)
+            tuning = tune_blend(con, early_model, rules, early, ops.settings)
+            model.params["blend"] = early_model.params["blend"] = tuning["weights"]
             ev = evaluate_split(con, early_model, "holdout", rules, early, ops.settings)
-            holdout = ev.to_dict()
+            holdout = ev.to_dict() | {"blend": tuning}
         except InvalidInput as exc:
             holdout = {"skipped": str(exc)}
         print_ = fingerprint(con, frame.cutoff, data.SOURCES)
@@ -251,11 +254,7 @@ def recommend(
 
 def _user_history(con, as_of: dt.date, ops: Ops, users: list[str], items):
     """The patients' (sorted) interaction weights before `as_of`."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    t = data.interactions(con, as_of, ops.settings, users=users)
-    t = t.filter(pc.is_in(t.column("user_id"), value_set=pa.array(users, pa.string())))
+    t = data.interactions(con, as_of, ops.settings, items, users=users)
     return data.to_matrix(t, items, np.asarray(sorted(users), dtype=object)).weights
 
 
@@ -332,29 +331,27 @@ def recommend_all(
         items = data.load_items(con)
         patients = data.load_patients(con, as_of, ops.settings)
         hist = data.to_matrix(
-            data.interactions(con, as_of, ops.settings), items, patients.user_id
+            data.interactions(con, as_of, ops.settings, items), items, patients.user_id
         ).weights
     model = model.align(items)
     t1 = time.perf_counter()
     parts = []
     for s in range(0, len(patients), chunk):
         sl = slice(s, s + chunk)
-        p = Patients(
-            patients.user_id[sl], patients.age[sl], patients.sex[sl], patients.conditions[sl]
-        )
+        p = patients.take(sl)
         h = hist[sl]
         if popularity_only:
             ok = candidates(items, rules, p, h, kind)
             pop = model.popularity.sum(axis=0)
             idx = top_n(np.broadcast_to(pop, ok.shape), ok, top)
-            ranked = Ranked(idx, np.full(len(p), "popularity"), [])
+            ranked = Ranked(idx, np.full(len(p), "popularity"))
         else:
             ranked = rank(model, items, rules, p, h, kind=kind, top=top, with_reasons=with_reasons)
         parts.append(_arrow(ranked, items, p))
     table = (
         pa.concat_tables(parts)
         if parts
-        else _arrow(Ranked(np.zeros((0, top), int), np.array([]), []), items, patients)
+        else _arrow(Ranked(np.zeros((0, top), int), np.array([])), items, patients)
     )
     t2 = time.perf_counter()
     return AllRecommendations(
@@ -363,18 +360,68 @@ def recommend_all(
 
 
 def _arrow(ranked: Ranked, items, patients: Patients) -> pa.Table:
+    """One row per (patient, chosen item), gathered from Arrow arrays by integer codes."""
+    import pyarrow.compute as pc
+
     idx = ranked.index
     u, r = np.nonzero(idx >= 0)
     j = idx[u, r]
-    reasons = [ranked.reasons[a][b] for a, b in zip(u, r, strict=True)] if ranked.reasons else None
+
+    def take(values, at: np.ndarray) -> pa.Array:
+        return pc.take(pa.array(list(values), pa.string()), pa.array(at, pa.int64()))
+
+    if ranked.reason_code is not None:
+        reason = take(ranked.vocabulary, ranked.reason_code[u, r])
+    else:
+        reason = pa.nulls(len(j), pa.string())
     return pa.table(
         {
-            "user_id": pa.array(patients.user_id[u].tolist(), pa.string()),
+            "user_id": take(patients.user_id, u),
             "rank": pa.array(r + 1, pa.int16()),
-            "item_id": pa.array(items.item_id[j].tolist(), pa.string()),
-            "kind": pa.array(items.kind[j].tolist(), pa.string()),
-            "name": pa.array(items.name[j].tolist(), pa.string()),
-            "reason": pa.array(reasons if reasons is not None else [None] * len(j), pa.string()),
-            "source": pa.array(ranked.source[u].tolist(), pa.string()),
+            "item_id": take(items.item_id, j),
+            "kind": take(items.kind, j),
+            "name": take(items.name, j),
+            "reason": reason,
+            "source": take(ranked.source, u),
         }
     )
+
+
+def report(
+    ops: Ops,
+    as_of: dt.date,
+    *,
+    model_id: str | None = None,
+    sample: int = 20_000,
+    seed: int = 0,
+):
+    """The recommendation report as of `as_of` (`careops.models.recommend.report.RecReport`):
+    coverage, quality per kind beside popularity, rule blocks, masked examples. Audited."""
+    from careops.models.recommend.report import build
+
+    ops.require("models.read")
+    if isinstance(sample, bool) or not isinstance(sample, int) or not 100 <= sample <= 200_000:
+        raise InvalidInput(
+            f"抽样人数应为 100–200000, 实际 {sample!r} / sample must be 100–200000, got {sample!r}",
+            field="sample",
+        )
+    meta, model = load(ops, as_of, model_id)
+    with ops.warehouse(read_only=True) as con:
+        AsOf(con, as_of, ops.settings).validate()
+        rep = build(
+            con,
+            model,
+            meta.model_id,
+            meta.evaluation.get("holdout"),
+            load_rules(),
+            as_of,
+            ops.settings,
+            sample=sample,
+            seed=seed,
+        )
+    ops.audit(
+        "recommend.report",
+        meta.model_id,
+        {"as_of": as_of.isoformat(), "sample": rep.sample, "examples": len(rep.examples)},
+    )
+    return rep
