@@ -46,7 +46,7 @@ def simulate(
     if out.exists() and not out.is_dir():
         raise ConfigError(f"out: {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    world = build_world(cfg.seed)
+    world = build_world(cfg.seed, cfg.start, cfg.days)
     props = events.Props(world.doctor_ids)
     w = TableWriter(out)
     w.write("doctors", world.doctors)
