@@ -31,7 +31,7 @@ def sim(tmp_path_factory):
 
 
 def test_signups_match_the_patients_and_the_ring_is_planted(sim):
-    signups = pq.read_table(sim / "referral_signups.parquet").to_pylist()
+    signups = pq.read_table(sim / "ground_truth" / "referral_signups.parquet").to_pylist()
     ring = pq.read_table(sim / "ground_truth" / "referral_ring.parquet").to_pylist()
     patients = pq.read_table(sim / "patients.parquet", columns=["user_id", "referrer_id"])
     referred = {r["user_id"]: r["referrer_id"] for r in patients.to_pylist() if r["referrer_id"]}
@@ -49,7 +49,7 @@ def test_signups_match_the_patients_and_the_ring_is_planted(sim):
 
 
 def test_guards_catch_the_ring_and_not_honest_users(sim, tmp_path):
-    signups = pq.read_table(sim / "referral_signups.parquet").to_pylist()
+    signups = pq.read_table(sim / "ground_truth" / "referral_signups.parquet").to_pylist()
     ring = {r["invitee_id"] for r in pq.read_table(sim / "ground_truth/referral_ring.parquet")
             .to_pylist() if r["ring"]}  # fmt: skip
     ops = Ops.open(

@@ -107,10 +107,11 @@ def _write_chunk(ch: Chunk, w: TableWriter, props: events.Props) -> None:
     parts = clinical.Parts()
     patients = contacts.with_contacts(ch, people.patients(ch))
     w.write("patients", patients)
-    if "contacts.phone" in patients.column_names:
-        signups, ring = people.referral_signups(ch, invites, patients["contacts.phone"])
-        w.write("referral_signups", signups)
-        w.write(f"{GROUND_TRUTH}/referral_ring", ring)
+    # the app's sign-up log (device, phone) is no canonical table: kept beside the truth
+    phones = patients["contacts.phone"] if "contacts.phone" in patients.column_names else None
+    signups, ring = people.referral_signups(ch, invites, phones)
+    w.write(f"{GROUND_TRUTH}/referral_signups", signups)
+    w.write(f"{GROUND_TRUTH}/referral_ring", ring)
     cons = clinical.consultations(ch, parts)
     w.write("consultations", cons["consultations"])
     w.write("prescriptions", cons["prescriptions"])

@@ -113,7 +113,7 @@ RING_LEADERS = 2
 
 
 def referral_signups(
-    ch: Chunk, invites: tuple[np.ndarray, np.ndarray, np.ndarray], phones: pa.Array
+    ch: Chunk, invites: tuple[np.ndarray, np.ndarray, np.ndarray], phones: pa.Array | None
 ) -> tuple[pa.Table, pa.Table]:
     """What the app records at each referral sign-up — invitee, inviter, time, device id and
     phone — and, in the first chunk, a planted fraud ring: `RING_SIZE` fake accounts (ids `R…`,
@@ -121,7 +121,8 @@ def referral_signups(
     phone block, invited by `RING_LEADERS` real inviters over a few days.
 
     Honest invitees sign up on a device of their own (a stable id from the seed and their id)
-    with their contact phone (`phones`, the chunk's `contacts.phone`, synthetic 12x numbers).
+    with their contact phone (`phones`, the chunk's `contacts.phone`, synthetic 12x numbers;
+    none when the simulation writes no contacts).
     Uses a random stream of its own, so every other table is as without it.
     Returns (sign-ups, ring truth: invitee_id, inviter_id, ring)."""
     cfg, pop = ch.cfg, ch.pop
@@ -134,7 +135,11 @@ def referral_signups(
         "inviter_id": ch.uid(inviter),
         "signed_up_at": au.ts_array(ch.ts(pop.reg_day[who], pop.reg_sod[who])),
         "device_id": device,
-        "phone": phones.take(pa.array(who, pa.int64())),
+        "phone": (
+            phones.take(pa.array(who, pa.int64()))
+            if phones is not None
+            else pa.nulls(len(who), pa.string())
+        ),
     }
     table = pa.table(rows)
     ring = np.zeros(len(who), bool)
