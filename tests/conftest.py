@@ -34,6 +34,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group("spark"))
 
 
+CHEAP_ARGON2 = {
+    "CAREOPS_API__ARGON2_TIME_COST": "1",
+    "CAREOPS_API__ARGON2_MEMORY_KIB": "8",
+    "CAREOPS_API__ARGON2_PARALLELISM": "1",
+}
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch, tmp_path_factory):
     """Each test sees default settings, not the developer's careops.yaml or environment."""
@@ -44,6 +51,10 @@ def _isolated_settings(monkeypatch, tmp_path_factory):
     home = tmp_path_factory.mktemp("careops-home")
     monkeypatch.setenv("CAREOPS_STATE", f"sqlite:///{home / 'state.db'}")
     monkeypatch.setenv("CAREOPS_WAREHOUSE", f"duckdb:///{home / 'warehouse.duckdb'}")
+    # Argon2 at its lowest cost: tests make and check thousands of staff passwords, and what
+    # they test is the answers, not the hash (tests/identity checks the production default)
+    for key, value in CHEAP_ARGON2.items():
+        monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

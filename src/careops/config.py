@@ -231,6 +231,13 @@ class ApiSettings(BaseModel):
     login_window_s: int = Field(
         300, ge=1, description="the window those failed logins are counted in"
     )
+    argon2_time_cost: int = Field(
+        3, ge=1, le=20, description="Argon2id passes over memory for staff password hashes"
+    )
+    argon2_memory_kib: int = Field(
+        65536, ge=8, le=4_194_304, description="Argon2id memory per hash, KiB (RFC 9106: 64 MiB)"
+    )
+    argon2_parallelism: int = Field(4, ge=1, le=64, description="Argon2id lanes per hash")
     max_body_bytes: int = Field(2_000_000, ge=1024, description="larger requests get 413")
     max_page: int = Field(1000, ge=1, description="most items one page may hold")
 

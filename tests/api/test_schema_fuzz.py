@@ -22,7 +22,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import schemathesis
-from argon2 import PasswordHasher
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -37,7 +36,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from careops.identity import passwords
 from tests.api.world import DEPARTMENTS, World, add_staff, close_world, login, make_world
 
 
@@ -87,15 +85,6 @@ FUZZ = settings(
 )
 
 _fresh = itertools.count()
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch):
-    """Argon2 at its lowest cost: the fuzzer creates accounts and logs in hundreds of times,
-    and what it tests is the answers, not the hash."""
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(passwords, "_HASHER", cheap)
-    monkeypatch.setattr(passwords, "DUMMY_HASH", cheap.hash("careops-no-such-user"))
 
 
 @pytest.fixture

@@ -9,11 +9,13 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from careops.config import get_settings
 from careops.errors import AlreadyExists, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from careops.identity import accounts, passwords, sessions
 from careops.service import Actor
 from careops.state.models import audit_log, revoked_tokens, users
 from careops.state.store import read_audit
+from tests.conftest import CHEAP_ARGON2
 from tests.identity.conftest import PASSWORD
 
 
@@ -193,9 +195,10 @@ def test_the_password_never_reaches_the_audit_trail_or_the_logs(ops, caplog, as_
     assert any("user:<invalid>" in r for r in rows)
 
 
-def test_an_old_weak_hash_is_upgraded_at_login(ops):
+def test_an_old_weak_hash_is_upgraded_at_login(ops, monkeypatch):
     from argon2 import PasswordHasher
 
+    _production_argon2(monkeypatch)
     accounts.add_user(ops, "alice", "analyst", PASSWORD)
     weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
     with ops.state.begin() as conn:
@@ -205,3 +208,24 @@ def test_an_old_weak_hash_is_upgraded_at_login(ops):
         now = conn.execute(sa.select(users.c.password_hash)).scalar_one()
     assert now != weak and not passwords.needs_rehash(now)
     accounts.login(ops, "alice", PASSWORD)  # and still logs in
+
+
+def _production_argon2(monkeypatch) -> None:
+    """Undo the suite's cheap Argon2 (tests/conftest.py) for a test of the real cost."""
+    for key in CHEAP_ARGON2:
+        monkeypatch.delenv(key)
+    get_settings.cache_clear()
+
+
+def test_production_hashes_use_rfc_9106_low_memory_parameters(ops, monkeypatch):
+    _production_argon2(monkeypatch)
+    assert not passwords.is_weak()
+    stored = passwords.hash_password(PASSWORD)
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert passwords.verify_password(stored, PASSWORD)
+    assert not passwords.verify_password(passwords.dummy_hash(), PASSWORD)
+
+
+def test_the_suite_runs_with_cheap_hashes_and_knows_it():
+    assert passwords.is_weak()
+    assert passwords.hash_password(PASSWORD).startswith("$argon2id$v=19$m=8,t=1,p=1$")

@@ -31,11 +31,19 @@ def serve(
     import uvicorn
 
     from careops.api.app import create_app
+    from careops.identity import passwords
 
     ops = open_ops(warehouse)
     app = create_app(
         ops.settings, warehouse=ops.warehouse_url, state=ops.state_url, worker=with_worker
     )
+    if passwords.is_weak():
+        typer.echo(
+            "警告: api.argon2_* 低于 OWASP 的最低成本 (19 MiB, 2 次), 仅供测试; 生产请用默认值 / "
+            "warning: api.argon2_* is below OWASP's floor (19 MiB, 2 passes), for tests only; "
+            "use the defaults in production",
+            err=True,
+        )
     shown = port or "<见下行 / see below>"  # port 0: uvicorn's own line names the port taken
     typer.echo(f"CareOps API: http://{safe(host)}:{shown}/docs (Ctrl-C 停止 / to stop)")
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

@@ -396,7 +396,7 @@ def _login(ops: Ops, username: str, password: str) -> Token:
     with ops.state.connect() as conn:
         row = conn.execute(sa.select(users).where(users.c.username == username)).first()
     if row is None:
-        passwords.verify_password(passwords.DUMMY_HASH, password)
+        passwords.verify_password(passwords.dummy_hash(), password)
         ops.audit("auth.login_failed", target=_attempted(username), detail={"reason": "unknown"})
         raise Unauthorized(_BAD_LOGIN)
     locked = aware(row.locked_until)
