@@ -296,6 +296,12 @@ TABLES: dict[str, Table] = {
                 Column("topic", label_zh="主题"),
                 Column("duration_days", "int64", min=0, label_zh="服务期天数"),
                 Column(
+                    "author_doctor_id",
+                    label_zh="作者医生",
+                    description="content: the doctor who wrote it (doctors.doctor_id)",
+                ),
+                _ts("published_at", required=False, label="发布时间"),
+                Column(
                     "entitlements",
                     "json",
                     label_zh="权益",

@@ -61,7 +61,18 @@ def test_points_from_the_simulated_warehouse(run_cli, hospital):
     cons = read(h, "consultations")
     answered = pc.sum(pc.is_valid(cons["first_reply_s"])).as_py()
     good = pc.sum(pc.greater_equal(pc.fill_null(cons["rating"], 0), 4.0)).as_py()
-    assert first["new"]["doctor"] == answered + good
+    # articles: one per content item with an author, at its publication (before as-of)
+    cat = read(h, "catalogue").to_pylist()
+    tz = get_settings().tz
+    cutoff = dt.datetime.combine(h["end"], dt.time(), tzinfo=tz)
+    start = dt.datetime.combine(dt.date(2025, 1, 1), dt.time(), tzinfo=tz)
+    arts = [c for c in cat if c["kind"] == "content" and c["author_doctor_id"]]
+    assert len(arts) == sum(c["kind"] == "content" for c in cat) > 100
+    assert {c["author_doctor_id"] for c in arts} <= set(read(h, "doctors")["doctor_id"].to_pylist())
+    written = [c for c in arts if c["published_at"] < cutoff]
+    in_window = [c for c in written if c["published_at"] >= start]
+    assert 0 < len(in_window) < len(written)
+    assert first["new"]["doctor"] == answered + good + len(written)
     # one patient's balance equals 100 per check-up + … from their own orders
     per = defaultdict(int)
     rules = {"checkup": 100, "package": 200, "consultation": 20}
@@ -84,7 +95,10 @@ def test_points_from_the_simulated_warehouse(run_cli, hospital):
     )
     doctors = read(h, "doctors")
     assert len(rep) == doctors.num_rows
-    assert sum(r["points"] for r in rep) == 10 * answered + 5 * good
+    assert sum(r["points"] for r in rep) == 10 * answered + 5 * good + 50 * len(in_window)
+    by = Counter(c["author_doctor_id"] for c in in_window)
+    top = max(by, key=by.get)
+    assert next(r for r in rep if r["doctor_id"] == top).get("points", 0) >= 50 * by[top]
     for dept in {r["department"] for r in rep}:
         rows = [r for r in rep if r["department"] == dept]
         assert rows[0]["rank"] == 1 and rows[0]["points"] == max(r["points"] for r in rows)

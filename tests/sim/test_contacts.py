@@ -81,6 +81,15 @@ def test_nothing_else_of_the_simulation_changes(tmp_path, monkeypatch):
         if f.name == "patients.parquet":
             canonical = TABLES["patients"].names
             assert pq.read_table(with_ / f).select(canonical) == pq.read_table(without / f)
+        elif f.name == "referral_signups.parquet":  # the sign-up log's phone is contacts.phone
+            a, b = pq.read_table(with_ / f), pq.read_table(without / f)
+            assert a.drop_columns(["phone"]) == b.drop_columns(["phone"])
+            honest = [
+                p
+                for p, i in zip(b["phone"].to_pylist(), b["invitee_id"].to_pylist(), strict=True)
+                if not i.startswith("R")
+            ]
+            assert honest and set(honest) == {None}  # the planted ring's numbers stay
         else:
             assert (with_ / f).read_bytes() == (without / f).read_bytes(), f
     for f in ("calibration.json", "ground_truth/config.json"):

@@ -300,17 +300,10 @@ def activation(
     ]
 
 
-def renewal(con: BaseBackend, as_of: date, settings: Settings) -> RenewalReport:
-    """Renewal of the enrolments ended before `as_of`, activated vs not."""
-    h = settings.health
-    grace = settings.metrics.renewal_grace_days
-    ctx = AsOf(con, as_of, settings)
-    today = ctx.day_number_lit(0)
-    allx = _enrollments(ctx)
-    ended = allx.filter(
-        allx.end_at.notnull() & ~allx.status.isin(["cancelled", "refunded"]).fill_null(False)
-    )
-    ended = ended.filter(ended.ed <= today - grace)
+def renewed_ids(allx: ir.Table, ended: ir.Table, grace: int) -> ir.Table:
+    """(enrollment_id) of the `ended` enrolments that were renewed: a later enrolment names
+    it in `renewal_of`, or the same patient started the same package after its start and no
+    later than `grace` days after its end (both tables from `_enrollments`)."""
     nxt = allx.select(
         nid=allx.enrollment_id,
         nuser=allx.user_id,
@@ -327,7 +320,21 @@ def renewal(con: BaseBackend, as_of: date, settings: Settings) -> RenewalReport:
         & (nxt.nsd <= ended.ed + grace)
         & (nxt.nid != ended.enrollment_id),
     ).select("enrollment_id")
-    renewed = ibis.union(by_link, by_package)
+    return ibis.union(by_link, by_package)
+
+
+def renewal(con: BaseBackend, as_of: date, settings: Settings) -> RenewalReport:
+    """Renewal of the enrolments ended before `as_of`, activated vs not."""
+    h = settings.health
+    grace = settings.metrics.renewal_grace_days
+    ctx = AsOf(con, as_of, settings)
+    today = ctx.day_number_lit(0)
+    allx = _enrollments(ctx)
+    ended = allx.filter(
+        allx.end_at.notnull() & ~allx.status.isin(["cancelled", "refunded"]).fill_null(False)
+    )
+    ended = ended.filter(ended.ed <= today - grace)
+    renewed = renewed_ids(allx, ended, grace)
     uses = _uses_in_window(ctx, ended, h.package_activation_days)
     y = ended.left_join(uses, "enrollment_id")
     y = y.mutate(

@@ -4,8 +4,9 @@ window, renewal, SLAs and outcomes. Thin shell over `careops.care.packages_servi
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -19,6 +20,7 @@ packages_app = typer.Typer(
 AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="统计日 YYYY-MM-DD (默认今天) / as-of date")
 ]
+T = TypeVar("T")
 CatalogueOpt = Annotated[
     Path | None,
     typer.Option("--catalogue", help="医院自有服务包目录 YAML / the hospital's own catalogue"),
@@ -40,10 +42,35 @@ def _plain(x) -> dict:
     for k, v in list(d.items()):
         if hasattr(v, "isoformat"):
             d[k] = v.isoformat()
-    for name in ("rate", "breach_rate", "rate_before", "rate_after"):
+    for name in (
+        "rate",
+        "breach_rate",
+        "rate_before",
+        "rate_after",
+        "renewal_rate",
+        "contact_rate",
+    ):
         if hasattr(x, name):
             d[name] = getattr(x, name)
     return d
+
+
+def _call(warehouse: str | None, state: str | None, fn: Callable[[Any], T]) -> T:
+    """Run `fn` with the command's service context, closed afterwards."""
+    context = ops(warehouse, state)
+    try:
+        return fn(context)
+    finally:
+        context.close()
+
+
+def _emit(json_: bool, payload: Any, *tables: tuple[str, list[str], list[list]]) -> None:
+    """`payload` as JSON for machines, else each (title, columns, rows) as a table."""
+    if json_:
+        print_json(payload)
+        return
+    for title, cols, rows in tables:
+        out.print(rich_table(title, cols, rows))
 
 
 @packages_app.command("list")
@@ -52,14 +79,7 @@ def list_(catalogue: CatalogueOpt = None, json_: JsonOpt = False) -> None:
     from careops.care.packages_service import catalogue as load
 
     cat = load(catalogue)
-    if json_:
-        print_json(
-            {
-                "sla_s": cat.sla,
-                "packages": {k: p.model_dump() for k, p in cat.packages.items()},
-            }
-        )
-        return
+    payload = {"sla_s": cat.sla, "packages": {k: p.model_dump() for k, p in cat.packages.items()}}
     label = {k: v[0] for k, v in cat.entitlements.items()}
     rows = [
         [
@@ -74,7 +94,7 @@ def list_(catalogue: CatalogueOpt = None, json_: JsonOpt = False) -> None:
         for pid, p in cat.packages.items()
     ]
     cols = ["编号", "名称", "价格", "首发价", "有效期(天)", "回复时限", "权益"]
-    out.print(rich_table(f"服务包 / packages: {len(rows)}", cols, rows))
+    _emit(json_, payload, (f"服务包 / packages: {len(rows)}", cols, rows))
 
 
 @packages_app.command("usage")
@@ -91,11 +111,7 @@ def usage(
     from careops.care.packages_service import patient_usage
 
     cat = load(catalogue)
-    context = ops(warehouse, state)
-    try:
-        result = patient_usage(context, user_id, _day(as_of), cat)
-    finally:
-        context.close()
+    result = _call(warehouse, state, lambda c: patient_usage(c, user_id, _day(as_of), cat))
     if json_:
         print_json([_plain(e) for e in result])
         return
@@ -110,7 +126,7 @@ def usage(
         title = (
             f"{e.enrollment_id} {e.package_id} {e.start_at:%Y-%m-%d}→{e.end_at:%Y-%m-%d} {e.status}"
         )
-        out.print(rich_table(title, ["权益", "含", "已用", "剩余"], rows))
+        _emit(False, None, (title, ["权益", "含", "已用", "剩余"], rows))
 
 
 @packages_app.command("activation")
@@ -132,17 +148,13 @@ def activation(
     from careops.care.packages_service import raise_activation_nudges
 
     day = _day(as_of)
-    context = ops(warehouse, state)
-    try:
-        rows = run(context, day, behind_only=not all_, package_id=package)
-        raised = raise_activation_nudges(context, day, package_id=package) if nudge else None
-    finally:
-        context.close()
-    if json_:
-        items = [_plain(r) for r in rows[:limit]]
-        print_json({"total": len(rows), "items": items, "nudge_tasks": raised})
-        return
-    if raised is not None:
+
+    def both(c):
+        rows = run(c, day, behind_only=not all_, package_id=package)
+        return rows, (raise_activation_nudges(c, day, package_id=package) if nudge else None)
+
+    rows, raised = _call(warehouse, state, both)
+    if raised is not None and not json_:
         out.print(f"提醒任务 / nudge tasks: {len(raised)}")
     table = [
         [
@@ -158,7 +170,12 @@ def activation(
         for r in rows[:limit]
     ]
     cols = ["患者", "服务包", "签约", "第几天", "已用", "差几次", "落后进度", "剩余天数"]
-    out.print(rich_table(f"激活期未达标 / behind: {len(rows)}", cols, table))
+    payload = {
+        "total": len(rows),
+        "items": [_plain(r) for r in rows[:limit]],
+        "nudge_tasks": raised,
+    }
+    _emit(json_, payload, (f"激活期未达标 / behind: {len(rows)}", cols, table))
 
 
 @packages_app.command("renewal")
@@ -171,18 +188,12 @@ def renewal(
     """续费率: 激活 vs 未激活 / Renewal rate of activated vs not activated enrolments."""
     from careops.care.packages_service import renewal as run
 
-    context = ops(warehouse, state)
-    try:
-        r = run(context, _day(as_of))
-    finally:
-        context.close()
+    r = _call(warehouse, state, lambda c: run(c, _day(as_of)))
     groups = {"activated": r.activated, "not_activated": r.not_activated, "overall": r.overall}
-    if json_:
-        print_json({k: _plain(g) for k, g in groups.items()})
-        return
     names = {"activated": "已激活(90天≥5次)", "not_activated": "未激活", "overall": "合计"}
     rows = [[names[k], g.ended, g.renewed, _pct(g.rate)] for k, g in groups.items()]
-    out.print(rich_table("续费 / renewal", ["分组", "已到期", "已续费", "续费率"], rows))
+    payload = {k: _plain(g) for k, g in groups.items()}
+    _emit(json_, payload, ("续费 / renewal", ["分组", "已到期", "已续费", "续费率"], rows))
 
 
 @packages_app.command("sla")
@@ -199,27 +210,17 @@ def sla(
     from careops.care.packages_service import catalogue as load
     from careops.care.packages_service import sla as run
 
-    context = ops(warehouse, state)
-    try:
-        r = run(context, _day(as_of), days=days, limit=limit, cat=load(catalogue))
-    finally:
-        context.close()
-    if json_:
-        print_json(
-            {
-                "packages": [_plain(x) for x in r.rows],
-                "total_breaches": r.total_breaches,
-                "breaches": [_plain(b) for b in r.breaches],
-            }
-        )
-        return
+    cat = load(catalogue)
+    r = _call(warehouse, state, lambda c: run(c, _day(as_of), days=days, limit=limit, cat=cat))
+    payload = {
+        "packages": [_plain(x) for x in r.rows],
+        "total_breaches": r.total_breaches,
+        "breaches": [_plain(b) for b in r.breaches],
+    }
     rows = [
         [x.package_id, x.tier, f"{x.limit_s:g}", x.consultations, x.breaches, _pct(x.breach_rate)]
         for x in r.rows
     ]
-    out.print(
-        rich_table("服务时效 / SLA", ["服务包", "等级", "时限(秒)", "问诊", "超时", "超时率"], rows)
-    )
     b = [
         [
             x.consultation_id,
@@ -231,12 +232,15 @@ def sla(
         ]
         for x in r.breaches
     ]
-    out.print(
-        rich_table(
+    _emit(
+        json_,
+        payload,
+        ("服务时效 / SLA", ["服务包", "等级", "时限(秒)", "问诊", "超时", "超时率"], rows),
+        (
             f"超时问诊 / breaches: {len(b)} / {r.total_breaches}",
             ["问诊", "患者", "服务包", "开始(UTC)", "首次回复(秒)", "时限"],
             b,
-        )
+        ),
     )
 
 
@@ -252,24 +256,15 @@ def outcomes(
     from careops.care.packages_service import catalogue as load
     from careops.care.packages_service import outcomes as run
 
-    context = ops(warehouse, state)
-    try:
-        rows = run(context, _day(as_of), load(catalogue))
-    finally:
-        context.close()
-    if json_:
-        print_json([_plain(x) for x in rows])
-        return
+    cat = load(catalogue)
+    rows = _call(warehouse, state, lambda c: run(c, _day(as_of), cat))
     names = {"bp": "血压", "glucose": "血糖"}
     t = [
         [x.package_id, names[x.measure], x.patients, _pct(x.rate_before), _pct(x.rate_after)]
         for x in rows
     ]
-    out.print(
-        rich_table(
-            "控制率 / control rate", ["服务包", "指标", "患者(前后均有读数)", "签约前", "签约后"], t
-        )
-    )
+    cols = ["服务包", "指标", "患者(前后均有读数)", "签约前", "签约后"]
+    _emit(json_, [_plain(x) for x in rows], ("控制率 / control rate", cols, t))
 
 
 @packages_app.command("enroll")
@@ -295,13 +290,13 @@ def enroll(
     from careops.care.packages_service import enroll as run
 
     cat = load(catalogue)
-    context = ops(warehouse, state)
-    try:
-        e = run(
-            context, user_id, package, key=key, launch_price=launch, renewal_of=renewal_of, cat=cat
-        )
-    finally:
-        context.close()
+    e = _call(
+        warehouse,
+        state,
+        lambda c: run(
+            c, user_id, package, key=key, launch_price=launch, renewal_of=renewal_of, cat=cat
+        ),
+    )
     if json_:
         print_json(_plain(e))
         return
@@ -310,3 +305,41 @@ def enroll(
         f"{verb} / {'enrolled' if e.created else 'already enrolled'}: {e.enrollment_id} "
         f"{e.package_id} ¥{e.price_cny:g} {e.start_at:%Y-%m-%d}→{e.end_at:%Y-%m-%d}"
     )
+
+
+@packages_app.command("ladder")
+def ladder(
+    as_of: AsOfOpt = None,
+    days: Annotated[
+        int, typer.Option("--days", help="到期回看天数 / ended in the last N days")
+    ] = 90,
+    journey: Annotated[
+        str, typer.Option("--journey", help="续费触达旅程 / the renewal journey")
+    ] = "renewal_ladder",
+    catalogue: CatalogueOpt = None,
+    json_: JsonOpt = False,
+    warehouse: WarehouseOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """续费阶梯: 60/30/7 天到期 → 已触达 → 续费/流失 / The renewal ladder per package."""
+    from careops.care.packages_service import catalogue as load
+    from careops.care.packages_service import renewal_ladder
+
+    cat = load(catalogue)
+    rows = _call(
+        warehouse,
+        state,
+        lambda c: renewal_ladder(c, _day(as_of), days=days, journey=journey, cat=cat),
+    )
+    t = [
+        [
+            x.package_id, x.running, x.expiring_60, x.expiring_30, x.expiring_7, x.ended,
+            x.contacted, x.renewed, x.lapsed, x.pending, _pct(x.renewal_rate),
+        ]
+        for x in rows
+    ]  # fmt: skip
+    cols = [
+        "服务包", "生效中", "60天内到期", "30天内到期", "7天内到期", f"近{days}天到期",
+        "已触达", "已续费", "已流失", "宽限期内", "续费率",
+    ]  # fmt: skip
+    _emit(json_, [_plain(x) for x in rows], (f"续费阶梯 / renewal ladder ({journey})", cols, t))

@@ -99,6 +99,54 @@ def outcomes(ops: Ops, as_of: date, cat: Catalogue | None = None) -> list[P.Outc
         return P.outcomes(con, cat or load_catalogue(), as_of, ops.settings)
 
 
+def renewal_ladder(
+    ops: Ops,
+    as_of: date,
+    *,
+    days: int = 90,
+    journey: str = "renewal_ladder",
+    cat: Catalogue | None = None,
+) -> list:
+    """The renewal ladder per package (`care.ladder.ladder`), aggregate: the metrics
+    permission. A renewal contact is a message or task of `journey` sent to the patient (the
+    state store's journey outbox)."""
+    from careops.care.ladder import ladder
+
+    ops.require("metrics.read")
+    contacts = renewal_contacts(ops, journey)
+    with ops.warehouse(read_only=True) as con:
+        return ladder(
+            con, as_of, ops.settings, cat or load_catalogue(), days=days, contacts=contacts
+        )
+
+
+def renewal_contacts(ops: Ops, journey: str = "renewal_ladder"):
+    """(user_id, ts) of every sent message or task of `journey`, from the journey outbox."""
+    import pyarrow as pa
+    import sqlalchemy as sa
+
+    from careops.care.ladder import CONTACTS_SCHEMA
+    from careops.errors import InvalidInput
+    from careops.journeys import store
+
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", journey or ""):
+        raise InvalidInput(
+            f"旅程键无效 / invalid journey key {str(journey)[:64]!r}", field="journey"
+        )
+    o = store.outbox
+    q = sa.select(o.c.user_id, o.c.sent_at).where(
+        o.c.journey == journey, o.c.status == "sent", o.c.kind.in_(["message", "task"])
+    )
+    with ops.state.connect() as conn:
+        rows = conn.execute(q).all()
+    return pa.table(
+        {
+            "user_id": pa.array([r.user_id for r in rows], pa.string()),
+            "ts": pa.array([store.utc(r.sent_at) for r in rows], CONTACTS_SCHEMA.field("ts").type),
+        }
+    )
+
+
 @dataclass(frozen=True)
 class Enrolment:
     """An enrolment written (or found, when its key was used before) with its payment order."""

@@ -3,9 +3,10 @@
 Patients earn for paid orders of the categories that name a patient rule (`checkup` 100,
 `package` 200, `consultation` 20 — refunded, failed and cancelled orders earn nothing) and for
 answering a survey (`survey`). Doctors earn for each consultation they answered (`answer`: a
-first reply recorded) and for each rating ≥ `good_rating_min` (`good_rating`). The warehouse has
-no article authorship, so articles are credited one by one (`careops points earn --doctor …
---rule article --source article:ID`), from the content system's publication events.
+first reply recorded), for each rating ≥ `good_rating_min` (`good_rating`) and for each
+article they wrote (`article`: a `catalogue` row of kind content with `author_doctor_id`, at its
+`published_at`). Articles the catalogue does not attribute can still be credited one by one
+(`careops points earn --doctor … --rule article --source article:ID`).
 
 Every earning's key is its fact's id (`order:<order_id>`, `answer:<consultation_id>` …), so a
 sync can run every day over the whole history and credits each fact once.
@@ -103,7 +104,35 @@ def warehouse_earnings(ops: Ops, con, as_of: date, since: date | None = None) ->
                     at=at,
                 )
             )
+    article = p.doctor_rules.get("article", 0)
+    if article:
+        out += _article_earnings(f, since, article)
     return out
+
+
+def _article_earnings(f: AsOf, since: date | None, points: int) -> list[NewEarning]:
+    """One `article` earning per content item with an author, at its publication (catalogue
+    rows of kind content with `author_doctor_id` and `published_at` in [since, as_of))."""
+    cat = f.con.table("catalogue")
+    if not {"author_doctor_id", "published_at"} <= set(cat.columns):
+        return []  # a warehouse from before authorship was recorded
+    c = cat.filter(
+        (cat.kind == "content") & cat.author_doctor_id.notnull() & cat.published_at.notnull()
+    )
+    c = c.filter(c.published_at < f.cutoff)
+    if since is not None:
+        c = c.filter(c.published_at >= f.utc(since))
+    return [
+        NewEarning(
+            key=f"doctor:article:content:{r['item_id']}",
+            holder_kind="doctor",
+            holder_id=r["author_doctor_id"],
+            rule="article",
+            points=points,
+            at=utc(r["published_at"]),
+        )
+        for r in _rows(c.select("item_id", "author_doctor_id", "published_at"))
+    ]
 
 
 def sync(ops: Ops, as_of: date, since: date | None = None) -> SyncResult:

@@ -46,7 +46,7 @@ def simulate(
     if out.exists() and not out.is_dir():
         raise ConfigError(f"out: {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    world = build_world(cfg.seed)
+    world = build_world(cfg.seed, cfg.start, cfg.days)
     props = events.Props(world.doctor_ids)
     w = TableWriter(out)
     w.write("doctors", world.doctors)
@@ -105,7 +105,13 @@ def check_window(cfg: SimConfig, now: dt.datetime | None = None) -> None:
 def _write_chunk(ch: Chunk, w: TableWriter, props: events.Props) -> None:
     invites = people.assign_referrers(ch)
     parts = clinical.Parts()
-    w.write("patients", contacts.with_contacts(ch, people.patients(ch)))
+    patients = contacts.with_contacts(ch, people.patients(ch))
+    w.write("patients", patients)
+    # the app's sign-up log (device, phone) is no canonical table: kept beside the truth
+    phones = patients["contacts.phone"] if "contacts.phone" in patients.column_names else None
+    signups, ring = people.referral_signups(ch, invites, phones)
+    w.write(f"{GROUND_TRUTH}/referral_signups", signups)
+    w.write(f"{GROUND_TRUTH}/referral_ring", ring)
     cons = clinical.consultations(ch, parts)
     w.write("consultations", cons["consultations"])
     w.write("prescriptions", cons["prescriptions"])

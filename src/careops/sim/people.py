@@ -105,3 +105,69 @@ def patients(ch: Chunk) -> pa.Table:
             ),
         },
     )
+
+
+RING_SIZE = 12  # fake accounts of the planted referral-fraud ring (per simulation)
+RING_DEVICES = 3
+RING_LEADERS = 2
+
+
+def referral_signups(
+    ch: Chunk, invites: tuple[np.ndarray, np.ndarray, np.ndarray], phones: pa.Array | None
+) -> tuple[pa.Table, pa.Table]:
+    """What the app records at each referral sign-up — invitee, inviter, time, device id and
+    phone — and, in the first chunk, a planted fraud ring: `RING_SIZE` fake accounts (ids `R…`,
+    never patients) signed up on `RING_DEVICES` shared devices with consecutive numbers of one
+    phone block, invited by `RING_LEADERS` real inviters over a few days.
+
+    Honest invitees sign up on a device of their own (a stable id from the seed and their id)
+    with their contact phone (`phones`, the chunk's `contacts.phone`, synthetic 12x numbers;
+    none when the simulation writes no contacts).
+    Uses a random stream of its own, so every other table is as without it.
+    Returns (sign-ups, ring truth: invitee_id, inviter_id, ring)."""
+    cfg, pop = ch.cfg, ch.pop
+    rng = np.random.default_rng([cfg.seed, ch.index + 1, 3])
+    who, inviter, _ = invites
+    ids = ch.uid(who)
+    device = pa.array([f"dev-{d:016x}" for d in rng.integers(0, 2**63, len(who))], pa.string())
+    rows = {
+        "invitee_id": ids,
+        "inviter_id": ch.uid(inviter),
+        "signed_up_at": au.ts_array(ch.ts(pop.reg_day[who], pop.reg_sod[who])),
+        "device_id": device,
+        "phone": (
+            phones.take(pa.array(who, pa.int64()))
+            if phones is not None
+            else pa.nulls(len(who), pa.string())
+        ),
+    }
+    table = pa.table(rows)
+    ring = np.zeros(len(who), bool)
+    if ch.index == 0 and len(who) >= RING_LEADERS:
+        leaders = rng.choice(np.unique(inviter), size=RING_LEADERS, replace=False)
+        day = int(rng.integers(cfg.days // 3, max(cfg.days // 3 + 1, cfg.days - 7)))
+        n = RING_SIZE
+        block = int(rng.integers(10_000, 99_999))
+        fake = pa.table(
+            {
+                "invitee_id": ch.ids("R", n),
+                "inviter_id": ch.uid(leaders[np.arange(n) % RING_LEADERS]),
+                "signed_up_at": au.ts_array(
+                    ch.ts(day + np.arange(n) // 4, 36_000 + 600 * np.arange(n))
+                ),
+                "device_id": pa.array(
+                    [f"dev-ring-{block:05d}-{i % RING_DEVICES}" for i in range(n)], pa.string()
+                ),
+                "phone": pa.array([f"12{block:05d}{7000 + i:04d}" for i in range(n)], pa.string()),
+            }
+        )
+        table = pa.concat_tables([table, fake.cast(table.schema)])
+        ring = np.concatenate([ring, np.ones(n, bool)])
+    truth = pa.table(
+        {
+            "invitee_id": table["invitee_id"],
+            "inviter_id": table["inviter_id"],
+            "ring": pa.array(ring),
+        }
+    )
+    return table.sort_by("signed_up_at"), truth

@@ -3,6 +3,7 @@ check-ups, content), plus the lookup arrays the generators index into."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ class World:
     dept_doctor_count: np.ndarray
 
 
-def build_world(seed: int) -> World:
+def build_world(seed: int, start: dt.date | None = None, days: int = 0) -> World:
     """Doctors (8–30 per department, titles and prices by seniority) and the catalogue."""
     rng = np.random.default_rng([seed, 7])
     ids, names, depts, titles, prices, title_idx = [], [], [], [], [], []
@@ -59,7 +60,7 @@ def build_world(seed: int) -> World:
     )
     return World(
         doctors=doctors,
-        catalogue=_catalogue(),
+        catalogue=_catalogue(np.array(ids), start, days),
         doctor_ids=np.array(ids),
         doctor_price=np.array(prices),
         doctor_title_idx=np.array(title_idx),
@@ -80,7 +81,21 @@ def _specialties(depts: list[str], seed: int) -> list[str]:
     return out
 
 
-def _catalogue() -> pa.Table:
+def _authorship(i: int, n: int, doctor_ids: np.ndarray, start: dt.date | None, days: int) -> dict:
+    """Content item i of n: its author (every 7919th doctor in turn, no random draw, so the
+    rest of the world is unchanged) and its publication, spread evenly over the year before
+    the window and the window itself (12:00 UTC); none without a start date."""
+    if start is None or not len(doctor_ids):
+        return {}
+    span = 365 + days
+    day = start - dt.timedelta(days=365) + dt.timedelta(days=i * span // n)
+    return {
+        "author_doctor_id": str(doctor_ids[(i * 7919) % len(doctor_ids)]),
+        "published_at": dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC),
+    }
+
+
+def _catalogue(doctor_ids: np.ndarray, start: dt.date | None = None, days: int = 0) -> pa.Table:
     rows: list[dict] = []
     for i, (title, price, _) in enumerate(vocab.TITLES):
         rows.append(
@@ -115,7 +130,8 @@ def _catalogue() -> pa.Table:
                 "price_cny": price,
             }
         )
-    for cid, topic in vocab.content_items():
+    items = vocab.content_items()
+    for i, (cid, topic) in enumerate(items):
         rows.append(
             {
                 "item_id": cid,
@@ -123,6 +139,7 @@ def _catalogue() -> pa.Table:
                 "name": f"{topic}科普{cid[-2:]}",
                 "topic": topic,
                 "price_cny": 0.0,
+                **_authorship(i, len(items), doctor_ids, start, days),
             }
         )
     schema = TABLES["catalogue"].arrow_schema()
