@@ -82,6 +82,17 @@ def test_duplicate_ids_inside_a_file(tmp_path, ingest_json):
     assert "different values (first at row 2)" in q[0]["reason"]
 
 
+def test_ids_that_differ_only_by_spaces_are_one_id(tmp_path, ingest_json):
+    """The query trims keys; the check that decides whether to look for repeats must too, or
+    " o0" and "o0" both reach the warehouse (DuckDB has no key constraint to stop them)."""
+    text = orders_csv(20, bad={1: " o0 ,u1,2025-01-05 08:00:00,drug,SKU0,10,paid"})
+    write(tmp_path / "orders.csv", text)
+    code, report = ingest_json(tmp_path / "orders.csv")
+    assert code == 0
+    assert report["tables"]["orders"]["duplicates"] == 1
+    assert count(ingest_json.url, "orders") == 19
+
+
 @pytest.mark.parametrize(
     ("line", "field", "reason"),
     [
