@@ -87,3 +87,42 @@ def test_a_doctor_has_no_funnels_page(browser):
     browser.login("medical")
     assert not browser.all('nav a[data-nav="funnels"]')
     browser.visit_refused("/cockpit/funnels")
+
+
+def test_a_portrait_shows_a_stored_churn_score_and_its_reasons(browser):
+    """A churn score stored (as `churn score --store` does) enters the day's tags when they
+    are computed after it (the daily order: score, then tags; a snapshot computed before the
+    scores keeps no score); the portrait then shows it with its reasons, driver and band."""
+    from datetime import timedelta
+
+    import pyarrow as pa
+
+    from careops.tags import service as tags
+    from careops.tags.smart import store_scores
+
+    ops = browser.cockpit.ops
+    with ops.warehouse(read_only=True) as con:
+        uid = con.table("patients").order_by("user_id").user_id.to_pyarrow()[3].as_py()
+    scores = pa.table(
+        {
+            "user_id": [uid],
+            "churn_score": pa.array([82], pa.int16()),
+            "churn_reasons": ["近40天未打开应用; 近90天问诊次数少"],
+            "churn_driver": ["unmet_need"],
+        }
+    )
+    with ops.warehouse(existing=True) as con:
+        store_scores(con, "churn", AS_OF - timedelta(days=1), scores)
+    tags.compute(ops, AS_OF)
+    browser.login("operations")
+    browser.visit(f"/cockpit/patients/{uid}?as_of={AS_OF}")
+    browser.wait_for(lambda: browser.all("#recommendations p, #recommendations table"))
+    score = browser.driver.find_element("id", "churn-score")
+    assert score.get_attribute("data-score") == "82" and score.get_attribute("data-band") == "high"
+    reasons = [li.text for li in browser.all("#churn-reasons li")]
+    assert reasons == ["近40天未打开应用", "近90天问诊次数少"]
+    assert browser.text("#churn-driver") == "需求未满足"
+    browser.assert_clean_console()
+    browser.driver.execute_script("document.getElementById('scores').scrollIntoView()")
+    browser.screenshot("portrait-scores")
+    assert browser.axe_critical() == []

@@ -40,6 +40,7 @@ def world(tmp_path_factory):
         "user_id": ["p1"],
         "churn_score": pa.array([87], pa.int16()),
         "churn_reasons": ["近45天未打开应用; 有未解决的投诉; <b>服务包将到期</b>"],
+        "churn_driver": ["service"],
     }
     store_scores(con, "churn", SCORED, pa.table(churn))
     store_scores(con, "nextneed", SCORED, pa.table({"user_id": ["p1"], "next_need": ["复诊"]}))
@@ -76,6 +77,7 @@ def test_a_stored_churn_score_shows_with_band_reasons_and_day(client):
         "<li>近45天未打开应用</li><li>有未解决的投诉</li><li>&lt;b&gt;服务包将到期&lt;/b&gt;</li>"
     )
     assert 'id="next-need">' in page and "复诊" in page
+    assert 'id="churn-driver">服务体验<' in page
     assert 'id="churn-model">—<' in page  # no churn model registered in this warehouse
     assert 'hx-get="/cockpit/patients/p1/recommendations?as_of=' in page
 

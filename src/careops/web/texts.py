@@ -301,8 +301,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "portrait.reasons": ("主要流失原因", "Top churn reasons"),
     "portrait.no_reasons": ("没有推高风险的因素", "Nothing raises the risk"),
     "portrait.no_scores": (
-        "尚无模型评分: 运行 careops churn score --store 后显示",
-        "No model score yet: shown after `careops churn score --store`",
+        "尚无模型评分: 流失评分存储并计算当日标签后显示",
+        "No model score yet: shown once churn scores are stored and the day's tags computed",
     ),
     "portrait.recommendations": ("推荐服务", "Recommended services"),
     "portrait.loading": ("加载中…", "Loading…"),

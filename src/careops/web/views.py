@@ -375,6 +375,7 @@ class ScoresView:
     churn_score: int | None
     churn_band: str  # high | mid | low | none
     churn_reasons: list[str]
+    churn_driver: str | None
     churn_scored_as_of: str | None
     churn_model: ModelInfo | None
     predicted_ltv: str | None
@@ -527,6 +528,9 @@ def scores_view(ops: Ops, tags: dict[str, Any], lang: str) -> ScoresView | None:
         churn_score=int(score) if score is not None else None,
         churn_band=churn_band(int(score) if score is not None else None),
         churn_reasons=reasons,
+        churn_driver=labels.value_label("churn_driver", tags["churn_driver"], lang)
+        if tags.get("churn_driver")
+        else None,
         churn_scored_as_of=day.isoformat() if day else None,
         churn_model=_churn_model(ops, day) if day else None,
         predicted_ltv=f"¥{float(ltv):,.0f}" if ltv is not None else None,
