@@ -275,7 +275,7 @@ def sla(
     ops: MetricsReader,
     as_of: AsOf,
     days: Annotated[int, Query(ge=1, le=730, description="回看天数 / days back")] = 90,
-    limit: Annotated[int, Query(ge=0, le=1000, description="列出的超时数 / breaches listed")] = 50,
+    limit: Annotated[int, Query(ge=1, le=1000, description="列出的超时数 / breaches listed")] = 50,
 ) -> SlaOut:
     """Consultations of enrolled patients in the last `days` against their package's first
     reply limit, per package, with the worst breaches."""
