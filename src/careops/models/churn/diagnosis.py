@@ -120,7 +120,7 @@ def explain_patient(
             f"患者 {user_id[:64]!r} 在 {as_of} 不在评分人群中 (未注册, 或已 "
             f"{settings.lifecycle.churned_min_days} 天无活动) / patient {user_id[:64]!r} is not "
             f"scored as of {as_of}: unknown, registered later, or already churned; check the id "
-            "or use an earlier --as-of"
+            "or use an earlier as-of date"
         )
     contrib, bias = contributions(model, f)
     p = float(model.calibrator(np.array([contrib[0].sum() + bias[0]]))[0])
@@ -370,7 +370,7 @@ def diagnose(
         report.notes.append(
             f"流失诊断需要 {as_of} 前至少 {settings.models.churn_confirm_days + 7} 天的数据 / the "
             "churned diagnosis needs patients quiet for "
-            f"{settings.models.churn_confirm_days} days before {as_of}: use a later --as-of"
+            f"{settings.models.churn_confirm_days} days before {as_of}: use a later as-of date"
         )
         return report
     weeks = min(weeks, max(1, (newest - first_reg).days // 7))
