@@ -194,23 +194,29 @@ def test_the_api_lists_models_and_pages_churn_scores_highest_first(hospital, tmp
     with TestClient(app) as client:
         analyst = login(client, add_staff(admin, "analyst"))
         auditor = login(client, add_staff(admin, "auditor"))
+        ops_staff = login(client, add_staff(admin, "operations"))
         models = client.get("/api/v1/models", params={"kind": "churn"}, headers=analyst).json()
         assert {m["model_id"] for m in models} >= {hospital["late"].model_id}
         one = client.get(f"/api/v1/models/{hospital['late'].model_id}", headers=analyst).json()
         assert one["as_of"] == END.isoformat() and one["fingerprint"]
         url = "/api/v1/models/churn/scores"
         q = {"as_of": END.isoformat(), "limit": 20, "min_score": 50}
-        page = client.get(url, params=q, headers=analyst).json()
+        page = client.get(url, params=q, headers=ops_staff).json()
         scores = [r["churn_score"] for r in page["items"]]
         assert page["model_id"] == hospital["late"].model_id and len(scores) == 20
         assert scores == sorted(scores, reverse=True) and min(scores) >= 50
         assert page["total"] == page["bands"]["high(>=80)"] + page["bands"]["mid(50-79)"]
         assert all(r["reasons"] for r in page["items"])
-        nxt = client.get(url, params={**q, "offset": 20}, headers=analyst).json()
+        nxt = client.get(url, params={**q, "offset": 20}, headers=ops_staff).json()
         assert not {r["user_id"] for r in nxt["items"]} & {r["user_id"] for r in page["items"]}
         early = client.get(url, params={"as_of": EARLY.isoformat()}, headers=analyst).json()
         assert early["model_id"] == hospital["early"].model_id  # the model of that day
         assert client.get(url, params=q, headers=auditor).status_code == 403
+        # an analyst (pseudonymous scope) gets the counts, never patient ids
+        withheld = client.get(url, params=q, headers=analyst).json()
+        assert withheld["ids_withheld"] and withheld["items"] == []
+        assert withheld["total"] == page["total"] and withheld["bands"] == page["bands"]
+        assert not page["ids_withheld"]
         bad = client.get("/api/v1/models/..%2F..%2Fetc", headers=analyst)
         assert bad.status_code in (404, 422)
     from careops.state.store import read_audit

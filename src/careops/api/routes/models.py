@@ -14,6 +14,7 @@ from careops.api.deps import AUTH_ERRORS, require
 from careops.api.pages import Page, PageParams, page_params
 from careops.api.params import AsOf
 from careops.models.churn import service
+from careops.privacy.access import sees_patient_ids
 from careops.service import Ops
 
 router = APIRouter(
@@ -61,6 +62,11 @@ class ChurnPage(Page[ChurnScore]):
     as_of: dt.date
     model_id: str
     bands: dict[str, int] = Field(description="高/中/低风险人数 / patients per risk band")
+    ids_withheld: bool = Field(
+        False,
+        description="调用者不能逐个查看任意患者, 只给人数 / the caller may not look at any "
+        "patient one by one (analysts, department or care-list roles): counts only, no rows",
+    )
 
 
 class PhraseOut(BaseModel):
@@ -148,7 +154,8 @@ def churn_scores(
     ] = None,
 ) -> ChurnPage:
     """Patients still users as of `as_of`, scored by the newest churn model trained as of that
-    day (or `model_id`), highest score first; a model trained later is refused (422)."""
+    day (or `model_id`), highest score first; a model trained later is refused (422). Only
+    callers who may look at any patient get the rows (ids); the others get total and bands."""
     result = service.score(ops, as_of, model_id=model_id)
     table = result.table
     bands = result.summary()["bands"]
@@ -157,7 +164,8 @@ def churn_scores(
     table = table.take(
         pc.sort_indices(table, [("churn_score", "descending"), ("user_id", "ascending")])
     )
-    rows = table.slice(page.offset, page.limit).to_pylist()
+    shown = sees_patient_ids(ops.actor, "patients.portrait")
+    rows = table.slice(page.offset, page.limit).to_pylist() if shown else []
     ops.audit(
         "churn.score.read",
         "patients",
@@ -171,6 +179,7 @@ def churn_scores(
         as_of=as_of,
         model_id=result.model_id,
         bands=bands,
+        ids_withheld=not shown,
     )
 
 
