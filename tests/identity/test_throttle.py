@@ -1,14 +1,18 @@
-"""The per-address window of failed logins, on a clock the test moves."""
+"""The per-address window of failed logins, kept in the state store, on a clock the test
+moves: shared by every process (two throttles on one store are one window), on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
+import sqlalchemy as sa
 
 from careops.errors import TooManyRequests
-from careops.identity import throttle as throttle_module
 from careops.identity.throttle import LoginThrottle
+from careops.state.models import login_failures
+from careops.state.store import connect_state, migrate
 
 
 class Clock:
@@ -19,9 +23,26 @@ class Clock:
         return self.now
 
 
-def test_the_limit_applies_per_address_and_the_window_slides():
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.db'}"
+    else:
+        url = request.getfixturevalue("pg_database")()
+    e = connect_state(url)
+    migrate(e)
+    yield e
+    e.dispose()
+
+
+def _rows(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(login_failures)).scalar_one()
+
+
+def test_the_limit_applies_per_address_and_the_window_slides(engine):
     clock = Clock()
-    t = LoginThrottle(limit=3, window_s=60, clock=clock)
+    t = LoginThrottle(engine, limit=3, window_s=60, clock=clock)
     for _ in range(3):
         t.check("10.0.0.1")
         t.failed("10.0.0.1")
@@ -39,26 +60,45 @@ def test_the_limit_applies_per_address_and_the_window_slides():
     t.check("10.0.0.1")
 
 
-def test_no_address_is_never_throttled_and_memory_is_bounded(monkeypatch):
-    monkeypatch.setattr(throttle_module, "MAX_ADDRESSES", 100)
-    t = LoginThrottle(limit=1, window_s=60, clock=Clock())
+def test_two_processes_share_one_window(engine):
+    """Two service processes (two throttles over one store): failures in either count."""
+    clock = Clock()
+    a = LoginThrottle(engine, limit=4, window_s=60, clock=clock)
+    b = LoginThrottle(engine, limit=4, window_s=60, clock=clock)
+    a.failed("10.0.0.7")
+    b.failed("10.0.0.7")
+    a.failed("10.0.0.7")
+    b.check("10.0.0.7")
+    b.failed("10.0.0.7")
+    for t in (a, b):
+        with pytest.raises(TooManyRequests):
+            t.check("10.0.0.7")
+
+
+def test_no_address_is_never_throttled_and_old_failures_are_forgotten(engine):
+    clock = Clock()
+    t = LoginThrottle(engine, limit=1, window_s=60, clock=clock)
     t.failed(None)
     t.check(None)
-    for i in range(1000):  # a flood of spoofed sources
+    assert _rows(engine) == 0
+    for i in range(300):  # a flood of spoofed sources
         t.failed(f"10.1.{i // 256}.{i % 256}")
-    assert len(t._failures) <= 100
     with pytest.raises(TooManyRequests):
-        t.check("10.1.3.231")  # the newest are kept
+        t.check("10.1.1.43")
+    clock.now += 61  # the next failure purges what left the window
+    t.failed("x" * 500)  # an absurd "address" is cut, not refused
+    assert _rows(engine) == 1
+    with pytest.raises(TooManyRequests):
+        t.check("x" * 500)
 
 
-def test_concurrent_failures_all_count():
-    t = LoginThrottle(limit=10_000, window_s=60)
+def test_concurrent_failures_all_count(engine):
+    t = LoginThrottle(engine, limit=10_000, window_s=60)
     threads = [
-        threading.Thread(target=lambda: [t.failed("10.0.0.9") for _ in range(500)])
-        for _ in range(8)
+        threading.Thread(target=lambda: [t.failed("10.0.0.9") for _ in range(50)]) for _ in range(4)
     ]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
-    assert len(t._failures["10.0.0.9"]) == 4000
+    assert _rows(engine) == 200

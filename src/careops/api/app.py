@@ -80,7 +80,7 @@ def create_app(
     app.state.state_url = state_url
     app.state.state_engine = engine
     app.state.login_throttle = LoginThrottle(
-        settings.api.login_failures_per_ip, settings.api.login_window_s
+        engine, settings.api.login_failures_per_ip, settings.api.login_window_s
     )
 
     problems.install(app)

@@ -119,6 +119,18 @@ revoked_tokens = sa.Table(
 )
 """Access tokens ended before their expiry (logout, disabled account); purged once expired."""
 
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_login_failures_address_at", "address", "at"),
+    sa.Index("ix_login_failures_at", "at"),
+)
+"""Failed logins per client address (`identity.throttle`), kept for `api.login_window_s`: one
+window for every service process of a deployment; `at` is seconds since the epoch."""
+
 service_secrets = sa.Table(
     "service_secrets",
     metadata,
