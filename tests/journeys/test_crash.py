@@ -58,6 +58,17 @@ def _peer_keys(peer: Path) -> Counter:
     return keys
 
 
+def _hand_overs(proc: subprocess.Popen, n: int) -> bool:
+    """Wait for the worker's `n`-th hand-over to the peer; False when it finished first."""
+    seen = 0
+    while seen < n:
+        line = proc.stdout.readline()
+        if not line or line.strip() == "done":
+            return False
+        seen += line.startswith("sent ")
+    return True
+
+
 @pytest.mark.postgres
 def test_killing_the_worker_at_random_points_sends_everything_exactly_once(tmp_path, pg_database):
     users = [f"p{i:04d}" for i in range(600)]
@@ -78,13 +89,17 @@ def test_killing_the_worker_at_random_points_sends_everything_exactly_once(tmp_p
     while True:
         proc = _worker(url, state, journey, peer)
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read()[-2000:]
-        if kills < KILLS:
-            time.sleep(rng.uniform(0.2, 4.0))
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
-                kills += 1
-                continue
+        # kill while work remains, at a random moment: after a random number of hand-overs
+        # to the peer, then a random pause (mid-dispatch, between commit and answer, in the
+        # next tick's advance) — timed by the work, not the clock, so a fast machine finishing
+        # early cannot skip a kill
+        many = KILLS > 10  # the long run: kill sooner, or the work runs out before the kills
+        if kills < KILLS and _hand_overs(proc, 1 if many else rng.randint(1, 2)):
+            time.sleep(rng.uniform(0.0, 0.01 if many else 0.05))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            continue
         _, errors = proc.communicate(timeout=600)
         assert proc.returncode == 0, errors[-2000:]
         break
