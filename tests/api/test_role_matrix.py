@@ -128,6 +128,28 @@ def _task(world: World, who: str) -> dict[str, Any]:
     return {"task_id": str(task_id)}
 
 
+def _unknown_send(world: World, who: str) -> dict[str, Any]:
+    """A fresh send whose outcome is unknown, keyed by caller (journeys/review.py)."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from careops.journeys import store
+
+    key = f"matrix:unknown:{who}"
+    with world.ops.state.begin() as conn:
+        conn.execute(sa.delete(store.outbox).where(store.outbox.c.key == key))
+        conn.execute(
+            sa.insert(store.outbox).values(
+                key=key, enrolment_id=0, journey="silent_recall", step="s", user_id="p1",
+                kind="message", channel="sms", purpose="service",
+                decided_at=dt.datetime(2026, 3, 1, 2, tzinfo=dt.UTC), status="unknown",
+                attempts=1,
+            )
+        )  # fmt: skip
+    return {}
+
+
 def _points(world: World, who: str) -> dict[str, Any]:
     """p1 with 600 fresh points (enough for one consult_10 coupon per caller)."""
     from careops.points import service as points
@@ -241,6 +263,11 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ),
     ("POST", "/api/v1/journeys/{key}/disable"): Example({"key": "chronic_bp"}),
     ("GET", "/api/v1/journeys/{key}/stats"): Example({"key": "silent_recall"}, {"window_days": 7}),
+    ("GET", "/api/v1/journeys/sends/unknown"): Example(query={"journey": "silent_recall"}),
+    ("POST", "/api/v1/journeys/sends/unknown/resolve"): Example(
+        prepare=_unknown_send,
+        body_for=lambda who: {"key": f"matrix:unknown:{who}", "outcome": "sent", "note": "核实"},
+    ),
     # predictive models (success with a trained model: tests/models/test_churn_sim.py)
     ("GET", "/api/v1/models"): Example(query={"kind": "churn"}),
     ("GET", "/api/v1/models/{model_id}"): Example(

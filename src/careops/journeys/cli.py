@@ -406,3 +406,89 @@ def worker_cmd(
         if once:
             return
         time.sleep(every)
+
+
+unknown_app = typer.Typer(
+    help="待核实发送 / Sends whose outcome is unknown: list them, resolve each as sent or not.",
+    no_args_is_help=True,
+)
+app.add_typer(unknown_app, name="unknown")
+
+_UNKNOWN_COLUMNS = {
+    "key": ("发送键", "key"), "journey": ("旅程", "journey"), "step": ("步骤", "step"),
+    "user_id": ("患者", "patient"), "channel": ("渠道", "channel"),
+    "decided_at": ("决定时间", "decided at"), "age": ("已过", "age"),
+    "requeued": ("已重排", "re-queued"),
+}  # fmt: skip
+
+
+def _age(seconds: int) -> str:
+    h, rest = divmod(seconds, 3600)
+    return f"{h // 24}d{h % 24}h" if h >= 24 else f"{h}h{rest // 60:02d}m"
+
+
+@unknown_app.command("list")
+def unknown_list_cmd(
+    journey: Annotated[str | None, typer.Option("--journey", help="旅程 / journey key")] = None,
+    channel: Annotated[str | None, typer.Option("--channel", help="渠道 / channel")] = None,
+    min_age: Annotated[
+        int, typer.Option("--min-age", min=0, help="至少多少秒前决定 / decided ≥ N seconds ago")
+    ] = 0,
+    page: Annotated[int, typer.Option("--page", min=1, help="页码 / page")] = 1,
+    per_page: Annotated[
+        int, typer.Option("--per-page", min=1, max=500, help="每页 / per page")
+    ] = 50,
+    json_out: JsonOpt = False,
+    lang: LangOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """列出结果未知的发送(最早的在前) / List the sends whose outcome is unknown, oldest first."""
+    from careops.journeys.review import list_unknown
+
+    lg = lang_of(lang)
+    got = list_unknown(
+        ops(None, state), journey=journey, channel=channel, min_age_s=min_age, page=page,
+        per_page=per_page,
+    )  # fmt: skip
+    if json_out:
+        print_json(got.model_dump(mode="json"))
+        return
+    i = 0 if lg == "zh" else 1
+    out.print(
+        rich_table(
+            f"待核实发送 / unknown sends: {got.total} ({page}/{max(1, -(-got.total // per_page))})",
+            [v[i] for v in _UNKNOWN_COLUMNS.values()],
+            [[s.key, s.journey, s.step, s.user_id, s.channel or s.kind,
+              s.decided_at.isoformat(), _age(s.age_s), "✓" if s.requeued_before else ""]
+             for s in got.items],
+        )
+    )  # fmt: skip
+
+
+@unknown_app.command("resolve")
+def unknown_resolve_cmd(
+    key: Annotated[str, typer.Argument(help="发送键 / the send's idempotency key")],
+    sent: Annotated[
+        bool | None,
+        typer.Option("--sent/--not-sent", help="服务商已收到 / the provider has it, or not"),
+    ] = None,
+    note: NoteOpt = "",
+    json_out: JsonOpt = False,
+    state: StateOpt = None,
+) -> None:
+    """核实后处理: 已发送 (标记) 或 未发送 (同键重新排队一次) / Resolve an unknown send."""
+    from careops.journeys.review import resolve
+
+    if sent is None:
+        err.print("请说明 --sent 或 --not-sent / say --sent or --not-sent")
+        raise typer.Exit(2)
+    r = resolve(ops(None, state), key, "sent" if sent else "not_sent", note)
+    if json_out:
+        print_json(r.model_dump(mode="json"))
+        return
+    word = (
+        "已标记为已发送 / marked sent"
+        if r.status == "sent"
+        else (f"已重新排队 / re-queued, due {r.next_try.isoformat() if r.next_try else ''}")
+    )
+    out.print(f"{safe(r.key)}: {word} ({safe(r.resolved_by)})")

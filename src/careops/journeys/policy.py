@@ -200,6 +200,16 @@ class _Clock:
         return self.at_local(day, hour * 60)
 
 
+def open_moment(
+    at: dt.datetime, purpose: str, settings: Settings, exempt: bool = False
+) -> dt.datetime:
+    """The first moment at or after `at` outside the holidays and quiet hours that apply to
+    `purpose` (none for an `exempt` medical-safety send)."""
+    clock = _Clock(at, settings)
+    us = clock.open_from(clock.now_us, purpose, exempt)
+    return dt.datetime.fromtimestamp(us / _US, dt.UTC)
+
+
 def _hhmm(text: str) -> int:
     h, m = text.split(":")
     return int(h) * 60 + int(m)

@@ -1,15 +1,16 @@
 """Journeys (自动化旅程): the catalogue of definitions, one journey, validating a definition,
-switching a journey on or off for the live worker, and what each step did and caused."""
+switching a journey on or off for the live worker, what each step did and caused, and the
+review list of sends whose outcome is unknown (待核实发送)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from careops.api.deps import require
-from careops.journeys import service
+from careops.journeys import review, service
 from careops.service import Ops
 
 router = APIRouter(prefix="/journeys", tags=["journeys"])
@@ -30,6 +31,46 @@ class DefinitionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     text: str = Field(max_length=200_000, description="YAML 定义 / the definition as YAML")
+
+
+class ResolveIn(BaseModel):
+    """A person's answer for one unknown send, after checking with the provider."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(min_length=1, max_length=200, description="发送键 / idempotency key")
+    outcome: Literal["sent", "not_sent"] = Field(
+        description="sent: 服务商已收到 / the provider has it; not_sent: 同键重新排队一次 / "
+        "re-queue once under the same key"
+    )
+    note: str = Field("", max_length=500, description="核实说明 / how it was checked")
+
+
+@router.get("/sends/unknown", summary="待核实发送 / sends whose outcome is unknown")
+def unknown_sends(
+    ops: Annotated[Ops, Depends(require("journeys.write"))],
+    journey: Annotated[str | None, Query(max_length=64, description="旅程 / journey")] = None,
+    channel: Annotated[str | None, Query(max_length=16, description="渠道 / channel")] = None,
+    min_age_s: Annotated[
+        int, Query(ge=0, le=315_360_000, description="至少多少秒前决定 / decided ≥ N s ago")
+    ] = 0,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> review.UnknownPage:
+    """Sends interrupted inside the provider call (they may or may not have arrived), oldest
+    decision first, with the total; someone checks each with the provider."""
+    return review.list_unknown(
+        ops, journey=journey, channel=channel, min_age_s=min_age_s, page=page, per_page=per_page
+    )
+
+
+@router.post("/sends/unknown/resolve", summary="核实待定发送 / resolve an unknown send")
+def resolve_unknown(
+    body: ResolveIn, ops: Annotated[Ops, Depends(require("journeys.write"))]
+) -> review.Resolution:
+    """`sent` marks the send sent; `not_sent` re-queues it once under the same key, due
+    outside the quiet hours. Audited; 409 when the send is no longer unknown or was re-queued
+    before."""
+    return review.resolve(ops, body.key, body.outcome, body.note)
 
 
 @router.get("", summary="旅程列表 / the journeys of the catalogue")
