@@ -7,17 +7,27 @@ Baseline in the same run: the same engine with batches of one enrolment (what a 
 loop costs), on the first `--baseline` enrolments.
 
     python benchmarks/bench_journeys.py [--patients 100000] [--batch 5000] [--baseline 200]
+                                        [--state sqlite|postgres] [--pg ADMIN_URL] [--name NAME]
+
+`--state postgres` puts the state store in a new database on the PostgreSQL server of
+`--pg` (default: $CAREOPS_TEST_PG or the local server), dropped after the run.
 
 After the run every send is checked against the rules by SQL on the state store and the
 warehouse: none without a marketing grant, none beyond the daily cap (history + new), none in
-quiet hours. Writes benchmarks/results/journeys.json.
+quiet hours. Writes benchmarks/results/journeys.json (`journeys_postgres.json` on PostgreSQL,
+or `--name`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import os
 import tempfile
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +59,30 @@ steps:
 """
 
 
-def world(folder: Path, n: int, now: dt.datetime, seed: int = 0) -> Ops:
+PG_ADMIN = os.environ.get("CAREOPS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@contextlib.contextmanager
+def state_store(kind: str, folder: Path, admin: str) -> Iterator[str]:
+    """The URL of an empty state store: a SQLite file in `folder`, or a new PostgreSQL
+    database (dropped afterwards)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'state.db'}"
+        return
+    name = f"careops_bench_{uuid.uuid4().hex[:12]}"
+    url = admin.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        engine.dispose()
+
+
+def world(folder: Path, n: int, now: dt.datetime, seed: int = 0, state: str | None = None) -> Ops:
     """A warehouse of `n` patients (contacts, consents: 85 % grant marketing) and a state store
     with each patient enrolled at the message step, due now; 30 % have a marketing send today."""
     rng = np.random.default_rng(seed)
@@ -83,7 +116,7 @@ def world(folder: Path, n: int, now: dt.datetime, seed: int = 0) -> Ops:
         ),
     )  # fmt: skip
     con.disconnect()
-    ops = Ops.open(warehouse=url, state=f"sqlite:///{folder / 'state.db'}")
+    ops = Ops.open(warehouse=url, state=state or f"sqlite:///{folder / 'state.db'}")
     with ops.state.begin() as conn:
         conn.execute(
             sa.insert(store.enrolments),
@@ -167,29 +200,40 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--baseline", type=int, default=200)
+    ap.add_argument("--state", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument("--pg", default=PG_ADMIN, help="PostgreSQL admin URL (--state postgres)")
+    ap.add_argument("--name", default=None, help="results file name (default by state store)")
     args = ap.parse_args()
     now = dt.datetime(2025, 6, 2, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
-    with tempfile.TemporaryDirectory() as tmp:
-        ops = world(Path(tmp), args.patients, now)
+    with tempfile.TemporaryDirectory() as tmp, state_store(args.state, Path(tmp), args.pg) as st:
+        ops = world(Path(tmp), args.patients, now, state=st)
+        cpu = time.process_time()
         run = measure(lambda: drain(ops, now, args.batch))
+        cpu = time.process_time() - cpu
         bad = violations(ops, now)
-    with tempfile.TemporaryDirectory() as tmp:
-        ops = world(Path(tmp), args.baseline, now)
+        ops.close()
+    with tempfile.TemporaryDirectory() as tmp, state_store(args.state, Path(tmp), args.pg) as st:
+        ops = world(Path(tmp), args.baseline, now, state=st)
         base = measure(lambda: drain(ops, now, 1, args.baseline))
+        ops.close()
     rate = run.value / run.seconds
     base_rate = base.value / base.seconds
     result = {
+        "state": args.state,
         "patients": args.patients,
         "batch": args.batch,
         "seconds": round(run.seconds, 2),
+        "cpu_seconds": round(cpu, 2),
         "decisions_per_s": round(rate),
+        "decisions_per_cpu_s": round(run.value / cpu) if cpu else None,
+        "extrapolated_1m_s": round(1_000_000 / rate, 1),
         "peak_rss_gb": round(run.peak_gb, 2),
         "baseline_decisions_per_s": round(base_rate, 1),
         "ratio": round(rate / base_rate, 1),
         "violations": bad,
     }
     print(result)
-    save("journeys", result)
+    save(args.name or ("journeys" if args.state == "sqlite" else "journeys_postgres"), result)
     if any(bad.values()):
         raise SystemExit(f"violations: {bad}")
 
