@@ -73,7 +73,7 @@ def test_no_module_keeps_a_warehouse_open_without_closing_it():
 
 # the text shells: the label catalogue and the phrase translator render stored text for a
 # terminal user; `*_view.py` modules turn results into display tables
-TEXT_SHELLS = {"labels.py", "i18n.py", "texts.py"}  # texts.py: the cockpit's catalogue
+TEXT_SHELLS = {"labels.py", "i18n.py"}
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 
 

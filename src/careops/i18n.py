@@ -9,12 +9,10 @@ from __future__ import annotations
 import re
 
 from careops.config import Lang
-from careops.labels import label as _label
-from careops.labels import section
+from careops.labels import scoped
 
-#: The ingestion labels — now in the label catalogue (`careops.labels`, keys `ingest.*`);
-#: kept as a re-export until every caller imports the catalogue.
-LABELS: dict[str, tuple[str, str]] = section("ingest")
+#: `label(key, lang)`: the ingestion words, `ingest.<key>` of the label catalogue
+label = scoped("ingest")
 
 _PHRASES: list[tuple[str, str]] = [
     (r"required field is empty", "必填字段为空"),
@@ -129,11 +127,6 @@ _BILINGUAL = re.compile(
     r"(?P<en>[A-Za-z].*)$",
     re.S,
 )
-
-
-def label(key: str, lang: Lang = "zh") -> str:
-    """The label of `key` in `lang` (`ingest.<key>` of the catalogue)."""
-    return _label(f"ingest.{key}", lang)
 
 
 def translate(text: str, lang: Lang = "zh") -> str:

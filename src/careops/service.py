@@ -155,9 +155,9 @@ class Ops:
         """Raise `Forbidden` unless the actor holds `permission`."""
         if not self.actor.can(permission):
             from careops.errors import Forbidden
-            from careops.identity.roles import PERMISSIONS
+            from careops.labels import label_or
 
-            zh, en = PERMISSIONS.get(permission, (permission, permission))
+            zh, en = (label_or(f"permission.{permission}", permission, g) for g in ("zh", "en"))
             raise Forbidden(f"无权限: {zh} / not allowed: {en} ({permission})")
 
     @contextmanager

@@ -602,15 +602,17 @@ def test_api8_a_warehouse_never_loaded_answers_503_naming_the_table():
 
 def role_table() -> str:
     """The role × permission table of docs/api.md, from `careops.identity.roles`."""
-    from careops.identity.roles import APP_SCOPES, PERMISSIONS, ROLE_NAMES
+    from careops.identity.roles import APP_SCOPES, PERMISSIONS
+    from careops.labels import label
 
     lines = [
         "| 权限 / permission | "
-        + " | ".join(f"{ROLE_NAMES[r][0]} `{r}`" for r in ROLES)
+        + " | ".join(f"{label(f'role.{r}')} `{r}`" for r in ROLES)
         + " | 应用密钥 / app key |",
         "|" + "---|" * (len(ROLES) + 2),
     ]
-    for p, (zh, en) in PERMISSIONS.items():
+    for p in PERMISSIONS:
+        zh, en = label(f"permission.{p}", "zh"), label(f"permission.{p}", "en")
         cells = ["✓" if p in GRANTS[r] else "" for r in ROLES]
         app = "✓" if p in APP_SCOPES else ""
         lines.append(f"| `{p}` {zh} / {en} | " + " | ".join(cells) + f" | {app} |")

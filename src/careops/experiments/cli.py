@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, get_args
 
 import typer
 from rich.console import Console
@@ -651,14 +651,6 @@ def delete(
     out.print(f"{label('deleted', lang)}: [bold]{safe(key)}[/] ({label('audited', lang)})")
 
 
-_OUTCOME = {
-    "exposed": ("已曝光", "exposed"),
-    "already_exposed": ("此前已曝光", "already exposed"),
-    "global_control": ("全局对照组，不曝光", "global control, not exposed"),
-    "not_targeted": ("不在目标人群，不曝光", "not in the segment, not exposed"),
-}
-
-
 def _read_user_file(path: Path) -> list[str]:
     """User ids from a file: a CSV/Parquet with a user_id column, else one id per line."""
     from careops.errors import InputError
@@ -721,6 +713,7 @@ def expose(
     Uses the experiment's deterministic assignment; users in the global control group, or
     outside its targeting segment, are not exposed. Prints each user's variant.
     """
+    from careops.experiments.service import Outcome
     from careops.experiments.service import expose as expose_users
 
     lang = lang_of(lang)
@@ -746,10 +739,12 @@ def expose(
     table.add_column(label("variant", lang))
     table.add_column("结果" if zh else "outcome")
     for u in result.users:
-        table.add_row(safe(u.user_id), safe(u.variant or "—"), _OUTCOME[u.outcome][0 if zh else 1])
+        table.add_row(safe(u.user_id), safe(u.variant or "—"), label(f"outcome.{u.outcome}", lang))
     out.print(table)
     counts = ", ".join(
-        f"{_OUTCOME[o][0 if zh else 1]} {result.count(o):,}" for o in _OUTCOME if result.count(o)
+        f"{label(f'outcome.{o}', lang)} {result.count(o):,}"
+        for o in get_args(Outcome)
+        if result.count(o)
     )
     out.print(counts)
 

@@ -74,10 +74,9 @@ def read_password(flag: bool) -> str:
 
 
 def _role(role: str, lang: str) -> str:
-    from careops.identity.roles import ROLE_NAMES
+    from careops.labels import label_or
 
-    zh, en = ROLE_NAMES.get(role, (role, role))  # type: ignore[call-overload]
-    return f"{zh} ({role})" if lang == "zh" else f"{en} ({role})"
+    return f"{label_or(f'role.{role}', role, lang)} ({role})"
 
 
 def _when(value) -> str:

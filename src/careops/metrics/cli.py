@@ -14,7 +14,7 @@ from careops.asof import parse_as_of
 from careops.cliutil import WarehouseOpt, ops, safe
 from careops.config import get_settings
 from careops.errors import ConfigError
-from careops.labels import by_label, group_label, metric_description
+from careops.labels import by_label, category_label, group_label, metric_description
 from careops.metrics.context import data_end
 from careops.metrics.format import (
     fmt,
@@ -27,7 +27,7 @@ from careops.metrics.format import (
     step_label,
     window_text,
 )
-from careops.metrics.registry import CATEGORY_LABELS, all_metrics, get_metric
+from careops.metrics.registry import all_metrics, get_metric
 from careops.metrics.result import CohortResult, FunnelResult, MetricResult, Result
 
 out = Console()
@@ -108,7 +108,7 @@ def show_list(lang: str, as_json: bool) -> None:
     ):
         t.add_column(col)
     for m in metrics:  # the formula is in --json and docs/metrics.md
-        cat = CATEGORY_LABELS[m.category][0 if lang == "zh" else 1]
+        cat = category_label(m.category, lang)
         t.add_row(m.name, cat, m.label(lang), metric_description(m.name, lang))
     out.print(t)
 

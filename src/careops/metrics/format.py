@@ -5,13 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from careops.labels import funnel_step_label, label, section
+from careops.labels import funnel_step_label, label
 from careops.labels import window_text as _window_text
 from careops.metrics.registry import get_metric
 from careops.metrics.result import NO_DATA, FunnelResult, MetricResult, Result, Unit
-
-#: Unit names — now in the label catalogue (`unit.*`); kept as a re-export.
-UNIT_LABELS: dict[str, tuple[str, str]] = section("unit")
 
 
 def fmt(value: float | None, unit: Unit | str, lang: str = "zh") -> str:

@@ -74,20 +74,20 @@ def _package(ctx: MetricContext) -> ir.Table:
     return e.select(user_id=e.user_id, ts=e.start_at)
 
 
-#: step code -> (zh label, en label, occurrences)
-STEPS: dict[str, tuple[str, str, StepFn]] = {
-    "register": ("注册", "Register", _register),
-    "app_open": ("打开应用", "Open app", _events("app_open")),
-    "search": ("搜索", "Search", _events("search")),
-    "view_content": ("浏览内容", "View content", _events("view_content")),
-    "view_doctor": ("浏览医生", "View doctor", _events("view_doctor")),
-    "consult": ("问诊", "Consult", _consult),
-    "book": ("预约", "Book", _book),
-    "pay": ("支付", "Pay", _pay),
-    "repurchase": ("复购", "Repurchase", _repurchase),
-    "package": ("购买服务包", "Buy package", _package),
-    "share": ("分享", "Share", _events("share")),
-    "invite": ("邀请", "Invite", _events("invite")),
+#: step code -> its occurrences (the step's words are `funnel_step.<code>` of `careops.labels`)
+STEPS: dict[str, StepFn] = {
+    "register": _register,
+    "app_open": _events("app_open"),
+    "search": _events("search"),
+    "view_content": _events("view_content"),
+    "view_doctor": _events("view_doctor"),
+    "consult": _consult,
+    "book": _book,
+    "pay": _pay,
+    "repurchase": _repurchase,
+    "package": _package,
+    "share": _events("share"),
+    "invite": _events("invite"),
 }
 DEFAULT_STEPS = "register,search,consult,pay,repurchase"
 
@@ -113,7 +113,7 @@ def parse_steps(steps: str | list[str] | tuple[str, ...]) -> list[str]:
 def _step(code: str) -> StepFn:
     if code.startswith("event:"):
         return _events(code[6:])
-    return STEPS[code][2]
+    return STEPS[code]
 
 
 def reached(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import ibis.expr.types as ir
 
@@ -23,15 +23,8 @@ Category = Literal[
 ]
 Kind = Literal["ratio", "sum", "analysis"]
 
-CATEGORY_LABELS: dict[str, tuple[str, str]] = {
-    "acquisition": ("获客", "Acquisition"),
-    "conversion": ("转化", "Conversion"),
-    "retention": ("留存", "Retention"),
-    "referral": ("裂变", "Referral"),
-    "value": ("价值", "Value"),
-    "experience": ("体验", "Experience"),
-    "medical": ("医疗价值", "Medical value"),
-}
+#: the categories in the order they are listed (their words: `category.<name>` of the labels)
+CATEGORIES: tuple[str, ...] = get_args(Category)
 
 UnitsFn = Callable[..., ir.Table]
 AnalysisFn = Callable[..., Result]
@@ -189,7 +182,7 @@ def get_metric(name: str) -> Metric:
 def all_metrics() -> list[Metric]:
     """Every metric, by category then name order of definition."""
     _load()
-    order = list(CATEGORY_LABELS)
+    order = list(CATEGORIES)
     return sorted(REGISTRY.values(), key=lambda m: order.index(m.category))
 
 

@@ -12,25 +12,10 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 
+from careops.labels import label
 from careops.sim.config import SimConfig
 
 Tables = dict[str, ir.Table]
-#: Labels say which definition each is: these are not the metric library's `d30_retention`
-#: (active exactly on day 30) nor `monthly_active_days` (per monthly active user).
-LABELS = {
-    "retention_d30": (
-        "次月留存率(注册后第30–59天内有活跃)",
-        "second-month retention (active on any of days 30–59 after sign-up)",
-    ),
-    "monthly_active_days": (
-        "全体注册用户每30天活跃天数",
-        "active days per 30 days signed up (all patients)",
-    ),
-    "consult_to_visit": ("问诊→线下就诊转化率(30天内)", "consult → offline visit within 30 days"),
-    "online_consult_price": ("在线问诊均价(元)", "mean online consultation price (¥)"),
-    "paid_cac_min": ("付费渠道最低获客成本(元)", "lowest CAC of paid channels (¥)"),
-    "package_renewal": ("服务包续费率", "package renewal rate"),
-}
 
 
 def _days(a: ir.Value, b: ir.Value) -> ir.IntegerValue:
@@ -131,6 +116,9 @@ def renewal_by_activation(t: Tables, cfg: SimConfig) -> dict[str, float]:
     }
 
 
+#: The checks' labels (`sim.check.<name>` of `careops.labels`) say which definition each is:
+#: these are not the metric library's `d30_retention` (active exactly on day 30) nor
+#: `monthly_active_days` (per monthly active user).
 METRICS: dict[str, Callable[[Tables, SimConfig], float | None]] = {
     "retention_d30": retention_d30,
     "monthly_active_days": monthly_active_days,
@@ -158,7 +146,7 @@ def calibrate(out: Path, cfg: SimConfig) -> dict:
         value = fn(t, cfg)
         lo, hi = cfg.targets.get(name, (None, None))
         ok = value is not None and (lo is None or value >= lo) and (hi is None or value <= hi)
-        zh, en = LABELS[name]
+        zh, en = (label(f"sim.check.{name}", g) for g in ("zh", "en"))
         rows.append(
             {
                 "metric": name,

@@ -398,25 +398,11 @@ class PortraitView:
 
 
 CONTACT_FIELDS = ("name", "phone", "email", "wechat_openid", "id_number")
-KIND_LABELS: dict[str, tuple[str, str]] = {
-    "consultations": ("问诊", "Consultations"),
-    "observations": ("检测读数", "Readings"),
-    "conditions": ("诊断", "Conditions"),
-    "prescriptions": ("处方", "Prescriptions"),
-    "encounters": ("就诊", "Encounters"),
-}
-_CONTACT_LABELS = {
-    "name": ("姓名", "Name"),
-    "phone": ("手机", "Mobile"),
-    "email": ("邮箱", "E-mail"),
-    "wechat_openid": ("微信", "WeChat"),
-    "id_number": ("身份证号", "ID number"),
-}
 
 
 def kind_label(kind: str, lang: str) -> str:
     """问诊 / Consultations … for a record kind."""
-    return _pick(KIND_LABELS.get(kind, (kind, kind)), lang)
+    return labels.label_or(f"page.kind.{kind}", kind, lang)
 
 
 def layers_dimension_label(dimension: str, lang: str) -> str:
@@ -424,10 +410,6 @@ def layers_dimension_label(dimension: str, lang: str) -> str:
     from careops.tags import layers_view
 
     return layers_view.dimension_label(dimension, lang)
-
-
-def _pick(pair: tuple[str, str], lang: str) -> str:
-    return pair[1] if lang == "en" else pair[0]
 
 
 def _value_text(name: str, value: Any, lang: str) -> str:
@@ -459,15 +441,11 @@ def portrait(ops: Ops, user_id: str, as_of: date, lang: str) -> PortraitView:
         for name, value in sorted(p.tags.items())
     ]
     contacts = [
-        (_pick(_CONTACT_LABELS[f], lang), (p.contacts or {}).get(f) or "—")
+        (text(f"contact.{f}", lang), (p.contacts or {}).get(f) or "—")
         for f in CONTACT_FIELDS
         if p.contacts and (p.contacts or {}).get(f)
     ]
-    kinds = (
-        [(k, _pick(KIND_LABELS[k], lang)) for k in KINDS]
-        if ops.actor.can("patients.clinical")
-        else []
-    )
+    kinds = [(k, kind_label(k, lang)) for k in KINDS] if ops.actor.can("patients.clinical") else []
     return PortraitView(
         user_id=p.user_id,
         as_of=p.as_of,
@@ -653,16 +631,6 @@ def audit(
 TASKS_PAGE = 20
 TASKS_SORTED = 1000
 TASK_STATUSES = ("open", "done", "all")
-_TASK_STATUS_LABELS = {
-    "open": ("待办", "Open"),
-    "done": ("已完成", "Done"),
-    "cancelled": ("已取消", "Cancelled"),
-}
-_PURPOSE_LABELS = {
-    "medical": ("医疗", "Medical"),
-    "service": ("服务", "Service"),
-    "marketing": ("营销", "Marketing"),
-}
 
 
 @dataclass(frozen=True)
@@ -733,12 +701,12 @@ def tasks(ops: Ops, status: str, offset: int, lang: str, at: Any = None) -> Task
             user_id=t.user_id,
             patient_name=names.get(t.user_id or "", "—"),
             purpose=t.purpose,
-            purpose_label=_pick(_PURPOSE_LABELS.get(t.purpose, (t.purpose, t.purpose)), lang),
+            purpose_label=labels.label_or(f"page.tasks.purpose.{t.purpose}", t.purpose, lang),
             assignee=t.assignee or t.assignee_role,
             due_text=t.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
             urgency=task_urgency(t, at)[1],
             status=t.status,
-            status_label=_pick(_TASK_STATUS_LABELS.get(t.status, (t.status, t.status)), lang),
+            status_label=labels.label_or(f"page.tasks.state.{t.status}", t.status, lang),
             outcome=t.outcome or "",
             closable=can_work and t.status == "open",
         )
@@ -1214,26 +1182,6 @@ def rule_vocabulary(lang: str) -> list[RuleTag]:
 
 # ---------------------------------------------------------------- journeys
 
-_ORIGINS = {"template": ("模板", "Template"), "hospital": ("本院", "Hospital")}
-_TRIGGERS = {
-    "event": ("事件触发", "On an event"),
-    "segment_entry": ("进入人群", "On entering a segment"),
-    "segment_exit": ("离开人群", "On leaving a segment"),
-    "layer_entry": ("进入分层", "On entering a layer"),
-    "layer_exit": ("离开分层", "On leaving a layer"),
-    "date": ("按日期", "On a date"),
-    "schedule": ("定时", "On a schedule"),
-}
-_STEP_TYPES = {
-    "wait": ("等待", "Wait"),
-    "branch": ("分支", "Branch"),
-    "split": ("分流", "Split"),
-    "message": ("消息", "Message"),
-    "coupon": ("优惠券", "Coupon"),
-    "points": ("积分", "Points"),
-    "task": ("任务", "Task"),
-    "webhook": ("Webhook", "Webhook"),
-}
 #: the measured counts of a step, in the order of the stats table
 STEP_COUNTS: tuple[str, ...] = (
     "reached",
@@ -1274,10 +1222,10 @@ def journeys(ops: Ops, lang: str) -> list[JourneyRow]:
                 key=j.key,
                 name=name,
                 origin=j.origin,
-                origin_label=_pick(_ORIGINS.get(j.origin, (j.origin, j.origin)), lang),
+                origin_label=labels.label_or(f"page.journeys.origin.{j.origin}", j.origin, lang),
                 valid=j.valid,
                 error=(j.error or "")[:300],
-                trigger=_pick(_TRIGGERS.get(j.trigger or "", ("—", "—")), lang),
+                trigger=labels.label_or(f"page.journeys.trigger.{j.trigger}", "—", lang),
                 steps=j.steps,
                 enabled=j.enabled,
                 warnings=len(j.warnings),
@@ -1342,7 +1290,7 @@ def _rule_text(rule: Any) -> str:
 
 def _trigger_text(trigger: dict[str, Any], lang: str) -> str:
     kind = trigger.get("kind", "")
-    head = _pick(_TRIGGERS.get(kind, (kind, kind)), lang)
+    head = labels.label_or(f"page.journeys.trigger.{kind}", kind, lang)
     if kind == "event":
         tail = trigger.get("event", "")
         if trigger.get("where"):
@@ -1420,7 +1368,7 @@ def journey_flow(definition: dict[str, Any], lang: str) -> list[FlowStep]:
                 n=i + 1,
                 id=s.get("id", ""),
                 type=kind,
-                type_label=_pick(_STEP_TYPES.get(kind, (kind, kind)), lang),
+                type_label=labels.label_or(f"page.journeys.step_type.{kind}", kind, lang),
                 detail=_step_detail(s, lang),
                 goes=goes,
             )
@@ -1458,7 +1406,7 @@ def journey(ops: Ops, key: str, lang: str, window_days: int = JOURNEY_WINDOW_DAY
         key=detail.key or key,
         name=(detail.name_en if lang == "en" else detail.name_zh) or key,
         description=description,
-        origin_label=_pick(_ORIGINS.get(detail.origin, (detail.origin, detail.origin)), lang),
+        origin_label=labels.label_or(f"page.journeys.origin.{detail.origin}", detail.origin, lang),
         version=detail.version,
         enabled=bool(detail.enabled),
         changed=changed,

@@ -14,7 +14,6 @@ from careops.api.deps import require
 from careops.api.encode import finite
 from careops.api.params import AsOf, Lang
 from careops.metrics import service
-from careops.metrics.registry import CATEGORY_LABELS
 from careops.metrics.result import MetricResult, Result
 from careops.service import Ops
 
@@ -97,7 +96,7 @@ def list_metrics(
             name=m.name,
             label=m.label(lang),
             category=m.category,
-            category_label=CATEGORY_LABELS[m.category][0 if lang == "zh" else 1],
+            category_label=labels.category_label(m.category, lang),
             description=labels.metric_description(m.name, lang),
             formula=m.formula,
             unit=m.unit,

@@ -14,29 +14,13 @@ ErrorCode = Literal["empty_arm", "too_few_users", "zero_variance", "no_units"]
 variance can be estimated), both arms constant (every user has the same value), or a ratio
 metric whose denominator is 0 in an arm (no answers, no consultations…)."""
 
-ERROR_MESSAGES: dict[ErrorCode, dict[str, str]] = {
-    "empty_arm": {
-        "zh": "该组没有用户，无法比较",
-        "en": "an arm has no users; nothing to compare",
-    },
-    "too_few_users": {
-        "zh": "该组用户少于 2 人，无法估计方差",
-        "en": "an arm has fewer than 2 users; its variance cannot be estimated",
-    },
-    "zero_variance": {
-        "zh": "两组指标值全部相同（方差为零），无法检验",
-        "en": "every user has the same metric value (zero variance); no test is possible",
-    },
-    "no_units": {
-        "zh": "该组比率指标的分母为零（如没有问卷回答），无法计算",
-        "en": "the ratio's denominator is 0 in an arm (e.g. no answers); nothing to compare",
-    },
-}
-
 
 def error_message(code: ErrorCode, lang: str = "zh") -> str:
-    """The human sentence for an error code, in Chinese (default) or English."""
-    return ERROR_MESSAGES[code]["en" if lang == "en" else "zh"]
+    """The human sentence for an error code, in Chinese (default) or English (the label
+    catalogue's `experiment.error.<code>`)."""
+    from careops.labels import label
+
+    return label(f"experiment.error.{code}", lang)
 
 
 Interval = tuple[float, float]

@@ -22,98 +22,15 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from careops.errors import InvalidInput
+from careops.labels import words
 from careops.models.recommend import data
 from careops.models.recommend.evaluate import evaluate_split
 from careops.models.recommend.model import RecModel, top_n
 from careops.models.recommend.rank import rank, score_matrix
 from careops.models.recommend.rules import Rules
 
-KIND_EN = {"service": "services", "package": "packages", "content": "content", "doctor": "doctors"}
 #: colours of the model and of popularity in the charts
 MODEL_COLOUR, POP_COLOUR = "#2f7ed8", "#b0bec5"
-
-TEXT = {
-    "zh": {
-        "title": "个性化推荐报告",
-        "as_of": "截至",
-        "model": "模型",
-        "coverage": "覆盖",
-        "sample": "抽样患者",
-        "with_history": "按历史推荐 (模型)",
-        "fallback": "无历史, 按人群热门与病情",
-        "full": "满 {n} 条推荐的患者",
-        "items_used": "被推荐过的项目 / 全部可推荐项目",
-        "by_kind": "各类型被推荐过的项目",
-        "quality": "推荐质量 (NDCG@{k}) 与热门对比",
-        "source_test": "测试窗 {a} → {b} (训练日之后, 未用于任何选择)",
-        "source_holdout": "验证窗 {a} → {b} (训练日之前; 混合权重在此选定, 偏乐观)",
-        "no_quality": "没有可用的评估",
-        "kind": "类型",
-        "patients": "患者",
-        "model_col": "模型",
-        "popularity": "热门",
-        "ratio": "倍数",
-        "all": "全部",
-        "new_patients": "新患者 (按年龄性别)",
-        "blocked": "医疗规则拦截",
-        "blocked_note": "不加规则时会进入前 {k} 的项目, 被规则拦下的次数 (抽样患者)",
-        "rule": "规则",
-        "why": "原因",
-        "blocked_patients": "受影响患者",
-        "blocked_items": "拦截次数",
-        "examples": "示例 (编号已脱敏)",
-        "patient": "患者",
-        "source": "来源",
-        "rank": "名次",
-        "name": "名称",
-        "reason": "理由",
-        "model_src": "模型",
-        "fallback_src": "热门与规则",
-        "notes": "说明",
-        "kinds": {"service": "服务", "package": "服务包", "content": "内容", "doctor": "医生"},
-    },
-    "en": {
-        "title": "Recommendation report",
-        "as_of": "As of",
-        "model": "Model",
-        "coverage": "Coverage",
-        "sample": "Patients sampled",
-        "with_history": "Ranked from history (model)",
-        "fallback": "No history: segment popularity and conditions",
-        "full": "Patients with all {n} recommendations",
-        "items_used": "Items recommended at least once / recommendable",
-        "by_kind": "Items recommended at least once, by kind",
-        "quality": "Quality (NDCG@{k}) beside popularity",
-        "source_test": "Test window {a} → {b} (after the training date, used for no choice)",
-        "source_holdout": "Validation window {a} → {b} (before the training date; the blend "
-        "weights were chosen on it, so it is optimistic)",
-        "no_quality": "No evaluation available",
-        "kind": "Kind",
-        "patients": "Patients",
-        "model_col": "Model",
-        "popularity": "Popularity",
-        "ratio": "Ratio",
-        "all": "All",
-        "new_patients": "New patients (age and sex)",
-        "blocked": "Blocked by the medical rules",
-        "blocked_note": "Items that would be in the top {k} without the rules, blocked "
-        "(sampled patients)",
-        "rule": "Rule",
-        "why": "Why",
-        "blocked_patients": "Patients affected",
-        "blocked_items": "Items blocked",
-        "examples": "Examples (ids masked)",
-        "patient": "Patient",
-        "source": "Source",
-        "rank": "Rank",
-        "name": "Name",
-        "reason": "Reason",
-        "model_src": "model",
-        "fallback_src": "popularity and rules",
-        "notes": "Notes",
-        "kinds": KIND_EN,
-    },
-}
 
 
 def mask_id(user_id: str) -> str:
@@ -327,8 +244,8 @@ def _f(v: float | None) -> str:
 
 def render_html(rep: RecReport, lang: str = "zh") -> str:
     """The report as one HTML page in `lang` (zh or en)."""
-    t = TEXT["en" if lang == "en" else "zh"]
-    kinds = t["kinds"]
+    t = words("recommend", lang)
+    kinds = {k: t[f"kind.{k}"] for k in data.KINDS}
     cov = rep.coverage
     cov_chart = svg_bars(
         [f"{kinds[k]} (/{cov['by_kind'][k]['items']})" for k in data.KINDS],
