@@ -1,6 +1,7 @@
-"""The journey engine on SQLite, story by story under simulated time: entry from an event,
-a message, an event wait with its timeout, a task, an exit on conversion, quiet hours, a split
-with a holdout — each side effect exactly once, also when the same hours are run again."""
+"""The journey engine on SQLite and PostgreSQL state stores, story by story under simulated
+time: entry from an event, a message, an event wait with its timeout, a task, an exit on
+conversion, quiet hours, a split with a holdout — each side effect exactly once, also when the
+same hours are run again."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from careops.tasks.store import tasks
 from tests.journeys.engine_fixtures import BULK, STORY, at, build, write
 
 
-@pytest.fixture
-def story(tmp_path):
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def story(request, tmp_path):
     events = [
         ("u1", "signup_done", at(1, 2)),  # 10:00 in Shanghai
         ("u2", "signup_done", at(1, 2)),
@@ -31,9 +32,14 @@ def story(tmp_path):
         ("u5", "app_open", at(1, 3)),  # never triggered
     ]
     url = build(tmp_path / "wh.duckdb", ["u1", "u2", "u3", "u4", "u5"], events)
-    ops = Ops.open(warehouse=url, state=f"sqlite:///{tmp_path / 'state.db'}")
+    if request.param == "sqlite":
+        state = f"sqlite:///{tmp_path / 'state.db'}"
+    else:
+        state = request.getfixturevalue("pg_database")()
+    ops = Ops.open(warehouse=url, state=state)
     journey = load_file(write(tmp_path / "story.yaml", STORY))
-    return ops, journey
+    yield ops, journey
+    ops.close()
 
 
 def _outbox(ops: Ops) -> list:

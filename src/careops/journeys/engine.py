@@ -80,7 +80,7 @@ class TickReport:
             setattr(self, k, getattr(self, k) + getattr(other, k))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Rec:
     """One claimed enrolment, changed in memory until the batch commits."""
 
@@ -100,12 +100,19 @@ class _Rec:
     changed: bool = False
 
 
+OUTBOX_COLUMNS = ("key", "enrolment_id", "journey", "step", "user_id", "kind", "channel",
+                  "purpose", "payload", "decided_at", "status", "attempts", "next_try",
+                  "sent_at")  # fmt: skip
+DECISION_COLUMNS = ("at", "enrolment_id", "journey", "step", "user_id", "action", "reason",
+                    "channel", "purpose", "until", "key")  # fmt: skip
+
+
 @dataclass
 class _Batch:
-    """What a batch writes at its commit."""
+    """What a batch writes at its commit (rows kept as columns, `store.Rows`)."""
 
-    outbox: list[dict] = field(default_factory=list)
-    decisions: list[dict] = field(default_factory=list)
+    outbox: store.Rows = field(default_factory=lambda: store.Rows(OUTBOX_COLUMNS))
+    decisions: store.Rows = field(default_factory=lambda: store.Rows(DECISION_COLUMNS))
     tasks: list[Any] = field(default_factory=list)
     whole: bool = False  # a full batch (more follow): read profiles/consents once per tick
 
@@ -312,31 +319,39 @@ def wake(ops: Ops, reader: Reader, journeys: dict[str, Journey], now: dt.datetim
                 since = min(store.utc(r.step_at) for r in rows)
                 seen = reader.events([step.event], since, now, [r.user_id for r in rows])
                 nxt = journey.following(step.id)
-                moved = []
-                for r in rows:
-                    if any(t > store.utc(r.step_at) for t in seen.get(r.user_id, ())):
-                        moved.append(r)
-                for r in moved:
-                    values = _goto_values(nxt, r.seq, now)
-                    conn.execute(sa.update(store.enrolments).where(e.id == r.id).values(**values))
-                if moved:
+                moved = [
+                    r
+                    for r in rows
+                    if any(t > store.utc(r.step_at) for t in seen.get(r.user_id, ()))
+                ]
+                if not moved:
+                    continue
+                ids = [r.id for r in moved]
+                for start in range(0, len(ids), 50_000):  # one UPDATE for the lot
                     conn.execute(
-                        sa.insert(store.decisions),
-                        [
-                            {"at": now, "enrolment_id": r.id, "journey": key, "step": step.id,
-                             "user_id": r.user_id, "action": "event", "reason": step.event}
-                            for r in moved
-                        ],
-                    )  # fmt: skip
+                        sa.update(store.enrolments)
+                        .where(store.in_list(conn, e.id, ids[start : start + 50_000], "int"))
+                        .values(**_goto_values(nxt, now))
+                    )
+                done = store.Rows(DECISION_COLUMNS)
+                done.extend(
+                    len(moved), at=store.Same(now), enrolment_id=ids,
+                    journey=store.Same(key), step=store.Same(step.id),
+                    user_id=[r.user_id for r in moved], action=store.Same("event"),
+                    reason=store.Same(step.event),
+                )  # fmt: skip
+                store.bulk_insert(conn, store.decisions, done)
                 woken += len(moved)
     return woken
 
 
-def _goto_values(target: str, seq: int, now: dt.datetime) -> dict:
+def _goto_values(target: str, now: dt.datetime) -> dict:
+    """The change of an enrolment moving on to `target` (`seq` counted up in the SQL)."""
+    e = store.enrolments.c
     if target == EXIT:
         return {"status": "completed", "step": None, "next_due": None, "ended_at": now,
                 "waiting": False, "exit_reason": "completed"}  # fmt: skip
-    return {"step": target, "seq": seq + 1, "step_at": now, "waiting": False, "next_due": now}
+    return {"step": target, "seq": e.seq + 1, "step_at": now, "waiting": False, "next_due": now}
 
 
 # ------------------------------------------------------------------ advance
@@ -640,34 +655,33 @@ def _history(conn: Connection, users: list[str], now: dt.datetime, out: _Batch) 
     """Sends already decided (outbox messages, also this batch's) of `users` in the last 7
     days, as `policy.decide` counts them."""
     o = store.outbox.c
-    rows: list[dict] = []
     since = now - dt.timedelta(days=7)
-    for start in range(0, len(users), 5000):
-        chunk = users[start : start + 5000]
-        q = sa.select(o.user_id, o.journey, o.purpose, o.decided_at).where(
-            o.kind == "message",
-            o.status != "failed",
-            o.decided_at > since,
-            o.decided_at <= now,
-            o.user_id.in_(chunk),
-        )
-        rows += [
-            {"user_id": r.user_id, "journey": r.journey, "purpose": r.purpose,
-             "sent_at": store.utc(r.decided_at)}
-            for r in conn.execute(q)
-        ]  # fmt: skip
-    wanted = set(users)
-    rows += [
-        {"user_id": x["user_id"], "journey": x["journey"], "purpose": x["purpose"],
-         "sent_at": x["decided_at"]}
-        for x in out.outbox
-        if x["kind"] == "message" and x["user_id"] in wanted
-    ]  # fmt: skip
-    schema = pa.schema(
-        [("user_id", pa.string()), ("journey", pa.string()), ("purpose", pa.string()),
-         ("sent_at", pa.timestamp("us", tz="UTC"))]
-    )  # fmt: skip
-    return pa.Table.from_pylist(rows, schema=schema)
+    q = sa.select(o.user_id, o.journey, o.purpose, o.decided_at).where(
+        o.kind == "message",
+        o.status != "failed",
+        o.decided_at > since,
+        o.decided_at <= now,
+        store.in_list(conn, o.user_id, users),
+    )
+    found = conn.execute(q).all()  # one query per batch (the users as one parameter)
+    cols: list[list] = [list(c) for c in zip(*found, strict=True)] if found else [[], [], [], []]
+    if len(out.outbox):
+        wanted = set(users)
+        kind, who = out.outbox.column("kind"), out.outbox.column("user_id")
+        mine = [i for i, (k, u) in enumerate(zip(kind, who, strict=True))
+                if k == "message" and u in wanted]  # fmt: skip
+        for col, name in zip(cols, ("user_id", "journey", "purpose", "decided_at"), strict=True):
+            values = out.outbox.column(name)
+            col.extend(values[i] for i in mine)
+    ts = pa.timestamp("us", tz="UTC")  # naive times (SQLite) are UTC
+    return pa.table(
+        {
+            "user_id": pa.array(cols[0], pa.string()),
+            "journey": pa.array(cols[1], pa.string()),
+            "purpose": pa.array(cols[2], pa.string()),
+            "sent_at": pa.array(cols[3], ts),
+        }
+    )
 
 
 def _messages(
@@ -704,24 +718,34 @@ def _messages(
     decided = decide(
         cand, now, profiles=profiles, consents=consents, history=history,
         journey_caps=caps, settings=ops.settings,
-    ).to_pylist()  # fmt: skip
+    )  # fmt: skip
+    what = decided["decision"].to_pylist()
+    reasons = decided["reason"].to_pylist()
+    channels = decided["channel"].to_pylist()
+    untils = decided["until"].to_pylist()
     going = []
     following: dict[tuple[str, str], str] = {}
     payloads: dict[int, dict] = {}  # one (shared, read-only) payload per step
-    for (r, step), d in zip(items, decided, strict=True):
-        journey = journeys[r.journey]
-        if (r.journey, step.id) not in following:
-            following[(r.journey, step.id)] = journey.following(step.id)
-        if d["decision"] == "defer":
-            until = d["until"]
+    # the decisions and sends of the round, as columns (one entry per candidate / send)
+    d_rec, d_action, d_reason, d_key, d_until = [], [], [], [], []
+    s_rec, s_key, s_channel, s_payload = [], [], [], []
+    for i, (r, step) in enumerate(items):
+        action = what[i]
+        d_rec.append((r, step))
+        d_reason.append(reasons[i])
+        if action == "defer":
+            until = untils[i]
             r.next_due, r.changed = until, True
-            out.decisions.append(
-                _decision(r, now, "defer", d["reason"], channel=d["channel"],
-                          purpose=step.purpose, until=until)
-            )  # fmt: skip
-            report.deferred += 1
+            d_action.append("defer")
+            d_key.append(None)
+            d_until.append(until)
             continue
-        if d["decision"] == "send":
+        d_until.append(None)
+        journey = journeys[r.journey]
+        nxt = following.get((r.journey, step.id))
+        if nxt is None:
+            nxt = following[(r.journey, step.id)] = journey.following(step.id)
+        if action == "send":
             key = idempotency_key(r.journey, r.id, r.seq, step.id)
             payload = payloads.get(id(step))
             if payload is None:
@@ -729,25 +753,35 @@ def _messages(
                     "template": step.template.model_dump(),
                     "medical_safety": step.medical_safety,
                 }
-            out.outbox.append(
-                {"key": key, "enrolment_id": r.id, "journey": r.journey, "step": step.id,
-                 "user_id": r.user_id, "kind": "message", "channel": d["channel"],
-                 "purpose": step.purpose, "payload": payload, "decided_at": now,
-                 "status": "pending", "attempts": 0, "next_try": now, "sent_at": None}
-            )  # fmt: skip
-            out.decisions.append(
-                _decision(r, now, "send", "ok", channel=d["channel"], purpose=step.purpose, key=key)
-            )
-            report.sent += 1
+            s_rec.append((r, step))
+            s_key.append(key)
+            s_channel.append(channels[i])
+            s_payload.append(payload)
+            d_action.append("send")
+            d_reason[-1] = "ok"
+            d_key.append(key)
         else:
-            out.decisions.append(
-                _decision(
-                    r, now, "suppress", d["reason"], channel=d["channel"], purpose=step.purpose
-                )
-            )
-            report.suppressed += 1
-        if _goto(r, journey, following[(r.journey, step.id)], now):
+            d_action.append("suppress")
+            d_key.append(None)
+        if _goto(r, journey, nxt, now):
             going.append(r)
+    report.deferred += d_action.count("defer")
+    report.sent += len(s_rec)
+    report.suppressed += d_action.count("suppress")
+    out.outbox.extend(
+        len(s_rec), key=s_key, enrolment_id=[r.id for r, _ in s_rec],
+        journey=[r.journey for r, _ in s_rec], step=[s.id for _, s in s_rec],
+        user_id=[r.user_id for r, _ in s_rec], kind=store.Same("message"), channel=s_channel,
+        purpose=[s.purpose for _, s in s_rec], payload=s_payload,
+        decided_at=store.Same(now), status=store.Same("pending"), attempts=store.Same(0),
+        next_try=store.Same(now), sent_at=store.Same(None),
+    )  # fmt: skip
+    out.decisions.extend(
+        len(d_rec), at=store.Same(now), enrolment_id=[r.id for r, _ in d_rec],
+        journey=[r.journey for r, _ in d_rec], step=[s.id for _, s in d_rec],
+        user_id=[r.user_id for r, _ in d_rec], action=d_action, reason=d_reason,
+        channel=channels, purpose=[s.purpose for _, s in d_rec], until=d_until, key=d_key,
+    )  # fmt: skip
     return going
 
 

@@ -157,24 +157,97 @@ def lock_patients(conn: Connection, users: list[str]) -> None:
         return
     wanted = sorted(set(users))
     p = patients.c
-    got: set[str] = set()
-    for start in range(0, len(wanted), 5000):
-        chunk = wanted[start : start + 5000]
-        q = sa.select(p.user_id).where(p.user_id.in_(chunk)).order_by(p.user_id).with_for_update()
-        got.update(conn.execute(q).scalars())
+
+    def lock(some: list[str]) -> set[str]:  # one statement, the users as one array
+        q = sa.select(p.user_id).where(in_list(conn, p.user_id, some)).order_by(p.user_id)
+        return set(conn.execute(q.with_for_update()).scalars())
+
+    got = lock(wanted)
     missing = [u for u in wanted if u not in got]
     if missing:  # enrolled before the lock rows existed: add, then lock them too
         add_patients(conn, missing)
-        q = sa.select(p.user_id).where(p.user_id.in_(missing)).order_by(p.user_id)
-        conn.execute(q.with_for_update()).all()
+        lock(missing)
 
 
 # ------------------------------------------------------------------ bulk writes of a batch
-# A batch writes thousands of rows; SQLAlchemy's per-row parameter processing cost more than
-# the database's work, so these hand prepared tuples to the driver's executemany (SQLite) or
-# one statement over arrays (PostgreSQL `unnest`).
+# A batch writes thousands of rows. They are kept as columns (`Rows`): a run of rows added at
+# once shares one list per column, and a value the whole run shares (the batch's moment, a
+# step's payload, a status) is kept — and converted for the driver — once. Writes hand the
+# driver whole columns: SQLite one `executemany` over zipped columns; PostgreSQL `COPY`
+# (through a temporary table when duplicates must be skipped). SQLAlchemy's per-row parameter
+# processing cost more than the database's own work.
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite (UTC here)
+COPY_FROM = 500  # PostgreSQL: fewer rows go as one INSERT executemany (COPY's set-up costs more)
+
+
+class Same:
+    """A value every row of a run shares (kept once)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class Rows:
+    """Rows for one table, kept as columns in runs (see above). `append` adds one row (a dict,
+    missing names None); `extend(n, name=list | Same(v), …)` adds n rows at once."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.runs: list[tuple[int, dict[str, Any]]] = []
+        self._open: dict[str, list] | None = None  # the run `append` is filling
+        self.n = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def append(self, row: dict[str, Any]) -> None:
+        if self._open is None:
+            self._open = {k: [] for k in self.names}
+            self.runs.append((-1, self._open))  # -1: length read off its lists
+        for k in self.names:
+            self._open[k].append(row.get(k))
+        self.n += 1
+
+    def extend(self, n: int, **cols: Any) -> None:
+        if n <= 0:
+            return
+        self._open = None
+        run = {k: cols.get(k, Same(None)) for k in self.names}
+        for k, v in run.items():
+            if not isinstance(v, Same) and len(v) != n:
+                raise ValueError(f"column {k}: {len(v)} values for {n} rows")
+        self.runs.append((n, run))
+        self.n += n
+
+    def _runs(self) -> list[tuple[int, dict[str, Any]]]:
+        return [(len(next(iter(c.values()))) if n < 0 else n, c) for n, c in self.runs]
+
+    def column(self, name: str) -> list:
+        """Every value of column `name`, in row order."""
+        out: list = []
+        for n, cols in self._runs():
+            v = cols[name]
+            out.extend([v.value] * n if isinstance(v, Same) else v)
+        return out
+
+    def columns(self, dialect: str, table: sa.Table) -> list[list]:
+        """Every column converted for the driver (`_converter`), in `names` order."""
+        runs = self._runs()
+        out = []
+        for name in self.names:
+            f = _converter(dialect, table.c[name])
+            col: list = []
+            for n, cols in runs:
+                v = cols[name]
+                if isinstance(v, Same):
+                    col.extend([v.value if f is None else f(v.value)] * n)
+                else:
+                    col.extend(v if f is None else map(f, v))
+            out.append(col)
+        return out
 
 
 def _converter(dialect: str, column: sa.Column) -> Any:
@@ -208,41 +281,82 @@ def _converter(dialect: str, column: sa.Column) -> Any:
     return None
 
 
-def _tuples(dialect: str, columns: list[sa.Column], rows: list[dict], extra: str = "") -> list:
-    convert = [(c.name, _converter(dialect, c)) for c in columns]
-    out = []
-    for r in rows:
-        values = [r[n] if f is None else f(r[n]) for n, f in convert]
-        if extra:
-            values.append(r[extra])
-        out.append(tuple(values))
-    return out
-
-
 def bulk_insert(
-    conn: Connection, table: sa.Table, rows: list[dict], conflict: str | None = None
+    conn: Connection, table: sa.Table, rows: list[dict] | Rows, conflict: str | None = None
 ) -> None:
-    """Insert `rows` (dicts with the same keys) in one driver call; with `conflict` (a unique
-    column) a row whose value is already stored is skipped."""
+    """Insert `rows` (dicts with the same keys, or `Rows`) in one driver call; with `conflict`
+    (a unique column) a row whose value is already stored is skipped."""
     if not rows:
         return
+    if not isinstance(rows, Rows):
+        given = Rows(tuple(rows[0]))
+        given.extend(len(rows), **{k: [r[k] for r in rows] for k in given.names})
+        rows = given
     dialect = conn.dialect.name
     if dialect not in ("sqlite", "postgresql"):
+        names = rows.names
+        cols = [rows.column(n) for n in names]
+        dicts = [dict(zip(names, t, strict=True)) for t in zip(*cols, strict=True)]
         stmt = insert_ignoring_duplicates(conn, table, [conflict]) if conflict else table.insert()
-        conn.execute(stmt, rows)
+        conn.execute(stmt, dicts)
         return
-    names = list(rows[0])
-    cols = [table.c[n] for n in names]
-    mark = "?" if dialect == "sqlite" else "%s"
-    quoted = ", ".join(f'"{n}"' for n in names)
-    marks = [
-        f"{mark}::json" if dialect == "postgresql" and isinstance(c.type, sa.JSON) else mark
-        for c in cols
-    ]
-    sql = f"INSERT INTO {table.name} ({quoted}) VALUES ({', '.join(marks)})"
+    cols = rows.columns(dialect, table)
+    quoted = ", ".join(f'"{n}"' for n in rows.names)
+    if dialect == "postgresql" and len(rows) >= COPY_FROM:
+        _copy(conn, table, quoted, cols, conflict)
+        return
+    if dialect == "postgresql":
+        marks = ", ".join(
+            "%s::json" if isinstance(table.c[n].type, sa.JSON) else "%s" for n in rows.names
+        )
+    else:
+        marks = ", ".join("?" * len(cols))
+    sql = f"INSERT INTO {table.name} ({quoted}) VALUES ({marks})"
     if conflict:
         sql += f' ON CONFLICT ("{conflict}") DO NOTHING'
-    conn.exec_driver_sql(sql, _tuples(dialect, cols, rows))
+    conn.exec_driver_sql(sql, list(zip(*cols, strict=True)))
+
+
+def _copy(
+    conn: Connection, table: sa.Table, quoted: str, cols: list[list], conflict: str | None
+) -> None:
+    """PostgreSQL: `COPY … FROM STDIN` in the caller's transaction; with `conflict`, into a
+    temporary table first, then one `INSERT … SELECT … ON CONFLICT DO NOTHING`."""
+    raw = conn.connection.driver_connection
+    target = table.name
+    with raw.cursor() as cur:
+        if conflict:
+            target = f"_copy_{table.name}"
+            cur.execute(
+                f"CREATE TEMP TABLE {target} ON COMMIT DROP AS "
+                f"SELECT {quoted} FROM {table.name} WITH NO DATA"
+            )
+        with cur.copy(f"COPY {target} ({quoted}) FROM STDIN") as copy:
+            for row in zip(*cols, strict=True):
+                copy.write_row(row)
+        if conflict:
+            cur.execute(
+                f"INSERT INTO {table.name} ({quoted}) SELECT {quoted} FROM {target} "
+                f'ON CONFLICT ("{conflict}") DO NOTHING'
+            )
+            cur.execute(f"DROP TABLE {target}")
+
+
+def in_list(conn: Connection, column: Any, values: list, kind: str = "text") -> Any:
+    """`column IN values` as one bound parameter however many values: PostgreSQL
+    `= ANY(array)`, SQLite `IN (SELECT value FROM json_each(text))` — instead of one bound
+    parameter per value (thousands in a batch, each processed by SQLAlchemy)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        item = sa.Integer() if kind == "int" else sa.Text()
+        return column == sa.any_(sa.cast(sa.literal(list(values), ARRAY(item)), ARRAY(item)))
+    if conn.dialect.name == "sqlite":
+        each = sa.func.json_each(sa.literal(json.dumps(list(values)), sa.Text())).table_valued(
+            "value"
+        )
+        return column.in_(sa.select(each.c.value))
+    return column.in_(list(values))
 
 
 _ENROLMENT_UPDATE = ("status", "step", "seq", "step_at", "waiting", "next_due", "arm",
@@ -254,23 +368,13 @@ _PG_TYPES = {"status": "text", "step": "text", "seq": "int", "step_at": "timesta
 
 def update_enrolments(conn: Connection, rows: list[dict]) -> None:
     """Write the progress of a batch's enrolments (`id` and every field of
-    `_ENROLMENT_UPDATE`): one `UPDATE … FROM unnest(arrays)` on PostgreSQL, one executemany on
-    SQLite."""
+    `_ENROLMENT_UPDATE`): one `UPDATE … WHERE id IN (ids as one parameter)` per distinct set
+    of values when they are few (a batch mostly moves its enrolments alike); else PostgreSQL
+    `COPY` into a temporary table and one `UPDATE … FROM` it, SQLite one executemany."""
     if not rows:
         return
     dialect = conn.dialect.name
-    if dialect == "postgresql":
-        sets = ", ".join(f'"{n}" = v."{n}"' for n in _ENROLMENT_UPDATE)
-        arrays = ", ".join(f"%s::{_PG_TYPES[n]}[]" for n in _ENROLMENT_UPDATE)
-        names = ", ".join(f'"{n}"' for n in _ENROLMENT_UPDATE)
-        sql = (
-            f"UPDATE {enrolments.name} AS e SET {sets} "
-            f"FROM unnest(%s::int[], {arrays}) AS v(id, {names}) WHERE e.id = v.id"
-        )
-        params = [[r["id"] for r in rows]] + [[r[n] for r in rows] for n in _ENROLMENT_UPDATE]
-        conn.exec_driver_sql(sql, tuple(params))
-        return
-    if dialect != "sqlite":
+    if dialect not in ("sqlite", "postgresql"):
         stmt = (
             sa.update(enrolments)
             .where(enrolments.c.id == sa.bindparam("_id"))
@@ -278,7 +382,38 @@ def update_enrolments(conn: Connection, rows: list[dict]) -> None:
         )
         conn.execute(stmt, [{"_id": r["id"], **{n: r[n] for n in _ENROLMENT_UPDATE}} for r in rows])
         return
-    sets = ", ".join(f'"{n}" = ?' for n in _ENROLMENT_UPDATE)
-    sql = f"UPDATE {enrolments.name} SET {sets} WHERE id = ?"
     cols = [enrolments.c[n] for n in _ENROLMENT_UPDATE]
-    conn.exec_driver_sql(sql, _tuples("sqlite", cols, rows, extra="id"))
+    convert = [(n, _converter(dialect, c)) for n, c in zip(_ENROLMENT_UPDATE, cols, strict=True)]
+    groups: dict[tuple, list[int]] = {}
+    for r in rows:
+        values = tuple(r[n] if f is None else f(r[n]) for n, f in convert)
+        groups.setdefault(values, []).append(r["id"])
+    names = ", ".join(f'"{n}"' for n in _ENROLMENT_UPDATE)
+    if dialect == "postgresql":
+        if len(groups) * 50 <= len(rows):
+            sets = ", ".join(f'"{n}" = %s::{_PG_TYPES[n]}' for n in _ENROLMENT_UPDATE)
+            sql = f"UPDATE {enrolments.name} SET {sets} WHERE id = ANY(%s::int[])"
+            for v, ids in groups.items():
+                conn.exec_driver_sql(sql, (*v, ids))
+            return
+        raw = conn.connection.driver_connection
+        types = ", ".join(f'"{n}" {_PG_TYPES[n]}' for n in _ENROLMENT_UPDATE)
+        sets = ", ".join(f'"{n}" = v."{n}"' for n in _ENROLMENT_UPDATE)
+        with raw.cursor() as cur:
+            cur.execute(f"CREATE TEMP TABLE _progress (id int, {types}) ON COMMIT DROP")
+            with cur.copy(f"COPY _progress (id, {names}) FROM STDIN") as copy:
+                for v, ids in groups.items():
+                    for i in ids:
+                        copy.write_row((i, *v))
+            cur.execute(
+                f"UPDATE {enrolments.name} AS e SET {sets} FROM _progress AS v WHERE e.id = v.id"
+            )
+            cur.execute("DROP TABLE _progress")
+        return
+    sets = ", ".join(f'"{n}" = ?' for n in _ENROLMENT_UPDATE)
+    if len(groups) * 50 <= len(rows):
+        sql = f"UPDATE {enrolments.name} SET {sets} WHERE id IN (SELECT value FROM json_each(?))"
+        conn.exec_driver_sql(sql, [(*v, json.dumps(ids)) for v, ids in groups.items()])
+        return
+    sql = f"UPDATE {enrolments.name} SET {sets} WHERE id = ?"
+    conn.exec_driver_sql(sql, [(*v, i) for v, ids in groups.items() for i in ids])
