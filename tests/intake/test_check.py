@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from careops.config import Settings
-from careops.intake.check import check_events, check_group
+from careops.intake import check as check_module
+from careops.intake.check import FIELDS, check_events, check_group
 
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
 
@@ -101,3 +104,86 @@ def test_a_group_of_requests_is_answered_per_request():
     assert [r.index for r in first.rejected] == [1] and first.index == {"e1": 0}
     assert second.duplicates == 1 and second.index == {"e3": 1}  # e1 came first in request 0
     assert g.owner == {"e1": (0, 0), "e3": (1, 1)}
+
+
+# The batch's checks run over whole columns (`_clean_columns`) and fall back to each event's
+# own checks when anything is off; both must take and refuse exactly the same events. Each
+# batch is good events around one odd one, so that the column checks alone must catch it.
+_ODD_CHARS = ["a", "9", " ", "失", "\x00", "\x1b", "\x85", "\u202e", "\u2068", "\ud800", "\udfff"]
+_TEXT = st.lists(st.sampled_from(_ODD_CHARS), max_size=4).map("".join)
+_NASTY = ["a\ud800", "\udfffb", "a\x1bb", "\x7f", "x\x85", "\u202eevil", "\u2069", "\x00"]
+_VALUE = st.one_of(
+    st.sampled_from(["e1", "search", "2026-06-01T09:30:00+08:00", "x" * 65, "x" * 129, "", " "]),
+    st.sampled_from(_NASTY),
+    _TEXT,
+    st.none(),
+    st.integers(),
+    st.booleans(),
+    st.lists(st.integers(), max_size=2),
+)
+_JSON = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        _TEXT,
+        st.sampled_from(["x" * 120, *_NASTY]),
+    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_TEXT, inner, max_size=3)),
+    max_leaves=12,
+)
+_GOOD = st.builds(
+    lambda i, props: event(i, user_id=f"u{i % 3}", properties=props),
+    st.integers(0, 9),
+    st.one_of(
+        st.none(), st.dictionaries(st.sampled_from(["q", "a"]), st.sampled_from([1, "失眠"]))
+    ),
+)
+_ODD = st.one_of(
+    st.builds(lambda e, k, v: {**e, k: v}, _GOOD, st.sampled_from(FIELDS[:4]), _VALUE),
+    st.builds(
+        lambda e, v: {**e, "properties": v}, _GOOD, st.one_of(_JSON, st.dictionaries(_TEXT, _JSON))
+    ),
+    st.builds(lambda e, k: {f: v for f, v in e.items() if f != k}, _GOOD, st.sampled_from(FIELDS)),
+    st.builds(lambda e, k, v: {**e, k: v}, _GOOD, st.sampled_from(["is_admin", "Name"]), _VALUE),
+    st.sampled_from(["not an object", 7, None, []]),
+)
+
+
+def _outcome(group):
+    return (
+        sorted(group.rows.to_pylist(), key=repr),  # the validation query keeps no order
+        group.owner,
+        [(c.rejected, c.duplicates, c.index) for c in group.checked],
+    )
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(_GOOD, max_size=4),
+    _ODD,
+    st.integers(0, 4),
+    st.lists(st.lists(st.one_of(_GOOD, _ODD), min_size=1, max_size=3), max_size=2),
+)
+def test_the_batch_checks_take_and_refuse_what_each_event_check_does(good, odd, at, others):
+    batches = [[*good[:at], odd, *good[at:]], *others]
+    s = Settings(intake={"max_depth": 3, "max_properties_bytes": 300})
+    fast = check_group(batches, s, now=NOW)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(check_module, "_clean_columns", lambda events, limits: None)
+        slow = check_group(batches, s, now=NOW)
+    assert _outcome(fast) == _outcome(slow)
+
+
+def test_a_batch_within_the_limits_is_checked_as_columns():
+    s = Settings()
+    good = [event(1), event(2, properties=None), event(3, properties={"a": [{"b": 1}]})]
+    columns = check_module._clean_columns(good, s.intake)
+    assert columns is not None
+    assert columns["properties"] == ['{"query":"失眠"}', None, '{"a":[{"b":1}]}']
+    deep: dict = {"v": 1}
+    for _ in range(8):
+        deep = {"d": deep}
+    for bad in (event(4, name="a\x1b"), event(4, properties=deep), {**event(4), "x": 1}):
+        assert check_module._clean_columns([*good, bad], s.intake) is None

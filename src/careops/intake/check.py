@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 from typing import Any
 
 import pyarrow as pa
@@ -20,6 +21,11 @@ from careops.schema import TABLES
 FIELDS = ("event_id", "user_id", "ts", "name", "properties")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # JSON can carry them; UTF-8 cannot
+_CONTROL_OR_SURROGATE = re.compile(_CONTROL.pattern[:-1] + "\ud800-\udfff]")
+_FIELD_SET = frozenset(FIELDS)
+_TEXT_FIELDS = ("event_id", "user_id", "name", "ts")
+#: properties as compact JSON text; one encoder for every event (json.dumps builds one per call)
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,14 @@ def check_group(
     shaped: dict[str, list] = {name: [] for name in (RECORD, *FIELDS)}
     places: list[tuple[int, int]] = []
     for g, events in enumerate(batches):
+        columns = _clean_columns(events, limits)
+        if columns is not None:  # the usual case: every event within the limits
+            start = len(places)
+            shaped[RECORD].extend(map(str, range(start, start + len(events))))
+            places.extend(zip(repeat(g), range(len(events))))
+            for name in FIELDS:
+                shaped[name].extend(columns[name])
+            continue
         for i, event in enumerate(events):
             problem, properties = _shape(event, limits)
             if problem is not None:
@@ -129,6 +143,56 @@ def _first_at(place: tuple[int, int], g: int) -> str:
     return "(first sent in another request stored at the same time)"
 
 
+def _clean_columns(events: list[Any], limits) -> dict[str, list] | None:
+    """The batch as columns (properties as compact JSON text) when every event keeps the
+    request's limits, else None: then `_shape` checks each event and names the reason.
+
+    The same checks as `_problem` and `_shape`, made over whole columns in a few passes that
+    run in C (types as a set, lengths by `max`, one regex over the joined text, one encoder),
+    instead of ~20 Python steps per event: it accepts an event only where they would."""
+    if set(map(type, events)) != {dict} or not _FIELD_SET.issuperset(chain(*events)):
+        return None
+    columns: dict[str, list] = {}
+    for name, most in zip(
+        _TEXT_FIELDS,
+        (limits.max_id_chars, limits.max_id_chars, limits.max_name_chars, 64),
+        strict=True,
+    ):
+        values = list(map(dict.get, events, repeat(name)))
+        if set(map(type, values)) != {str} or "" in values or max(map(len, values)) > most:
+            return None
+        columns[name] = values
+    # a space joins them: it is neither a control character nor a surrogate
+    if _CONTROL_OR_SURROGATE.search(" ".join(chain.from_iterable(columns.values()))):
+        return None
+    props = list(map(dict.get, events, repeat("properties")))
+    if not {dict, type(None)}.issuperset(map(type, props)):
+        return None
+    texts: list[str | None] = []
+    for p in props:
+        if p is None:
+            texts.append(None)
+            continue
+        try:
+            text = _ENCODE(p)
+        except (ValueError, RecursionError):  # not finite, circular, too deep: say which
+            return None
+        # nesting is at most the number of brackets; walk it only where that may be too deep
+        if text.count("{") + text.count("[") > limits.max_depth and (
+            _depth(p, limits.max_depth) > limits.max_depth
+        ):
+            return None
+        texts.append(text)
+    given = [t for t in texts if t is not None]
+    if given and (
+        _SURROGATE.search("".join(given))
+        or max(map(len, map(str.encode, given))) > limits.max_properties_bytes
+    ):
+        return None
+    columns["properties"] = texts
+    return columns
+
+
 def _shape(event: Any, limits) -> tuple[tuple[str, str] | None, str | None]:
     """((field, reason), None) when the event is not a well-shaped object within the limits,
     else (None, its properties as compact JSON text or None)."""
@@ -136,9 +200,7 @@ def _shape(event: Any, limits) -> tuple[tuple[str, str] | None, str | None]:
     if problem is not None or event.get("properties") is None:
         return problem, None
     try:
-        text = json.dumps(
-            event["properties"], ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        )
+        text = _ENCODE(event["properties"])
     except ValueError:
         return ("properties", "含非有限数值 / holds a number that is not finite (NaN)"), None
     if _SURROGATE.search(text):
